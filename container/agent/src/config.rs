@@ -1,0 +1,104 @@
+//! Command-line configuration of the agent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+sandbox-agent: persistent bash sessions, exec, streaming and files over HTTP
+
+USAGE: sandbox-agent [OPTIONS]
+
+OPTIONS:
+  --listen ADDR             address to serve on (default 0.0.0.0:3000; port 0 picks a free port)
+  --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
+  --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
+  --command-timeout-ms N    default command timeout; 0 means none (default 0)
+  -h, --help                this text
+  -V, --version             the version
+";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub workspace: PathBuf,
+    pub multi_sandbox: Option<PathBuf>,
+    pub command_timeout: Option<Duration>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    Run(Config),
+    Help,
+    Version,
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let mut config = Config {
+        listen: "0.0.0.0:3000".parse().expect("valid default"),
+        workspace: PathBuf::from("/workspace"),
+        multi_sandbox: None,
+        command_timeout: None,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| inline.clone().or_else(|| args.next()).ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
+            "--listen" => {
+                let v = value("--listen")?;
+                config.listen = v.parse().map_err(|_| format!("--listen: {v:?} is not an address like 127.0.0.1:3000"))?;
+            }
+            "--workspace" => config.workspace = PathBuf::from(value("--workspace")?),
+            "--multi-sandbox" => config.multi_sandbox = Some(PathBuf::from(value("--multi-sandbox")?)),
+            "--command-timeout-ms" => {
+                let v = value("--command-timeout-ms")?;
+                let ms: u64 = v.parse().map_err(|_| format!("--command-timeout-ms: {v:?} is not a number"))?;
+                config.command_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Parsed::Run(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let Parsed::Run(c) = parse(args(&[])).unwrap() else { panic!() };
+        assert_eq!(c.listen.to_string(), "0.0.0.0:3000");
+        assert_eq!(c.workspace, PathBuf::from("/workspace"));
+        assert_eq!(c.command_timeout, None);
+    }
+
+    #[test]
+    fn flags_with_spaces_or_equals() {
+        let Parsed::Run(c) =
+            parse(args(&["--listen=127.0.0.1:0", "--multi-sandbox", "/tmp/s", "--command-timeout-ms", "500"])).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.multi_sandbox, Some(PathBuf::from("/tmp/s")));
+        assert_eq!(c.command_timeout, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert!(parse(args(&["--listen", "nope"])).is_err());
+        assert!(parse(args(&["--bogus"])).is_err());
+        assert!(parse(args(&["--workspace"])).is_err());
+    }
+}

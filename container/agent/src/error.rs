@@ -1,0 +1,87 @@
+//! The agent's error type. Every failure a request can meet is an `AgentError` with a wire code; the code's HTTP
+//! status comes from `ErrorCode::http_status`, so the mapping lives in one place.
+
+use std::fmt;
+use std::io;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sandbox_protocol::{ErrorBody, ErrorCode};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type AgentResult<T> = Result<T, AgentError>;
+
+impl AgentError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalError, message)
+    }
+
+    pub fn session_not_found(id: &str) -> Self {
+        Self::new(ErrorCode::SessionNotFound, format!("session {id:?} not found"))
+    }
+
+    /// A filesystem error about `path`, with the code a caller can act on.
+    pub fn from_io(err: &io::Error, path: &str) -> Self {
+        use io::ErrorKind::*;
+        let code = match err.kind() {
+            NotFound => ErrorCode::FileNotFound,
+            PermissionDenied | ReadOnlyFilesystem => ErrorCode::PermissionDenied,
+            AlreadyExists => ErrorCode::FileExists,
+            NotADirectory => ErrorCode::NotDirectory,
+            IsADirectory => ErrorCode::IsDirectory,
+            DirectoryNotEmpty => ErrorCode::DirectoryNotEmpty,
+            InvalidInput | InvalidFilename => ErrorCode::ValidationFailed,
+            FileTooLarge => ErrorCode::FileTooLarge,
+            _ => ErrorCode::InternalError,
+        };
+        Self::new(code, format!("{path}: {err}"))
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { code: self.code, message: self.message.clone() }
+    }
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for AgentError {}
+
+impl IntoResponse for AgentError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_map_to_file_codes() {
+        let e = AgentError::from_io(&io::Error::from(io::ErrorKind::NotFound), "/x");
+        assert_eq!(e.code, ErrorCode::FileNotFound);
+        assert!(e.message.starts_with("/x: "));
+        let e = AgentError::from_io(&io::Error::from_raw_os_error(nix::libc::ENOTDIR), "/x");
+        assert_eq!(e.code, ErrorCode::NotDirectory);
+        let e = AgentError::from_io(&io::Error::from_raw_os_error(nix::libc::EISDIR), "/x");
+        assert_eq!(e.code, ErrorCode::IsDirectory);
+    }
+}

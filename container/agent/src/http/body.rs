@@ -1,0 +1,72 @@
+//! Request bodies: JSON read under a size limit, with errors that say what was wrong (`INVALID_JSON` for bytes
+//! that are not JSON, `VALIDATION_FAILED` for JSON of the wrong shape, `BODY_TOO_LARGE` over the limit).
+
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_LENGTH;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use sandbox_protocol::ErrorCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AgentError, AgentResult};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// A JSON request body. An empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AgentError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, AgentError> {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let bytes = Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await.map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                too_large()
+            } else {
+                AgentError::new(ErrorCode::InvalidJson, format!("could not read the request body: {e}"))
+            }
+        })?;
+        parse(&bytes.to_bytes()).map(JsonBody)
+    }
+}
+
+fn too_large() -> AgentError {
+    AgentError::new(ErrorCode::BodyTooLarge, format!("request body is larger than {MAX_BODY_BYTES} bytes"))
+}
+
+/// Parses a body, telling malformed JSON apart from JSON of the wrong shape.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> AgentResult<T> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => AgentError::invalid(format!("invalid request: {e}")),
+            Category::Syntax | Category::Eof | Category::Io => {
+                AgentError::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {e}"))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox_protocol::ExecRequest;
+
+    #[test]
+    fn malformed_json_and_wrong_shapes_are_told_apart() {
+        assert_eq!(parse::<ExecRequest>(b"{nope").unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(parse::<ExecRequest>(br#"{"command":1}"#).unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(parse::<ExecRequest>(br#"{"command":"x","timeoutt":1}"#).unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(parse::<ExecRequest>(b"").unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(parse::<ExecRequest>(br#"{"command":"true"}"#).unwrap().command, "true");
+    }
+}

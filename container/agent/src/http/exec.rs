@@ -1,0 +1,201 @@
+//! `POST /v1/exec` (buffered result) and `POST /v1/exec/stream` (server-sent events as the command writes).
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use futures_util::stream;
+use sandbox_protocol::{Encoding, ErrorCode, ExecEvent, ExecEventType, ExecRequest, ExecResult};
+use tokio::sync::mpsc;
+
+use super::body::JsonBody;
+use super::context::SandboxCtx;
+use crate::clock::{iso, iso_now};
+use crate::error::{AgentError, AgentResult};
+use crate::names::{check_env_name, check_no_nul};
+use crate::output::{encode_result, ChunkEncoder};
+use crate::sandbox::Sandbox;
+use crate::session::{ExecSpec, Outcome, Session, StreamItem};
+
+/// Default cap on each of stdout and stderr in a buffered result.
+pub const DEFAULT_OUTPUT_CAP: u64 = 16 * 1024 * 1024;
+/// The largest cap a request may ask for.
+pub const MAX_OUTPUT_CAP: u64 = 64 * 1024 * 1024;
+
+struct Prepared {
+    session: Arc<Session>,
+    spec: ExecSpec,
+    encoding: Encoding,
+    cap: usize,
+}
+
+fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
+    check_no_nul("command", &req.command).map_err(AgentError::invalid)?;
+    let mut env = Vec::new();
+    for (name, value) in req.env.unwrap_or_default() {
+        check_env_name(&name).map_err(AgentError::invalid)?;
+        if let Some(value) = &value {
+            check_no_nul(&name, value).map_err(AgentError::invalid)?;
+        }
+        env.push((name, value));
+    }
+    let cap = req.max_output_bytes.unwrap_or(DEFAULT_OUTPUT_CAP);
+    if cap > MAX_OUTPUT_CAP {
+        return Err(AgentError::invalid(format!("maxOutputBytes may be at most {MAX_OUTPUT_CAP}")));
+    }
+    let session = sandbox.session(req.session_id.as_deref())?;
+    let cwd = match req.cwd.as_deref() {
+        Some(cwd) => {
+            let base = sandbox.workspace.to_visible(&session.cwd());
+            Some(sandbox.real_path(cwd, Path::new(&base), "cwd")?)
+        }
+        None => None,
+    };
+    let spec = ExecSpec { command: req.command, env, cwd, timeout: req.timeout.map(Duration::from_millis) };
+    Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize })
+}
+
+pub async fn exec(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExecRequest>) -> AgentResult<Json<ExecResult>> {
+    let Prepared { session, spec, encoding, cap } = prepare(&sandbox, req)?;
+    let command = spec.command.clone();
+    // Dropping this future (the client went away) drops the reply channel, which kills the command.
+    let collected = session.exec(spec, cap).await?;
+    let truncated = collected.stdout.truncated() || collected.stderr.truncated();
+    Ok(Json(ExecResult {
+        stdout: encode_result(collected.stdout.bytes(), encoding),
+        stderr: encode_result(collected.stderr.bytes(), encoding),
+        truncated,
+        ..result(&collected.outcome, command, &session.id, encoding)
+    }))
+}
+
+fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encoding) -> ExecResult {
+    ExecResult {
+        success: outcome.exit_code == 0,
+        exit_code: outcome.exit_code,
+        stdout: String::new(),
+        stderr: String::new(),
+        command,
+        duration: outcome.duration.as_millis() as u64,
+        timestamp: iso(outcome.started_at),
+        session_id: session_id.to_string(),
+        timed_out: outcome.timed_out,
+        truncated: false,
+        encoding,
+    }
+}
+
+pub async fn stream(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExecRequest>) -> AgentResult<Response> {
+    let Prepared { session, spec, encoding, .. } = prepare(&sandbox, req)?;
+    let command = spec.command.clone();
+    let items = session.exec_stream(spec)?;
+    let events = EventWriter {
+        items,
+        command,
+        session_id: session.id.clone(),
+        stdout: ChunkEncoder::new(encoding),
+        stderr: ChunkEncoder::new(encoding),
+        encoding,
+        ended: false,
+    };
+    let body = stream::unfold(events, |mut events| async move {
+        let frame = events.next_frame().await?;
+        Some((Ok::<Bytes, Infallible>(frame), events))
+    });
+    Response::builder()
+        .header(CONTENT_TYPE, "text/event-stream")
+        .header(CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(body))
+        .map_err(|e| AgentError::internal(e.to_string()))
+}
+
+/// Turns a command's stream items into server-sent event frames.
+struct EventWriter {
+    items: mpsc::Receiver<StreamItem>,
+    command: String,
+    session_id: String,
+    stdout: ChunkEncoder,
+    stderr: ChunkEncoder,
+    encoding: Encoding,
+    ended: bool,
+}
+
+impl EventWriter {
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let Some(item) = self.items.recv().await else {
+                self.ended = true;
+                let err = AgentError::new(ErrorCode::SessionNotFound, "the session ended before the command finished");
+                return Some(self.error(err));
+            };
+            let frame = match item {
+                StreamItem::Start(at) => frame(&ExecEvent {
+                    command: Some(self.command.clone()),
+                    session_id: Some(self.session_id.clone()),
+                    ..event(ExecEventType::Start, iso(at))
+                }),
+                StreamItem::Stdout(bytes) => match self.stdout.push(&bytes) {
+                    Some(data) => data_frame(ExecEventType::Stdout, data),
+                    None => continue,
+                },
+                StreamItem::Stderr(bytes) => match self.stderr.push(&bytes) {
+                    Some(data) => data_frame(ExecEventType::Stderr, data),
+                    None => continue,
+                },
+                StreamItem::Done(outcome) => {
+                    self.ended = true;
+                    let mut out = Vec::new();
+                    if let Some(data) = self.stdout.finish() {
+                        out.extend_from_slice(&data_frame(ExecEventType::Stdout, data));
+                    }
+                    if let Some(data) = self.stderr.finish() {
+                        out.extend_from_slice(&data_frame(ExecEventType::Stderr, data));
+                    }
+                    let result = result(&outcome, self.command.clone(), &self.session_id, self.encoding);
+                    out.extend_from_slice(&frame(&ExecEvent {
+                        exit_code: Some(outcome.exit_code),
+                        session_id: Some(self.session_id.clone()),
+                        result: Some(result),
+                        ..event(ExecEventType::Complete, iso_now())
+                    }));
+                    Bytes::from(out)
+                }
+                StreamItem::Failed(err) => {
+                    self.ended = true;
+                    self.error(err)
+                }
+            };
+            return Some(frame);
+        }
+    }
+
+    fn error(&self, err: AgentError) -> Bytes {
+        frame(&ExecEvent {
+            error: Some(err.body()),
+            session_id: Some(self.session_id.clone()),
+            ..event(ExecEventType::Error, iso_now())
+        })
+    }
+}
+
+fn event(kind: ExecEventType, timestamp: String) -> ExecEvent {
+    ExecEvent { kind, timestamp, data: None, command: None, exit_code: None, result: None, error: None, session_id: None }
+}
+
+fn data_frame(kind: ExecEventType, data: String) -> Bytes {
+    frame(&ExecEvent { data: Some(data), ..event(kind, iso_now()) })
+}
+
+fn frame(event: &ExecEvent) -> Bytes {
+    let json = serde_json::to_string(event).expect("events serialize");
+    Bytes::from(format!("data: {json}\n\n"))
+}

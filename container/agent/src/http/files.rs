@@ -1,0 +1,97 @@
+//! File routes. Paths resolve against the session's current directory (the default session's, or the workspace)
+//! and run on the blocking pool, never through the session's shell.
+
+use std::path::{Path, PathBuf};
+
+use axum::Json;
+use sandbox_protocol::{
+    DeleteFileRequest, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult, MkdirRequest,
+    MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, WriteFileRequest,
+};
+
+use super::body::JsonBody;
+use super::context::SandboxCtx;
+use crate::clock::iso_now;
+use crate::error::{AgentError, AgentResult};
+use crate::files::list::ListOptions;
+use crate::files::{list as listing, ops, Target};
+use crate::sandbox::Sandbox;
+use crate::workspace::normalize;
+
+/// Resolves a caller's path for the call's session.
+fn target(sandbox: &Sandbox, session_id: Option<&str>, path: &str, what: &str) -> AgentResult<Target> {
+    let base = sandbox.base_dir(session_id)?;
+    let real = sandbox.real_path(path, &base, what)?;
+    let shown = normalize(&base.join(path)).to_string_lossy().into_owned();
+    Ok(Target { real, shown })
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> AgentResult<T> + Send + 'static) -> AgentResult<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| AgentError::internal(format!("file operation failed: {e}")))?
+}
+
+fn done(path: String) -> Json<FileOpResult> {
+    Json(FileOpResult { success: true, path, timestamp: iso_now() })
+}
+
+pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListFilesRequest>) -> AgentResult<Json<ListFilesResult>> {
+    let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    let options = ListOptions { recursive: req.recursive, include_hidden: req.include_hidden };
+    blocking(move || {
+        let shown = PathBuf::from(&dir.shown);
+        listing::list(&dir, Path::new(&shown), &options)
+    })
+    .await
+    .map(Json)
+}
+
+pub async fn write(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<WriteFileRequest>) -> AgentResult<Json<FileOpResult>> {
+    let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    let encoding = req.encoding.unwrap_or_default();
+    let shown = file.shown.clone();
+    blocking(move || ops::write(&file, &req.content, encoding)).await?;
+    Ok(done(shown))
+}
+
+pub async fn read(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ReadFileRequest>) -> AgentResult<Json<ReadFileResult>> {
+    let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    blocking(move || ops::read(&file, req.encoding)).await.map(Json)
+}
+
+pub async fn mkdir(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<MkdirRequest>) -> AgentResult<Json<MkdirResult>> {
+    let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    let shown = dir.shown.clone();
+    let recursive = req.recursive;
+    blocking(move || ops::mkdir(&dir, recursive)).await?;
+    Ok(Json(MkdirResult { success: true, path: shown, recursive, timestamp: iso_now() }))
+}
+
+pub async fn delete(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<DeleteFileRequest>) -> AgentResult<Json<FileOpResult>> {
+    let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    let shown = file.shown.clone();
+    blocking(move || ops::delete(&file)).await?;
+    Ok(done(shown))
+}
+
+pub async fn rename(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<RenameFileRequest>) -> AgentResult<Json<RenameResult>> {
+    let from = target(&sandbox, req.session_id.as_deref(), &req.old_path, "oldPath")?;
+    let to = target(&sandbox, req.session_id.as_deref(), &req.new_path, "newPath")?;
+    let (path, new_path) = (from.shown.clone(), to.shown.clone());
+    blocking(move || ops::rename(&from, &to)).await?;
+    Ok(Json(RenameResult { success: true, path, new_path, timestamp: iso_now() }))
+}
+
+pub async fn move_file(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<MoveFileRequest>) -> AgentResult<Json<RenameResult>> {
+    let from = target(&sandbox, req.session_id.as_deref(), &req.source_path, "sourcePath")?;
+    let to = target(&sandbox, req.session_id.as_deref(), &req.destination_path, "destinationPath")?;
+    let path = from.shown.clone();
+    let dest = blocking(move || ops::move_to(&from, &to)).await?;
+    Ok(Json(RenameResult { success: true, path, new_path: dest.shown, timestamp: iso_now() }))
+}
+
+pub async fn exists(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExistsRequest>) -> AgentResult<Json<ExistsResult>> {
+    let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    let shown = file.shown.clone();
+    let exists = blocking(move || Ok(ops::exists(&file))).await?;
+    Ok(Json(ExistsResult { success: true, path: shown, exists, timestamp: iso_now() }))
+}

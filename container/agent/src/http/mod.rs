@@ -1,0 +1,57 @@
+//! The HTTP API: routes under `/v1`, one file per group of routes. Handlers parse and validate, then call the
+//! sandbox, session and file modules; they hold no logic of their own beyond shaping results.
+
+mod body;
+mod context;
+mod exec;
+mod files;
+mod health;
+mod sessions;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+use sandbox_protocol::ErrorCode;
+
+use crate::error::AgentError;
+use crate::sandbox::Sandboxes;
+
+pub use body::MAX_BODY_BYTES;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub sandboxes: Arc<Sandboxes>,
+    pub started: Instant,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(health::health))
+        .route("/v1/sessions", post(sessions::create).get(sessions::list))
+        .route("/v1/sessions/{id}", get(sessions::show).delete(sessions::remove))
+        .route("/v1/sessions/{id}/history", get(sessions::history))
+        .route("/v1/exec", post(exec::exec))
+        .route("/v1/exec/stream", post(exec::stream))
+        .route("/v1/files/list", post(files::list))
+        .route("/v1/files/write", post(files::write))
+        .route("/v1/files/read", post(files::read))
+        .route("/v1/files/mkdir", post(files::mkdir))
+        .route("/v1/files/delete", post(files::delete))
+        .route("/v1/files/rename", post(files::rename))
+        .route("/v1/files/move", post(files::move_file))
+        .route("/v1/files/exists", post(files::exists))
+        .route("/v1/sandbox", delete(sessions::destroy_sandbox))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> AgentError {
+    AgentError::new(ErrorCode::NotFound, format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AgentError {
+    AgentError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path()))
+}

@@ -1,0 +1,34 @@
+//! The agent's entry point: parse the command line, run the server.
+
+use sandbox_agent::config::{parse, Parsed, USAGE};
+
+fn main() {
+    let config = match parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(config)) => config,
+        Ok(Parsed::Help) => {
+            print!("{USAGE}");
+            return;
+        }
+        Ok(Parsed::Version) => {
+            println!("sandbox-agent {}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Err(message) => {
+            eprintln!("sandbox-agent: {message}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("sandbox-agent: cannot start the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(sandbox_agent::server::run(config)) {
+        eprintln!("sandbox-agent: {err}");
+        std::process::exit(1);
+    }
+    // Blocking tasks (file operations) must not hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+}

@@ -1,0 +1,43 @@
+//! The kernel objects a command's text and output travel through: pipes and sealed in-memory files, named to the
+//! shell as `/proc/<agent pid>/fd/<n>` so that nothing is created on a filesystem per command.
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+
+/// The path under which a process of this machine can open the agent's descriptor `fd`.
+pub fn proc_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd())
+}
+
+/// A pipe as `(read end, write end)`, both close-on-exec so no spawned process inherits them by accident.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
+}
+
+/// Grows a pipe's buffer so that large outputs need fewer wake-ups; a refusal is harmless.
+pub fn grow_pipe(fd: &impl AsRawFd, bytes: i32) {
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+    let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(bytes));
+}
+
+/// An anonymous in-memory file holding `content`.
+pub fn memfile(name: &str, content: &[u8]) -> io::Result<OwnedFd> {
+    let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(content)?;
+    Ok(OwnedFd::from(file))
+}
+
+/// How many bytes wait in a pipe right now.
+pub fn pending_bytes(fd: &impl AsRawFd) -> usize {
+    let mut n: nix::libc::c_int = 0;
+    let rc = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
+    if rc == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}

@@ -1,0 +1,6 @@
+//! Processes: reaping every child (the agent may be PID 1), killing process trees, and the kernel objects a
+//! command's input and output travel through.
+
+pub mod fds;
+pub mod reaper;
+pub mod tree;

@@ -1,0 +1,174 @@
+//! Finding and killing the processes a shell started, from `/proc`.
+//!
+//! A session's bash leads its own process group, and everything it starts stays in that group unless it moves
+//! itself. A command's processes are those of the group, or descended from the shell, that started after the
+//! command did; killing them leaves earlier background jobs alone. Processes are stopped before they are killed
+//! so that a tree which forks while it is being killed cannot outrun the kill.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use nix::sys::signal::{kill, Signal};
+use nix::time::{clock_gettime, ClockId};
+use nix::unistd::Pid;
+
+/// What `/proc/<pid>/stat` tells about a process, as far as killing trees needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: i32,
+    pub state: char,
+    pub ppid: i32,
+    pub pgid: i32,
+    /// Clock ticks after boot.
+    pub start_ticks: u64,
+}
+
+/// Parses one `/proc/<pid>/stat` line. The command name may hold spaces and parentheses, so fields are counted
+/// from the last `)`.
+pub fn parse_stat(line: &str) -> Option<ProcStat> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let pid = line[..open].trim().parse().ok()?;
+    let rest: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
+    // rest[0] is field 3 (state); starttime is field 22.
+    Some(ProcStat {
+        pid,
+        state: rest.first()?.chars().next()?,
+        ppid: rest.get(1)?.parse().ok()?,
+        pgid: rest.get(2)?.parse().ok()?,
+        start_ticks: rest.get(19)?.parse().ok()?,
+    })
+}
+
+/// Every live (not zombie) process on the machine.
+pub fn snapshot() -> Vec<ProcStat> {
+    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|entry| {
+        let name = entry.ok()?.file_name();
+        let pid: i32 = name.to_str()?.parse().ok()?;
+        let line = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        parse_stat(&line)
+    })
+    .filter(|p| p.state != 'Z' && p.state != 'X')
+    .collect()
+}
+
+/// Now, in the clock ticks that `/proc/<pid>/stat` counts start times in.
+pub fn now_ticks() -> u64 {
+    let hz = match unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) } {
+        n if n > 0 => n as u64,
+        _ => 100,
+    };
+    match clock_gettime(ClockId::CLOCK_BOOTTIME) {
+        Ok(t) => t.tv_sec() as u64 * hz + t.tv_nsec() as u64 * hz / 1_000_000_000,
+        Err(_) => 0,
+    }
+}
+
+/// The processes of `shell`'s command that started at or after `since`: members of the shell's process group and
+/// descendants of the shell, the shell itself excluded. Pure: works on a snapshot.
+pub fn command_processes(all: &[ProcStat], shell: i32, since: u64) -> Vec<i32> {
+    let mut chosen: HashSet<i32> = all
+        .iter()
+        .filter(|p| p.pid != shell && p.pgid == shell && p.start_ticks >= since)
+        .map(|p| p.pid)
+        .collect();
+    chosen.extend(descendants(all, &[shell]).into_iter().filter(|pid| {
+        all.iter().any(|p| p.pid == *pid && p.start_ticks >= since)
+    }));
+    let mut out: Vec<i32> = chosen.into_iter().collect();
+    // Whatever descends from a chosen process belongs to the command too.
+    out.extend(descendants(all, &out));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Every process of a session: the shells, their process groups and their descendants. Pure.
+pub fn session_processes(all: &[ProcStat], shells: &[i32]) -> Vec<i32> {
+    let mut out: Vec<i32> = all.iter().filter(|p| shells.contains(&p.pgid) || shells.contains(&p.pid)).map(|p| p.pid).collect();
+    out.extend(descendants(all, &out));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// All processes below `roots` by parent links, the roots excluded.
+fn descendants(all: &[ProcStat], roots: &[i32]) -> Vec<i32> {
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for p in all {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<i32> = roots.to_vec();
+    let mut seen: HashSet<i32> = roots.iter().copied().collect();
+    while let Some(pid) = stack.pop() {
+        for &child in children.get(&pid).map(Vec::as_slice).unwrap_or_default() {
+            if seen.insert(child) {
+                out.push(child);
+                stack.push(child);
+            }
+        }
+    }
+    out
+}
+
+/// Stops, then kills, whatever `select` picks from fresh snapshots, until it picks nothing new.
+/// Returns how many processes were killed.
+pub fn kill_until_gone(select: impl Fn(&[ProcStat]) -> Vec<i32>) -> usize {
+    let me = std::process::id() as i32;
+    let mut killed: HashSet<i32> = HashSet::new();
+    for _ in 0..20 {
+        let targets: Vec<i32> = select(&snapshot()).into_iter().filter(|&pid| pid != me && pid > 1).collect();
+        let fresh: Vec<i32> = targets.iter().copied().filter(|pid| !killed.contains(pid)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for &pid in &fresh {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+        }
+        for &pid in &fresh {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            killed.insert(pid);
+        }
+    }
+    killed.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: i32, ppid: i32, pgid: i32, start: u64) -> ProcStat {
+        ProcStat { pid, state: 'S', ppid, pgid, start_ticks: start }
+    }
+
+    #[test]
+    fn parses_names_with_spaces_and_parentheses() {
+        let line = "4242 (my (odd) name) S 10 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 50";
+        let s = parse_stat(line).unwrap();
+        assert_eq!((s.pid, s.state, s.ppid, s.pgid, s.start_ticks), (4242, 'S', 10, 4242, 98765));
+    }
+
+    #[test]
+    fn command_processes_skip_older_background_jobs_and_the_shell() {
+        let shell = 100;
+        let all = [
+            p(1, 0, 1, 0),
+            p(shell, 1, shell, 10),
+            p(101, shell, shell, 20), // `sleep 100 &` from an earlier command
+            p(102, shell, shell, 50), // the running command
+            p(103, 102, shell, 51),   // its child
+            p(104, 1, shell, 52),     // an orphan of the command, reparented
+            p(105, 102, 105, 53),     // a child that made its own group
+            p(200, 1, 200, 60),       // someone else
+        ];
+        assert_eq!(command_processes(&all, shell, 50), vec![102, 103, 104, 105]);
+    }
+
+    #[test]
+    fn session_processes_take_whole_groups_and_trees() {
+        let all = [p(1, 0, 1, 0), p(100, 1, 100, 1), p(101, 100, 100, 2), p(102, 101, 102, 3), p(300, 1, 90, 4), p(301, 1, 301, 5)];
+        assert_eq!(session_processes(&all, &[100, 90]), vec![100, 101, 102, 300]);
+    }
+}

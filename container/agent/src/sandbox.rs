@@ -1,0 +1,206 @@
+//! Sandboxes: a workspace and a table of sessions. In a container the agent serves exactly one; in local
+//! multi-sandbox mode it serves one per `X-Sandbox-Id`, each with its own folder under the root.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
+
+use crate::error::{AgentError, AgentResult};
+use crate::names::{check_env_name, check_no_nul, check_sandbox_id, check_session_id, new_session_id};
+use crate::session::table::SessionTable;
+use crate::session::{env_pairs, Session, SessionConfig, SessionContext};
+use crate::workspace::Workspace;
+
+/// Where sessions see their workspace, in a container and in local mode alike.
+pub const VISIBLE_WORKSPACE: &str = "/workspace";
+
+pub struct Sandbox {
+    pub id: String,
+    pub workspace: Workspace,
+    sessions: SessionTable,
+    context: Arc<SessionContext>,
+}
+
+impl Sandbox {
+    pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
+        Self { id, workspace, sessions: SessionTable::default(), context }
+    }
+
+    /// Creates a session and waits until its shell is ready.
+    pub async fn create_session(&self, options: SessionOptions) -> AgentResult<Arc<Session>> {
+        let id = match options.id {
+            Some(id) => {
+                check_session_id(&id).map_err(AgentError::invalid)?;
+                id
+            }
+            None => new_session_id(),
+        };
+        let env = env_pairs(options.env);
+        for (name, value) in &env {
+            check_env_name(name).map_err(AgentError::invalid)?;
+            check_no_nul(name, value).map_err(AgentError::invalid)?;
+        }
+        let cwd = match options.cwd.as_deref() {
+            Some(cwd) => self.real_path(cwd, self.workspace.visible_root(), "cwd")?,
+            None => self.workspace.real_root().to_path_buf(),
+        };
+        create_dir(&cwd, options.cwd.as_deref().unwrap_or(VISIBLE_WORKSPACE)).await?;
+        let config = SessionConfig {
+            id: id.clone(),
+            name: options.name,
+            env,
+            cwd,
+            command_timeout: options.command_timeout_ms.map(Duration::from_millis),
+            workspace: self.workspace.clone(),
+        };
+        let mut ready = None;
+        let session = self.sessions.insert_new(&id, || {
+            let (session, started) = Session::start(config, Arc::clone(&self.context));
+            ready = Some(started);
+            session
+        });
+        let (Some(session), Some(ready)) = (session, ready) else {
+            return Err(AgentError::new(ErrorCode::SessionAlreadyExists, format!("session {id:?} already exists")));
+        };
+        let started = ready.await.unwrap_or_else(|_| Err(AgentError::internal("the session's shell did not start")));
+        if let Err(err) = started {
+            self.sessions.remove(&id);
+            session.terminate();
+            return Err(err);
+        }
+        Ok(session)
+    }
+
+    /// The session a call names, or the default session (created on first use) when it names none.
+    pub fn session(&self, id: Option<&str>) -> AgentResult<Arc<Session>> {
+        match id {
+            Some(id) if id != DEFAULT_SESSION_ID => self.existing_session(id),
+            _ => Ok(self.default_session()),
+        }
+    }
+
+    pub fn existing_session(&self, id: &str) -> AgentResult<Arc<Session>> {
+        check_session_id(id).map_err(AgentError::invalid)?;
+        self.sessions.get(id).ok_or_else(|| AgentError::session_not_found(id))
+    }
+
+    fn default_session(&self) -> Arc<Session> {
+        self.sessions.get_or_insert(DEFAULT_SESSION_ID, || {
+            let config = SessionConfig {
+                id: DEFAULT_SESSION_ID.to_string(),
+                name: None,
+                env: Vec::new(),
+                cwd: self.workspace.real_root().to_path_buf(),
+                command_timeout: None,
+                workspace: self.workspace.clone(),
+            };
+            // Commands queue behind the shell's start, so nobody waits for readiness here.
+            Session::start(config, Arc::clone(&self.context)).0
+        })
+    }
+
+    /// Where a call's relative paths start: its session's current directory, or the workspace.
+    pub fn base_dir(&self, session_id: Option<&str>) -> AgentResult<PathBuf> {
+        let session = match session_id {
+            Some(id) => Some(self.existing_session(id)?),
+            None => self.sessions.get(DEFAULT_SESSION_ID),
+        };
+        Ok(session.map(|s| self.workspace.to_visible(&s.cwd())).unwrap_or_else(|| self.workspace.visible_root().to_path_buf()))
+    }
+
+    /// A caller's path (absolute, or relative to `base`) on this machine. `what` names it in errors.
+    pub fn real_path(&self, path: &str, base: &Path, what: &str) -> AgentResult<PathBuf> {
+        if path.is_empty() {
+            return Err(AgentError::invalid(format!("{what} must not be empty")));
+        }
+        check_no_nul(what, path).map_err(AgentError::invalid)?;
+        Ok(self.workspace.to_real(path, base))
+    }
+
+    pub fn sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions.all()
+    }
+
+    pub fn delete_session(&self, id: &str) -> AgentResult<()> {
+        if id == DEFAULT_SESSION_ID {
+            return Err(AgentError::new(
+                ErrorCode::DefaultSessionProtected,
+                "the default session ends with its sandbox; destroy the sandbox instead",
+            ));
+        }
+        let session = self.existing_session(id)?;
+        self.sessions.remove(id);
+        session.terminate();
+        Ok(())
+    }
+
+    /// Ends every session and every process they started.
+    pub fn end_all(&self) {
+        for session in self.sessions.drain() {
+            session.terminate();
+        }
+    }
+}
+
+async fn create_dir(real: &Path, shown: &str) -> AgentResult<()> {
+    tokio::fs::create_dir_all(real).await.map_err(|e| AgentError::from_io(&e, shown))
+}
+
+/// The sandboxes one agent serves.
+pub enum Sandboxes {
+    /// In a container: one sandbox.
+    Single(Arc<Sandbox>),
+    /// Local mode: one sandbox per id, each in `root/<id>`.
+    Multi { root: PathBuf, context: Arc<SessionContext>, sandboxes: Mutex<HashMap<String, Arc<Sandbox>>> },
+}
+
+impl Sandboxes {
+    /// The sandbox a request is for. `header` is its `X-Sandbox-Id`, which local mode requires.
+    pub fn get(&self, header: Option<&str>) -> AgentResult<Arc<Sandbox>> {
+        match self {
+            Sandboxes::Single(sandbox) => Ok(Arc::clone(sandbox)),
+            Sandboxes::Multi { root, context, sandboxes } => {
+                let id = header.ok_or_else(|| {
+                    AgentError::invalid("this agent serves many sandboxes: the X-Sandbox-Id header is required")
+                })?;
+                check_sandbox_id(id).map_err(AgentError::invalid)?;
+                let mut map = sandboxes.lock().expect("sandboxes lock");
+                let sandbox = map.entry(id.to_string()).or_insert_with(|| {
+                    let workspace = Workspace::new(VISIBLE_WORKSPACE, root.join(id));
+                    Arc::new(Sandbox::new(id.to_string(), workspace, Arc::clone(context)))
+                });
+                Ok(Arc::clone(sandbox))
+            }
+        }
+    }
+
+    /// Ends a sandbox: its sessions and processes; in local mode its folder too, so a later call starts afresh.
+    pub async fn destroy(&self, sandbox: &Sandbox) -> AgentResult<()> {
+        sandbox.end_all();
+        if let Sandboxes::Multi { sandboxes, .. } = self {
+            sandboxes.lock().expect("sandboxes lock").remove(&sandbox.id);
+            let root = sandbox.workspace.real_root().to_path_buf();
+            match tokio::fs::remove_dir_all(&root).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AgentError::from_io(&e, VISIBLE_WORKSPACE)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends every session of every sandbox (on shutdown).
+    pub fn end_all(&self) {
+        match self {
+            Sandboxes::Single(sandbox) => sandbox.end_all(),
+            Sandboxes::Multi { sandboxes, .. } => {
+                for sandbox in sandboxes.lock().expect("sandboxes lock").values() {
+                    sandbox.end_all();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Starting and stopping the agent: the workspace, the reaper, the listener, and a shutdown on SIGTERM or SIGINT
+//! that kills every session's processes before the agent exits.
+
+use std::future::IntoFuture;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::Config;
+use crate::http::{router, AppState};
+use crate::process::reaper::{become_subreaper, Reaper};
+use crate::sandbox::{Sandbox, Sandboxes, VISIBLE_WORKSPACE};
+use crate::session::SessionContext;
+use crate::workspace::Workspace;
+
+/// How long requests still running at shutdown get to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let started = Instant::now();
+    become_subreaper();
+    let reaper = Reaper::start()?;
+    let context = Arc::new(SessionContext { reaper, default_timeout: config.command_timeout });
+    let sandboxes = match &config.multi_sandbox {
+        Some(root) => {
+            std::fs::create_dir_all(root)?;
+            let root = std::fs::canonicalize(root)?;
+            Sandboxes::Multi { root, context, sandboxes: Default::default() }
+        }
+        None => {
+            std::fs::create_dir_all(&config.workspace)?;
+            let id = std::env::var("SANDBOX_ID").unwrap_or_else(|_| "default".into());
+            let workspace = Workspace::new(&config.workspace, &config.workspace);
+            Sandboxes::Single(Arc::new(Sandbox::new(id, workspace, context)))
+        }
+    };
+    let sandboxes = Arc::new(sandboxes);
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "sandbox-agent listening on http://{addr} (workspace {})", describe(&config));
+        let _ = out.flush();
+    }
+    let app = router(AppState { sandboxes: Arc::clone(&sandboxes), started });
+    let (stopped_tx, mut stopped_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        wait_for_stop_signal().await;
+        // Kill every session first: commands end, and the requests waiting on them complete.
+        let _ = tokio::task::spawn_blocking(move || sandboxes.end_all()).await;
+        let _ = stopped_tx.send(true);
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    tokio::select! {
+        served = server.into_future() => served,
+        _ = async {
+            let _ = stopped_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => Ok(()),
+    }
+}
+
+fn describe(config: &Config) -> String {
+    match &config.multi_sandbox {
+        Some(root) => format!("{VISIBLE_WORKSPACE} -> {}/<sandbox id>", root.display()),
+        None => config.workspace.display().to_string(),
+    }
+}
+
+async fn wait_for_stop_signal() {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,407 @@
+//! The task that owns a session's shell and runs its commands one at a time.
+//!
+//! For each command it reads stdout and stderr as they are written, waits for the shell's out-of-band report, and
+//! enforces the timeout. A timed-out or abandoned command is interrupted (USR1 to the shell, its process tree
+//! stopped and killed); if the shell does not come back within a grace period it is killed and the next command
+//! gets a new shell that starts from the last reported directory and exported variables. The same restart follows
+//! `exit`, `exec` or a killed shell, so a session never stays broken.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sandbox_protocol::HistoryEntry;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
+
+use super::control::{Report, ShellState};
+use super::script::{init_script, Scope, Start};
+use super::shell::{Running, Shell};
+use super::{Collected, ExecSpec, Job, Outcome, Session, SessionContext, Sink, StreamItem};
+use crate::clock::iso;
+use crate::error::{AgentError, AgentResult};
+use crate::process::fds::pending_bytes;
+use crate::process::tree::{command_processes, kill_until_gone, session_processes};
+
+/// How long a new shell may take to be ready.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an interrupted shell has to report before it is replaced.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(1000);
+/// While interrupting: how often processes the command starts anew are looked for and killed.
+const REKILL_EVERY: Duration = Duration::from_millis(20);
+/// Exit code of a command that hit its timeout (as `timeout(1)` reports it).
+const EXIT_TIMED_OUT: i32 = 124;
+/// Exit code of a command whose caller went away.
+const EXIT_CANCELLED: i32 = 130;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    TimedOut,
+    Cancelled,
+}
+
+/// How a command's run ended.
+enum End {
+    /// The shell reported the command done, and lives on.
+    Done { status: i32, state: ShellState },
+    /// The shell process ended; `state` is what it reported last, if anything.
+    Died { code: i32, state: Option<ShellState> },
+}
+
+struct Actor {
+    session: Arc<Session>,
+    context: Arc<SessionContext>,
+    env: Vec<(String, String)>,
+    shell: Option<Shell>,
+    /// What the last report said: where a replacement shell starts.
+    saved: Option<ShellState>,
+    terminated: watch::Receiver<bool>,
+    out_buf: Vec<u8>,
+    err_buf: Vec<u8>,
+}
+
+pub(super) fn spawn(
+    session: Arc<Session>,
+    context: Arc<SessionContext>,
+    env: Vec<(String, String)>,
+    jobs: mpsc::UnboundedReceiver<Job>,
+    ready: oneshot::Sender<AgentResult<()>>,
+) {
+    let terminated = session.terminated.subscribe();
+    let mut actor = Actor {
+        session,
+        context,
+        env,
+        shell: None,
+        saved: None,
+        terminated,
+        out_buf: vec![0; 64 * 1024],
+        err_buf: vec![0; 16 * 1024],
+    };
+    tokio::spawn(async move {
+        let started = actor.ensure_shell().await;
+        let ok = started.is_ok();
+        let _ = ready.send(started);
+        if ok {
+            actor.serve(jobs).await;
+        }
+        actor.stop();
+    });
+}
+
+impl Actor {
+    async fn serve(&mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        loop {
+            let job = tokio::select! {
+                job = jobs.recv() => job,
+                _ = self.terminated.wait_for(|t| *t) => None,
+            };
+            let Some(job) = job else { return };
+            self.run(job).await;
+            if *self.terminated.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Kills whatever is left of the current shell.
+    fn stop(&mut self) {
+        if let Some(shell) = self.shell.take() {
+            let pid = shell.pid;
+            kill_until_gone(|all| session_processes(all, &[pid]));
+        }
+    }
+
+    async fn run(&mut self, job: Job) {
+        let Job { spec, mut sink } = job;
+        let started_at = SystemTime::now();
+        let t0 = Instant::now();
+        self.session.began();
+        let end = match self.start_command(&spec).await {
+            Ok(running) => {
+                sink.start(started_at).await;
+                let timeout = spec.timeout.or(self.session.command_timeout).or(self.context.default_timeout);
+                let deadline = timeout.filter(|t| !t.is_zero()).map(|t| t0 + t);
+                let shell = self.shell.as_mut().expect("a started command has a shell");
+                drive(shell, running, &mut sink, deadline, &mut self.out_buf, &mut self.err_buf).await
+            }
+            Err(err) => {
+                self.session.ended(None, None);
+                sink.fail(err).await;
+                return;
+            }
+        };
+        let (end, reason) = end;
+        let (status, state) = match end {
+            End::Done { status, state } => (status, Some(state)),
+            End::Died { code, state } => {
+                self.shell = None;
+                (code, state)
+            }
+        };
+        if let Some(state) = &state {
+            self.saved = Some(state.clone());
+        }
+        let exit_code = match reason {
+            Some(Reason::TimedOut) => EXIT_TIMED_OUT,
+            Some(Reason::Cancelled) => EXIT_CANCELLED,
+            None => status,
+        };
+        let outcome = Outcome { exit_code, timed_out: reason == Some(Reason::TimedOut), started_at, duration: t0.elapsed() };
+        let entry = HistoryEntry {
+            command: spec.command,
+            exit_code,
+            started_at: iso(started_at),
+            duration: outcome.duration.as_millis() as u64,
+            timed_out: outcome.timed_out,
+        };
+        self.session.ended(Some(entry), state.as_ref().map(|s| s.pwd.as_slice()));
+        sink.finish(outcome).await;
+    }
+
+    /// Hands the command to the shell, starting a shell first when there is none (or it just died).
+    async fn start_command(&mut self, spec: &ExecSpec) -> AgentResult<Running> {
+        let scope = Scope { cwd: spec.cwd.as_deref(), env: &spec.env };
+        for attempt in 0..2 {
+            self.ensure_shell().await?;
+            let shell = self.shell.as_mut().expect("ensured");
+            match shell.start(spec.command.as_bytes(), &scope).await {
+                Ok(running) => return Ok(running),
+                Err(err) if attempt == 1 => return Err(AgentError::internal(format!("the session's shell failed: {err}"))),
+                Err(_) => self.stop(),
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    async fn ensure_shell(&mut self) -> AgentResult<()> {
+        if self.shell.as_ref().is_some_and(|s| !s.has_exited()) {
+            return Ok(());
+        }
+        self.stop();
+        if *self.terminated.borrow() {
+            return Err(AgentError::session_not_found(&self.session.id));
+        }
+        let cwd = self.session.cwd();
+        let mut shell = Shell::spawn(&self.context.reaper, &cwd)
+            .map_err(|e| AgentError::internal(format!("cannot start bash: {e}")))?;
+        self.session.add_shell(shell.pid);
+        let control = shell.control_path();
+        let script = match &self.saved {
+            Some(state) => {
+                let pwd = if state.pwd.is_empty() { cwd.clone() } else { PathBuf::from(std::ffi::OsStr::from_bytes(&state.pwd)) };
+                init_script(&control, &Start::Restore { exports: &state.exports, cwd: &pwd })
+            }
+            None => init_script(&control, &Start::Fresh { env: &self.env, cwd: &cwd }),
+        };
+        let failed = |what: String| AgentError::internal(format!("bash did not start: {what}"));
+        let running = shell.start(&script, &Scope::default()).await.map_err(|e| failed(e.to_string()))?;
+        let mut sink = Sink::Discard;
+        let deadline = Some(Instant::now() + START_TIMEOUT);
+        let (end, _) = drive(&mut shell, running, &mut sink, deadline, &mut self.out_buf, &mut self.err_buf).await;
+        match end {
+            End::Done { state, .. } => {
+                self.session.set_cwd(&state.pwd);
+                self.saved = Some(state);
+                self.shell = Some(shell);
+                Ok(())
+            }
+            End::Died { code, .. } => Err(failed(format!("it exited with status {code}"))),
+        }
+    }
+}
+
+/// Runs one command to its end: output to the sink as it comes, the report, the timeout, the caller's departure.
+async fn drive(
+    shell: &mut Shell,
+    running: Running,
+    sink: &mut Sink,
+    deadline: Option<Instant>,
+    out_buf: &mut [u8],
+    err_buf: &mut [u8],
+) -> (End, Option<Reason>) {
+    let pid = shell.pid;
+    let mut running = running;
+    let mut interrupt: Option<(Reason, Instant)> = None;
+    let mut out_open = true;
+    let mut err_open = true;
+    let mut exit_state: Option<ShellState> = None;
+    let mut rekill = interval(REKILL_EVERY);
+    rekill.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+    let end = loop {
+        let mut failed_push = None;
+        tokio::select! {
+            read = running.stdout.read(out_buf), if out_open => match read {
+                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stdout, &out_buf[..n], deadline).await,
+                _ => out_open = false,
+            },
+            read = running.stderr.read(err_buf), if err_open => match read {
+                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &err_buf[..n], deadline).await,
+                _ => err_open = false,
+            },
+            report = shell.control.next_report() => match report {
+                Report::Done { seq, status, state } if seq == running.seq => {
+                    drain(&running, sink, out_buf).await;
+                    break End::Done { status, state };
+                }
+                Report::Done { .. } => {}
+                Report::Exit { state, .. } => exit_state = Some(state),
+            },
+            code = crate::process::reaper::exited(&mut shell.exit) => {
+                drain(&running, sink, out_buf).await;
+                let mut code = code;
+                for report in shell.control.pending_reports() {
+                    match report {
+                        Report::Exit { state, .. } => exit_state = Some(state),
+                        Report::Done { seq, status, state } if seq == running.seq => {
+                            code = status;
+                            exit_state = Some(state);
+                        }
+                        Report::Done { .. } => {}
+                    }
+                }
+                break End::Died { code, state: exit_state };
+            },
+            _ = sleep_until_some(deadline), if interrupt.is_none() => {
+                interrupt = Some(begin_interrupt(pid, &running, Reason::TimedOut));
+            },
+            _ = sink.closed(), if interrupt.is_none() => {
+                interrupt = Some(begin_interrupt(pid, &running, Reason::Cancelled));
+            },
+            _ = rekill.tick(), if interrupt.is_some() => {
+                let give_up = interrupt.map(|(_, at)| at).expect("guarded");
+                if Instant::now() >= give_up {
+                    kill_until_gone(|all| session_processes(all, &[pid]));
+                } else {
+                    let since = running.since_ticks;
+                    kill_until_gone(|all| command_processes(all, pid, since));
+                }
+            },
+        }
+        if let (Some(reason), None) = (failed_push, interrupt) {
+            interrupt = Some(begin_interrupt(pid, &running, reason));
+        }
+    };
+    running.finish();
+    (end, interrupt.map(|(reason, _)| reason))
+}
+
+/// Asks the shell to abandon the command and kills the command's processes; returns when to give up on the shell.
+fn begin_interrupt(pid: i32, running: &Running, reason: Reason) -> (Reason, Instant) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR1);
+    let since = running.since_ticks;
+    kill_until_gone(|all| command_processes(all, pid, since));
+    (reason, Instant::now() + INTERRUPT_GRACE)
+}
+
+/// Reads what the command wrote that is still in its pipes. Counted first, so a background writer that keeps
+/// writing cannot hold the result back.
+async fn drain(running: &Running, sink: &mut Sink, buf: &mut [u8]) {
+    for (reader, stream) in [(&running.stdout, Stream::Stdout), (&running.stderr, Stream::Stderr)] {
+        let mut left = pending_bytes(reader);
+        while left > 0 {
+            let want = left.min(buf.len());
+            match reader.try_read(&mut buf[..want]) {
+                Ok(n) if n > 0 => {
+                    left -= n;
+                    sink.push(stream, &buf[..n], None).await;
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Sink {
+    /// Delivers a chunk. `Some(reason)` when it could not: the caller is gone, or the deadline passed while a slow
+    /// reader held the stream back.
+    async fn push(&mut self, stream: Stream, bytes: &[u8], deadline: Option<Instant>) -> Option<Reason> {
+        match self {
+            Sink::Collect { stdout, stderr, .. } => {
+                match stream {
+                    Stream::Stdout => stdout.push(bytes),
+                    Stream::Stderr => stderr.push(bytes),
+                }
+                None
+            }
+            Sink::Stream(tx) => {
+                let item = match stream {
+                    Stream::Stdout => StreamItem::Stdout(bytes.to_vec()),
+                    Stream::Stderr => StreamItem::Stderr(bytes.to_vec()),
+                };
+                match tx.try_send(item) {
+                    Ok(()) => None,
+                    Err(mpsc::error::TrySendError::Closed(_)) => Some(Reason::Cancelled),
+                    Err(mpsc::error::TrySendError::Full(item)) => tokio::select! {
+                        sent = tx.send(item) => sent.err().map(|_| Reason::Cancelled),
+                        _ = sleep_until_some(deadline) => Some(Reason::TimedOut),
+                    },
+                }
+            }
+            Sink::Discard => None,
+        }
+    }
+
+    /// Resolves when the caller has gone away.
+    async fn closed(&mut self) {
+        match self {
+            Sink::Collect { reply, .. } => reply.closed().await,
+            Sink::Stream(tx) => tx.closed().await,
+            Sink::Discard => std::future::pending().await,
+        }
+    }
+
+    async fn start(&mut self, at: SystemTime) {
+        if let Sink::Stream(tx) = self {
+            let _ = tx.send(StreamItem::Start(at)).await;
+        }
+    }
+
+    async fn finish(self, outcome: Outcome) {
+        match self {
+            Sink::Collect { stdout, stderr, reply } => {
+                let _ = reply.send(Ok(Collected { outcome, stdout, stderr }));
+            }
+            Sink::Stream(tx) => {
+                let _ = tx.send(StreamItem::Done(outcome)).await;
+            }
+            Sink::Discard => {}
+        }
+    }
+
+    async fn fail(self, err: AgentError) {
+        match self {
+            Sink::Collect { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Sink::Stream(tx) => {
+                let _ = tx.send(StreamItem::Failed(err)).await;
+            }
+            Sink::Discard => {}
+        }
+    }
+}
+
+impl Session {
+    fn set_cwd(&self, pwd: &[u8]) {
+        if !pwd.is_empty() {
+            self.state.lock().expect("session state lock").cwd = PathBuf::from(std::ffi::OsStr::from_bytes(pwd));
+        }
+    }
+}

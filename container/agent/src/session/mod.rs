@@ -1,0 +1,233 @@
+//! A session: one persistent bash and the queue of commands it runs one at a time, in arrival order.
+//!
+//! `Session` is the handle request handlers hold; the actor (`actor.rs`) owns the shell and runs the queue.
+//! Reading a session's state (cwd, status, history) never waits for its running command.
+
+mod actor;
+pub mod control;
+mod history;
+pub mod script;
+pub mod shell;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use sandbox_protocol::{HistoryEntry, SessionHistory, SessionInfo, SessionStatus};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::clock::iso;
+use crate::error::{AgentError, AgentResult};
+use crate::output::Capture;
+use crate::process::reaper::Reaper;
+use crate::process::tree::{kill_until_gone, session_processes};
+use crate::workspace::Workspace;
+use history::History;
+
+/// What every session of the agent shares.
+pub struct SessionContext {
+    pub reaper: Arc<Reaper>,
+    /// Used when neither the request nor the session sets a timeout.
+    pub default_timeout: Option<Duration>,
+}
+
+/// How a session is made.
+pub struct SessionConfig {
+    pub id: String,
+    pub name: Option<String>,
+    /// Exported into the shell at start.
+    pub env: Vec<(String, String)>,
+    /// The starting directory on this machine; it exists.
+    pub cwd: PathBuf,
+    pub command_timeout: Option<Duration>,
+    pub workspace: Workspace,
+}
+
+/// One command to run.
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    pub command: String,
+    /// For this command only; `None` unsets.
+    pub env: Vec<(String, Option<String>)>,
+    /// For this command only, on this machine.
+    pub cwd: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub exit_code: i32,
+    pub timed_out: bool,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+}
+
+/// The buffered result of a command.
+pub struct Collected {
+    pub outcome: Outcome,
+    pub stdout: Capture,
+    pub stderr: Capture,
+}
+
+/// What a streamed command sends, in order: `Start`, output chunks, then `Done` or `Failed`.
+#[derive(Debug)]
+pub enum StreamItem {
+    Start(SystemTime),
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    Done(Outcome),
+    Failed(AgentError),
+}
+
+pub(crate) enum Sink {
+    Collect { stdout: Capture, stderr: Capture, reply: oneshot::Sender<AgentResult<Collected>> },
+    Stream(mpsc::Sender<StreamItem>),
+    Discard,
+}
+
+pub(crate) struct Job {
+    spec: ExecSpec,
+    sink: Sink,
+}
+
+pub struct Session {
+    pub id: String,
+    pub name: Option<String>,
+    pub created_at: SystemTime,
+    pub command_timeout: Option<Duration>,
+    workspace: Workspace,
+    state: Mutex<State>,
+    jobs: mpsc::UnboundedSender<Job>,
+    terminated: watch::Sender<bool>,
+    /// Every shell this session has had: their process groups are the session's processes.
+    shells: Mutex<Vec<i32>>,
+}
+
+struct State {
+    cwd: PathBuf,
+    busy: bool,
+    last_used: SystemTime,
+    history: History,
+}
+
+impl Session {
+    /// Starts the session's actor; the returned receiver resolves once its shell is ready.
+    pub fn start(config: SessionConfig, context: Arc<SessionContext>) -> (Arc<Session>, oneshot::Receiver<AgentResult<()>>) {
+        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+        let (terminated, _) = watch::channel(false);
+        let now = SystemTime::now();
+        let session = Arc::new(Session {
+            id: config.id,
+            name: config.name,
+            created_at: now,
+            command_timeout: config.command_timeout,
+            workspace: config.workspace,
+            state: Mutex::new(State { cwd: config.cwd, busy: false, last_used: now, history: History::default() }),
+            jobs: jobs_tx,
+            terminated,
+            shells: Mutex::new(Vec::new()),
+        });
+        let (ready_tx, ready_rx) = oneshot::channel();
+        actor::spawn(Arc::clone(&session), context, config.env, jobs_rx, ready_tx);
+        (session, ready_rx)
+    }
+
+    /// Runs a command and returns its buffered output, each stream capped at `cap` bytes.
+    pub async fn exec(&self, spec: ExecSpec, cap: usize) -> AgentResult<Collected> {
+        let (reply, result) = oneshot::channel();
+        let sink = Sink::Collect { stdout: Capture::new(cap), stderr: Capture::new(cap), reply };
+        self.submit(Job { spec, sink })?;
+        result.await.map_err(|_| self.gone())?
+    }
+
+    /// Runs a command and streams its output. Dropping the receiver kills the command.
+    pub fn exec_stream(&self, spec: ExecSpec) -> AgentResult<mpsc::Receiver<StreamItem>> {
+        let (tx, rx) = mpsc::channel(16);
+        self.submit(Job { spec, sink: Sink::Stream(tx) })?;
+        Ok(rx)
+    }
+
+    fn submit(&self, job: Job) -> AgentResult<()> {
+        if *self.terminated.borrow() {
+            return Err(self.gone());
+        }
+        self.jobs.send(job).map_err(|_| self.gone())
+    }
+
+    fn gone(&self) -> AgentError {
+        AgentError::session_not_found(&self.id)
+    }
+
+    /// The shell's working directory on this machine, as of its last command.
+    pub fn cwd(&self) -> PathBuf {
+        self.lock().cwd.clone()
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        let state = self.lock();
+        SessionInfo {
+            success: true,
+            id: self.id.clone(),
+            name: self.name.clone(),
+            cwd: self.workspace.to_visible(&state.cwd).to_string_lossy().into_owned(),
+            status: if state.busy { SessionStatus::Busy } else { SessionStatus::Idle },
+            created_at: iso(self.created_at),
+            last_used_at: iso(state.last_used),
+            command_count: state.history.total(),
+            command_timeout_ms: self.command_timeout.map(|d| d.as_millis() as u64),
+        }
+    }
+
+    pub fn history(&self) -> SessionHistory {
+        let state = self.lock();
+        SessionHistory {
+            success: true,
+            session_id: self.id.clone(),
+            entries: state.history.entries(),
+            total: state.history.total(),
+        }
+    }
+
+    /// Kills every process of the session, grandchildren included, and stops its actor. Queued and running
+    /// commands end; later calls fail with `SESSION_NOT_FOUND`.
+    pub fn terminate(&self) {
+        self.terminated.send_replace(true);
+        let shells = self.shells.lock().expect("shells lock").clone();
+        kill_until_gone(|all| session_processes(all, &shells));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("session state lock")
+    }
+
+    fn began(&self) {
+        let mut state = self.lock();
+        state.busy = true;
+        state.last_used = SystemTime::now();
+    }
+
+    fn ended(&self, entry: Option<HistoryEntry>, pwd: Option<&[u8]>) {
+        let mut state = self.lock();
+        state.busy = false;
+        state.last_used = SystemTime::now();
+        if let Some(pwd) = pwd.filter(|p| !p.is_empty()) {
+            state.cwd = PathBuf::from(std::ffi::OsStr::from_bytes(pwd));
+        }
+        if let Some(entry) = entry {
+            state.history.record(entry);
+        }
+    }
+
+    fn add_shell(&self, pid: i32) {
+        self.shells.lock().expect("shells lock").push(pid);
+    }
+}
+
+/// Session env as the shell gets it: `null` values are skipped, as the SDK skips `undefined`.
+pub fn env_pairs(env: Option<BTreeMap<String, Option<String>>>) -> Vec<(String, String)> {
+    env.unwrap_or_default().into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
+}

@@ -1,0 +1,172 @@
+//! The text the agent writes to a session's bash. Pure string building, tested natively.
+//!
+//! Per command, bash reads one runner line from its stdin. The line sources the command's text from an in-memory
+//! file in the current shell (so `cd`, `export`, variables, functions and aliases persist), with stdin from
+//! `/dev/null` and stdout and stderr sent to pipes of that command alone; then it reports the command's status,
+//! its working directory and its exported variables on the control pipe, out of band:
+//!
+//! ```text
+//! D \0 <seq> \0 <status> \0 <$PWD> \0 <export -p> \0
+//! ```
+//!
+//! The EXIT trap writes `X \0 <status> \0 <$PWD> \0 <export -p> \0` when the shell ends (`exit`, `set -e`), so a
+//! replacement shell starts where the old one stopped. The USR1 trap interrupts a command: it returns from the
+//! sourced file, and a DEBUG trap returns from every function and nested `source` in between. Nothing the command
+//! prints can forge a report, and no helper function exists that the user could redefine.
+
+use std::path::Path;
+
+/// The descriptors of one command, as `/proc/<agent>/fd/<n>` paths the shell can open.
+pub struct CommandPaths<'a> {
+    pub script: &'a str,
+    pub stdout: &'a str,
+    pub stderr: &'a str,
+    pub control: &'a str,
+}
+
+/// Settings that apply to one command only: it then runs in a subshell, so nothing it changes outlives it.
+#[derive(Debug, Default)]
+pub struct Scope<'a> {
+    pub cwd: Option<&'a Path>,
+    /// `None` unsets the variable for the command.
+    pub env: &'a [(String, Option<String>)],
+}
+
+impl Scope<'_> {
+    fn is_empty(&self) -> bool {
+        self.cwd.is_none() && self.env.is_empty()
+    }
+}
+
+/// Quotes any string for bash as an ANSI-C literal (`$'...'`), byte for byte. NUL cannot be represented.
+pub fn quote(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len() + 3);
+    out.push_str("$'");
+    for &b in value {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+const REPORT_TAIL: &str = r#"; \builtin export -p; \builtin printf '\0'; }"#;
+
+/// Undoes an interrupt's traps; harmless when there was none.
+const CLEAR_INTERRUPT: &str =
+    r#"[[ -n ${__sbx_i-} ]] && { \builtin trap - DEBUG; \builtin set +T; \builtin unset __sbx_i; }"#;
+
+/// The line that runs command number `seq`.
+pub fn runner_line(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> String {
+    let mut line = String::with_capacity(512);
+    line.push_str(CLEAR_INTERRUPT);
+    line.push_str("; ");
+    if scope.is_empty() {
+        line.push_str(&format!("\\builtin source {}", paths.script));
+    } else {
+        line.push_str("( ");
+        if let Some(cwd) = scope.cwd {
+            use std::os::unix::ffi::OsStrExt;
+            line.push_str(&format!("\\builtin cd -- {} || \\builtin exit 1; ", quote(cwd.as_os_str().as_bytes())));
+        }
+        for (name, value) in scope.env {
+            match value {
+                Some(v) => line.push_str(&format!("\\builtin export {name}={}; ", quote(v.as_bytes()))),
+                None => line.push_str(&format!("\\builtin unset {name}; ")),
+            }
+        }
+        line.push_str(&format!("\\builtin source {} )", paths.script));
+    }
+    line.push_str(&format!(
+        " </dev/null >{} 2>{}; {{ \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$?\" \"$PWD\"{REPORT_TAIL} >{}; {CLEAR_INTERRUPT}\n",
+        paths.stdout, paths.stderr, paths.control
+    ));
+    line
+}
+
+/// Where a new shell starts: the session's environment and directory, or the state a previous shell left.
+pub enum Start<'a> {
+    Fresh { env: &'a [(String, String)], cwd: &'a Path },
+    /// `exports` is the text of a previous shell's `export -p`.
+    Restore { exports: &'a [u8], cwd: &'a Path },
+}
+
+/// The first command of every shell: traps, options, environment and directory.
+pub fn init_script(control: &str, start: &Start<'_>) -> Vec<u8> {
+    let usr1 = format!(
+        "__sbx_i=1; \\builtin trap {} DEBUG; \\builtin set -T; \\builtin return 130",
+        quote(br#"[[ -n ${__sbx_i-} ]] && (( ${#BASH_SOURCE[@]} )) && \builtin return 130"#)
+    );
+    let exit = format!(r#"{{ \builtin printf 'X\0%s\0%s\0' "$?" "$PWD"{REPORT_TAIL} >{control} 2>/dev/null"#);
+    let mut s = Vec::with_capacity(1024);
+    s.extend_from_slice(b"\\builtin shopt -s expand_aliases\n");
+    s.extend_from_slice(format!("\\builtin trap {} USR1\n", quote(usr1.as_bytes())).as_bytes());
+    s.extend_from_slice(format!("\\builtin trap {} EXIT\n", quote(exit.as_bytes())).as_bytes());
+    use std::os::unix::ffi::OsStrExt;
+    let cwd = match start {
+        Start::Fresh { env, cwd } => {
+            s.extend_from_slice(b"\\builtin export PAGER=cat GIT_PAGER=cat GIT_EDITOR=true\n");
+            for (name, value) in env.iter() {
+                s.extend_from_slice(format!("\\builtin export {name}={}\n", quote(value.as_bytes())).as_bytes());
+            }
+            cwd
+        }
+        Start::Restore { exports, cwd } => {
+            s.extend_from_slice(exports);
+            s.push(b'\n');
+            cwd
+        }
+    };
+    s.extend_from_slice(format!("\\builtin cd -- {}\n", quote(cwd.as_os_str().as_bytes())).as_bytes());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATHS: CommandPaths<'static> =
+        CommandPaths { script: "/proc/9/fd/10", stdout: "/proc/9/fd/11", stderr: "/proc/9/fd/12", control: "/proc/9/fd/5" };
+
+    #[test]
+    fn quoting_is_byte_exact_for_bash() {
+        assert_eq!(quote(b"plain"), "$'plain'");
+        assert_eq!(quote(b"it's $HOME `x` \\"), r"$'it\'s $HOME `x` \\'");
+        assert_eq!(quote(b"a\nb\xff"), r"$'a\x0ab\xff'");
+        assert_eq!(quote(b""), "$''");
+    }
+
+    #[test]
+    fn a_plain_command_is_sourced_in_the_shell_itself() {
+        let line = runner_line(7, &PATHS, &Scope::default());
+        assert!(line.contains(r"\builtin source /proc/9/fd/10 </dev/null >/proc/9/fd/11 2>/proc/9/fd/12;"));
+        assert!(line.contains(r"'D\0%s\0%s\0%s\0' 7 "));
+        assert!(!line.contains("( "));
+        assert!(line.ends_with('\n'));
+        assert_eq!(line.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn per_command_settings_run_in_a_subshell_with_literal_values() {
+        let env = [("A".to_string(), Some("x'y\n$z".to_string())), ("B".to_string(), None)];
+        let cwd = Path::new("/tmp/a b");
+        let line = runner_line(1, &PATHS, &Scope { cwd: Some(cwd), env: &env });
+        assert!(line.contains(r"( \builtin cd -- $'/tmp/a b' || \builtin exit 1; "));
+        assert!(line.contains(r"\builtin export A=$'x\'y\x0a$z'; \builtin unset B; \builtin source /proc/9/fd/10 )"));
+        assert_eq!(line.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn init_sets_traps_pagers_env_and_cwd() {
+        let env = [("API_KEY".to_string(), "secret-key".to_string())];
+        let s = String::from_utf8(init_script("/proc/9/fd/5", &Start::Fresh { env: &env, cwd: Path::new("/w") })).unwrap();
+        assert!(s.contains("USR1\n") && s.contains("EXIT\n"));
+        assert!(s.contains("GIT_PAGER=cat"));
+        assert!(s.contains("export API_KEY=$'secret-key'"));
+        assert!(s.ends_with("\\builtin cd -- $'/w'\n"));
+    }
+}

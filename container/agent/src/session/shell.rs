@@ -1,0 +1,192 @@
+//! One session's bash process: spawning it, handing it commands, and reading its reports. What a command's output
+//! becomes is the actor's business; this file only owns the process and its pipes.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+
+use super::control::{ControlParser, Report};
+use super::script::{runner_line, CommandPaths, Scope};
+use crate::process::fds::{grow_pipe, memfile, pipe, proc_path};
+use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
+use crate::process::tree::now_ticks;
+
+pub struct Shell {
+    pub pid: i32,
+    stdin: pipe::Sender,
+    /// The shell's reports. A separate field from `exit` so both can be awaited at once.
+    pub control: ControlReader,
+    /// Kept open so the shell can reopen the control pipe by path (its EXIT trap does), and so the pipe never
+    /// reads as closed: the shell's end is known from the reaper, not from EOF.
+    control_write: OwnedFd,
+    pub exit: ExitWatch,
+    seq: u64,
+}
+
+/// Reads and parses the control pipe.
+pub struct ControlReader {
+    pipe: pipe::Receiver,
+    parser: ControlParser,
+    reports: VecDeque<Report>,
+}
+
+/// A command handed to the shell and not yet finished.
+pub struct Running {
+    pub seq: u64,
+    pub stdout: pipe::Receiver,
+    pub stderr: pipe::Receiver,
+    /// Clock ticks at the start: processes younger than this belong to the command.
+    pub since_ticks: u64,
+    /// The agent's copies of the write ends, held until the shell has opened them by path.
+    writers: [OwnedFd; 2],
+    _script: OwnedFd,
+}
+
+impl Shell {
+    /// Starts `bash --norc --noprofile` in its own process group, in `cwd`.
+    pub fn spawn(reaper: &Reaper, cwd: &Path) -> io::Result<Shell> {
+        let (stdin_read, stdin_write) = pipe()?;
+        let (control_read, control_write) = pipe()?;
+        let mut command = Command::new("bash");
+        command
+            .args(["--norc", "--noprofile"])
+            .stdin(Stdio::from(stdin_read))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        if cwd.is_dir() {
+            command.current_dir(cwd);
+        }
+        let (pid, exit) = reaper.spawn(&mut command)?;
+        Ok(Shell {
+            pid,
+            stdin: pipe::Sender::from_owned_fd(stdin_write)?,
+            control: ControlReader {
+                pipe: pipe::Receiver::from_owned_fd(control_read)?,
+                parser: ControlParser::default(),
+                reports: VecDeque::new(),
+            },
+            control_write,
+            exit,
+            seq: 0,
+        })
+    }
+
+    /// The path the shell writes its reports to.
+    pub fn control_path(&self) -> String {
+        proc_path(&self.control_write)
+    }
+
+    /// Hands the shell a command's text; its output arrives on the returned pipes.
+    pub async fn start(&mut self, script: &[u8], scope: &Scope<'_>) -> io::Result<Running> {
+        self.seq += 1;
+        let script = memfile("command", script)?;
+        let (out_read, out_write) = pipe()?;
+        let (err_read, err_write) = pipe()?;
+        grow_pipe(&out_read, 1 << 20);
+        let line = runner_line(
+            self.seq,
+            &CommandPaths {
+                script: &proc_path(&script),
+                stdout: &proc_path(&out_write),
+                stderr: &proc_path(&err_write),
+                control: &self.control_path(),
+            },
+            scope,
+        );
+        let since_ticks = now_ticks();
+        self.stdin.write_all(line.as_bytes()).await?;
+        Ok(Running {
+            seq: self.seq,
+            stdout: pipe::Receiver::from_owned_fd(out_read)?,
+            stderr: pipe::Receiver::from_owned_fd(err_read)?,
+            since_ticks,
+            writers: [out_write, err_write],
+            _script: script,
+        })
+    }
+
+    /// Resolves when the shell process has ended. Cancel-safe.
+    pub async fn exited(&mut self) -> ExitCode {
+        exited(&mut self.exit).await
+    }
+
+    /// Whether the shell process has already ended.
+    pub fn has_exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    /// Asks the shell to abandon its current command (its USR1 trap).
+    pub fn interrupt(&self) {
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGUSR1);
+    }
+}
+
+impl ControlReader {
+    /// The next report. Cancel-safe: nothing read is lost when the future is dropped.
+    pub async fn next_report(&mut self) -> Report {
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(report) = self.reports.pop_front() {
+                return report;
+            }
+            match self.pipe.read(&mut buf).await {
+                Ok(0) | Err(_) => std::future::pending::<()>().await,
+                Ok(n) => {
+                    let mut out = Vec::new();
+                    self.parser.push(&buf[..n], &mut out);
+                    self.reports.extend(out);
+                }
+            }
+        }
+    }
+
+    /// Reports already written but not yet read, without waiting.
+    pub fn pending_reports(&mut self) -> Vec<Report> {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = self.pipe.try_read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut out = Vec::new();
+            self.parser.push(&buf[..n], &mut out);
+            self.reports.extend(out);
+        }
+        self.reports.drain(..).collect()
+    }
+}
+
+impl Running {
+    /// Ends the command's hold on its pipes. Output that background processes write later is read and discarded,
+    /// so they neither block nor die of SIGPIPE, and it never reaches another command.
+    pub fn finish(self) {
+        drop(self.writers);
+        for reader in [self.stdout, self.stderr] {
+            let mut buf = [0u8; 1];
+            match reader.try_read(&mut buf) {
+                Ok(0) => {}
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => {}
+                _ => {
+                    tokio::spawn(discard(reader));
+                }
+            }
+        }
+    }
+}
+
+async fn discard(mut reader: pipe::Receiver) {
+    let mut buf = vec![0u8; 16384];
+    while let Ok(n) = reader.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}

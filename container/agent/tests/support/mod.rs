@@ -1,0 +1,146 @@
+//! What the integration tests share: the real agent binary started on a free port with a workspace of its own,
+//! and a client for it.
+
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use http::Client;
+pub use serde_json::{json, Value};
+
+pub struct Agent {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    /// A folder of this test's own: the workspace, or the root in multi-sandbox mode.
+    pub dir: PathBuf,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh folder under the system's temp dir.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("sandbox-agent-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Agent {
+    /// The agent serving one sandbox whose workspace is a fresh folder.
+    pub fn start() -> Agent {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Agent {
+        let dir = scratch_dir("ws");
+        let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
+        if !extra.contains(&"--multi-sandbox") {
+            args.extend(["--workspace".into(), dir.to_string_lossy().into_owned()]);
+        }
+        for a in extra {
+            args.push(a.replace("{dir}", &dir.to_string_lossy()));
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-agent"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the agent");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("agent prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Agent { child: Some(child), addr, dir }
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let mut child = self.child.take().unwrap();
+        let t0 = Instant::now();
+        unsafe {
+            libc_kill(child.id() as i32, 15);
+        }
+        let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("the agent exits after SIGTERM");
+        (status, t0.elapsed())
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    None
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe {
+                libc_kill(child.id() as i32, 15);
+            }
+            let _ = wait_timeout(&mut child, Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether a process with this pid exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}
+
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}

@@ -1,0 +1,145 @@
+//! Running a command: the request, the buffered result and the events of a streamed run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How output bytes are carried in JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// Text: invalid UTF-8 is replaced with U+FFFD; in a buffered result one trailing `\n` is removed.
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    /// The exact bytes, base64-encoded.
+    #[serde(rename = "base64")]
+    Base64,
+}
+
+/// `POST /v1/exec` and `POST /v1/exec/stream`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecRequest {
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Set for this command only, values taken literally. A `null` value unsets the variable for this command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, Option<String>>>,
+    /// Working directory for this command only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Milliseconds; overrides the session's and the agent's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Encoding>,
+    /// Cap on each of stdout and stderr in a buffered result (bytes); beyond it output is dropped and
+    /// `truncated` is set. Streams have no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<u64>,
+}
+
+/// The result of a buffered exec, as the SDK names it, plus `timedOut` and `truncated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecResult {
+    pub success: bool,
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub command: String,
+    /// Milliseconds.
+    pub duration: u64,
+    /// When the command started, ISO 8601.
+    pub timestamp: String,
+    pub session_id: String,
+    pub timed_out: bool,
+    pub truncated: bool,
+    pub encoding: Encoding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecEventType {
+    Start,
+    Stdout,
+    Stderr,
+    Complete,
+    Error,
+}
+
+/// One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
+///
+/// `complete` carries `exitCode` and a `result` whose `stdout` and `stderr` are empty (the output went out as
+/// events). A stream that ends without `complete` or `error` was cut off and must be treated as a failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecEvent {
+    #[serde(rename = "type")]
+    pub kind: ExecEventType,
+    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExecResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ErrorBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_accepts_both_spellings_of_utf8() {
+        let a: Encoding = serde_json::from_str(r#""utf-8""#).unwrap();
+        let b: Encoding = serde_json::from_str(r#""utf8""#).unwrap();
+        assert_eq!(a, Encoding::Utf8);
+        assert_eq!(b, Encoding::Utf8);
+        assert!(serde_json::from_str::<Encoding>(r#""latin1""#).is_err());
+    }
+
+    #[test]
+    fn exec_result_uses_sdk_field_names() {
+        let r = ExecResult {
+            success: true,
+            exit_code: 0,
+            stdout: "secret-key".into(),
+            stderr: String::new(),
+            command: "echo $API_KEY".into(),
+            duration: 1,
+            timestamp: "2026-01-01T00:00:00Z".into(),
+            session_id: "s".into(),
+            timed_out: false,
+            truncated: false,
+            encoding: Encoding::Utf8,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        for key in ["success", "exitCode", "stdout", "stderr", "command", "duration", "timestamp", "sessionId"] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+        assert_eq!(v["encoding"], "utf-8");
+    }
+
+    #[test]
+    fn event_type_is_on_the_type_key() {
+        let e = ExecEvent {
+            kind: ExecEventType::Stdout,
+            timestamp: "t".into(),
+            data: Some("hi".into()),
+            command: None,
+            exit_code: None,
+            result: None,
+            error: None,
+            session_id: None,
+        };
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"type":"stdout","timestamp":"t","data":"hi"}"#);
+    }
+}

@@ -1,0 +1,26 @@
+//! The wire protocol of sandbox-rs: every request and response body that crosses the agent's HTTP API, the Worker's
+//! public API and the clients, in one crate so that the ends cannot drift apart.
+//!
+//! Field names follow the Cloudflare Sandbox SDK (`camelCase`), so code written from its docs reads the same here.
+
+mod error;
+mod exec;
+mod files;
+mod session;
+
+pub use error::{ErrorBody, ErrorCode};
+pub use exec::{Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};
+pub use files::{
+    DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
+    ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,
+    RenameFileRequest, RenameResult, WriteFileRequest,
+};
+pub use session::{
+    DeleteResult, Health, HistoryEntry, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus,
+};
+
+/// Header that names the sandbox when one agent serves many (local multi-sandbox mode).
+pub const SANDBOX_ID_HEADER: &str = "x-sandbox-id";
+
+/// The session that calls without a `sessionId` use.
+pub const DEFAULT_SESSION_ID: &str = "default";

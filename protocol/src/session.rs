@@ -1,0 +1,124 @@
+//! Sessions: the options that create one, what the API tells about one, and its command history.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `createSession` options, as the SDK names them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Exported into the session's shell. A `null` value is skipped, as the SDK skips `undefined`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, Option<String>>>,
+    /// The session's starting directory; created when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Default timeout of this session's commands, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_timeout_ms: Option<u64>,
+    /// Accepted for SDK compatibility; every session here is an isolated shell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// Waiting for a command.
+    Idle,
+    /// Running a command.
+    Busy,
+}
+
+/// What `GET /v1/sessions/{id}` (and session creation) returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub success: bool,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The shell's working directory after its last command.
+    pub cwd: String,
+    pub status: SessionStatus,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub command_count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionList {
+    pub success: bool,
+    pub sessions: Vec<SessionInfo>,
+    pub count: usize,
+}
+
+/// One finished command of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub command: String,
+    pub exit_code: i32,
+    pub started_at: String,
+    /// Milliseconds.
+    pub duration: u64,
+    pub timed_out: bool,
+}
+
+/// `GET /v1/sessions/{id}/history`: the newest entries, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionHistory {
+    pub success: bool,
+    pub session_id: String,
+    pub entries: Vec<HistoryEntry>,
+    /// Commands run in all; more than `entries.len()` when the oldest were dropped.
+    pub total: u64,
+}
+
+/// Reply to a delete of a session or a sandbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteResult {
+    pub success: bool,
+    pub id: String,
+    pub timestamp: String,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub uptime_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_options_read_the_sdk_shape() {
+        let o: SessionOptions = serde_json::from_str(
+            r#"{"name":"data-analysis","env":{"API_KEY":"secret-key","X":null},"cwd":"/workspace/analysis","commandTimeoutMs":5}"#,
+        )
+        .unwrap();
+        assert_eq!(o.name.as_deref(), Some("data-analysis"));
+        assert_eq!(o.env.unwrap()["API_KEY"].as_deref(), Some("secret-key"));
+        assert_eq!(o.command_timeout_ms, Some(5));
+    }
+
+    #[test]
+    fn session_options_reject_misspelt_fields() {
+        assert!(serde_json::from_str::<SessionOptions>(r#"{"cmd":"/x"}"#).is_err());
+    }
+}
