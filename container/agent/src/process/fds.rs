@@ -41,3 +41,10 @@ pub fn pending_bytes(fd: &impl AsRawFd) -> usize {
         0
     }
 }
+
+/// Reads what is in a non-blocking descriptor right now, asking the kernel directly: Tokio's `try_read` answers
+/// from the readiness it has seen so far, which can lag behind data already in the pipe.
+pub fn read_now(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+    Ok(nix::unistd::read(fd, buf)?)
+}

@@ -22,7 +22,7 @@ use super::shell::{Running, Shell};
 use super::{Collected, ExecSpec, Job, Outcome, Session, SessionContext, Sink, StreamItem};
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
-use crate::process::fds::pending_bytes;
+use crate::process::fds::{pending_bytes, read_now};
 use crate::process::tree::{command_processes, kill_until_gone, session_processes};
 
 /// How long a new shell may take to be ready.
@@ -304,7 +304,7 @@ async fn drain(running: &Running, sink: &mut Sink, buf: &mut [u8]) {
         let mut left = pending_bytes(reader);
         while left > 0 {
             let want = left.min(buf.len());
-            match reader.try_read(&mut buf[..want]) {
+            match read_now(reader, &mut buf[..want]) {
                 Ok(n) if n > 0 => {
                     left -= n;
                     sink.push(stream, &buf[..n], None).await;

@@ -54,6 +54,10 @@ pub fn quote(value: &[u8]) -> String {
     out
 }
 
+/// Keeps the command's status, then removes a function named `builtin`, which would capture every `\builtin`
+/// below (the command may have defined one; it cannot be meant).
+const SAVE_STATUS: &str = r#"__sbx_s=$?; \unset -f builtin"#;
+
 const REPORT_TAIL: &str = r#"; \builtin export -p; \builtin printf '\0'; }"#;
 
 /// Undoes an interrupt's traps; harmless when there was none.
@@ -82,7 +86,7 @@ pub fn runner_line(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> Str
         line.push_str(&format!("\\builtin source {} )", paths.script));
     }
     line.push_str(&format!(
-        " </dev/null >{} 2>{}; {{ \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$?\" \"$PWD\"{REPORT_TAIL} >{}; {CLEAR_INTERRUPT}\n",
+        " </dev/null >{} 2>{}; {SAVE_STATUS}; {{ \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\"{REPORT_TAIL} >{}; \\builtin unset __sbx_s; {CLEAR_INTERRUPT}\n",
         paths.stdout, paths.stderr, paths.control
     ));
     line
@@ -101,7 +105,9 @@ pub fn init_script(control: &str, start: &Start<'_>) -> Vec<u8> {
         "__sbx_i=1; \\builtin trap {} DEBUG; \\builtin set -T; \\builtin return 130",
         quote(br#"[[ -n ${__sbx_i-} ]] && (( ${#BASH_SOURCE[@]} )) && \builtin return 130"#)
     );
-    let exit = format!(r#"{{ \builtin printf 'X\0%s\0%s\0' "$?" "$PWD"{REPORT_TAIL} >{control} 2>/dev/null"#);
+    let exit = format!(
+        r#"{SAVE_STATUS}; {{ \builtin printf 'X\0%s\0%s\0' "$__sbx_s" "$PWD"{REPORT_TAIL} >{control} 2>/dev/null"#
+    );
     let mut s = Vec::with_capacity(1024);
     s.extend_from_slice(b"\\builtin shopt -s expand_aliases\n");
     s.extend_from_slice(format!("\\builtin trap {} USR1\n", quote(usr1.as_bytes())).as_bytes());

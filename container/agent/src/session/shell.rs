@@ -15,7 +15,7 @@ use tokio::net::unix::pipe;
 
 use super::control::{ControlParser, Report};
 use super::script::{runner_line, CommandPaths, Scope};
-use crate::process::fds::{grow_pipe, memfile, pipe, proc_path};
+use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_now};
 use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
 use crate::process::tree::now_ticks;
 
@@ -152,7 +152,7 @@ impl ControlReader {
     /// Reports already written but not yet read, without waiting.
     pub fn pending_reports(&mut self) -> Vec<Report> {
         let mut buf = [0u8; 8192];
-        while let Ok(n) = self.pipe.try_read(&mut buf) {
+        while let Ok(n) = read_now(&self.pipe, &mut buf) {
             if n == 0 {
                 break;
             }
@@ -171,7 +171,7 @@ impl Running {
         drop(self.writers);
         for reader in [self.stdout, self.stderr] {
             let mut buf = [0u8; 1];
-            match reader.try_read(&mut buf) {
+            match read_now(&reader, &mut buf) {
                 Ok(0) => {}
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => {}
                 _ => {
