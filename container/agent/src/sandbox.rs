@@ -168,11 +168,15 @@ impl Sandboxes {
                 })?;
                 check_sandbox_id(id).map_err(AgentError::invalid)?;
                 let mut map = sandboxes.lock().expect("sandboxes lock");
-                let sandbox = map.entry(id.to_string()).or_insert_with(|| {
-                    let workspace = Workspace::new(VISIBLE_WORKSPACE, root.join(id));
-                    Arc::new(Sandbox::new(id.to_string(), workspace, Arc::clone(context)))
-                });
-                Ok(Arc::clone(sandbox))
+                if let Some(sandbox) = map.get(id) {
+                    return Ok(Arc::clone(sandbox));
+                }
+                let real = root.join(id);
+                std::fs::create_dir_all(&real).map_err(|e| AgentError::from_io(&e, VISIBLE_WORKSPACE))?;
+                let workspace = Workspace::new(VISIBLE_WORKSPACE, real);
+                let sandbox = Arc::new(Sandbox::new(id.to_string(), workspace, Arc::clone(context)));
+                map.insert(id.to_string(), Arc::clone(&sandbox));
+                Ok(sandbox)
             }
         }
     }

@@ -62,9 +62,7 @@ impl Shell {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
-        if cwd.is_dir() {
-            command.current_dir(cwd);
-        }
+        command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
         let (pid, exit) = reaper.spawn(&mut command)?;
         Ok(Shell {
             pid,
