@@ -1,1 +1,282 @@
-fn main() {}
+//! The agent's benchmark: latency percentiles over one HTTP keep-alive connection, throughput, memory and start
+//! time, printed as a Markdown report. Run with `npm run bench:agent` (or `cargo bench -p sandbox-agent --bench
+//! agent`); `BENCH_QUICK=1` runs fewer iterations.
+
+#[path = "../tests/support/http.rs"]
+mod http;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use http::Client;
+use serde_json::json;
+
+struct Agent {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Agent {
+    fn start() -> Agent {
+        let dir = std::env::temp_dir().join(format!("sandbox-agent-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-agent"))
+            .args(["--listen", "127.0.0.1:0", "--workspace"])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the agent");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        Agent { child, addr, dir }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Stats {
+    name: String,
+    samples: Vec<Duration>,
+}
+
+impl Stats {
+    fn pct(&self, p: f64) -> Duration {
+        let mut s = self.samples.clone();
+        s.sort();
+        s[((s.len() as f64 - 1.0) * p).round() as usize]
+    }
+
+    fn row(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} |",
+            self.name,
+            self.samples.len(),
+            ms(self.pct(0.5)),
+            ms(self.pct(0.9)),
+            ms(self.pct(0.99))
+        )
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Times `n` POSTs of `body(i)` to `path` (after a warm-up), checking each reply.
+async fn measure(
+    c: &mut Client,
+    name: &str,
+    n: usize,
+    path: &str,
+    body: impl Fn(usize) -> serde_json::Value,
+    check: impl Fn(&http::Reply),
+) -> Stats {
+    for i in 0..(n / 10).max(2) {
+        check(&c.post(path, body(n + i)).await);
+    }
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let t0 = Instant::now();
+        let reply = c.post(path, body(i)).await;
+        samples.push(t0.elapsed());
+        check(&reply);
+    }
+    Stats { name: name.to_string(), samples }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn children_rss_kib(parent: u32) -> (usize, u64) {
+    let mut count = 0;
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            count += 1;
+            total += rss_kib(pid);
+        }
+    }
+    (count, total)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<u64>().ok())
+        .map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    let bash = Command::new("bash").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string()).unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem}, Linux {kernel}, {bash}")
+}
+
+fn make_files(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        std::fs::write(dir.join(format!("file-{i:05}.txt")), b"x").unwrap();
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let quick = std::env::var("BENCH_QUICK").is_ok();
+    let scale = |n: usize| if quick { (n / 10).max(5) } else { n };
+    let mut rows = Vec::new();
+
+    // Start to healthy: process spawn until GET /v1/health answers 200.
+    let mut starts = Vec::new();
+    for _ in 0..scale(20) {
+        let t0 = Instant::now();
+        let agent = Agent::start();
+        loop {
+            if let Ok(stream) = tokio::net::TcpStream::connect(agent.addr).await {
+                drop(stream);
+                let mut c = Client::connect(agent.addr).await;
+                if c.get("/v1/health").await.status == 200 {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        starts.push(t0.elapsed());
+    }
+    rows.push(Stats { name: "agent start to healthy".into(), samples: starts }.row());
+
+    let agent = Agent::start();
+    let pid = agent.child.id();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle_rss = rss_kib(pid);
+    let mut c = Client::connect(agent.addr).await;
+    c.post("/v1/sessions", json!({"id": "bench"})).await;
+
+    let exec = |command: &'static str| move |_| json!({"command": command, "sessionId": "bench"});
+    let ok = |r: &http::Reply| assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    rows.push(measure(&mut c, "exec `true`", scale(3000), "/v1/exec", exec("true"), ok).await.row());
+    rows.push(
+        measure(&mut c, "exec `echo hello`", scale(3000), "/v1/exec", exec("echo hello"), |r| {
+            assert_eq!(r.json()["stdout"], "hello")
+        })
+        .await
+        .row(),
+    );
+
+    let before_sessions = rss_kib(pid);
+    let created = scale(200);
+    let create = measure(&mut c, "session creation (shell ready)", created, "/v1/sessions", |i| json!({"id": format!("s{i}")}), |r| {
+        assert_eq!(r.status, 201)
+    })
+    .await;
+    rows.push(create.row());
+    let after_sessions = rss_kib(pid);
+    let (shells, shells_rss) = children_rss_kib(pid);
+    let sessions = c.get("/v1/sessions").await.json();
+    for session in sessions["sessions"].as_array().unwrap() {
+        let id = session["id"].as_str().unwrap();
+        if id.starts_with('s') {
+            c.delete(&format!("/v1/sessions/{id}")).await;
+        }
+    }
+    let created = created + (created / 10).max(2);
+
+    let big = agent.dir.join("ten-mb");
+    std::fs::write(&big, vec![b'a'; 10 * 1024 * 1024]).unwrap();
+    let cat = format!("cat {}", big.display());
+    rows.push(
+        measure(&mut c, "exec printing 10 MB", scale(30), "/v1/exec", |_| json!({"command": cat, "sessionId": "bench"}), |r| {
+            assert!(r.status == 200 && r.body.len() > 10 * 1024 * 1024)
+        })
+        .await
+        .row(),
+    );
+    let rss_after_big = rss_kib(pid);
+
+    make_files(&agent.dir.join("many"), 10_000);
+    rows.push(
+        measure(&mut c, "listFiles of 10,000 entries", scale(50), "/v1/files/list", |_| json!({"path": "many", "sessionId": "bench"}), |r| {
+            assert_eq!(r.json()["count"], 10_000)
+        })
+        .await
+        .row(),
+    );
+
+    // Throughput: 4 clients, each on its own session, exec `true` for a fixed time.
+    let window = Duration::from_secs(if quick { 1 } else { 3 });
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let addr = agent.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(addr).await;
+            let id = format!("t{i}");
+            c.post("/v1/sessions", json!({"id": id})).await;
+            let t0 = Instant::now();
+            let mut n = 0u64;
+            while t0.elapsed() < window {
+                c.post("/v1/exec", json!({"command": "true", "sessionId": id})).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let throughput = total as f64 / window.as_secs_f64();
+
+    println!("## sandbox-agent benchmark\n");
+    println!("Machine: {}\n", machine());
+    println!("Release build; one HTTP/1.1 keep-alive connection from this process to the agent on 127.0.0.1.\n");
+    println!("| measurement | n | p50 | p90 | p99 |");
+    println!("|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!();
+    println!("| measurement | value |");
+    println!("|---|---|");
+    println!("| throughput, 4 clients on 4 sessions, exec `true` | {throughput:.0} execs/s |");
+    println!("| agent RSS, idle after start | {:.1} MiB |", idle_rss as f64 / 1024.0);
+    println!(
+        "| agent RSS per session ({created} sessions) | {:.1} KiB |",
+        after_sessions.saturating_sub(before_sessions) as f64 / created as f64
+    );
+    println!("| bash RSS per session ({shells} shells) | {:.1} MiB |", shells_rss as f64 / shells.max(1) as f64 / 1024.0);
+    println!("| agent RSS after 10 MB outputs | {:.1} MiB |", rss_after_big as f64 / 1024.0);
+}

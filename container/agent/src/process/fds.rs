@@ -48,3 +48,17 @@ pub fn read_now(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
     Ok(nix::unistd::read(fd, buf)?)
 }
+
+/// The whole content of a file, read from its start whatever the descriptor's offset.
+pub fn read_file(fd: &impl AsRawFd) -> io::Result<Vec<u8>> {
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = nix::sys::uio::pread(fd, &mut buf, out.len() as i64)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}

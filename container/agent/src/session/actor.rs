@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
-use super::control::{Report, ShellState};
+use super::control::Report;
 use super::script::{init_script, Scope, Start};
 use super::shell::{Running, Shell};
 use super::{Collected, ExecSpec, Job, Outcome, Session, SessionContext, Sink, StreamItem};
@@ -44,10 +44,15 @@ enum Reason {
 
 /// How a command's run ended.
 enum End {
-    /// The shell reported the command done, and lives on.
-    Done { status: i32, state: ShellState },
-    /// The shell process ended; `state` is what it reported last, if anything.
-    Died { code: i32, state: Option<ShellState> },
+    /// The shell reported the command done, and lives on; `pwd` is its directory now.
+    Done { status: i32, pwd: Vec<u8> },
+    /// The shell process ended; `pwd` is the directory it reported last, if it did.
+    Died { code: i32, pwd: Option<Vec<u8>> },
+}
+
+struct Saved {
+    pwd: Vec<u8>,
+    exports: Vec<u8>,
 }
 
 struct Actor {
@@ -55,8 +60,8 @@ struct Actor {
     context: Arc<SessionContext>,
     env: Vec<(String, String)>,
     shell: Option<Shell>,
-    /// What the last report said: where a replacement shell starts.
-    saved: Option<ShellState>,
+    /// Where a replacement shell starts: the last reported directory and exported variables.
+    saved: Option<Saved>,
     terminated: watch::Receiver<bool>,
     out_buf: Vec<u8>,
     err_buf: Vec<u8>,
@@ -106,11 +111,23 @@ impl Actor {
         }
     }
 
-    /// Kills whatever is left of the current shell.
+    /// Kills whatever is left of the current shell, keeping its state for the next one.
     fn stop(&mut self) {
         if let Some(shell) = self.shell.take() {
             let pid = shell.pid;
             kill_until_gone(|all| session_processes(all, &[pid]));
+            self.keep_state(&shell, None);
+        }
+    }
+
+    /// Notes where a replacement for `shell` should start.
+    fn keep_state(&mut self, shell: &Shell, pwd: Option<Vec<u8>>) {
+        let exports = shell.exported();
+        let pwd = pwd.or_else(|| self.saved.as_ref().map(|s| s.pwd.clone())).unwrap_or_default();
+        if !exports.is_empty() {
+            self.saved = Some(Saved { pwd, exports });
+        } else if let Some(saved) = &mut self.saved {
+            saved.pwd = pwd;
         }
     }
 
@@ -134,16 +151,15 @@ impl Actor {
             }
         };
         let (end, reason) = end;
-        let (status, state) = match end {
-            End::Done { status, state } => (status, Some(state)),
-            End::Died { code, state } => {
-                self.shell = None;
-                (code, state)
+        let (status, pwd) = match end {
+            End::Done { status, pwd } => (status, Some(pwd)),
+            End::Died { code, pwd } => {
+                if let Some(shell) = self.shell.take() {
+                    self.keep_state(&shell, pwd.clone());
+                }
+                (code, pwd)
             }
         };
-        if let Some(state) = &state {
-            self.saved = Some(state.clone());
-        }
         let exit_code = match reason {
             Some(Reason::TimedOut) => EXIT_TIMED_OUT,
             Some(Reason::Cancelled) => EXIT_CANCELLED,
@@ -157,7 +173,7 @@ impl Actor {
             duration: outcome.duration.as_millis() as u64,
             timed_out: outcome.timed_out,
         };
-        self.session.ended(Some(entry), state.as_ref().map(|s| s.pwd.as_slice()));
+        self.session.ended(Some(entry), pwd.as_deref());
         sink.finish(outcome).await;
     }
 
@@ -188,13 +204,13 @@ impl Actor {
         let mut shell = Shell::spawn(&self.context.reaper, &cwd)
             .map_err(|e| AgentError::internal(format!("cannot start bash: {e}")))?;
         self.session.add_shell(shell.pid);
-        let control = shell.control_path();
+        let (control, state) = (shell.control_path(), shell.state_path());
         let script = match &self.saved {
-            Some(state) => {
-                let pwd = if state.pwd.is_empty() { cwd.clone() } else { PathBuf::from(std::ffi::OsStr::from_bytes(&state.pwd)) };
-                init_script(&control, &Start::Restore { exports: &state.exports, cwd: &pwd })
+            Some(saved) => {
+                let pwd = if saved.pwd.is_empty() { cwd.clone() } else { PathBuf::from(std::ffi::OsStr::from_bytes(&saved.pwd)) };
+                init_script(&control, &state, &Start::Restore { exports: &saved.exports, cwd: &pwd })
             }
-            None => init_script(&control, &Start::Fresh { env: &self.env, cwd: &cwd }),
+            None => init_script(&control, &state, &Start::Fresh { env: &self.env, cwd: &cwd }),
         };
         let failed = |what: String| AgentError::internal(format!("bash did not start: {what}"));
         let running = shell.start(&script, &Scope::default()).await.map_err(|e| failed(e.to_string()))?;
@@ -202,9 +218,8 @@ impl Actor {
         let deadline = Some(Instant::now() + START_TIMEOUT);
         let (end, _) = drive(&mut shell, running, &mut sink, deadline, &mut self.out_buf, &mut self.err_buf).await;
         match end {
-            End::Done { state, .. } => {
-                self.session.set_cwd(&state.pwd);
-                self.saved = Some(state);
+            End::Done { pwd, .. } => {
+                self.session.set_cwd(&pwd);
                 self.shell = Some(shell);
                 Ok(())
             }
@@ -227,7 +242,7 @@ async fn drive(
     let mut interrupt: Option<(Reason, Instant)> = None;
     let mut out_open = true;
     let mut err_open = true;
-    let mut exit_state: Option<ShellState> = None;
+    let mut exit_pwd: Option<Vec<u8>> = None;
     let mut rekill = interval(REKILL_EVERY);
     rekill.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
@@ -243,27 +258,27 @@ async fn drive(
                 _ => err_open = false,
             },
             report = shell.control.next_report() => match report {
-                Report::Done { seq, status, state } if seq == running.seq => {
+                Report::Done { seq, status, pwd } if seq == running.seq => {
                     drain(&running, sink, out_buf).await;
-                    break End::Done { status, state };
+                    break End::Done { status, pwd };
                 }
                 Report::Done { .. } => {}
-                Report::Exit { state, .. } => exit_state = Some(state),
+                Report::Exit { pwd, .. } => exit_pwd = Some(pwd),
             },
             code = crate::process::reaper::exited(&mut shell.exit) => {
                 drain(&running, sink, out_buf).await;
                 let mut code = code;
                 for report in shell.control.pending_reports() {
                     match report {
-                        Report::Exit { state, .. } => exit_state = Some(state),
-                        Report::Done { seq, status, state } if seq == running.seq => {
+                        Report::Exit { pwd, .. } => exit_pwd = Some(pwd),
+                        Report::Done { seq, status, pwd } if seq == running.seq => {
                             code = status;
-                            exit_state = Some(state);
+                            exit_pwd = Some(pwd);
                         }
                         Report::Done { .. } => {}
                     }
                 }
-                break End::Died { code, state: exit_state };
+                break End::Died { code, pwd: exit_pwd };
             },
             _ = sleep_until_some(deadline), if interrupt.is_none() => {
                 interrupt = Some(begin_interrupt(pid, &running, Reason::TimedOut));

@@ -1,20 +1,12 @@
 //! Parsing what a session's bash reports on its control pipe (see `script.rs` for the format). Pure.
 
-/// One report from the shell.
+/// One report from the shell. Exported variables are not in it: the shell writes them to its state file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
-    /// Command `seq` finished with `status`; the shell's directory and exported variables after it.
-    Done { seq: u64, status: i32, state: ShellState },
+    /// Command `seq` finished with `status`; `pwd` is the shell's directory after it.
+    Done { seq: u64, status: i32, pwd: Vec<u8> },
     /// The shell is exiting with `status`.
-    Exit { status: i32, state: ShellState },
-}
-
-/// What a replacement shell needs to carry on where one stopped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShellState {
-    pub pwd: Vec<u8>,
-    /// The text of `export -p`, which bash can read back.
-    pub exports: Vec<u8>,
+    Exit { status: i32, pwd: Vec<u8> },
 }
 
 /// Splits the control byte stream into reports, whatever the chunking.
@@ -42,8 +34,8 @@ impl ControlParser {
 
     fn complete(&mut self) -> Option<Report> {
         let needed = match self.fields.first().map(Vec::as_slice) {
-            Some(b"D") => 5,
-            Some(b"X") => 4,
+            Some(b"D") => 4,
+            Some(b"X") => 3,
             // Not a report's start: drop it and resynchronise on the next field.
             Some(_) => {
                 self.fields.clear();
@@ -57,15 +49,13 @@ impl ControlParser {
         let mut fields = std::mem::take(&mut self.fields).into_iter().skip(1);
         let mut next = || fields.next().unwrap_or_default();
         let number = |b: Vec<u8>| std::str::from_utf8(&b).ok().and_then(|s| s.parse::<i64>().ok());
-        if needed == 5 {
+        if needed == 4 {
             let seq = number(next())?;
             let status = number(next())?;
-            let state = ShellState { pwd: next(), exports: next() };
-            Some(Report::Done { seq: seq as u64, status: status as i32, state })
+            Some(Report::Done { seq: seq as u64, status: status as i32, pwd: next() })
         } else {
             let status = number(next())?;
-            let state = ShellState { pwd: next(), exports: next() };
-            Some(Report::Exit { status: status as i32, state })
+            Some(Report::Exit { status: status as i32, pwd: next() })
         }
     }
 }
@@ -85,18 +75,14 @@ mod tests {
 
     #[test]
     fn reports_survive_any_chunking() {
-        let stream = b"D\x003\x000\x00/tmp\x00declare -x A=\"1\"\n\x00X\x002\x00/\x00\x00";
+        let stream = b"D\x003\x000\x00/tmp\x00X\x002\x00/\x00";
         for chunk in 1..stream.len() {
             let reports = parse_in_chunks(stream, chunk);
             assert_eq!(
                 reports,
                 vec![
-                    Report::Done {
-                        seq: 3,
-                        status: 0,
-                        state: ShellState { pwd: b"/tmp".to_vec(), exports: b"declare -x A=\"1\"\n".to_vec() }
-                    },
-                    Report::Exit { status: 2, state: ShellState { pwd: b"/".to_vec(), exports: Vec::new() } },
+                    Report::Done { seq: 3, status: 0, pwd: b"/tmp".to_vec() },
+                    Report::Exit { status: 2, pwd: b"/".to_vec() },
                 ],
                 "chunk {chunk}"
             );
@@ -105,7 +91,7 @@ mod tests {
 
     #[test]
     fn garbage_before_a_report_is_skipped() {
-        let reports = parse_in_chunks(b"junk\x00D\x001\x00130\x00/w\x00\x00", 4);
+        let reports = parse_in_chunks(b"junk\x00D\x001\x00130\x00/w\x00", 4);
         assert_eq!(reports.len(), 1);
         assert!(matches!(reports[0], Report::Done { seq: 1, status: 130, .. }));
     }

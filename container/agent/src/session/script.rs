@@ -1,27 +1,35 @@
 //! The text the agent writes to a session's bash. Pure string building, tested natively.
 //!
-//! Per command, bash reads one runner line from its stdin. The line sources the command's text from an in-memory
-//! file in the current shell (so `cd`, `export`, variables, functions and aliases persist), with stdin from
-//! `/dev/null` and stdout and stderr sent to pipes of that command alone; then it reports the command's status,
-//! its working directory and its exported variables on the control pipe, out of band:
+//! Per command, bash reads one short line from its stdin, `\builtin source <wrapper>` (bash reads a pipe one byte
+//! at a time, so the line is kept short; a sourced file is read in bulk). The wrapper, an in-memory file, sources
+//! the command's text, another in-memory file, in the current shell (so `cd`, `export`, variables, functions and
+//! aliases persist), with stdin from `/dev/null` and stdout and stderr sent to pipes of that command alone; then
+//! it reports the command's status and working directory on the control pipe, out of band, in one write:
 //!
 //! ```text
-//! D \0 <seq> \0 <status> \0 <$PWD> \0 <export -p> \0
+//! D \0 <seq> \0 <status> \0 <$PWD> \0
 //! ```
 //!
-//! The EXIT trap writes `X \0 <status> \0 <$PWD> \0 <export -p> \0` when the shell ends (`exit`, `set -e`), so a
+//! and then writes its exported variables (`export -p`) to the shell's state file, an in-memory file the agent
+//! reads only when it must replace the shell. That comes after the report, so the caller does not wait for it.
+//!
+//! The EXIT trap does the same with `X \0 <status> \0 <$PWD> \0` when the shell ends (`exit`, `set -e`), so a
 //! replacement shell starts where the old one stopped. The USR1 trap interrupts a command: it returns from the
-//! sourced file, and a DEBUG trap returns from every function and nested `source` in between. Nothing the command
+//! command's file, and a DEBUG trap returns from every function and nested `source` in between, stopping at the
+//! wrapper (source depth 1), which goes on to report. Nothing the command
 //! prints can forge a report, and no helper function exists that the user could redefine.
 
 use std::path::Path;
 
 /// The descriptors of one command, as `/proc/<agent>/fd/<n>` paths the shell can open.
 pub struct CommandPaths<'a> {
+    /// The command's text.
     pub script: &'a str,
     pub stdout: &'a str,
     pub stderr: &'a str,
     pub control: &'a str,
+    /// The shell's state file.
+    pub state: &'a str,
 }
 
 /// Settings that apply to one command only: it then runs in a subshell, so nothing it changes outlives it.
@@ -58,14 +66,17 @@ pub fn quote(value: &[u8]) -> String {
 /// below (the command may have defined one; it cannot be meant).
 const SAVE_STATUS: &str = r#"__sbx_s=$?; \unset -f builtin"#;
 
-const REPORT_TAIL: &str = r#"; \builtin export -p; \builtin printf '\0'; }"#;
-
 /// Undoes an interrupt's traps; harmless when there was none.
 const CLEAR_INTERRUPT: &str =
     r#"[[ -n ${__sbx_i-} ]] && { \builtin trap - DEBUG; \builtin set +T; \builtin unset __sbx_i; }"#;
 
-/// The line that runs command number `seq`.
-pub fn runner_line(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> String {
+/// The line bash reads from its stdin to run the wrapper at `wrapper_path`.
+pub fn runner_line(wrapper_path: &str) -> String {
+    format!("\\builtin source {wrapper_path}\n")
+}
+
+/// The wrapper that runs command number `seq` and reports on it.
+pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> String {
     let mut line = String::with_capacity(512);
     line.push_str(CLEAR_INTERRUPT);
     line.push_str("; ");
@@ -86,8 +97,8 @@ pub fn runner_line(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> Str
         line.push_str(&format!("\\builtin source {} )", paths.script));
     }
     line.push_str(&format!(
-        " </dev/null >{} 2>{}; {SAVE_STATUS}; {{ \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\"{REPORT_TAIL} >{}; \\builtin unset __sbx_s; {CLEAR_INTERRUPT}\n",
-        paths.stdout, paths.stderr, paths.control
+        " </dev/null >{} 2>{}; {SAVE_STATUS}; \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\" >{}; \\builtin unset __sbx_s; {CLEAR_INTERRUPT}; \\builtin export -p >{}\n",
+        paths.stdout, paths.stderr, paths.control, paths.state
     ));
     line
 }
@@ -100,13 +111,13 @@ pub enum Start<'a> {
 }
 
 /// The first command of every shell: traps, options, environment and directory.
-pub fn init_script(control: &str, start: &Start<'_>) -> Vec<u8> {
+pub fn init_script(control: &str, state: &str, start: &Start<'_>) -> Vec<u8> {
     let usr1 = format!(
-        "__sbx_i=1; \\builtin trap {} DEBUG; \\builtin set -T; \\builtin return 130",
-        quote(br#"[[ -n ${__sbx_i-} ]] && (( ${#BASH_SOURCE[@]} )) && \builtin return 130"#)
+        "__sbx_i=1; \\builtin trap {} DEBUG; \\builtin set -T; (( ${{#BASH_SOURCE[@]}} > 1 )) && \\builtin return 130",
+        quote(br#"[[ -n ${__sbx_i-} ]] && (( ${#BASH_SOURCE[@]} > 1 )) && \builtin return 130"#)
     );
     let exit = format!(
-        r#"{SAVE_STATUS}; {{ \builtin printf 'X\0%s\0%s\0' "$__sbx_s" "$PWD"{REPORT_TAIL} >{control} 2>/dev/null"#
+        r#"{SAVE_STATUS}; \builtin export -p >{state} 2>/dev/null; \builtin printf 'X\0%s\0%s\0' "$__sbx_s" "$PWD" >{control} 2>/dev/null"#
     );
     let mut s = Vec::with_capacity(1024);
     s.extend_from_slice(b"\\builtin shopt -s expand_aliases\n");
@@ -135,8 +146,13 @@ pub fn init_script(control: &str, start: &Start<'_>) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const PATHS: CommandPaths<'static> =
-        CommandPaths { script: "/proc/9/fd/10", stdout: "/proc/9/fd/11", stderr: "/proc/9/fd/12", control: "/proc/9/fd/5" };
+    const PATHS: CommandPaths<'static> = CommandPaths {
+        script: "/proc/9/fd/10",
+        stdout: "/proc/9/fd/11",
+        stderr: "/proc/9/fd/12",
+        control: "/proc/9/fd/5",
+        state: "/proc/9/fd/6",
+    };
 
     #[test]
     fn quoting_is_byte_exact_for_bash() {
@@ -147,9 +163,15 @@ mod tests {
     }
 
     #[test]
+    fn the_line_on_stdin_is_short() {
+        assert_eq!(runner_line("/proc/9/fd/13"), "\\builtin source /proc/9/fd/13\n");
+    }
+
+    #[test]
     fn a_plain_command_is_sourced_in_the_shell_itself() {
-        let line = runner_line(7, &PATHS, &Scope::default());
+        let line = wrapper(7, &PATHS, &Scope::default());
         assert!(line.contains(r"\builtin source /proc/9/fd/10 </dev/null >/proc/9/fd/11 2>/proc/9/fd/12;"));
+        assert!(line.ends_with("\\builtin export -p >/proc/9/fd/6\n"));
         assert!(line.contains(r"'D\0%s\0%s\0%s\0' 7 "));
         assert!(!line.contains("( "));
         assert!(line.ends_with('\n'));
@@ -160,7 +182,7 @@ mod tests {
     fn per_command_settings_run_in_a_subshell_with_literal_values() {
         let env = [("A".to_string(), Some("x'y\n$z".to_string())), ("B".to_string(), None)];
         let cwd = Path::new("/tmp/a b");
-        let line = runner_line(1, &PATHS, &Scope { cwd: Some(cwd), env: &env });
+        let line = wrapper(1, &PATHS, &Scope { cwd: Some(cwd), env: &env });
         assert!(line.contains(r"( \builtin cd -- $'/tmp/a b' || \builtin exit 1; "));
         assert!(line.contains(r"\builtin export A=$'x\'y\x0a$z'; \builtin unset B; \builtin source /proc/9/fd/10 )"));
         assert_eq!(line.matches('\n').count(), 1);
@@ -169,7 +191,8 @@ mod tests {
     #[test]
     fn init_sets_traps_pagers_env_and_cwd() {
         let env = [("API_KEY".to_string(), "secret-key".to_string())];
-        let s = String::from_utf8(init_script("/proc/9/fd/5", &Start::Fresh { env: &env, cwd: Path::new("/w") })).unwrap();
+        let s = String::from_utf8(init_script("/proc/9/fd/5", "/proc/9/fd/6", &Start::Fresh { env: &env, cwd: Path::new("/w") }))
+            .unwrap();
         assert!(s.contains("USR1\n") && s.contains("EXIT\n"));
         assert!(s.contains("GIT_PAGER=cat"));
         assert!(s.contains("export API_KEY=$'secret-key'"));

@@ -14,8 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::control::{ControlParser, Report};
-use super::script::{runner_line, CommandPaths, Scope};
-use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_now};
+use super::script::{runner_line, wrapper, CommandPaths, Scope};
+use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
 use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
 use crate::process::tree::now_ticks;
 
@@ -27,6 +27,8 @@ pub struct Shell {
     /// Kept open so the shell can reopen the control pipe by path (its EXIT trap does), and so the pipe never
     /// reads as closed: the shell's end is known from the reaper, not from EOF.
     control_write: OwnedFd,
+    /// The shell's state file: it rewrites its exported variables there after every command.
+    state: OwnedFd,
     pub exit: ExitWatch,
     seq: u64,
 }
@@ -47,7 +49,8 @@ pub struct Running {
     pub since_ticks: u64,
     /// The agent's copies of the write ends, held until the shell has opened them by path.
     writers: [OwnedFd; 2],
-    _script: OwnedFd,
+    /// The command's text and its wrapper, open until the shell has read them.
+    _scripts: [OwnedFd; 2],
 }
 
 impl Shell {
@@ -63,6 +66,7 @@ impl Shell {
             .stderr(Stdio::null())
             .process_group(0);
         command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
+        let state = memfile("state", b"")?;
         let (pid, exit) = reaper.spawn(&mut command)?;
         Ok(Shell {
             pid,
@@ -73,6 +77,7 @@ impl Shell {
                 reports: VecDeque::new(),
             },
             control_write,
+            state,
             exit,
             seq: 0,
         })
@@ -83,6 +88,16 @@ impl Shell {
         proc_path(&self.control_write)
     }
 
+    /// The path of the shell's state file.
+    pub fn state_path(&self) -> String {
+        proc_path(&self.state)
+    }
+
+    /// The exported variables as the shell last wrote them (`export -p` text; empty before its first report).
+    pub fn exported(&self) -> Vec<u8> {
+        read_file(&self.state).unwrap_or_default()
+    }
+
     /// Hands the shell a command's text; its output arrives on the returned pipes.
     pub async fn start(&mut self, script: &[u8], scope: &Scope<'_>) -> io::Result<Running> {
         self.seq += 1;
@@ -90,25 +105,27 @@ impl Shell {
         let (out_read, out_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
         grow_pipe(&out_read, 1 << 20);
-        let line = runner_line(
+        let wrapper = wrapper(
             self.seq,
             &CommandPaths {
                 script: &proc_path(&script),
                 stdout: &proc_path(&out_write),
                 stderr: &proc_path(&err_write),
                 control: &self.control_path(),
+                state: &self.state_path(),
             },
             scope,
         );
+        let wrapper = memfile("run", wrapper.as_bytes())?;
         let since_ticks = now_ticks();
-        self.stdin.write_all(line.as_bytes()).await?;
+        self.stdin.write_all(runner_line(&proc_path(&wrapper)).as_bytes()).await?;
         Ok(Running {
             seq: self.seq,
             stdout: pipe::Receiver::from_owned_fd(out_read)?,
             stderr: pipe::Receiver::from_owned_fd(err_read)?,
             since_ticks,
             writers: [out_write, err_write],
-            _script: script,
+            _scripts: [script, wrapper],
         })
     }
 
