@@ -36,32 +36,66 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
 }
 
 fn walk(real: &Path, shown: &Path, prefix: &str, options: &ListOptions, out: &mut Vec<FileInfo>) -> io::Result<()> {
+    let mut entries = Vec::new();
     for entry in fs::read_dir(real)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !options.include_hidden && name.starts_with('.') {
-            continue;
+        if options.include_hidden || !name.starts_with('.') {
+            entries.push((entry, name));
         }
+    }
+    let base = shown.to_string_lossy();
+    let base = base.trim_end_matches('/');
+    let infos = stat_all(entries, |(entry, name)| {
         // The entry may vanish while we list: skip it rather than fail the listing.
-        let Ok(meta) = entry.metadata() else { continue };
-        let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-        let absolute = shown.join(&name);
+        let meta = entry.metadata().ok()?;
         let mode = mode_of(&meta);
-        let kind = file_type(&meta);
-        out.push(FileInfo {
+        Some(FileInfo {
+            absolute_path: format!("{base}/{name}"),
+            relative_path: if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") },
             name,
-            absolute_path: absolute.to_string_lossy().into_owned(),
-            relative_path: relative.clone(),
-            kind,
+            kind: file_type(&meta),
             size: size_of(&meta),
             modified_at: meta.modified().map(iso).unwrap_or_default(),
             mode: mode_string(mode),
             permissions: owner_permissions(mode),
-        });
-        if options.recursive && kind == FileType::Directory {
+        })
+    });
+    for info in infos {
+        let subdir = options.recursive && info.kind == FileType::Directory;
+        let (next_real, next_shown, next_prefix) =
+            (real.join(&info.name), Path::new(&info.absolute_path).to_path_buf(), info.relative_path.clone());
+        out.push(info);
+        if subdir {
             // A subdirectory that cannot be read is listed but not entered.
-            let _ = walk(&entry.path(), &absolute, &relative, options, out);
+            let _ = walk(&next_real, &next_shown, &next_prefix, options, out);
         }
     }
     Ok(())
+}
+
+/// Entries of one directory beyond which their `stat` calls are spread over the machine's cores.
+const PARALLEL_FROM: usize = 512;
+
+/// Maps `describe` over `items`, on several threads when there are many (a `stat` per entry dominates a large
+/// listing), keeping the order.
+fn stat_all<T: Send, U: Send>(items: Vec<T>, describe: impl Fn(T) -> Option<U> + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        return items.into_iter().filter_map(describe).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    let describe = &describe;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = chunks
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().filter_map(describe).collect::<Vec<U>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    })
 }
