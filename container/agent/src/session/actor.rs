@@ -133,6 +133,10 @@ impl Actor {
 
     async fn run(&mut self, job: Job) {
         let Job { spec, mut sink } = job;
+        if sink.is_closed() {
+            // The caller left while the command waited its turn: it never starts.
+            return;
+        }
         let started_at = SystemTime::now();
         let t0 = Instant::now();
         self.session.began();
@@ -370,6 +374,14 @@ impl Sink {
                 }
             }
             Sink::Discard => None,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Sink::Collect { reply, .. } => reply.is_closed(),
+            Sink::Stream(tx) => tx.is_closed(),
+            Sink::Discard => false,
         }
     }
 
