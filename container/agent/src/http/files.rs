@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sandbox_protocol::{
-    DeleteFileRequest, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult, MkdirRequest,
+    DeleteFileRequest, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, MkdirRequest,
     MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, WriteFileRequest,
 };
 
@@ -34,15 +36,20 @@ fn done(path: String) -> Json<FileOpResult> {
     Json(FileOpResult { success: true, path, timestamp: iso_now() })
 }
 
-pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListFilesRequest>) -> AgentResult<Json<ListFilesResult>> {
+pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListFilesRequest>) -> AgentResult<Response> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let options = ListOptions { recursive: req.recursive, include_hidden: req.include_hidden };
-    blocking(move || {
+    // Listing and serialising a large directory are both heavy: do both off the async workers, into a buffer
+    // sized up front (about 220 bytes an entry).
+    let body = blocking(move || {
         let shown = PathBuf::from(&dir.shown);
-        listing::list(&dir, Path::new(&shown), &options)
+        let listed = listing::list(&dir, Path::new(&shown), &options)?;
+        let mut body = Vec::with_capacity(256 + listed.files.len() * 240);
+        serde_json::to_writer(&mut body, &listed).map_err(|e| AgentError::internal(e.to_string()))?;
+        Ok(body)
     })
-    .await
-    .map(Json)
+    .await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 pub async fn write(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<WriteFileRequest>) -> AgentResult<Json<FileOpResult>> {
