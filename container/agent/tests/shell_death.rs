@@ -91,12 +91,7 @@ async fn the_shell_killed_from_outside_between_commands() {
     let mut c = agent.client().await;
     setup(&mut c).await;
     let pid: i32 = s(&c.run(None, "echo $$").await["stdout"]).parse().unwrap();
-    unsafe { libc_kill(pid, 9) };
+    signal(pid, 9);
     assert!(eventually(std::time::Duration::from_secs(2), || !alive(pid)).await);
     assert_recovered(&mut c, &agent).await;
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }

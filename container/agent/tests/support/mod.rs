@@ -77,9 +77,7 @@ impl Agent {
     pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
         let mut child = self.child.take().unwrap();
         let t0 = Instant::now();
-        unsafe {
-            libc_kill(child.id() as i32, 15);
-        }
+        signal(child.id() as i32, 15);
         let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("the agent exits after SIGTERM");
         (status, t0.elapsed())
     }
@@ -102,12 +100,17 @@ extern "C" {
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
+/// Sends signal `sig` to process `pid`.
+pub fn signal(pid: i32, sig: i32) {
+    unsafe {
+        libc_kill(pid, sig);
+    }
+}
+
 impl Drop for Agent {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            unsafe {
-                libc_kill(child.id() as i32, 15);
-            }
+            signal(child.id() as i32, 15);
             let _ = wait_timeout(&mut child, Duration::from_secs(5));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
