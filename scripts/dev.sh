@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The local stack: builds the agent and runs it in multi-sandbox mode on 127.0.0.1, with every sandbox's
-# workspace under .state/sandboxes/<id>. Ctrl-C stops it.
+# The local stack: the agent in multi-sandbox mode (each sandbox's workspace under .state/sandboxes/<id>) and the
+# Worker under `wrangler dev`, its Durable Objects forwarding to that agent. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port="${AGENT_PORT:-3000}"
+port="${PORT:-8787}"
+agent_port="${AGENT_PORT:-3000}"
+bash scripts/toolchain.sh
 cargo build --release --locked -p sandbox-agent
 mkdir -p .state/sandboxes
+./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" --multi-sandbox .state/sandboxes &
+agent=$!
+trap 'kill "$agent" 2>/dev/null; wait "$agent" 2>/dev/null' EXIT INT TERM
 cat <<TXT
 
-sandbox-agent on http://127.0.0.1:${port} (one sandbox per X-Sandbox-Id header)
+sandbox-rs on http://127.0.0.1:${port} (agent on 127.0.0.1:${agent_port})
 try:
-  curl -s -X POST http://127.0.0.1:${port}/v1/exec -H 'X-Sandbox-Id: my-sandbox' -d '{"command":"echo hello"}'
+  curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -d '{"command":"echo hello"}'
 
 TXT
-exec ./target/release/sandbox-agent --listen "127.0.0.1:${port}" --multi-sandbox .state/sandboxes
+CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
+  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to .state/wrangler \
+  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}"

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: the Rust unit and integration tests (the real agent binary,
-# real bash, real files). Cargo fetches the crates it needs; nothing else is installed by hand.
+# real bash, real files), then the end-to-end suite through the real workerd (`wrangler dev`), the Worker and
+# the agent. Installs what it needs (scripts/toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "cargo is required (install Rust with rustup)" >&2; exit 1; }
-command -v bash >/dev/null || { echo "bash is required" >&2; exit 1; }
+command -v node >/dev/null || { echo "node (20 or newer) is required" >&2; exit 1; }
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
-# One closing line for the whole run, summed over every test binary.
+if [ "$status" -eq 0 ]; then
+  bash scripts/build-worker.sh
+  node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log" || status=$?
+fi
+# One closing line for the whole run, summed over every test binary and the end-to-end suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     /^# pass / { p += $3 } /^# fail / { f += $3 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -6,6 +6,7 @@
 mod error;
 mod exec;
 mod files;
+pub mod ids;
 mod session;
 
 pub use error::{ErrorBody, ErrorCode};

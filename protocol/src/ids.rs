@@ -1,0 +1,78 @@
+//! The rules for ids and names on the wire: session ids, sandbox ids, environment variable names. Pure; each
+//! check returns a message for the `VALIDATION_FAILED` error it leads to.
+
+/// Session ids: 1 to 128 bytes of `[A-Za-z0-9._-]`.
+pub fn check_session_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(format!("session id must be 1 to 128 characters, got {}", id.len()));
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err(format!("session id {id:?} may only contain letters, digits, '.', '_' and '-'"));
+    }
+    Ok(())
+}
+
+/// Sandbox ids as the SDK has them: a DNS label of 1 to 63 characters (letters, digits and inner hyphens).
+pub fn check_sandbox_id(id: &str) -> Result<(), String> {
+    let valid = (1..=63).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "sandbox id {id:?} must be 1 to 63 letters, digits or inner hyphens (a DNS label)"
+        ))
+    }
+}
+
+/// Environment variable names a shell can export: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn check_env_name(name: &str) -> Result<(), String> {
+    let mut bytes = name.bytes();
+    let valid = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("invalid environment variable name {name:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids() {
+        assert!(check_session_id("user-1").is_ok());
+        assert!(check_session_id("a.b_C-9").is_ok());
+        assert!(check_session_id(&"x".repeat(128)).is_ok());
+        assert!(check_session_id("").is_err());
+        assert!(check_session_id(&"x".repeat(129)).is_err());
+        assert!(check_session_id("a/b").is_err());
+        assert!(check_session_id("a b").is_err());
+        assert!(check_session_id("é").is_err());
+    }
+
+    #[test]
+    fn sandbox_ids_follow_dns_label_rules() {
+        assert!(check_sandbox_id("my-sandbox").is_ok());
+        assert!(check_sandbox_id(&"a".repeat(63)).is_ok());
+        assert!(check_sandbox_id(&"a".repeat(64)).is_err());
+        assert!(check_sandbox_id("-a").is_err());
+        assert!(check_sandbox_id("a-").is_err());
+        assert!(check_sandbox_id("a_b").is_err());
+        assert!(check_sandbox_id("").is_err());
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(check_env_name("API_KEY").is_ok());
+        assert!(check_env_name("_x1").is_ok());
+        assert!(check_env_name("1X").is_err());
+        assert!(check_env_name("A-B").is_err());
+        assert!(check_env_name("").is_err());
+        assert!(check_env_name("A=B").is_err());
+    }
+}

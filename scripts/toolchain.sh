@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building the Worker needs, on a fresh machine: the wasm32 target, worker-build, the
+# wasm-bindgen CLI at exactly the version in Cargo.lock, and the npm packages (wrangler). Skips what is there.
+# Prints the environment lines the build needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$bin:$PATH"
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown >&2
+fi
+
+if ! worker-build --version 2>/dev/null | grep -q "0.8.7"; then
+  cargo install --locked worker-build --version 0.8.7 >&2
+fi
+
+# worker-build would download wasm-bindgen from GitHub, which these machines cannot reach: use one built from
+# crates.io at the version Cargo.lock pins (without --locked: its own lock file names a yanked crate).
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
+  cargo install wasm-bindgen-cli --version "$want" --force >&2
+fi
+
+if [ ! -x node_modules/.bin/wrangler ]; then
+  npm ci --no-audit --no-fund >&2
+fi

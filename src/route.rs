@@ -1,0 +1,84 @@
+//! The public routes, parsed and validated before any Durable Object is touched. Pure.
+
+use sandbox_protocol::ids::check_sandbox_id;
+use sandbox_protocol::ErrorCode;
+
+use crate::errors::WorkerError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /v1/health`: the Worker itself answers.
+    Health,
+    /// Anything under `/v1/sandboxes/{id}`: `agent_path` is what the sandbox's object serves (`/v1/exec`, ...).
+    /// The sandbox itself (`GET` status, `DELETE` destroy) is `/v1/sandbox`.
+    Sandbox { id: String, agent_path: String },
+}
+
+pub fn parse(method: &str, path: &str) -> Result<Route, WorkerError> {
+    if path == "/v1/health" {
+        return if method == "GET" { Ok(Route::Health) } else { Err(method_not_allowed(method, path)) };
+    }
+    let Some(rest) = path.strip_prefix("/v1/sandboxes/") else {
+        return Err(WorkerError::new(ErrorCode::NotFound, format!("no route {path}")));
+    };
+    let (id, tail) = match rest.split_once('/') {
+        Some((id, tail)) => (id, tail),
+        None => (rest, ""),
+    };
+    check_sandbox_id(id).map_err(|m| WorkerError::new(ErrorCode::ValidationFailed, m))?;
+    let agent_path = if tail.is_empty() {
+        if !matches!(method, "GET" | "DELETE") {
+            return Err(method_not_allowed(method, path));
+        }
+        "/v1/sandbox".to_string()
+    } else {
+        format!("/v1/{tail}")
+    };
+    Ok(Route::Sandbox { id: id.to_string(), agent_path })
+}
+
+fn method_not_allowed(method: &str, path: &str) -> WorkerError {
+    WorkerError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(id: &str, path: &str) -> Route {
+        Route::Sandbox { id: id.into(), agent_path: path.into() }
+    }
+
+    #[test]
+    fn agent_routes_lose_the_sandbox_prefix() {
+        assert_eq!(parse("POST", "/v1/sandboxes/my-sandbox/exec").unwrap(), sandbox("my-sandbox", "/v1/exec"));
+        assert_eq!(
+            parse("GET", "/v1/sandboxes/a1/sessions/s-1/history").unwrap(),
+            sandbox("a1", "/v1/sessions/s-1/history")
+        );
+        assert_eq!(parse("POST", "/v1/sandboxes/b/files/list").unwrap(), sandbox("b", "/v1/files/list"));
+    }
+
+    #[test]
+    fn the_sandbox_itself_is_status_and_destroy() {
+        assert_eq!(parse("GET", "/v1/sandboxes/box").unwrap(), sandbox("box", "/v1/sandbox"));
+        assert_eq!(parse("DELETE", "/v1/sandboxes/box").unwrap(), sandbox("box", "/v1/sandbox"));
+        assert_eq!(parse("POST", "/v1/sandboxes/box").unwrap_err().code, ErrorCode::MethodNotAllowed);
+    }
+
+    #[test]
+    fn invalid_sandbox_ids_are_refused() {
+        for path in ["/v1/sandboxes/-x/exec", "/v1/sandboxes/a_b/exec", "/v1/sandboxes//exec", "/v1/sandboxes/Ü/exec"] {
+            assert_eq!(parse("POST", path).unwrap_err().code, ErrorCode::ValidationFailed, "{path}");
+        }
+        let long = format!("/v1/sandboxes/{}/exec", "a".repeat(64));
+        assert_eq!(parse("POST", &long).unwrap_err().code, ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn other_paths_are_not_found() {
+        assert_eq!(parse("GET", "/").unwrap_err().code, ErrorCode::NotFound);
+        assert_eq!(parse("GET", "/v1/sandboxes").unwrap_err().code, ErrorCode::NotFound);
+        assert_eq!(parse("GET", "/v1/health").unwrap(), Route::Health);
+    }
+}

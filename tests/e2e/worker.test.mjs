@@ -1,0 +1,151 @@
+// End to end through the real workerd (`wrangler dev`), the Worker's Durable Objects and the real agent: the
+// public API behaves as documented, sandboxes are isolated, and errors from every layer are JSON with a code.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startStack } from './stack.mjs';
+
+const token = 'e2e-token-123';
+let stack;
+
+before(async () => {
+  stack = await startStack({ token });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+async function call(method, path, body, headers = {}) {
+  const res = await fetch(stack.base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+describe('access and validation', () => {
+  test('every request needs the bearer token when one is set', async () => {
+    for (const headers of [{ authorization: '' }, { authorization: 'Bearer wrong' }, { authorization: token }]) {
+      const r = await call('POST', '/v1/sandboxes/box/exec', { command: 'true' }, headers);
+      assert.equal(r.status, 401);
+      assert.equal(r.json.code, 'UNAUTHORIZED');
+    }
+  });
+
+  test('invalid sandbox ids are refused before any object is touched', async () => {
+    for (const id of ['-bad', 'under_score', 'a'.repeat(64)]) {
+      const r = await call('POST', `/v1/sandboxes/${id}/exec`, { command: 'true' });
+      assert.equal(r.status, 400, id);
+      assert.equal(r.json.code, 'VALIDATION_FAILED');
+    }
+  });
+
+  test('unknown routes are JSON 404s', async () => {
+    const r = await call('GET', '/nope');
+    assert.equal(r.status, 404);
+    assert.equal(r.json.code, 'NOT_FOUND');
+  });
+
+  test("the agent's errors reach the caller with their code and status", async () => {
+    let r = await call('POST', '/v1/sandboxes/errs/exec', '{not json');
+    assert.equal(r.status, 400);
+    assert.equal(r.json.code, 'INVALID_JSON');
+    r = await call('POST', '/v1/sandboxes/errs/exec', { command: 'true', sessionId: 'missing' });
+    assert.equal(r.status, 404);
+    assert.equal(r.json.code, 'SESSION_NOT_FOUND');
+  });
+});
+
+describe('the docs page', () => {
+  test('a session with custom environment and cwd', async () => {
+    const created = await call('POST', '/v1/sandboxes/my-sandbox/sessions', {
+      name: 'data-analysis',
+      env: { API_KEY: 'secret-key', DEBUG: 'true' },
+      cwd: '/workspace/analysis',
+    });
+    assert.equal(created.status, 201);
+    const id = created.json.id;
+    const result = await call('POST', '/v1/sandboxes/my-sandbox/exec', { command: 'echo $API_KEY', sessionId: id });
+    assert.equal(result.json.stdout, 'secret-key');
+    assert.equal(result.json.success, true);
+    const files = await call('POST', '/v1/sandboxes/my-sandbox/files/list', { path: '.', sessionId: id });
+    assert.equal(files.status, 200);
+    assert.equal(files.json.path, '/workspace/analysis');
+  });
+
+  test('two isolated user sessions', async () => {
+    for (const [id, user] of [['user-1', '1'], ['user-2', '2']]) {
+      const r = await call('POST', '/v1/sandboxes/users/sessions', { id, env: { USER_ID: user }, cwd: `/workspace/user${user}` });
+      assert.equal(r.status, 201);
+    }
+    await call('POST', '/v1/sandboxes/users/exec', { command: 'export TOKEN=abc123', sessionId: 'user-1' });
+    await call('POST', '/v1/sandboxes/users/exec', { command: 'export TOKEN=xyz789', sessionId: 'user-2' });
+    const one = await call('POST', '/v1/sandboxes/users/exec', { command: 'echo $TOKEN', sessionId: 'user-1' });
+    const two = await call('POST', '/v1/sandboxes/users/exec', { command: 'echo $TOKEN', sessionId: 'user-2' });
+    assert.equal(one.json.stdout, 'abc123');
+    assert.equal(two.json.stdout, 'xyz789');
+  });
+
+  test('a session with cleanup', async () => {
+    const s = await call('POST', '/v1/sandboxes/cleanup/sessions', { name: 'temp-work', cwd: '/tmp/session' });
+    assert.equal(s.status, 201);
+    assert.equal((await call('POST', '/v1/sandboxes/cleanup/exec', { command: 'true', sessionId: s.json.id })).status, 200);
+    assert.equal((await call('DELETE', `/v1/sandboxes/cleanup/sessions/${s.json.id}`)).status, 200);
+    const gone = await call('POST', '/v1/sandboxes/cleanup/exec', { command: 'true', sessionId: s.json.id });
+    assert.equal(gone.status, 404);
+    assert.equal(gone.json.code, 'SESSION_NOT_FOUND');
+  });
+
+  test('calls without a session use the default session', async () => {
+    await call('POST', '/v1/sandboxes/dflt/exec', { command: 'export SEEN=yes' });
+    const r = await call('POST', '/v1/sandboxes/dflt/exec', { command: 'echo $SEEN' });
+    assert.equal(r.json.stdout, 'yes');
+    assert.equal(r.json.sessionId, 'default');
+  });
+});
+
+describe('sandboxes', () => {
+  test('two sandboxes do not see each other', async () => {
+    await call('POST', '/v1/sandboxes/iso-a/files/write', { path: '/workspace/only-a.txt', content: 'a' });
+    await call('POST', '/v1/sandboxes/iso-a/sessions', { id: 'mine' });
+    const b = await call('POST', '/v1/sandboxes/iso-b/files/exists', { path: '/workspace/only-a.txt' });
+    assert.equal(b.json.exists, false);
+    const sessions = await call('GET', '/v1/sandboxes/iso-b/sessions');
+    assert.deepEqual(sessions.json.sessions.map((s) => s.id), []);
+  });
+
+  test('exec/stream passes server-sent events through', async () => {
+    const res = await fetch(`${stack.base}/v1/sandboxes/streams/exec/stream`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ command: 'echo one; echo two >&2' }),
+    });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, '')));
+    assert.deepEqual(events.map((e) => e.type), ['start', 'stdout', 'stderr', 'complete']);
+    assert.equal(events[1].data, 'one\n');
+  });
+
+  test('status and destroy', async () => {
+    await call('POST', '/v1/sandboxes/doomed/exec', { command: 'echo x > /workspace/f' });
+    const status = await call('GET', '/v1/sandboxes/doomed');
+    assert.equal(status.json.mode, 'local');
+    const destroyed = await call('DELETE', '/v1/sandboxes/doomed');
+    assert.equal(destroyed.status, 200);
+    const after = await call('POST', '/v1/sandboxes/doomed/files/exists', { path: '/workspace/f' });
+    assert.equal(after.json.exists, false);
+    assert.equal((await call('GET', '/v1/sandboxes/doomed/sessions')).json.count, 0);
+  });
+
+  test('an unreachable agent is 503 CONTAINER_UNAVAILABLE with Retry-After', async () => {
+    await stack.agent.stop();
+    const r = await call('POST', '/v1/sandboxes/down/exec', { command: 'true' });
+    assert.equal(r.status, 503);
+    assert.equal(r.json.code, 'CONTAINER_UNAVAILABLE');
+    assert.ok(r.headers.get('retry-after'));
+  });
+});
