@@ -22,3 +22,21 @@ pub fn readdress(req: &Request, url: &str, sandbox_id: &str) -> Result<Request> 
     }
     Request::new_with_init(url, &init)
 }
+
+/// A `POST` of a JSON body to the sandbox's object path `path` (for requests the object makes itself).
+pub fn json_post(path: &str, body: &str) -> Result<Request> {
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));
+    Request::new_with_init(&format!("{OBJECT_ORIGIN}{path}"), &init)
+}
+
+/// Whether a request's body is small enough to keep a copy of for a retry (bodiless requests are).
+pub fn retryable(req: &Request) -> bool {
+    const LIMIT: u64 = 1024 * 1024;
+    match req.headers().get("content-length").ok().flatten() {
+        Some(length) => length.parse::<u64>().is_ok_and(|n| n <= LIMIT),
+        None => req.inner().body().is_none(),
+    }
+}

@@ -9,6 +9,7 @@ mod errors;
 mod forward;
 mod route;
 mod sandbox_object;
+mod session_registry;
 mod sleep_after;
 
 use worker::{event, Context, Env, Request, Response, Result};

@@ -1,16 +1,19 @@
 //! The `Sandbox` Durable Object: one per sandbox id. It owns the sandbox's agent link (its container, or the
 //! local agent), starts the container on first use, stops it after `SANDBOX_SLEEP_AFTER` without calls, and
-//! forwards every call to the agent.
+//! forwards every call to the agent. It remembers the sessions created through it; when the agent answering is
+//! a new one (its `X-Agent-Boot` changed), it creates them again with their original options, and a call that
+//! failed for want of its session is sent again and says so in `X-Sandbox-Sessions-Recreated`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
-use sandbox_protocol::{ErrorCode, SANDBOX_ID_HEADER};
+use sandbox_protocol::{ErrorCode, SessionOptions, AGENT_BOOT_HEADER, SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER};
 use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::agent_link::AgentLink;
 use crate::errors::WorkerError;
-use crate::sleep_after;
+use crate::forward::{json_post, retryable};
+use crate::{session_registry, sleep_after};
 
 /// The agent route that is the sandbox itself: `GET` is its status, `DELETE` destroys it.
 const SANDBOX_PATH: &str = "/v1/sandbox";
@@ -21,11 +24,17 @@ pub struct Sandbox {
     env: Env,
     /// The agent answered `/v1/health` since the container last started.
     healthy: Cell<bool>,
+    /// The boot id of the agent that answered last.
+    boot: RefCell<Option<String>>,
 }
+
+/// Largest `createSession` body the object reads (options are small).
+const SESSION_BODY_LIMIT: usize = 1024 * 1024;
+const SESSIONS_PATH: &str = "/v1/sessions";
 
 impl DurableObject for Sandbox {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, healthy: Cell::new(false) }
+        Self { state, env, healthy: Cell::new(false), boot: RefCell::new(None) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -68,11 +77,90 @@ impl Sandbox {
             self.healthy.set(true);
         }
         self.keep_awake().await;
-        let response = link.send(&req, &path, &id).await;
+        let response = match req.method() {
+            Method::Post if path == SESSIONS_PATH => self.create_session(req, &id, &link).await,
+            Method::Delete if is_session_path(&path) => self.delete_session(req, &path, &id, &link).await,
+            _ => self.forward(req, &path, &id, &link).await,
+        };
         if response.is_err() {
             self.healthy.set(false);
         }
         response
+    }
+
+    /// Forwards a call; if the agent turns out to be a new one and the call failed for want of its session, the
+    /// sessions are created again and the call is sent once more.
+    async fn forward(&self, req: Request, path: &str, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let copy = if retryable(&req) { req.clone().ok() } else { None };
+        let response = link.send(&req, path, id).await?;
+        let recreated = self.after_answer(&response, id, link).await;
+        match copy {
+            Some(copy) if !recreated.is_empty() && response.status_code() == 404 => {
+                let again = link.send(&copy, path, id).await?;
+                // A fetched response's headers are immutable: answer with a copy.
+                let headers = again.headers().clone();
+                headers.set(SESSIONS_RECREATED_HEADER, &recreated.join(","))?;
+                Ok(again.with_headers(headers))
+            }
+            _ => Ok(response),
+        }
+    }
+
+    async fn create_session(&self, mut req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let body = req.bytes().await?;
+        if body.len() > SESSION_BODY_LIMIT {
+            return Err(WorkerError::new(ErrorCode::BodyTooLarge, "session options are larger than 1 MiB"));
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let sent = json_post(SESSIONS_PATH, &text)?;
+        let mut response = link.send(&sent, SESSIONS_PATH, id).await?;
+        self.after_answer(&response, id, link).await;
+        if response.status_code() == 201 {
+            let options: SessionOptions = if text.trim().is_empty() { SessionOptions::default() } else { serde_json::from_str(&text).unwrap_or_default() };
+            let created: serde_json::Value = response.cloned()?.json().await?;
+            let session_id = created["id"].as_str().map(str::to_string);
+            session_registry::remember(&self.state.storage(), SessionOptions { id: session_id, ..options }).await?;
+        }
+        Ok(response)
+    }
+
+    async fn delete_session(&self, req: Request, path: &str, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let response = link.send(&req, path, id).await?;
+        let session = &path[SESSIONS_PATH.len() + 1..];
+        if response.status_code() == 200 || response.status_code() == 404 {
+            session_registry::forget(&self.state.storage(), session).await?;
+        }
+        Ok(response)
+    }
+
+    /// Notes which agent answered; when it is a new one, creates the remembered sessions on it and returns their
+    /// ids.
+    async fn after_answer(&self, response: &Response, id: &str, link: &AgentLink) -> Vec<String> {
+        let Some(boot) = response.headers().get(AGENT_BOOT_HEADER).ok().flatten() else { return Vec::new() };
+        if self.boot.borrow().as_deref() == Some(boot.as_str()) {
+            return Vec::new();
+        }
+        let storage = self.state.storage();
+        let last = session_registry::last_boot(&storage).await;
+        *self.boot.borrow_mut() = Some(boot.clone());
+        if last.as_deref() == Some(boot.as_str()) {
+            return Vec::new();
+        }
+        let _ = session_registry::set_boot(&storage, &boot).await;
+        if last.is_none() {
+            return Vec::new();
+        }
+        let mut recreated = Vec::new();
+        for (session, options) in session_registry::all(&storage).await {
+            let Ok(body) = serde_json::to_string(&options) else { continue };
+            let Ok(request) = json_post(SESSIONS_PATH, &body) else { continue };
+            if let Ok(answer) = link.send(&request, SESSIONS_PATH, id).await {
+                if answer.status_code() == 201 {
+                    recreated.push(session);
+                }
+            }
+        }
+        recreated
     }
 
     fn status(&self, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
@@ -92,6 +180,7 @@ impl Sandbox {
         }
         link.stop().await?;
         self.healthy.set(false);
+        *self.boot.borrow_mut() = None;
         let storage = self.state.storage();
         storage.delete_alarm().await?;
         storage.delete_all().await?;
@@ -108,4 +197,9 @@ impl Sandbox {
             .unwrap_or(sleep_after::DEFAULT);
         let _ = self.state.storage().set_alarm(after).await;
     }
+}
+
+/// `/v1/sessions/{id}` (and not its history).
+fn is_session_path(path: &str) -> bool {
+    path.strip_prefix("/v1/sessions/").is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }

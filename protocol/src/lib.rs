@@ -23,5 +23,12 @@ pub use session::{
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).
 pub const SANDBOX_ID_HEADER: &str = "x-sandbox-id";
 
+/// Response header naming the agent process that answered (a random id per start), so the Worker notices a
+/// restarted agent.
+pub const AGENT_BOOT_HEADER: &str = "x-agent-boot";
+
+/// Response header listing the sessions the Worker re-created because the agent had restarted.
+pub const SESSIONS_RECREATED_HEADER: &str = "x-sandbox-sessions-recreated";
+
 /// The session that calls without a `sessionId` use.
 pub const DEFAULT_SESSION_ID: &str = "default";

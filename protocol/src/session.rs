@@ -100,6 +100,8 @@ pub struct Health {
     pub status: String,
     pub version: String,
     pub uptime_ms: u64,
+    /// Random per agent process: a different value means the agent restarted.
+    pub boot_id: String,
 }
 
 #[cfg(test)]

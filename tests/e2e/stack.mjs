@@ -31,8 +31,8 @@ async function waitFor(url, headers, limitMs) {
   }
 }
 
-export async function startAgent(dir) {
-  const port = await freePort();
+export async function startAgent(dir, port) {
+  port ??= await freePort();
   const agent = spawn(join(root, 'target/debug/sandbox-agent'), ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -52,7 +52,7 @@ function stop(child) {
 /// The whole stack. `token` is set as SANDBOX_API_TOKEN.
 export async function startStack({ token }) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
-  const agent = await startAgent(join(dir, 'sandboxes'));
+  let agent = await startAgent(join(dir, 'sandboxes'));
   const port = await freePort();
   const wrangler = spawn(
     join(root, 'node_modules/.bin/wrangler'),
@@ -72,8 +72,15 @@ export async function startStack({ token }) {
   await waitFor(`${base}/v1/health`, { authorization: `Bearer ${token}` }, 120_000);
   return {
     base,
-    agent,
+    get agent() {
+      return agent;
+    },
     dir,
+    /// Kills the agent and starts a new one on the same port and folder (its sessions are gone).
+    async restartAgent() {
+      await agent.stop();
+      agent = await startAgent(join(dir, 'sandboxes'), agent.port);
+    },
     async stop() {
       await new Promise((ok) => {
         if (wrangler.exitCode !== null) return ok();

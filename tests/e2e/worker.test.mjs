@@ -141,6 +141,25 @@ describe('sandboxes', () => {
     assert.equal((await call('GET', '/v1/sandboxes/doomed/sessions')).json.count, 0);
   });
 
+  test('a restarted agent gets its known sessions back, with their options', async () => {
+    const created = await call('POST', '/v1/sandboxes/phoenix/sessions', {
+      id: 'keep', env: { API_KEY: 'secret-key' }, cwd: '/workspace/analysis',
+    });
+    assert.equal(created.status, 201);
+    await stack.restartAgent();
+    const r = await call('POST', '/v1/sandboxes/phoenix/exec', { command: 'echo $API_KEY; pwd', sessionId: 'keep' });
+    assert.equal(r.status, 200, r.text);
+    const [key, cwd] = r.json.stdout.split('\n');
+    assert.equal(key, 'secret-key');
+    assert.ok(cwd.endsWith('/phoenix/analysis'), cwd);
+    assert.equal(r.headers.get('x-sandbox-sessions-recreated'), 'keep');
+    const deleted = await call('DELETE', '/v1/sandboxes/phoenix/sessions/keep');
+    assert.equal(deleted.status, 200);
+    await stack.restartAgent();
+    const gone = await call('POST', '/v1/sandboxes/phoenix/exec', { command: 'true', sessionId: 'keep' });
+    assert.equal(gone.status, 404);
+  });
+
   test('an unreachable agent is 503 CONTAINER_UNAVAILABLE with Retry-After', async () => {
     await stack.agent.stop();
     const r = await call('POST', '/v1/sandboxes/down/exec', { command: 'true' });

@@ -14,10 +14,15 @@ pub fn check_no_nul(what: &str, value: &str) -> Result<(), String> {
 
 /// A fresh session id: `session-` and 16 random hex digits.
 pub fn new_session_id() -> String {
+    random_id("session")
+}
+
+/// `prefix-` and 16 random hex digits.
+pub fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("session-{hex}")
+    format!("{prefix}-{hex}")
 }
 
 #[cfg(test)]

@@ -45,7 +45,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let _ = writeln!(out, "sandbox-agent listening on http://{addr} (workspace {})", describe(&config));
         let _ = out.flush();
     }
-    let app = router(AppState { sandboxes: Arc::clone(&sandboxes), started });
+    let boot_id: Arc<str> = crate::names::random_id("boot").into();
+    let app = router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id });
     let (stopped_tx, mut stopped_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         wait_for_stop_signal().await;

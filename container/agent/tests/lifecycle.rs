@@ -12,6 +12,9 @@ async fn health_reports_the_version() {
     let v = agent.client().await.get("/v1/health").await.json();
     assert_eq!(v["status"], "ok");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(s(&v["bootId"]).starts_with("boot-"));
+    let other = Agent::start();
+    assert_ne!(other.client().await.get("/v1/health").await.json()["bootId"], v["bootId"]);
 }
 
 #[tokio::test]

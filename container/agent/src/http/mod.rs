@@ -11,9 +11,12 @@ mod sessions;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use sandbox_protocol::ErrorCode;
+use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER};
 
 use crate::error::AgentError;
 use crate::sandbox::Sandboxes;
@@ -24,6 +27,8 @@ pub use body::MAX_BODY_BYTES;
 pub struct AppState {
     pub sandboxes: Arc<Sandboxes>,
     pub started: Instant,
+    /// Random per process; sent on every response as `X-Agent-Boot`.
+    pub boot_id: Arc<str>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,7 +50,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sandbox", delete(sessions::destroy_sandbox))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response_with_state(state.clone(), stamp_boot_id))
         .with_state(state)
+}
+
+async fn stamp_boot_id(State(state): State<AppState>, mut response: Response) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&state.boot_id) {
+        response.headers_mut().insert(AGENT_BOOT_HEADER, value);
+    }
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> AgentError {

@@ -1,7 +1,7 @@
 //! What the integration tests share: the real agent binary started on a free port with a workspace of its own,
 //! and a client for it.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod http;
 
