@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use sandbox_protocol::{ErrorCode, SessionOptions, AGENT_BOOT_HEADER, SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER};
 use serde_json::json;
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::agent_link::AgentLink;
 use crate::errors::WorkerError;
@@ -26,6 +26,9 @@ pub struct Sandbox {
     healthy: Cell<bool>,
     /// The boot id of the agent that answered last.
     boot: RefCell<Option<String>>,
+    /// When the last call came (ms since the epoch), and when the idle alarm was last pushed out.
+    last_call: Cell<f64>,
+    alarm_pushed: Cell<f64>,
 }
 
 /// Largest `createSession` body the object reads (options are small).
@@ -34,7 +37,14 @@ const SESSIONS_PATH: &str = "/v1/sessions";
 
 impl DurableObject for Sandbox {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, healthy: Cell::new(false), boot: RefCell::new(None) }
+        Self {
+            state,
+            env,
+            healthy: Cell::new(false),
+            boot: RefCell::new(None),
+            last_call: Cell::new(0.0),
+            alarm_pushed: Cell::new(0.0),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -46,6 +56,13 @@ impl DurableObject for Sandbox {
 
     /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container. The next call starts a new one.
     async fn alarm(&self) -> Result<Response> {
+        let idle_for = Date::now().as_millis() as f64 - self.last_call.get();
+        let after = self.sleep_after().as_millis() as f64;
+        if self.last_call.get() > 0.0 && idle_for < after {
+            // Calls came after the alarm was set: wait out the rest.
+            self.state.storage().set_alarm((after - idle_for) as i64).await?;
+            return Response::ok("still in use");
+        }
         if let Ok(link) = AgentLink::new(&self.state, &self.env) {
             let _ = link.stop().await;
         }
@@ -184,18 +201,29 @@ impl Sandbox {
         let storage = self.state.storage();
         storage.delete_alarm().await?;
         storage.delete_all().await?;
+        self.alarm_pushed.set(0.0);
         Ok(Response::from_json(&json!({ "success": true, "id": id }))?)
     }
 
-    /// Pushes the idle alarm out to `SANDBOX_SLEEP_AFTER` from now.
+    /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead. The alarm is written at most once
+    /// per tenth of that time (a storage write per call would cost every call); when it fires early it
+    /// reschedules itself from the last call.
     async fn keep_awake(&self) {
-        let after = self
-            .env
+        let now = Date::now().as_millis() as f64;
+        self.last_call.set(now);
+        let after = self.sleep_after();
+        if now - self.alarm_pushed.get() >= after.as_millis() as f64 / 10.0 {
+            self.alarm_pushed.set(now);
+            let _ = self.state.storage().set_alarm(after).await;
+        }
+    }
+
+    fn sleep_after(&self) -> std::time::Duration {
+        self.env
             .var("SANDBOX_SLEEP_AFTER")
             .ok()
             .and_then(|v| sleep_after::parse(&v.to_string()))
-            .unwrap_or(sleep_after::DEFAULT);
-        let _ = self.state.storage().set_alarm(after).await;
+            .unwrap_or(sleep_after::DEFAULT)
     }
 }
 

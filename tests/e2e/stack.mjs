@@ -31,9 +31,9 @@ async function waitFor(url, headers, limitMs) {
   }
 }
 
-export async function startAgent(dir, port) {
+export async function startAgent(dir, port, profile = 'debug') {
   port ??= await freePort();
-  const agent = spawn(join(root, 'target/debug/sandbox-agent'), ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir], {
+  const agent = spawn(join(root, `target/${profile}/sandbox-agent`), ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitFor(`http://127.0.0.1:${port}/v1/health`, {}, 10_000);
@@ -49,10 +49,10 @@ function stop(child) {
   });
 }
 
-/// The whole stack. `token` is set as SANDBOX_API_TOKEN.
-export async function startStack({ token }) {
+/// The whole stack. `token` is set as SANDBOX_API_TOKEN; `profile` picks the agent build (debug or release).
+export async function startStack({ token, profile = 'debug' }) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
-  let agent = await startAgent(join(dir, 'sandboxes'));
+  let agent = await startAgent(join(dir, 'sandboxes'), undefined, profile);
   const port = await freePort();
   const wrangler = spawn(
     join(root, 'node_modules/.bin/wrangler'),
@@ -79,7 +79,7 @@ export async function startStack({ token }) {
     /// Kills the agent and starts a new one on the same port and folder (its sessions are gone).
     async restartAgent() {
       await agent.stop();
-      agent = await startAgent(join(dir, 'sandboxes'), agent.port);
+      agent = await startAgent(join(dir, 'sandboxes'), agent.port, profile);
     },
     async stop() {
       await new Promise((ok) => {

@@ -118,6 +118,15 @@ describe('sandboxes', () => {
     assert.deepEqual(sessions.json.sessions.map((s) => s.id), []);
   });
 
+  test('concurrent first calls to a new sandbox share one default session', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => call('POST', '/v1/sandboxes/rush/exec', { command: 'echo $$' })),
+    );
+    for (const r of results) assert.equal(r.status, 200, r.text);
+    assert.equal(new Set(results.map((r) => r.json.stdout)).size, 1);
+    assert.equal((await call('GET', '/v1/sandboxes/rush/sessions')).json.count, 1);
+  });
+
   test('exec/stream passes server-sent events through', async () => {
     const res = await fetch(`${stack.base}/v1/sandboxes/streams/exec/stream`, {
       method: 'POST',

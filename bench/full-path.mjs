@@ -1,0 +1,64 @@
+// The full path against the agent alone, in one run: exec `true` in one session, p50/p99, and the overhead ratio.
+// Full path: client → workerd (`wrangler dev`) → Worker → Durable Object → agent. Both over HTTP keep-alive from
+// this process. Run with `npm run bench:worker` (builds the release agent and the Worker first).
+import { statSync } from 'node:fs';
+import { cpus, totalmem, release } from 'node:os';
+
+import { startStack } from '../tests/e2e/stack.mjs';
+
+const n = Number(process.env.BENCH_N ?? 1000);
+const token = 'bench';
+const stack = await startStack({ token, profile: 'release' });
+
+async function health(url, headers) {
+  const res = await fetch(url, { headers });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`health: ${res.status}`);
+}
+
+async function exec(url, headers) {
+  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ command: 'true', sessionId: 'bench' }) });
+  const body = await res.json();
+  if (res.status !== 200 || body.exitCode !== 0) throw new Error(`exec failed: ${res.status} ${JSON.stringify(body)}`);
+}
+
+async function measure(name, url, headers, call = exec) {
+  for (let i = 0; i < n / 10; i++) await call(url, headers);
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await call(url, headers);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (p) => samples[Math.round((samples.length - 1) * p)];
+  return { name, p50: at(0.5), p99: at(0.99) };
+}
+
+try {
+  const auth = { authorization: `Bearer ${token}` };
+  const agentUrl = `http://127.0.0.1:${stack.agent.port}`;
+  // The same session on both paths: the Worker's sandbox `bench-box` is the agent's `X-Sandbox-Id: bench-box`.
+  const created = await fetch(`${stack.base}/v1/sandboxes/bench-box/sessions`, {
+    method: 'POST', headers: auth, body: JSON.stringify({ id: 'bench' }),
+  });
+  if (created.status !== 201) throw new Error(`session: ${created.status}`);
+  const rows = [];
+  rows.push(await measure('agent alone', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box' }));
+  rows.push(await measure('full path (workerd → Worker → Durable Object → agent)', `${stack.base}/v1/sandboxes/bench-box/exec`, auth));
+  rows.push(await measure('agent alone, again', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box' }));
+  rows.push(await measure('for reference: workerd → Worker only (`GET /v1/health`)', `${stack.base}/v1/health`, auth, health));
+  rows.push(await measure('for reference: workerd → Worker → Durable Object, no agent (`GET /v1/sandboxes/bench-box`)', `${stack.base}/v1/sandboxes/bench-box`, auth, health));
+  const alone = (rows[0].p50 + rows[2].p50) / 2;
+  console.log('## Full path against the agent alone\n');
+  console.log(`Machine: ${cpus()[0].model}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}\n`);
+  console.log(`exec \`true\` in one session, n = ${n} per row, HTTP keep-alive from Node's fetch.\n`);
+  console.log('| path | p50 | p99 |');
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(3)} ms | ${r.p99.toFixed(3)} ms |`);
+  console.log(`\nOverhead of the Worker path: ${(rows[1].p50 / alone).toFixed(2)}× the agent alone at p50 (+${(rows[1].p50 - alone).toFixed(3)} ms).`);
+  const wasm = statSync(new URL('../build/index_bg.wasm', import.meta.url)).size;
+  console.log(`\nWorker WASM (build/index_bg.wasm, as built): ${(wasm / 1024).toFixed(0)} KiB.`);
+} finally {
+  await stack.stop();
+}
