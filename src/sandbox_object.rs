@@ -124,9 +124,14 @@ impl Sandbox {
     }
 
     async fn create_session(&self, mut req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let too_large = || WorkerError::new(ErrorCode::BodyTooLarge, "session options are larger than 1 MiB");
+        let declared = req.headers().get("content-length")?.and_then(|n| n.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > SESSION_BODY_LIMIT) {
+            return Err(too_large());
+        }
         let body = req.bytes().await?;
         if body.len() > SESSION_BODY_LIMIT {
-            return Err(WorkerError::new(ErrorCode::BodyTooLarge, "session options are larger than 1 MiB"));
+            return Err(too_large());
         }
         let text = String::from_utf8_lossy(&body).into_owned();
         let sent = json_post(SESSIONS_PATH, &text)?;
