@@ -24,6 +24,9 @@ use route::Route;
 const SANDBOX_BINDING: &str = "SANDBOX";
 /// Secret that, when set, every request must present as `Authorization: Bearer <token>`.
 const TOKEN_SECRET: &str = "SANDBOX_API_TOKEN";
+/// Set only by the end-to-end tests: enables `GET /v1/_test/panic`, which panics, to prove that a panic still
+/// reaches the caller as JSON (`src/entry.mjs`).
+const TEST_HOOKS_VAR: &str = "SANDBOX_TEST_HOOKS";
 
 #[event(start)]
 fn start() {
@@ -39,6 +42,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerError> {
+    if req.path() == "/v1/_test/panic" && env.var(TEST_HOOKS_VAR).is_ok_and(|v| v.to_string() == "1") {
+        panic!("a panic requested by the test hook");
+    }
     let route = route::parse(req.method().as_ref(), &req.path())?;
     let token = env.secret(TOKEN_SECRET).ok().map(|s| s.to_string()).or_else(|| env.var(TOKEN_SECRET).ok().map(|v| v.to_string()));
     check_bearer(token.as_deref(), req.headers().get("authorization").ok().flatten().as_deref())?;

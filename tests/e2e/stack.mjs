@@ -59,6 +59,7 @@ export async function startStack({ token, profile = 'debug' }) {
     [
       'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', join(dir, 'wrangler'),
       '--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${agent.port}`, '--var', `SANDBOX_API_TOKEN:${token}`,
+      '--var', 'SANDBOX_TEST_HOOKS:1',
       '--show-interactive-dev-session=false', '--log-level', 'warn',
     ],
     {

@@ -44,6 +44,14 @@ describe('access and validation', () => {
     }
   });
 
+  test('a panic inside the Worker is answered as JSON, and the next call is served', async () => {
+    const r = await call('GET', '/v1/_test/panic');
+    assert.equal(r.status, 500);
+    assert.equal(r.json?.code, 'INTERNAL_ERROR', r.text);
+    const next = await call('POST', '/v1/sandboxes/after-panic/exec', { command: 'echo alive' });
+    assert.equal(next.json.stdout, 'alive');
+  });
+
   test('unknown routes are JSON 404s', async () => {
     const r = await call('GET', '/nope');
     assert.equal(r.status, 404);
