@@ -151,6 +151,29 @@ describe('sandboxes', () => {
     assert.equal(agent.exitCode, 3);
   });
 
+  test("stream events through the Worker equal the agent's own", async () => {
+    const body = JSON.stringify({ command: 'echo one; sleep 0.2; echo two; exit 4' });
+    const read = async (res) =>
+      (await res.text())
+        .split('\n\n')
+        .filter(Boolean)
+        .map((e) => JSON.parse(e.replace(/^data: /, '')))
+        .map(({ timestamp, result, ...rest }) => ({ ...rest, exit: result?.exitCode }));
+    const viaWorker = await read(
+      await fetch(`${stack.base}/v1/sandboxes/same-stream/exec/stream`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}` }, body,
+      }),
+    );
+    const direct = await read(
+      await fetch(`http://127.0.0.1:${stack.agent.port}/v1/exec/stream`, {
+        method: 'POST', headers: { 'x-sandbox-id': 'same-stream' }, body,
+      }),
+    );
+    assert.deepEqual(viaWorker, direct);
+    assert.deepEqual(direct.map((e) => e.type), ['start', 'stdout', 'stdout', 'complete']);
+    assert.equal(direct.at(-1).exitCode, 4);
+  });
+
   test('exec/stream passes server-sent events through', async () => {
     const res = await fetch(`${stack.base}/v1/sandboxes/streams/exec/stream`, {
       method: 'POST',
