@@ -182,8 +182,12 @@ impl Sandboxes {
     }
 
     /// Ends a sandbox: its sessions and processes; in local mode its folder too, so a later call starts afresh.
-    pub async fn destroy(&self, sandbox: &Sandbox) -> AgentResult<()> {
-        sandbox.end_all();
+    pub async fn destroy(&self, sandbox: &Arc<Sandbox>) -> AgentResult<()> {
+        // Killing walks /proc: keep it off the async workers.
+        let ending = Arc::clone(sandbox);
+        tokio::task::spawn_blocking(move || ending.end_all())
+            .await
+            .map_err(|e| AgentError::internal(e.to_string()))?;
         if let Sandboxes::Multi { sandboxes, .. } = self {
             sandboxes.lock().expect("sandboxes lock").remove(&sandbox.id);
             let root = sandbox.workspace.real_root().to_path_buf();

@@ -1,7 +1,7 @@
 //! `FileInfo` from file metadata: type, `rwxr-xr-x` mode, owner permissions. Pure apart from the metadata given.
 
 use std::fs::Metadata;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use sandbox_protocol::{FileType, Permissions};
 
@@ -13,9 +13,8 @@ pub fn file_type(meta: &Metadata) -> FileType {
         FileType::Directory
     } else if t.is_file() {
         FileType::File
-    } else if t.is_fifo() || t.is_socket() || t.is_block_device() || t.is_char_device() {
-        FileType::Other
     } else {
+        // FIFOs, sockets, devices.
         FileType::Other
     }
 }

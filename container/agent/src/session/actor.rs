@@ -424,11 +424,3 @@ impl Sink {
         }
     }
 }
-
-impl Session {
-    fn set_cwd(&self, pwd: &[u8]) {
-        if !pwd.is_empty() {
-            self.state.lock().expect("session state lock").cwd = PathBuf::from(std::ffi::OsStr::from_bytes(pwd));
-        }
-    }
-}

@@ -214,17 +214,29 @@ impl Session {
         let mut state = self.lock();
         state.busy = false;
         state.last_used = SystemTime::now();
-        if let Some(pwd) = pwd.filter(|p| !p.is_empty()) {
-            state.cwd = PathBuf::from(std::ffi::OsStr::from_bytes(pwd));
+        if let Some(cwd) = pwd.and_then(pwd_path) {
+            state.cwd = cwd;
         }
         if let Some(entry) = entry {
             state.history.record(entry);
         }
     }
 
+    /// Records the directory a new shell reported.
+    fn set_cwd(&self, pwd: &[u8]) {
+        if let Some(cwd) = pwd_path(pwd) {
+            self.lock().cwd = cwd;
+        }
+    }
+
     fn add_shell(&self, pid: i32) {
         self.shells.lock().expect("shells lock").push(pid);
     }
+}
+
+/// A directory as the shell reported it (`$PWD` bytes); nothing when it reported none.
+fn pwd_path(pwd: &[u8]) -> Option<PathBuf> {
+    (!pwd.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(pwd)))
 }
 
 /// Session env as the shell gets it: `null` values are skipped, as the SDK skips `undefined`.
