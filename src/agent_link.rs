@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State};
+use sandbox_protocol::AGENT_BOOT_HEADER;
+use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State, Url};
 
 use crate::errors::WorkerError;
 use crate::forward::readdress;
@@ -60,8 +61,18 @@ impl AgentLink {
 
     /// Makes sure an agent answers: starts the container if it is not running, then waits until `/v1/health`
     /// answers. Concurrent first calls all wait; only the first starts (`start` marks the container running).
-    pub async fn ensure_started(&self, sandbox_id: &str, env: &Env) -> Result<(), WorkerError> {
-        let AgentLink::Container(container) = self else { return Ok(()) };
+    /// Returns the boot id of the agent that answered.
+    pub async fn ensure_started(&self, sandbox_id: &str, env: &Env) -> Result<Option<String>, WorkerError> {
+        let container = match self {
+            AgentLink::Local { base } => {
+                let url = Url::parse(&format!("{base}/v1/health")).map_err(|e| WorkerError::unavailable(format!("{AGENT_URL_VAR}: {e}"), 5))?;
+                return match Fetch::Url(url).send().await {
+                    Ok(response) if response.status_code() == 200 => Ok(boot_of(&response)),
+                    _ => Err(WorkerError::unavailable("the sandbox's agent cannot be reached", 1)),
+                };
+            }
+            AgentLink::Container(container) => container,
+        };
         if !container.running() {
             start(container, sandbox_id, env)?;
         }
@@ -70,7 +81,7 @@ impl AgentLink {
         while waited < START_DEADLINE {
             if let Ok(response) = port.fetch(format!("{CONTAINER_ORIGIN}/v1/health"), None).await {
                 if response.status_code() == 200 {
-                    return Ok(());
+                    return Ok(boot_of(&response));
                 }
             }
             Delay::from(START_POLL).await;
@@ -103,6 +114,11 @@ impl AgentLink {
         }
         Ok(())
     }
+}
+
+/// The `X-Agent-Boot` of an agent's answer.
+pub fn boot_of(response: &Response) -> Option<String> {
+    response.headers().get(AGENT_BOOT_HEADER).ok().flatten()
 }
 
 /// Starts the container with the sandbox's id and the configured environment.

@@ -6,11 +6,14 @@
 
 use std::cell::{Cell, RefCell};
 
-use sandbox_protocol::{ErrorCode, SessionOptions, AGENT_BOOT_HEADER, SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER};
+use sandbox_protocol::{
+    ErrorCode, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, SANDBOX_ID_HEADER,
+    SESSIONS_RECREATED_HEADER,
+};
 use serde_json::json;
 use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
 
-use crate::agent_link::AgentLink;
+use crate::agent_link::{boot_of, AgentLink};
 use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::{session_registry, sleep_after};
@@ -31,9 +34,10 @@ pub struct Sandbox {
     alarm_pushed: Cell<f64>,
 }
 
-/// Largest `createSession` body the object reads (options are small).
+/// Largest `createSession` or `setEnvVars` body the object reads (options are small).
 const SESSION_BODY_LIMIT: usize = 1024 * 1024;
 const SESSIONS_PATH: &str = "/v1/sessions";
+const ENV_PATH: &str = "/v1/env";
 
 impl DurableObject for Sandbox {
     fn new(state: State, env: Env) -> Self {
@@ -90,12 +94,17 @@ impl Sandbox {
             self.healthy.set(false);
         }
         if !self.healthy.get() {
-            link.ensure_started(&id, &self.env).await?;
+            let boot = link.ensure_started(&id, &self.env).await?;
             self.healthy.set(true);
+            // A new agent gets its sessions back before the call reaches it.
+            if let Some(boot) = boot {
+                self.note_boot(&boot, &id, &link).await;
+            }
         }
         self.keep_awake().await;
         let response = match req.method() {
             Method::Post if path == SESSIONS_PATH => self.create_session(req, &id, &link).await,
+            Method::Post if path == ENV_PATH => self.set_env_vars(req, &id, &link).await,
             Method::Delete if is_session_path(&path) => self.delete_session(req, &path, &id, &link).await,
             _ => self.forward(req, &path, &id, &link).await,
         };
@@ -123,17 +132,8 @@ impl Sandbox {
         }
     }
 
-    async fn create_session(&self, mut req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
-        let too_large = || WorkerError::new(ErrorCode::BodyTooLarge, "session options are larger than 1 MiB");
-        let declared = req.headers().get("content-length")?.and_then(|n| n.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > SESSION_BODY_LIMIT) {
-            return Err(too_large());
-        }
-        let body = req.bytes().await?;
-        if body.len() > SESSION_BODY_LIMIT {
-            return Err(too_large());
-        }
-        let text = String::from_utf8_lossy(&body).into_owned();
+    async fn create_session(&self, req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let text = small_body(req, "session options").await?;
         let sent = json_post(SESSIONS_PATH, &text)?;
         let mut response = link.send(&sent, SESSIONS_PATH, id).await?;
         self.after_answer(&response, id, link).await;
@@ -142,6 +142,20 @@ impl Sandbox {
             let created: serde_json::Value = response.cloned()?.json().await?;
             let session_id = created["id"].as_str().map(str::to_string);
             session_registry::remember(&self.state.storage(), SessionOptions { id: session_id, ..options }).await?;
+        }
+        Ok(response)
+    }
+
+    /// Forwards `setEnvVars` and remembers the variables with the session, for its re-creation.
+    async fn set_env_vars(&self, req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let text = small_body(req, "setEnvVars").await?;
+        let response = link.send(&json_post(ENV_PATH, &text)?, ENV_PATH, id).await?;
+        self.after_answer(&response, id, link).await;
+        if response.status_code() == 200 {
+            if let Ok(sent) = serde_json::from_str::<SetEnvVarsRequest>(&text) {
+                let session = sent.session_id.as_deref().unwrap_or(DEFAULT_SESSION_ID);
+                session_registry::add_env(&self.state.storage(), session, &sent.env_vars).await?;
+            }
         }
         Ok(response)
     }
@@ -158,26 +172,41 @@ impl Sandbox {
     /// Notes which agent answered; when it is a new one, creates the remembered sessions on it and returns their
     /// ids.
     async fn after_answer(&self, response: &Response, id: &str, link: &AgentLink) -> Vec<String> {
-        let Some(boot) = response.headers().get(AGENT_BOOT_HEADER).ok().flatten() else { return Vec::new() };
-        if self.boot.borrow().as_deref() == Some(boot.as_str()) {
+        match boot_of(response) {
+            Some(boot) => self.note_boot(&boot, id, link).await,
+            None => Vec::new(),
+        }
+    }
+
+    /// Notes the boot id of the agent that answered; when it is a new one, creates the remembered sessions on it
+    /// and returns their ids.
+    async fn note_boot(&self, boot: &str, id: &str, link: &AgentLink) -> Vec<String> {
+        if self.boot.borrow().as_deref() == Some(boot) {
             return Vec::new();
         }
         let storage = self.state.storage();
         let last = session_registry::last_boot(&storage).await;
-        *self.boot.borrow_mut() = Some(boot.clone());
-        if last.as_deref() == Some(boot.as_str()) {
+        *self.boot.borrow_mut() = Some(boot.to_string());
+        if last.as_deref() == Some(boot) {
             return Vec::new();
         }
-        let _ = session_registry::set_boot(&storage, &boot).await;
+        let _ = session_registry::set_boot(&storage, boot).await;
         if last.is_none() {
             return Vec::new();
         }
         let mut recreated = Vec::new();
         for (session, options) in session_registry::all(&storage).await {
-            let Ok(body) = serde_json::to_string(&options) else { continue };
-            let Ok(request) = json_post(SESSIONS_PATH, &body) else { continue };
-            if let Ok(answer) = link.send(&request, SESSIONS_PATH, id).await {
-                if answer.status_code() == 201 {
+            // The agent makes the default session itself (perhaps for this very call): it gets its variables back.
+            let (path, body) = if session == DEFAULT_SESSION_ID {
+                let vars = SetEnvVarsRequest { env_vars: options.env.unwrap_or_default(), session_id: None };
+                (ENV_PATH, serde_json::to_string(&vars))
+            } else {
+                (SESSIONS_PATH, serde_json::to_string(&options))
+            };
+            let Ok(body) = body else { continue };
+            let Ok(request) = json_post(path, &body) else { continue };
+            if let Ok(answer) = link.send(&request, path, id).await {
+                if answer.status_code() < 300 {
                     recreated.push(session);
                 }
             }
@@ -230,6 +259,20 @@ impl Sandbox {
             .and_then(|v| sleep_after::parse(&v.to_string()))
             .unwrap_or(sleep_after::DEFAULT)
     }
+}
+
+/// Reads a body the object needs to look into, refusing more than `SESSION_BODY_LIMIT`.
+async fn small_body(mut req: Request, what: &str) -> std::result::Result<String, WorkerError> {
+    let too_large = || WorkerError::new(ErrorCode::BodyTooLarge, format!("{what}: the body is larger than 1 MiB"));
+    let declared = req.headers().get("content-length")?.and_then(|n| n.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > SESSION_BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let body = req.bytes().await?;
+    if body.len() > SESSION_BODY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// `/v1/sessions/{id}` (and not its history).

@@ -22,6 +22,23 @@ pub async fn remember(storage: &Storage, options: SessionOptions) -> worker::Res
     storage.put(KEY, sessions).await
 }
 
+/// Records variables set on a session after its creation (`setEnvVars`), so that a re-created session has them;
+/// the default session gets an entry of its own here. A `None` value removes the variable.
+pub async fn add_env(storage: &Storage, session: &str, vars: &BTreeMap<String, Option<String>>) -> worker::Result<()> {
+    let mut sessions = all(storage).await;
+    let options = sessions
+        .entry(session.to_string())
+        .or_insert_with(|| SessionOptions { id: Some(session.to_string()), ..SessionOptions::default() });
+    let env = options.env.get_or_insert_with(BTreeMap::new);
+    for (name, value) in vars {
+        match value {
+            Some(_) => env.insert(name.clone(), value.clone()),
+            None => env.remove(name),
+        };
+    }
+    storage.put(KEY, sessions).await
+}
+
 pub async fn forget(storage: &Storage, id: &str) -> worker::Result<()> {
     let mut sessions = all(storage).await;
     if sessions.remove(id).is_some() {

@@ -18,6 +18,7 @@ pub use files::{
 };
 pub use session::{
     DeleteResult, Health, HistoryEntry, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus,
+    SetEnvVarsRequest, SetEnvVarsResult,
 };
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).

@@ -93,6 +93,25 @@ pub struct DeleteResult {
     pub timestamp: String,
 }
 
+/// `POST /v1/env`: `setEnvVars`, exporting variables into a session's shell for its later commands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetEnvVarsRequest {
+    /// Values are taken literally; a `null` value unsets the variable.
+    pub env_vars: BTreeMap<String, Option<String>>,
+    /// The default session when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetEnvVarsResult {
+    pub success: bool,
+    pub session_id: String,
+    pub timestamp: String,
+}
+
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

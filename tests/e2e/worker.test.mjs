@@ -219,6 +219,19 @@ describe('sandboxes', () => {
     assert.equal(gone.status, 404);
   });
 
+  test('variables set with setEnvVars come back with their sessions after a restart', async () => {
+    await call('POST', '/v1/sandboxes/phoenix-env/sessions', { id: 'named', env: { A: 'from-options' } });
+    const named = await call('POST', '/v1/sandboxes/phoenix-env/env', { envVars: { B: 'set-later' }, sessionId: 'named' });
+    assert.equal(named.status, 200, named.text);
+    const plain = await call('POST', '/v1/sandboxes/phoenix-env/env', { envVars: { C: 'on-default' } });
+    assert.equal(plain.json.sessionId, 'default');
+    await stack.restartAgent();
+    const r = await call('POST', '/v1/sandboxes/phoenix-env/exec', { command: 'echo $A $B', sessionId: 'named' });
+    assert.equal(r.json.stdout, 'from-options set-later', r.text);
+    const d = await call('POST', '/v1/sandboxes/phoenix-env/exec', { command: 'echo $C' });
+    assert.equal(d.json.stdout, 'on-default', d.text);
+  });
+
   test('an unreachable agent is 503 CONTAINER_UNAVAILABLE with Retry-After', async () => {
     await stack.agent.stop();
     const r = await call('POST', '/v1/sandboxes/down/exec', { command: 'true' });

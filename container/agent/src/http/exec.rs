@@ -57,7 +57,7 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
         }
         None => None,
     };
-    let spec = ExecSpec { command: req.command, env, cwd, timeout: req.timeout.map(Duration::from_millis) };
+    let spec = ExecSpec { command: req.command, env, cwd, timeout: req.timeout.map(Duration::from_millis), internal: false };
     Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize })
 }
 

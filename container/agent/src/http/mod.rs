@@ -3,6 +3,7 @@
 
 mod body;
 mod context;
+mod env;
 mod exec;
 mod files;
 mod health;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions", post(sessions::create).get(sessions::list))
         .route("/v1/sessions/{id}", get(sessions::show).delete(sessions::remove))
         .route("/v1/sessions/{id}/history", get(sessions::history))
+        .route("/v1/env", post(env::set_env_vars))
         .route("/v1/exec", post(exec::exec))
         .route("/v1/exec/stream", post(exec::stream))
         .route("/v1/files/list", post(files::list))

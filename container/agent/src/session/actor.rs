@@ -170,14 +170,14 @@ impl Actor {
             None => status,
         };
         let outcome = Outcome { exit_code, timed_out: reason == Some(Reason::TimedOut), started_at, duration: t0.elapsed() };
-        let entry = HistoryEntry {
+        let entry = (!spec.internal).then(|| HistoryEntry {
             command: spec.command,
             exit_code,
             started_at: iso(started_at),
             duration: outcome.duration.as_millis() as u64,
             timed_out: outcome.timed_out,
-        };
-        self.session.ended(Some(entry), pwd.as_deref());
+        });
+        self.session.ended(entry, pwd.as_deref());
         sink.finish(outcome).await;
     }
 

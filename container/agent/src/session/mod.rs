@@ -55,6 +55,8 @@ pub struct ExecSpec {
     /// For this command only, on this machine.
     pub cwd: Option<PathBuf>,
     pub timeout: Option<Duration>,
+    /// Sent by the agent itself (`setEnvVars`): kept out of the session's history.
+    pub internal: bool,
 }
 
 /// How a command ended.
@@ -142,6 +144,18 @@ impl Session {
         let sink = Sink::Collect { stdout: Capture::new(cap), stderr: Capture::new(cap), reply };
         self.submit(Job { spec, sink })?;
         result.await.map_err(|_| self.gone())?
+    }
+
+    /// Exports (or, for `None`, unsets) variables in the session's shell, after the commands queued before.
+    /// They last like an `export` typed in the session: through later commands and a replaced shell.
+    pub async fn set_env(&self, vars: &[(String, Option<String>)]) -> AgentResult<()> {
+        let spec = ExecSpec { command: script::assignments(vars), internal: true, ..ExecSpec::default() };
+        let collected = self.exec(spec, 64 * 1024).await?;
+        if collected.outcome.exit_code == 0 {
+            return Ok(());
+        }
+        let detail = String::from_utf8_lossy(collected.stderr.bytes()).trim().to_string();
+        Err(AgentError::invalid(format!("the shell refused the variables: {detail}")))
     }
 
     /// Runs a command and streams its output. Dropping the receiver kills the command.

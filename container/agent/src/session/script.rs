@@ -62,6 +62,19 @@ pub fn quote(value: &[u8]) -> String {
     out
 }
 
+/// One command that exports each `Some` variable and unsets each `None` one, values taken literally, in order; it
+/// stops with a non-zero status at the first the shell refuses (a read-only variable).
+pub fn assignments(vars: &[(String, Option<String>)]) -> String {
+    let mut parts = vec!["\\builtin :".to_string()];
+    for (name, value) in vars {
+        match value {
+            Some(v) => parts.push(format!("\\builtin export {name}={}", quote(v.as_bytes()))),
+            None => parts.push(format!("\\builtin unset -v {name}")),
+        }
+    }
+    parts.join(" && ")
+}
+
 /// Keeps the command's status, then removes a function named `builtin`, which would capture every `\builtin`
 /// below (the command may have defined one; it cannot be meant).
 const SAVE_STATUS: &str = r#"__sbx_s=$?; \unset -f builtin"#;
@@ -160,6 +173,12 @@ mod tests {
         assert_eq!(quote(b"it's $HOME `x` \\"), r"$'it\'s $HOME `x` \\'");
         assert_eq!(quote(b"a\nb\xff"), r"$'a\x0ab\xff'");
         assert_eq!(quote(b""), "$''");
+    }
+
+    #[test]
+    fn assignments_export_literally_and_unset() {
+        let vars = vec![("A".to_string(), Some("$x 'y'".to_string())), ("B".to_string(), None)];
+        assert_eq!(assignments(&vars), r"\builtin : && \builtin export A=$'$x \'y\'' && \builtin unset -v B");
     }
 
     #[test]
