@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: the Rust unit and integration tests (the real agent binary,
 # real bash, real files), then the end-to-end suite through the real workerd (`wrangler dev`), the Worker and
-# the agent. Installs what it needs (scripts/toolchain.sh).
+# the agent, with the JavaScript client and the example caller Workers. Installs what it needs (scripts/toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ status=0
 cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
 if [ "$status" -eq 0 ]; then
   bash scripts/build-worker.sh
+  node_modules/.bin/tsc -p clients/js/tsconfig.json
   node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log" || status=$?
 fi
 # One closing line for the whole run, summed over every test binary and the end-to-end suite.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building the Worker needs, on a fresh machine: the wasm32 target, worker-build, the
-# wasm-bindgen CLI at exactly the version in Cargo.lock, and the npm packages (wrangler). Skips what is there.
+# wasm-bindgen CLI at exactly the version in Cargo.lock, and the npm packages (wrangler, typescript). Skips what is there.
 # Prints the environment lines the build needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,6 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
   cargo install wasm-bindgen-cli --version "$want" --force >&2
 fi
 
-if [ ! -x node_modules/.bin/wrangler ]; then
+if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/tsc ]; then
   npm ci --no-audit --no-fund >&2
 fi

@@ -38,6 +38,27 @@ pub struct ExecRequest {
     /// `truncated` is set. Streams have no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_bytes: Option<u64>,
+    /// Chosen by the caller (1-128 characters, like a session id) to cancel the command with `POST
+    /// /v1/exec/cancel`; unique among the sandbox's commands in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+}
+
+/// `POST /v1/exec/cancel`: stops a command started with this `commandId`, queued or running, as a timeout would;
+/// it ends with exit code 130.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelExecRequest {
+    pub command_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelExecResult {
+    pub success: bool,
+    pub command_id: String,
+    /// False when no such command was in flight (it had finished, or never started).
+    pub cancelled: bool,
 }
 
 /// The result of a buffered exec, as the SDK names it, plus `timedOut` and `truncated`.

@@ -10,7 +10,7 @@ pub mod ids;
 mod session;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use exec::{Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};
+pub use exec::{CancelExecRequest, CancelExecResult, Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};
 pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,

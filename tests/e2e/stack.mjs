@@ -49,28 +49,49 @@ function stop(child) {
   });
 }
 
-/// The whole stack. `token` is set as SANDBOX_API_TOKEN; `profile` picks the agent build (debug or release).
-export async function startStack({ token, profile = 'debug' }) {
-  const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
-  let agent = await startAgent(join(dir, 'sandboxes'), undefined, profile);
-  const port = await freePort();
-  const wrangler = spawn(
+/// `wrangler dev` of the Worker configured in `cwd`, on `port`, its own process group; `registry` is the dev
+/// registry folder through which Workers in separate `wrangler dev` processes reach each other's service bindings.
+function wranglerDev({ cwd, port, registry, persist, args = [] }) {
+  return spawn(
     join(root, 'node_modules/.bin/wrangler'),
     [
-      'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', join(dir, 'wrangler'),
-      '--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${agent.port}`, '--var', `SANDBOX_API_TOKEN:${token}`,
-      '--var', 'SANDBOX_TEST_HOOKS:1',
-      '--show-interactive-dev-session=false', '--log-level', 'warn',
+      'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
+      '--show-interactive-dev-session=false', '--log-level', 'warn', ...args,
     ],
     {
-      cwd: root,
+      cwd,
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+      env: {
+        ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: 'true',
+        WRANGLER_REGISTRY_PATH: registry,
+      },
       detached: true,
     },
   );
+}
+
+function stopGroup(child) {
+  return new Promise((ok) => {
+    if (child.exitCode !== null) return ok();
+    child.once('exit', () => ok());
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { ok(); }
+    setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} }, 5000).unref();
+  });
+}
+
+/// The whole stack. `token`, when given, is set as SANDBOX_API_TOKEN; `profile` picks the agent build (debug or
+/// release). Its dev registry (`registry`) lets caller Workers started with `startCaller` bind to it.
+export async function startStack({ token, profile = 'debug' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
+  const registry = join(dir, 'registry');
+  let agent = await startAgent(join(dir, 'sandboxes'), undefined, profile);
+  const port = await freePort();
+  const vars = ['--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${agent.port}`, '--var', 'SANDBOX_TEST_HOOKS:1'];
+  if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
+  const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
+  const callers = [];
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/v1/health`, { authorization: `Bearer ${token}` }, 120_000);
+  await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, 120_000);
   return {
     base,
     get agent() {
@@ -82,13 +103,18 @@ export async function startStack({ token, profile = 'debug' }) {
       await agent.stop();
       agent = await startAgent(join(dir, 'sandboxes'), agent.port, profile);
     },
+    /// Starts the caller Worker of `examples/<name>` (its `SANDBOX` binding reaches this stack's Worker) and
+    /// returns its base URL.
+    async startCaller(name) {
+      const callerPort = await freePort();
+      const cwd = join(root, 'examples', name);
+      callers.push(wranglerDev({ cwd, port: callerPort, registry, persist: join(dir, `wrangler-${name}`) }));
+      const callerBase = `http://127.0.0.1:${callerPort}`;
+      await waitFor(`${callerBase}/`, {}, 300_000);
+      return callerBase;
+    },
     async stop() {
-      await new Promise((ok) => {
-        if (wrangler.exitCode !== null) return ok();
-        wrangler.once('exit', () => ok());
-        try { process.kill(-wrangler.pid, 'SIGTERM'); } catch { ok(); }
-        setTimeout(() => { try { process.kill(-wrangler.pid, 'SIGKILL'); } catch {} }, 5000).unref();
-      });
+      await Promise.all([wrangler, ...callers].map(stopGroup));
       await agent.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -10,6 +10,7 @@ use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
 
 use crate::error::{AgentError, AgentResult};
 use crate::names::{check_env_name, check_no_nul, check_sandbox_id, check_session_id, new_session_id};
+use crate::session::cancel::InFlight;
 use crate::session::table::SessionTable;
 use crate::session::{env_pairs, Session, SessionConfig, SessionContext};
 use crate::workspace::Workspace;
@@ -20,13 +21,15 @@ pub const VISIBLE_WORKSPACE: &str = "/workspace";
 pub struct Sandbox {
     pub id: String,
     pub workspace: Workspace,
+    /// Commands that carry a `commandId`, for `POST /v1/exec/cancel`.
+    pub in_flight: Arc<InFlight>,
     sessions: SessionTable,
     context: Arc<SessionContext>,
 }
 
 impl Sandbox {
     pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
-        Self { id, workspace, sessions: SessionTable::default(), context }
+        Self { id, workspace, in_flight: Arc::default(), sessions: SessionTable::default(), context }
     }
 
     /// Creates a session and waits until its shell is ready.

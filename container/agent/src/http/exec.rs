@@ -11,16 +11,19 @@ use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
 use futures_util::stream;
-use sandbox_protocol::{Encoding, ErrorCode, ExecEvent, ExecEventType, ExecRequest, ExecResult};
+use sandbox_protocol::{
+    CancelExecRequest, CancelExecResult, Encoding, ErrorCode, ExecEvent, ExecEventType, ExecRequest, ExecResult,
+};
 use tokio::sync::mpsc;
 
 use super::body::JsonBody;
 use super::context::SandboxCtx;
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
-use crate::names::{check_env_name, check_no_nul};
+use crate::names::{check_env_name, check_no_nul, check_session_id};
 use crate::output::{encode_result, ChunkEncoder};
 use crate::sandbox::Sandbox;
+use crate::session::cancel::Registration;
 use crate::session::{ExecSpec, Outcome, Session, StreamItem};
 
 /// Default cap on each of stdout and stderr in a buffered result.
@@ -33,6 +36,8 @@ struct Prepared {
     spec: ExecSpec,
     encoding: Encoding,
     cap: usize,
+    /// Holds the `commandId` while the command is in flight.
+    registration: Option<Registration>,
 }
 
 fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
@@ -57,15 +62,27 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
         }
         None => None,
     };
-    let spec = ExecSpec { command: req.command, env, cwd, timeout: req.timeout.map(Duration::from_millis), internal: false };
-    Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize })
+    let (registration, cancel) = match req.command_id.as_deref() {
+        Some(id) => {
+            check_session_id(id).map_err(|e| AgentError::invalid(e.replace("session id", "commandId")))?;
+            let (registration, signal) = sandbox
+                .in_flight
+                .register(id)
+                .ok_or_else(|| AgentError::invalid(format!("commandId {id} is in use by a command in flight")))?;
+            (Some(registration), Some(signal))
+        }
+        None => (None, None),
+    };
+    let spec = ExecSpec { command: req.command, env, cwd, timeout: req.timeout.map(Duration::from_millis), internal: false, cancel };
+    Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize, registration })
 }
 
 pub async fn exec(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExecRequest>) -> AgentResult<Json<ExecResult>> {
-    let Prepared { session, spec, encoding, cap } = prepare(&sandbox, req)?;
+    let Prepared { session, spec, encoding, cap, registration } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
     // Dropping this future (the client went away) drops the reply channel, which kills the command.
     let collected = session.exec(spec, cap).await?;
+    drop(registration);
     let truncated = collected.stdout.truncated() || collected.stderr.truncated();
     Ok(Json(ExecResult {
         stdout: encode_result(collected.stdout.bytes(), encoding),
@@ -92,11 +109,12 @@ fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encodi
 }
 
 pub async fn stream(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExecRequest>) -> AgentResult<Response> {
-    let Prepared { session, spec, encoding, .. } = prepare(&sandbox, req)?;
+    let Prepared { session, spec, encoding, registration, .. } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
     let items = session.exec_stream(spec)?;
     let events = EventWriter {
         items,
+        _registration: registration,
         command,
         session_id: session.id.clone(),
         stdout: ChunkEncoder::new(encoding),
@@ -115,9 +133,17 @@ pub async fn stream(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<Exe
         .map_err(|e| AgentError::internal(e.to_string()))
 }
 
+/// `POST /v1/exec/cancel`: stops the command with this `commandId`, as a timeout would (exit code 130).
+pub async fn cancel(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<CancelExecRequest>) -> Json<CancelExecResult> {
+    let cancelled = sandbox.in_flight.cancel(&req.command_id);
+    Json(CancelExecResult { success: true, command_id: req.command_id, cancelled })
+}
+
 /// Turns a command's stream items into server-sent event frames.
 struct EventWriter {
     items: mpsc::Receiver<StreamItem>,
+    /// Keeps the `commandId` while the stream lasts.
+    _registration: Option<Registration>,
     command: String,
     session_id: String,
     stdout: ChunkEncoder,

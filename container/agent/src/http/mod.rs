@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/env", post(env::set_env_vars))
         .route("/v1/exec", post(exec::exec))
         .route("/v1/exec/stream", post(exec::stream))
+        .route("/v1/exec/cancel", post(exec::cancel))
         .route("/v1/files/list", post(files::list))
         .route("/v1/files/write", post(files::write))
         .route("/v1/files/read", post(files::read))

@@ -16,6 +16,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
+use super::cancel::{cancelled, CancelSignal};
 use super::control::Report;
 use super::script::{init_script, Scope, Start};
 use super::shell::{Running, Shell};
@@ -138,6 +139,12 @@ impl Actor {
             return;
         }
         let started_at = SystemTime::now();
+        if spec.cancel.as_ref().is_some_and(|c| *c.borrow()) {
+            // Cancelled while it waited its turn: it never starts.
+            sink.start(started_at).await;
+            sink.finish(Outcome { exit_code: EXIT_CANCELLED, timed_out: false, started_at, duration: Duration::ZERO }).await;
+            return;
+        }
         let t0 = Instant::now();
         self.session.began();
         let end = match self.start_command(&spec).await {
@@ -146,7 +153,8 @@ impl Actor {
                 let timeout = spec.timeout.or(self.session.command_timeout).or(self.context.default_timeout);
                 let deadline = timeout.filter(|t| !t.is_zero()).map(|t| t0 + t);
                 let shell = self.shell.as_mut().expect("a started command has a shell");
-                drive(shell, running, &mut sink, deadline, &mut self.out_buf, &mut self.err_buf).await
+                let cancel = spec.cancel.clone();
+                drive(shell, running, &mut sink, deadline, cancel, &mut self.out_buf, &mut self.err_buf).await
             }
             Err(err) => {
                 self.session.ended(None, None);
@@ -220,7 +228,7 @@ impl Actor {
         let running = shell.start(&script, &Scope::default()).await.map_err(|e| failed(e.to_string()))?;
         let mut sink = Sink::Discard;
         let deadline = Some(Instant::now() + START_TIMEOUT);
-        let (end, _) = drive(&mut shell, running, &mut sink, deadline, &mut self.out_buf, &mut self.err_buf).await;
+        let (end, _) = drive(&mut shell, running, &mut sink, deadline, None, &mut self.out_buf, &mut self.err_buf).await;
         match end {
             End::Done { pwd, .. } => {
                 self.session.set_cwd(&pwd);
@@ -238,6 +246,7 @@ async fn drive(
     running: Running,
     sink: &mut Sink,
     deadline: Option<Instant>,
+    mut cancel: Option<CancelSignal>,
     out_buf: &mut [u8],
     err_buf: &mut [u8],
 ) -> (End, Option<Reason>) {
@@ -288,6 +297,9 @@ async fn drive(
                 interrupt = Some(begin_interrupt(pid, &running, Reason::TimedOut));
             },
             _ = sink.closed(), if interrupt.is_none() => {
+                interrupt = Some(begin_interrupt(pid, &running, Reason::Cancelled));
+            },
+            _ = cancelled(&mut cancel), if interrupt.is_none() => {
                 interrupt = Some(begin_interrupt(pid, &running, Reason::Cancelled));
             },
             _ = rekill.tick(), if interrupt.is_some() => {

@@ -4,6 +4,7 @@
 //! Reading a session's state (cwd, status, history) never waits for its running command.
 
 mod actor;
+pub mod cancel;
 pub mod control;
 mod history;
 pub mod script;
@@ -57,6 +58,8 @@ pub struct ExecSpec {
     pub timeout: Option<Duration>,
     /// Sent by the agent itself (`setEnvVars`): kept out of the session's history.
     pub internal: bool,
+    /// Raised by `POST /v1/exec/cancel`: the command stops (or never starts) with exit code 130.
+    pub cancel: Option<cancel::CancelSignal>,
 }
 
 /// How a command ended.

@@ -1,0 +1,87 @@
+// Errors the client throws: the server's `{ code, message }` as typed errors, one class per family callers
+// handle differently, and the codes of the client's own failures (network, cut-off stream).
+
+/** Every code the server sends, plus the client's own. */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'BODY_TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_ALREADY_EXISTS'
+  | 'DEFAULT_SESSION_PROTECTED'
+  | 'FILE_NOT_FOUND'
+  | 'NOT_DIRECTORY'
+  | 'IS_DIRECTORY'
+  | 'FILE_EXISTS'
+  | 'DIRECTORY_NOT_EMPTY'
+  | 'PERMISSION_DENIED'
+  | 'FILE_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'CONTAINER_UNAVAILABLE'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL_ERROR'
+  /** The server could not be reached (the client's own code; `status` is 0). */
+  | 'NETWORK_ERROR'
+  /** The server answered with something that is not the API's JSON. */
+  | 'INVALID_RESPONSE'
+  /** A command's event stream ended without its `complete` or `error` event. */
+  | 'STREAM_INTERRUPTED';
+
+/** Any error the sandbox reports. `code` is stable; `status` is the HTTP status (0 when there was no answer). */
+export class SandboxError extends Error {
+  readonly code: ErrorCode | (string & {});
+  readonly status: number;
+  /** The error body as the server sent it. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode | (string & {}), message: string, status: number, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.details = details;
+  }
+}
+
+/** An id, name, path or option was refused (`VALIDATION_FAILED`, `INVALID_JSON`, ...). */
+export class ValidationError extends SandboxError {}
+export class SessionNotFoundError extends SandboxError {}
+export class SessionAlreadyExistsError extends SandboxError {}
+export class FileNotFoundError extends SandboxError {}
+/** The sandbox Worker wants a bearer token: pass `token` to `getSandbox`. */
+export class UnauthorizedError extends SandboxError {}
+
+/** The sandbox's container cannot be reached now; try again after `retryAfter` seconds. */
+export class ContainerUnavailableError extends SandboxError {
+  readonly retryAfter: number | undefined;
+
+  constructor(code: string, message: string, status: number, details: Record<string, unknown>, retryAfter: number | undefined) {
+    super(code, message, status, details);
+    this.retryAfter = retryAfter;
+  }
+}
+
+const families: Record<string, new (code: string, message: string, status: number, details: Record<string, unknown>) => SandboxError> = {
+  VALIDATION_FAILED: ValidationError,
+  INVALID_JSON: ValidationError,
+  BODY_TOO_LARGE: ValidationError,
+  SESSION_NOT_FOUND: SessionNotFoundError,
+  SESSION_ALREADY_EXISTS: SessionAlreadyExistsError,
+  FILE_NOT_FOUND: FileNotFoundError,
+  UNAUTHORIZED: UnauthorizedError,
+};
+
+/** The error for a server's `{ code, message }` body. */
+export function errorFromBody(body: unknown, status: number, retryAfter?: string | null): SandboxError {
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const code = typeof fields.code === 'string' ? fields.code : status >= 500 ? 'INTERNAL_ERROR' : 'INVALID_RESPONSE';
+  const message = typeof fields.message === 'string' ? fields.message : `HTTP ${status}`;
+  if (code === 'CONTAINER_UNAVAILABLE' || code === 'SHUTTING_DOWN') {
+    const seconds = retryAfter ? Number(retryAfter) : NaN;
+    return new ContainerUnavailableError(code, message, status, fields, Number.isFinite(seconds) ? seconds : undefined);
+  }
+  const Family = families[code] ?? SandboxError;
+  return new Family(code, message, status, fields);
+}

@@ -1,0 +1,17 @@
+// The JavaScript client of sandbox-rs: `getSandbox` and the SDK's methods over a service binding or a URL.
+
+export { getSandbox, Sandbox, type SandboxOptions } from './sandbox.js';
+export { ExecutionSession } from './session.js';
+export { parseSSEStream } from './sse.js';
+export type { Fetcher, RemoteEndpoint, SandboxBinding } from './transport.js';
+export {
+  ContainerUnavailableError,
+  FileNotFoundError,
+  SandboxError,
+  SessionAlreadyExistsError,
+  SessionNotFoundError,
+  UnauthorizedError,
+  ValidationError,
+  type ErrorCode,
+} from './errors.js';
+export type * from './types.js';

@@ -1,0 +1,243 @@
+// The methods a sandbox and its sessions share: commands, files and variables, each bound to one session (or to the
+// default session when `sessionId` is undefined). `Sandbox` and `ExecutionSession` are built on this.
+
+import { SandboxError } from './errors.js';
+import { parseSSEStream } from './sse.js';
+import type { Transport } from './transport.js';
+import type {
+  EnvVars,
+  ExecEvent,
+  ExecOptions,
+  ExecResult,
+  ExistsResult,
+  FileOpResult,
+  ListFilesOptions,
+  ListFilesResult,
+  MkdirOptions,
+  MkdirResult,
+  ReadFileOptions,
+  ReadFileResult,
+  RenameFileResult,
+  SetEnvVarsResult,
+  WriteFileOptions,
+} from './types.js';
+
+export class Operations {
+  protected readonly transport: Transport;
+  readonly #sessionId: string | undefined;
+
+  protected constructor(transport: Transport, sessionId: string | undefined) {
+    this.transport = transport;
+    this.#sessionId = sessionId;
+  }
+
+  /**
+   * Runs a command in the session's shell and resolves with its result. With `stream: true`, output goes to
+   * `onOutput` as it arrives and the resolved result still holds all of it. Aborting `signal` stops the command in
+   * the sandbox (it ends with exit code 130) and rejects with the signal's reason.
+   */
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (options.stream) return this.#execStreamed(command, options);
+    const stop = options.signal ? this.#stopper() : undefined;
+    try {
+      options.signal?.throwIfAborted();
+      const body = this.#execBody(command, options, stop?.commandId);
+      const result = await this.transport.call<ExecResult>('POST', '/exec', body, options.signal);
+      options.onComplete?.(result);
+      return result;
+    } catch (error) {
+      const thrown = options.signal?.aborted ? (await stop?.(), options.signal.reason) : error;
+      options.onError?.(thrown as Error);
+      throw thrown;
+    }
+  }
+
+  /**
+   * Runs a command and returns its output as a stream of server-sent events (read it with `parseSSEStream`).
+   * Cancelling the stream, or aborting `signal`, stops the command in the sandbox.
+   */
+  async execStream(command: string, options: Omit<ExecOptions, 'stream' | 'onOutput' | 'onComplete' | 'onError'> = {}): Promise<ReadableStream<Uint8Array>> {
+    const stop = this.#stopper();
+    const { signal } = options;
+    signal?.throwIfAborted();
+    let response: Response;
+    try {
+      response = await this.transport.open('POST', '/exec/stream', this.#execBody(command, options, stop.commandId), signal);
+    } catch (error) {
+      if (signal?.aborted) await stop();
+      throw error;
+    }
+    if (response.body === null) throw new SandboxError('INVALID_RESPONSE', 'the event stream has no body', response.status);
+    const reader = response.body.getReader();
+    const onAbort = () => void stop();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { value, done } = await reader.read();
+          if (done) {
+            signal?.removeEventListener('abort', onAbort);
+            controller.close();
+          } else {
+            controller.enqueue(value);
+          }
+        } catch (error) {
+          signal?.removeEventListener('abort', onAbort);
+          controller.error(signal?.aborted ? signal.reason : error);
+        }
+      },
+      async cancel(reason) {
+        signal?.removeEventListener('abort', onAbort);
+        await stop();
+        await reader.cancel(reason).catch(() => {});
+      },
+    });
+  }
+
+  async #execStreamed(command: string, options: ExecOptions): Promise<ExecResult> {
+    const output = { stdout: new OutputBuffer(options.encoding), stderr: new OutputBuffer(options.encoding) };
+    try {
+      // Leaving this loop early (abort, error) cancels the stream, which stops the command.
+      const stream = await this.execStream(command, options);
+      for await (const event of parseSSEStream<ExecEvent>(stream, options.signal)) {
+        if ((event.type === 'stdout' || event.type === 'stderr') && event.data !== undefined) {
+          output[event.type].push(event.data);
+          options.onOutput?.(event.type, event.data);
+        } else if (event.type === 'error') {
+          const { code = 'INTERNAL_ERROR', message = 'the command failed' } = event.error ?? {};
+          throw new SandboxError(code, message, 200, { ...event.error });
+        } else if (event.type === 'complete' && event.result) {
+          const result: ExecResult = { ...event.result, stdout: output.stdout.text(), stderr: output.stderr.text() };
+          options.onComplete?.(result);
+          return result;
+        }
+      }
+      throw new SandboxError('STREAM_INTERRUPTED', 'the command\'s event stream ended before the command did', 200);
+    } catch (error) {
+      const thrown = options.signal?.aborted ? options.signal.reason : error;
+      options.onError?.(thrown as Error);
+      throw thrown;
+    }
+  }
+
+  /**
+   * A fresh `commandId` and the function that cancels that command in the sandbox, at most once. A closed
+   * connection alone does not reach the sandbox through a Worker, so cancelling is an explicit call.
+   */
+  #stopper(): (() => Promise<void>) & { commandId: string } {
+    const commandId = crypto.randomUUID();
+    let sent: Promise<void> | undefined;
+    const stop = () => (sent ??= this.transport.call('POST', '/exec/cancel', { commandId }).then(() => {}, () => {}));
+    return Object.assign(stop, { commandId });
+  }
+
+  #execBody(command: string, options: ExecOptions, commandId: string | undefined): Record<string, unknown> {
+    return this.#body({
+      commandId,
+      command,
+      env: options.env,
+      cwd: options.cwd,
+      timeout: options.timeout,
+      encoding: options.encoding,
+      maxOutputBytes: options.maxOutputBytes,
+    });
+  }
+
+  /** Exports variables into the session for its later commands (`null` unsets one). */
+  setEnvVars(envVars: EnvVars): Promise<SetEnvVarsResult> {
+    return this.transport.call('POST', '/env', this.#body({ envVars: definedEntries(envVars) }));
+  }
+
+  listFiles(path: string, options: ListFilesOptions = {}): Promise<ListFilesResult> {
+    return this.transport.call('POST', '/files/list', this.#body({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
+  }
+
+  /** Writes a file, making its parent directories. `content` may be bytes; a string is taken in `encoding`. */
+  writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<FileOpResult> {
+    const body = typeof content === 'string' ? { path, content, encoding: options.encoding } : { path, content: toBase64(content), encoding: 'base64' };
+    return this.transport.call('POST', '/files/write', this.#body(body));
+  }
+
+  readFile(path: string, options: ReadFileOptions = {}): Promise<ReadFileResult> {
+    return this.transport.call('POST', '/files/read', this.#body({ path, encoding: options.encoding }));
+  }
+
+  mkdir(path: string, options: MkdirOptions = {}): Promise<MkdirResult> {
+    return this.transport.call('POST', '/files/mkdir', this.#body({ path, recursive: options.recursive }));
+  }
+
+  deleteFile(path: string): Promise<FileOpResult> {
+    return this.transport.call('POST', '/files/delete', this.#body({ path }));
+  }
+
+  /** Renames within the filesystem; refuses to replace an existing `newPath` (`FILE_EXISTS`). */
+  renameFile(oldPath: string, newPath: string): Promise<RenameFileResult> {
+    return this.transport.call('POST', '/files/rename', this.#body({ oldPath, newPath }));
+  }
+
+  /** Moves like `mv`: into `destinationPath` when it is a directory. */
+  moveFile(sourcePath: string, destinationPath: string): Promise<RenameFileResult> {
+    return this.transport.call('POST', '/files/move', this.#body({ sourcePath, destinationPath }));
+  }
+
+  exists(path: string): Promise<ExistsResult> {
+    return this.transport.call('POST', '/files/exists', this.#body({ path }));
+  }
+
+  /** A request body with the session's id, without the options left undefined. */
+  #body(fields: Record<string, unknown>): Record<string, unknown> {
+    return definedEntries({ ...fields, sessionId: this.#sessionId });
+  }
+}
+
+function definedEntries<T>(record: Record<string, T | undefined>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Collects a streamed command's output the way a buffered result holds it. */
+class OutputBuffer {
+  readonly #base64: boolean;
+  readonly #parts: string[] = [];
+
+  constructor(encoding: ExecOptions['encoding']) {
+    this.#base64 = encoding === 'base64';
+  }
+
+  push(data: string): void {
+    this.#parts.push(data);
+  }
+
+  text(): string {
+    if (this.#base64) {
+      const chunks = this.#parts.map(fromBase64);
+      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const chunk of chunks) {
+        all.set(chunk, at);
+        at += chunk.length;
+      }
+      return toBase64(all);
+    }
+    // As in a buffered text result: one trailing newline removed.
+    return this.#parts.join('').replace(/\n$/, '');
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

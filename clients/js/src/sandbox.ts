@@ -1,0 +1,66 @@
+// `getSandbox` and `Sandbox`: one sandbox by id, its default session's methods, its sessions, and its end.
+
+import { ExecutionSession } from './session.js';
+import { Operations } from './operations.js';
+import { Transport, type SandboxBinding } from './transport.js';
+import type { DestroyResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
+
+export interface SandboxOptions {
+  /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
+  token?: string;
+  /** Lower-case the id first, as the SDK's `normalizeId` does. */
+  normalizeId?: boolean;
+}
+
+/**
+ * The sandbox named `id` (1-63 characters, DNS-label rules), reached through `binding`: a service binding to the
+ * sandbox Worker (`env.SANDBOX`) or `{ url, token? }`. Nothing is sent until the first call; the sandbox and its
+ * default session come into being then.
+ */
+export function getSandbox(binding: SandboxBinding, id: string, options: SandboxOptions = {}): Sandbox {
+  const sandboxId = options.normalizeId ? id.toLowerCase() : id;
+  return new Sandbox(new Transport(binding, sandboxId, options.token), sandboxId);
+}
+
+/** A sandbox. Its command, file and variable methods run in its default session. */
+export class Sandbox extends Operations {
+  readonly id: string;
+
+  /** @internal Made by `getSandbox`. */
+  constructor(transport: Transport, id: string) {
+    super(transport, undefined);
+    this.id = id;
+  }
+
+  /** Creates a session: an isolated shell with its own variables, directory and history. */
+  async createSession(options: SessionOptions = {}): Promise<ExecutionSession> {
+    const info = await this.transport.call<{ id: string }>('POST', '/sessions', options);
+    return new ExecutionSession(this.transport, info.id);
+  }
+
+  /** An existing session; rejects with `SessionNotFoundError` when there is none with that id. */
+  async getSession(sessionId: string): Promise<ExecutionSession> {
+    const info = await this.transport.call<{ id: string }>('GET', `/sessions/${encodeURIComponent(sessionId)}`);
+    return new ExecutionSession(this.transport, info.id);
+  }
+
+  listSessions(): Promise<SessionList> {
+    return this.transport.call('GET', '/sessions');
+  }
+
+  /** Ends the session's shell and every process it started; its later calls fail with `SESSION_NOT_FOUND`. */
+  async deleteSession(sessionId: string): Promise<SessionDeleteResult> {
+    const result = await this.transport.call<{ success: boolean; id: string; timestamp: string }>('DELETE', `/sessions/${encodeURIComponent(sessionId)}`);
+    return { success: result.success, sessionId: result.id, timestamp: result.timestamp };
+  }
+
+  /** Whether the sandbox's container runs, and in which mode. */
+  status(): Promise<SandboxStatus> {
+    return this.transport.call('GET', '');
+  }
+
+  /** Ends every session and process, stops the container and forgets the sandbox's state. */
+  destroy(): Promise<DestroyResult> {
+    return this.transport.call('DELETE', '');
+  }
+}

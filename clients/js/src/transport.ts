@@ -1,0 +1,91 @@
+// How the client reaches the sandbox Worker: through a service binding (anything with `fetch`) or by URL from
+// outside Cloudflare. Every call is JSON over HTTP to `/v1/sandboxes/{id}/...`; non-2xx answers become typed errors.
+
+import { SandboxError, errorFromBody } from './errors.js';
+
+/** A service binding to the sandbox Worker, or anything else with its `fetch`. */
+export interface Fetcher {
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+}
+
+/** The sandbox Worker by URL, for callers outside Cloudflare. */
+export interface RemoteEndpoint {
+  /** The Worker's origin, for example `https://sandbox.example.com` or `http://127.0.0.1:8787`. */
+  url: string;
+  /** Sent as `Authorization: Bearer <token>` when the Worker has `SANDBOX_API_TOKEN` set. */
+  token?: string;
+}
+
+export type SandboxBinding = Fetcher | RemoteEndpoint;
+
+/** The origin requests through a service binding carry; the binding ignores it. */
+const BINDING_ORIGIN = 'https://sandbox';
+
+export class Transport {
+  readonly #send: (request: Request) => Promise<Response>;
+  readonly #base: string;
+  readonly #token: string | undefined;
+
+  constructor(binding: SandboxBinding, sandboxId: string, token?: string) {
+    const path = `/v1/sandboxes/${encodeURIComponent(sandboxId)}`;
+    if (isFetcher(binding)) {
+      this.#send = (request) => binding.fetch(request);
+      this.#base = BINDING_ORIGIN + path;
+      this.#token = token;
+    } else if (typeof binding?.url === 'string') {
+      this.#send = (request) => fetch(request);
+      this.#base = binding.url.replace(/\/+$/, '') + path;
+      this.#token = token ?? binding.token;
+    } else {
+      throw new TypeError('getSandbox needs a service binding (with fetch) or { url, token? }');
+    }
+  }
+
+  /** Sends a call and returns its JSON result; a non-2xx answer is thrown as a `SandboxError`. */
+  async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const response = await this.open(method, path, body, signal);
+    return (await readJson(response)) as T;
+  }
+
+  /** Sends a call and returns the response once it is known to be a success (its body unread). */
+  async open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    const headers = new Headers();
+    if (body !== undefined) headers.set('content-type', 'application/json');
+    if (this.#token !== undefined) headers.set('authorization', `Bearer ${this.#token}`);
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    if (signal !== undefined) init.signal = signal;
+    let response: Response;
+    try {
+      response = await this.#send(new Request(this.#base + path, init));
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new SandboxError('NETWORK_ERROR', `the sandbox cannot be reached: ${message}`, 0, {}, { cause: error });
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = { message: `HTTP ${response.status}: ${text.slice(0, 200)}` };
+      }
+      throw errorFromBody(parsed, response.status, response.headers.get('retry-after'));
+    }
+    return response;
+  }
+}
+
+function isFetcher(binding: SandboxBinding): binding is Fetcher {
+  return typeof (binding as Fetcher | undefined)?.fetch === 'function';
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SandboxError('INVALID_RESPONSE', `the sandbox answered with something that is not JSON: ${text.slice(0, 200)}`, response.status);
+  }
+}

@@ -1,0 +1,215 @@
+// The types of the client's API: every option and result, named and shaped as in the Cloudflare Sandbox SDK.
+// They mirror the wire types of the `sandbox-protocol` crate (protocol/src), which the agent and the Worker use.
+
+/** How output and file contents are carried: text, or the exact bytes as base64. */
+export type Encoding = 'utf-8' | 'utf8' | 'base64';
+
+/**
+ * Variables for a command or a session. A `null` value unsets the variable; an `undefined` value is skipped, as in
+ * the SDK.
+ */
+export type EnvVars = Record<string, string | null | undefined>;
+
+export interface ExecOptions {
+  /** Milliseconds; the command's whole process tree is killed when it passes. `0`: no timeout. */
+  timeout?: number;
+  /** For this command only; the session's own values are back afterwards. */
+  env?: EnvVars;
+  /** Working directory for this command only. */
+  cwd?: string;
+  /** `utf-8` (default: invalid bytes replaced, one trailing newline removed) or `base64` (exact bytes). */
+  encoding?: Encoding;
+  /** Cap on each of stdout and stderr in the result, in bytes; `truncated` tells when it was hit. */
+  maxOutputBytes?: number;
+  /** Run streamed and call `onOutput` as output arrives; `exec` still resolves with the whole result. */
+  stream?: boolean;
+  onOutput?: (stream: 'stdout' | 'stderr', data: string) => void;
+  onComplete?: (result: ExecResult) => void;
+  onError?: (error: Error) => void;
+  /** Aborting kills the command in the sandbox, and `exec` rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  success: boolean;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  command: string;
+  /** Milliseconds. */
+  duration: number;
+  /** When the command started, ISO 8601. */
+  timestamp: string;
+  sessionId: string;
+  /** The command was killed by its timeout (its exit code is then 124). */
+  timedOut: boolean;
+  /** Output passed `maxOutputBytes` and was cut. */
+  truncated: boolean;
+  encoding: 'utf-8' | 'base64';
+}
+
+export type ExecEventType = 'start' | 'stdout' | 'stderr' | 'complete' | 'error';
+
+/** One server-sent event of `execStream`. */
+export interface ExecEvent {
+  type: ExecEventType;
+  timestamp: string;
+  /** Output of a `stdout` or `stderr` event, in the requested encoding. */
+  data?: string;
+  command?: string;
+  /** On `complete`. */
+  exitCode?: number;
+  /** On `complete`: the result, with empty `stdout` and `stderr` (the output went out as events). */
+  result?: ExecResult;
+  /** On `error`. */
+  error?: { code: string; message: string };
+  sessionId?: string;
+}
+
+export interface SessionOptions {
+  /** 1-128 characters; generated when absent. */
+  id?: string;
+  name?: string;
+  /** Exported into the session's shell. */
+  env?: EnvVars;
+  /** The session's starting directory; created when missing. */
+  cwd?: string;
+  /** Accepted for SDK compatibility: every session is an isolated shell. */
+  isolation?: boolean;
+  /** Default timeout of the session's commands, in milliseconds. */
+  commandTimeoutMs?: number;
+}
+
+export interface SessionInfo {
+  success: boolean;
+  id: string;
+  name?: string;
+  cwd: string;
+  status: 'idle' | 'busy';
+  createdAt: string;
+  lastUsedAt: string;
+  commandCount: number;
+  commandTimeoutMs?: number;
+}
+
+export interface SessionList {
+  success: boolean;
+  sessions: SessionInfo[];
+  count: number;
+}
+
+export interface HistoryEntry {
+  command: string;
+  exitCode: number;
+  startedAt: string;
+  duration: number;
+  timedOut: boolean;
+}
+
+export interface SessionHistory {
+  success: boolean;
+  sessionId: string;
+  /** The newest commands, oldest first. */
+  entries: HistoryEntry[];
+  /** Commands run in all. */
+  total: number;
+}
+
+export interface SessionDeleteResult {
+  success: boolean;
+  sessionId: string;
+  timestamp: string;
+}
+
+export interface SetEnvVarsResult {
+  success: boolean;
+  sessionId: string;
+  timestamp: string;
+}
+
+export interface ListFilesOptions {
+  recursive?: boolean;
+  includeHidden?: boolean;
+}
+
+export type FileType = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface FileInfo {
+  name: string;
+  absolutePath: string;
+  relativePath: string;
+  type: FileType;
+  size: number;
+  modifiedAt: string;
+  /** For example `rwxr-xr-x`. */
+  mode: string;
+  /** The owner's bits. */
+  permissions: { readable: boolean; writable: boolean; executable: boolean };
+}
+
+export interface ListFilesResult {
+  success: boolean;
+  path: string;
+  files: FileInfo[];
+  count: number;
+  timestamp: string;
+}
+
+export interface WriteFileOptions {
+  /** How `content` is encoded when it is a string: `utf-8` (default) or `base64`. */
+  encoding?: Encoding;
+}
+
+export interface ReadFileOptions {
+  /** Without it: `utf-8` for text, `base64` for binary content. */
+  encoding?: Encoding;
+}
+
+export interface ReadFileResult {
+  success: boolean;
+  path: string;
+  content: string;
+  timestamp: string;
+  encoding: 'utf-8' | 'base64';
+  isBinary: boolean;
+  mimeType: string;
+  size: number;
+}
+
+export interface MkdirOptions {
+  recursive?: boolean;
+}
+
+export interface FileOpResult {
+  success: boolean;
+  path: string;
+  timestamp: string;
+}
+
+export interface MkdirResult extends FileOpResult {
+  recursive: boolean;
+}
+
+export interface RenameFileResult extends FileOpResult {
+  newPath: string;
+}
+
+export interface ExistsResult {
+  success: boolean;
+  path: string;
+  exists: boolean;
+  timestamp: string;
+}
+
+export interface SandboxStatus {
+  success: boolean;
+  id: string;
+  /** `container` in production, `local` when the Worker forwards to a host agent. */
+  mode: 'container' | 'local';
+  running: boolean;
+}
+
+export interface DestroyResult {
+  success: boolean;
+  id: string;
+}

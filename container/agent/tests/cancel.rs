@@ -1,0 +1,80 @@
+//! `POST /v1/exec/cancel`: a command started with a `commandId` can be stopped by another request, running or
+//! queued, with exit code 130 and the session left usable.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[tokio::test]
+async fn a_running_command_is_stopped_and_answers_130() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let mut other = agent.client().await;
+    let started = Instant::now();
+    let running = tokio::spawn(async move {
+        c.exec(json!({"command": "sleep 30; echo never", "commandId": "job-1"})).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = other.post("/v1/exec/cancel", json!({"commandId": "job-1"})).await.json();
+    assert_eq!(r["cancelled"], true, "{r}");
+    let result = running.await.unwrap();
+    assert_eq!(result["exitCode"], 130);
+    assert_eq!(result["stdout"], "");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(other.run(None, "echo next").await["stdout"], "next");
+    // The id is free again once the command is over.
+    let again = other.post("/v1/exec/cancel", json!({"commandId": "job-1"})).await.json();
+    assert_eq!(again["cancelled"], false);
+}
+
+#[tokio::test]
+async fn a_queued_command_that_is_cancelled_never_starts() {
+    let agent = Agent::start();
+    let mut first = agent.client().await;
+    let mut second = agent.client().await;
+    let mut other = agent.client().await;
+    let blocker = tokio::spawn(async move { first.run(None, "sleep 1").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let queued = tokio::spawn(async move { second.exec(json!({"command": "touch ran", "commandId": "q"})).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(other.post("/v1/exec/cancel", json!({"commandId": "q"})).await.json()["cancelled"], true);
+    assert_eq!(queued.await.unwrap()["exitCode"], 130);
+    blocker.await.unwrap();
+    assert!(!agent.dir.join("ran").exists());
+}
+
+#[tokio::test]
+async fn a_cancelled_stream_completes_with_130() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let mut other = agent.client().await;
+    let response = c.start("POST", "/v1/exec/stream", serde_json::to_vec(&json!({"command": "echo hi; sleep 30", "commandId": "s"})).unwrap()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(other.post("/v1/exec/cancel", json!({"commandId": "s"})).await.json()["cancelled"], true);
+    let body = tokio::time::timeout(Duration::from_secs(10), http_body_util::BodyExt::collect(response.into_body()))
+        .await
+        .expect("the stream ends")
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains(r#""type":"complete""#) && text.contains(r#""exitCode":130"#), "{text}");
+}
+
+#[tokio::test]
+async fn ids_in_flight_are_unique_and_checked() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let mut other = agent.client().await;
+    let running = tokio::spawn(async move { c.exec(json!({"command": "sleep 0.5", "commandId": "dup"})).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = other.post("/v1/exec", json!({"command": "true", "commandId": "dup"})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "VALIDATION_FAILED");
+    running.await.unwrap();
+    let r = other.post("/v1/exec", json!({"command": "true", "commandId": ""})).await;
+    assert_eq!(r.status, 400);
+    let r = other.post("/v1/exec/cancel", json!({"commandId": "never-seen"})).await.json();
+    assert_eq!(r["cancelled"], false);
+}

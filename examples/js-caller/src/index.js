@@ -1,0 +1,118 @@
+// A Worker that uses sandbox-rs the way the Sandbox SDK's docs use `@cloudflare/sandbox`. Each example of the
+// createSession page is below as the docs have it, with only the import changed; a `return` at its end hands
+// back what the docs print, so that a test can check it. `POST /examples/{name}` runs one, `GET /` lists them.
+import { getSandbox } from 'sandbox-rs';
+
+const examples = {
+  // "Create a session with custom environment"
+  async 'custom-environment'(env) {
+    const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+
+    // Create a session with custom environment
+    const session = await sandbox.createSession({
+      name: 'data-analysis',
+      env: {
+        API_KEY: 'secret-key',
+        DEBUG: 'true'
+      },
+      cwd: '/workspace/analysis'
+    });
+
+    // Use the session - all operations use session context
+    const result = await session.exec('echo $API_KEY');
+    console.log(result.stdout); // "secret-key"
+
+    const files = await session.listFiles('.');
+    console.log(files); // Lists /workspace/analysis
+
+    return { stdout: result.stdout, files };
+  },
+
+  // "Example: Multiple Isolated Sessions"
+  async 'isolated-sessions'(env) {
+    const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+
+    // Create sessions for different users
+    const user1Session = await sandbox.createSession({
+      id: 'user-1',
+      env: { USER_ID: '1' },
+      cwd: '/workspace/user1'
+    });
+
+    const user2Session = await sandbox.createSession({
+      id: 'user-2',
+      env: { USER_ID: '2' },
+      cwd: '/workspace/user2'
+    });
+
+    // Each session has isolated state
+    await user1Session.exec('export TOKEN=abc123');
+    await user2Session.exec('export TOKEN=xyz789');
+
+    const result1 = await user1Session.exec('echo $TOKEN');
+    console.log(result1.stdout); // "abc123"
+
+    const result2 = await user2Session.exec('echo $TOKEN');
+    console.log(result2.stdout); // "xyz789"
+
+    return { result1: result1.stdout, result2: result2.stdout };
+  },
+
+  // "Example: Session with Cleanup"
+  async 'session-cleanup'(env) {
+    const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+
+    const session = await sandbox.createSession({
+      name: 'temp-work',
+      cwd: '/tmp/session'
+    });
+
+    try {
+      // Do work in session
+      await session.exec('npm install');
+      await session.exec('npm test');
+    } finally {
+      // Cleanup
+      await sandbox.deleteSession(session.id);
+    }
+
+    const after = await session.exec('echo still here').then(
+      (result) => ({ stdout: result.stdout }),
+      (error) => ({ code: error.code, status: error.status }),
+    );
+    return { sessionId: session.id, after };
+  },
+
+  // "The sandbox automatically creates a default session for non-session methods"
+  async 'default-session'(env) {
+    const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+
+    await sandbox.exec('export FROM_DEFAULT=yes; cd /workspace');
+    const session = await sandbox.createSession({ env: { FROM_SESSION: 'yes' } });
+    const inDefault = await sandbox.exec('echo "$FROM_DEFAULT ${FROM_SESSION:-unset}"');
+    const inSession = await session.exec('echo "${FROM_DEFAULT:-unset} $FROM_SESSION"');
+    await sandbox.writeFile('/workspace/shared.txt', 'one filesystem');
+    const read = await session.readFile('/workspace/shared.txt');
+    await sandbox.deleteSession(session.id);
+
+    return { inDefault: inDefault.stdout, inDefaultSession: inDefault.sessionId, inSession: inSession.stdout, shared: read.content };
+  },
+};
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (request.method === 'GET' && url.pathname === '/') {
+      return Response.json({ examples: Object.keys(examples) });
+    }
+    const name = url.pathname.match(/^\/examples\/([a-z-]+)$/)?.[1];
+    if (request.method !== 'POST' || !name || !(name in examples)) {
+      return Response.json({ code: 'NOT_FOUND', message: 'POST /examples/{name}; GET / lists them' }, { status: 404 });
+    }
+    try {
+      return Response.json(await examples[name](env));
+    } catch (error) {
+      return Response.json({ code: error.code ?? 'INTERNAL_ERROR', message: error.message, status: error.status }, { status: 500 });
+    }
+  },
+};

@@ -1,0 +1,197 @@
+// The JavaScript client (clients/js, imported as the package `sandbox-rs`) against the real local stack, reached
+// by URL with a token: every method, its options and results, typed errors, streaming and cancellation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  getSandbox, parseSSEStream, ContainerUnavailableError, SandboxError, SessionAlreadyExistsError,
+  SessionNotFoundError, FileNotFoundError, UnauthorizedError, ValidationError,
+} from 'sandbox-rs';
+import { startStack } from './stack.mjs';
+
+const token = 'client-token-456';
+let stack;
+let n = 0;
+
+before(async () => {
+  stack = await startStack({ token });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+/// A fresh sandbox per test.
+function fresh() {
+  return getSandbox({ url: stack.base, token }, `client-${process.pid}-${++n}`);
+}
+
+async function eventually(check, limitMs = 5000) {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('exec', () => {
+  test('results carry the SDK fields and exact output', async () => {
+    const sandbox = fresh();
+    const r = await sandbox.exec('printf "a\\nb\\n"; echo err >&2; exit 3');
+    assert.equal(r.stdout, 'a\nb');
+    assert.equal(r.stderr, 'err');
+    assert.equal(r.exitCode, 3);
+    assert.equal(r.success, false);
+    assert.equal(r.command, 'printf "a\\nb\\n"; echo err >&2; exit 3');
+    assert.equal(r.sessionId, 'default');
+    assert.equal(typeof r.duration, 'number');
+    assert.ok(!Number.isNaN(Date.parse(r.timestamp)));
+    const bytes = await sandbox.exec('printf "\\x00\\xff"', { encoding: 'base64' });
+    assert.equal(bytes.stdout, 'AP8=');
+  });
+
+  test('per-command env and cwd apply to that command only; timeout kills it', async () => {
+    const sandbox = fresh();
+    await sandbox.mkdir('/workspace/sub');
+    // (Locally, the shell sees the host's path of the sandbox's workspace.)
+    const r = await sandbox.exec('echo "$X $(pwd)"', { env: { X: 'it\'s $literal' }, cwd: '/workspace/sub' });
+    assert.match(r.stdout, /^it's \$literal \/.*\/sub$/);
+    assert.match((await sandbox.exec('echo "${X-unset} $(pwd)"')).stdout, /^unset \/.*[^b]$/);
+    const slow = await sandbox.exec('sleep 5; echo never', { timeout: 200 });
+    assert.equal(slow.timedOut, true);
+    assert.equal(slow.stdout, '');
+    assert.ok(slow.duration < 3000, String(slow.duration));
+  });
+
+  test('stream: true calls onOutput as output comes, then onComplete, and resolves with all of it', async () => {
+    const sandbox = fresh();
+    const seen = [];
+    let completed;
+    const r = await sandbox.exec('echo one; sleep 0.2; echo two >&2; echo three', {
+      stream: true,
+      onOutput: (stream, data) => seen.push([stream, data]),
+      onComplete: (result) => { completed = result; },
+    });
+    assert.deepEqual(seen.map(([s]) => s).sort(), ['stderr', 'stdout', 'stdout']);
+    assert.equal(seen.filter(([s]) => s === 'stdout').map(([, d]) => d).join(''), 'one\nthree\n');
+    assert.equal(r.stdout, 'one\nthree');
+    assert.equal(r.stderr, 'two');
+    assert.equal(r.exitCode, 0);
+    assert.deepEqual(completed, r);
+  });
+
+  test('execStream and parseSSEStream give typed events: start, output, complete', async () => {
+    const sandbox = fresh();
+    const stream = await sandbox.execStream('echo hi; exit 4');
+    const events = [];
+    for await (const event of parseSSEStream(stream)) events.push(event);
+    assert.deepEqual(events.map((e) => e.type), ['start', 'stdout', 'complete']);
+    assert.equal(events[1].data, 'hi\n');
+    assert.equal(events[2].exitCode, 4);
+    assert.equal(events[2].result.exitCode, 4);
+  });
+
+  for (const stream of [false, true]) {
+    test(`aborting the signal kills the command in the sandbox (stream: ${stream})`, async () => {
+      const sandbox = fresh();
+      const marker = `sleep 41.${stream ? 1 : 2}${n}`;
+      const controller = new AbortController();
+      const running = sandbox.exec(`${marker}; touch ran-on`, { signal: controller.signal, stream });
+      // Another session looks: the default one is busy with the command.
+      const probe = await sandbox.createSession();
+      const pgrep = async () => (await probe.exec(`pgrep -f "${marker}" >/dev/null && echo running || echo gone`)).stdout;
+      assert.ok(await eventually(async () => (await pgrep()) === 'running'), 'the command never started');
+      controller.abort();
+      await assert.rejects(running, { name: 'AbortError' });
+      assert.ok(await eventually(async () => (await pgrep()) === 'gone'), 'the command still runs after abort');
+      assert.equal((await sandbox.exec('echo next')).stdout, 'next');
+      assert.equal((await sandbox.exists('/workspace/ran-on')).exists, false);
+    });
+  }
+});
+
+describe('sessions', () => {
+  test('createSession, getSession, setEnvVars and deleteSession', async () => {
+    const sandbox = fresh();
+    const session = await sandbox.createSession({ id: 'work', env: { A: '1' }, cwd: '/workspace/w' });
+    assert.equal(session.id, 'work');
+    await assert.rejects(sandbox.createSession({ id: 'work' }), SessionAlreadyExistsError);
+    const again = await sandbox.getSession('work');
+    assert.match((await again.exec('echo $A; pwd')).stdout, /^1\n\/.*\/w$/);
+    await session.setEnvVars({ B: 'two words', A: null });
+    assert.equal((await session.exec('echo "${A-unset} $B"')).stdout, 'unset two words');
+    await sandbox.setEnvVars({ ON_DEFAULT: 'yes' });
+    assert.equal((await sandbox.exec('echo $ON_DEFAULT')).stdout, 'yes');
+    assert.equal((await session.exec('echo ${ON_DEFAULT-unset}')).stdout, 'unset');
+    const info = await session.info();
+    assert.equal(info.status, 'idle');
+    assert.equal(info.cwd, '/workspace/w');
+    assert.equal((await session.history()).total, 3);
+    const listed = await sandbox.listSessions();
+    assert.ok(listed.sessions.some((s) => s.id === 'work'));
+    const deleted = await sandbox.deleteSession('work');
+    assert.equal(deleted.sessionId, 'work');
+    assert.equal(deleted.success, true);
+    await assert.rejects(session.exec('true'), (e) => e instanceof SessionNotFoundError && e.status === 404);
+    await assert.rejects(sandbox.getSession('work'), SessionNotFoundError);
+  });
+});
+
+describe('files', () => {
+  test('write, read, mkdir, rename, move, exists, list and delete', async () => {
+    const sandbox = fresh();
+    const written = await sandbox.writeFile('/workspace/d/a.txt', 'hello');
+    assert.equal(written.path, '/workspace/d/a.txt');
+    const read = await sandbox.readFile('/workspace/d/a.txt');
+    assert.deepEqual([read.content, read.encoding, read.isBinary, read.size], ['hello', 'utf-8', false, 5]);
+    await sandbox.writeFile('/workspace/d/bin', new Uint8Array([0, 255, 1]));
+    assert.equal((await sandbox.readFile('/workspace/d/bin', { encoding: 'base64' })).content, 'AP8B');
+    const made = await sandbox.mkdir('/workspace/x/y', { recursive: true });
+    assert.equal(made.recursive, true);
+    const renamed = await sandbox.renameFile('/workspace/d/a.txt', '/workspace/d/b.txt');
+    assert.equal(renamed.newPath, '/workspace/d/b.txt');
+    await sandbox.moveFile('/workspace/d/b.txt', '/workspace/x/y');
+    assert.equal((await sandbox.exists('/workspace/x/y/b.txt')).exists, true);
+    const listed = await sandbox.listFiles('/workspace', { recursive: true });
+    assert.deepEqual(listed.files.map((f) => f.relativePath).sort(), ['d', 'd/bin', 'x', 'x/y', 'x/y/b.txt']);
+    await sandbox.deleteFile('/workspace/x/y/b.txt');
+    await assert.rejects(sandbox.readFile('/workspace/x/y/b.txt'), (e) => e instanceof FileNotFoundError && e.code === 'FILE_NOT_FOUND');
+  });
+});
+
+describe('errors and the sandbox itself', () => {
+  test('errors are typed and carry code, status and message', async () => {
+    const sandbox = fresh();
+    const e = await sandbox.exec('true', { cwd: 'x\0y' }).catch((e) => e);
+    assert.ok(e instanceof ValidationError && e instanceof SandboxError, String(e));
+    assert.equal(e.code, 'VALIDATION_FAILED');
+    assert.equal(e.status, 400);
+    assert.ok(e.message.length > 0);
+    await assert.rejects(getSandbox({ url: stack.base, token }, 'Bad_Id').exec('true'), { code: 'VALIDATION_FAILED', status: 400 });
+    await assert.rejects(getSandbox({ url: stack.base }, 'box').exec('true'), (e) => e instanceof UnauthorizedError && e.status === 401);
+    await assert.rejects(getSandbox({ url: 'http://127.0.0.1:1' }, 'box').exec('true'), { code: 'NETWORK_ERROR', status: 0 });
+    assert.throws(() => getSandbox({}, 'box'), TypeError);
+  });
+
+  test('status and destroy', async () => {
+    const sandbox = fresh();
+    await sandbox.writeFile('/workspace/f', 'x');
+    const status = await sandbox.status();
+    assert.deepEqual([status.mode, status.running], ['local', true]);
+    assert.equal((await sandbox.destroy()).success, true);
+    assert.equal((await sandbox.exists('/workspace/f')).exists, false);
+  });
+
+  test('an unreachable agent is a ContainerUnavailableError with retryAfter', async () => {
+    const sandbox = fresh();
+    await stack.agent.stop();
+    try {
+      const e = await sandbox.exec('true').catch((e) => e);
+      assert.ok(e instanceof ContainerUnavailableError, String(e));
+      assert.equal(e.status, 503);
+      assert.ok(e.retryAfter > 0);
+    } finally {
+      await stack.restartAgent();
+    }
+  });
+});
