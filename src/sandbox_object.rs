@@ -7,10 +7,9 @@
 use std::cell::{Cell, RefCell};
 
 use sandbox_protocol::{
-    ErrorCode, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, SANDBOX_ID_HEADER,
+    DestroyResult, ErrorCode, SandboxStatus, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, SANDBOX_ID_HEADER,
     SESSIONS_RECREATED_HEADER,
 };
-use serde_json::json;
 use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::agent_link::{boot_of, AgentLink};
@@ -215,12 +214,7 @@ impl Sandbox {
     }
 
     fn status(&self, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
-        Ok(Response::from_json(&json!({
-            "success": true,
-            "id": id,
-            "mode": link.mode(),
-            "running": link.running(),
-        }))?)
+        Ok(Response::from_json(&SandboxStatus { success: true, id: id.to_string(), mode: link.mode().to_string(), running: link.running() })?)
     }
 
     /// Ends every session and process, stops the container, and forgets the sandbox's state.
@@ -236,7 +230,7 @@ impl Sandbox {
         storage.delete_alarm().await?;
         storage.delete_all().await?;
         self.alarm_pushed.set(0.0);
-        Ok(Response::from_json(&json!({ "success": true, "id": id }))?)
+        Ok(Response::from_json(&DestroyResult { success: true, id: id.to_string() })?)
     }
 
     /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead. The alarm is written at most once

@@ -17,7 +17,7 @@ pub use files::{
     RenameFileRequest, RenameResult, WriteFileRequest,
 };
 pub use session::{
-    DeleteResult, Health, HistoryEntry, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus,
+    DeleteResult, DestroyResult, Health, HistoryEntry, SandboxStatus, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus,
     SetEnvVarsRequest, SetEnvVarsResult,
 };
 

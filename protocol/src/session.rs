@@ -112,6 +112,26 @@ pub struct SetEnvVarsResult {
     pub timestamp: String,
 }
 
+/// `GET /v1/sandboxes/{id}` on the Worker: the sandbox's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxStatus {
+    pub success: bool,
+    pub id: String,
+    /// `container` in production, `local` when the Worker forwards to an agent on the host.
+    pub mode: String,
+    /// Whether the sandbox's container runs.
+    pub running: bool,
+}
+
+/// `DELETE /v1/sandboxes/{id}` on the Worker: the sandbox was destroyed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestroyResult {
+    pub success: bool,
+    pub id: String,
+}
+
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -23,7 +23,7 @@ async function run(caller, example) {
   return body;
 }
 
-for (const name of ['js-caller']) {
+for (const name of ['js-caller', 'rust-caller']) {
   describe(`the docs' createSession examples through ${name}`, () => {
     let caller;
     const sandbox = () => getSandbox({ url: stack.base }, 'my-sandbox');

@@ -1,0 +1,74 @@
+//! One sandbox's connection: its transport, its path and its token; sends JSON calls and reads their answers.
+
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::transport::{Answer, Call, Chunks, Transport};
+
+pub(crate) struct Connection<T> {
+    transport: T,
+    /// `/v1/sandboxes/{id}`.
+    base: String,
+    token: Option<String>,
+}
+
+impl<T: Transport> Connection<T> {
+    pub fn new(transport: T, sandbox_id: &str, token: Option<String>) -> Self {
+        Connection { transport, base: format!("/v1/sandboxes/{}", encode(sandbox_id)), token }
+    }
+
+    pub fn with_token(self, token: &str) -> Self {
+        Connection { token: Some(token.to_string()), ..self }
+    }
+
+    /// Sends a call and decodes its JSON answer; a non-2xx answer is an `Error::Api`.
+    pub async fn call<R: DeserializeOwned>(&self, method: &str, path: &str, body: Option<&impl Serialize>) -> Result<R> {
+        let answer = self.open(method, path, body).await?;
+        let bytes = collect(answer.body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))))
+    }
+
+    /// Sends a call and returns its body unread, once the answer is known to be a success.
+    pub async fn open(&self, method: &str, path: &str, body: Option<&impl Serialize>) -> Result<Answer> {
+        let json = body.map(|b| serde_json::to_string(b).expect("request bodies serialize"));
+        let full_path = format!("{}{path}", self.base);
+        let call = Call { method, path: &full_path, body: json.as_deref(), token: self.token.as_deref() };
+        let answer = self.transport.send(call).await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
+        }
+        let bytes = collect(answer.body).await.unwrap_or_default();
+        Err(Error::from_answer(answer.status, &bytes, answer.retry_after.as_deref()))
+    }
+}
+
+async fn collect(mut body: Chunks) -> Result<Vec<u8>> {
+    let mut all = Vec::new();
+    while let Some(chunk) = body.next().await {
+        all.extend_from_slice(&chunk?);
+    }
+    Ok(all)
+}
+
+/// Percent-encodes a path segment (ids are plain, but nothing may break the path).
+pub(crate) fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(super::encode("my-sandbox"), "my-sandbox");
+        assert_eq!(super::encode("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,31 @@
+//! The Rust client of sandbox-rs, for Workers written with workers-rs (and, through the `Transport` trait, any
+//! Rust program). It reads like the Cloudflare Sandbox SDK:
+//!
+//! ```ignore
+//! let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+//! let session = sandbox.create_session(SessionOptions { cwd: Some("/workspace/analysis".into()), ..Default::default() }).await?;
+//! let result = session.exec("echo $API_KEY", ExecOptions::default()).await?;
+//! ```
+//!
+//! Options and results are the wire types of `sandbox-protocol`, the crate the agent and the Worker use.
+
+mod connection;
+mod error;
+mod events;
+mod sandbox;
+mod session;
+mod sse;
+mod transport;
+
+pub use error::{Error, ErrorCode, Result};
+pub use events::ExecEvents;
+pub use sandbox::{get_sandbox, Sandbox};
+pub use sandbox_protocol as protocol;
+pub use sandbox_protocol::{
+    Encoding, ExecEvent, ExecEventType, ExecResult, FileInfo, FileType, ListFilesResult, ReadFileResult, SessionInfo,
+    SessionOptions,
+};
+pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
+#[cfg(feature = "worker")]
+pub use transport::RemoteUrl;
+pub use transport::{Answer, Call, Chunks, Transport};

@@ -1,0 +1,83 @@
+//! `get_sandbox` and `Sandbox`: one sandbox by id, its sessions and its end. Its command, file and variable
+//! methods are its default session's (`Sandbox` derefs to it).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sandbox_protocol::{DeleteResult, DestroyResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, DEFAULT_SESSION_ID};
+
+use crate::connection::{encode, Connection};
+use crate::error::Result;
+use crate::session::ExecutionSession;
+use crate::transport::Transport;
+
+/// The sandbox named `id` (1-63 characters, DNS-label rules) through `transport`: a service binding
+/// (`env.service("SANDBOX")?`) or a `RemoteUrl`. Nothing is sent until the first call.
+pub fn get_sandbox<T: Transport>(transport: T, id: &str) -> Sandbox<T> {
+    Sandbox::new(transport, id, None)
+}
+
+pub struct Sandbox<T> {
+    id: String,
+    default: ExecutionSession<T>,
+}
+
+impl<T: Transport> Sandbox<T> {
+    fn new(transport: T, id: &str, token: Option<String>) -> Self {
+        let connection = Arc::new(Connection::new(transport, id, token));
+        Sandbox { id: id.to_string(), default: ExecutionSession::new(connection, DEFAULT_SESSION_ID.to_string()) }
+    }
+
+    /// The same sandbox, sending `Authorization: Bearer <token>` (when the Worker has `SANDBOX_API_TOKEN`).
+    pub fn with_token(self, token: &str) -> Self {
+        let Sandbox { id, default } = self;
+        let connection = Arc::into_inner(default.connection).expect("a new sandbox's connection is not shared yet");
+        Sandbox { id, default: ExecutionSession::new(Arc::new(connection.with_token(token)), DEFAULT_SESSION_ID.to_string()) }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Creates a session: an isolated shell with its own variables, directory and history.
+    pub async fn create_session(&self, options: SessionOptions) -> Result<ExecutionSession<T>> {
+        let info: SessionInfo = self.connection().call("POST", "/sessions", Some(&options)).await?;
+        Ok(ExecutionSession::new(Arc::clone(self.connection()), info.id))
+    }
+
+    /// An existing session; `SESSION_NOT_FOUND` when there is none with that id.
+    pub async fn get_session(&self, id: &str) -> Result<ExecutionSession<T>> {
+        let info: SessionInfo = self.connection().call("GET", &format!("/sessions/{}", encode(id)), None::<&()>).await?;
+        Ok(ExecutionSession::new(Arc::clone(self.connection()), info.id))
+    }
+
+    pub async fn list_sessions(&self) -> Result<SessionList> {
+        self.connection().call("GET", "/sessions", None::<&()>).await
+    }
+
+    /// Ends the session's shell and every process it started.
+    pub async fn delete_session(&self, id: &str) -> Result<DeleteResult> {
+        self.connection().call("DELETE", &format!("/sessions/{}", encode(id)), None::<&()>).await
+    }
+
+    pub async fn status(&self) -> Result<SandboxStatus> {
+        self.connection().call("GET", "", None::<&()>).await
+    }
+
+    /// Ends every session and process, stops the container and forgets the sandbox's state.
+    pub async fn destroy(&self) -> Result<DestroyResult> {
+        self.connection().call("DELETE", "", None::<&()>).await
+    }
+
+    fn connection(&self) -> &Arc<Connection<T>> {
+        &self.default.connection
+    }
+}
+
+impl<T> Deref for Sandbox<T> {
+    type Target = ExecutionSession<T>;
+
+    fn deref(&self) -> &ExecutionSession<T> {
+        &self.default
+    }
+}

@@ -1,0 +1,154 @@
+//! `ExecutionSession`: a session's methods (commands, files, variables). A `Sandbox` derefs to its default
+//! session, so the same methods run there when called on the sandbox.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sandbox_protocol::{
+    CancelExecRequest, CancelExecResult, DeleteFileRequest, Encoding, ExecRequest, ExecResult, ExistsRequest,
+    ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest,
+    ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo,
+    SetEnvVarsRequest, SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
+};
+
+use crate::connection::{encode, Connection};
+use crate::error::Result;
+use crate::events::{exec_events, ExecEvents};
+use crate::transport::Transport;
+
+/// Options of `exec` and `exec_stream`, as the SDK names them.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Milliseconds; the command's process tree is killed when it passes. `Some(0)`: no timeout.
+    pub timeout: Option<u64>,
+    /// For this command only; a `None` value unsets the variable.
+    pub env: Option<BTreeMap<String, Option<String>>>,
+    /// Working directory for this command only.
+    pub cwd: Option<String>,
+    pub encoding: Option<Encoding>,
+    /// Cap on each of stdout and stderr in the result, in bytes.
+    pub max_output_bytes: Option<u64>,
+    /// An id of the caller's choosing, to stop the command with `cancel`.
+    pub command_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListFilesOptions {
+    pub recursive: bool,
+    pub include_hidden: bool,
+}
+
+pub struct ExecutionSession<T> {
+    pub(crate) connection: Arc<Connection<T>>,
+    id: String,
+}
+
+impl<T> Clone for ExecutionSession<T> {
+    fn clone(&self) -> Self {
+        ExecutionSession { connection: Arc::clone(&self.connection), id: self.id.clone() }
+    }
+}
+
+impl<T: Transport> ExecutionSession<T> {
+    pub(crate) fn new(connection: Arc<Connection<T>>, id: String) -> Self {
+        ExecutionSession { connection, id }
+    }
+
+    /// The session's id (`default` for the sandbox's own).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs a command in the session's shell and returns its result.
+    pub async fn exec(&self, command: &str, options: ExecOptions) -> Result<ExecResult> {
+        self.connection.call("POST", "/exec", Some(&self.exec_request(command, options))).await
+    }
+
+    /// Runs a command and returns its events as they come: `start`, `stdout` / `stderr`, then `complete`.
+    /// Dropping the stream closes the connection; to be sure the command stops, give it a `command_id` and `cancel`.
+    pub async fn exec_stream(&self, command: &str, options: ExecOptions) -> Result<ExecEvents> {
+        let answer = self.connection.open("POST", "/exec/stream", Some(&self.exec_request(command, options))).await?;
+        Ok(exec_events(answer.body))
+    }
+
+    /// Stops the command started with `command_id`, running or queued (it ends with exit code 130).
+    pub async fn cancel(&self, command_id: &str) -> Result<CancelExecResult> {
+        self.connection.call("POST", "/exec/cancel", Some(&CancelExecRequest { command_id: command_id.to_string() })).await
+    }
+
+    /// Exports variables into the session for its later commands; a `None` value unsets one.
+    pub async fn set_env_vars(&self, env_vars: BTreeMap<String, Option<String>>) -> Result<SetEnvVarsResult> {
+        self.connection.call("POST", "/env", Some(&SetEnvVarsRequest { env_vars, session_id: self.session_id() })).await
+    }
+
+    pub async fn list_files(&self, path: &str, options: ListFilesOptions) -> Result<ListFilesResult> {
+        let req = ListFilesRequest { path: path.into(), recursive: options.recursive, include_hidden: options.include_hidden, session_id: self.session_id() };
+        self.connection.call("POST", "/files/list", Some(&req)).await
+    }
+
+    /// Writes a file, making its parent directories; `content` is in `encoding` (`utf-8` when `None`).
+    pub async fn write_file(&self, path: &str, content: &str, encoding: Option<Encoding>) -> Result<FileOpResult> {
+        let req = WriteFileRequest { path: path.into(), content: content.into(), encoding, session_id: self.session_id() };
+        self.connection.call("POST", "/files/write", Some(&req)).await
+    }
+
+    /// Reads a file; without an encoding, text comes as `utf-8` and binary content as `base64`.
+    pub async fn read_file(&self, path: &str, encoding: Option<Encoding>) -> Result<ReadFileResult> {
+        let req = ReadFileRequest { path: path.into(), encoding, session_id: self.session_id() };
+        self.connection.call("POST", "/files/read", Some(&req)).await
+    }
+
+    pub async fn mkdir(&self, path: &str, recursive: bool) -> Result<MkdirResult> {
+        let req = MkdirRequest { path: path.into(), recursive, session_id: self.session_id() };
+        self.connection.call("POST", "/files/mkdir", Some(&req)).await
+    }
+
+    pub async fn delete_file(&self, path: &str) -> Result<FileOpResult> {
+        let req = DeleteFileRequest { path: path.into(), session_id: self.session_id() };
+        self.connection.call("POST", "/files/delete", Some(&req)).await
+    }
+
+    /// Renames; refuses to replace an existing `new_path` (`FILE_EXISTS`).
+    pub async fn rename_file(&self, old_path: &str, new_path: &str) -> Result<RenameResult> {
+        let req = RenameFileRequest { old_path: old_path.into(), new_path: new_path.into(), session_id: self.session_id() };
+        self.connection.call("POST", "/files/rename", Some(&req)).await
+    }
+
+    /// Moves like `mv`: into `destination_path` when it is a directory.
+    pub async fn move_file(&self, source_path: &str, destination_path: &str) -> Result<RenameResult> {
+        let req = MoveFileRequest { source_path: source_path.into(), destination_path: destination_path.into(), session_id: self.session_id() };
+        self.connection.call("POST", "/files/move", Some(&req)).await
+    }
+
+    pub async fn exists(&self, path: &str) -> Result<ExistsResult> {
+        let req = ExistsRequest { path: path.into(), session_id: self.session_id() };
+        self.connection.call("POST", "/files/exists", Some(&req)).await
+    }
+
+    /// The session's state: `cwd`, `status`, times and command count.
+    pub async fn info(&self) -> Result<SessionInfo> {
+        self.connection.call("GET", &format!("/sessions/{}", encode(&self.id)), None::<&()>).await
+    }
+
+    /// The session's newest commands, oldest first.
+    pub async fn history(&self) -> Result<SessionHistory> {
+        self.connection.call("GET", &format!("/sessions/{}/history", encode(&self.id)), None::<&()>).await
+    }
+
+    fn session_id(&self) -> Option<String> {
+        (self.id != DEFAULT_SESSION_ID).then(|| self.id.clone())
+    }
+
+    fn exec_request(&self, command: &str, o: ExecOptions) -> ExecRequest {
+        ExecRequest {
+            command: command.to_string(),
+            session_id: self.session_id(),
+            env: o.env,
+            cwd: o.cwd,
+            timeout: o.timeout,
+            encoding: o.encoding,
+            max_output_bytes: o.max_output_bytes,
+            command_id: o.command_id,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! How a request reaches the sandbox Worker. The client speaks JSON over HTTP to `/v1/sandboxes/{id}/...`; a
+//! `Transport` carries one request and hands back the status and the body as it arrives. Implemented for a service
+//! binding and for a URL (feature `worker`); a native program can implement it over its own HTTP client.
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+
+use crate::error::Result;
+
+/// One request: `path` starts with `/v1/`; `body` is JSON.
+pub struct Call<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub body: Option<&'a str>,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub token: Option<&'a str>,
+}
+
+/// The body of an answer, chunk by chunk.
+pub type Chunks = Pin<Box<dyn Stream<Item = Result<Vec<u8>>>>>;
+
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Chunks,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    async fn send(&self, call: Call<'_>) -> Result<Answer>;
+}
+
+#[cfg(feature = "worker")]
+mod workers {
+    use futures_util::StreamExt;
+    use worker::{Fetch, Fetcher, Headers, Method, Request, RequestInit, Response};
+
+    use super::{Answer, Call, Transport};
+    use crate::error::{Error, Result};
+
+    /// The origin of requests through a service binding; the binding ignores it.
+    const BINDING_ORIGIN: &str = "https://sandbox";
+
+    /// A service binding to the sandbox Worker (`env.service("SANDBOX")?`).
+    impl Transport for Fetcher {
+        async fn send(&self, call: Call<'_>) -> Result<Answer> {
+            let request = request(BINDING_ORIGIN, &call)?;
+            answer(self.fetch_request(request).await.map_err(network)?)
+        }
+    }
+
+    /// The sandbox Worker by URL, through the calling Worker's own `fetch`.
+    pub struct RemoteUrl {
+        base: String,
+    }
+
+    impl RemoteUrl {
+        /// `url` is the Worker's origin, for example `https://sandbox.example.com`.
+        pub fn new(url: &str) -> RemoteUrl {
+            RemoteUrl { base: url.trim_end_matches('/').to_string() }
+        }
+    }
+
+    impl Transport for RemoteUrl {
+        async fn send(&self, call: Call<'_>) -> Result<Answer> {
+            let request = request(&self.base, &call)?;
+            answer(Fetch::Request(request).send().await.map_err(network)?)
+        }
+    }
+
+    fn request(origin: &str, call: &Call<'_>) -> Result<Request> {
+        let headers = Headers::new();
+        let invalid = |e: worker::Error| Error::InvalidResponse(e.to_string());
+        if call.body.is_some() {
+            headers.set("content-type", "application/json").map_err(invalid)?;
+        }
+        if let Some(token) = call.token {
+            headers.set("authorization", &format!("Bearer {token}")).map_err(invalid)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::from(call.method.to_string())).with_headers(headers);
+        if let Some(body) = call.body {
+            init.with_body(Some(wasm_bindgen::JsValue::from_str(body)));
+        }
+        Request::new_with_init(&format!("{origin}{}", call.path), &init).map_err(invalid)
+    }
+
+    fn answer(mut response: Response) -> Result<Answer> {
+        let status = response.status_code();
+        let retry_after = response.headers().get("retry-after").ok().flatten();
+        let body = response.stream().map_err(network)?.map(|chunk| chunk.map_err(network));
+        Ok(Answer { status, retry_after, body: Box::pin(body) })
+    }
+
+    fn network(e: worker::Error) -> Error {
+        Error::Network(e.to_string())
+    }
+}
+
+#[cfg(feature = "worker")]
+pub use workers::RemoteUrl;

@@ -1,0 +1,150 @@
+//! A Worker that uses sandbox-rs from Rust the way the Sandbox SDK's docs use `@cloudflare/sandbox` from
+//! JavaScript: the createSession page's examples, one per route, each answering with what the docs print.
+//! `POST /examples/{name}` runs one, `GET /` lists them.
+
+use std::collections::BTreeMap;
+
+use sandbox_client::{get_sandbox, Error, ExecOptions, ListFilesOptions, SessionOptions};
+use serde_json::{json, Value};
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+const EXAMPLES: [&str; 4] = ["custom-environment", "isolated-sessions", "session-cleanup", "default-session"];
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let path = req.path();
+    if req.method() == Method::Get && path == "/" {
+        return Response::from_json(&json!({ "examples": EXAMPLES }));
+    }
+    let name = path.strip_prefix("/examples/").filter(|n| EXAMPLES.contains(n));
+    let (Method::Post, Some(name)) = (req.method(), name) else {
+        return Ok(Response::from_json(&json!({ "code": "NOT_FOUND", "message": "POST /examples/{name}; GET / lists them" }))?.with_status(404));
+    };
+    let outcome = match name {
+        "custom-environment" => custom_environment(&env).await,
+        "isolated-sessions" => isolated_sessions(&env).await,
+        "session-cleanup" => session_cleanup(&env).await,
+        _ => default_session(&env).await,
+    };
+    match outcome {
+        Ok(value) => Response::from_json(&value),
+        Err(Failure::Sandbox(e)) => Ok(Response::from_json(&json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string(), "status": e.status() }))?.with_status(500)),
+        Err(Failure::Worker(e)) => Err(e),
+    }
+}
+
+enum Failure {
+    Sandbox(Error),
+    Worker(worker::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Sandbox(e)
+    }
+}
+
+impl From<worker::Error> for Failure {
+    fn from(e: worker::Error) -> Self {
+        Failure::Worker(e)
+    }
+}
+
+fn env_of(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, Option<String>>> {
+    Some(pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect())
+}
+
+/// "Create a session with custom environment"
+async fn custom_environment(env: &Env) -> std::result::Result<Value, Failure> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+
+    // Create a session with custom environment
+    let session = sandbox
+        .create_session(SessionOptions {
+            name: Some("data-analysis".into()),
+            env: env_of(&[("API_KEY", "secret-key"), ("DEBUG", "true")]),
+            cwd: Some("/workspace/analysis".into()),
+            ..Default::default()
+        })
+        .await?;
+
+    // Use the session - all operations use session context
+    let result = session.exec("echo $API_KEY", ExecOptions::default()).await?;
+    worker::console_log!("{}", result.stdout); // "secret-key"
+
+    let files = session.list_files(".", ListFilesOptions::default()).await?;
+    worker::console_log!("{:?}", files); // Lists /workspace/analysis
+
+    Ok(json!({ "stdout": result.stdout, "files": files }))
+}
+
+/// "Example: Multiple Isolated Sessions"
+async fn isolated_sessions(env: &Env) -> std::result::Result<Value, Failure> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+
+    // Create sessions for different users
+    let user1_session = sandbox
+        .create_session(SessionOptions { id: Some("user-1".into()), env: env_of(&[("USER_ID", "1")]), cwd: Some("/workspace/user1".into()), ..Default::default() })
+        .await?;
+    let user2_session = sandbox
+        .create_session(SessionOptions { id: Some("user-2".into()), env: env_of(&[("USER_ID", "2")]), cwd: Some("/workspace/user2".into()), ..Default::default() })
+        .await?;
+
+    // Each session has isolated state
+    user1_session.exec("export TOKEN=abc123", ExecOptions::default()).await?;
+    user2_session.exec("export TOKEN=xyz789", ExecOptions::default()).await?;
+
+    let result1 = user1_session.exec("echo $TOKEN", ExecOptions::default()).await?;
+    worker::console_log!("{}", result1.stdout); // "abc123"
+
+    let result2 = user2_session.exec("echo $TOKEN", ExecOptions::default()).await?;
+    worker::console_log!("{}", result2.stdout); // "xyz789"
+
+    Ok(json!({ "result1": result1.stdout, "result2": result2.stdout }))
+}
+
+/// "Example: Session with Cleanup"
+async fn session_cleanup(env: &Env) -> std::result::Result<Value, Failure> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+
+    let session = sandbox
+        .create_session(SessionOptions { name: Some("temp-work".into()), cwd: Some("/tmp/session".into()), ..Default::default() })
+        .await?;
+
+    // Do work in session (Rust has no `finally`: the cleanup runs whatever the work returned)
+    let work = async {
+        session.exec("npm install", ExecOptions::default()).await?;
+        session.exec("npm test", ExecOptions::default()).await
+    }
+    .await;
+    // Cleanup
+    sandbox.delete_session(session.id()).await?;
+    work?;
+
+    let after = match session.exec("echo still here", ExecOptions::default()).await {
+        Ok(result) => json!({ "stdout": result.stdout }),
+        Err(e) => json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }),
+    };
+    Ok(json!({ "sessionId": session.id(), "after": after }))
+}
+
+/// "The sandbox automatically creates a default session for non-session methods"
+async fn default_session(env: &Env) -> std::result::Result<Value, Failure> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+
+    sandbox.exec("export FROM_DEFAULT=yes; cd /workspace", ExecOptions::default()).await?;
+    let session = sandbox.create_session(SessionOptions { env: env_of(&[("FROM_SESSION", "yes")]), ..Default::default() }).await?;
+    let in_default = sandbox.exec("echo \"$FROM_DEFAULT ${FROM_SESSION:-unset}\"", ExecOptions::default()).await?;
+    let in_session = session.exec("echo \"${FROM_DEFAULT:-unset} $FROM_SESSION\"", ExecOptions::default()).await?;
+    sandbox.write_file("/workspace/shared.txt", "one filesystem", None).await?;
+    let read = session.read_file("/workspace/shared.txt", None).await?;
+    sandbox.delete_session(session.id()).await?;
+
+    Ok(json!({
+        "inDefault": in_default.stdout,
+        "inDefaultSession": in_default.session_id,
+        "inSession": in_session.stdout,
+        "shared": read.content,
+    }))
+}
