@@ -108,6 +108,37 @@ describe('exec', () => {
       assert.equal((await sandbox.exists('/workspace/ran-on')).exists, false);
     });
   }
+
+  test('cancelling an execStream stream, or leaving parseSSEStream early, stops the command', async () => {
+    const sandbox = fresh();
+    const probe = await sandbox.createSession();
+    const pgrep = async (marker) => (await probe.exec(`pgrep -f "${marker}" >/dev/null && echo running || echo gone`)).stdout;
+    const first = `sleep 42.${n}1`;
+    const stream = await sandbox.execStream(`echo started; ${first}`);
+    assert.ok(await eventually(async () => (await pgrep(first)) === 'running'));
+    await stream.cancel();
+    assert.ok(await eventually(async () => (await pgrep(first)) === 'gone'), 'still running after cancel');
+    const second = `sleep 42.${n}2`;
+    for await (const event of parseSSEStream(await sandbox.execStream(`echo started; ${second}`))) {
+      if (event.type === 'stdout') break;
+    }
+    assert.ok(await eventually(async () => (await pgrep(second)) === 'gone'), 'still running after break');
+  });
+});
+
+describe('parseSSEStream', () => {
+  test('events split across chunks, several data lines and comments', async () => {
+    const parts = [': hi\ndata: {"type":"st', 'art","timestamp":"t"}\n\ndata: {"type":"stdout",\r\ndata: "data":"x"}\n\n', 'data: {"type":"complete"}'];
+    const stream = new ReadableStream({
+      start(controller) {
+        for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+        controller.close();
+      },
+    });
+    const events = [];
+    for await (const event of parseSSEStream(stream)) events.push(event);
+    assert.deepEqual(events, [{ type: 'start', timestamp: 't' }, { type: 'stdout', data: 'x' }, { type: 'complete' }]);
+  });
 });
 
 describe('sessions', () => {
