@@ -1,12 +1,15 @@
 //! A Worker that uses sandbox-rs from Rust the way the Sandbox SDK's docs use `@cloudflare/sandbox` from
 //! JavaScript: the createSession page's examples, one per route, each answering with what the docs print.
-//! `POST /examples/{name}` runs one, `GET /` lists them.
+//! `POST /examples/{name}` runs one, `GET /` lists them. `POST /tour` goes through every method of the client
+//! once and answers with what each returned.
 
 use std::collections::BTreeMap;
 
 use sandbox_client::{get_sandbox, Error, ExecOptions, ListFilesOptions, SessionOptions};
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Method, Request, Response, Result};
+
+mod tour;
 
 const EXAMPLES: [&str; 4] = ["custom-environment", "isolated-sessions", "session-cleanup", "default-session"];
 
@@ -16,6 +19,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     if req.method() == Method::Get && path == "/" {
         return Response::from_json(&json!({ "examples": EXAMPLES }));
+    }
+    if req.method() == Method::Post && path == "/tour" {
+        return answer(tour::run(&env).await);
     }
     let name = path.strip_prefix("/examples/").filter(|n| EXAMPLES.contains(n));
     let (Method::Post, Some(name)) = (req.method(), name) else {
@@ -27,6 +33,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "session-cleanup" => session_cleanup(&env).await,
         _ => default_session(&env).await,
     };
+    answer(outcome)
+}
+
+fn answer(outcome: std::result::Result<Value, Failure>) -> Result<Response> {
     match outcome {
         Ok(value) => Response::from_json(&value),
         Err(Failure::Sandbox(e)) => Ok(Response::from_json(&json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string(), "status": e.status() }))?.with_status(500)),
@@ -34,7 +44,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Sandbox(Error),
     Worker(worker::Error),
 }

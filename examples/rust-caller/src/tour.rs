@@ -1,0 +1,100 @@
+//! Every method of the Rust client once, through the service binding, with what each returned: commands (with
+//! per-command options, streamed, cancelled), variables, files, sessions, errors, and the sandbox itself.
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use sandbox_client::{get_sandbox, Encoding, ExecEventType, ExecOptions, ListFilesOptions, SessionOptions};
+use serde_json::{json, Value};
+use worker::Env;
+
+use crate::Failure;
+
+pub async fn run(env: &Env) -> Result<Value, Failure> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "rust-tour");
+    sandbox.destroy().await?;
+
+    // Commands.
+    let plain = sandbox.exec("printf 'a\\nb\\n'; echo err >&2; exit 3", ExecOptions::default()).await?;
+    sandbox.mkdir("/workspace/sub", false).await?;
+    let scoped = sandbox
+        .exec(
+            "echo \"$X\"; basename \"$PWD\"",
+            ExecOptions { env: Some(BTreeMap::from([("X".into(), Some("it's $literal".into()))])), cwd: Some("/workspace/sub".into()), ..Default::default() },
+        )
+        .await?;
+    let timed = sandbox.exec("sleep 5", ExecOptions { timeout: Some(200), ..Default::default() }).await?;
+    let bytes = sandbox.exec("printf '\\0\\377'", ExecOptions { encoding: Some(Encoding::Base64), ..Default::default() }).await?;
+
+    // A streamed command: its events, in order.
+    let mut events = sandbox.exec_stream("echo one; echo two >&2", ExecOptions::default()).await?;
+    let mut kinds = Vec::new();
+    let mut exit_code = None;
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if event.kind == ExecEventType::Complete {
+            exit_code = event.exit_code;
+        }
+        kinds.push(event.kind);
+    }
+
+    // A streamed command cancelled by its id once it has started.
+    let options = ExecOptions { command_id: Some("tour-sleeper".into()), ..Default::default() };
+    let mut sleeper = sandbox.exec_stream("sleep 30", options).await?;
+    let first = sleeper.next().await.transpose()?.map(|e| e.kind);
+    let cancel = sandbox.cancel("tour-sleeper").await?;
+    let mut cancelled_exit = None;
+    while let Some(event) = sleeper.next().await {
+        cancelled_exit = event?.exit_code.or(cancelled_exit);
+    }
+
+    // Variables and sessions.
+    let session = sandbox.create_session(SessionOptions { id: Some("tour".into()), cwd: Some("/workspace/t".into()), ..Default::default() }).await?;
+    session.set_env_vars(BTreeMap::from([("TOUR".into(), Some("on".into()))])).await?;
+    let in_session = session.exec("echo $TOUR", ExecOptions::default()).await?;
+    let in_default = sandbox.exec("echo ${TOUR-unset}", ExecOptions::default()).await?;
+    let again = sandbox.get_session("tour").await?;
+    let info = again.info().await?;
+    let history = again.history().await?;
+    let listed = sandbox.list_sessions().await?;
+    let duplicate = sandbox.create_session(SessionOptions { id: Some("tour".into()), ..Default::default() }).await.err();
+    sandbox.delete_session("tour").await?;
+    let after_delete = session.exec("true", ExecOptions::default()).await.err();
+
+    // Files.
+    sandbox.write_file("/workspace/d/a.txt", "hello", None).await?;
+    let read = sandbox.read_file("/workspace/d/a.txt", None).await?;
+    let renamed = sandbox.rename_file("/workspace/d/a.txt", "/workspace/d/b.txt").await?;
+    sandbox.mkdir("/workspace/x/y", true).await?;
+    sandbox.move_file("/workspace/d/b.txt", "/workspace/x/y").await?;
+    let exists = sandbox.exists("/workspace/x/y/b.txt").await?;
+    let listing = sandbox.list_files("/workspace", ListFilesOptions { recursive: true, include_hidden: false }).await?;
+    sandbox.delete_file("/workspace/x/y/b.txt").await?;
+    let missing = sandbox.read_file("/workspace/x/y/b.txt", None).await.err();
+
+    // The sandbox itself, and an invalid one.
+    let status = sandbox.status().await?;
+    let invalid = get_sandbox(env.service("SANDBOX")?, "Not_Valid").exec("true", ExecOptions::default()).await.err();
+    let destroyed = sandbox.destroy().await?;
+
+    let err = |e: Option<sandbox_client::Error>| e.map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }));
+    let mut paths: Vec<String> = listing.files.iter().map(|f| f.relative_path.clone()).collect();
+    paths.sort();
+    Ok(json!({
+        "plain": plain,
+        "scoped": scoped.stdout,
+        "timedOut": [timed.timed_out, timed.exit_code],
+        "bytes": bytes.stdout,
+        "streamed": { "kinds": kinds, "exitCode": exit_code },
+        "cancelled": { "first": first, "cancelled": cancel.cancelled, "exitCode": cancelled_exit },
+        "env": [in_session.stdout, in_default.stdout],
+        "session": { "id": again.id(), "cwd": info.cwd, "historyTotal": history.total, "listed": listed.sessions.iter().any(|s| s.id == "tour") },
+        "duplicate": err(duplicate),
+        "afterDelete": err(after_delete),
+        "files": { "read": read.content, "renamed": renamed.new_path, "exists": exists.exists, "paths": paths },
+        "missing": err(missing),
+        "status": status,
+        "invalid": err(invalid),
+        "destroyed": destroyed.success,
+    }))
+}

@@ -1,0 +1,97 @@
+// The caller Workers of examples/ (JavaScript and Rust), each under its own `wrangler dev`, reaching the sandbox
+// Worker through a service binding named SANDBOX (connected through the dev registry): the createSession docs
+// page, example by example, through both; and every method of the Rust client through the Rust caller.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { getSandbox } from 'sandbox-rs';
+import { startStack } from './stack.mjs';
+
+let stack;
+const callers = new Map();
+
+/// The base URL of the caller Worker `name`, started on first use.
+function caller(name) {
+  if (!callers.has(name)) callers.set(name, stack.startCaller(name));
+  return callers.get(name);
+}
+
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+async function run(base, example) {
+  const res = await fetch(`${base}/examples/${example}`, { method: 'POST' });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body;
+}
+
+for (const name of ['js-caller', 'rust-caller']) {
+  describe(`the docs' createSession examples through ${name}`, () => {
+    let base;
+    const sandbox = () => getSandbox({ url: stack.base }, 'my-sandbox');
+
+    before(async () => {
+      base = await caller(name);
+      // Each caller's run starts from a clean sandbox.
+      await sandbox().destroy();
+    });
+
+    test('a session with custom environment: echo $API_KEY is "secret-key", listFiles(".") lists /workspace/analysis', async () => {
+      await sandbox().writeFile('/workspace/analysis/data.csv', 'a,b\n1,2\n');
+      const { stdout, files } = await run(base, 'custom-environment');
+      assert.equal(stdout, 'secret-key');
+      assert.equal(files.path, '/workspace/analysis');
+      assert.deepEqual(files.files.map((f) => [f.name, f.absolutePath, f.type]), [['data.csv', '/workspace/analysis/data.csv', 'file']]);
+    });
+
+    test('multiple isolated sessions: each sees its own TOKEN', async () => {
+      const { result1, result2 } = await run(base, 'isolated-sessions');
+      assert.equal(result1, 'abc123');
+      assert.equal(result2, 'xyz789');
+      const sessions = await sandbox().listSessions();
+      assert.deepEqual(sessions.sessions.map((s) => [s.id, s.cwd]).filter(([id]) => id.startsWith('user-')).sort(),
+        [['user-1', '/workspace/user1'], ['user-2', '/workspace/user2']]);
+    });
+
+    test('a session with cleanup: after deleteSession its calls fail with SESSION_NOT_FOUND', async () => {
+      const { sessionId, after } = await run(base, 'session-cleanup');
+      assert.deepEqual(after, { code: 'SESSION_NOT_FOUND', status: 404 });
+      await assert.rejects(sandbox().getSession(sessionId), { code: 'SESSION_NOT_FOUND' });
+    });
+
+    test('non-session calls use the default session, isolated from the others, on one filesystem', async () => {
+      const r = await run(base, 'default-session');
+      assert.deepEqual(r, { inDefault: 'yes unset', inDefaultSession: 'default', inSession: 'unset yes', shared: 'one filesystem' });
+    });
+  });
+}
+
+describe('the Rust client, every method, through rust-caller', () => {
+  test('commands, streams, cancel, variables, sessions, files, errors and the sandbox', async () => {
+    const res = await fetch(`${await caller('rust-caller')}/tour`, { method: 'POST' });
+    const t = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(t));
+    assert.deepEqual([t.plain.stdout, t.plain.stderr, t.plain.exitCode, t.plain.success, t.plain.sessionId], ['a\nb', 'err', 3, false, 'default']);
+    assert.equal(t.scoped, "it's $literal\nsub");
+    assert.deepEqual(t.timedOut, [true, 124]);
+    assert.equal(t.bytes, 'AP8=');
+    const { kinds, exitCode } = t.streamed;
+    // stdout and stderr are separate pipes: their events may come in either order.
+    assert.deepEqual([kinds[0], kinds.slice(1, -1).sort(), kinds.at(-1), exitCode], ['start', ['stderr', 'stdout'], 'complete', 0]);
+    assert.deepEqual(t.cancelled, { first: 'start', cancelled: true, exitCode: 130 });
+    assert.deepEqual(t.env, ['on', 'unset']);
+    assert.deepEqual(t.session, { id: 'tour', cwd: '/workspace/t', historyTotal: 1, listed: true });
+    assert.deepEqual(t.duplicate, { code: 'SESSION_ALREADY_EXISTS', status: 409 });
+    assert.deepEqual(t.afterDelete, { code: 'SESSION_NOT_FOUND', status: 404 });
+    assert.deepEqual(t.files, { read: 'hello', renamed: '/workspace/d/b.txt', exists: true, paths: ['d', 'sub', 't', 'x', 'x/y', 'x/y/b.txt'] });
+    assert.deepEqual(t.missing, { code: 'FILE_NOT_FOUND', status: 404 });
+    assert.deepEqual([t.status.id, t.status.mode, t.status.running], ['rust-tour', 'local', true]);
+    assert.deepEqual(t.invalid, { code: 'VALIDATION_FAILED', status: 400 });
+    assert.equal(t.destroyed, true);
+  });
+});
