@@ -15,7 +15,7 @@ cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
 if [ "$status" -eq 0 ]; then
   bash scripts/build-worker.sh
   node_modules/.bin/tsc -p clients/js/tsconfig.json
-  node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log" || status=$?
+  node --test --test-concurrency=1 tests/types/ tests/e2e/ 2>&1 | tee -a "$log" || status=$?
 fi
 # One closing line for the whole run, summed over every test binary and the end-to-end suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
