@@ -1,24 +1,55 @@
 #!/usr/bin/env bash
 # The local stack: the agent in multi-sandbox mode (each sandbox's workspace under .state/sandboxes/<id>) and the
-# Worker under `wrangler dev`, its Durable Objects forwarding to that agent. Ctrl-C stops both.
+# Worker under `wrangler dev`, its Durable Objects forwarding to that agent. With --with-examples, the example
+# caller Workers too (examples/js-caller on PORT+1, examples/rust-caller on PORT+2), bound to it as SANDBOX
+# through wrangler's dev registry. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port="${PORT:-8787}"
 agent_port="${AGENT_PORT:-3000}"
+inspector="${INSPECTOR_PORT:-9229}"
+examples=false
+case "${1:-}" in
+  --with-examples) examples=true ;;
+  "") ;;
+  *) echo "usage: npm run dev [-- --with-examples]" >&2; exit 2 ;;
+esac
+
 bash scripts/toolchain.sh
 cargo build --release --locked -p sandbox-agent
-mkdir -p .state/sandboxes
+mkdir -p .state/sandboxes .state/registry
+export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_REGISTRY_PATH="$PWD/.state/registry"
 ./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" --multi-sandbox .state/sandboxes &
-agent=$!
-trap 'kill "$agent" 2>/dev/null; wait "$agent" 2>/dev/null' EXIT INT TERM
+pids=("$!")
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+
+if $examples; then
+  node_modules/.bin/tsc -p clients/js/tsconfig.json
+  n=0
+  for example in js-caller rust-caller; do
+    n=$((n + 1))
+    # Each wrangler needs its own inspector port too (started together, they would pick the same free one).
+    (cd "examples/$example" && exec ../../node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$((port + n))" \
+      --inspector-port "$((inspector + n))" --persist-to ../../.state/wrangler-callers \
+      --show-interactive-dev-session=false) &
+    pids+=("$!")
+  done
+fi
+
 cat <<TXT
 
 sandbox-rs on http://127.0.0.1:${port} (agent on 127.0.0.1:${agent_port})
 try:
   curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -d '{"command":"echo hello"}'
-
 TXT
-CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
-  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to .state/wrangler \
+if $examples; then
+  cat <<TXT
+example callers (service binding SANDBOX → sandbox-rs), once built:
+  curl -s -X POST http://127.0.0.1:$((port + 1))/examples/custom-environment    # JavaScript
+  curl -s -X POST http://127.0.0.1:$((port + 2))/examples/custom-environment    # Rust
+TXT
+fi
+echo
+node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
   --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}"
