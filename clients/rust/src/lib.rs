@@ -1,5 +1,5 @@
-//! The Rust client of sandbox-rs, for Workers written with workers-rs (and, through the `Transport` trait, any
-//! Rust program). It reads like the Cloudflare Sandbox SDK:
+//! The Rust client of sandbox-rs, for Workers written with workers-rs (feature `worker`: a service binding or a
+//! URL), for tokio programs (feature `native`: plain HTTP to a URL), and for anything that implements `Transport`. It reads like the Cloudflare Sandbox SDK:
 //!
 //! ```ignore
 //! let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
@@ -12,6 +12,8 @@
 mod connection;
 mod error;
 mod events;
+#[cfg(feature = "native")]
+mod native;
 mod sandbox;
 mod session;
 mod sse;
@@ -19,6 +21,8 @@ mod transport;
 
 pub use error::{Error, ErrorCode, Result};
 pub use events::ExecEvents;
+#[cfg(feature = "native")]
+pub use native::NativeUrl;
 pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{

@@ -1,0 +1,43 @@
+//! A native Rust program using sandbox-rs by URL: the createSession docs example, then a streamed command stopped
+//! by its id, printed as JSON. `cargo run -p sandbox-client --features native --example native -- URL [TOKEN]`.
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use sandbox_client::{get_sandbox, ExecOptions, ListFilesOptions, NativeUrl, SessionOptions};
+use serde_json::json;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:8787".into());
+    let mut sandbox = get_sandbox(NativeUrl::new(&url)?, "native-example");
+    if let Some(token) = args.next() {
+        sandbox = sandbox.with_token(&token);
+    }
+
+    // Create a session with custom environment
+    let env = BTreeMap::from([("API_KEY".to_string(), Some("secret-key".to_string())), ("DEBUG".to_string(), Some("true".to_string()))]);
+    let session = sandbox
+        .create_session(SessionOptions { name: Some("data-analysis".into()), env: Some(env), cwd: Some("/workspace/analysis".into()), ..Default::default() })
+        .await?;
+    let result = session.exec("echo $API_KEY", ExecOptions::default()).await?;
+    let files = session.list_files(".", ListFilesOptions::default()).await?;
+
+    // A streamed command, stopped by its id once it has started.
+    let options = ExecOptions { command_id: Some("native-sleeper".into()), ..Default::default() };
+    let mut events = sandbox.exec_stream("echo started; sleep 30", options).await?;
+    let mut seen = Vec::new();
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if event.data.is_some() {
+            sandbox.cancel("native-sleeper").await?;
+        }
+        seen.push(json!({ "type": event.kind, "data": event.data, "exitCode": event.exit_code }));
+    }
+
+    let missing = sandbox.get_session("no-such-session").await.err().map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }));
+    sandbox.destroy().await?;
+    println!("{}", json!({ "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing }));
+    Ok(())
+}

@@ -1,0 +1,34 @@
+// The Rust client from a native program (clients/rust/examples/native.rs, built by `cargo test` with the feature
+// `native`), by URL with a token, against the real local stack: the docs example, a stream stopped by its id, and
+// a typed error.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+import { startStack } from './stack.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const token = 'native-token-789';
+let stack;
+
+before(async () => {
+  stack = await startStack({ token });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test('a native Rust program runs the docs example and stops a streamed command by its id', () => {
+  const run = spawnSync(join(root, 'target/debug/examples/native'), [stack.base, token], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.equal(report.stdout, 'secret-key');
+  assert.equal(report.path, '/workspace/analysis');
+  // (bash may add a stderr line about the killed `sleep`.)
+  const events = report.events.filter((e) => e.type !== 'stderr');
+  assert.deepEqual(events.map((e) => e.type), ['start', 'stdout', 'complete'], JSON.stringify(report.events));
+  assert.equal(events[1].data, 'started\n');
+  assert.equal(events[2].exitCode, 130);
+  assert.deepEqual(report.missing, { code: 'SESSION_NOT_FOUND', status: 404 });
+});
