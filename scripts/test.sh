@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: the Rust unit and integration tests (the real agent binary,
 # real bash, real files), then the end-to-end suite through the real workerd (`wrangler dev`), the Worker and
-# the agent, with the JavaScript client and the example caller Workers. Installs what it needs (scripts/toolchain.sh).
+# the agent, with the JavaScript client and the example caller Workers; then the container image, when a Docker
+# engine is available (scripts/test-image.sh). Installs what it needs (scripts/toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,10 @@ if [ "$status" -eq 0 ]; then
   bash scripts/build-worker.sh
   node_modules/.bin/tsc -p clients/js/tsconfig.json
   node --test --test-concurrency=1 tests/types/ tests/e2e/ 2>&1 | tee -a "$log" || status=$?
+fi
+if [ "$status" -eq 0 ]; then
+  # The container image, when a Docker engine is (or can be started) here; skipped with a message otherwise.
+  bash scripts/test-image.sh --if-available 2>&1 | tee -a "$log" || status=$?
 fi
 # One closing line for the whole run, summed over every test binary and the end-to-end suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }

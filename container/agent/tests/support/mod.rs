@@ -1,5 +1,9 @@
 //! What the integration tests share: the real agent binary started on a free port with a workspace of its own,
 //! and a client for it.
+//!
+//! With `SANDBOX_AGENT_IMAGE` set, each agent runs in a container of that image instead (`docker run`, host
+//! network and process table, the test's folder mounted at the same path), so the same suite tests the image
+//! (scripts/test-image.sh).
 
 #![allow(dead_code, unused_imports)]
 
@@ -17,6 +21,8 @@ pub use serde_json::{json, Value};
 
 pub struct Agent {
     child: Option<Child>,
+    /// The container's name, when the agent runs in one.
+    container: Option<String>,
     pub addr: SocketAddr,
     /// A folder of this test's own: the workspace, or the root in multi-sandbox mode.
     pub dir: PathBuf,
@@ -48,7 +54,8 @@ impl Agent {
         for a in extra {
             args.push(a.replace("{dir}", &dir.to_string_lossy()));
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-agent"))
+        let (mut command, container) = launcher(&dir);
+        let mut child = command
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -62,15 +69,22 @@ impl Agent {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Agent { child: Some(child), addr, dir }
+        Agent { child: Some(child), container, addr, dir }
     }
 
     pub async fn client(&self) -> Client {
         Client::connect(self.addr).await
     }
 
+    /// The agent's process id (in a container: as the host sees it).
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        match &self.container {
+            None => self.child.as_ref().unwrap().id(),
+            Some(name) => {
+                let out = Command::new("docker").args(["inspect", "-f", "{{.State.Pid}}", name]).output().expect("docker inspect");
+                String::from_utf8_lossy(&out.stdout).trim().parse().expect("the container's pid")
+            }
+        }
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
@@ -80,6 +94,24 @@ impl Agent {
         signal(child.id() as i32, 15);
         let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("the agent exits after SIGTERM");
         (status, t0.elapsed())
+    }
+}
+
+/// How an agent is started: the binary, or `docker run` of `SANDBOX_AGENT_IMAGE` (the container's name comes
+/// along). `docker run` passes SIGTERM on to the agent, so stopping works the same way.
+fn launcher(dir: &Path) -> (Command, Option<String>) {
+    match std::env::var("SANDBOX_AGENT_IMAGE") {
+        Ok(image) if !image.is_empty() => {
+            let name = format!("sandbox-agent-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+            let mut command = Command::new("docker");
+            command
+                .args(["run", "--rm", "--name", &name, "--label", "sandbox-rs-test", "--network", "host", "--pid", "host"])
+                .arg("-v")
+                .arg(format!("{0}:{0}", dir.display()))
+                .arg(image);
+            (command, Some(name))
+        }
+        _ => (Command::new(env!("CARGO_BIN_EXE_sandbox-agent")), None),
     }
 }
 
@@ -112,6 +144,9 @@ impl Drop for Agent {
         if let Some(mut child) = self.child.take() {
             signal(child.id() as i32, 15);
             let _ = wait_timeout(&mut child, Duration::from_secs(5));
+        }
+        if let Some(name) = &self.container {
+            let _ = Command::new("docker").args(["rm", "-f", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
