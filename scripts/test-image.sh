@@ -43,7 +43,6 @@ cleanup() {
   ids=$(docker ps -aq --filter label=sandbox-rs-test 2>/dev/null)
   [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
   docker rmi -f "$full_image" "$rust_image" "$image" "$runtime_base" "$base" >/dev/null 2>&1
-  docker image prune -f >/dev/null 2>&1
   if [ -n "$dockerd_pid" ]; then
     kill "$dockerd_pid" 2>/dev/null
     wait "$dockerd_pid" 2>/dev/null
