@@ -37,12 +37,17 @@ fi
 # Without buildx the CLI must be told to use the engine's own builder.
 export DOCKER_BUILDKIT=0
 
+dangling() { docker images -aq --no-trunc --filter dangling=true 2>/dev/null | sort; }
+dangling_before=""
 dockerd_pid=""
 cleanup() {
   set +e
   ids=$(docker ps -aq --filter label=sandbox-rs-test 2>/dev/null)
   [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
   docker rmi -f "$full_image" "$rust_image" "$image" "$runtime_base" "$base" >/dev/null 2>&1
+  # The untagged layers its builds left (the Rust stage's, above all); other images stay.
+  new=$(comm -13 <(printf '%s\n' "$dangling_before") <(dangling))
+  [ -n "$new" ] && docker rmi -f $new >/dev/null 2>&1
   if [ -n "$dockerd_pid" ]; then
     kill "$dockerd_pid" 2>/dev/null
     wait "$dockerd_pid" 2>/dev/null
@@ -57,6 +62,8 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 150); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start:" >&2; tail -20 .state/dockerd.log >&2; exit 1; }
 fi
+
+dangling_before=$(dangling)
 
 # The base: Debian $suite by debootstrap, kept as a tarball between runs (it takes minutes to make).
 rootfs_tar="$cache/debian-$suite-minbase.tar"
