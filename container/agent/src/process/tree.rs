@@ -115,6 +115,14 @@ fn descendants(all: &[ProcStat], roots: &[i32]) -> Vec<i32> {
 
 /// Stops, then kills, whatever `select` picks from fresh snapshots, until it picks nothing new.
 /// Returns how many processes were killed.
+/// Sends `signal` once to each process `select` picks from a fresh snapshot (never to this process or PID 1).
+pub fn signal_each(select: impl Fn(&[ProcStat]) -> Vec<i32>, signal: Signal) {
+    let me = std::process::id() as i32;
+    for pid in select(&snapshot()).into_iter().filter(|&pid| pid != me && pid > 1) {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
+}
+
 pub fn kill_until_gone(select: impl Fn(&[ProcStat]) -> Vec<i32>) -> usize {
     let me = std::process::id() as i32;
     let mut killed: HashSet<i32> = HashSet::new();

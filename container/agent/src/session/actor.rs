@@ -24,12 +24,16 @@ use super::{Collected, ExecSpec, Job, Outcome, Session, SessionContext, Sink, St
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::process::fds::{pending_bytes, read_now};
-use crate::process::tree::{command_processes, kill_until_gone, session_processes};
+use crate::process::tree::{command_processes, kill_until_gone, session_processes, signal_each};
 
 /// How long a new shell may take to be ready.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an interrupted shell has to report before it is replaced.
 const INTERRUPT_GRACE: Duration = Duration::from_millis(1000);
+/// How long an interrupted command's processes have to end on SIGINT before they are killed. SIGINT first, as a
+/// Ctrl-C would: bash reports a foreground command killed by any other signal on the command's stderr
+/// ("line 1: 123 Killed  sleep 30"), which is not the user's output.
+const INTERRUPT_SOFT: Duration = Duration::from_millis(100);
 /// While interrupting: how often processes the command starts anew are looked for and killed.
 const REKILL_EVERY: Duration = Duration::from_millis(20);
 /// Exit code of a command that hit its timeout (as `timeout(1)` reports it).
@@ -252,7 +256,7 @@ async fn drive(
 ) -> (End, Option<Reason>) {
     let pid = shell.pid;
     let mut running = running;
-    let mut interrupt: Option<(Reason, Instant)> = None;
+    let mut interrupt: Option<Interrupt> = None;
     let mut out_open = true;
     let mut err_open = true;
     let mut exit_pwd: Option<Vec<u8>> = None;
@@ -272,6 +276,11 @@ async fn drive(
             },
             report = shell.control.next_report() => match report {
                 Report::Done { seq, status, pwd } if seq == running.seq => {
+                    if interrupt.is_some() {
+                        // What is left of the command (its background jobs ignore SIGINT) goes now.
+                        let since = running.since_ticks;
+                        kill_until_gone(|all| command_processes(all, pid, since));
+                    }
                     drain(&running, sink, out_buf).await;
                     break End::Done { status, pwd };
                 }
@@ -303,10 +312,11 @@ async fn drive(
                 interrupt = Some(begin_interrupt(pid, &running, Reason::Cancelled));
             },
             _ = rekill.tick(), if interrupt.is_some() => {
-                let give_up = interrupt.map(|(_, at)| at).expect("guarded");
-                if Instant::now() >= give_up {
+                let Interrupt { hard_from, give_up, .. } = interrupt.expect("guarded");
+                let now = Instant::now();
+                if now >= give_up {
                     kill_until_gone(|all| session_processes(all, &[pid]));
-                } else {
+                } else if now >= hard_from {
                     let since = running.since_ticks;
                     kill_until_gone(|all| command_processes(all, pid, since));
                 }
@@ -317,15 +327,25 @@ async fn drive(
         }
     };
     running.finish();
-    (end, interrupt.map(|(reason, _)| reason))
+    (end, interrupt.map(|i| i.reason))
 }
 
-/// Asks the shell to abandon the command and kills the command's processes; returns when to give up on the shell.
-fn begin_interrupt(pid: i32, running: &Running, reason: Reason) -> (Reason, Instant) {
+/// A command being stopped: why, from when its processes are killed outright, and when to give up on the shell.
+#[derive(Clone, Copy)]
+struct Interrupt {
+    reason: Reason,
+    hard_from: Instant,
+    give_up: Instant,
+}
+
+/// Asks the shell to abandon the command and interrupts the command's processes (SIGINT; those still there after
+/// `INTERRUPT_SOFT` are killed).
+fn begin_interrupt(pid: i32, running: &Running, reason: Reason) -> Interrupt {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR1);
     let since = running.since_ticks;
-    kill_until_gone(|all| command_processes(all, pid, since));
-    (reason, Instant::now() + INTERRUPT_GRACE)
+    signal_each(|all| command_processes(all, pid, since), nix::sys::signal::Signal::SIGINT);
+    let now = Instant::now();
+    Interrupt { reason, hard_from: now + INTERRUPT_SOFT, give_up: now + INTERRUPT_GRACE }
 }
 
 /// Reads what the command wrote that is still in its pipes. Counted first, so a background writer that keeps
