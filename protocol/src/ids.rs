@@ -3,11 +3,20 @@
 
 /// Session ids: 1 to 128 bytes of `[A-Za-z0-9._-]`.
 pub fn check_session_id(id: &str) -> Result<(), String> {
+    check_plain_id("session id", id)
+}
+
+/// The `commandId` a caller gives a command to cancel it: the same rules as a session id.
+pub fn check_command_id(id: &str) -> Result<(), String> {
+    check_plain_id("commandId", id)
+}
+
+fn check_plain_id(what: &str, id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 128 {
-        return Err(format!("session id must be 1 to 128 characters, got {}", id.len()));
+        return Err(format!("{what} must be 1 to 128 characters, got {}", id.len()));
     }
     if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-        return Err(format!("session id {id:?} may only contain letters, digits, '.', '_' and '-'"));
+        return Err(format!("{what} {id:?} may only contain letters, digits, '.', '_' and '-'"));
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+
+import { freePort } from '../e2e/stack.mjs';
 
 const image = process.env.SANDBOX_IMAGE;
 const started = [];
@@ -13,17 +14,6 @@ function docker(...args) {
   const run = spawnSync('docker', args, { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`docker ${args.join(' ')}: ${run.stderr}`);
   return run.stdout.trim();
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
 }
 
 /// Starts a container of the image with the agent on a free loopback port; returns its name and base URL.

@@ -77,4 +77,8 @@ async fn ids_in_flight_are_unique_and_checked() {
     assert_eq!(r.status, 400);
     let r = other.post("/v1/exec/cancel", json!({"commandId": "never-seen"})).await.json();
     assert_eq!(r["cancelled"], false);
+    let r = other.post("/v1/exec/cancel", json!({})).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (400, json!("VALIDATION_FAILED")));
+    let r = other.send("POST", "/v1/exec/cancel", b"{not json".to_vec()).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (400, json!("INVALID_JSON")));
 }

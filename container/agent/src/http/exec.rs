@@ -20,7 +20,7 @@ use super::body::JsonBody;
 use super::context::SandboxCtx;
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
-use crate::names::{check_env_name, check_no_nul, check_session_id};
+use crate::names::{check_command_id, check_env, check_no_nul};
 use crate::output::{encode_result, ChunkEncoder};
 use crate::sandbox::Sandbox;
 use crate::session::cancel::Registration;
@@ -42,14 +42,7 @@ struct Prepared {
 
 fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
     check_no_nul("command", &req.command).map_err(AgentError::invalid)?;
-    let mut env = Vec::new();
-    for (name, value) in req.env.unwrap_or_default() {
-        check_env_name(&name).map_err(AgentError::invalid)?;
-        if let Some(value) = &value {
-            check_no_nul(&name, value).map_err(AgentError::invalid)?;
-        }
-        env.push((name, value));
-    }
+    let env = check_env(req.env.unwrap_or_default()).map_err(AgentError::invalid)?;
     let cap = req.max_output_bytes.unwrap_or(DEFAULT_OUTPUT_CAP);
     if cap > MAX_OUTPUT_CAP {
         return Err(AgentError::invalid(format!("maxOutputBytes may be at most {MAX_OUTPUT_CAP}")));
@@ -64,7 +57,7 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
     };
     let (registration, cancel) = match req.command_id.as_deref() {
         Some(id) => {
-            check_session_id(id).map_err(|e| AgentError::invalid(e.replace("session id", "commandId")))?;
+            check_command_id(id).map_err(AgentError::invalid)?;
             let (registration, signal) = sandbox
                 .in_flight
                 .register(id)
