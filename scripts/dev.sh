@@ -22,7 +22,9 @@ mkdir -p .state/sandboxes .state/registry
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_REGISTRY_PATH="$PWD/.state/registry"
 ./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" --multi-sandbox .state/sandboxes &
 pids=("$!")
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+# Every process started here stops with the script: on Ctrl-C, on SIGTERM, or when one of them ends.
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
 
 if $examples; then
   node_modules/.bin/tsc -p clients/js/tsconfig.json
@@ -51,5 +53,9 @@ example callers (service binding SANDBOX → sandbox-rs), once built:
 TXT
 fi
 echo
+# In the background, so that a signal to this script is handled at once (bash holds traps while a foreground
+# command runs).
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
-  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}"
+  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" &
+pids+=("$!")
+wait "$!"
