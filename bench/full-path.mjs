@@ -17,7 +17,7 @@ async function health(url, headers) {
 }
 
 async function exec(url, headers) {
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ command: 'true', sessionId: 'bench' }) });
+  const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ command: 'true', sessionId: 'bench' }) });
   const body = await res.json();
   if (res.status !== 200 || body.exitCode !== 0) throw new Error(`exec failed: ${res.status} ${JSON.stringify(body)}`);
 }
@@ -40,7 +40,7 @@ try {
   const agentUrl = `http://127.0.0.1:${stack.agent.port}`;
   // The same session on both paths: the Worker's sandbox `bench-box` is the agent's `X-Sandbox-Id: bench-box`.
   const created = await fetch(`${stack.base}/v1/sandboxes/bench-box/sessions`, {
-    method: 'POST', headers: auth, body: JSON.stringify({ id: 'bench' }),
+    method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'bench' }),
   });
   if (created.status !== 201) throw new Error(`session: ${created.status}`);
   const rows = [];

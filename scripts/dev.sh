@@ -43,7 +43,7 @@ cat <<TXT
 
 sandbox-rs on http://127.0.0.1:${port} (agent on 127.0.0.1:${agent_port})
 try:
-  curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -d '{"command":"echo hello"}'
+  curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -H 'content-type: application/json' -d '{"command":"echo hello"}'
 TXT
 if $examples; then
   cat <<TXT

@@ -1,7 +1,9 @@
-//! Re-addressing a request to the next hop without reading its body: same method, headers and body stream.
+//! Re-addressing a request to the next hop without reading its body: same method and body stream, and only the
+//! headers the agent needs. Nothing else a caller sent travels on: above all not its `Authorization`, which code in
+//! a sandbox could read off the wire and use against every other sandbox.
 
 use sandbox_protocol::SANDBOX_ID_HEADER;
-use worker::{Request, RequestInit, Result};
+use worker::{Headers, Request, RequestInit, Result};
 
 /// The Durable Object is reached at this made-up origin; only the path matters to it.
 const OBJECT_ORIGIN: &str = "https://sandbox.internal";
@@ -11,9 +13,17 @@ pub fn to_object(req: Request, sandbox_id: &str, agent_path: &str) -> Result<Req
     readdress(&req, &format!("{OBJECT_ORIGIN}{agent_path}"), sandbox_id)
 }
 
-/// `req` sent to `url` instead, carrying `sandbox_id`.
+/// The request headers that travel to the object and the agent; every other header stays behind.
+pub const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "last-event-id"];
+
+/// `req` sent to `url` instead, carrying `sandbox_id` and the `FORWARDED_HEADERS` it has.
 pub fn readdress(req: &Request, url: &str, sandbox_id: &str) -> Result<Request> {
-    let headers = req.headers().clone();
+    let headers = Headers::new();
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = req.headers().get(name)? {
+            headers.set(name, &value)?;
+        }
+    }
     headers.set(SANDBOX_ID_HEADER, sandbox_id)?;
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(headers);
@@ -25,7 +35,7 @@ pub fn readdress(req: &Request, url: &str, sandbox_id: &str) -> Result<Request> 
 
 /// A `POST` of a JSON body to the sandbox's object path `path` (for requests the object makes itself).
 pub fn json_post(path: &str, body: &str) -> Result<Request> {
-    let headers = worker::Headers::new();
+    let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     let mut init = RequestInit::new();
     init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));

@@ -12,18 +12,24 @@ mod sandbox_object;
 mod session_registry;
 mod sleep_after;
 
+use sandbox_protocol::screen;
 use worker::{event, Context, Env, Request, Response, Result};
 
 pub use sandbox_object::Sandbox;
 
-use access::check_bearer;
+use access::{check_bearer, check_browser, BrowserCheck};
 use errors::WorkerError;
+use agent_link::AGENT_URL_VAR;
 use route::Route;
 
 /// Binding of the Durable Object namespace.
 const SANDBOX_BINDING: &str = "SANDBOX";
 /// Secret that, when set, every request must present as `Authorization: Bearer <token>`.
 const TOKEN_SECRET: &str = "SANDBOX_API_TOKEN";
+/// Comma-separated origins of web pages that may call (none by default).
+const ALLOWED_ORIGINS_VAR: &str = "SANDBOX_ALLOWED_ORIGINS";
+/// Comma-separated host names, besides loopback ones, that local mode answers.
+const ALLOWED_HOSTS_VAR: &str = "SANDBOX_ALLOWED_HOSTS";
 /// Set only by the end-to-end tests: enables `GET /v1/_test/panic`, which panics, to prove that a panic still
 /// reaches the caller as JSON (`src/entry.mjs`).
 const TEST_HOOKS_VAR: &str = "SANDBOX_TEST_HOOKS";
@@ -42,12 +48,28 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerError> {
-    if req.path() == "/v1/_test/panic" && env.var(TEST_HOOKS_VAR).is_ok_and(|v| v.to_string() == "1") {
+    // The token first, for every path and method: nothing of the route table shows without it.
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    check_bearer(text(&env, TOKEN_SECRET).as_deref(), header("authorization").as_deref())?;
+    let allowed_origins = screen::parse_list(&text(&env, ALLOWED_ORIGINS_VAR).unwrap_or_default());
+    let allowed_hosts = screen::parse_list(&text(&env, ALLOWED_HOSTS_VAR).unwrap_or_default());
+    let method = req.method();
+    let (origin, fetch_site, content_type, host) =
+        (header("origin"), header("sec-fetch-site"), header("content-type"), header("host"));
+    check_browser(&BrowserCheck {
+        method: method.as_ref(),
+        origin: origin.as_deref(),
+        fetch_site: fetch_site.as_deref(),
+        content_type: content_type.as_deref(),
+        host: host.as_deref(),
+        allowed_origins: &allowed_origins,
+        local: text(&env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty()),
+        allowed_hosts: &allowed_hosts,
+    })?;
+    if req.path() == "/v1/_test/panic" && text(&env, TEST_HOOKS_VAR).as_deref() == Some("1") {
         panic!("a panic requested by the test hook");
     }
-    let route = route::parse(req.method().as_ref(), &req.path())?;
-    let token = env.secret(TOKEN_SECRET).ok().map(|s| s.to_string()).or_else(|| env.var(TOKEN_SECRET).ok().map(|v| v.to_string()));
-    check_bearer(token.as_deref(), req.headers().get("authorization").ok().flatten().as_deref())?;
+    let route = route::parse(method.as_ref(), &req.path())?;
     match route {
         Route::Health => Ok(Response::from_json(&serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))?),
         Route::Sandbox { id, agent_path } => {
@@ -56,4 +78,9 @@ async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerE
             Ok(stub.fetch_with_request(forwarded).await?)
         }
     }
+}
+
+/// A secret or variable of the Worker's configuration.
+fn text(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
 }

@@ -22,19 +22,41 @@ pub fn parse(method: &str, path: &str) -> Result<Route, WorkerError> {
         return Err(WorkerError::new(ErrorCode::NotFound, format!("no route {path}")));
     };
     let (id, tail) = match rest.split_once('/') {
-        Some((id, tail)) => (id, tail),
-        None => (rest, ""),
+        Some((id, tail)) => (id, Some(tail)),
+        None => (rest, None),
     };
     check_sandbox_id(id).map_err(|m| WorkerError::new(ErrorCode::ValidationFailed, m))?;
-    let agent_path = if tail.is_empty() {
+    let agent_path = if let Some(tail) = tail {
+        check_plain_segments(tail)?;
+        format!("/v1/{tail}")
+    } else {
         if !matches!(method, "GET" | "DELETE") {
             return Err(method_not_allowed(method, path));
         }
         "/v1/sandbox".to_string()
-    } else {
-        format!("/v1/{tail}")
     };
     Ok(Route::Sandbox { id: id.to_string(), agent_path })
+}
+
+/// Every segment after the sandbox id is a route name or a plain id (`[A-Za-z0-9._-]`, not `.` or `..`): nothing
+/// percent-encoded, so the object and the agent read the same id (`s%31` would be `s1` to one and not the other),
+/// and no empty or dot segment, which URL normalisation could turn into another route (a session `..` into the
+/// sandbox itself).
+fn check_plain_segments(tail: &str) -> Result<(), WorkerError> {
+    for segment in tail.split('/') {
+        let plain = !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !plain {
+            let shown: String = segment.chars().take(64).collect();
+            return Err(WorkerError::new(
+                ErrorCode::ValidationFailed,
+                format!("path segment {shown:?} is not a plain id (letters, digits, '.', '_', '-')"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn method_not_allowed(method: &str, path: &str) -> WorkerError {
@@ -73,6 +95,22 @@ mod tests {
         }
         let long = format!("/v1/sandboxes/{}/exec", "a".repeat(64));
         assert_eq!(parse("POST", &long).unwrap_err().code, ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn segments_are_canonical_ids() {
+        for path in [
+            "/v1/sandboxes/box/",
+            "/v1/sandboxes/box/sessions/s%31",
+            "/v1/sandboxes/box/sessions/..",
+            "/v1/sandboxes/box/sessions/%2e%2e",
+            "/v1/sandboxes/box/sessions/.",
+            "/v1/sandboxes/box/sessions//history",
+            "/v1/sandboxes/box/sessions/a b",
+        ] {
+            assert_eq!(parse("DELETE", path).unwrap_err().code, ErrorCode::ValidationFailed, "{path}");
+        }
+        assert_eq!(parse("DELETE", "/v1/sandboxes/box/sessions/s.1_a-b").unwrap(), sandbox("box", "/v1/sessions/s.1_a-b"));
     }
 
     #[test]

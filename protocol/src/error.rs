@@ -27,8 +27,21 @@ pub enum ErrorCode {
     DirectoryNotEmpty,
     PermissionDenied,
     FileTooLarge,
+    /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.
+    UnsupportedFileType,
+    /// The disk (or the caller's quota) is full; nothing was changed.
+    NoSpace,
     /// A bearer token is required and was missing or wrong.
     Unauthorized,
+    /// A request a browser sent from another site (foreign `Origin`, `Sec-Fetch-Site`, or a `Host` that is not
+    /// this server's): refused, so a web page cannot drive a sandbox.
+    CrossSiteRefused,
+    /// A body that is not `application/json` on a JSON route.
+    UnsupportedMediaType,
+    /// The sandbox already has as many sessions as it may.
+    TooManySessions,
+    /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
+    ResourceExhausted,
     /// The sandbox's container (or local agent) cannot be reached now; retry later.
     ContainerUnavailable,
     /// The agent is stopping and takes no new work.
@@ -40,18 +53,54 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code a server sends (all but `Unknown`).
+    pub const ALL: [ErrorCode; 25] = {
+        use ErrorCode::*;
+        [
+            ValidationFailed,
+            InvalidJson,
+            BodyTooLarge,
+            NotFound,
+            MethodNotAllowed,
+            SessionNotFound,
+            SessionAlreadyExists,
+            DefaultSessionProtected,
+            FileNotFound,
+            NotDirectory,
+            IsDirectory,
+            FileExists,
+            DirectoryNotEmpty,
+            PermissionDenied,
+            FileTooLarge,
+            UnsupportedFileType,
+            NoSpace,
+            Unauthorized,
+            CrossSiteRefused,
+            UnsupportedMediaType,
+            TooManySessions,
+            ResourceExhausted,
+            ContainerUnavailable,
+            ShuttingDown,
+            InternalError,
+        ]
+    };
+
     /// The HTTP status this error is reported with.
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
             ValidationFailed | InvalidJson | NotDirectory | IsDirectory | DefaultSessionProtected => 400,
+            UnsupportedFileType => 400,
             Unauthorized => 401,
-            PermissionDenied => 403,
+            PermissionDenied | CrossSiteRefused => 403,
             NotFound | SessionNotFound | FileNotFound => 404,
             MethodNotAllowed => 405,
             SessionAlreadyExists | FileExists | DirectoryNotEmpty => 409,
             BodyTooLarge | FileTooLarge => 413,
-            ContainerUnavailable | ShuttingDown => 503,
+            UnsupportedMediaType => 415,
+            TooManySessions => 429,
+            ContainerUnavailable | ShuttingDown | ResourceExhausted => 503,
+            NoSpace => 507,
             InternalError | Unknown => 500,
         }
     }
@@ -75,7 +124,13 @@ impl ErrorCode {
             DirectoryNotEmpty => "DIRECTORY_NOT_EMPTY",
             PermissionDenied => "PERMISSION_DENIED",
             FileTooLarge => "FILE_TOO_LARGE",
+            UnsupportedFileType => "UNSUPPORTED_FILE_TYPE",
+            NoSpace => "NO_SPACE",
             Unauthorized => "UNAUTHORIZED",
+            CrossSiteRefused => "CROSS_SITE_REFUSED",
+            UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            TooManySessions => "TOO_MANY_SESSIONS",
+            ResourceExhausted => "RESOURCE_EXHAUSTED",
             ContainerUnavailable => "CONTAINER_UNAVAILABLE",
             ShuttingDown => "SHUTTING_DOWN",
             InternalError => "INTERNAL_ERROR",
@@ -97,15 +152,9 @@ mod tests {
 
     #[test]
     fn wire_spelling_matches_serde() {
-        for code in [
-            ErrorCode::ValidationFailed,
-            ErrorCode::SessionNotFound,
-            ErrorCode::SessionAlreadyExists,
-            ErrorCode::DefaultSessionProtected,
-            ErrorCode::FileTooLarge,
-            ErrorCode::ContainerUnavailable,
-        ] {
+        for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert_eq!(serde_json::from_value::<ErrorCode>(code.as_str().into()).unwrap(), code);
         }
     }
 

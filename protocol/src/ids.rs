@@ -1,7 +1,8 @@
 //! The rules for ids and names on the wire: session ids, sandbox ids, environment variable names. Pure; each
 //! check returns a message for the `VALIDATION_FAILED` error it leads to.
 
-/// Session ids: 1 to 128 bytes of `[A-Za-z0-9._-]`.
+/// Session ids: 1 to 128 bytes of `[A-Za-z0-9._-]`, other than `.` and `..` (a URL would rewrite those: a request
+/// for session `..` would reach the sandbox itself).
 pub fn check_session_id(id: &str) -> Result<(), String> {
     check_plain_id("session id", id)
 }
@@ -17,6 +18,9 @@ fn check_plain_id(what: &str, id: &str) -> Result<(), String> {
     }
     if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
         return Err(format!("{what} {id:?} may only contain letters, digits, '.', '_' and '-'"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{what} {id:?} is not allowed (a URL path would rewrite it)"));
     }
     Ok(())
 }
@@ -62,6 +66,10 @@ mod tests {
         assert!(check_session_id("a/b").is_err());
         assert!(check_session_id("a b").is_err());
         assert!(check_session_id("é").is_err());
+        assert!(check_session_id(".").is_err());
+        assert!(check_session_id("..").is_err());
+        assert!(check_session_id("...").is_ok());
+        assert!(check_session_id(".hidden").is_ok());
     }
 
     #[test]

@@ -7,9 +7,11 @@ mod error;
 mod exec;
 mod files;
 pub mod ids;
+pub mod screen;
 mod session;
 
 pub use error::{ErrorBody, ErrorCode};
+pub use screen::BINDING_ORIGIN;
 pub use exec::{CancelExecRequest, CancelExecResult, Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};
 pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,

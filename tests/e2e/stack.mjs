@@ -2,6 +2,7 @@
 // `wrangler dev` (workerd), on free loopback ports, and stops both afterwards.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -79,14 +80,37 @@ function stopGroup(child) {
   });
 }
 
+/// A recording relay in front of the agent: every request the Worker sends on is passed to the agent as it is,
+/// and its method, path and headers are kept in `seen`, so a test can check what reached the agent.
+async function startRelay(agentPort) {
+  const seen = [];
+  const server = createHttpServer((req, res) => {
+    seen.push({ method: req.method, url: req.url, headers: req.headers });
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: agentPort(), method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  const port = await new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server.address().port)));
+  return { port, seen, stop: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }) };
+}
+
 /// The whole stack. `token`, when given, is set as SANDBOX_API_TOKEN; `profile` picks the agent build (debug or
-/// release). Its dev registry (`registry`) lets caller Workers started with `startCaller` bind to it.
-export async function startStack({ token, profile = 'debug' } = {}) {
+/// release); with `relay`, the Worker reaches the agent through a recording relay (`stack.relay.seen`). Its dev
+/// registry (`registry`) lets caller Workers started with `startCaller` bind to it.
+export async function startStack({ token, profile = 'debug', relay: withRelay = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
   const registry = join(dir, 'registry');
   let agent = await startAgent(join(dir, 'sandboxes'), undefined, profile);
+  const relay = withRelay ? await startRelay(() => agent.port) : undefined;
   const port = await freePort();
-  const vars = ['--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${agent.port}`, '--var', 'SANDBOX_TEST_HOOKS:1'];
+  const vars = ['--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${relay?.port ?? agent.port}`, '--var', 'SANDBOX_TEST_HOOKS:1'];
   if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
   const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
   const callers = [];
@@ -94,6 +118,7 @@ export async function startStack({ token, profile = 'debug' } = {}) {
   await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, 120_000);
   return {
     base,
+    relay,
     get agent() {
       return agent;
     },
@@ -115,6 +140,7 @@ export async function startStack({ token, profile = 'debug' } = {}) {
     },
     async stop() {
       await Promise.all([wrangler, ...callers].map(stopGroup));
+      await relay?.stop();
       await agent.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -9,22 +9,39 @@ const token = 'e2e-token-123';
 let stack;
 
 before(async () => {
-  stack = await startStack({ token });
+  stack = await startStack({ token, relay: true });
 });
 after(async () => {
   await stack?.stop();
 });
 
 async function call(method, path, body, headers = {}) {
+  const jsonType = body === undefined ? {} : { 'content-type': 'application/json' };
   const res = await fetch(stack.base + path, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...headers },
+    headers: { authorization: `Bearer ${token}`, ...jsonType, ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: res.status, json, text, headers: res.headers };
+}
+
+/** A GET with a `Host` of our choosing (fetch does not let a caller set it). */
+async function rawGet(path, host) {
+  const { request } = await import('node:http');
+  const url = new URL(stack.base);
+  return new Promise((ok, fail) => {
+    const req = request({ host: url.hostname, port: url.port, path, method: 'GET', headers: { host, authorization: `Bearer ${token}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => ok({ status: res.statusCode, text }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
 }
 
 describe('access and validation', () => {
@@ -34,6 +51,64 @@ describe('access and validation', () => {
       assert.equal(r.status, 401);
       assert.equal(r.json.code, 'UNAUTHORIZED');
     }
+  });
+
+  test('the token is checked before anything else: no route, status or method shows without it', async () => {
+    for (const [method, path] of [['GET', '/nope'], ['DELETE', '/v1/health'], ['POST', '/v1/sandboxes/-bad/exec'], ['PUT', '/v1/sandboxes/box'], ['GET', '/v1/_test/panic']]) {
+      const r = await call(method, path, undefined, { authorization: '' });
+      assert.equal(r.status, 401, `${method} ${path}`);
+      assert.equal(r.json.code, 'UNAUTHORIZED');
+    }
+  });
+
+  test("nothing of the caller's credentials or other headers reaches the agent", async () => {
+    const marker = `marker-${Date.now()}`;
+    const r = await call('POST', '/v1/sandboxes/creds/exec', { command: `echo ${marker}` }, {
+      cookie: 'session=caller-cookie', 'x-api-key': 'caller-key', 'cf-access-jwt-assertion': 'jwt', 'x-forwarded-for': '1.2.3.4',
+    });
+    assert.equal(r.json.stdout, marker);
+    const sent = stack.relay.seen.filter((s) => s.url === '/v1/exec');
+    assert.ok(sent.length > 0, 'the call went through the relay');
+    // (`cf-worker` is workerd's own mark on every subrequest: the Worker's zone, no caller's data.)
+    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker']);
+    for (const { headers } of stack.relay.seen) {
+      for (const name of Object.keys(headers)) assert.ok(allowed.has(name), `header ${name} reached the agent`);
+      const all = JSON.stringify(headers);
+      for (const secret of [token, 'caller-cookie', 'caller-key', 'jwt', '1.2.3.4']) assert.ok(!all.includes(secret), `${secret} reached the agent`);
+    }
+  });
+
+  test('requests a web page could send are refused: foreign origins, non-JSON bodies, rebound host names', async () => {
+    const exec = JSON.stringify({ command: 'echo from-a-page > /workspace/pwned' });
+    let r = await call('POST', '/v1/sandboxes/web/exec', exec, { origin: 'https://evil.example', 'content-type': 'text/plain' });
+    assert.deepEqual([r.status, r.json.code], [403, 'CROSS_SITE_REFUSED']);
+    r = await call('POST', '/v1/sandboxes/web/exec', exec, { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' });
+    assert.deepEqual([r.status, r.json.code], [403, 'CROSS_SITE_REFUSED']);
+    r = await call('POST', '/v1/sandboxes/web/exec', exec, { 'content-type': 'text/plain;charset=UTF-8' });
+    assert.deepEqual([r.status, r.json.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
+    r = await call('POST', '/v1/sandboxes/web/exec', exec, { 'content-type': '' });
+    assert.deepEqual([r.status, r.json.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
+    r = await rawGet('/v1/sandboxes/web/sessions', 'rebind.evil.example:8787');
+    assert.equal(r.status, 403, r.text);
+    assert.equal(JSON.parse(r.text).code, 'CROSS_SITE_REFUSED');
+    r = await rawGet('/v1/sandboxes/web/sessions', 'localhost');
+    assert.equal(r.status, 200, r.text);
+    const exists = await call('POST', '/v1/sandboxes/web/files/exists', { path: '/workspace/pwned' });
+    assert.equal(exists.json.exists, false);
+  });
+
+  test('session ids a URL would rewrite or that are percent-encoded never reach the object', async () => {
+    await call('POST', '/v1/sandboxes/dots/sessions', { id: 's1', env: { SECRET: 'old' } });
+    await call('POST', '/v1/sandboxes/dots/files/write', { path: '/workspace/kept', content: 'kept' });
+    for (const path of ['/v1/sandboxes/dots/sessions/%2e%2e', '/v1/sandboxes/dots/sessions/s%31', '/v1/sandboxes/dots/']) {
+      const r = await call('DELETE', path);
+      assert.equal(r.status, 400, `${path}: ${r.text}`);
+    }
+    const r = await call('POST', '/v1/sandboxes/dots/sessions', { id: '..' });
+    assert.equal(r.status, 400);
+    const kept = await call('POST', '/v1/sandboxes/dots/files/exists', { path: '/workspace/kept' });
+    assert.equal(kept.json.exists, true, 'the sandbox was not destroyed');
+    assert.equal((await call('GET', '/v1/sandboxes/dots/sessions/s1')).status, 200, 'the session is still there');
   });
 
   test('invalid sandbox ids are refused before any object is touched', async () => {
@@ -140,7 +215,7 @@ describe('sandboxes', () => {
     const viaWorker = await call('POST', '/v1/sandboxes/same/exec', body);
     const direct = await fetch(`http://127.0.0.1:${stack.agent.port}/v1/exec`, {
       method: 'POST',
-      headers: { 'x-sandbox-id': 'same' },
+      headers: { 'x-sandbox-id': 'same', 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     const agent = await direct.json();
@@ -161,12 +236,12 @@ describe('sandboxes', () => {
         .map(({ timestamp, result, ...rest }) => ({ ...rest, exit: result?.exitCode }));
     const viaWorker = await read(
       await fetch(`${stack.base}/v1/sandboxes/same-stream/exec/stream`, {
-        method: 'POST', headers: { authorization: `Bearer ${token}` }, body,
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body,
       }),
     );
     const direct = await read(
       await fetch(`http://127.0.0.1:${stack.agent.port}/v1/exec/stream`, {
-        method: 'POST', headers: { 'x-sandbox-id': 'same-stream' }, body,
+        method: 'POST', headers: { 'x-sandbox-id': 'same-stream', 'content-type': 'application/json' }, body,
       }),
     );
     assert.deepEqual(viaWorker, direct);
@@ -177,7 +252,7 @@ describe('sandboxes', () => {
   test('exec/stream passes server-sent events through', async () => {
     const res = await fetch(`${stack.base}/v1/sandboxes/streams/exec/stream`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ command: 'echo one; echo two >&2' }),
     });
     assert.equal(res.headers.get('content-type'), 'text/event-stream');

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { freePort } from '../e2e/stack.mjs';
 
 const image = process.env.SANDBOX_IMAGE;
+const json = { 'content-type': 'application/json' };
 const started = [];
 
 function docker(...args) {
@@ -35,7 +36,7 @@ async function start() {
 }
 
 async function exec(base, command, sessionId) {
-  const res = await fetch(`${base}/v1/exec`, { method: 'POST', body: JSON.stringify({ command, sessionId }) });
+  const res = await fetch(`${base}/v1/exec`, { method: 'POST', headers: json, body: JSON.stringify({ command, sessionId }) });
   assert.equal(res.status, 200);
   return (await res.json()).stdout;
 }
@@ -61,13 +62,13 @@ test('orphans are reaped: no zombies after background jobs and double forks', { 
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(await exec(base, zombies), '0');
   // Nor does a later session.
-  await fetch(`${base}/v1/sessions`, { method: 'POST', body: JSON.stringify({ id: 'later' }) });
+  await fetch(`${base}/v1/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ id: 'later' }) });
   assert.equal(await exec(base, zombies, 'later'), '0');
 });
 
 test('SIGTERM (docker stop) ends sessions and the agent cleanly within a few seconds', { skip: !image && 'SANDBOX_IMAGE is not set' }, async () => {
   const { name, base } = await start();
-  await fetch(`${base}/v1/sessions`, { method: 'POST', body: JSON.stringify({ id: 'busy' }) });
+  await fetch(`${base}/v1/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ id: 'busy' }) });
   await exec(base, 'sleep 300 &');
   // A command still running when the stop comes.
   const running = fetch(`${base}/v1/exec`, { method: 'POST', body: JSON.stringify({ command: 'sleep 300', sessionId: 'busy' }) }).catch(() => null);

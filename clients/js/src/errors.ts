@@ -18,7 +18,13 @@ export type ErrorCode =
   | 'DIRECTORY_NOT_EMPTY'
   | 'PERMISSION_DENIED'
   | 'FILE_TOO_LARGE'
+  | 'UNSUPPORTED_FILE_TYPE'
+  | 'NO_SPACE'
   | 'UNAUTHORIZED'
+  | 'CROSS_SITE_REFUSED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'TOO_MANY_SESSIONS'
+  | 'RESOURCE_EXHAUSTED'
   | 'CONTAINER_UNAVAILABLE'
   | 'SHUTTING_DOWN'
   | 'INTERNAL_ERROR'
@@ -53,7 +59,8 @@ export class FileNotFoundError extends SandboxError {}
 /** The sandbox Worker wants a bearer token: pass `token` to `getSandbox`. */
 export class UnauthorizedError extends SandboxError {}
 
-/** The sandbox's container cannot be reached now; try again after `retryAfter` seconds. */
+/** The sandbox's container cannot be reached now, or is at a limit of memory or work (`RESOURCE_EXHAUSTED`); try
+ * again after `retryAfter` seconds. */
 export class ContainerUnavailableError extends SandboxError {
   readonly retryAfter: number | undefined;
 
@@ -78,7 +85,7 @@ export function errorFromBody(body: unknown, status: number, retryAfter?: string
   const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   const code = typeof fields.code === 'string' ? fields.code : status >= 500 ? 'INTERNAL_ERROR' : 'INVALID_RESPONSE';
   const message = typeof fields.message === 'string' ? fields.message : `HTTP ${status}`;
-  if (code === 'CONTAINER_UNAVAILABLE' || code === 'SHUTTING_DOWN') {
+  if (code === 'CONTAINER_UNAVAILABLE' || code === 'SHUTTING_DOWN' || code === 'RESOURCE_EXHAUSTED') {
     const seconds = retryAfter ? Number(retryAfter) : NaN;
     return new ContainerUnavailableError(code, message, status, fields, Number.isFinite(seconds) ? seconds : undefined);
   }

@@ -2,7 +2,7 @@
 
 import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
-import { Transport, type SandboxBinding } from './transport.js';
+import { Transport, idSegment, type SandboxBinding } from './transport.js';
 import type { DestroyResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
 
 export interface SandboxOptions {
@@ -40,7 +40,7 @@ export class Sandbox extends Operations {
 
   /** An existing session; rejects with `SessionNotFoundError` when there is none with that id. */
   async getSession(sessionId: string): Promise<ExecutionSession> {
-    const info = await this.transport.call<{ id: string }>('GET', `/sessions/${encodeURIComponent(sessionId)}`);
+    const info = await this.transport.call<{ id: string }>('GET', `/sessions/${idSegment(sessionId)}`);
     return new ExecutionSession(this.transport, info.id);
   }
 
@@ -50,7 +50,7 @@ export class Sandbox extends Operations {
 
   /** Ends the session's shell and every process it started; its later calls fail with `SESSION_NOT_FOUND`. */
   async deleteSession(sessionId: string): Promise<SessionDeleteResult> {
-    const result = await this.transport.call<{ success: boolean; id: string; timestamp: string }>('DELETE', `/sessions/${encodeURIComponent(sessionId)}`);
+    const result = await this.transport.call<{ success: boolean; id: string; timestamp: string }>('DELETE', `/sessions/${idSegment(sessionId)}`);
     return { success: result.success, sessionId: result.id, timestamp: result.timestamp };
   }
 

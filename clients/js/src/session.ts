@@ -1,7 +1,7 @@
 // `ExecutionSession`: what `createSession` and `getSession` return, the sandbox's methods bound to one session.
 
 import { Operations } from './operations.js';
-import type { Transport } from './transport.js';
+import { idSegment, type Transport } from './transport.js';
 import type { SessionHistory, SessionInfo } from './types.js';
 
 export class ExecutionSession extends Operations {
@@ -15,12 +15,12 @@ export class ExecutionSession extends Operations {
   }
 
   /** The session's state now: its `cwd`, `status` (`idle` or `busy`), times and command count. */
-  info(): Promise<SessionInfo> {
-    return this.transport.call('GET', `/sessions/${encodeURIComponent(this.id)}`);
+  async info(): Promise<SessionInfo> {
+    return this.transport.call('GET', `/sessions/${idSegment(this.id)}`);
   }
 
   /** The session's newest commands, oldest first. */
-  history(): Promise<SessionHistory> {
-    return this.transport.call('GET', `/sessions/${encodeURIComponent(this.id)}/history`);
+  async history(): Promise<SessionHistory> {
+    return this.transport.call('GET', `/sessions/${idSegment(this.id)}/history`);
   }
 }

@@ -1,7 +1,16 @@
 // How the client reaches the sandbox Worker: through a service binding (anything with `fetch`) or by URL from
 // outside Cloudflare. Every call is JSON over HTTP to `/v1/sandboxes/{id}/...`; non-2xx answers become typed errors.
 
-import { SandboxError, errorFromBody } from './errors.js';
+import { SandboxError, ValidationError, errorFromBody } from './errors.js';
+
+/** An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session `..`
+ * would address the sandbox itself). */
+export function idSegment(id: string): string {
+  if (typeof id !== 'string' || id === '' || id === '.' || id === '..') {
+    throw new ValidationError('VALIDATION_FAILED', `id ${JSON.stringify(id)} cannot be part of a URL path`, 400);
+  }
+  return encodeURIComponent(id);
+}
 
 /** A service binding to the sandbox Worker, or anything else with its `fetch`. */
 export interface Fetcher {
@@ -18,7 +27,7 @@ export interface RemoteEndpoint {
 
 export type SandboxBinding = Fetcher | RemoteEndpoint;
 
-/** The origin requests through a service binding carry; the binding ignores it. */
+/** The origin requests through a service binding carry; the binding ignores it (`BINDING_ORIGIN` in the protocol). */
 const BINDING_ORIGIN = 'https://sandbox';
 
 export class Transport {

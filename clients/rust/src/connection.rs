@@ -64,11 +64,33 @@ pub(crate) fn encode(segment: &str) -> String {
     out
 }
 
+/// An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session
+/// `..` would address the sandbox itself).
+pub(crate) fn id_segment(id: &str) -> crate::error::Result<String> {
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(crate::error::Error::Api {
+            code: sandbox_protocol::ErrorCode::ValidationFailed,
+            status: 400,
+            message: format!("id {id:?} cannot be part of a URL path"),
+            retry_after: None,
+        });
+    }
+    Ok(encode(id))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn path_segments_are_encoded() {
         assert_eq!(super::encode("my-sandbox"), "my-sandbox");
         assert_eq!(super::encode("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn ids_a_url_would_rewrite_are_refused() {
+        for id in ["", ".", ".."] {
+            assert_eq!(super::id_segment(id).unwrap_err().code(), Some(sandbox_protocol::ErrorCode::ValidationFailed));
+        }
+        assert_eq!(super::id_segment("...").unwrap(), "...");
     }
 }

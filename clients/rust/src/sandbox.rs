@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sandbox_protocol::{DeleteResult, DestroyResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, DEFAULT_SESSION_ID};
 
-use crate::connection::{encode, Connection};
+use crate::connection::{id_segment, Connection};
 use crate::error::Result;
 use crate::session::ExecutionSession;
 use crate::transport::Transport;
@@ -47,7 +47,7 @@ impl<T: Transport> Sandbox<T> {
 
     /// An existing session; `SESSION_NOT_FOUND` when there is none with that id.
     pub async fn get_session(&self, id: &str) -> Result<ExecutionSession<T>> {
-        let info: SessionInfo = self.connection().call("GET", &format!("/sessions/{}", encode(id)), None::<&()>).await?;
+        let info: SessionInfo = self.connection().call("GET", &format!("/sessions/{}", id_segment(id)?), None::<&()>).await?;
         Ok(ExecutionSession::new(Arc::clone(self.connection()), info.id))
     }
 
@@ -57,7 +57,7 @@ impl<T: Transport> Sandbox<T> {
 
     /// Ends the session's shell and every process it started.
     pub async fn delete_session(&self, id: &str) -> Result<DeleteResult> {
-        self.connection().call("DELETE", &format!("/sessions/{}", encode(id)), None::<&()>).await
+        self.connection().call("DELETE", &format!("/sessions/{}", id_segment(id)?), None::<&()>).await
     }
 
     pub async fn status(&self) -> Result<SandboxStatus> {

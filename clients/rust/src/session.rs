@@ -11,7 +11,7 @@ use sandbox_protocol::{
     SetEnvVarsRequest, SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
-use crate::connection::{encode, Connection};
+use crate::connection::{id_segment, Connection};
 use crate::error::Result;
 use crate::events::{exec_events, ExecEvents};
 use crate::transport::Transport;
@@ -127,12 +127,12 @@ impl<T: Transport> ExecutionSession<T> {
 
     /// The session's state: `cwd`, `status`, times and command count.
     pub async fn info(&self) -> Result<SessionInfo> {
-        self.connection.call("GET", &format!("/sessions/{}", encode(&self.id)), None::<&()>).await
+        self.connection.call("GET", &format!("/sessions/{}", id_segment(&self.id)?), None::<&()>).await
     }
 
     /// The session's newest commands, oldest first.
     pub async fn history(&self) -> Result<SessionHistory> {
-        self.connection.call("GET", &format!("/sessions/{}/history", encode(&self.id)), None::<&()>).await
+        self.connection.call("GET", &format!("/sessions/{}/history", id_segment(&self.id)?), None::<&()>).await
     }
 
     fn session_id(&self) -> Option<String> {

@@ -34,13 +34,11 @@ pub trait Transport {
 #[cfg(feature = "worker")]
 mod workers {
     use futures_util::StreamExt;
+    use sandbox_protocol::BINDING_ORIGIN;
     use worker::{Fetch, Fetcher, Headers, Method, Request, RequestInit, Response};
 
     use super::{Answer, Call, Transport};
     use crate::error::{Error, Result};
-
-    /// The origin of requests through a service binding; the binding ignores it.
-    const BINDING_ORIGIN: &str = "https://sandbox";
 
     /// A service binding to the sandbox Worker (`env.service("SANDBOX")?`).
     impl Transport for Fetcher {

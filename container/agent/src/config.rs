@@ -14,6 +14,7 @@ OPTIONS:
   --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
+  --max-sessions N          most sessions one sandbox may have (default 256)
   -h, --help                this text
   -V, --version             the version
 ";
@@ -24,7 +25,11 @@ pub struct Config {
     pub workspace: PathBuf,
     pub multi_sandbox: Option<PathBuf>,
     pub command_timeout: Option<Duration>,
+    pub max_sessions: usize,
 }
+
+/// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
+pub const DEFAULT_MAX_SESSIONS: usize = 256;
 
 #[derive(Debug, PartialEq)]
 pub enum Parsed {
@@ -39,6 +44,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         workspace: PathBuf::from("/workspace"),
         multi_sandbox: None,
         command_timeout: None,
+        max_sessions: DEFAULT_MAX_SESSIONS,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -60,6 +66,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--command-timeout-ms")?;
                 let ms: u64 = v.parse().map_err(|_| format!("--command-timeout-ms: {v:?} is not a number"))?;
                 config.command_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            "--max-sessions" => {
+                let v = value("--max-sessions")?;
+                config.max_sessions = v.parse().ok().filter(|n| *n > 0).ok_or(format!("--max-sessions: {v:?} is not a positive number"))?;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

@@ -45,14 +45,30 @@ impl AgentError {
             DirectoryNotEmpty => ErrorCode::DirectoryNotEmpty,
             InvalidInput | InvalidFilename => ErrorCode::ValidationFailed,
             FileTooLarge => ErrorCode::FileTooLarge,
+            StorageFull | QuotaExceeded => ErrorCode::NoSpace,
+            Unsupported => ErrorCode::UnsupportedFileType,
             _ => ErrorCode::InternalError,
         };
-        Self::new(code, format!("{path}: {err}"))
+        Self::new(code, format!("{}: {err}", short(path)))
     }
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody { code: self.code, message: self.message.clone() }
     }
+}
+
+/// A caller's path as errors show it: long paths are cut (a caller may send a megabyte of path; its error need
+/// not echo it).
+pub fn short(path: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 256;
+    if path.len() <= SHOWN {
+        return path.into();
+    }
+    let mut end = SHOWN;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &path[..end], path.len()).into()
 }
 
 impl fmt::Display for AgentError {
@@ -83,5 +99,15 @@ mod tests {
         assert_eq!(e.code, ErrorCode::NotDirectory);
         let e = AgentError::from_io(&io::Error::from_raw_os_error(nix::libc::EISDIR), "/x");
         assert_eq!(e.code, ErrorCode::IsDirectory);
+        let e = AgentError::from_io(&io::Error::from_raw_os_error(nix::libc::ENOSPC), "/x");
+        assert_eq!(e.code, ErrorCode::NoSpace);
+    }
+
+    #[test]
+    fn long_paths_are_cut_in_messages() {
+        let path = format!("/{}", "é".repeat(100_000));
+        let e = AgentError::from_io(&io::Error::from(io::ErrorKind::NotFound), &path);
+        assert!(e.message.len() < 400, "{}", e.message.len());
+        assert!(e.message.contains("200001 bytes"));
     }
 }

@@ -9,10 +9,13 @@ use std::time::Duration;
 use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
 
 use crate::error::{AgentError, AgentResult};
-use crate::names::{check_env_name, check_no_nul, check_sandbox_id, check_session_id, new_session_id};
+use crate::files::tree::remove_tree;
+use crate::names::{
+    check_env, check_no_nul, check_sandbox_id, check_session_id, check_session_name, new_session_id, MAX_PATH_BYTES,
+};
 use crate::session::cancel::InFlight;
-use crate::session::table::SessionTable;
-use crate::session::{env_pairs, Session, SessionConfig, SessionContext};
+use crate::session::table::{Inserted, SessionTable};
+use crate::session::{terminate_all, Session, SessionConfig, SessionContext};
 use crate::workspace::Workspace;
 
 /// Where sessions see their workspace, in a container and in local mode alike.
@@ -41,10 +44,10 @@ impl Sandbox {
             }
             None => new_session_id(),
         };
-        let env = env_pairs(options.env);
-        for (name, value) in &env {
-            check_env_name(name).map_err(AgentError::invalid)?;
-            check_no_nul(name, value).map_err(AgentError::invalid)?;
+        let env = check_env(options.env.unwrap_or_default()).map_err(AgentError::invalid)?;
+        let env: Vec<(String, String)> = env.into_iter().filter_map(|(name, value)| Some((name, value?))).collect();
+        if let Some(name) = &options.name {
+            check_session_name(name).map_err(AgentError::invalid)?;
         }
         let cwd = match options.cwd.as_deref() {
             Some(cwd) => self.real_path(cwd, self.workspace.visible_root(), "cwd")?,
@@ -60,14 +63,24 @@ impl Sandbox {
             workspace: self.workspace.clone(),
         };
         let mut ready = None;
-        let session = self.sessions.insert_new(&id, || {
+        let session = self.sessions.insert_new(&id, self.context.max_sessions, || {
             let (session, started) = Session::start(config, Arc::clone(&self.context));
             ready = Some(started);
             session
         });
-        let (Some(session), Some(ready)) = (session, ready) else {
-            return Err(AgentError::new(ErrorCode::SessionAlreadyExists, format!("session {id:?} already exists")));
+        let session = match session {
+            Inserted::New(session) => session,
+            Inserted::Taken => {
+                return Err(AgentError::new(ErrorCode::SessionAlreadyExists, format!("session {id:?} already exists")))
+            }
+            Inserted::Full => {
+                return Err(AgentError::new(
+                    ErrorCode::TooManySessions,
+                    format!("this sandbox has {} sessions, as many as it may: delete one first", self.context.max_sessions),
+                ))
+            }
         };
+        let Some(ready) = ready else { return Err(AgentError::internal("the session did not start")) };
         let started = ready.await.unwrap_or_else(|_| Err(AgentError::internal("the session's shell did not start")));
         if let Err(err) = started {
             self.sessions.remove(&id);
@@ -119,6 +132,9 @@ impl Sandbox {
         if path.is_empty() {
             return Err(AgentError::invalid(format!("{what} must not be empty")));
         }
+        if path.len() > MAX_PATH_BYTES {
+            return Err(AgentError::invalid(format!("{what} is {} bytes, longer than a path may be ({MAX_PATH_BYTES})", path.len())));
+        }
         check_no_nul(what, path).map_err(AgentError::invalid)?;
         Ok(self.workspace.to_real(path, base))
     }
@@ -142,9 +158,7 @@ impl Sandbox {
 
     /// Ends every session and every process they started.
     pub fn end_all(&self) {
-        for session in self.sessions.drain() {
-            session.terminate();
-        }
+        terminate_all(&self.sessions.drain());
     }
 }
 
@@ -184,6 +198,11 @@ impl Sandboxes {
         }
     }
 
+    /// Local multi-sandbox mode: the agent runs on a developer's machine.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Sandboxes::Multi { .. })
+    }
+
     /// Ends a sandbox: its sessions and processes; in local mode its folder too, so a later call starts afresh.
     pub async fn destroy(&self, sandbox: &Arc<Sandbox>) -> AgentResult<()> {
         // Killing walks /proc: keep it off the async workers.
@@ -194,7 +213,10 @@ impl Sandboxes {
         if let Sandboxes::Multi { sandboxes, .. } = self {
             sandboxes.lock().expect("sandboxes lock").remove(&sandbox.id);
             let root = sandbox.workspace.real_root().to_path_buf();
-            match tokio::fs::remove_dir_all(&root).await {
+            let removed = tokio::task::spawn_blocking(move || remove_tree(&root))
+                .await
+                .map_err(|e| AgentError::internal(e.to_string()))?;
+            match removed {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(AgentError::from_io(&e, VISIBLE_WORKSPACE)),
@@ -208,9 +230,9 @@ impl Sandboxes {
         match self {
             Sandboxes::Single(sandbox) => sandbox.end_all(),
             Sandboxes::Multi { sandboxes, .. } => {
-                for sandbox in sandboxes.lock().expect("sandboxes lock").values() {
-                    sandbox.end_all();
-                }
+                let all: Vec<Arc<Sandbox>> = sandboxes.lock().expect("sandboxes lock").values().cloned().collect();
+                let sessions: Vec<Arc<Session>> = all.iter().flat_map(|sandbox| sandbox.sessions.drain()).collect();
+                terminate_all(&sessions);
             }
         }
     }

@@ -57,7 +57,7 @@ async fn bodies_over_the_limit_are_413_before_they_are_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let agent = Agent::start();
     let mut stream = tokio::net::TcpStream::connect(agent.addr).await.unwrap();
-    let head = format!("POST /v1/files/write HTTP/1.1\r\nhost: a\r\ncontent-length: {}\r\n\r\n", 33 * 1024 * 1024);
+    let head = format!("POST /v1/files/write HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", 33 * 1024 * 1024);
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut reply = vec![0u8; 4096];
     let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut reply)).await.unwrap().unwrap();
@@ -71,7 +71,7 @@ async fn bodies_that_grow_past_the_limit_without_a_length_are_413() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let agent = Agent::start();
     let mut stream = tokio::net::TcpStream::connect(agent.addr).await.unwrap();
-    stream.write_all(b"POST /v1/files/write HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n").await.unwrap();
+    stream.write_all(b"POST /v1/files/write HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n").await.unwrap();
     let chunk = vec![b'a'; 1024 * 1024];
     let reader = tokio::spawn(async move {
         let mut sent = 0;

@@ -19,15 +19,21 @@ async fn create_returns_201_with_the_session() {
 }
 
 #[tokio::test]
-async fn an_empty_body_creates_a_session_with_a_generated_id() {
+async fn an_empty_object_creates_a_session_with_a_generated_id_and_nothing_else_does() {
     let agent = Agent::start();
     let mut c = agent.client().await;
-    let a = c.send("POST", "/v1/sessions", Vec::new()).await;
+    let a = c.post("/v1/sessions", json!({})).await;
     let b = c.post("/v1/sessions", json!({})).await;
     assert_eq!((a.status, b.status), (201, 201));
     let (a, b) = (a.json(), b.json());
     assert!(s(&a["id"]).starts_with("session-"));
     assert_ne!(a["id"], b["id"]);
+    for body in [&b""[..], b"  ", b"[]", b"null"] {
+        let r = c.send("POST", "/v1/sessions", body.to_vec()).await;
+        assert_eq!(r.status, 400, "{body:?}");
+        assert_eq!(r.json()["code"], "VALIDATION_FAILED");
+    }
+    assert_eq!(c.get("/v1/sessions").await.json()["count"], 2);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sandbox_protocol::{ErrorCode, FileInfo, FileType, ListFilesResult};
 
@@ -24,7 +24,18 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
         return Err(AgentError::new(ErrorCode::NotDirectory, format!("{}: not a directory", dir.shown)));
     }
     let mut files = Vec::new();
-    walk(&dir.real, shown_root, "", options, &mut files).map_err(|e| AgentError::from_io(&e, &dir.shown))?;
+    // An explicit stack, not recursion: the sandbox chooses how deep its trees go.
+    let mut pending = vec![(dir.real.clone(), shown_root.to_path_buf(), String::new())];
+    let mut first = true;
+    while let Some((real, shown, prefix)) = pending.pop() {
+        match list_one(&real, &shown, &prefix, options, &mut files, &mut pending) {
+            Ok(()) => {}
+            Err(e) if first => return Err(AgentError::from_io(&e, &dir.shown)),
+            // A subdirectory that cannot be read is listed but not entered.
+            Err(_) => {}
+        }
+        first = false;
+    }
     files.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
     Ok(ListFilesResult {
         success: true,
@@ -35,7 +46,15 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
     })
 }
 
-fn walk(real: &Path, shown: &Path, prefix: &str, options: &ListOptions, out: &mut Vec<FileInfo>) -> io::Result<()> {
+/// Lists one directory into `out`; with `recursive`, queues its subdirectories on `pending`.
+fn list_one(
+    real: &Path,
+    shown: &Path,
+    prefix: &str,
+    options: &ListOptions,
+    out: &mut Vec<FileInfo>,
+    pending: &mut Vec<(PathBuf, PathBuf, String)>,
+) -> io::Result<()> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(real)? {
         let entry = entry?;
@@ -62,14 +81,10 @@ fn walk(real: &Path, shown: &Path, prefix: &str, options: &ListOptions, out: &mu
         })
     });
     for info in infos {
-        let subdir = options.recursive && info.kind == FileType::Directory;
-        let (next_real, next_shown, next_prefix) =
-            (real.join(&info.name), Path::new(&info.absolute_path).to_path_buf(), info.relative_path.clone());
-        out.push(info);
-        if subdir {
-            // A subdirectory that cannot be read is listed but not entered.
-            let _ = walk(&next_real, &next_shown, &next_prefix, options, out);
+        if options.recursive && info.kind == FileType::Directory {
+            pending.push((real.join(&info.name), PathBuf::from(&info.absolute_path), info.relative_path.clone()));
         }
+        out.push(info);
     }
     Ok(())
 }

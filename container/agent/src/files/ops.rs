@@ -2,14 +2,17 @@
 //! the blocking pool.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 
 use base64::Engine;
 use sandbox_protocol::{Encoding, ErrorCode, ReadFileResult};
 
+use super::tree::{copy_tree, remove_tree};
 use super::Target;
 use crate::clock::iso_now;
-use crate::error::{AgentError, AgentResult};
+use crate::error::{short, AgentError, AgentResult};
+use crate::names::random_id;
 
 /// Largest file `readFile` returns (its JSON result is bigger still).
 pub const READ_LIMIT: u64 = 32 * 1024 * 1024;
@@ -18,7 +21,10 @@ fn io_err(target: &Target) -> impl Fn(io::Error) -> AgentError + '_ {
     move |e| AgentError::from_io(&e, &target.shown)
 }
 
-/// Writes `content` (decoded per `encoding`), creating missing parent directories.
+/// Writes `content` (decoded per `encoding`), creating missing parent directories. Atomic: the bytes go to a new
+/// file beside the target, which then replaces it in one `rename`, so a reader sees the old file or the new one,
+/// never part of one, and a failed write (a full disk) leaves the old file as it was. A symlink at the path is
+/// written through, as `echo > link` would; the permissions of a replaced file are kept.
 pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<()> {
     let bytes = match encoding {
         Encoding::Utf8 => content.as_bytes().to_vec(),
@@ -29,22 +35,61 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
     if let Some(parent) = target.real.parent() {
         fs::create_dir_all(parent).map_err(io_err(target))?;
     }
-    fs::write(&target.real, bytes).map_err(io_err(target))
+    let dest = match fs::symlink_metadata(&target.real) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&target.real).unwrap_or_else(|_| target.real.clone()),
+        _ => target.real.clone(),
+    };
+    let permissions = match fs::metadata(&dest) {
+        Ok(meta) if meta.is_dir() => return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", short(&target.shown)))),
+        Ok(meta) if !meta.is_file() => return Err(not_regular(target)),
+        Ok(meta) => Some(meta.permissions()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(AgentError::from_io(&e, &target.shown)),
+    };
+    let temp = dest.with_file_name(format!(".{}.partial", random_id("sandbox-write")));
+    let written = (|| {
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
+        file.write_all(&bytes)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
+        drop(file);
+        fs::rename(&temp, &dest)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written.map_err(io_err(target))
 }
 
-/// Reads a file. Without an encoding, text comes back as UTF-8 and anything else as base64.
+/// Reads a file. Without an encoding, text comes back as UTF-8 and anything else as base64. Regular files only: a
+/// device (`/dev/zero`) or a FIFO would never end, or never answer. The read is bounded by what it actually reads,
+/// not by what `stat` said (files under `/proc` say 0 and are not).
 pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFileResult> {
     let meta = fs::metadata(&target.real).map_err(io_err(target))?;
     if meta.is_dir() {
-        return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", target.shown)));
+        return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", short(&target.shown))));
+    }
+    if !meta.is_file() {
+        return Err(not_regular(target));
     }
     if meta.len() > READ_LIMIT {
-        return Err(AgentError::new(
-            ErrorCode::FileTooLarge,
-            format!("{}: {} bytes is more than the {} bytes readFile returns", target.shown, meta.len(), READ_LIMIT),
-        ));
+        return Err(too_large(target, &meta.len().to_string()));
     }
-    let bytes = fs::read(&target.real).map_err(io_err(target))?;
+    // Non-blocking, and checked again once open: the path may have been replaced by a FIFO in between.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(&target.real)
+        .map_err(io_err(target))?;
+    if !file.metadata().map_err(io_err(target))?.is_file() {
+        return Err(not_regular(target));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(READ_LIMIT + 1).read_to_end(&mut bytes).map_err(io_err(target))?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(too_large(target, "more"));
+    }
     let is_binary = bytes.contains(&0) || std::str::from_utf8(&bytes).is_err();
     let encoding = encoding.unwrap_or(if is_binary { Encoding::Base64 } else { Encoding::Utf8 });
     let content = match encoding {
@@ -67,6 +112,20 @@ pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFile
     })
 }
 
+fn not_regular(target: &Target) -> AgentError {
+    AgentError::new(
+        ErrorCode::UnsupportedFileType,
+        format!("{}: not a regular file (a device, FIFO or socket); the file API reads and writes regular files", short(&target.shown)),
+    )
+}
+
+fn too_large(target: &Target, size: &str) -> AgentError {
+    AgentError::new(
+        ErrorCode::FileTooLarge,
+        format!("{}: {size} bytes is more than the {READ_LIMIT} bytes readFile returns", short(&target.shown)),
+    )
+}
+
 pub fn mkdir(target: &Target, recursive: bool) -> AgentResult<()> {
     let made = if recursive { fs::create_dir_all(&target.real) } else { fs::create_dir(&target.real) };
     made.map_err(io_err(target))
@@ -78,7 +137,7 @@ pub fn delete(target: &Target) -> AgentResult<()> {
     if meta.is_dir() {
         return Err(AgentError::new(
             ErrorCode::IsDirectory,
-            format!("{}: is a directory; deleteFile removes files only", target.shown),
+            format!("{}: is a directory; deleteFile removes files only", short(&target.shown)),
         ));
     }
     fs::remove_file(&target.real).map_err(io_err(target))
@@ -88,7 +147,7 @@ pub fn delete(target: &Target) -> AgentResult<()> {
 pub fn rename(from: &Target, to: &Target) -> AgentResult<()> {
     fs::symlink_metadata(&from.real).map_err(io_err(from))?;
     if fs::symlink_metadata(&to.real).is_ok() {
-        return Err(AgentError::new(ErrorCode::FileExists, format!("{}: already exists", to.shown)));
+        return Err(AgentError::new(ErrorCode::FileExists, format!("{}: already exists", short(&to.shown))));
     }
     fs::rename(&from.real, &to.real).map_err(io_err(from))
 }
@@ -99,7 +158,7 @@ pub fn move_to(from: &Target, to: &Target) -> AgentResult<Target> {
     fs::symlink_metadata(&from.real).map_err(io_err(from))?;
     let mut dest = to.clone();
     if fs::metadata(&to.real).map(|m| m.is_dir()).unwrap_or(false) {
-        let name = from.real.file_name().ok_or_else(|| AgentError::invalid(format!("{}: cannot move a root", from.shown)))?;
+        let name = from.real.file_name().ok_or_else(|| AgentError::invalid(format!("{}: cannot move a root", short(&from.shown))))?;
         dest.real = to.real.join(name);
         dest.shown = format!("{}/{}", to.shown.trim_end_matches('/'), name.to_string_lossy());
     }
@@ -114,30 +173,6 @@ pub fn move_to(from: &Target, to: &Target) -> AgentResult<Target> {
             Ok(dest)
         }
         Err(e) => Err(AgentError::from_io(&e, &from.shown)),
-    }
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> io::Result<()> {
-    let meta = fs::symlink_metadata(from)?;
-    if meta.file_type().is_symlink() {
-        std::os::unix::fs::symlink(fs::read_link(from)?, to)
-    } else if meta.is_dir() {
-        fs::create_dir_all(to)?;
-        for entry in fs::read_dir(from)? {
-            let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        Ok(())
-    } else {
-        fs::copy(from, to).map(|_| ())
-    }
-}
-
-fn remove_tree(path: &std::path::Path) -> io::Result<()> {
-    if fs::symlink_metadata(path)?.is_dir() {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::{AgentError, AgentResult};
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// A JSON request body. An empty body reads as `{}`.
+/// A JSON request body: always an object (an empty body or an array is refused, not read as defaults).
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -44,7 +44,12 @@ fn too_large() -> AgentError {
 
 /// Parses a body, telling malformed JSON apart from JSON of the wrong shape.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> AgentResult<T> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(AgentError::invalid("the request body is empty: send a JSON object")),
+        // serde reads a struct from an array too: `[]` must not pass as "all defaults".
+        Some(b'[') => return Err(AgentError::invalid("the request body must be a JSON object, not an array")),
+        _ => {}
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -68,5 +73,9 @@ mod tests {
         assert_eq!(parse::<ExecRequest>(br#"{"command":"x","timeoutt":1}"#).unwrap_err().code, ErrorCode::ValidationFailed);
         assert_eq!(parse::<ExecRequest>(b"").unwrap_err().code, ErrorCode::ValidationFailed);
         assert_eq!(parse::<ExecRequest>(br#"{"command":"true"}"#).unwrap().command, "true");
+        assert_eq!(parse::<ExecRequest>(br#"["true"]"#).unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(parse::<sandbox_protocol::SessionOptions>(b" ").unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(parse::<sandbox_protocol::SessionOptions>(b"[]").unwrap_err().code, ErrorCode::ValidationFailed);
+        assert!(parse::<sandbox_protocol::SessionOptions>(b"{}").is_ok());
     }
 }

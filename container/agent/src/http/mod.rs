@@ -7,6 +7,7 @@ mod env;
 mod exec;
 mod files;
 mod health;
+mod screen;
 mod sessions;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sandbox", delete(sessions::destroy_sandbox))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), screen::refuse_web_pages))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_boot_id))
         .with_state(state)
 }

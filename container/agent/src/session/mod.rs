@@ -11,7 +11,6 @@ pub mod script;
 pub mod shell;
 pub mod table;
 
-use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -33,6 +32,8 @@ pub struct SessionContext {
     pub reaper: Arc<Reaper>,
     /// Used when neither the request nor the session sets a timeout.
     pub default_timeout: Option<Duration>,
+    /// Most sessions one sandbox may have (the default session included).
+    pub max_sessions: usize,
 }
 
 /// How a session is made.
@@ -212,9 +213,7 @@ impl Session {
     /// Kills every process of the session, grandchildren included, and stops its actor. Queued and running
     /// commands end; later calls fail with `SESSION_NOT_FOUND`.
     pub fn terminate(&self) {
-        self.terminated.send_replace(true);
-        let shells = self.shells.lock().expect("shells lock").clone();
-        kill_until_gone(|all| session_processes(all, &shells));
+        terminate_all(std::slice::from_ref(&self));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -251,12 +250,21 @@ impl Session {
     }
 }
 
+/// Terminates many sessions at once: one walk of the process table for all of them, so ending a sandbox of a
+/// thousand sessions costs one scan, not a thousand.
+pub fn terminate_all(sessions: &[impl std::ops::Deref<Target = Session>]) {
+    let mut shells = Vec::new();
+    for session in sessions {
+        session.terminated.send_replace(true);
+        shells.extend(session.shells.lock().expect("shells lock").iter().copied());
+    }
+    if !shells.is_empty() {
+        kill_until_gone(|all| session_processes(all, &shells));
+    }
+}
+
 /// A directory as the shell reported it (`$PWD` bytes); nothing when it reported none.
 fn pwd_path(pwd: &[u8]) -> Option<PathBuf> {
     (!pwd.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(pwd)))
 }
 
-/// Session env as the shell gets it: `null` values are skipped, as the SDK skips `undefined`.
-pub fn env_pairs(env: Option<BTreeMap<String, Option<String>>>) -> Vec<(String, String)> {
-    env.unwrap_or_default().into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
-}

@@ -5,6 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use super::Session;
 
+pub enum Inserted {
+    New(Arc<Session>),
+    Taken,
+    Full,
+}
+
 #[derive(Default)]
 pub struct SessionTable {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
@@ -15,15 +21,18 @@ impl SessionTable {
         self.lock().get(id).cloned()
     }
 
-    /// Inserts the session `make` builds, unless the id is taken.
-    pub fn insert_new(&self, id: &str, make: impl FnOnce() -> Arc<Session>) -> Option<Arc<Session>> {
+    /// Inserts the session `make` builds, unless the id is taken or the table holds `limit` sessions already.
+    pub fn insert_new(&self, id: &str, limit: usize, make: impl FnOnce() -> Arc<Session>) -> Inserted {
         let mut sessions = self.lock();
         if sessions.contains_key(id) {
-            return None;
+            return Inserted::Taken;
+        }
+        if sessions.len() >= limit {
+            return Inserted::Full;
         }
         let session = make();
         sessions.insert(id.to_string(), Arc::clone(&session));
-        Some(session)
+        Inserted::New(session)
     }
 
     /// The session with this id, made by `make` if there is none.

@@ -50,7 +50,12 @@ impl Client {
     }
 
     pub async fn send(&mut self, method: &str, path: &str, body: Vec<u8>) -> Reply {
-        let response = self.start(method, path, body).await;
+        self.send_with(method, path, &[], body).await
+    }
+
+    /// Sends with `headers` added, each replacing a default of the same name (`host`, `content-type`).
+    pub async fn send_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+        let response = self.start_with(method, path, headers, body).await;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -64,10 +69,21 @@ impl Client {
 
     /// Sends a request and returns the response as soon as its head arrives (for streams).
     pub async fn start(&mut self, method: &str, path: &str, body: Vec<u8>) -> hyper::Response<Incoming> {
+        self.start_with(method, path, &[], body).await
+    }
+
+    async fn start_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> hyper::Response<Incoming> {
         self.sender.ready().await.expect("connection ready");
-        let mut request = Request::builder().method(method).uri(path).header("host", "agent");
-        if !body.is_empty() {
+        let given = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let mut request = Request::builder().method(method).uri(path);
+        if !given("host") {
+            request = request.header("host", "127.0.0.1");
+        }
+        if method == "POST" && !given("content-type") {
             request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if let Some(id) = &self.sandbox {
             request = request.header("x-sandbox-id", id);

@@ -1,0 +1,128 @@
+//! Requests a web page could make, told apart from a program's calls. The Worker and the agent both refuse them:
+//! a page the developer visits must not be able to drive a sandbox on their machine (a cross-site "simple" POST,
+//! or DNS rebinding, which would also let the page read the answers). Pure; each check returns the message of the
+//! error it leads to.
+//!
+//! A browser marks what it sends: cross-site requests carry `Origin` (and `Sec-Fetch-Site`), and a page cannot
+//! send `Content-Type: application/json` cross-site without a preflight that nothing here answers. A rebinding
+//! page reaches a loopback server under its own host name, which the `Host` header gives away.
+
+/// The origin the clients put on requests through a service binding (the binding ignores it).
+pub const BINDING_ORIGIN: &str = "https://sandbox";
+const BINDING_HOST: &str = "sandbox";
+
+/// Refuses a request a browser marked as coming from a page, unless its origin is one of `allowed_origins`
+/// (exact matches, such as `https://app.example.com`). Programs (service bindings, the clients, curl) send
+/// neither header.
+pub fn check_not_cross_site(origin: Option<&str>, fetch_site: Option<&str>, allowed_origins: &[String]) -> Result<(), String> {
+    if let Some(origin) = origin {
+        if allowed_origins.iter().any(|allowed| allowed == origin) {
+            return Ok(());
+        }
+        return Err(format!("requests from web pages are refused (Origin {origin:?} is not allowed)"));
+    }
+    match fetch_site {
+        None | Some("none") | Some("same-origin") => Ok(()),
+        Some(site) => Err(format!("requests from web pages are refused (Sec-Fetch-Site: {site})")),
+    }
+}
+
+/// A request with a body must say it is JSON: every route that takes a body takes JSON, and a page can send other
+/// types across sites without asking first. `GET`, `HEAD` and `DELETE` carry no body here.
+pub fn check_json_body(method: &str, content_type: Option<&str>) -> Result<(), String> {
+    if matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+        return Ok(());
+    }
+    let essence = content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) => Err(format!("the body must be application/json, not {other:?}")),
+        None => Err("the body must be application/json (Content-Type is missing)".into()),
+    }
+}
+
+/// In local development, the `Host` a request names must be this machine: an IP address, `localhost` (or a name
+/// under it), the clients' service-binding host, or one of `allowed_hosts` (names without a port).
+pub fn check_local_host(host: Option<&str>, allowed_hosts: &[String]) -> Result<(), String> {
+    let Some(host) = host else { return Ok(()) };
+    let name = host_name(host).to_ascii_lowercase();
+    let local = name == "localhost"
+        || name.ends_with(".localhost")
+        || name == BINDING_HOST
+        || name.parse::<std::net::Ipv4Addr>().is_ok()
+        || (name.starts_with('[') && name.ends_with(']') && name[1..name.len() - 1].parse::<std::net::Ipv6Addr>().is_ok())
+        || allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(&name));
+    if local {
+        Ok(())
+    } else {
+        Err(format!("host {name:?} is not this machine: local mode answers loopback names only (see SANDBOX_ALLOWED_HOSTS)"))
+    }
+}
+
+/// `host[:port]` without the port; `[v6]:port` keeps its brackets.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// A comma-separated list from configuration, trimmed, empty items dropped.
+pub fn parse_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_pass_and_pages_do_not() {
+        assert!(check_not_cross_site(None, None, &[]).is_ok());
+        assert!(check_not_cross_site(None, Some("none"), &[]).is_ok());
+        assert!(check_not_cross_site(Some("https://evil.example"), None, &[]).is_err());
+        assert!(check_not_cross_site(Some("null"), None, &[]).is_err());
+        assert!(check_not_cross_site(None, Some("cross-site"), &[]).is_err());
+        assert!(check_not_cross_site(None, Some("same-site"), &[]).is_err());
+        let allowed = vec!["https://app.example".to_string()];
+        assert!(check_not_cross_site(Some("https://app.example"), Some("cross-site"), &allowed).is_ok());
+        assert!(check_not_cross_site(Some("https://app.example.evil"), None, &allowed).is_err());
+    }
+
+    #[test]
+    fn bodies_must_be_json() {
+        assert!(check_json_body("POST", Some("application/json")).is_ok());
+        assert!(check_json_body("POST", Some("Application/JSON; charset=utf-8")).is_ok());
+        assert!(check_json_body("GET", None).is_ok());
+        assert!(check_json_body("DELETE", None).is_ok());
+        for simple in ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data"] {
+            assert!(check_json_body("POST", Some(simple)).is_err(), "{simple}");
+        }
+        assert!(check_json_body("POST", None).is_err());
+        assert!(check_json_body("PUT", Some("text/plain")).is_err());
+    }
+
+    #[test]
+    fn local_hosts() {
+        for host in ["127.0.0.1:8787", "localhost", "LOCALHOST:1", "a.localhost:9", "[::1]:8787", "10.0.0.2", "sandbox"] {
+            assert!(check_local_host(Some(host), &[]).is_ok(), "{host}");
+        }
+        for host in ["evil.example", "evil.example:8787", "localhost.evil.example", "127.0.0.1.nip.io", "[::1", "sandbox.example"] {
+            assert!(check_local_host(Some(host), &[]).is_err(), "{host}");
+        }
+        assert!(check_local_host(Some("dev.box:8787"), &["dev.box".to_string()]).is_ok());
+        assert!(check_local_host(None, &[]).is_ok());
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_list(" a, ,b "), vec!["a".to_string(), "b".to_string()]);
+        assert!(parse_list("").is_empty());
+    }
+}
