@@ -71,8 +71,23 @@ mod tests {
         }
     }
 
-    fn request<'a>(method: &'a str, origin: Option<&'a str>, content_type: Option<&'a str>, host: &'a str, local: bool) -> BrowserCheck<'a> {
-        BrowserCheck { method, origin, fetch_site: None, content_type, host: Some(host), allowed_origins: &[], local, allowed_hosts: &[] }
+    fn request<'a>(
+        method: &'a str,
+        origin: Option<&'a str>,
+        content_type: Option<&'a str>,
+        host: &'a str,
+        local: bool,
+    ) -> BrowserCheck<'a> {
+        BrowserCheck {
+            method,
+            origin,
+            fetch_site: None,
+            content_type,
+            host: Some(host),
+            allowed_origins: &[],
+            local,
+            allowed_hosts: &[],
+        }
     }
 
     #[test]

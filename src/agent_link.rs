@@ -65,7 +65,8 @@ impl AgentLink {
     pub async fn ensure_started(&self, sandbox_id: &str, env: &Env) -> Result<Option<String>, WorkerError> {
         let container = match self {
             AgentLink::Local { base } => {
-                let url = Url::parse(&format!("{base}/v1/health")).map_err(|e| WorkerError::unavailable(format!("{AGENT_URL_VAR}: {e}"), 5))?;
+                let url = Url::parse(&format!("{base}/v1/health"))
+                    .map_err(|e| WorkerError::unavailable(format!("{AGENT_URL_VAR}: {e}"), 5))?;
                 return match Fetch::Url(url).send().await {
                     Ok(response) if response.status_code() == 200 => Ok(boot_of(&response)),
                     _ => Err(WorkerError::unavailable("the sandbox's agent cannot be reached", 1)),

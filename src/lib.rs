@@ -18,8 +18,8 @@ use worker::{event, Context, Env, Request, Response, Result};
 pub use sandbox_object::Sandbox;
 
 use access::{check_bearer, check_browser, BrowserCheck};
-use errors::WorkerError;
 use agent_link::AGENT_URL_VAR;
+use errors::WorkerError;
 use route::Route;
 
 /// Binding of the Durable Object namespace.
@@ -71,7 +71,9 @@ async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerE
     }
     let route = route::parse(method.as_ref(), &req.path())?;
     match route {
-        Route::Health => Ok(Response::from_json(&serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))?),
+        Route::Health => {
+            Ok(Response::from_json(&serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))?)
+        }
         Route::Sandbox { id, agent_path } => {
             let stub = env.durable_object(SANDBOX_BINDING)?.get_by_name(&id)?;
             let forwarded = forward::to_object(req, &id, &agent_path)?;

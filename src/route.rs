@@ -90,7 +90,8 @@ mod tests {
 
     #[test]
     fn invalid_sandbox_ids_are_refused() {
-        for path in ["/v1/sandboxes/-x/exec", "/v1/sandboxes/a_b/exec", "/v1/sandboxes//exec", "/v1/sandboxes/Ü/exec"] {
+        for path in ["/v1/sandboxes/-x/exec", "/v1/sandboxes/a_b/exec", "/v1/sandboxes//exec", "/v1/sandboxes/Ü/exec"]
+        {
             assert_eq!(parse("POST", path).unwrap_err().code, ErrorCode::ValidationFailed, "{path}");
         }
         let long = format!("/v1/sandboxes/{}/exec", "a".repeat(64));
@@ -110,7 +111,10 @@ mod tests {
         ] {
             assert_eq!(parse("DELETE", path).unwrap_err().code, ErrorCode::ValidationFailed, "{path}");
         }
-        assert_eq!(parse("DELETE", "/v1/sandboxes/box/sessions/s.1_a-b").unwrap(), sandbox("box", "/v1/sessions/s.1_a-b"));
+        assert_eq!(
+            parse("DELETE", "/v1/sandboxes/box/sessions/s.1_a-b").unwrap(),
+            sandbox("box", "/v1/sessions/s.1_a-b")
+        );
     }
 
     #[test]

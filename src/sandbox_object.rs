@@ -115,7 +115,13 @@ impl Sandbox {
 
     /// Forwards a call; if the agent turns out to be a new one and the call failed for want of its session, the
     /// sessions are created again and the call is sent once more.
-    async fn forward(&self, req: Request, path: &str, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+    async fn forward(
+        &self,
+        req: Request,
+        path: &str,
+        id: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<Response, WorkerError> {
         let copy = if retryable(&req) { req.clone().ok() } else { None };
         let response = link.send(&req, path, id).await?;
         let recreated = self.after_answer(&response, id, link).await;
@@ -131,13 +137,22 @@ impl Sandbox {
         }
     }
 
-    async fn create_session(&self, req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+    async fn create_session(
+        &self,
+        req: Request,
+        id: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<Response, WorkerError> {
         let text = small_body(req, "session options").await?;
         let sent = json_post(SESSIONS_PATH, &text)?;
         let mut response = link.send(&sent, SESSIONS_PATH, id).await?;
         self.after_answer(&response, id, link).await;
         if response.status_code() == 201 {
-            let options: SessionOptions = if text.trim().is_empty() { SessionOptions::default() } else { serde_json::from_str(&text).unwrap_or_default() };
+            let options: SessionOptions = if text.trim().is_empty() {
+                SessionOptions::default()
+            } else {
+                serde_json::from_str(&text).unwrap_or_default()
+            };
             let created: serde_json::Value = response.cloned()?.json().await?;
             let session_id = created["id"].as_str().map(str::to_string);
             session_registry::remember(&self.state.storage(), SessionOptions { id: session_id, ..options }).await?;
@@ -146,7 +161,12 @@ impl Sandbox {
     }
 
     /// Forwards `setEnvVars` and remembers the variables with the session, for its re-creation.
-    async fn set_env_vars(&self, req: Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+    async fn set_env_vars(
+        &self,
+        req: Request,
+        id: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<Response, WorkerError> {
         let text = small_body(req, "setEnvVars").await?;
         let response = link.send(&json_post(ENV_PATH, &text)?, ENV_PATH, id).await?;
         self.after_answer(&response, id, link).await;
@@ -159,7 +179,13 @@ impl Sandbox {
         Ok(response)
     }
 
-    async fn delete_session(&self, req: Request, path: &str, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+    async fn delete_session(
+        &self,
+        req: Request,
+        path: &str,
+        id: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<Response, WorkerError> {
         let response = link.send(&req, path, id).await?;
         let session = &path[SESSIONS_PATH.len() + 1..];
         if response.status_code() == 200 || response.status_code() == 404 {
@@ -214,7 +240,12 @@ impl Sandbox {
     }
 
     fn status(&self, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
-        Ok(Response::from_json(&SandboxStatus { success: true, id: id.to_string(), mode: link.mode().to_string(), running: link.running() })?)
+        Ok(Response::from_json(&SandboxStatus {
+            success: true,
+            id: id.to_string(),
+            mode: link.mode().to_string(),
+            running: link.running(),
+        })?)
     }
 
     /// Ends every session and process, stops the container, and forgets the sandbox's state.

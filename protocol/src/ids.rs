@@ -34,9 +34,7 @@ pub fn check_sandbox_id(id: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "sandbox id {id:?} must be 1 to 63 letters, digits or inner hyphens (a DNS label)"
-        ))
+        Err(format!("sandbox id {id:?} must be 1 to 63 letters, digits or inner hyphens (a DNS label)"))
     }
 }
 

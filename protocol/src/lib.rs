@@ -11,16 +11,16 @@ pub mod screen;
 mod session;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use screen::BINDING_ORIGIN;
 pub use exec::{CancelExecRequest, CancelExecResult, Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};
 pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,
     RenameFileRequest, RenameResult, WriteFileRequest,
 };
+pub use screen::BINDING_ORIGIN;
 pub use session::{
-    DeleteResult, DestroyResult, Health, HistoryEntry, SandboxStatus, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus,
-    SetEnvVarsRequest, SetEnvVarsResult,
+    DeleteResult, DestroyResult, Health, HistoryEntry, SandboxStatus, SessionHistory, SessionInfo, SessionList,
+    SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
 };
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).

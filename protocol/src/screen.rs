@@ -14,7 +14,11 @@ const BINDING_HOST: &str = "sandbox";
 /// Refuses a request a browser marked as coming from a page, unless its origin is one of `allowed_origins`
 /// (exact matches, such as `https://app.example.com`). Programs (service bindings, the clients, curl) send
 /// neither header.
-pub fn check_not_cross_site(origin: Option<&str>, fetch_site: Option<&str>, allowed_origins: &[String]) -> Result<(), String> {
+pub fn check_not_cross_site(
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    allowed_origins: &[String],
+) -> Result<(), String> {
     if let Some(origin) = origin {
         if allowed_origins.iter().any(|allowed| allowed == origin) {
             return Ok(());
@@ -50,12 +54,16 @@ pub fn check_local_host(host: Option<&str>, allowed_hosts: &[String]) -> Result<
         || name.ends_with(".localhost")
         || name == BINDING_HOST
         || name.parse::<std::net::Ipv4Addr>().is_ok()
-        || (name.starts_with('[') && name.ends_with(']') && name[1..name.len() - 1].parse::<std::net::Ipv6Addr>().is_ok())
+        || (name.starts_with('[')
+            && name.ends_with(']')
+            && name[1..name.len() - 1].parse::<std::net::Ipv6Addr>().is_ok())
         || allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(&name));
     if local {
         Ok(())
     } else {
-        Err(format!("host {name:?} is not this machine: local mode answers loopback names only (see SANDBOX_ALLOWED_HOSTS)"))
+        Err(format!(
+            "host {name:?} is not this machine: local mode answers loopback names only (see SANDBOX_ALLOWED_HOSTS)"
+        ))
     }
 }
 
@@ -101,7 +109,9 @@ mod tests {
         assert!(check_json_body("POST", Some("Application/JSON; charset=utf-8")).is_ok());
         assert!(check_json_body("GET", None).is_ok());
         assert!(check_json_body("DELETE", None).is_ok());
-        for simple in ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data"] {
+        for simple in
+            ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data"]
+        {
             assert!(check_json_body("POST", Some(simple)).is_err(), "{simple}");
         }
         assert!(check_json_body("POST", None).is_err());
@@ -110,10 +120,18 @@ mod tests {
 
     #[test]
     fn local_hosts() {
-        for host in ["127.0.0.1:8787", "localhost", "LOCALHOST:1", "a.localhost:9", "[::1]:8787", "10.0.0.2", "sandbox"] {
+        for host in ["127.0.0.1:8787", "localhost", "LOCALHOST:1", "a.localhost:9", "[::1]:8787", "10.0.0.2", "sandbox"]
+        {
             assert!(check_local_host(Some(host), &[]).is_ok(), "{host}");
         }
-        for host in ["evil.example", "evil.example:8787", "localhost.evil.example", "127.0.0.1.nip.io", "[::1", "sandbox.example"] {
+        for host in [
+            "evil.example",
+            "evil.example:8787",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "[::1",
+            "sandbox.example",
+        ] {
             assert!(check_local_host(Some(host), &[]).is_err(), "{host}");
         }
         assert!(check_local_host(Some("dev.box:8787"), &["dev.box".to_string()]).is_ok());

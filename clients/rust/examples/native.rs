@@ -17,9 +17,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Create a session with custom environment
-    let env = BTreeMap::from([("API_KEY".to_string(), Some("secret-key".to_string())), ("DEBUG".to_string(), Some("true".to_string()))]);
+    let env = BTreeMap::from([
+        ("API_KEY".to_string(), Some("secret-key".to_string())),
+        ("DEBUG".to_string(), Some("true".to_string())),
+    ]);
     let session = sandbox
-        .create_session(SessionOptions { name: Some("data-analysis".into()), env: Some(env), cwd: Some("/workspace/analysis".into()), ..Default::default() })
+        .create_session(SessionOptions {
+            name: Some("data-analysis".into()),
+            env: Some(env),
+            cwd: Some("/workspace/analysis".into()),
+            ..Default::default()
+        })
         .await?;
     let result = session.exec("echo $API_KEY", ExecOptions::default()).await?;
     let files = session.list_files(".", ListFilesOptions::default()).await?;
@@ -36,7 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.push(json!({ "type": event.kind, "data": event.data, "exitCode": event.exit_code }));
     }
 
-    let missing = sandbox.get_session("no-such-session").await.err().map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }));
+    let missing = sandbox
+        .get_session("no-such-session")
+        .await
+        .err()
+        .map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }));
     sandbox.destroy().await?;
     println!("{}", json!({ "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing }));
     Ok(())

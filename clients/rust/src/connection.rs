@@ -24,10 +24,17 @@ impl<T: Transport> Connection<T> {
     }
 
     /// Sends a call and decodes its JSON answer; a non-2xx answer is an `Error::Api`.
-    pub async fn call<R: DeserializeOwned>(&self, method: &str, path: &str, body: Option<&impl Serialize>) -> Result<R> {
+    pub async fn call<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<R> {
         let answer = self.open(method, path, body).await?;
         let bytes = collect(answer.body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))))
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::InvalidResponse(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])))
+        })
     }
 
     /// Sends a call and returns its body unread, once the answer is known to be a success.

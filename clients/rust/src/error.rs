@@ -45,7 +45,10 @@ impl Error {
                 message: err.message,
                 retry_after: retry_after.and_then(|s| s.trim().parse().ok()),
             },
-            Err(_) => Error::InvalidResponse(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))),
+            Err(_) => Error::InvalidResponse(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            )),
         }
     }
 }
@@ -70,7 +73,15 @@ mod tests {
     #[test]
     fn server_errors_keep_code_status_and_retry_after() {
         let e = Error::from_answer(503, br#"{"code":"CONTAINER_UNAVAILABLE","message":"later"}"#, Some("5"));
-        assert_eq!(e, Error::Api { code: ErrorCode::ContainerUnavailable, status: 503, message: "later".into(), retry_after: Some(5) });
+        assert_eq!(
+            e,
+            Error::Api {
+                code: ErrorCode::ContainerUnavailable,
+                status: 503,
+                message: "later".into(),
+                retry_after: Some(5)
+            }
+        );
         assert_eq!(e.to_string(), "CONTAINER_UNAVAILABLE (503): later");
         assert!(matches!(Error::from_answer(502, b"<html>", None), Error::InvalidResponse(_)));
     }

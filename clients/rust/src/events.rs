@@ -22,14 +22,16 @@ struct Reader {
 }
 
 pub(crate) fn exec_events(body: Chunks) -> ExecEvents {
-    let reader = Reader { body, parser: SseParser::default(), ready: Default::default(), ended: false, finished: false };
+    let reader =
+        Reader { body, parser: SseParser::default(), ready: Default::default(), ended: false, finished: false };
     Box::pin(stream::unfold(reader, |mut r| async move {
         loop {
             if r.finished {
                 return None;
             }
             if let Some(data) = r.ready.pop_front() {
-                let event = serde_json::from_str::<ExecEvent>(&data).map_err(|e| Error::InvalidResponse(format!("event: {e}")));
+                let event =
+                    serde_json::from_str::<ExecEvent>(&data).map_err(|e| Error::InvalidResponse(format!("event: {e}")));
                 if let Ok(e) = &event {
                     r.finished = matches!(e.kind, ExecEventType::Complete | ExecEventType::Error);
                 }

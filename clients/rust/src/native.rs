@@ -27,7 +27,11 @@ impl NativeUrl {
         if host.is_empty() || host.contains('/') {
             return Err(Error::Network(format!("{url}: give the origin only, like http://127.0.0.1:8787")));
         }
-        let authority = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) { host.to_string() } else { format!("{host}:80") };
+        let authority = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            host.to_string()
+        } else {
+            format!("{host}:80")
+        };
         Ok(NativeUrl { authority })
     }
 }
@@ -36,7 +40,8 @@ impl Transport for NativeUrl {
     async fn send(&self, call: Call<'_>) -> Result<Answer> {
         let network = |e: &dyn std::fmt::Display| Error::Network(format!("{}: {e}", self.authority));
         let stream = TcpStream::connect(&self.authority).await.map_err(|e| network(&e))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| network(&e))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| network(&e))?;
         tokio::spawn(connection);
         let mut request = Request::builder().method(call.method).uri(call.path).header("host", &self.authority);
         if call.body.is_some() {

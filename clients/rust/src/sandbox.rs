@@ -4,7 +4,9 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use sandbox_protocol::{DeleteResult, DestroyResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, DEFAULT_SESSION_ID};
+use sandbox_protocol::{
+    DeleteResult, DestroyResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, DEFAULT_SESSION_ID,
+};
 
 use crate::connection::{id_segment, Connection};
 use crate::error::Result;
@@ -32,7 +34,10 @@ impl<T: Transport> Sandbox<T> {
     pub fn with_token(self, token: &str) -> Self {
         let Sandbox { id, default } = self;
         let connection = Arc::into_inner(default.connection).expect("a new sandbox's connection is not shared yet");
-        Sandbox { id, default: ExecutionSession::new(Arc::new(connection.with_token(token)), DEFAULT_SESSION_ID.to_string()) }
+        Sandbox {
+            id,
+            default: ExecutionSession::new(Arc::new(connection.with_token(token)), DEFAULT_SESSION_ID.to_string()),
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -47,7 +52,8 @@ impl<T: Transport> Sandbox<T> {
 
     /// An existing session; `SESSION_NOT_FOUND` when there is none with that id.
     pub async fn get_session(&self, id: &str) -> Result<ExecutionSession<T>> {
-        let info: SessionInfo = self.connection().call("GET", &format!("/sessions/{}", id_segment(id)?), None::<&()>).await?;
+        let info: SessionInfo =
+            self.connection().call("GET", &format!("/sessions/{}", id_segment(id)?), None::<&()>).await?;
         Ok(ExecutionSession::new(Arc::clone(self.connection()), info.id))
     }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use sandbox_protocol::{
     CancelExecRequest, CancelExecResult, DeleteFileRequest, Encoding, ExecRequest, ExecResult, ExistsRequest,
     ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest,
-    ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo,
-    SetEnvVarsRequest, SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
+    ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo, SetEnvVarsRequest,
+    SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{id_segment, Connection};
@@ -73,7 +73,9 @@ impl<T: Transport> ExecutionSession<T> {
 
     /// Stops the command started with `command_id`, running or queued (it ends with exit code 130).
     pub async fn cancel(&self, command_id: &str) -> Result<CancelExecResult> {
-        self.connection.call("POST", "/exec/cancel", Some(&CancelExecRequest { command_id: command_id.to_string() })).await
+        self.connection
+            .call("POST", "/exec/cancel", Some(&CancelExecRequest { command_id: command_id.to_string() }))
+            .await
     }
 
     /// Exports variables into the session for its later commands; a `None` value unsets one.
@@ -82,13 +84,19 @@ impl<T: Transport> ExecutionSession<T> {
     }
 
     pub async fn list_files(&self, path: &str, options: ListFilesOptions) -> Result<ListFilesResult> {
-        let req = ListFilesRequest { path: path.into(), recursive: options.recursive, include_hidden: options.include_hidden, session_id: self.session_id() };
+        let req = ListFilesRequest {
+            path: path.into(),
+            recursive: options.recursive,
+            include_hidden: options.include_hidden,
+            session_id: self.session_id(),
+        };
         self.connection.call("POST", "/files/list", Some(&req)).await
     }
 
     /// Writes a file, making its parent directories; `content` is in `encoding` (`utf-8` when `None`).
     pub async fn write_file(&self, path: &str, content: &str, encoding: Option<Encoding>) -> Result<FileOpResult> {
-        let req = WriteFileRequest { path: path.into(), content: content.into(), encoding, session_id: self.session_id() };
+        let req =
+            WriteFileRequest { path: path.into(), content: content.into(), encoding, session_id: self.session_id() };
         self.connection.call("POST", "/files/write", Some(&req)).await
     }
 
@@ -110,13 +118,18 @@ impl<T: Transport> ExecutionSession<T> {
 
     /// Renames; refuses to replace an existing `new_path` (`FILE_EXISTS`).
     pub async fn rename_file(&self, old_path: &str, new_path: &str) -> Result<RenameResult> {
-        let req = RenameFileRequest { old_path: old_path.into(), new_path: new_path.into(), session_id: self.session_id() };
+        let req =
+            RenameFileRequest { old_path: old_path.into(), new_path: new_path.into(), session_id: self.session_id() };
         self.connection.call("POST", "/files/rename", Some(&req)).await
     }
 
     /// Moves like `mv`: into `destination_path` when it is a directory.
     pub async fn move_file(&self, source_path: &str, destination_path: &str) -> Result<RenameResult> {
-        let req = MoveFileRequest { source_path: source_path.into(), destination_path: destination_path.into(), session_id: self.session_id() };
+        let req = MoveFileRequest {
+            source_path: source_path.into(),
+            destination_path: destination_path.into(),
+            session_id: self.session_id(),
+        };
         self.connection.call("POST", "/files/move", Some(&req)).await
     }
 

@@ -112,7 +112,8 @@ fn children_rss_kib(parent: u32) -> (usize, u64) {
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+        let ppid =
+            stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
         if ppid == Some(parent) {
             count += 1;
             total += rss_kib(pid);
@@ -140,7 +141,11 @@ fn machine() -> String {
         .map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0))
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    let bash = Command::new("bash").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string()).unwrap_or_default();
+    let bash = Command::new("bash")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .unwrap_or_default();
     format!("{cpu}, {cores} cores, {mem}, Linux {kernel}, {bash}")
 }
 
@@ -199,9 +204,14 @@ async fn main() {
 
     let before_sessions = rss_kib(pid);
     let created = scale(200);
-    let create = measure(&mut c, "session creation (shell ready)", created, "/v1/sessions", |i| json!({"id": format!("s{i}")}), |r| {
-        assert_eq!(r.status, 201)
-    })
+    let create = measure(
+        &mut c,
+        "session creation (shell ready)",
+        created,
+        "/v1/sessions",
+        |i| json!({"id": format!("s{i}")}),
+        |r| assert_eq!(r.status, 201),
+    )
     .await;
     rows.push(create.row());
     let after_sessions = rss_kib(pid);
@@ -219,9 +229,14 @@ async fn main() {
     std::fs::write(&big, vec![b'a'; 10 * 1024 * 1024]).unwrap();
     let cat = format!("cat {}", big.display());
     rows.push(
-        measure(&mut c, "exec printing 10 MB", scale(30), "/v1/exec", |_| json!({"command": cat, "sessionId": "bench"}), |r| {
-            assert!(r.status == 200 && r.body.len() > 10 * 1024 * 1024)
-        })
+        measure(
+            &mut c,
+            "exec printing 10 MB",
+            scale(30),
+            "/v1/exec",
+            |_| json!({"command": cat, "sessionId": "bench"}),
+            |r| assert!(r.status == 200 && r.body.len() > 10 * 1024 * 1024),
+        )
         .await
         .row(),
     );
@@ -229,9 +244,14 @@ async fn main() {
 
     make_files(&agent.dir.join("many"), 10_000);
     rows.push(
-        measure(&mut c, "listFiles of 10,000 entries", scale(50), "/v1/files/list", |_| json!({"path": "many", "sessionId": "bench"}), |r| {
-            assert_eq!(r.json()["count"], 10_000)
-        })
+        measure(
+            &mut c,
+            "listFiles of 10,000 entries",
+            scale(50),
+            "/v1/files/list",
+            |_| json!({"path": "many", "sessionId": "bench"}),
+            |r| assert_eq!(r.json()["count"], 10_000),
+        )
         .await
         .row(),
     );
@@ -277,6 +297,9 @@ async fn main() {
         "| agent RSS per session ({created} sessions) | {:.1} KiB |",
         after_sessions.saturating_sub(before_sessions) as f64 / created as f64
     );
-    println!("| bash RSS per session ({shells} shells) | {:.1} MiB |", shells_rss as f64 / shells.max(1) as f64 / 1024.0);
+    println!(
+        "| bash RSS per session ({shells} shells) | {:.1} MiB |",
+        shells_rss as f64 / shells.max(1) as f64 / 1024.0
+    );
     println!("| agent RSS after 10 MB outputs | {:.1} MiB |", rss_after_big as f64 / 1024.0);
 }

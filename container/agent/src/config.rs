@@ -58,7 +58,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "-V" | "--version" => return Ok(Parsed::Version),
             "--listen" => {
                 let v = value("--listen")?;
-                config.listen = v.parse().map_err(|_| format!("--listen: {v:?} is not an address like 127.0.0.1:3000"))?;
+                config.listen =
+                    v.parse().map_err(|_| format!("--listen: {v:?} is not an address like 127.0.0.1:3000"))?;
             }
             "--workspace" => config.workspace = PathBuf::from(value("--workspace")?),
             "--multi-sandbox" => config.multi_sandbox = Some(PathBuf::from(value("--multi-sandbox")?)),
@@ -69,7 +70,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             "--max-sessions" => {
                 let v = value("--max-sessions")?;
-                config.max_sessions = v.parse().ok().filter(|n| *n > 0).ok_or(format!("--max-sessions: {v:?} is not a positive number"))?;
+                config.max_sessions = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("--max-sessions: {v:?} is not a positive number"))?;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

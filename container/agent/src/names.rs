@@ -40,7 +40,9 @@ pub fn check_env(vars: BTreeMap<String, Option<String>>) -> Result<Vec<(String, 
                 check_no_nul(&name, value)?;
                 let entry = name.len() + 1 + value.len();
                 if entry > MAX_ENV_ENTRY {
-                    return Err(format!("{name}: {entry} bytes is more than a program's environment entry may hold ({MAX_ENV_ENTRY})"));
+                    return Err(format!(
+                        "{name}: {entry} bytes is more than a program's environment entry may hold ({MAX_ENV_ENTRY})"
+                    ));
                 }
                 total += entry;
             }
@@ -89,7 +91,7 @@ mod tests {
     fn env_sizes_are_bounded() {
         let many: BTreeMap<_, _> = (0..=MAX_ENV_VARS).map(|i| (format!("V{i}"), Some(String::new()))).collect();
         assert!(check_env(many).unwrap_err().contains("variables"));
-        assert!(check_env(BTreeMap::from([("A".to_string(), Some("x".repeat(MAX_ENV_ENTRY))) ])).is_err());
+        assert!(check_env(BTreeMap::from([("A".to_string(), Some("x".repeat(MAX_ENV_ENTRY)))])).is_err());
         let big: BTreeMap<_, _> = (0..9).map(|i| (format!("V{i}"), Some("x".repeat(120_000)))).collect();
         assert!(check_env(big).unwrap_err().contains("bytes"));
         let fine: BTreeMap<_, _> = (0..8).map(|i| (format!("V{i}"), Some("x".repeat(120_000)))).collect();

@@ -76,7 +76,10 @@ impl Sandbox {
             Inserted::Full => {
                 return Err(AgentError::new(
                     ErrorCode::TooManySessions,
-                    format!("this sandbox has {} sessions, as many as it may: delete one first", self.context.max_sessions),
+                    format!(
+                        "this sandbox has {} sessions, as many as it may: delete one first",
+                        self.context.max_sessions
+                    ),
                 ))
             }
         };
@@ -124,7 +127,9 @@ impl Sandbox {
             Some(id) => Some(self.existing_session(id)?),
             None => self.sessions.get(DEFAULT_SESSION_ID),
         };
-        Ok(session.map(|s| self.workspace.to_visible(&s.cwd())).unwrap_or_else(|| self.workspace.visible_root().to_path_buf()))
+        Ok(session
+            .map(|s| self.workspace.to_visible(&s.cwd()))
+            .unwrap_or_else(|| self.workspace.visible_root().to_path_buf()))
     }
 
     /// A caller's path (absolute, or relative to `base`) on this machine. `what` names it in errors.
@@ -133,7 +138,10 @@ impl Sandbox {
             return Err(AgentError::invalid(format!("{what} must not be empty")));
         }
         if path.len() > MAX_PATH_BYTES {
-            return Err(AgentError::invalid(format!("{what} is {} bytes, longer than a path may be ({MAX_PATH_BYTES})", path.len())));
+            return Err(AgentError::invalid(format!(
+                "{what} is {} bytes, longer than a path may be ({MAX_PATH_BYTES})",
+                path.len()
+            )));
         }
         check_no_nul(what, path).map_err(AgentError::invalid)?;
         Ok(self.workspace.to_real(path, base))
@@ -207,9 +215,7 @@ impl Sandboxes {
     pub async fn destroy(&self, sandbox: &Arc<Sandbox>) -> AgentResult<()> {
         // Killing walks /proc: keep it off the async workers.
         let ending = Arc::clone(sandbox);
-        tokio::task::spawn_blocking(move || ending.end_all())
-            .await
-            .map_err(|e| AgentError::internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || ending.end_all()).await.map_err(|e| AgentError::internal(e.to_string()))?;
         if let Sandboxes::Multi { sandboxes, .. } = self {
             sandboxes.lock().expect("sandboxes lock").remove(&sandbox.id);
             let root = sandbox.workspace.real_root().to_path_buf();

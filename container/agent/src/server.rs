@@ -23,7 +23,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
     become_subreaper();
     let reaper = Reaper::start()?;
-    let context = Arc::new(SessionContext { reaper, default_timeout: config.command_timeout, max_sessions: config.max_sessions });
+    let context =
+        Arc::new(SessionContext { reaper, default_timeout: config.command_timeout, max_sessions: config.max_sessions });
     let sandboxes = match &config.multi_sandbox {
         Some(root) => {
             std::fs::create_dir_all(root)?;

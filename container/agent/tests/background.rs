@@ -22,7 +22,9 @@ async fn a_daemon_holding_stdout_neither_delays_nor_leaks() {
     let agent = Agent::start();
     let mut c = agent.client().await;
     let t0 = Instant::now();
-    let r = c.run(None, "(for i in $(seq 1 50); do echo leak-$i; echo errleak-$i >&2; sleep 0.05; done) & echo first").await;
+    let r = c
+        .run(None, "(for i in $(seq 1 50); do echo leak-$i; echo errleak-$i >&2; sleep 0.05; done) & echo first")
+        .await;
     assert!(t0.elapsed() < Duration::from_secs(2));
     assert!(s(&r["stdout"]).starts_with("first"));
     for _ in 0..10 {

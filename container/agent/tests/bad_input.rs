@@ -57,7 +57,10 @@ async fn bodies_over_the_limit_are_413_before_they_are_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let agent = Agent::start();
     let mut stream = tokio::net::TcpStream::connect(agent.addr).await.unwrap();
-    let head = format!("POST /v1/files/write HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", 33 * 1024 * 1024);
+    let head = format!(
+        "POST /v1/files/write HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        33 * 1024 * 1024
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut reply = vec![0u8; 4096];
     let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut reply)).await.unwrap().unwrap();

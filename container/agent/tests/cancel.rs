@@ -13,9 +13,8 @@ async fn a_running_command_is_stopped_and_answers_130() {
     let mut c = agent.client().await;
     let mut other = agent.client().await;
     let started = Instant::now();
-    let running = tokio::spawn(async move {
-        c.exec(json!({"command": "sleep 30; echo never", "commandId": "job-1"})).await
-    });
+    let running =
+        tokio::spawn(async move { c.exec(json!({"command": "sleep 30; echo never", "commandId": "job-1"})).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = other.post("/v1/exec/cancel", json!({"commandId": "job-1"})).await.json();
     assert_eq!(r["cancelled"], true, "{r}");
@@ -50,7 +49,13 @@ async fn a_cancelled_stream_completes_with_130() {
     let agent = Agent::start();
     let mut c = agent.client().await;
     let mut other = agent.client().await;
-    let response = c.start("POST", "/v1/exec/stream", serde_json::to_vec(&json!({"command": "echo hi; sleep 30", "commandId": "s"})).unwrap()).await;
+    let response = c
+        .start(
+            "POST",
+            "/v1/exec/stream",
+            serde_json::to_vec(&json!({"command": "echo hi; sleep 30", "commandId": "s"})).unwrap(),
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(other.post("/v1/exec/cancel", json!({"commandId": "s"})).await.json()["cancelled"], true);
     let body = tokio::time::timeout(Duration::from_secs(10), http_body_util::BodyExt::collect(response.into_body()))

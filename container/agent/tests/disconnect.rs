@@ -7,7 +7,12 @@ use std::time::Duration;
 use support::*;
 
 async fn pid_written_to(path: &std::path::Path) -> i32 {
-    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(path).map(|s| s.ends_with('\n')).unwrap_or(false)).await);
+    assert!(
+        eventually(Duration::from_secs(5), || std::fs::read_to_string(path)
+            .map(|s| s.ends_with('\n'))
+            .unwrap_or(false))
+        .await
+    );
     std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
 }
 

@@ -107,7 +107,8 @@ async fn ten_megabytes_are_captured_completely() {
 async fn output_beyond_the_cap_is_cut_and_reported() {
     let agent = Agent::start();
     let mut c = agent.client().await;
-    let r = c.exec(json!({"command": "head -c 5000 /dev/zero | tr '\\0' a; echo tail >&2", "maxOutputBytes": 1000})).await;
+    let r =
+        c.exec(json!({"command": "head -c 5000 /dev/zero | tr '\\0' a; echo tail >&2", "maxOutputBytes": 1000})).await;
     assert_eq!(s(&r["stdout"]).len(), 1000);
     assert_eq!(r["stderr"], "tail");
     assert_eq!(r["truncated"], true);
@@ -123,7 +124,9 @@ async fn a_huge_output_keeps_the_agents_memory_bounded() {
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
-    let r = c.exec(json!({"command": "head -c 200000000 /dev/zero", "maxOutputBytes": 1000000, "encoding": "base64"})).await;
+    let r = c
+        .exec(json!({"command": "head -c 200000000 /dev/zero", "maxOutputBytes": 1000000, "encoding": "base64"}))
+        .await;
     assert_eq!(r["truncated"], true);
     assert_eq!(b64(&r["stdout"]).len(), 1000000);
     let kib = rss(agent.pid());

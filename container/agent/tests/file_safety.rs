@@ -32,19 +32,21 @@ async fn fifos_answer_at_once_and_never_block_the_file_api() {
     c.run(None, "mkfifo pipe").await;
     let fifo = path_str(&agent.dir.join("pipe"));
     // Far more than the blocking pool has threads: none of them may wait on the FIFO.
-    let calls: Vec<_> = (0..600).map(|i| {
-        let addr = agent.addr;
-        let fifo = fifo.clone();
-        tokio::spawn(async move {
-            let mut c = http::Client::connect(addr).await;
-            let r = if i % 2 == 0 {
-                c.post("/v1/files/read", json!({"path": fifo})).await
-            } else {
-                c.post("/v1/files/write", json!({"path": fifo, "content": "x"})).await
-            };
-            code(&r)
+    let calls: Vec<_> = (0..600)
+        .map(|i| {
+            let addr = agent.addr;
+            let fifo = fifo.clone();
+            tokio::spawn(async move {
+                let mut c = http::Client::connect(addr).await;
+                let r = if i % 2 == 0 {
+                    c.post("/v1/files/read", json!({"path": fifo})).await
+                } else {
+                    c.post("/v1/files/write", json!({"path": fifo, "content": "x"})).await
+                };
+                code(&r)
+            })
         })
-    }).collect();
+        .collect();
     let all = tokio::time::timeout(Duration::from_secs(30), async {
         let mut results = Vec::new();
         for call in calls {

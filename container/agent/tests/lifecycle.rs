@@ -42,7 +42,10 @@ async fn sandboxes_in_multi_mode_have_their_own_sessions_and_files() {
     assert_eq!(b.post("/v1/sessions", json!({"id": "s"})).await.status, 201);
     a.run(Some("s"), "export WHO=a; echo a > mine.txt").await;
     b.run(Some("s"), "export WHO=b").await;
-    assert_eq!(a.run(Some("s"), "echo $WHO; pwd").await["stdout"], "a\n/workspace".replace("/workspace", &path_str(&agent.dir.join("box-a"))));
+    assert_eq!(
+        a.run(Some("s"), "echo $WHO; pwd").await["stdout"],
+        "a\n/workspace".replace("/workspace", &path_str(&agent.dir.join("box-a")))
+    );
     assert_eq!(b.run(Some("s"), "echo $WHO; ls").await["stdout"], "b");
     // Paths look the same as in a container.
     let v = a.post("/v1/files/list", json!({"path": "/workspace"})).await.json();

@@ -64,7 +64,9 @@ async fn exit_inside_a_scoped_command_ends_only_that_command() {
 async fn invalid_env_names_and_values_are_refused() {
     let agent = Agent::start();
     let mut c = agent.client().await;
-    for env in [json!({"1BAD": "x"}), json!({"A-B": "x"}), json!({"": "x"}), json!({"A B": "x"}), json!({"OK": "nul\u{0}"})] {
+    for env in
+        [json!({"1BAD": "x"}), json!({"A-B": "x"}), json!({"": "x"}), json!({"A B": "x"}), json!({"OK": "nul\u{0}"})]
+    {
         let r = c.post("/v1/exec", json!({"command": "true", "env": env})).await;
         assert_eq!(r.status, 400, "{env}");
         assert_eq!(r.json()["code"], "VALIDATION_FAILED");

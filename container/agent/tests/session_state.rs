@@ -14,8 +14,11 @@ async fn new_session(c: &mut Client, body: Value) -> Value {
 async fn cd_export_variables_functions_and_aliases_persist() {
     let agent = Agent::start();
     let mut c = agent.client().await;
-    c.run(None, "mkdir -p sub && cd sub && export EXPORTED=1 && plain=2 && f() { echo \"f:$1\"; } && alias hi='echo hi-alias'")
-        .await;
+    c.run(
+        None,
+        "mkdir -p sub && cd sub && export EXPORTED=1 && plain=2 && f() { echo \"f:$1\"; } && alias hi='echo hi-alias'",
+    )
+    .await;
     let r = c.run(None, "pwd; echo $EXPORTED $plain; f x; hi").await;
     let pwd = path_str(&agent.dir.join("sub"));
     assert_eq!(r["stdout"], format!("{pwd}\n1 2\nf:x\nhi-alias"));
@@ -123,7 +126,11 @@ async fn pagers_and_editors_never_wait_for_a_person() {
 async fn the_user_redefining_prompt_traps_and_options_does_not_break_the_session() {
     let agent = Agent::start();
     let mut c = agent.client().await;
-    c.run(None, "PS1='$ '; PROMPT_COMMAND='echo prompt'; trap 'echo int' INT; set +T; set -u; builtin() { echo hijack; }").await;
+    c.run(
+        None,
+        "PS1='$ '; PROMPT_COMMAND='echo prompt'; trap 'echo int' INT; set +T; set -u; builtin() { echo hijack; }",
+    )
+    .await;
     let r = c.run(None, "echo works").await;
     assert_eq!(r["stdout"], "works");
     let r = c.exec(json!({"command": "sleep 5", "timeout": 200})).await;

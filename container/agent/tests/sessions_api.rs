@@ -134,7 +134,8 @@ async fn delete_during_a_command_ends_it() {
     let mut c = agent.client().await;
     c.post("/v1/sessions", json!({"id": "busy"})).await;
     let mut other = agent.client().await;
-    let running = tokio::spawn(async move { other.post("/v1/exec", json!({"command": "sleep 60", "sessionId": "busy"})).await });
+    let running =
+        tokio::spawn(async move { other.post("/v1/exec", json!({"command": "sleep 60", "sessionId": "busy"})).await });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(c.delete("/v1/sessions/busy").await.status, 200);
     let r = tokio::time::timeout(std::time::Duration::from_secs(5), running).await.expect("the exec returned").unwrap();

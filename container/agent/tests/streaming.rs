@@ -31,7 +31,11 @@ async fn events_arrive_as_the_command_writes_them() {
     let agent = Agent::start();
     let mut c = agent.client().await;
     let response = c
-        .start("POST", "/v1/exec/stream", serde_json::to_vec(&json!({"command": "echo first; sleep 1; echo second >&2; exit 3"})).unwrap())
+        .start(
+            "POST",
+            "/v1/exec/stream",
+            serde_json::to_vec(&json!({"command": "echo first; sleep 1; echo second >&2; exit 3"})).unwrap(),
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
@@ -53,7 +57,11 @@ async fn base64_streams_carry_exact_bytes() {
     let agent = Agent::start();
     let mut c = agent.client().await;
     let response = c
-        .start("POST", "/v1/exec/stream", serde_json::to_vec(&json!({"command": "printf 'a\\0\\377'", "encoding": "base64"})).unwrap())
+        .start(
+            "POST",
+            "/v1/exec/stream",
+            serde_json::to_vec(&json!({"command": "printf 'a\\0\\377'", "encoding": "base64"})).unwrap(),
+        )
         .await;
     let events = events(response).await;
     let mut bytes = Vec::new();
@@ -72,7 +80,8 @@ async fn a_large_stream_is_complete_and_in_order() {
     let response =
         c.start("POST", "/v1/exec/stream", serde_json::to_vec(&json!({"command": "seq 1 200000"})).unwrap()).await;
     let events = events(response).await;
-    let text: String = events.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| s(&e["data"]).to_string()).collect();
+    let text: String =
+        events.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| s(&e["data"]).to_string()).collect();
     let want: String = (1..=200000).map(|i| format!("{i}\n")).collect();
     assert!(text == want, "stream differs: {} bytes vs {}", text.len(), want.len());
     assert_eq!(events.last().unwrap().1["type"], "complete");
@@ -83,7 +92,11 @@ async fn a_stream_times_out_like_exec() {
     let agent = Agent::start();
     let mut c = agent.client().await;
     let response = c
-        .start("POST", "/v1/exec/stream", serde_json::to_vec(&json!({"command": "echo a; sleep 30", "timeout": 300})).unwrap())
+        .start(
+            "POST",
+            "/v1/exec/stream",
+            serde_json::to_vec(&json!({"command": "echo a; sleep 30", "timeout": 300})).unwrap(),
+        )
         .await;
     let events = events(response).await;
     let last = &events.last().unwrap().1;

@@ -140,7 +140,9 @@ async fn a_process_that_ignores_the_interrupt_is_killed_and_its_background_jobs_
     let mut c = agent.client().await;
     let t0 = Instant::now();
     // Background jobs of a non-interactive shell ignore SIGINT; `trap '' INT` makes the foreground one ignore it.
-    let r = c.exec(json!({"command": "sleep 31.5 & echo $! > bg.pid; (trap '' INT; exec sleep 31.6)", "timeout": 200})).await;
+    let r = c
+        .exec(json!({"command": "sleep 31.5 & echo $! > bg.pid; (trap '' INT; exec sleep 31.6)", "timeout": 200}))
+        .await;
     assert!(t0.elapsed() < Duration::from_secs(3), "took {:?}", t0.elapsed());
     assert_eq!(r["exitCode"], 124);
     let bg: i32 = std::fs::read_to_string(agent.dir.join("bg.pid")).unwrap().trim().parse().unwrap();

@@ -14,11 +14,20 @@ async fn a_cross_site_simple_post_runs_nothing() {
     let agent = Agent::start_with(&["--multi-sandbox", "{dir}"]);
     let mut c = agent.client().await.for_sandbox("victim");
     let body = br#"{"command":"touch /tmp/pwned-by-a-page"}"#.to_vec();
-    let r = c.send_with("POST", "/v1/exec", &[("origin", "https://evil.example"), ("content-type", "text/plain")], body.clone()).await;
+    let r = c
+        .send_with(
+            "POST",
+            "/v1/exec",
+            &[("origin", "https://evil.example"), ("content-type", "text/plain")],
+            body.clone(),
+        )
+        .await;
     assert_eq!(code(&r), (403, "CROSS_SITE_REFUSED".into()));
     let r = c.send_with("POST", "/v1/exec", &[("sec-fetch-site", "cross-site")], body.clone()).await;
     assert_eq!(code(&r), (403, "CROSS_SITE_REFUSED".into()));
-    for content_type in ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+    for content_type in
+        ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+    {
         let r = c.send_with("POST", "/v1/exec", &[("content-type", content_type)], body.clone()).await;
         assert_eq!(code(&r), (415, "UNSUPPORTED_MEDIA_TYPE".into()), "{content_type}");
     }
@@ -46,6 +55,13 @@ async fn programs_still_pass() {
     // In a container the agent is reached under whatever name the platform uses.
     let r = c.send_with("GET", "/v1/health", &[("host", "container")], Vec::new()).await;
     assert_eq!(r.status, 200);
-    let r = c.send_with("POST", "/v1/exec", &[("content-type", "application/json; charset=utf-8")], br#"{"command":"echo ok"}"#.to_vec()).await;
+    let r = c
+        .send_with(
+            "POST",
+            "/v1/exec",
+            &[("content-type", "application/json; charset=utf-8")],
+            br#"{"command":"echo ok"}"#.to_vec(),
+        )
+        .await;
     assert_eq!(r.json()["stdout"], "ok");
 }

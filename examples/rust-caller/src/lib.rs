@@ -25,7 +25,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
     let name = path.strip_prefix("/examples/").filter(|n| EXAMPLES.contains(n));
     let (Method::Post, Some(name)) = (req.method(), name) else {
-        return Ok(Response::from_json(&json!({ "code": "NOT_FOUND", "message": "POST /examples/{name}; GET / lists them" }))?.with_status(404));
+        return Ok(Response::from_json(
+            &json!({ "code": "NOT_FOUND", "message": "POST /examples/{name}; GET / lists them" }),
+        )?
+        .with_status(404));
     };
     let outcome = match name {
         "custom-environment" => custom_environment(&env).await,
@@ -39,7 +42,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 fn answer(outcome: std::result::Result<Value, Failure>) -> Result<Response> {
     match outcome {
         Ok(value) => Response::from_json(&value),
-        Err(Failure::Sandbox(e)) => Ok(Response::from_json(&json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string(), "status": e.status() }))?.with_status(500)),
+        Err(Failure::Sandbox(e)) => Ok(Response::from_json(
+            &json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string(), "status": e.status() }),
+        )?
+        .with_status(500)),
         Err(Failure::Worker(e)) => Err(e),
     }
 }
@@ -95,10 +101,20 @@ async fn isolated_sessions(env: &Env) -> std::result::Result<Value, Failure> {
 
     // Create sessions for different users
     let user1_session = sandbox
-        .create_session(SessionOptions { id: Some("user-1".into()), env: env_of(&[("USER_ID", "1")]), cwd: Some("/workspace/user1".into()), ..Default::default() })
+        .create_session(SessionOptions {
+            id: Some("user-1".into()),
+            env: env_of(&[("USER_ID", "1")]),
+            cwd: Some("/workspace/user1".into()),
+            ..Default::default()
+        })
         .await?;
     let user2_session = sandbox
-        .create_session(SessionOptions { id: Some("user-2".into()), env: env_of(&[("USER_ID", "2")]), cwd: Some("/workspace/user2".into()), ..Default::default() })
+        .create_session(SessionOptions {
+            id: Some("user-2".into()),
+            env: env_of(&[("USER_ID", "2")]),
+            cwd: Some("/workspace/user2".into()),
+            ..Default::default()
+        })
         .await?;
 
     // Each session has isolated state
@@ -119,7 +135,11 @@ async fn session_cleanup(env: &Env) -> std::result::Result<Value, Failure> {
     let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
 
     let session = sandbox
-        .create_session(SessionOptions { name: Some("temp-work".into()), cwd: Some("/tmp/session".into()), ..Default::default() })
+        .create_session(SessionOptions {
+            name: Some("temp-work".into()),
+            cwd: Some("/tmp/session".into()),
+            ..Default::default()
+        })
         .await?;
 
     // Do work in session (Rust has no `finally`: the cleanup runs whatever the work returned)
@@ -144,7 +164,9 @@ async fn default_session(env: &Env) -> std::result::Result<Value, Failure> {
     let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
 
     sandbox.exec("export FROM_DEFAULT=yes; cd /workspace", ExecOptions::default()).await?;
-    let session = sandbox.create_session(SessionOptions { env: env_of(&[("FROM_SESSION", "yes")]), ..Default::default() }).await?;
+    let session = sandbox
+        .create_session(SessionOptions { env: env_of(&[("FROM_SESSION", "yes")]), ..Default::default() })
+        .await?;
     let in_default = sandbox.exec("echo \"$FROM_DEFAULT ${FROM_SESSION:-unset}\"", ExecOptions::default()).await?;
     let in_session = session.exec("echo \"${FROM_DEFAULT:-unset} $FROM_SESSION\"", ExecOptions::default()).await?;
     sandbox.write_file("/workspace/shared.txt", "one filesystem", None).await?;

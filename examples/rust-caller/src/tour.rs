@@ -20,11 +20,17 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     let scoped = sandbox
         .exec(
             "echo \"$X\"; basename \"$PWD\"",
-            ExecOptions { env: Some(BTreeMap::from([("X".into(), Some("it's $literal".into()))])), cwd: Some("/workspace/sub".into()), ..Default::default() },
+            ExecOptions {
+                env: Some(BTreeMap::from([("X".into(), Some("it's $literal".into()))])),
+                cwd: Some("/workspace/sub".into()),
+                ..Default::default()
+            },
         )
         .await?;
     let timed = sandbox.exec("sleep 5", ExecOptions { timeout: Some(200), ..Default::default() }).await?;
-    let bytes = sandbox.exec("printf '\\0\\377'", ExecOptions { encoding: Some(Encoding::Base64), ..Default::default() }).await?;
+    let bytes = sandbox
+        .exec("printf '\\0\\377'", ExecOptions { encoding: Some(Encoding::Base64), ..Default::default() })
+        .await?;
 
     // A streamed command: its events, in order.
     let mut events = sandbox.exec_stream("echo one; echo two >&2", ExecOptions::default()).await?;
@@ -49,7 +55,13 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     }
 
     // Variables and sessions.
-    let session = sandbox.create_session(SessionOptions { id: Some("tour".into()), cwd: Some("/workspace/t".into()), ..Default::default() }).await?;
+    let session = sandbox
+        .create_session(SessionOptions {
+            id: Some("tour".into()),
+            cwd: Some("/workspace/t".into()),
+            ..Default::default()
+        })
+        .await?;
     session.set_env_vars(BTreeMap::from([("TOUR".into(), Some("on".into()))])).await?;
     let in_session = session.exec("echo $TOUR", ExecOptions::default()).await?;
     let in_default = sandbox.exec("echo ${TOUR-unset}", ExecOptions::default()).await?;
@@ -57,7 +69,8 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     let info = again.info().await?;
     let history = again.history().await?;
     let listed = sandbox.list_sessions().await?;
-    let duplicate = sandbox.create_session(SessionOptions { id: Some("tour".into()), ..Default::default() }).await.err();
+    let duplicate =
+        sandbox.create_session(SessionOptions { id: Some("tour".into()), ..Default::default() }).await.err();
     sandbox.delete_session("tour").await?;
     let after_delete = session.exec("true", ExecOptions::default()).await.err();
 
@@ -77,7 +90,9 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     let invalid = get_sandbox(env.service("SANDBOX")?, "Not_Valid").exec("true", ExecOptions::default()).await.err();
     let destroyed = sandbox.destroy().await?;
 
-    let err = |e: Option<sandbox_client::Error>| e.map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }));
+    let err = |e: Option<sandbox_client::Error>| {
+        e.map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }))
+    };
     let mut paths: Vec<String> = listing.files.iter().map(|f| f.relative_path.clone()).collect();
     paths.sort();
     Ok(json!({

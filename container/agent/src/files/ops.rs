@@ -36,11 +36,15 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
         fs::create_dir_all(parent).map_err(io_err(target))?;
     }
     let dest = match fs::symlink_metadata(&target.real) {
-        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&target.real).unwrap_or_else(|_| target.real.clone()),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(&target.real).unwrap_or_else(|_| target.real.clone())
+        }
         _ => target.real.clone(),
     };
     let permissions = match fs::metadata(&dest) {
-        Ok(meta) if meta.is_dir() => return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", short(&target.shown)))),
+        Ok(meta) if meta.is_dir() => {
+            return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", short(&target.shown))))
+        }
         Ok(meta) if !meta.is_file() => return Err(not_regular(target)),
         Ok(meta) => Some(meta.permissions()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -115,7 +119,10 @@ pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFile
 fn not_regular(target: &Target) -> AgentError {
     AgentError::new(
         ErrorCode::UnsupportedFileType,
-        format!("{}: not a regular file (a device, FIFO or socket); the file API reads and writes regular files", short(&target.shown)),
+        format!(
+            "{}: not a regular file (a device, FIFO or socket); the file API reads and writes regular files",
+            short(&target.shown)
+        ),
     )
 }
 
@@ -158,7 +165,10 @@ pub fn move_to(from: &Target, to: &Target) -> AgentResult<Target> {
     fs::symlink_metadata(&from.real).map_err(io_err(from))?;
     let mut dest = to.clone();
     if fs::metadata(&to.real).map(|m| m.is_dir()).unwrap_or(false) {
-        let name = from.real.file_name().ok_or_else(|| AgentError::invalid(format!("{}: cannot move a root", short(&from.shown))))?;
+        let name = from
+            .real
+            .file_name()
+            .ok_or_else(|| AgentError::invalid(format!("{}: cannot move a root", short(&from.shown))))?;
         dest.real = to.real.join(name);
         dest.shown = format!("{}/{}", to.shown.trim_end_matches('/'), name.to_string_lossy());
     }

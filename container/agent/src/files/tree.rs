@@ -59,7 +59,9 @@ fn empty_dir(root: OwnedFd) -> io::Result<()> {
                 }
                 Err(Errno::ENOENT) => {}
                 // It is no longer a directory (replaced by a file or a symlink): remove it as one.
-                Err(Errno::ENOTDIR | Errno::ELOOP) => ignore_gone(unlinkat(current.as_fd(), name.as_c_str(), UnlinkatFlags::NoRemoveDir))?,
+                Err(Errno::ENOTDIR | Errno::ELOOP) => {
+                    ignore_gone(unlinkat(current.as_fd(), name.as_c_str(), UnlinkatFlags::NoRemoveDir))?
+                }
                 Err(e) => return Err(e.into()),
             }
             continue;
@@ -172,14 +174,21 @@ mod tests {
         let mut dir = open(&top, dir_flags(), Mode::empty()).unwrap();
         for _ in 0..5000 {
             nix::sys::stat::mkdirat(dir.as_fd(), c"a", Mode::from_bits_truncate(0o755)).unwrap();
-            let file = openat(dir.as_fd(), c"f", OFlag::O_CREAT | OFlag::O_WRONLY, Mode::from_bits_truncate(0o644)).unwrap();
+            let file =
+                openat(dir.as_fd(), c"f", OFlag::O_CREAT | OFlag::O_WRONLY, Mode::from_bits_truncate(0o644)).unwrap();
             drop(file);
             dir = openat(dir.as_fd(), c"a", dir_flags(), Mode::empty()).unwrap();
         }
         drop(dir);
         // Run on a thread with a small stack: a recursive walk would overflow it.
         let path = top.clone();
-        std::thread::Builder::new().stack_size(64 * 1024).spawn(move || remove_tree(&path)).unwrap().join().unwrap().unwrap();
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || remove_tree(&path))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap();
         assert!(!top.exists());
         fs::remove_dir_all(&root).unwrap();
     }

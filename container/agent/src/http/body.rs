@@ -19,11 +19,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AgentError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, AgentError> {
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared =
+            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large());
         }
@@ -70,7 +67,10 @@ mod tests {
     fn malformed_json_and_wrong_shapes_are_told_apart() {
         assert_eq!(parse::<ExecRequest>(b"{nope").unwrap_err().code, ErrorCode::InvalidJson);
         assert_eq!(parse::<ExecRequest>(br#"{"command":1}"#).unwrap_err().code, ErrorCode::ValidationFailed);
-        assert_eq!(parse::<ExecRequest>(br#"{"command":"x","timeoutt":1}"#).unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(
+            parse::<ExecRequest>(br#"{"command":"x","timeoutt":1}"#).unwrap_err().code,
+            ErrorCode::ValidationFailed
+        );
         assert_eq!(parse::<ExecRequest>(b"").unwrap_err().code, ErrorCode::ValidationFailed);
         assert_eq!(parse::<ExecRequest>(br#"{"command":"true"}"#).unwrap().command, "true");
         assert_eq!(parse::<ExecRequest>(br#"["true"]"#).unwrap_err().code, ErrorCode::ValidationFailed);

@@ -17,9 +17,9 @@ impl FromRequestParts<AppState> for SandboxCtx {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AgentError> {
         let header = match parts.headers.get(SANDBOX_ID_HEADER) {
-            Some(value) => Some(
-                value.to_str().map_err(|_| AgentError::invalid("the X-Sandbox-Id header is not valid text"))?,
-            ),
+            Some(value) => {
+                Some(value.to_str().map_err(|_| AgentError::invalid("the X-Sandbox-Id header is not valid text"))?)
+            }
             None => None,
         };
         state.sandboxes.get(header).map(SandboxCtx)

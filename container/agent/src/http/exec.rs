@@ -66,11 +66,21 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
         }
         None => (None, None),
     };
-    let spec = ExecSpec { command: req.command, env, cwd, timeout: req.timeout.map(Duration::from_millis), internal: false, cancel };
+    let spec = ExecSpec {
+        command: req.command,
+        env,
+        cwd,
+        timeout: req.timeout.map(Duration::from_millis),
+        internal: false,
+        cancel,
+    };
     Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize, registration })
 }
 
-pub async fn exec(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExecRequest>) -> AgentResult<Json<ExecResult>> {
+pub async fn exec(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<ExecRequest>,
+) -> AgentResult<Json<ExecResult>> {
     let Prepared { session, spec, encoding, cap, registration } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
     // Dropping this future (the client went away) drops the reply channel, which kills the command.
@@ -127,7 +137,10 @@ pub async fn stream(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<Exe
 }
 
 /// `POST /v1/exec/cancel`: stops the command with this `commandId`, as a timeout would (exit code 130).
-pub async fn cancel(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<CancelExecRequest>) -> Json<CancelExecResult> {
+pub async fn cancel(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<CancelExecRequest>,
+) -> Json<CancelExecResult> {
     let cancelled = sandbox.in_flight.cancel(&req.command_id);
     Json(CancelExecResult { success: true, command_id: req.command_id, cancelled })
 }
@@ -207,7 +220,16 @@ impl EventWriter {
 }
 
 fn event(kind: ExecEventType, timestamp: String) -> ExecEvent {
-    ExecEvent { kind, timestamp, data: None, command: None, exit_code: None, result: None, error: None, session_id: None }
+    ExecEvent {
+        kind,
+        timestamp,
+        data: None,
+        command: None,
+        exit_code: None,
+        result: None,
+        error: None,
+        session_id: None,
+    }
 }
 
 fn data_frame(kind: ExecEventType, data: String) -> Bytes {

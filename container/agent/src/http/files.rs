@@ -7,8 +7,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sandbox_protocol::{
-    DeleteFileRequest, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, MkdirRequest,
-    MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, WriteFileRequest,
+    DeleteFileRequest, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, MkdirRequest, MkdirResult,
+    MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, WriteFileRequest,
 };
 
 use super::body::JsonBody;
@@ -52,7 +52,10 @@ pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListF
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-pub async fn write(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<WriteFileRequest>) -> AgentResult<Json<FileOpResult>> {
+pub async fn write(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<WriteFileRequest>,
+) -> AgentResult<Json<FileOpResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let encoding = req.encoding.unwrap_or_default();
     let shown = file.shown.clone();
@@ -60,12 +63,18 @@ pub async fn write(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<Writ
     Ok(done(shown))
 }
 
-pub async fn read(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ReadFileRequest>) -> AgentResult<Json<ReadFileResult>> {
+pub async fn read(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<ReadFileRequest>,
+) -> AgentResult<Json<ReadFileResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     blocking(move || ops::read(&file, req.encoding)).await.map(Json)
 }
 
-pub async fn mkdir(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<MkdirRequest>) -> AgentResult<Json<MkdirResult>> {
+pub async fn mkdir(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<MkdirRequest>,
+) -> AgentResult<Json<MkdirResult>> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let shown = dir.shown.clone();
     let recursive = req.recursive;
@@ -73,14 +82,20 @@ pub async fn mkdir(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<Mkdi
     Ok(Json(MkdirResult { success: true, path: shown, recursive, timestamp: iso_now() }))
 }
 
-pub async fn delete(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<DeleteFileRequest>) -> AgentResult<Json<FileOpResult>> {
+pub async fn delete(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<DeleteFileRequest>,
+) -> AgentResult<Json<FileOpResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let shown = file.shown.clone();
     blocking(move || ops::delete(&file)).await?;
     Ok(done(shown))
 }
 
-pub async fn rename(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<RenameFileRequest>) -> AgentResult<Json<RenameResult>> {
+pub async fn rename(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<RenameFileRequest>,
+) -> AgentResult<Json<RenameResult>> {
     let from = target(&sandbox, req.session_id.as_deref(), &req.old_path, "oldPath")?;
     let to = target(&sandbox, req.session_id.as_deref(), &req.new_path, "newPath")?;
     let (path, new_path) = (from.shown.clone(), to.shown.clone());
@@ -88,7 +103,10 @@ pub async fn rename(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<Ren
     Ok(Json(RenameResult { success: true, path, new_path, timestamp: iso_now() }))
 }
 
-pub async fn move_file(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<MoveFileRequest>) -> AgentResult<Json<RenameResult>> {
+pub async fn move_file(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<MoveFileRequest>,
+) -> AgentResult<Json<RenameResult>> {
     let from = target(&sandbox, req.session_id.as_deref(), &req.source_path, "sourcePath")?;
     let to = target(&sandbox, req.session_id.as_deref(), &req.destination_path, "destinationPath")?;
     let path = from.shown.clone();
@@ -96,7 +114,10 @@ pub async fn move_file(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<
     Ok(Json(RenameResult { success: true, path, new_path: dest.shown, timestamp: iso_now() }))
 }
 
-pub async fn exists(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExistsRequest>) -> AgentResult<Json<ExistsResult>> {
+pub async fn exists(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req): JsonBody<ExistsRequest>,
+) -> AgentResult<Json<ExistsResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let shown = file.shown.clone();
     let exists = blocking(move || Ok(ops::exists(&file))).await?;

@@ -68,14 +68,13 @@ pub fn now_ticks() -> u64 {
 /// The processes of `shell`'s command that started at or after `since`: members of the shell's process group and
 /// descendants of the shell, the shell itself excluded. Pure: works on a snapshot.
 pub fn command_processes(all: &[ProcStat], shell: i32, since: u64) -> Vec<i32> {
-    let mut chosen: HashSet<i32> = all
-        .iter()
-        .filter(|p| p.pid != shell && p.pgid == shell && p.start_ticks >= since)
-        .map(|p| p.pid)
-        .collect();
-    chosen.extend(descendants(all, &[shell]).into_iter().filter(|pid| {
-        all.iter().any(|p| p.pid == *pid && p.start_ticks >= since)
-    }));
+    let mut chosen: HashSet<i32> =
+        all.iter().filter(|p| p.pid != shell && p.pgid == shell && p.start_ticks >= since).map(|p| p.pid).collect();
+    chosen.extend(
+        descendants(all, &[shell])
+            .into_iter()
+            .filter(|pid| all.iter().any(|p| p.pid == *pid && p.start_ticks >= since)),
+    );
     let mut out: Vec<i32> = chosen.into_iter().collect();
     // Whatever descends from a chosen process belongs to the command too.
     out.extend(descendants(all, &out));
@@ -86,7 +85,8 @@ pub fn command_processes(all: &[ProcStat], shell: i32, since: u64) -> Vec<i32> {
 
 /// Every process of a session: the shells, their process groups and their descendants. Pure.
 pub fn session_processes(all: &[ProcStat], shells: &[i32]) -> Vec<i32> {
-    let mut out: Vec<i32> = all.iter().filter(|p| shells.contains(&p.pgid) || shells.contains(&p.pid)).map(|p| p.pid).collect();
+    let mut out: Vec<i32> =
+        all.iter().filter(|p| shells.contains(&p.pgid) || shells.contains(&p.pid)).map(|p| p.pid).collect();
     out.extend(descendants(all, &out));
     out.sort_unstable();
     out.dedup();
@@ -176,7 +176,14 @@ mod tests {
 
     #[test]
     fn session_processes_take_whole_groups_and_trees() {
-        let all = [p(1, 0, 1, 0), p(100, 1, 100, 1), p(101, 100, 100, 2), p(102, 101, 102, 3), p(300, 1, 90, 4), p(301, 1, 301, 5)];
+        let all = [
+            p(1, 0, 1, 0),
+            p(100, 1, 100, 1),
+            p(101, 100, 100, 2),
+            p(102, 101, 102, 3),
+            p(300, 1, 90, 4),
+            p(301, 1, 301, 5),
+        ];
         assert_eq!(session_processes(&all, &[100, 90]), vec![100, 101, 102, 300]);
     }
 }

@@ -146,7 +146,8 @@ impl Actor {
         if spec.cancel.as_ref().is_some_and(|c| *c.borrow()) {
             // Cancelled while it waited its turn: it never starts.
             sink.start(started_at).await;
-            sink.finish(Outcome { exit_code: EXIT_CANCELLED, timed_out: false, started_at, duration: Duration::ZERO }).await;
+            sink.finish(Outcome { exit_code: EXIT_CANCELLED, timed_out: false, started_at, duration: Duration::ZERO })
+                .await;
             return;
         }
         let t0 = Instant::now();
@@ -181,7 +182,8 @@ impl Actor {
             Some(Reason::Cancelled) => EXIT_CANCELLED,
             None => status,
         };
-        let outcome = Outcome { exit_code, timed_out: reason == Some(Reason::TimedOut), started_at, duration: t0.elapsed() };
+        let outcome =
+            Outcome { exit_code, timed_out: reason == Some(Reason::TimedOut), started_at, duration: t0.elapsed() };
         let entry = (!spec.internal).then(|| HistoryEntry {
             command: spec.command,
             exit_code,
@@ -201,7 +203,9 @@ impl Actor {
             let shell = self.shell.as_mut().expect("ensured");
             match shell.start(spec.command.as_bytes(), &scope).await {
                 Ok(running) => return Ok(running),
-                Err(err) if attempt == 1 => return Err(AgentError::internal(format!("the session's shell failed: {err}"))),
+                Err(err) if attempt == 1 => {
+                    return Err(AgentError::internal(format!("the session's shell failed: {err}")))
+                }
                 Err(_) => self.stop(),
             }
         }
@@ -223,7 +227,11 @@ impl Actor {
         let (control, state) = (shell.control_path(), shell.state_path());
         let script = match &self.saved {
             Some(saved) => {
-                let pwd = if saved.pwd.is_empty() { cwd.clone() } else { PathBuf::from(std::ffi::OsStr::from_bytes(&saved.pwd)) };
+                let pwd = if saved.pwd.is_empty() {
+                    cwd.clone()
+                } else {
+                    PathBuf::from(std::ffi::OsStr::from_bytes(&saved.pwd))
+                };
                 init_script(&control, &state, &Start::Restore { exports: &saved.exports, cwd: &pwd })
             }
             None => init_script(&control, &state, &Start::Fresh { env: &self.env, cwd: &cwd }),
@@ -232,7 +240,8 @@ impl Actor {
         let running = shell.start(&script, &Scope::default()).await.map_err(|e| failed(e.to_string()))?;
         let mut sink = Sink::Discard;
         let deadline = Some(Instant::now() + START_TIMEOUT);
-        let (end, _) = drive(&mut shell, running, &mut sink, deadline, None, &mut self.out_buf, &mut self.err_buf).await;
+        let (end, _) =
+            drive(&mut shell, running, &mut sink, deadline, None, &mut self.out_buf, &mut self.err_buf).await;
         match end {
             End::Done { pwd, .. } => {
                 self.session.set_cwd(&pwd);

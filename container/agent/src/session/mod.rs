@@ -122,7 +122,10 @@ struct State {
 
 impl Session {
     /// Starts the session's actor; the returned receiver resolves once its shell is ready.
-    pub fn start(config: SessionConfig, context: Arc<SessionContext>) -> (Arc<Session>, oneshot::Receiver<AgentResult<()>>) {
+    pub fn start(
+        config: SessionConfig,
+        context: Arc<SessionContext>,
+    ) -> (Arc<Session>, oneshot::Receiver<AgentResult<()>>) {
         let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
         let (terminated, _) = watch::channel(false);
         let now = SystemTime::now();
@@ -267,4 +270,3 @@ pub fn terminate_all(sessions: &[impl std::ops::Deref<Target = Session>]) {
 fn pwd_path(pwd: &[u8]) -> Option<PathBuf> {
     (!pwd.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(pwd)))
 }
-

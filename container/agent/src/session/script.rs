@@ -118,9 +118,15 @@ pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> String 
 
 /// Where a new shell starts: the session's environment and directory, or the state a previous shell left.
 pub enum Start<'a> {
-    Fresh { env: &'a [(String, String)], cwd: &'a Path },
+    Fresh {
+        env: &'a [(String, String)],
+        cwd: &'a Path,
+    },
     /// `exports` is the text of a previous shell's `export -p`.
-    Restore { exports: &'a [u8], cwd: &'a Path },
+    Restore {
+        exports: &'a [u8],
+        cwd: &'a Path,
+    },
 }
 
 /// The first command of every shell: traps, options, environment and directory.
@@ -210,8 +216,12 @@ mod tests {
     #[test]
     fn init_sets_traps_pagers_env_and_cwd() {
         let env = [("API_KEY".to_string(), "secret-key".to_string())];
-        let s = String::from_utf8(init_script("/proc/9/fd/5", "/proc/9/fd/6", &Start::Fresh { env: &env, cwd: Path::new("/w") }))
-            .unwrap();
+        let s = String::from_utf8(init_script(
+            "/proc/9/fd/5",
+            "/proc/9/fd/6",
+            &Start::Fresh { env: &env, cwd: Path::new("/w") },
+        ))
+        .unwrap();
         assert!(s.contains("USR1\n") && s.contains("EXIT\n"));
         assert!(s.contains("GIT_PAGER=cat"));
         assert!(s.contains("export API_KEY=$'secret-key'"));

@@ -57,12 +57,8 @@ impl Client {
     pub async fn send_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
         let response = self.start_with(method, path, headers, body).await;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
         Reply { status, content_type, body }
     }
@@ -72,7 +68,13 @@ impl Client {
         self.start_with(method, path, &[], body).await
     }
 
-    async fn start_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> hyper::Response<Incoming> {
+    async fn start_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> hyper::Response<Incoming> {
         self.sender.ready().await.expect("connection ready");
         let given = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         let mut request = Request::builder().method(method).uri(path);

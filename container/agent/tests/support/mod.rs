@@ -55,12 +55,8 @@ impl Agent {
             args.push(a.replace("{dir}", &dir.to_string_lossy()));
         }
         let (mut command, container) = launcher(&dir);
-        let mut child = command
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the agent");
+        let mut child =
+            command.args(&args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the agent");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("agent prints its address");
         let addr = line
@@ -81,7 +77,10 @@ impl Agent {
         match &self.container {
             None => self.child.as_ref().unwrap().id(),
             Some(name) => {
-                let out = Command::new("docker").args(["inspect", "-f", "{{.State.Pid}}", name]).output().expect("docker inspect");
+                let out = Command::new("docker")
+                    .args(["inspect", "-f", "{{.State.Pid}}", name])
+                    .output()
+                    .expect("docker inspect");
                 String::from_utf8_lossy(&out.stdout).trim().parse().expect("the container's pid")
             }
         }
@@ -105,7 +104,18 @@ fn launcher(dir: &Path) -> (Command, Option<String>) {
             let name = format!("sandbox-agent-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
             let mut command = Command::new("docker");
             command
-                .args(["run", "--rm", "--name", &name, "--label", "sandbox-rs-test", "--network", "host", "--pid", "host"])
+                .args([
+                    "run",
+                    "--rm",
+                    "--name",
+                    &name,
+                    "--label",
+                    "sandbox-rs-test",
+                    "--network",
+                    "host",
+                    "--pid",
+                    "host",
+                ])
                 .arg("-v")
                 .arg(format!("{0}:{0}", dir.display()))
                 .arg(image);
@@ -146,7 +156,8 @@ impl Drop for Agent {
             let _ = wait_timeout(&mut child, Duration::from_secs(5));
         }
         if let Some(name) = &self.container {
-            let _ = Command::new("docker").args(["rm", "-f", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ =
+                Command::new("docker").args(["rm", "-f", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
