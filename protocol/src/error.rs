@@ -12,6 +12,8 @@ pub enum ErrorCode {
     InvalidJson,
     /// The request body is larger than the server accepts.
     BodyTooLarge,
+    /// The request body did not arrive in time.
+    RequestTimeout,
     /// No such route.
     NotFound,
     /// The route exists, the method does not.
@@ -54,12 +56,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 25] = {
+    pub const ALL: [ErrorCode; 26] = {
         use ErrorCode::*;
         [
             ValidationFailed,
             InvalidJson,
             BodyTooLarge,
+            RequestTimeout,
             NotFound,
             MethodNotAllowed,
             SessionNotFound,
@@ -92,6 +95,7 @@ impl ErrorCode {
             ValidationFailed | InvalidJson | NotDirectory | IsDirectory | DefaultSessionProtected => 400,
             UnsupportedFileType => 400,
             Unauthorized => 401,
+            RequestTimeout => 408,
             PermissionDenied | CrossSiteRefused => 403,
             NotFound | SessionNotFound | FileNotFound => 404,
             MethodNotAllowed => 405,
@@ -112,6 +116,7 @@ impl ErrorCode {
             ValidationFailed => "VALIDATION_FAILED",
             InvalidJson => "INVALID_JSON",
             BodyTooLarge => "BODY_TOO_LARGE",
+            RequestTimeout => "REQUEST_TIMEOUT",
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             SessionNotFound => "SESSION_NOT_FOUND",

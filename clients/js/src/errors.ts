@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'INVALID_JSON'
   | 'BODY_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'SESSION_NOT_FOUND'

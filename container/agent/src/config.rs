@@ -15,6 +15,9 @@ OPTIONS:
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
   --max-sessions N          most sessions one sandbox may have (default 256)
+  --max-connections N       most connections open at once; more get 503 (default 1024)
+  --io-timeout-ms N         how long a request head or body may take to arrive, and a kept-alive
+                            connection may sit idle (default 30000)
   -h, --help                this text
   -V, --version             the version
 ";
@@ -26,6 +29,8 @@ pub struct Config {
     pub multi_sandbox: Option<PathBuf>,
     pub command_timeout: Option<Duration>,
     pub max_sessions: usize,
+    pub max_connections: usize,
+    pub io_timeout: Duration,
 }
 
 /// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
@@ -45,6 +50,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         multi_sandbox: None,
         command_timeout: None,
         max_sessions: DEFAULT_MAX_SESSIONS,
+        max_connections: 1024,
+        io_timeout: Duration::from_secs(30),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -70,16 +77,26 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             "--max-sessions" => {
                 let v = value("--max-sessions")?;
-                config.max_sessions = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(format!("--max-sessions: {v:?} is not a positive number"))?;
+                config.max_sessions = positive(&v).ok_or(format!("--max-sessions: {v:?} is not a positive number"))?;
+            }
+            "--max-connections" => {
+                let v = value("--max-connections")?;
+                config.max_connections =
+                    positive(&v).ok_or(format!("--max-connections: {v:?} is not a positive number"))?;
+            }
+            "--io-timeout-ms" => {
+                let v = value("--io-timeout-ms")?;
+                let ms = positive(&v).ok_or(format!("--io-timeout-ms: {v:?} is not a positive number"))?;
+                config.io_timeout = Duration::from_millis(ms as u64);
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(Parsed::Run(config))
+}
+
+fn positive(text: &str) -> Option<usize> {
+    text.parse().ok().filter(|n| *n > 0)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod files;
 pub mod http;

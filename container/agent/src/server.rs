@@ -1,7 +1,6 @@
 //! Starting and stopping the agent: the workspace, the reaper, the listener, and a shutdown on SIGTERM or SIGINT
 //! that kills every session's processes before the agent exits.
 
-use std::future::IntoFuture;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,17 +9,22 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
+use crate::connections::{self, raise_descriptor_limit, Limits};
 use crate::http::{router, AppState};
 use crate::process::reaper::{become_subreaper, Reaper};
 use crate::sandbox::{Sandbox, Sandboxes, VISIBLE_WORKSPACE};
 use crate::session::SessionContext;
 use crate::workspace::Workspace;
 
+/// The soft limit of open descriptors the agent asks for (up to the hard limit).
+const DESCRIPTORS_WANTED: u64 = 65_536;
 /// How long requests still running at shutdown get to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
+    // Descriptors for every connection the cap allows, and for the sessions' pipes beside them.
+    let _ = raise_descriptor_limit(DESCRIPTORS_WANTED);
     become_subreaper();
     let reaper = Reaper::start()?;
     let context =
@@ -47,22 +51,17 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let _ = out.flush();
     }
     let boot_id: Arc<str> = crate::names::random_id("boot").into();
-    let app = router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id });
-    let (stopped_tx, mut stopped_rx) = tokio::sync::watch::channel(false);
-    let shutdown = async move {
+    let app = router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id, io_timeout: config.io_timeout });
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         wait_for_stop_signal().await;
         // Kill every session first: commands end, and the requests waiting on them complete.
         let _ = tokio::task::spawn_blocking(move || sandboxes.end_all()).await;
         let _ = stopped_tx.send(true);
-    };
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-    tokio::select! {
-        served = server.into_future() => served,
-        _ = async {
-            let _ = stopped_rx.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => Ok(()),
-    }
+    });
+    let limits = Limits { max_connections: config.max_connections, head_timeout: config.io_timeout };
+    connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
+    Ok(())
 }
 
 fn describe(config: &Config) -> String {

@@ -7,6 +7,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sandbox_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
+use super::AppState;
 use crate::error::{AgentError, AgentResult};
 
 /// Largest request body accepted.
@@ -15,16 +16,24 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// A JSON request body: always an object (an empty body or an array is refused, not read as defaults).
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = AgentError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, AgentError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AgentError> {
         let declared =
             req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large());
         }
-        let bytes = Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await.map_err(|e| {
+        // A body that trickles in must not hold the request (and what it has read so far) for ever.
+        let reading = Limited::new(req.into_body(), MAX_BODY_BYTES).collect();
+        let read = tokio::time::timeout(state.io_timeout, reading).await.map_err(|_| {
+            AgentError::new(
+                ErrorCode::RequestTimeout,
+                format!("the request body did not arrive within {} ms", state.io_timeout.as_millis()),
+            )
+        })?;
+        let bytes = read.map_err(|e| {
             if e.downcast_ref::<LengthLimitError>().is_some() {
                 too_large()
             } else {

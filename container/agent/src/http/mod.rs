@@ -11,7 +11,7 @@ mod screen;
 mod sessions;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::HeaderValue;
@@ -31,6 +31,8 @@ pub struct AppState {
     pub started: Instant,
     /// Random per process; sent on every response as `X-Agent-Boot`.
     pub boot_id: Arc<str>,
+    /// How long a request body may take to arrive.
+    pub io_timeout: Duration,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,0 +1,125 @@
+//! Serving connections within bounds: how many may be open at once, how long a request head may take to arrive
+//! (which is also how long a kept-alive connection may sit idle between requests), and a graceful end. Without
+//! them a half-sent request head stays open forever, and a thousand idle connections take the descriptors that
+//! sessions need, so health and exec stop answering. A connection over the cap is answered with a 503
+//! `RESOURCE_EXHAUSTED` at once and closed.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use sandbox_protocol::{ErrorBody, ErrorCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once; more are refused.
+    pub max_connections: usize,
+    /// How long a request head may take to arrive, and a kept-alive connection may wait for its next request.
+    pub head_timeout: Duration,
+}
+
+/// Refusals written at once; beyond them, a connection over the cap is closed without an answer.
+const MAX_REFUSALS: usize = 64;
+/// How long a refusal may take to be written.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Serves `app` on `listener` until `stop` turns true, then lets the open connections finish their requests for
+/// at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors, or the peer left before we accepted: wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream, limits.max_connections).await;
+                    drop(refusal);
+                });
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut builder = http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(limits.head_timeout);
+            let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(slot);
+        });
+    }
+    // Every slot back means every connection has ended.
+    let _ = tokio::time::timeout(grace, slots.acquire_many(limits.max_connections as u32)).await;
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Answers a connection over the cap with a 503 and closes it.
+async fn refuse(mut stream: TcpStream, cap: usize) {
+    let body = ErrorBody {
+        code: ErrorCode::ResourceExhausted,
+        message: format!("the agent has {cap} connections open, as many as it serves at once; retry shortly"),
+    };
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 {} Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n{body}",
+        ErrorCode::ResourceExhausted.http_status(),
+        body.len()
+    );
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        // Read what the request sent so far: closing with unread data would reset the connection and lose the answer.
+        let mut head = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(50), stream.read(&mut head)).await;
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// Raises this process's soft limit of open descriptors to its hard limit (at most `want`), so connections and
+/// sessions are bounded by the agent's own caps rather than by a default of 1,024. Returns the soft limit now.
+pub fn raise_descriptor_limit(want: u64) -> io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(io::Error::from)?;
+    let target = hard.min(want).max(soft);
+    if target > soft {
+        setrlimit(Resource::RLIMIT_NOFILE, target, hard).map_err(io::Error::from)?;
+    }
+    Ok(target)
+}
