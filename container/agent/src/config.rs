@@ -16,6 +16,8 @@ OPTIONS:
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
   --max-sessions N          most sessions one sandbox may have (default 256)
   --max-connections N       most connections open at once; more get 503 (default 1024)
+  --memory-budget-mb N      memory that requests in flight may hold in all; beyond it they get 503
+                            (default: half of the container's memory limit, or of the machine's)
   --io-timeout-ms N         how long a request head or body may take to arrive, and a kept-alive
                             connection may sit idle (default 30000)
   -h, --help                this text
@@ -31,6 +33,7 @@ pub struct Config {
     pub max_sessions: usize,
     pub max_connections: usize,
     pub io_timeout: Duration,
+    pub memory_budget: Option<usize>,
 }
 
 /// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
@@ -52,6 +55,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         max_sessions: DEFAULT_MAX_SESSIONS,
         max_connections: 1024,
         io_timeout: Duration::from_secs(30),
+        memory_budget: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -83,6 +87,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--max-connections")?;
                 config.max_connections =
                     positive(&v).ok_or(format!("--max-connections: {v:?} is not a positive number"))?;
+            }
+            "--memory-budget-mb" => {
+                let v = value("--memory-budget-mb")?;
+                let mb = positive(&v).ok_or(format!("--memory-budget-mb: {v:?} is not a positive number"))?;
+                config.memory_budget = Some(mb.saturating_mul(1 << 20));
             }
             "--io-timeout-ms" => {
                 let v = value("--io-timeout-ms")?;

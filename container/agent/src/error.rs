@@ -82,6 +82,9 @@ impl std::error::Error for AgentError {}
 impl IntoResponse for AgentError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.code == ErrorCode::ResourceExhausted {
+            return (status, [(axum::http::header::RETRY_AFTER, "1")], axum::Json(self.body())).into_response();
+        }
         (status, axum::Json(self.body())).into_response()
     }
 }

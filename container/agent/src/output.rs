@@ -4,22 +4,33 @@
 use base64::Engine;
 use sandbox_protocol::Encoding;
 
-/// Bytes of one stream (stdout or stderr) kept up to a cap; what comes after the cap is counted, not kept.
-#[derive(Debug, Default)]
+use crate::budget::Charge;
+
+/// Bytes of one stream (stdout or stderr) kept up to a cap, each charged to the agent's memory budget (twice:
+/// the bytes, and the result's text made of them); what comes after the cap, or while the budget is spent, is
+/// counted, not kept.
+#[derive(Debug)]
 pub struct Capture {
     bytes: Vec<u8>,
     cap: usize,
     dropped: u64,
+    charge: Option<Charge>,
 }
 
 impl Capture {
-    pub fn new(cap: usize) -> Self {
-        Self { bytes: Vec::new(), cap, dropped: 0 }
+    /// `charge`: where the kept bytes are charged (none: not charged).
+    pub fn new(cap: usize, charge: Option<Charge>) -> Self {
+        Self { bytes: Vec::new(), cap, dropped: 0, charge }
     }
 
     pub fn push(&mut self, chunk: &[u8]) {
         let room = self.cap.saturating_sub(self.bytes.len());
-        let keep = room.min(chunk.len());
+        let mut keep = room.min(chunk.len());
+        if let Some(charge) = &mut self.charge {
+            if keep > 0 && !charge.try_grow(keep * 2) {
+                keep = 0;
+            }
+        }
         self.bytes.extend_from_slice(&chunk[..keep]);
         self.dropped += (chunk.len() - keep) as u64;
     }
@@ -109,12 +120,25 @@ mod tests {
 
     #[test]
     fn capture_keeps_up_to_the_cap_and_reports_the_rest() {
-        let mut c = Capture::new(5);
+        let mut c = Capture::new(5, None);
         c.push(b"abc");
         assert!(!c.truncated());
         c.push(b"defg");
         assert_eq!(c.bytes(), b"abcde");
         assert!(c.truncated());
+    }
+
+    #[test]
+    fn capture_keeps_nothing_the_budget_cannot_hold() {
+        let budget = crate::budget::Budget::new(8);
+        let mut c = Capture::new(100, budget.try_charge(0));
+        c.push(b"abc");
+        c.push(b"def");
+        assert_eq!(c.bytes(), b"abc");
+        assert!(c.truncated());
+        assert_eq!(budget.used(), 6);
+        drop(c);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::budget::{default_limit, Budget};
 use crate::config::Config;
 use crate::connections::{self, raise_descriptor_limit, Limits};
 use crate::http::{router, AppState};
@@ -27,8 +28,13 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let _ = raise_descriptor_limit(DESCRIPTORS_WANTED);
     become_subreaper();
     let reaper = Reaper::start()?;
-    let context =
-        Arc::new(SessionContext { reaper, default_timeout: config.command_timeout, max_sessions: config.max_sessions });
+    let budget = Budget::new(config.memory_budget.unwrap_or_else(default_limit));
+    let context = Arc::new(SessionContext {
+        reaper,
+        default_timeout: config.command_timeout,
+        max_sessions: config.max_sessions,
+        budget: Arc::clone(&budget),
+    });
     let sandboxes = match &config.multi_sandbox {
         Some(root) => {
             std::fs::create_dir_all(root)?;
@@ -51,7 +57,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let _ = out.flush();
     }
     let boot_id: Arc<str> = crate::names::random_id("boot").into();
-    let app = router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id, io_timeout: config.io_timeout });
+    let app =
+        router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id, io_timeout: config.io_timeout, budget });
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_stop_signal().await;

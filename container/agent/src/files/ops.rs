@@ -4,12 +4,14 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
 
 use base64::Engine;
 use sandbox_protocol::{Encoding, ErrorCode, ReadFileResult};
 
 use super::tree::{copy_tree, remove_tree};
 use super::Target;
+use crate::budget::{Budget, Charge};
 use crate::clock::iso_now;
 use crate::error::{short, AgentError, AgentResult};
 use crate::names::random_id;
@@ -69,7 +71,13 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
 /// Reads a file. Without an encoding, text comes back as UTF-8 and anything else as base64. Regular files only: a
 /// device (`/dev/zero`) or a FIFO would never end, or never answer. The read is bounded by what it actually reads,
 /// not by what `stat` said (files under `/proc` say 0 and are not).
-pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFileResult> {
+/// The result holds up to about three times the file's size (bytes, text, JSON): that is charged to `budget` and
+/// returned with it.
+pub fn read(
+    target: &Target,
+    encoding: Option<Encoding>,
+    budget: &Arc<Budget>,
+) -> AgentResult<(ReadFileResult, Charge)> {
     let meta = fs::metadata(&target.real).map_err(io_err(target))?;
     if meta.is_dir() {
         return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", short(&target.shown))));
@@ -80,6 +88,7 @@ pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFile
     if meta.len() > READ_LIMIT {
         return Err(too_large(target, &meta.len().to_string()));
     }
+    let mut charge = budget.charge(meta.len() as usize * 3 + 4096, "readFile")?;
     // Non-blocking, and checked again once open: the path may have been replaced by a FIFO in between.
     let file = fs::OpenOptions::new()
         .read(true)
@@ -94,6 +103,10 @@ pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFile
     if bytes.len() as u64 > READ_LIMIT {
         return Err(too_large(target, "more"));
     }
+    // The file grew since `stat` (or `stat` said 0, as files under /proc do).
+    if bytes.len() as u64 > meta.len() && !charge.try_grow((bytes.len() - meta.len() as usize) * 3) {
+        return Err(budget.exhausted("readFile"));
+    }
     let is_binary = bytes.contains(&0) || std::str::from_utf8(&bytes).is_err();
     let encoding = encoding.unwrap_or(if is_binary { Encoding::Base64 } else { Encoding::Utf8 });
     let content = match encoding {
@@ -104,7 +117,7 @@ pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFile
         .first()
         .map(|m| m.essence_str().to_string())
         .unwrap_or_else(|| if is_binary { "application/octet-stream" } else { "text/plain" }.to_string());
-    Ok(ReadFileResult {
+    let result = ReadFileResult {
         success: true,
         path: target.shown.clone(),
         content,
@@ -113,7 +126,8 @@ pub fn read(target: &Target, encoding: Option<Encoding>) -> AgentResult<ReadFile
         is_binary,
         mime_type,
         size: bytes.len() as u64,
-    })
+    };
+    Ok((result, charge))
 }
 
 fn not_regular(target: &Target) -> AgentError {

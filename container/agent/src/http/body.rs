@@ -3,18 +3,21 @@
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_LENGTH;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use sandbox_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use crate::budget::Charge;
 use crate::error::{AgentError, AgentResult};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// A JSON request body: always an object (an empty body or an array is refused, not read as defaults).
-pub struct JsonBody<T>(pub T);
+/// A JSON request body: always an object (an empty body or an array is refused, not read as defaults). The second
+/// field is the body's charge to the memory budget: a handler keeps it (`JsonBody(req, _held)`) while the parsed
+/// request lives.
+pub struct JsonBody<T>(pub T, pub Charge);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = AgentError;
@@ -25,23 +28,51 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large());
         }
+        let declared = declared.unwrap_or(0) as usize;
+        let mut body = req.into_body();
         // A body that trickles in must not hold the request (and what it has read so far) for ever.
-        let reading = Limited::new(req.into_body(), MAX_BODY_BYTES).collect();
-        let read = tokio::time::timeout(state.io_timeout, reading).await.map_err(|_| {
-            AgentError::new(
-                ErrorCode::RequestTimeout,
-                format!("the request body did not arrive within {} ms", state.io_timeout.as_millis()),
-            )
-        })?;
-        let bytes = read.map_err(|e| {
-            if e.downcast_ref::<LengthLimitError>().is_some() {
-                too_large()
-            } else {
+        let deadline = tokio::time::Instant::now() + state.io_timeout;
+        // Charged before it is read: a body that does not fit is refused without being taken into memory (it is
+        // read and dropped, so the client gets the answer rather than a broken connection).
+        let Some(mut charge) = state.budget.try_charge(declared.max(1)) else {
+            discard(&mut body, deadline).await;
+            return Err(state.budget.exhausted("request body"));
+        };
+        let mut charged = declared.max(1);
+        let mut bytes = Vec::with_capacity(declared);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, body.frame()).await.map_err(|_| {
+                AgentError::new(
+                    ErrorCode::RequestTimeout,
+                    format!("the request body did not arrive within {} ms", state.io_timeout.as_millis()),
+                )
+            })?;
+            let Some(frame) = frame else { break };
+            let frame = frame.map_err(|e| {
                 AgentError::new(ErrorCode::InvalidJson, format!("could not read the request body: {e}"))
+            })?;
+            let Ok(data) = frame.into_data() else { continue };
+            if bytes.len() + data.len() > MAX_BODY_BYTES {
+                return Err(too_large());
             }
-        })?;
-        parse(&bytes.to_bytes()).map(JsonBody)
+            if bytes.len() + data.len() > charged {
+                let more = (bytes.len() + data.len() - charged).max(64 * 1024);
+                if !charge.try_grow(more) {
+                    drop(bytes);
+                    discard(&mut body, deadline).await;
+                    return Err(state.budget.exhausted("request body"));
+                }
+                charged += more;
+            }
+            bytes.extend_from_slice(&data);
+        }
+        parse(&bytes).map(|value| JsonBody(value, charge))
     }
+}
+
+/// Reads the rest of a body and drops it, until `deadline`.
+async fn discard(body: &mut axum::body::Body, deadline: tokio::time::Instant) {
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 
 fn too_large() -> AgentError {

@@ -11,7 +11,7 @@ use crate::names::check_env;
 
 pub async fn set_env_vars(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<SetEnvVarsRequest>,
+    JsonBody(req, _held): JsonBody<SetEnvVarsRequest>,
 ) -> AgentResult<Json<SetEnvVarsResult>> {
     let vars = check_env(req.env_vars).map_err(AgentError::invalid)?;
     let session = sandbox.session(req.session_id.as_deref())?;

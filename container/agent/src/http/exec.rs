@@ -79,7 +79,7 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
 
 pub async fn exec(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<ExecRequest>,
+    JsonBody(req, _held): JsonBody<ExecRequest>,
 ) -> AgentResult<Json<ExecResult>> {
     let Prepared { session, spec, encoding, cap, registration } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
@@ -111,7 +111,10 @@ fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encodi
     }
 }
 
-pub async fn stream(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ExecRequest>) -> AgentResult<Response> {
+pub async fn stream(
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req, _held): JsonBody<ExecRequest>,
+) -> AgentResult<Response> {
     let Prepared { session, spec, encoding, registration, .. } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
     let items = session.exec_stream(spec)?;
@@ -139,7 +142,7 @@ pub async fn stream(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<Exe
 /// `POST /v1/exec/cancel`: stops the command with this `commandId`, as a timeout would (exit code 130).
 pub async fn cancel(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<CancelExecRequest>,
+    JsonBody(req, _held): JsonBody<CancelExecRequest>,
 ) -> Json<CancelExecResult> {
     let cancelled = sandbox.in_flight.cancel(&req.command_id);
     Json(CancelExecResult { success: true, command_id: req.command_id, cancelled })

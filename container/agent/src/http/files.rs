@@ -2,6 +2,9 @@
 //! and run on the blocking pool, never through the session's shell.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::State;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +16,7 @@ use sandbox_protocol::{
 
 use super::body::JsonBody;
 use super::context::SandboxCtx;
+use super::AppState;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::files::list::ListOptions;
@@ -36,7 +40,11 @@ fn done(path: String) -> Json<FileOpResult> {
     Json(FileOpResult { success: true, path, timestamp: iso_now() })
 }
 
-pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListFilesRequest>) -> AgentResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    SandboxCtx(sandbox): SandboxCtx,
+    JsonBody(req, _held): JsonBody<ListFilesRequest>,
+) -> AgentResult<Response> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let options = ListOptions { recursive: req.recursive, include_hidden: req.include_hidden };
     // Listing and serialising a large directory are both heavy: do both off the async workers, into a buffer
@@ -44,7 +52,9 @@ pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListF
     let body = blocking(move || {
         let shown = PathBuf::from(&dir.shown);
         let listed = listing::list(&dir, Path::new(&shown), &options)?;
-        let mut body = Vec::with_capacity(256 + listed.files.len() * 240);
+        let size = 256 + listed.files.len() * 240;
+        let _charge = state.budget.charge(size, "listFiles")?;
+        let mut body = Vec::with_capacity(size);
         serde_json::to_writer(&mut body, &listed).map_err(|e| AgentError::internal(e.to_string()))?;
         Ok(body)
     })
@@ -54,7 +64,7 @@ pub async fn list(SandboxCtx(sandbox): SandboxCtx, JsonBody(req): JsonBody<ListF
 
 pub async fn write(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<WriteFileRequest>,
+    JsonBody(req, _held): JsonBody<WriteFileRequest>,
 ) -> AgentResult<Json<FileOpResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let encoding = req.encoding.unwrap_or_default();
@@ -64,16 +74,19 @@ pub async fn write(
 }
 
 pub async fn read(
+    State(state): State<AppState>,
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<ReadFileRequest>,
+    JsonBody(req, _held): JsonBody<ReadFileRequest>,
 ) -> AgentResult<Json<ReadFileResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
-    blocking(move || ops::read(&file, req.encoding)).await.map(Json)
+    let budget = Arc::clone(&state.budget);
+    let (result, _charge) = blocking(move || ops::read(&file, req.encoding, &budget)).await?;
+    Ok(Json(result))
 }
 
 pub async fn mkdir(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<MkdirRequest>,
+    JsonBody(req, _held): JsonBody<MkdirRequest>,
 ) -> AgentResult<Json<MkdirResult>> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let shown = dir.shown.clone();
@@ -84,7 +97,7 @@ pub async fn mkdir(
 
 pub async fn delete(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<DeleteFileRequest>,
+    JsonBody(req, _held): JsonBody<DeleteFileRequest>,
 ) -> AgentResult<Json<FileOpResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let shown = file.shown.clone();
@@ -94,7 +107,7 @@ pub async fn delete(
 
 pub async fn rename(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<RenameFileRequest>,
+    JsonBody(req, _held): JsonBody<RenameFileRequest>,
 ) -> AgentResult<Json<RenameResult>> {
     let from = target(&sandbox, req.session_id.as_deref(), &req.old_path, "oldPath")?;
     let to = target(&sandbox, req.session_id.as_deref(), &req.new_path, "newPath")?;
@@ -105,7 +118,7 @@ pub async fn rename(
 
 pub async fn move_file(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<MoveFileRequest>,
+    JsonBody(req, _held): JsonBody<MoveFileRequest>,
 ) -> AgentResult<Json<RenameResult>> {
     let from = target(&sandbox, req.session_id.as_deref(), &req.source_path, "sourcePath")?;
     let to = target(&sandbox, req.session_id.as_deref(), &req.destination_path, "destinationPath")?;
@@ -116,7 +129,7 @@ pub async fn move_file(
 
 pub async fn exists(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(req): JsonBody<ExistsRequest>,
+    JsonBody(req, _held): JsonBody<ExistsRequest>,
 ) -> AgentResult<Json<ExistsResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let shown = file.shown.clone();

@@ -20,6 +20,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER};
 
+use crate::budget::Budget;
 use crate::error::AgentError;
 use crate::sandbox::Sandboxes;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub boot_id: Arc<str>,
     /// How long a request body may take to arrive.
     pub io_timeout: Duration,
+    /// What requests in flight may hold.
+    pub budget: Arc<Budget>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -13,7 +13,7 @@ use crate::error::AgentResult;
 
 pub async fn create(
     SandboxCtx(sandbox): SandboxCtx,
-    JsonBody(options): JsonBody<SessionOptions>,
+    JsonBody(options, _held): JsonBody<SessionOptions>,
 ) -> AgentResult<(StatusCode, Json<SessionInfo>)> {
     let session = sandbox.create_session(options).await?;
     Ok((StatusCode::CREATED, Json(session.info())))

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use sandbox_protocol::{HistoryEntry, SessionHistory, SessionInfo, SessionStatus};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::budget::Budget;
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::output::Capture;
@@ -34,6 +35,8 @@ pub struct SessionContext {
     pub default_timeout: Option<Duration>,
     /// Most sessions one sandbox may have (the default session included).
     pub max_sessions: usize,
+    /// What requests in flight may hold; buffered output is charged to it.
+    pub budget: Arc<Budget>,
 }
 
 /// How a session is made.
@@ -111,6 +114,7 @@ pub struct Session {
     terminated: watch::Sender<bool>,
     /// Every shell this session has had: their process groups are the session's processes.
     shells: Mutex<Vec<i32>>,
+    budget: Arc<Budget>,
 }
 
 struct State {
@@ -139,6 +143,7 @@ impl Session {
             jobs: jobs_tx,
             terminated,
             shells: Mutex::new(Vec::new()),
+            budget: Arc::clone(&context.budget),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
         actor::spawn(Arc::clone(&session), context, config.env, jobs_rx, ready_tx);
@@ -148,7 +153,8 @@ impl Session {
     /// Runs a command and returns its buffered output, each stream capped at `cap` bytes.
     pub async fn exec(&self, spec: ExecSpec, cap: usize) -> AgentResult<Collected> {
         let (reply, result) = oneshot::channel();
-        let sink = Sink::Collect { stdout: Capture::new(cap), stderr: Capture::new(cap), reply };
+        let capture = || Capture::new(cap, self.budget.try_charge(0));
+        let sink = Sink::Collect { stdout: capture(), stderr: capture(), reply };
         self.submit(Job { spec, sink })?;
         result.await.map_err(|_| self.gone())?
     }
