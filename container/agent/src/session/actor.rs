@@ -145,21 +145,22 @@ impl Actor {
         let started_at = SystemTime::now();
         if spec.cancel.as_ref().is_some_and(|c| *c.borrow()) {
             // Cancelled while it waited its turn: it never starts.
-            sink.start(started_at).await;
-            sink.finish(Outcome { exit_code: EXIT_CANCELLED, timed_out: false, started_at, duration: Duration::ZERO })
-                .await;
+            let soon = Some(Instant::now() + INTERRUPT_GRACE);
+            sink.start(started_at, soon, &mut None).await;
+            let outcome = Outcome { exit_code: EXIT_CANCELLED, timed_out: false, started_at, duration: Duration::ZERO };
+            sink.finish(outcome, soon, &mut None).await;
             return;
         }
         let t0 = Instant::now();
         self.session.began();
+        let timeout = spec.timeout.or(self.session.command_timeout).or(self.context.default_timeout);
+        let deadline = timeout.filter(|t| !t.is_zero()).map(|t| t0 + t);
+        let mut cancel = spec.cancel.clone();
         let end = match self.start_command(&spec).await {
             Ok(running) => {
-                sink.start(started_at).await;
-                let timeout = spec.timeout.or(self.session.command_timeout).or(self.context.default_timeout);
-                let deadline = timeout.filter(|t| !t.is_zero()).map(|t| t0 + t);
+                sink.start(started_at, deadline, &mut cancel).await;
                 let shell = self.shell.as_mut().expect("a started command has a shell");
-                let cancel = spec.cancel.clone();
-                drive(shell, running, &mut sink, deadline, cancel, &mut self.out_buf, &mut self.err_buf).await
+                drive(shell, running, &mut sink, deadline, cancel.clone(), &mut self.out_buf, &mut self.err_buf).await
             }
             Err(err) => {
                 self.session.ended(None, None);
@@ -167,7 +168,7 @@ impl Actor {
                 return;
             }
         };
-        let (end, reason) = end;
+        let (end, reason, patience) = end;
         let (status, pwd) = match end {
             End::Done { status, pwd } => (status, Some(pwd)),
             End::Died { code, pwd } => {
@@ -192,7 +193,10 @@ impl Actor {
             timed_out: outcome.timed_out,
         });
         self.session.ended(entry, pwd.as_deref());
-        sink.finish(outcome).await;
+        // A stopped command's end waits for a stalled reader only a little; a finished one as long as the reader
+        // is there and the command is neither cancelled nor past its deadline.
+        let mut watch = if reason.is_some() { None } else { cancel };
+        sink.finish(outcome, patience, &mut watch).await;
     }
 
     /// Hands the command to the shell, starting a shell first when there is none (or it just died).
@@ -240,7 +244,7 @@ impl Actor {
         let running = shell.start(&script, &Scope::default()).await.map_err(|e| failed(e.to_string()))?;
         let mut sink = Sink::Discard;
         let deadline = Some(Instant::now() + START_TIMEOUT);
-        let (end, _) =
+        let (end, _, _) =
             drive(&mut shell, running, &mut sink, deadline, None, &mut self.out_buf, &mut self.err_buf).await;
         match end {
             End::Done { pwd, .. } => {
@@ -254,6 +258,10 @@ impl Actor {
 }
 
 /// Runs one command to its end: output to the sink as it comes, the report, the timeout, the caller's departure.
+/// A stream reader that stops reading holds the output back, never the timeout or a cancel: while the command
+/// runs, a chunk waits for the reader at most until the deadline or the cancel; once the command is being stopped,
+/// at most until the shell is given up on. Returns how the command ended, why it was stopped, and until when its
+/// last event may wait for the reader.
 async fn drive(
     shell: &mut Shell,
     running: Running,
@@ -262,7 +270,7 @@ async fn drive(
     mut cancel: Option<CancelSignal>,
     out_buf: &mut [u8],
     err_buf: &mut [u8],
-) -> (End, Option<Reason>) {
+) -> (End, Option<Reason>, Option<Instant>) {
     let pid = shell.pid;
     let mut running = running;
     let mut interrupt: Option<Interrupt> = None;
@@ -272,15 +280,18 @@ async fn drive(
     let mut rekill = interval(REKILL_EVERY);
     rekill.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
+    let mut unwatched: Option<CancelSignal> = None;
     let end = loop {
         let mut failed_push = None;
+        // How long a chunk may wait for a stalled stream reader, and whether a cancel ends the wait.
+        let limit = interrupt.map_or(deadline, |stopping| Some(stopping.give_up));
         tokio::select! {
             read = running.stdout.read(out_buf), if out_open => match read {
-                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stdout, &out_buf[..n], deadline).await,
+                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stdout, &out_buf[..n], limit, watched(&interrupt, &mut cancel, &mut unwatched)).await,
                 _ => out_open = false,
             },
             read = running.stderr.read(err_buf), if err_open => match read {
-                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &err_buf[..n], deadline).await,
+                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &err_buf[..n], limit, watched(&interrupt, &mut cancel, &mut unwatched)).await,
                 _ => err_open = false,
             },
             report = shell.control.next_report() => match report {
@@ -290,14 +301,14 @@ async fn drive(
                         let since = running.since_ticks;
                         kill_until_gone(|all| command_processes(all, pid, since));
                     }
-                    drain(&running, sink, out_buf).await;
+                    drain(&running, sink, out_buf, limit, watched(&interrupt, &mut cancel, &mut unwatched)).await;
                     break End::Done { status, pwd };
                 }
                 Report::Done { .. } => {}
                 Report::Exit { pwd, .. } => exit_pwd = Some(pwd),
             },
             code = crate::process::reaper::exited(&mut shell.exit) => {
-                drain(&running, sink, out_buf).await;
+                drain(&running, sink, out_buf, limit, watched(&interrupt, &mut cancel, &mut unwatched)).await;
                 let mut code = code;
                 for report in shell.control.pending_reports() {
                     match report {
@@ -336,7 +347,25 @@ async fn drive(
         }
     };
     running.finish();
-    (end, interrupt.map(|i| i.reason))
+    let patience = match interrupt {
+        Some(stopping) => Some(stopping.give_up.max(Instant::now()) + INTERRUPT_GRACE),
+        None => deadline.map(|at| at.max(Instant::now()) + INTERRUPT_GRACE),
+    };
+    (end, interrupt.map(|i| i.reason), patience)
+}
+
+/// The cancel signal a wait for a stalled reader watches: the command's, until the command is being stopped
+/// anyway (then none: the wait is bounded by the stop's own limit).
+fn watched<'a>(
+    interrupt: &Option<Interrupt>,
+    cancel: &'a mut Option<CancelSignal>,
+    none: &'a mut Option<CancelSignal>,
+) -> &'a mut Option<CancelSignal> {
+    if interrupt.is_some() {
+        none
+    } else {
+        cancel
+    }
 }
 
 /// A command being stopped: why, from when its processes are killed outright, and when to give up on the shell.
@@ -358,8 +387,14 @@ fn begin_interrupt(pid: i32, running: &Running, reason: Reason) -> Interrupt {
 }
 
 /// Reads what the command wrote that is still in its pipes. Counted first, so a background writer that keeps
-/// writing cannot hold the result back.
-async fn drain(running: &Running, sink: &mut Sink, buf: &mut [u8]) {
+/// writing cannot hold the result back; a stalled reader holds it back only until `limit` or the cancel.
+async fn drain(
+    running: &Running,
+    sink: &mut Sink,
+    buf: &mut [u8],
+    limit: Option<Instant>,
+    cancel: &mut Option<CancelSignal>,
+) {
     for (reader, stream) in [(&running.stdout, Stream::Stdout), (&running.stderr, Stream::Stderr)] {
         let mut left = pending_bytes(reader);
         while left > 0 {
@@ -367,11 +402,31 @@ async fn drain(running: &Running, sink: &mut Sink, buf: &mut [u8]) {
             match read_now(reader, &mut buf[..want]) {
                 Ok(n) if n > 0 => {
                     left -= n;
-                    sink.push(stream, &buf[..n], None).await;
+                    if sink.push(stream, &buf[..n], limit, cancel).await.is_some() {
+                        return;
+                    }
                 }
                 _ => break,
             }
         }
+    }
+}
+
+/// Sends `item` to a stream's reader, waiting while the reader is behind, but only until `limit` or `cancel`.
+async fn deliver(
+    tx: &mpsc::Sender<StreamItem>,
+    item: StreamItem,
+    limit: Option<Instant>,
+    cancel: &mut Option<CancelSignal>,
+) -> Option<Reason> {
+    match tx.try_send(item) {
+        Ok(()) => None,
+        Err(mpsc::error::TrySendError::Closed(_)) => Some(Reason::Cancelled),
+        Err(mpsc::error::TrySendError::Full(item)) => tokio::select! {
+            sent = tx.send(item) => sent.err().map(|_| Reason::Cancelled),
+            _ = sleep_until_some(limit) => Some(Reason::TimedOut),
+            _ = cancelled(cancel) => Some(Reason::Cancelled),
+        },
     }
 }
 
@@ -389,9 +444,15 @@ enum Stream {
 }
 
 impl Sink {
-    /// Delivers a chunk. `Some(reason)` when it could not: the caller is gone, or the deadline passed while a slow
-    /// reader held the stream back.
-    async fn push(&mut self, stream: Stream, bytes: &[u8], deadline: Option<Instant>) -> Option<Reason> {
+    /// Delivers a chunk. `Some(reason)` when it could not: the caller is gone, or `limit` passed or `cancel` was
+    /// raised while a slow reader held the stream back (the chunk is then dropped).
+    async fn push(
+        &mut self,
+        stream: Stream,
+        bytes: &[u8],
+        limit: Option<Instant>,
+        cancel: &mut Option<CancelSignal>,
+    ) -> Option<Reason> {
         match self {
             Sink::Collect { stdout, stderr, .. } => {
                 match stream {
@@ -405,14 +466,7 @@ impl Sink {
                     Stream::Stdout => StreamItem::Stdout(bytes.to_vec()),
                     Stream::Stderr => StreamItem::Stderr(bytes.to_vec()),
                 };
-                match tx.try_send(item) {
-                    Ok(()) => None,
-                    Err(mpsc::error::TrySendError::Closed(_)) => Some(Reason::Cancelled),
-                    Err(mpsc::error::TrySendError::Full(item)) => tokio::select! {
-                        sent = tx.send(item) => sent.err().map(|_| Reason::Cancelled),
-                        _ = sleep_until_some(deadline) => Some(Reason::TimedOut),
-                    },
-                }
+                deliver(tx, item, limit, cancel).await
             }
             Sink::Discard => None,
         }
@@ -435,19 +489,19 @@ impl Sink {
         }
     }
 
-    async fn start(&mut self, at: SystemTime) {
+    async fn start(&mut self, at: SystemTime, limit: Option<Instant>, cancel: &mut Option<CancelSignal>) {
         if let Sink::Stream(tx) = self {
-            let _ = tx.send(StreamItem::Start(at)).await;
+            let _ = deliver(tx, StreamItem::Start(at), limit, cancel).await;
         }
     }
 
-    async fn finish(self, outcome: Outcome) {
+    async fn finish(self, outcome: Outcome, limit: Option<Instant>, cancel: &mut Option<CancelSignal>) {
         match self {
             Sink::Collect { stdout, stderr, reply } => {
                 let _ = reply.send(Ok(Collected { outcome, stdout, stderr }));
             }
             Sink::Stream(tx) => {
-                let _ = tx.send(StreamItem::Done(outcome)).await;
+                let _ = deliver(&tx, StreamItem::Done(outcome), limit, cancel).await;
             }
             Sink::Discard => {}
         }
