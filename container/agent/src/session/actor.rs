@@ -91,12 +91,11 @@ pub(super) fn spawn(
         err_buf: vec![0; 16 * 1024],
     };
     tokio::spawn(async move {
+        // A shell that fails to start (descriptors exhausted for a moment, say) is started again by the next
+        // command: the actor serves on, so the session is never left dead.
         let started = actor.ensure_shell().await;
-        let ok = started.is_ok();
         let _ = ready.send(started);
-        if ok {
-            actor.serve(jobs).await;
-        }
+        actor.serve(jobs).await;
         actor.stop();
     });
 }
@@ -225,8 +224,7 @@ impl Actor {
             return Err(AgentError::session_not_found(&self.session.id));
         }
         let cwd = self.session.cwd();
-        let mut shell = Shell::spawn(&self.context.reaper, &cwd)
-            .map_err(|e| AgentError::internal(format!("cannot start bash: {e}")))?;
+        let mut shell = Shell::spawn(&self.context.reaper, &cwd).map_err(|e| start_failed(&e))?;
         self.session.add_shell(shell.pid);
         let (control, state) = (shell.control_path(), shell.state_path());
         let script = match &self.saved {
@@ -352,6 +350,19 @@ async fn drive(
         None => deadline.map(|at| at.max(Instant::now()) + INTERRUPT_GRACE),
     };
     (end, interrupt.map(|i| i.reason), patience)
+}
+
+/// A shell that could not be spawned. Out of descriptors, processes or memory is a passing state of the machine:
+/// a retryable `RESOURCE_EXHAUSTED` (the next call starts the shell again).
+fn start_failed(err: &std::io::Error) -> AgentError {
+    use nix::libc::{EAGAIN, EMFILE, ENFILE, ENOMEM};
+    let message = format!("cannot start bash: {err}");
+    match err.raw_os_error() {
+        Some(EMFILE | ENFILE | EAGAIN | ENOMEM) => {
+            AgentError::new(sandbox_protocol::ErrorCode::ResourceExhausted, message)
+        }
+        _ => AgentError::internal(message),
+    }
 }
 
 /// The cancel signal a wait for a stalled reader watches: the command's, until the command is being stopped
