@@ -155,3 +155,25 @@ async fn a_deleted_cwd_does_not_break_the_session() {
     let r = c.run(None, "cd / && pwd").await;
     assert_eq!(r["stdout"], "/");
 }
+
+#[tokio::test]
+async fn dollar_question_and_a_bare_exit_see_the_users_last_status_not_the_agents() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    assert_eq!(c.run(None, "echo $?").await["stdout"], "0", "a fresh session starts at 0");
+    c.run(None, "true").await;
+    assert_eq!(c.run(None, "echo $?").await["stdout"], "0");
+    c.run(None, "(exit 7)").await;
+    assert_eq!(c.run(None, "echo $?").await["stdout"], "7");
+    // A per-command variable runs the command in a subshell: the same status reaches it.
+    c.run(None, "false").await;
+    assert_eq!(c.exec(json!({"command": "echo $? $X", "env": {"X": "x"}})).await["stdout"], "1 x");
+    // The agent's own commands (setEnvVars) leave the user's status alone.
+    c.run(None, "(exit 3)").await;
+    assert_eq!(c.post("/v1/env", json!({"envVars": {"Y": "y"}})).await.status, 200);
+    assert_eq!(c.run(None, "echo $? $Y").await["stdout"], "3 y");
+    c.run(None, "true").await;
+    assert_eq!(c.run(None, "exit").await["exitCode"], 0, "a bare exit after true");
+    c.run(None, "(exit 5)").await;
+    assert_eq!(c.run(None, "exit").await["exitCode"], 5);
+}

@@ -204,7 +204,7 @@ impl Actor {
         for attempt in 0..2 {
             self.ensure_shell().await?;
             let shell = self.shell.as_mut().expect("ensured");
-            match shell.start(spec.command.as_bytes(), &scope).await {
+            match shell.start(spec.command.as_bytes(), &scope, !spec.internal).await {
                 Ok(running) => return Ok(running),
                 Err(err) if attempt == 1 => {
                     return Err(AgentError::internal(format!("the session's shell failed: {err}")))
@@ -239,7 +239,7 @@ impl Actor {
             None => init_script(&control, &state, &Start::Fresh { env: &self.env, cwd: &cwd }),
         };
         let failed = |what: String| AgentError::internal(format!("bash did not start: {what}"));
-        let running = shell.start(&script, &Scope::default()).await.map_err(|e| failed(e.to_string()))?;
+        let running = shell.start(&script, &Scope::default(), false).await.map_err(|e| failed(e.to_string()))?;
         let mut sink = Sink::Discard;
         let deadline = Some(Instant::now() + START_TIMEOUT);
         let (end, _, _) =

@@ -30,7 +30,14 @@ pub struct CommandPaths<'a> {
     pub control: &'a str,
     /// The shell's state file.
     pub state: &'a str,
+    /// The shell's status file (`STATUS_FILE`).
+    pub status: &'a str,
 }
+
+/// The text of every shell's status file. Sourced right before a command, it sets `$?` to the status of the
+/// session's previous command, without a fork: a `return` from a sourced file is the one way to set any status
+/// in place. So `$?` and a bare `exit` see what the user ran last, not the wrapper's bookkeeping.
+pub const STATUS_FILE: &[u8] = b"\\builtin return ${__sbx_last:-0}\n";
 
 /// Settings that apply to one command only: it then runs in a subshell, so nothing it changes outlives it.
 #[derive(Debug, Default)]
@@ -88,13 +95,14 @@ pub fn runner_line(wrapper_path: &str) -> String {
     format!("\\builtin source {wrapper_path}\n")
 }
 
-/// The wrapper that runs command number `seq` and reports on it.
-pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> String {
+/// The wrapper that runs command number `seq` and reports on it. A user's command (`user`) also leaves its status
+/// for the next command's `$?`; the agent's own (`setEnvVars`) do not.
+pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>, user: bool) -> String {
     let mut line = String::with_capacity(512);
     line.push_str(CLEAR_INTERRUPT);
     line.push_str("; ");
     if scope.is_empty() {
-        line.push_str(&format!("\\builtin source {}", paths.script));
+        line.push_str(&format!("\\builtin source {}; \\builtin source {}", paths.status, paths.script));
     } else {
         line.push_str("( ");
         if let Some(cwd) = scope.cwd {
@@ -107,11 +115,15 @@ pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>) -> String 
                 None => line.push_str(&format!("\\builtin unset {name}; ")),
             }
         }
-        line.push_str(&format!("\\builtin source {} )", paths.script));
+        line.push_str(&format!("\\builtin source {}; \\builtin source {} )", paths.status, paths.script));
     }
     line.push_str(&format!(
-        " </dev/null >{} 2>{}; {SAVE_STATUS}; \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\" >{}; \\builtin unset __sbx_s; {CLEAR_INTERRUPT}; \\builtin export -p >{}\n",
-        paths.stdout, paths.stderr, paths.control, paths.state
+        " </dev/null >{} 2>{}; {SAVE_STATUS}; \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\" >{}; {}\\builtin unset __sbx_s; {CLEAR_INTERRUPT}; \\builtin export -p >{}\n",
+        paths.stdout,
+        paths.stderr,
+        paths.control,
+        if user { "__sbx_last=$__sbx_s; " } else { "" },
+        paths.state
     ));
     line
 }
@@ -171,6 +183,7 @@ mod tests {
         stderr: "/proc/9/fd/12",
         control: "/proc/9/fd/5",
         state: "/proc/9/fd/6",
+        status: "/proc/9/fd/7",
     };
 
     #[test]
@@ -194,8 +207,12 @@ mod tests {
 
     #[test]
     fn a_plain_command_is_sourced_in_the_shell_itself() {
-        let line = wrapper(7, &PATHS, &Scope::default());
-        assert!(line.contains(r"\builtin source /proc/9/fd/10 </dev/null >/proc/9/fd/11 2>/proc/9/fd/12;"));
+        let line = wrapper(7, &PATHS, &Scope::default(), true);
+        assert!(line.contains(
+            r"\builtin source /proc/9/fd/7; \builtin source /proc/9/fd/10 </dev/null >/proc/9/fd/11 2>/proc/9/fd/12;"
+        ));
+        assert!(line.contains("__sbx_last=$__sbx_s; "));
+        assert!(!wrapper(7, &PATHS, &Scope::default(), false).contains("__sbx_last"));
         assert!(line.ends_with("\\builtin export -p >/proc/9/fd/6\n"));
         assert!(line.contains(r"'D\0%s\0%s\0%s\0' 7 "));
         assert!(!line.contains("( "));
@@ -207,9 +224,9 @@ mod tests {
     fn per_command_settings_run_in_a_subshell_with_literal_values() {
         let env = [("A".to_string(), Some("x'y\n$z".to_string())), ("B".to_string(), None)];
         let cwd = Path::new("/tmp/a b");
-        let line = wrapper(1, &PATHS, &Scope { cwd: Some(cwd), env: &env });
+        let line = wrapper(1, &PATHS, &Scope { cwd: Some(cwd), env: &env }, true);
         assert!(line.contains(r"( \builtin cd -- $'/tmp/a b' || \builtin exit 1; "));
-        assert!(line.contains(r"\builtin export A=$'x\'y\x0a$z'; \builtin unset B; \builtin source /proc/9/fd/10 )"));
+        assert!(line.contains(r"\builtin export A=$'x\'y\x0a$z'; \builtin unset B; \builtin source /proc/9/fd/7; \builtin source /proc/9/fd/10 )"));
         assert_eq!(line.matches('\n').count(), 1);
     }
 

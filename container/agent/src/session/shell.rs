@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::control::{ControlParser, Report};
-use super::script::{runner_line, wrapper, CommandPaths, Scope};
+use super::script::{runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
 use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
 use crate::process::tree::now_ticks;
@@ -29,6 +29,8 @@ pub struct Shell {
     control_write: OwnedFd,
     /// The shell's state file: it rewrites its exported variables there after every command.
     state: OwnedFd,
+    /// Sourced before each command to give it the previous command's `$?` (`script::STATUS_FILE`).
+    status: OwnedFd,
     pub exit: ExitWatch,
     seq: u64,
 }
@@ -67,6 +69,7 @@ impl Shell {
             .process_group(0);
         command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
         let state = memfile("state", b"")?;
+        let status = memfile("status", STATUS_FILE)?;
         let (pid, exit) = reaper.spawn(&mut command)?;
         Ok(Shell {
             pid,
@@ -78,6 +81,7 @@ impl Shell {
             },
             control_write,
             state,
+            status,
             exit,
             seq: 0,
         })
@@ -98,8 +102,9 @@ impl Shell {
         read_file(&self.state).unwrap_or_default()
     }
 
-    /// Hands the shell a command's text; its output arrives on the returned pipes.
-    pub async fn start(&mut self, script: &[u8], scope: &Scope<'_>) -> io::Result<Running> {
+    /// Hands the shell a command's text; its output arrives on the returned pipes. `user`: a command of the
+    /// user's, whose status the next command's `$?` shows.
+    pub async fn start(&mut self, script: &[u8], scope: &Scope<'_>, user: bool) -> io::Result<Running> {
         self.seq += 1;
         let script = memfile("command", script)?;
         let (out_read, out_write) = pipe()?;
@@ -113,8 +118,10 @@ impl Shell {
                 stderr: &proc_path(&err_write),
                 control: &self.control_path(),
                 state: &self.state_path(),
+                status: &proc_path(&self.status),
             },
             scope,
+            user,
         );
         let wrapper = memfile("run", wrapper.as_bytes())?;
         let since_ticks = now_ticks();
