@@ -53,7 +53,10 @@ impl Sandbox {
             Some(cwd) => self.real_path(cwd, self.workspace.visible_root(), "cwd")?,
             None => self.workspace.real_root().to_path_buf(),
         };
-        create_dir(&cwd, options.cwd.as_deref().unwrap_or(VISIBLE_WORKSPACE)).await?;
+        if let Err(err) = create_dir(&cwd, options.cwd.as_deref().unwrap_or(VISIBLE_WORKSPACE)).await {
+            // The workspace may be going away under a destroy that raced with this call.
+            return Err(if self.sessions.is_closed() { destroying() } else { err });
+        }
         let config = SessionConfig {
             id: id.clone(),
             name: options.name,
@@ -73,6 +76,7 @@ impl Sandbox {
             Inserted::Taken => {
                 return Err(AgentError::new(ErrorCode::SessionAlreadyExists, format!("session {id:?} already exists")))
             }
+            Inserted::Closed => return Err(destroying()),
             Inserted::Full => {
                 return Err(AgentError::new(
                     ErrorCode::TooManySessions,
@@ -97,7 +101,7 @@ impl Sandbox {
     pub fn session(&self, id: Option<&str>) -> AgentResult<Arc<Session>> {
         match id {
             Some(id) if id != DEFAULT_SESSION_ID => self.existing_session(id),
-            _ => Ok(self.default_session()),
+            _ => self.default_session(),
         }
     }
 
@@ -106,8 +110,8 @@ impl Sandbox {
         self.sessions.get(id).ok_or_else(|| AgentError::session_not_found(id))
     }
 
-    fn default_session(&self) -> Arc<Session> {
-        self.sessions.get_or_insert(DEFAULT_SESSION_ID, || {
+    fn default_session(&self) -> AgentResult<Arc<Session>> {
+        let session = self.sessions.get_or_insert(DEFAULT_SESSION_ID, || {
             let config = SessionConfig {
                 id: DEFAULT_SESSION_ID.to_string(),
                 name: None,
@@ -118,7 +122,8 @@ impl Sandbox {
             };
             // Commands queue behind the shell's start, so nobody waits for readiness here.
             Session::start(config, Arc::clone(&self.context)).0
-        })
+        });
+        session.ok_or_else(destroying)
     }
 
     /// Where a call's relative paths start: its session's current directory, or the workspace.
@@ -164,10 +169,19 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Ends every session and every process they started.
-    pub fn end_all(&self) {
-        terminate_all(&self.sessions.drain());
+    /// Ends every session and every process they started. The sandbox takes no new session meanwhile, and
+    /// again afterwards only if `reopen`.
+    pub fn end_all(&self, reopen: bool) {
+        terminate_all(&self.sessions.close());
+        if reopen {
+            self.sessions.open();
+        }
     }
+}
+
+/// A call that raced with the sandbox's destruction.
+fn destroying() -> AgentError {
+    AgentError::new(ErrorCode::ShuttingDown, "the sandbox is being destroyed; retry the call")
 }
 
 async fn create_dir(real: &Path, shown: &str) -> AgentResult<()> {
@@ -212,17 +226,26 @@ impl Sandboxes {
     }
 
     /// Ends a sandbox: its sessions and processes; in local mode its folder too, so a later call starts afresh.
+    /// Calls that race with it get `SHUTTING_DOWN` rather than a session nobody would end; in local mode the
+    /// sandbox leaves the table only after its folder is gone, so a new one never starts in a folder being removed.
     pub async fn destroy(&self, sandbox: &Arc<Sandbox>) -> AgentResult<()> {
+        let local = self.is_local();
         // Killing walks /proc: keep it off the async workers.
         let ending = Arc::clone(sandbox);
-        tokio::task::spawn_blocking(move || ending.end_all()).await.map_err(|e| AgentError::internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || ending.end_all(!local))
+            .await
+            .map_err(|e| AgentError::internal(e.to_string()))?;
         if let Sandboxes::Multi { sandboxes, .. } = self {
-            sandboxes.lock().expect("sandboxes lock").remove(&sandbox.id);
             let root = sandbox.workspace.real_root().to_path_buf();
             let removed = tokio::task::spawn_blocking(move || remove_tree(&root))
                 .await
-                .map_err(|e| AgentError::internal(e.to_string()))?;
-            match removed {
+                .map_err(|e| AgentError::internal(e.to_string()));
+            let mut map = sandboxes.lock().expect("sandboxes lock");
+            if map.get(&sandbox.id).is_some_and(|current| Arc::ptr_eq(current, sandbox)) {
+                map.remove(&sandbox.id);
+            }
+            drop(map);
+            match removed? {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(AgentError::from_io(&e, VISIBLE_WORKSPACE)),
@@ -234,10 +257,10 @@ impl Sandboxes {
     /// Ends every session of every sandbox (on shutdown).
     pub fn end_all(&self) {
         match self {
-            Sandboxes::Single(sandbox) => sandbox.end_all(),
+            Sandboxes::Single(sandbox) => sandbox.end_all(false),
             Sandboxes::Multi { sandboxes, .. } => {
                 let all: Vec<Arc<Sandbox>> = sandboxes.lock().expect("sandboxes lock").values().cloned().collect();
-                let sessions: Vec<Arc<Session>> = all.iter().flat_map(|sandbox| sandbox.sessions.drain()).collect();
+                let sessions: Vec<Arc<Session>> = all.iter().flat_map(|sandbox| sandbox.sessions.close()).collect();
                 terminate_all(&sessions);
             }
         }

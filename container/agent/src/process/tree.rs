@@ -65,9 +65,31 @@ pub fn now_ticks() -> u64 {
     }
 }
 
+/// A shell by its process id, and whether the reaper has collected its exit. Until then the pid is the shell's
+/// and nobody else's. After, the number is free for the kernel to give out again; the shell's process group is
+/// still ours while it has members (the kernel reuses no pid that names a live group), so a reaped shell's
+/// number is trusted only as long as no process bears it: if one does, the number has been reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShellRef {
+    pub pid: i32,
+    pub reaped: bool,
+}
+
+impl ShellRef {
+    /// Whether, in this snapshot, `pid` as a process group (and, before the reap, as a process) is still ours.
+    fn trusted(self, all: &[ProcStat]) -> bool {
+        !self.reaped || !all.iter().any(|p| p.pid == self.pid)
+    }
+}
+
 /// The processes of `shell`'s command that started at or after `since`: members of the shell's process group and
-/// descendants of the shell, the shell itself excluded. Pure: works on a snapshot.
-pub fn command_processes(all: &[ProcStat], shell: i32, since: u64) -> Vec<i32> {
+/// descendants of the shell, the shell itself excluded. Nothing when the shell's number was reused. Pure: works on
+/// a snapshot.
+pub fn command_processes(all: &[ProcStat], shell: ShellRef, since: u64) -> Vec<i32> {
+    if !shell.trusted(all) {
+        return Vec::new();
+    }
+    let shell = shell.pid;
     let mut chosen: HashSet<i32> =
         all.iter().filter(|p| p.pid != shell && p.pgid == shell && p.start_ticks >= since).map(|p| p.pid).collect();
     chosen.extend(
@@ -83,10 +105,13 @@ pub fn command_processes(all: &[ProcStat], shell: i32, since: u64) -> Vec<i32> {
     out
 }
 
-/// Every process of a session: the shells, their process groups and their descendants. Pure.
-pub fn session_processes(all: &[ProcStat], shells: &[i32]) -> Vec<i32> {
+/// Every process of a session: its shells that are not yet reaped, the process groups of all its shells whose
+/// numbers were not reused, and their descendants. Pure.
+pub fn session_processes(all: &[ProcStat], shells: &[ShellRef]) -> Vec<i32> {
+    let groups: HashSet<i32> = shells.iter().filter(|s| s.trusted(all)).map(|s| s.pid).collect();
+    let live: HashSet<i32> = shells.iter().filter(|s| !s.reaped).map(|s| s.pid).collect();
     let mut out: Vec<i32> =
-        all.iter().filter(|p| shells.contains(&p.pgid) || shells.contains(&p.pid)).map(|p| p.pid).collect();
+        all.iter().filter(|p| groups.contains(&p.pgid) || live.contains(&p.pid)).map(|p| p.pid).collect();
     out.extend(descendants(all, &out));
     out.sort_unstable();
     out.dedup();
@@ -171,7 +196,22 @@ mod tests {
             p(105, 102, 105, 53),     // a child that made its own group
             p(200, 1, 200, 60),       // someone else
         ];
-        assert_eq!(command_processes(&all, shell, 50), vec![102, 103, 104, 105]);
+        assert_eq!(command_processes(&all, ShellRef { pid: shell, reaped: false }, 50), vec![102, 103, 104, 105]);
+    }
+
+    #[test]
+    fn a_reaped_shells_number_is_trusted_only_while_nobody_bears_it() {
+        // Shell 100 died and was reaped; its background job 101 lives on in group 100.
+        let gone = ShellRef { pid: 100, reaped: true };
+        let all = [p(1, 0, 1, 0), p(101, 1, 100, 2), p(200, 1, 200, 3)];
+        assert_eq!(session_processes(&all, &[gone]), vec![101]);
+        // Later the number 100 went to a stranger that leads a group of its own (with a child): nothing of it is
+        // ours, though its group bears our old number.
+        let reused = [p(1, 0, 1, 0), p(100, 1, 100, 90), p(150, 100, 100, 91)];
+        assert!(session_processes(&reused, &[gone]).is_empty());
+        assert!(command_processes(&reused, gone, 0).is_empty());
+        // Before the reap, the pid is ours even though it is present.
+        assert_eq!(session_processes(&reused, &[ShellRef { pid: 100, reaped: false }]), vec![100, 150]);
     }
 
     #[test]
@@ -184,6 +224,7 @@ mod tests {
             p(300, 1, 90, 4),
             p(301, 1, 301, 5),
         ];
-        assert_eq!(session_processes(&all, &[100, 90]), vec![100, 101, 102, 300]);
+        let shells = [ShellRef { pid: 100, reaped: false }, ShellRef { pid: 90, reaped: true }];
+        assert_eq!(session_processes(&all, &shells), vec![100, 101, 102, 300]);
     }
 }

@@ -118,8 +118,7 @@ impl Actor {
     /// Kills whatever is left of the current shell, keeping its state for the next one.
     fn stop(&mut self) {
         if let Some(shell) = self.shell.take() {
-            let pid = shell.pid;
-            kill_until_gone(|all| session_processes(all, &[pid]));
+            kill_until_gone(|all| session_processes(all, &[shell.reference()]));
             self.keep_state(&shell, None);
         }
     }
@@ -225,7 +224,11 @@ impl Actor {
         }
         let cwd = self.session.cwd();
         let mut shell = Shell::spawn(&self.context.reaper, &cwd).map_err(|e| start_failed(&e))?;
-        self.session.add_shell(shell.pid);
+        if !self.session.add_shell(shell.pid, shell.exit.clone()) {
+            // The session was terminated while this shell started: it goes too.
+            kill_until_gone(|all| session_processes(all, &[shell.reference()]));
+            return Err(AgentError::session_not_found(&self.session.id));
+        }
         let (control, state) = (shell.control_path(), shell.state_path());
         let script = match &self.saved {
             Some(saved) => {
@@ -238,7 +241,18 @@ impl Actor {
             }
             None => init_script(&control, &state, &Start::Fresh { env: &self.env, cwd: &cwd }),
         };
-        let failed = |what: String| AgentError::internal(format!("bash did not start: {what}"));
+        let terminated = self.terminated.clone();
+        let failed = |what: String| {
+            if *terminated.borrow() {
+                // Killed because the session (or its sandbox) was ended meanwhile: not a failure of bash.
+                AgentError::new(
+                    sandbox_protocol::ErrorCode::ShuttingDown,
+                    "the session was ended while its shell started",
+                )
+            } else {
+                AgentError::internal(format!("bash did not start: {what}"))
+            }
+        };
         let running = shell.start(&script, &Scope::default(), false).await.map_err(|e| failed(e.to_string()))?;
         let mut sink = Sink::Discard;
         let deadline = Some(Instant::now() + START_TIMEOUT);
@@ -269,7 +283,6 @@ async fn drive(
     out_buf: &mut [u8],
     err_buf: &mut [u8],
 ) -> (End, Option<Reason>, Option<Instant>) {
-    let pid = shell.pid;
     let mut running = running;
     let mut interrupt: Option<Interrupt> = None;
     let mut out_open = true;
@@ -297,7 +310,7 @@ async fn drive(
                     if interrupt.is_some() {
                         // What is left of the command (its background jobs ignore SIGINT) goes now.
                         let since = running.since_ticks;
-                        kill_until_gone(|all| command_processes(all, pid, since));
+                        kill_until_gone(|all| command_processes(all, shell.reference(), since));
                     }
                     drain(&running, sink, out_buf, limit, watched(&interrupt, &mut cancel, &mut unwatched)).await;
                     break End::Done { status, pwd };
@@ -321,27 +334,27 @@ async fn drive(
                 break End::Died { code, pwd: exit_pwd };
             },
             _ = sleep_until_some(deadline), if interrupt.is_none() => {
-                interrupt = Some(begin_interrupt(pid, &running, Reason::TimedOut));
+                interrupt = Some(begin_interrupt(shell, &running, Reason::TimedOut));
             },
             _ = sink.closed(), if interrupt.is_none() => {
-                interrupt = Some(begin_interrupt(pid, &running, Reason::Cancelled));
+                interrupt = Some(begin_interrupt(shell, &running, Reason::Cancelled));
             },
             _ = cancelled(&mut cancel), if interrupt.is_none() => {
-                interrupt = Some(begin_interrupt(pid, &running, Reason::Cancelled));
+                interrupt = Some(begin_interrupt(shell, &running, Reason::Cancelled));
             },
             _ = rekill.tick(), if interrupt.is_some() => {
                 let Interrupt { hard_from, give_up, .. } = interrupt.expect("guarded");
                 let now = Instant::now();
                 if now >= give_up {
-                    kill_until_gone(|all| session_processes(all, &[pid]));
+                    kill_until_gone(|all| session_processes(all, &[shell.reference()]));
                 } else if now >= hard_from {
                     let since = running.since_ticks;
-                    kill_until_gone(|all| command_processes(all, pid, since));
+                    kill_until_gone(|all| command_processes(all, shell.reference(), since));
                 }
             },
         }
         if let (Some(reason), None) = (failed_push, interrupt) {
-            interrupt = Some(begin_interrupt(pid, &running, reason));
+            interrupt = Some(begin_interrupt(shell, &running, reason));
         }
     };
     running.finish();
@@ -389,10 +402,10 @@ struct Interrupt {
 
 /// Asks the shell to abandon the command and interrupts the command's processes (SIGINT; those still there after
 /// `INTERRUPT_SOFT` are killed).
-fn begin_interrupt(pid: i32, running: &Running, reason: Reason) -> Interrupt {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR1);
+fn begin_interrupt(shell: &Shell, running: &Running, reason: Reason) -> Interrupt {
+    shell.interrupt();
     let since = running.since_ticks;
-    signal_each(|all| command_processes(all, pid, since), nix::sys::signal::Signal::SIGINT);
+    signal_each(|all| command_processes(all, shell.reference(), since), nix::sys::signal::Signal::SIGINT);
     let now = Instant::now();
     Interrupt { reason, hard_from: now + INTERRUPT_SOFT, give_up: now + INTERRUPT_GRACE }
 }

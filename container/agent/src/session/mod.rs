@@ -23,8 +23,9 @@ use crate::budget::Budget;
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::output::Capture;
+use crate::process::reaper::ExitWatch;
 use crate::process::reaper::Reaper;
-use crate::process::tree::{kill_until_gone, session_processes};
+use crate::process::tree::{kill_until_gone, session_processes, ShellRef};
 use crate::workspace::Workspace;
 use history::History;
 
@@ -113,7 +114,7 @@ pub struct Session {
     jobs: mpsc::UnboundedSender<Job>,
     terminated: watch::Sender<bool>,
     /// Every shell this session has had: their process groups are the session's processes.
-    shells: Mutex<Vec<i32>>,
+    shells: Mutex<Shells>,
     budget: Arc<Budget>,
 }
 
@@ -142,7 +143,7 @@ impl Session {
             state: Mutex::new(State { cwd: config.cwd, busy: false, last_used: now, history: History::default() }),
             jobs: jobs_tx,
             terminated,
-            shells: Mutex::new(Vec::new()),
+            shells: Mutex::new(Shells::default()),
             budget: Arc::clone(&context.budget),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -254,9 +255,29 @@ impl Session {
         }
     }
 
-    fn add_shell(&self, pid: i32) {
-        self.shells.lock().expect("shells lock").push(pid);
+    /// Records a new shell. False when the session has been terminated meanwhile: the caller must end the shell
+    /// itself (termination has already walked the process table and would not see it).
+    fn add_shell(&self, pid: i32, exit: ExitWatch) -> bool {
+        let mut shells = self.shells.lock().expect("shells lock");
+        if shells.closed {
+            return false;
+        }
+        shells.all.push((pid, exit));
+        true
     }
+}
+
+/// The shells a session has had, each with its exit watch (so a reaped one is known), and whether the session
+/// has been terminated: from then on no shell is added.
+#[derive(Default)]
+struct Shells {
+    all: Vec<(i32, ExitWatch)>,
+    closed: bool,
+}
+
+/// The shells as they stand now.
+fn shell_refs(shells: &[(i32, ExitWatch)]) -> Vec<ShellRef> {
+    shells.iter().map(|(pid, exit)| ShellRef { pid: *pid, reaped: exit.borrow().is_some() }).collect()
 }
 
 /// Terminates many sessions at once: one walk of the process table for all of them, so ending a sandbox of a
@@ -264,11 +285,14 @@ impl Session {
 pub fn terminate_all(sessions: &[impl std::ops::Deref<Target = Session>]) {
     let mut shells = Vec::new();
     for session in sessions {
+        let mut recorded = session.shells.lock().expect("shells lock");
+        recorded.closed = true;
         session.terminated.send_replace(true);
-        shells.extend(session.shells.lock().expect("shells lock").iter().copied());
+        shells.extend(recorded.all.iter().cloned());
     }
     if !shells.is_empty() {
-        kill_until_gone(|all| session_processes(all, &shells));
+        // Whether each shell has been reaped is read anew for every snapshot.
+        kill_until_gone(|all| session_processes(all, &shell_refs(&shells)));
     }
 }
 

@@ -18,6 +18,7 @@ use super::script::{runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
 use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
 use crate::process::tree::now_ticks;
+use crate::process::tree::ShellRef;
 
 pub struct Shell {
     pub pid: i32,
@@ -146,9 +147,17 @@ impl Shell {
         self.exit.borrow().is_some()
     }
 
-    /// Asks the shell to abandon its current command (its USR1 trap).
+    /// The shell as the process-tree functions know it, reaped or not as of now.
+    pub fn reference(&self) -> ShellRef {
+        ShellRef { pid: self.pid, reaped: self.has_exited() }
+    }
+
+    /// Asks the shell to abandon its current command (its USR1 trap). Never a signal to a number that is no
+    /// longer the shell's: once reaped, the pid may be someone else's.
     pub fn interrupt(&self) {
-        let _ = kill(Pid::from_raw(self.pid), Signal::SIGUSR1);
+        if !self.has_exited() {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGUSR1);
+        }
     }
 }
 

@@ -1,0 +1,62 @@
+//! Destroying a sandbox while calls are still arriving leaves no process behind: a call that races with the
+//! destruction either ran before it (and its shell was ended) or is told to retry; no shell outlives its table.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+/// The agent's children that are still running bash (its shells and whatever they left).
+fn shells_of(agent_pid: u32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (state, ppid) = (fields[0], fields[1].parse::<u32>().unwrap_or(0));
+        if ppid == agent_pid && state != "Z" && stat.contains("(bash)") {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn destroy_racing_with_execs_leaves_no_shell_behind() {
+    let agent = Agent::start_with(&["--multi-sandbox", "{dir}"]);
+    for round in 0..40 {
+        let calls: Vec<_> = (0..4)
+            .map(|i| {
+                let addr = agent.addr;
+                tokio::spawn(async move {
+                    let mut c = http::Client::connect(addr).await.for_sandbox("racy");
+                    let r = if i % 2 == 0 {
+                        c.post("/v1/exec", json!({"command": "echo $$"})).await
+                    } else {
+                        c.post("/v1/sessions", json!({})).await
+                    };
+                    (r.status, String::from_utf8_lossy(&r.body).into_owned())
+                })
+            })
+            .collect();
+        let mut c = agent.client().await.for_sandbox("racy");
+        if round % 2 == 1 {
+            tokio::time::sleep(Duration::from_millis(round as u64 % 5)).await;
+        }
+        assert_eq!(c.delete("/v1/sandbox").await.status, 200);
+        for call in calls {
+            let (status, body) = call.await.unwrap();
+            assert!(matches!(status, 200 | 201 | 404 | 503), "round {round}: status {status}: {body}");
+        }
+    }
+    let mut c = agent.client().await.for_sandbox("racy");
+    assert_eq!(c.delete("/v1/sandbox").await.status, 200);
+    let pid = agent.pid();
+    assert!(
+        eventually(Duration::from_secs(5), || shells_of(pid).is_empty()).await,
+        "shells left behind: {:?}",
+        shells_of(pid)
+    );
+}
