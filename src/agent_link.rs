@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sandbox_protocol::AGENT_BOOT_HEADER;
+use sandbox_protocol::{AGENT_BOOT_HEADER, EXPECTED_BOOT_HEADER};
 use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State, Url};
 
 use crate::errors::WorkerError;
@@ -91,19 +91,37 @@ impl AgentLink {
         Err(WorkerError::unavailable("the sandbox's agent did not become healthy in time", 5))
     }
 
-    /// Sends `req` to the agent at `path`.
-    pub async fn send(&self, req: &Request, path: &str, sandbox_id: &str) -> Result<Response, WorkerError> {
+    /// Sends `req` to the agent at `path`. With `expected_boot`, an agent that is another process refuses it with
+    /// `AGENT_RESTARTED` before doing anything.
+    pub async fn send(
+        &self,
+        req: &Request,
+        path: &str,
+        sandbox_id: &str,
+        expected_boot: Option<&str>,
+    ) -> Result<Response, WorkerError> {
+        let url = match self {
+            AgentLink::Local { base } => format!("{base}{path}"),
+            AgentLink::Container(_) => format!("{CONTAINER_ORIGIN}{path}"),
+        };
+        let forwarded = readdress(req, &url, sandbox_id)?;
+        if let Some(boot) = expected_boot {
+            forwarded.headers().set(EXPECTED_BOOT_HEADER, boot)?;
+        }
         let sent = match self {
-            AgentLink::Local { base } => {
-                let forwarded = readdress(req, &format!("{base}{path}"), sandbox_id)?;
-                Fetch::Request(forwarded).send().await
-            }
-            AgentLink::Container(container) => {
-                let forwarded = readdress(req, &format!("{CONTAINER_ORIGIN}{path}"), sandbox_id)?;
-                container.get_tcp_port(AGENT_PORT)?.fetch_request(forwarded).await
-            }
+            AgentLink::Local { .. } => Fetch::Request(forwarded).send().await,
+            AgentLink::Container(container) => container.get_tcp_port(AGENT_PORT)?.fetch_request(forwarded).await,
         };
         sent.map_err(|e| WorkerError::unavailable(format!("the sandbox's agent cannot be reached: {e}"), 1))
+    }
+
+    /// The boot id of the agent answering now (a health check).
+    pub async fn current_boot(&self, sandbox_id: &str) -> Result<Option<String>, WorkerError> {
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Get);
+        let probe = Request::new_with_init("https://sandbox.internal/v1/health", &init)?;
+        let answer = self.send(&probe, "/v1/health", sandbox_id, None).await?;
+        Ok(boot_of(&answer))
     }
 
     /// Stops the container (local mode: nothing to stop).

@@ -7,6 +7,7 @@ mod access;
 mod agent_link;
 mod errors;
 mod forward;
+mod in_flight;
 mod route;
 mod sandbox_object;
 mod session_registry;

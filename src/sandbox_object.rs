@@ -1,24 +1,41 @@
 //! The `Sandbox` Durable Object: one per sandbox id. It owns the sandbox's agent link (its container, or the
-//! local agent), starts the container on first use, stops it after `SANDBOX_SLEEP_AFTER` without calls, and
-//! forwards every call to the agent. It remembers the sessions created through it; when the agent answering is
-//! a new one (its `X-Agent-Boot` changed), it creates them again with their original options, and a call that
-//! failed for want of its session is sent again and says so in `X-Sandbox-Sessions-Recreated`.
+//! local agent), starts the container on first use, stops it after `SANDBOX_SLEEP_AFTER` without calls (never
+//! while one is in flight), and forwards every call to the agent.
+//!
+//! It remembers the sessions created through it (`session_registry`). Every call carries the boot id of the agent
+//! whose sessions are in place (`X-Agent-Boot-Expected`); a restarted agent refuses it with `AGENT_RESTARTED`
+//! before doing anything, the object creates the sessions again with their options and variables, and sends the
+//! call once more. So every call after a restart, the first included, finds its sessions.
 
 use std::cell::{Cell, RefCell};
 
+use futures_util::StreamExt;
 use sandbox_protocol::{
     DestroyResult, ErrorCode, SandboxStatus, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, SANDBOX_ID_HEADER,
     SESSIONS_RECREATED_HEADER,
 };
-use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
+use serde::{Deserialize, Serialize};
+use worker::{
+    console_error, console_log, durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State,
+};
 
 use crate::agent_link::{boot_of, AgentLink};
 use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
-use crate::{session_registry, sleep_after};
+use crate::in_flight::{hold_until_done, InFlight};
+use crate::session_registry;
+use crate::sleep_after::{self, OnAlarm};
 
 /// The agent route that is the sandbox itself: `GET` is its status, `DELETE` destroys it.
 const SANDBOX_PATH: &str = "/v1/sandbox";
+/// Largest `createSession` or `setEnvVars` body the object reads (options are small).
+const SESSION_BODY_LIMIT: usize = 1024 * 1024;
+/// How much of a refused body is read and dropped before the connection is let go.
+const DRAIN_LIMIT: usize = 32 * 1024 * 1024;
+const SESSIONS_PATH: &str = "/v1/sessions";
+const ENV_PATH: &str = "/v1/env";
+/// Storage key of the last container stop, for the status route.
+const LAST_STOP_KEY: &str = "last-stop";
 
 #[durable_object]
 pub struct Sandbox {
@@ -26,17 +43,22 @@ pub struct Sandbox {
     env: Env,
     /// The agent answered `/v1/health` since the container last started.
     healthy: Cell<bool>,
-    /// The boot id of the agent that answered last.
+    /// The boot id of the agent whose sessions are in place; read from storage when the object starts.
     boot: RefCell<Option<String>>,
+    boot_loaded: Cell<bool>,
     /// When the last call came (ms since the epoch), and when the idle alarm was last pushed out.
     last_call: Cell<f64>,
     alarm_pushed: Cell<f64>,
+    in_flight: InFlight,
 }
 
-/// Largest `createSession` or `setEnvVars` body the object reads (options are small).
-const SESSION_BODY_LIMIT: usize = 1024 * 1024;
-const SESSIONS_PATH: &str = "/v1/sessions";
-const ENV_PATH: &str = "/v1/env";
+/// Why and when the container was last stopped (shown by the status route).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LastStop {
+    at: String,
+    reason: String,
+}
 
 impl DurableObject for Sandbox {
     fn new(state: State, env: Env) -> Self {
@@ -45,8 +67,10 @@ impl DurableObject for Sandbox {
             env,
             healthy: Cell::new(false),
             boot: RefCell::new(None),
+            boot_loaded: Cell::new(false),
             last_call: Cell::new(0.0),
             alarm_pushed: Cell::new(0.0),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -57,20 +81,37 @@ impl DurableObject for Sandbox {
         }
     }
 
-    /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container. The next call starts a new one.
+    /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container, unless a call is still in flight (a long exec
+    /// or stream). The next call starts a new one.
     async fn alarm(&self) -> Result<Response> {
-        let idle_for = Date::now().as_millis() as f64 - self.last_call.get();
-        let after = self.sleep_after().as_millis() as f64;
-        if self.last_call.get() > 0.0 && idle_for < after {
-            // Calls came after the alarm was set: wait out the rest.
-            self.state.storage().set_alarm((after - idle_for) as i64).await?;
-            return Response::ok("still in use");
+        let last = self.last_call.get();
+        let idle_ms = (last > 0.0).then(|| (Date::now().as_millis() as f64 - last).max(0.0) as u64);
+        match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.sleep_after()) {
+            OnAlarm::Later { ms, in_flight } => {
+                if in_flight > 0 {
+                    console_log!("sandbox: idle stop deferred: {in_flight} call(s) still in flight");
+                }
+                self.state.storage().set_alarm(ms).await?;
+                Response::ok("in use")
+            }
+            OnAlarm::Stop => {
+                if let Ok(AgentLink::Container(container)) = AgentLink::new(&self.state, &self.env) {
+                    if container.running() {
+                        let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.sleep_after().as_secs());
+                        console_log!("sandbox: stopping the container: {reason}");
+                        if let Err(err) = container.destroy(None).await {
+                            console_error!("sandbox: the container did not stop: {err}");
+                        }
+                        let at = worker::js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
+                        if let Err(err) = self.state.storage().put(LAST_STOP_KEY, LastStop { at, reason }).await {
+                            console_error!("sandbox: could not record the stop: {err}");
+                        }
+                    }
+                }
+                self.healthy.set(false);
+                Response::ok("stopped")
+            }
         }
-        if let Ok(link) = AgentLink::new(&self.state, &self.env) {
-            let _ = link.stop().await;
-        }
-        self.healthy.set(false);
-        Response::ok("stopped")
     }
 }
 
@@ -84,11 +125,12 @@ impl Sandbox {
         let link = AgentLink::new(&self.state, &self.env)?;
         if path == SANDBOX_PATH {
             return match req.method() {
-                Method::Get => self.status(&id, &link),
+                Method::Get => self.status(&id, &link).await,
                 Method::Delete => self.destroy(&req, &id, &link).await,
                 other => Err(WorkerError::new(ErrorCode::MethodNotAllowed, format!("{other:?} on a sandbox"))),
             };
         }
+        let call = self.in_flight.begin();
         if !link.running() {
             self.healthy.set(false);
         }
@@ -97,7 +139,7 @@ impl Sandbox {
             self.healthy.set(true);
             // A new agent gets its sessions back before the call reaches it.
             if let Some(boot) = boot {
-                self.note_boot(&boot, &id, &link).await;
+                self.adopt(&boot, &id, &link).await?;
             }
         }
         self.keep_awake().await;
@@ -107,14 +149,17 @@ impl Sandbox {
             Method::Delete if is_session_path(&path) => self.delete_session(req, &path, &id, &link).await,
             _ => self.forward(req, &path, &id, &link).await,
         };
-        if response.is_err() {
-            self.healthy.set(false);
+        match response {
+            Ok(response) => Ok(hold_until_done(response, call)?),
+            Err(err) => {
+                self.healthy.set(false);
+                Err(err)
+            }
         }
-        response
     }
 
-    /// Forwards a call; if the agent turns out to be a new one and the call failed for want of its session, the
-    /// sessions are created again and the call is sent once more.
+    /// Forwards a call as it came (its body streamed). A call small enough to keep a copy of is sent again after
+    /// a restarted agent got its sessions back; a larger one learns the agent's boot id first.
     async fn forward(
         &self,
         req: Request,
@@ -122,21 +167,128 @@ impl Sandbox {
         id: &str,
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
-        let copy = if retryable(&req) { req.clone().ok() } else { None };
-        let response = link.send(&req, path, id).await?;
-        let recreated = self.after_answer(&response, id, link).await;
-        match copy {
-            Some(copy) if !recreated.is_empty() && response.status_code() == 404 => {
-                let again = link.send(&copy, path, id).await?;
-                // A fetched response's headers are immutable: answer with a copy.
-                let headers = again.headers().clone();
-                headers.set(SESSIONS_RECREATED_HEADER, &recreated.join(","))?;
-                Ok(again.with_headers(headers))
+        if retryable(&req) {
+            let copy = req.clone()?;
+            return self.send(|| copy.clone().map_err(WorkerError::from), path, id, link).await;
+        }
+        if let Some(boot) = link.current_boot(id).await? {
+            self.adopt(&boot, id, link).await?;
+        }
+        let once = RefCell::new(Some(req));
+        self.send(
+            || {
+                once.borrow_mut()
+                    .take()
+                    .ok_or_else(|| WorkerError::unavailable("the sandbox's agent restarted; retry", 1))
+            },
+            path,
+            id,
+            link,
+        )
+        .await
+    }
+
+    /// Sends a call to the agent whose sessions are in place. If the agent restarted meanwhile it does nothing and
+    /// says so; the sessions are then created again and the call is sent once more (`make` gives a fresh copy),
+    /// answered with `X-Sandbox-Sessions-Recreated`.
+    async fn send(
+        &self,
+        make: impl Fn() -> std::result::Result<Request, WorkerError>,
+        path: &str,
+        id: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<Response, WorkerError> {
+        let expected = self.known_boot().await?;
+        let response = link.send(&make()?, path, id, expected.as_deref()).await?;
+        let boot = boot_of(&response);
+        if response.status_code() != ErrorCode::AgentRestarted.http_status() {
+            if let (None, Some(boot)) = (expected, boot) {
+                self.adopt(&boot, id, link).await?;
             }
-            _ => Ok(response),
+            return Ok(response);
+        }
+        let boot = boot.ok_or_else(|| WorkerError::unavailable("the sandbox's agent restarted; retry", 1))?;
+        let recreated = self.adopt(&boot, id, link).await?;
+        let again = link.send(&make()?, path, id, Some(&boot)).await?;
+        if again.status_code() == ErrorCode::AgentRestarted.http_status() {
+            return Err(WorkerError::unavailable("the sandbox's agent restarted again; retry", 1));
+        }
+        if recreated.is_empty() {
+            return Ok(again);
+        }
+        // A fetched response's headers are immutable: answer with a copy.
+        let headers = again.headers().clone();
+        headers.set(SESSIONS_RECREATED_HEADER, &recreated.join(","))?;
+        Ok(again.with_headers(headers))
+    }
+
+    /// The boot id of the agent whose sessions are in place (from storage when the object has just started).
+    async fn known_boot(&self) -> std::result::Result<Option<String>, WorkerError> {
+        if !self.boot_loaded.get() {
+            let stored = session_registry::last_boot(&self.state.storage()).await.map_err(storage_failed)?;
+            self.boot_loaded.set(true);
+            if self.boot.borrow().is_none() {
+                *self.boot.borrow_mut() = stored;
+            }
+        }
+        Ok(self.boot.borrow().clone())
+    }
+
+    /// Makes `boot` the agent whose sessions are in place: when it is a new one, creates the remembered sessions
+    /// on it first (with their options and variables), and only then records it. Returns the re-created ids.
+    async fn adopt(&self, boot: &str, id: &str, link: &AgentLink) -> std::result::Result<Vec<String>, WorkerError> {
+        let known = self.known_boot().await?;
+        if known.as_deref() == Some(boot) {
+            return Ok(Vec::new());
+        }
+        let storage = self.state.storage();
+        let mut recreated = Vec::new();
+        if known.is_some() {
+            let sessions = session_registry::all(&storage).await.map_err(storage_failed)?;
+            for (session, options) in sessions {
+                let created = self.recreate(&session, options, boot, id, link).await?;
+                if created {
+                    recreated.push(session);
+                }
+            }
+            console_log!("sandbox {id}: the agent restarted ({boot}); re-created sessions: {recreated:?}");
+        }
+        session_registry::set_boot(&storage, boot).await.map_err(storage_failed)?;
+        *self.boot.borrow_mut() = Some(boot.to_string());
+        Ok(recreated)
+    }
+
+    /// Creates one remembered session on the agent `boot`. The default session, which the agent makes itself, gets
+    /// its variables back.
+    async fn recreate(
+        &self,
+        session: &str,
+        options: SessionOptions,
+        boot: &str,
+        id: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<bool, WorkerError> {
+        let (path, body) = if session == DEFAULT_SESSION_ID {
+            let vars = SetEnvVarsRequest { env_vars: options.env.unwrap_or_default(), session_id: None };
+            (ENV_PATH, serde_json::to_string(&vars))
+        } else {
+            (SESSIONS_PATH, serde_json::to_string(&options))
+        };
+        let body = body.map_err(|e| WorkerError::new(ErrorCode::InternalError, e.to_string()))?;
+        let answer = link.send(&json_post(path, &body)?, path, id, Some(boot)).await?;
+        match answer.status_code() {
+            // Made, or made already by a call that met the restart at the same time.
+            200 | 201 | 409 => Ok(true),
+            412 => Err(WorkerError::unavailable("the sandbox's agent restarted again; retry", 1)),
+            status => {
+                console_error!("sandbox {id}: session {session} could not be re-created (HTTP {status})");
+                Ok(false)
+            }
         }
     }
 
+    /// Creates a session and remembers its options. They are checked against what storage can hold before the
+    /// agent makes anything; should storage fail all the same, the session is ended again.
     async fn create_session(
         &self,
         req: Request,
@@ -144,23 +296,33 @@ impl Sandbox {
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
         let text = small_body(req, "session options").await?;
-        let sent = json_post(SESSIONS_PATH, &text)?;
-        let mut response = link.send(&sent, SESSIONS_PATH, id).await?;
-        self.after_answer(&response, id, link).await;
-        if response.status_code() == 201 {
-            let options: SessionOptions = if text.trim().is_empty() {
-                SessionOptions::default()
-            } else {
-                serde_json::from_str(&text).unwrap_or_default()
-            };
-            let created: serde_json::Value = response.cloned()?.json().await?;
-            let session_id = created["id"].as_str().map(str::to_string);
-            session_registry::remember(&self.state.storage(), SessionOptions { id: session_id, ..options }).await?;
+        let options: Option<SessionOptions> = serde_json::from_str(&text).ok();
+        if let Some(options) = &options {
+            session_registry::record(options).map_err(|m| WorkerError::new(ErrorCode::BodyTooLarge, m))?;
+        }
+        let mut response = self.send(|| Ok(json_post(SESSIONS_PATH, &text)?), SESSIONS_PATH, id, link).await?;
+        let (201, Some(options)) = (response.status_code(), options) else { return Ok(response) };
+        let created: serde_json::Value = response.cloned()?.json().await?;
+        let Some(session) = created["id"].as_str().map(str::to_string) else { return Ok(response) };
+        let options = SessionOptions { id: Some(session.clone()), ..options };
+        let stored = match session_registry::record(&options) {
+            Ok(record) => session_registry::put(&self.state.storage(), &session, record).await.map_err(storage_failed),
+            Err(message) => Err(WorkerError::new(ErrorCode::BodyTooLarge, message)),
+        };
+        if let Err(err) = stored {
+            // Not remembered means not re-created after a restart: end it now rather than lose it later.
+            let path = format!("{SESSIONS_PATH}/{session}");
+            let mut init = worker::RequestInit::new();
+            init.with_method(Method::Delete);
+            let delete = Request::new_with_init(&format!("https://sandbox.internal{path}"), &init)?;
+            let _ = link.send(&delete, &path, id, self.known_boot().await?.as_deref()).await;
+            return Err(err);
         }
         Ok(response)
     }
 
-    /// Forwards `setEnvVars` and remembers the variables with the session, for its re-creation.
+    /// Forwards `setEnvVars` and remembers the variables with the session, for its re-creation. The merged record
+    /// is checked before the agent changes anything.
     async fn set_env_vars(
         &self,
         req: Request,
@@ -168,13 +330,22 @@ impl Sandbox {
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
         let text = small_body(req, "setEnvVars").await?;
-        let response = link.send(&json_post(ENV_PATH, &text)?, ENV_PATH, id).await?;
-        self.after_answer(&response, id, link).await;
-        if response.status_code() == 200 {
-            if let Ok(sent) = serde_json::from_str::<SetEnvVarsRequest>(&text) {
-                let session = sent.session_id.as_deref().unwrap_or(DEFAULT_SESSION_ID);
-                session_registry::add_env(&self.state.storage(), session, &sent.env_vars).await?;
+        let merged = match serde_json::from_str::<SetEnvVarsRequest>(&text) {
+            Ok(sent) => {
+                let session = sent.session_id.clone().unwrap_or_else(|| DEFAULT_SESSION_ID.to_string());
+                let stored = session_registry::get(&self.state.storage(), &session).await.map_err(storage_failed)?;
+                let base = stored.unwrap_or(SessionOptions { id: Some(session.clone()), ..SessionOptions::default() });
+                let merged = session_registry::with_env(base, &sent.env_vars);
+                let record =
+                    session_registry::record(&merged).map_err(|m| WorkerError::new(ErrorCode::BodyTooLarge, m))?;
+                Some((session, record))
             }
+            // The agent says what is wrong with it.
+            Err(_) => None,
+        };
+        let response = self.send(|| Ok(json_post(ENV_PATH, &text)?), ENV_PATH, id, link).await?;
+        if let (200, Some((session, record))) = (response.status_code(), merged) {
+            session_registry::put(&self.state.storage(), &session, record).await.map_err(storage_failed)?;
         }
         Ok(response)
     }
@@ -186,65 +357,24 @@ impl Sandbox {
         id: &str,
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
-        let response = link.send(&req, path, id).await?;
+        let response = self.forward(req, path, id, link).await?;
         let session = &path[SESSIONS_PATH.len() + 1..];
         if response.status_code() == 200 || response.status_code() == 404 {
-            session_registry::forget(&self.state.storage(), session).await?;
+            session_registry::forget(&self.state.storage(), session).await.map_err(storage_failed)?;
         }
         Ok(response)
     }
 
-    /// Notes which agent answered; when it is a new one, creates the remembered sessions on it and returns their
-    /// ids.
-    async fn after_answer(&self, response: &Response, id: &str, link: &AgentLink) -> Vec<String> {
-        match boot_of(response) {
-            Some(boot) => self.note_boot(&boot, id, link).await,
-            None => Vec::new(),
-        }
-    }
-
-    /// Notes the boot id of the agent that answered; when it is a new one, creates the remembered sessions on it
-    /// and returns their ids.
-    async fn note_boot(&self, boot: &str, id: &str, link: &AgentLink) -> Vec<String> {
-        if self.boot.borrow().as_deref() == Some(boot) {
-            return Vec::new();
-        }
-        let storage = self.state.storage();
-        let last = session_registry::last_boot(&storage).await;
-        *self.boot.borrow_mut() = Some(boot.to_string());
-        if last.as_deref() == Some(boot) {
-            return Vec::new();
-        }
-        let _ = session_registry::set_boot(&storage, boot).await;
-        if last.is_none() {
-            return Vec::new();
-        }
-        let mut recreated = Vec::new();
-        for (session, options) in session_registry::all(&storage).await {
-            // The agent makes the default session itself (perhaps for this very call): it gets its variables back.
-            let (path, body) = if session == DEFAULT_SESSION_ID {
-                let vars = SetEnvVarsRequest { env_vars: options.env.unwrap_or_default(), session_id: None };
-                (ENV_PATH, serde_json::to_string(&vars))
-            } else {
-                (SESSIONS_PATH, serde_json::to_string(&options))
-            };
-            let Ok(body) = body else { continue };
-            let Ok(request) = json_post(path, &body) else { continue };
-            if let Ok(answer) = link.send(&request, path, id).await {
-                if answer.status_code() < 300 {
-                    recreated.push(session);
-                }
-            }
-        }
-        recreated
-    }
-
-    fn status(&self, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+    async fn status(&self, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let last_stop: Option<LastStop> = self.state.storage().get(LAST_STOP_KEY).await.unwrap_or(None);
         Ok(Response::from_json(&SandboxStatus {
             success: true,
             id: id.to_string(),
             mode: link.mode().to_string(),
             running: link.running(),
+            in_flight: self.in_flight.count(),
+            stopped_at: last_stop.as_ref().map(|s| s.at.clone()),
+            stop_reason: last_stop.map(|s| s.reason),
         })?)
     }
 
@@ -252,15 +382,19 @@ impl Sandbox {
     async fn destroy(&self, req: &Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
         if link.running() {
             // Best effort: a container that is already gone has nothing left to end.
-            let _ = link.send(req, SANDBOX_PATH, id).await;
+            if let Err(err) = link.send(req, SANDBOX_PATH, id, None).await {
+                console_log!("sandbox {id}: destroy: the agent did not answer: {}", err.message);
+            }
         }
         link.stop().await?;
         self.healthy.set(false);
         *self.boot.borrow_mut() = None;
+        self.boot_loaded.set(true);
         let storage = self.state.storage();
-        storage.delete_alarm().await?;
-        storage.delete_all().await?;
+        storage.delete_alarm().await.map_err(storage_failed)?;
+        storage.delete_all().await.map_err(storage_failed)?;
         self.alarm_pushed.set(0.0);
+        console_log!("sandbox {id}: destroyed");
         Ok(Response::from_json(&DestroyResult { success: true, id: id.to_string() })?)
     }
 
@@ -273,7 +407,9 @@ impl Sandbox {
         let after = self.sleep_after();
         if now - self.alarm_pushed.get() >= after.as_millis() as f64 / 10.0 {
             self.alarm_pushed.set(now);
-            let _ = self.state.storage().set_alarm(after).await;
+            if let Err(err) = self.state.storage().set_alarm(after).await {
+                console_error!("sandbox: could not set the idle alarm: {err}");
+            }
         }
     }
 
@@ -286,16 +422,33 @@ impl Sandbox {
     }
 }
 
+/// A storage failure, as callers see it: no engine text (it is logged).
+fn storage_failed(err: worker::Error) -> WorkerError {
+    console_error!("sandbox: storage failed: {err}");
+    WorkerError::new(ErrorCode::InternalError, "the sandbox's state could not be stored; nothing was remembered")
+}
+
 /// Reads a body the object needs to look into, refusing more than `SESSION_BODY_LIMIT`.
 async fn small_body(mut req: Request, what: &str) -> std::result::Result<String, WorkerError> {
     let too_large = || WorkerError::new(ErrorCode::BodyTooLarge, format!("{what}: the body is larger than 1 MiB"));
-    let declared = req.headers().get("content-length")?.and_then(|n| n.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > SESSION_BODY_LIMIT) {
-        return Err(too_large());
-    }
-    let body = req.bytes().await?;
-    if body.len() > SESSION_BODY_LIMIT {
-        return Err(too_large());
+    let mut body = Vec::new();
+    let mut chunks = req.stream()?;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > SESSION_BODY_LIMIT {
+            // Read the rest and drop it (up to what any route takes), so the caller gets this answer rather than
+            // a connection cut while it still sends.
+            let mut dropped = body.len() + chunk.len();
+            drop(body);
+            while let Some(Ok(more)) = chunks.next().await {
+                dropped += more.len();
+                if dropped > DRAIN_LIMIT {
+                    break;
+                }
+            }
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
 }

@@ -1,4 +1,5 @@
-//! `SANDBOX_SLEEP_AFTER`: how long a sandbox may sit idle before its container is stopped. Pure.
+//! `SANDBOX_SLEEP_AFTER`: how long a sandbox may sit idle before its container is stopped, and what the idle
+//! alarm decides when it fires. Pure.
 
 use std::time::Duration;
 
@@ -21,9 +22,41 @@ pub fn parse(text: &str) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))
 }
 
+/// What the idle alarm does when it fires.
+#[derive(Debug, PartialEq)]
+pub enum OnAlarm {
+    /// Stop the container.
+    Stop,
+    /// Not idle: fire again after this many milliseconds.
+    Later { ms: i64, in_flight: u32 },
+}
+
+/// `in_flight`: calls still being answered (streams included); `idle_ms`: since the last call came (`None`: no
+/// call since the object started); `after`: `SANDBOX_SLEEP_AFTER`. A call in flight always defers the stop, however
+/// long ago it started.
+pub fn on_alarm(in_flight: u32, idle_ms: Option<u64>, after: Duration) -> OnAlarm {
+    let after_ms = after.as_millis() as u64;
+    if in_flight > 0 {
+        return OnAlarm::Later { ms: after_ms as i64, in_flight };
+    }
+    match idle_ms {
+        Some(idle) if idle < after_ms => OnAlarm::Later { ms: (after_ms - idle) as i64, in_flight: 0 },
+        _ => OnAlarm::Stop,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alarm_never_stops_a_sandbox_with_a_call_in_flight() {
+        let after = Duration::from_secs(600);
+        assert_eq!(on_alarm(1, Some(3_600_000), after), OnAlarm::Later { ms: 600_000, in_flight: 1 });
+        assert_eq!(on_alarm(0, Some(100_000), after), OnAlarm::Later { ms: 500_000, in_flight: 0 });
+        assert_eq!(on_alarm(0, Some(600_000), after), OnAlarm::Stop);
+        assert_eq!(on_alarm(0, None, after), OnAlarm::Stop);
+    }
 
     #[test]
     fn units() {

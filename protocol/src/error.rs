@@ -48,6 +48,8 @@ pub enum ErrorCode {
     ContainerUnavailable,
     /// The agent is stopping and takes no new work.
     ShuttingDown,
+    /// The agent is not the one the caller expected (`X-Agent-Boot-Expected`): it restarted, and has done nothing.
+    AgentRestarted,
     InternalError,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
@@ -56,7 +58,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 26] = {
+    pub const ALL: [ErrorCode; 27] = {
         use ErrorCode::*;
         [
             ValidationFailed,
@@ -84,6 +86,7 @@ impl ErrorCode {
             ResourceExhausted,
             ContainerUnavailable,
             ShuttingDown,
+            AgentRestarted,
             InternalError,
         ]
     };
@@ -95,6 +98,7 @@ impl ErrorCode {
             ValidationFailed | InvalidJson | NotDirectory | IsDirectory | DefaultSessionProtected => 400,
             UnsupportedFileType => 400,
             Unauthorized => 401,
+            AgentRestarted => 412,
             RequestTimeout => 408,
             PermissionDenied | CrossSiteRefused => 403,
             NotFound | SessionNotFound | FileNotFound => 404,
@@ -138,6 +142,7 @@ impl ErrorCode {
             ResourceExhausted => "RESOURCE_EXHAUSTED",
             ContainerUnavailable => "CONTAINER_UNAVAILABLE",
             ShuttingDown => "SHUTTING_DOWN",
+            AgentRestarted => "AGENT_RESTARTED",
             InternalError => "INTERNAL_ERROR",
             Unknown => "UNKNOWN",
         }

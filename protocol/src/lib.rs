@@ -30,6 +30,10 @@ pub const SANDBOX_ID_HEADER: &str = "x-sandbox-id";
 /// restarted agent.
 pub const AGENT_BOOT_HEADER: &str = "x-agent-boot";
 
+/// Request header naming the agent process (its `X-Agent-Boot`) the caller expects. An agent with another boot id
+/// refuses the call with `AGENT_RESTARTED` before doing anything, so the Worker can put the sessions back first.
+pub const EXPECTED_BOOT_HEADER: &str = "x-agent-boot-expected";
+
 /// Response header listing the sessions the Worker re-created because the agent had restarted.
 pub const SESSIONS_RECREATED_HEADER: &str = "x-sandbox-sessions-recreated";
 

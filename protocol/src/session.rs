@@ -122,6 +122,14 @@ pub struct SandboxStatus {
     pub mode: String,
     /// Whether the sandbox's container runs.
     pub running: bool,
+    /// Calls the sandbox is answering now (streams included); the idle stop waits for them.
+    #[serde(default)]
+    pub in_flight: u32,
+    /// When the container was last stopped by the sandbox itself, and why (`idle for 600 s ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
 }
 
 /// `DELETE /v1/sandboxes/{id}` on the Worker: the sandbox was destroyed.

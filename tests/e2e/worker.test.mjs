@@ -70,7 +70,7 @@ describe('access and validation', () => {
     const sent = stack.relay.seen.filter((s) => s.url === '/v1/exec');
     assert.ok(sent.length > 0, 'the call went through the relay');
     // (`cf-worker` is workerd's own mark on every subrequest: the Worker's zone, no caller's data.)
-    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker']);
+    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker', 'x-agent-boot-expected']);
     for (const { headers } of stack.relay.seen) {
       for (const name of Object.keys(headers)) assert.ok(allowed.has(name), `header ${name} reached the agent`);
       const all = JSON.stringify(headers);
@@ -305,6 +305,57 @@ describe('sandboxes', () => {
     assert.equal(r.json.stdout, 'from-options set-later', r.text);
     const d = await call('POST', '/v1/sandboxes/phoenix-env/exec', { command: 'echo $C' });
     assert.equal(d.json.stdout, 'on-default', d.text);
+  });
+
+  test('after a restart, every first call finds its sessions and their variables, even many at once', async () => {
+    await call('POST', '/v1/sandboxes/phoenix-rush/sessions', { id: 'named', env: { A: 'from-options' } });
+    await call('POST', '/v1/sandboxes/phoenix-rush/env', { envVars: { C: 'on-default' } });
+    await call('POST', '/v1/sandboxes/phoenix-rush/env', { envVars: { B: 'set-later' }, sessionId: 'named' });
+    await stack.restartAgent();
+    const calls = await Promise.all([
+      call('POST', '/v1/sandboxes/phoenix-rush/exec', { command: 'echo $C' }),
+      call('POST', '/v1/sandboxes/phoenix-rush/exec', { command: 'echo $C' }),
+      call('POST', '/v1/sandboxes/phoenix-rush/exec', { command: 'echo $A $B', sessionId: 'named' }),
+      call('POST', '/v1/sandboxes/phoenix-rush/exec', { command: 'echo $A $B', sessionId: 'named' }),
+    ]);
+    for (const r of calls) assert.equal(r.status, 200, r.text);
+    assert.deepEqual(calls.map((r) => r.json.stdout), ['on-default', 'on-default', 'from-options set-later', 'from-options set-later']);
+  });
+
+  test('options and variables too large to remember are refused before the agent makes anything', async () => {
+    const big = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${i}`, 'x'.repeat(120_000)]));
+    const created = await call('POST', '/v1/sandboxes/roomy/sessions', { id: 'full', env: big(7) });
+    assert.equal(created.status, 201, created.text);
+    const more = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`NEW${i}`, 'y'.repeat(100_000)]));
+    const r = await call('POST', '/v1/sandboxes/roomy/env', { envVars: more, sessionId: 'full' });
+    assert.equal(r.status, 413, r.text);
+    assert.equal(r.json.code, 'BODY_TOO_LARGE');
+    assert.doesNotMatch(r.text, /sqlite|SQLITE|storage engine/i);
+    const seen = await call('POST', '/v1/sandboxes/roomy/exec', { command: 'echo ${#NEW0} ${#V6}', sessionId: 'full' });
+    assert.equal(seen.json.stdout, '0 120000', 'the variables were not applied');
+    const tooBig = await call('POST', '/v1/sandboxes/roomy/sessions', { id: 'huge', name: 'n'.repeat(1_100_000) });
+    assert.equal(tooBig.status, 413, tooBig.text);
+    assert.equal((await call('GET', '/v1/sandboxes/roomy/sessions/huge')).status, 404, 'nothing was made');
+  });
+
+  test('the status counts calls in flight, streams included, until they end', async () => {
+    const res = await fetch(`${stack.base}/v1/sandboxes/busy/exec/stream`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'echo started; sleep 1; echo done' }),
+    });
+    const reader = res.body.getReader();
+    await reader.read();
+    const during = await call('GET', '/v1/sandboxes/busy');
+    assert.equal(during.json.inFlight, 1, during.text);
+    while (!(await reader.read()).done);
+    let after;
+    for (let i = 0; i < 50; i++) {
+      after = await call('GET', '/v1/sandboxes/busy');
+      if (after.json.inFlight === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(after.json.inFlight, 0, after.text);
   });
 
   test('an unreachable agent is 503 CONTAINER_UNAVAILABLE with Retry-After', async () => {

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'RESOURCE_EXHAUSTED'
   | 'CONTAINER_UNAVAILABLE'
   | 'SHUTTING_DOWN'
+  | 'AGENT_RESTARTED'
   | 'INTERNAL_ERROR'
   /** The server could not be reached (the client's own code; `status` is 0). */
   | 'NETWORK_ERROR'

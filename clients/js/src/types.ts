@@ -207,6 +207,11 @@ export interface SandboxStatus {
   /** `container` in production, `local` when the Worker forwards to a host agent. */
   mode: 'container' | 'local';
   running: boolean;
+  /** Calls the sandbox is answering now (streams included); the idle stop waits for them. */
+  inFlight: number;
+  /** When the container was last stopped by the sandbox itself, and why. */
+  stoppedAt?: string;
+  stopReason?: string;
 }
 
 export interface DestroyResult {

@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER};
+use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER, EXPECTED_BOOT_HEADER};
 
 use crate::budget::Budget;
 use crate::error::AgentError;
@@ -59,9 +60,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sandbox", delete(sessions::destroy_sandbox))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_other_boot))
         .layer(axum::middleware::from_fn_with_state(state.clone(), screen::refuse_web_pages))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_boot_id))
         .with_state(state)
+}
+
+/// A caller that expects another agent (`X-Agent-Boot-Expected`) is refused before anything runs: this agent is a
+/// restarted one, whose sessions the caller puts back first.
+async fn refuse_other_boot(State(state): State<AppState>, req: axum::extract::Request, next: Next) -> Response {
+    match req.headers().get(EXPECTED_BOOT_HEADER) {
+        Some(expected) if expected.as_bytes() != state.boot_id.as_bytes() => AgentError::new(
+            ErrorCode::AgentRestarted,
+            format!("this agent is {}, not the one expected: it restarted and has done nothing", state.boot_id),
+        )
+        .into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 async fn stamp_boot_id(State(state): State<AppState>, mut response: Response) -> Response {
