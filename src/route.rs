@@ -66,6 +66,27 @@ fn method_not_allowed(method: &str, path: &str) -> WorkerError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// No path makes the parser panic, and whatever it accepts reaches the object as plain segments only.
+        #[test]
+        fn any_path_is_refused_or_plain(
+            method in prop_oneof![Just("GET"), Just("POST"), Just("DELETE"), Just("PUT")],
+            path in "(/v1/sandboxes/)?[a-z0-9%./_ -]{0,40}",
+        ) {
+            if let Ok(Route::Sandbox { agent_path, id }) = parse(method, &path) {
+                prop_assert!(check_sandbox_id(&id).is_ok());
+                let rest = agent_path.strip_prefix("/v1/").unwrap();
+                for segment in rest.split('/') {
+                    prop_assert!(!segment.is_empty() && segment != "." && segment != "..", "{agent_path}");
+                    prop_assert!(!segment.contains('%'), "{agent_path}");
+                }
+            }
+        }
+    }
 
     fn sandbox(id: &str, path: &str) -> Route {
         Route::Sandbox { id: id.into(), agent_path: path.into() }

@@ -89,6 +89,27 @@ pub fn parse_list(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any header text is judged without a panic; a host with a dot that is not an address or `localhost` is
+        /// never taken for this machine.
+        #[test]
+        fn any_header_is_judged(text in "\\PC{0,40}") {
+            let _ = check_not_cross_site(Some(&text), Some(&text), &[]);
+            let _ = check_json_body("POST", Some(&text));
+            if check_local_host(Some(&text), &[]).is_ok() {
+                let name = host_name(&text).to_ascii_lowercase();
+                prop_assert!(
+                    !name.contains('.')
+                        || name.parse::<std::net::Ipv4Addr>().is_ok()
+                        || name.ends_with(".localhost")
+                        || name.starts_with('['),
+                    "{text:?} passed as local"
+                );
+            }
+        }
+    }
 
     #[test]
     fn programs_pass_and_pages_do_not() {

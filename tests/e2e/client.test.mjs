@@ -142,6 +142,16 @@ describe('parseSSEStream', () => {
 });
 
 describe('sessions', () => {
+  test('ids a URL would rewrite are refused by the client, and the sandbox stays', async () => {
+    const sandbox = fresh();
+    await sandbox.writeFile('/workspace/kept', 'kept');
+    for (const id of ['..', '.', '']) {
+      await assert.rejects(sandbox.deleteSession(id), ValidationError, JSON.stringify(id));
+      await assert.rejects(sandbox.getSession(id), ValidationError, JSON.stringify(id));
+    }
+    assert.equal((await sandbox.exists('/workspace/kept')).exists, true);
+  });
+
   test('createSession, getSession, setEnvVars and deleteSession', async () => {
     const sandbox = fresh();
     const session = await sandbox.createSession({ id: 'work', env: { A: '1' }, cwd: '/workspace/w' });

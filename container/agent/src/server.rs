@@ -56,6 +56,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let _ = writeln!(out, "sandbox-agent listening on http://{addr} (workspace {})", describe(&config));
         let _ = out.flush();
     }
+    if config.multi_sandbox.is_some() {
+        eprintln!(
+            "sandbox-agent: WARNING: local multi-sandbox mode does not isolate sandboxes: their commands run as this \
+             user on this machine and can reach its files and each other. Run only code you would run yourself."
+        );
+    }
     let boot_id: Arc<str> = crate::names::random_id("boot").into();
     let app =
         router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id, io_timeout: config.io_timeout, budget });

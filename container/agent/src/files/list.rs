@@ -12,6 +12,9 @@ use super::Target;
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
 
+/// Most entries one listing returns (about 60 MiB of JSON): a tree of millions of files is refused, not held.
+pub const MAX_ENTRIES: usize = 200_000;
+
 pub struct ListOptions {
     pub recursive: bool,
     pub include_hidden: bool,
@@ -35,6 +38,15 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
             Err(_) => {}
         }
         first = false;
+        if files.len() > MAX_ENTRIES {
+            return Err(AgentError::new(
+                ErrorCode::FileTooLarge,
+                format!(
+                    "{}: more than {MAX_ENTRIES} entries; list a subdirectory, or without recursive",
+                    crate::error::short(&dir.shown)
+                ),
+            ));
+        }
     }
     files.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
     Ok(ListFilesResult {
@@ -61,6 +73,10 @@ fn list_one(
         let name = entry.file_name().to_string_lossy().into_owned();
         if options.include_hidden || !name.starts_with('.') {
             entries.push((entry, name));
+        }
+        if out.len() + entries.len() > MAX_ENTRIES {
+            // Enough to know the listing is refused: read no further.
+            break;
         }
     }
     let base = shown.to_string_lossy();

@@ -101,7 +101,38 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> AgentResult<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sandbox_protocol::ExecRequest;
+    use proptest::prelude::*;
+    use sandbox_protocol::{ExecRequest, SessionOptions, WriteFileRequest};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// Whatever the bytes, a body is a value or one of the two client errors: never a panic, never a 500.
+        #[test]
+        fn any_body_parses_or_is_a_client_error(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for code in [
+                parse::<ExecRequest>(&bytes).err().map(|e| e.code),
+                parse::<SessionOptions>(&bytes).err().map(|e| e.code),
+                parse::<WriteFileRequest>(&bytes).err().map(|e| e.code),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                prop_assert!(matches!(code, ErrorCode::InvalidJson | ErrorCode::ValidationFailed), "{code:?}");
+            }
+        }
+
+        /// JSON-looking input (objects with arbitrary keys and values) the same.
+        #[test]
+        fn any_json_object_parses_or_fails_validation(
+            fields in proptest::collection::btree_map("[a-zA-Z]{1,12}", any::<i64>().prop_map(|n| n.to_string()), 0..6)
+        ) {
+            let json = serde_json::to_vec(&fields).unwrap();
+            if let Err(e) = parse::<ExecRequest>(&json) {
+                prop_assert_eq!(e.code, ErrorCode::ValidationFailed);
+            }
+        }
+    }
 
     #[test]
     fn malformed_json_and_wrong_shapes_are_told_apart() {

@@ -229,7 +229,7 @@ impl Actor {
             kill_until_gone(|all| session_processes(all, &[shell.reference()]));
             return Err(AgentError::session_not_found(&self.session.id));
         }
-        let (control, state) = (shell.control_path(), shell.state_path());
+        let (control, state) = (shell.control_path(), shell.exit_state_path());
         let script = match &self.saved {
             Some(saved) => {
                 let pwd = if saved.pwd.is_empty() {

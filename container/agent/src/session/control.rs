@@ -9,27 +9,51 @@ pub enum Report {
     Exit { status: i32, pwd: Vec<u8> },
 }
 
-/// Splits the control byte stream into reports, whatever the chunking.
+/// Longest field kept: a directory path (`PATH_MAX`) with room to spare. The control pipe can be opened by path
+/// from inside the sandbox, so what arrives on it is bounded here: a longer field is dropped whole.
+pub const MAX_FIELD: usize = 8192;
+
+/// Splits the control byte stream into reports, whatever the chunking. Holds at most four fields of `MAX_FIELD`
+/// bytes, whatever arrives.
 #[derive(Debug, Default)]
 pub struct ControlParser {
     fields: Vec<Vec<u8>>,
     current: Vec<u8>,
+    /// The current field ran past `MAX_FIELD`: skip to its end.
+    overlong: bool,
 }
 
 impl ControlParser {
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Report>) {
         for piece in bytes.split_inclusive(|&b| b == 0) {
-            match piece.split_last() {
-                Some((0, field)) => {
-                    self.current.extend_from_slice(field);
-                    self.fields.push(std::mem::take(&mut self.current));
-                    if let Some(report) = self.complete() {
-                        out.push(report);
-                    }
+            let (field, ended) = match piece.split_last() {
+                Some((0, field)) => (field, true),
+                _ => (piece, false),
+            };
+            if !self.overlong && self.current.len() + field.len() > MAX_FIELD {
+                self.overlong = true;
+                self.current = Vec::new();
+            }
+            if !self.overlong {
+                self.current.extend_from_slice(field);
+            }
+            if ended {
+                if std::mem::take(&mut self.overlong) {
+                    // An overlong field is no report's: resynchronise on the next one.
+                    self.fields.clear();
+                    continue;
                 }
-                _ => self.current.extend_from_slice(piece),
+                self.fields.push(std::mem::take(&mut self.current));
+                if let Some(report) = self.complete() {
+                    out.push(report);
+                }
             }
         }
+    }
+
+    /// Bytes held between pushes.
+    pub fn held(&self) -> usize {
+        self.current.len() + self.fields.iter().map(Vec::len).sum::<usize>()
     }
 
     fn complete(&mut self) -> Option<Report> {
@@ -63,6 +87,7 @@ impl ControlParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn parse_in_chunks(bytes: &[u8], chunk: usize) -> Vec<Report> {
         let mut parser = ControlParser::default();
@@ -86,6 +111,67 @@ mod tests {
                 ],
                 "chunk {chunk}"
             );
+        }
+    }
+
+    #[test]
+    fn an_endless_field_is_dropped_not_kept() {
+        let mut parser = ControlParser::default();
+        let mut out = Vec::new();
+        for _ in 0..1000 {
+            parser.push(&[b'a'; 4096], &mut out);
+        }
+        assert!(parser.held() <= MAX_FIELD);
+        parser.push(b"\x00D\x001\x000\x00/w\x00", &mut out);
+        assert_eq!(out, vec![Report::Done { seq: 1, status: 0, pwd: b"/w".to_vec() }]);
+    }
+
+    fn encode(report: &Report) -> Vec<u8> {
+        match report {
+            Report::Done { seq, status, pwd } => {
+                [&b"D\0"[..], format!("{seq}\0{status}\0").as_bytes(), pwd, b"\0"].concat()
+            }
+            Report::Exit { status, pwd } => [&b"X\0"[..], format!("{status}\0").as_bytes(), pwd, b"\0"].concat(),
+        }
+    }
+
+    fn report() -> impl Strategy<Value = Report> {
+        let pwd = proptest::collection::vec(1u8..=255, 0..64);
+        prop_oneof![
+            (0u64..1_000_000, any::<i32>(), pwd.clone()).prop_map(|(seq, status, pwd)| Report::Done {
+                seq,
+                status,
+                pwd
+            }),
+            (any::<i32>(), pwd).prop_map(|(status, pwd)| Report::Exit { status, pwd }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_in_any_chunks_parse_alike_and_stay_bounded(
+            bytes in proptest::collection::vec(any::<u8>(), 0..4096),
+            chunk in 1usize..64,
+        ) {
+            let whole = parse_in_chunks(&bytes, bytes.len().max(1));
+            let mut parser = ControlParser::default();
+            let mut out = Vec::new();
+            for piece in bytes.chunks(chunk) {
+                parser.push(piece, &mut out);
+                prop_assert!(parser.held() <= 4 * MAX_FIELD);
+            }
+            prop_assert_eq!(out, whole);
+        }
+
+        #[test]
+        fn well_formed_reports_come_back_whatever_the_chunking(
+            reports in proptest::collection::vec(report(), 0..8),
+            chunk in 1usize..32,
+        ) {
+            let stream: Vec<u8> = reports.iter().flat_map(encode).collect();
+            prop_assert_eq!(parse_in_chunks(&stream, chunk), reports);
         }
     }
 

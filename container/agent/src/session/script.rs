@@ -99,6 +99,7 @@ pub fn runner_line(wrapper_path: &str) -> String {
 /// for the next command's `$?`; the agent's own (`setEnvVars`) do not.
 pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>, user: bool) -> String {
     let mut line = String::with_capacity(512);
+    line.push_str(&format!("__sbx_seq={seq}; "));
     line.push_str(CLEAR_INTERRUPT);
     line.push_str("; ");
     if scope.is_empty() {
@@ -118,7 +119,7 @@ pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>, user: bool
         line.push_str(&format!("\\builtin source {}; \\builtin source {} )", paths.status, paths.script));
     }
     line.push_str(&format!(
-        " </dev/null >{} 2>{}; {SAVE_STATUS}; \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\" >{}; {}\\builtin unset __sbx_s; {CLEAR_INTERRUPT}; \\builtin export -p >{}\n",
+        " </dev/null >{} 2>{}; {SAVE_STATUS}; \\builtin printf 'D\\0%s\\0%s\\0%s\\0' {seq} \"$__sbx_s\" \"$PWD\" >{}; {}\\builtin unset __sbx_s; {CLEAR_INTERRUPT}; {{ \\builtin export -p; \\builtin printf '#%s\\n' {seq}; }} >{}\n",
         paths.stdout,
         paths.stderr,
         paths.control,
@@ -141,14 +142,15 @@ pub enum Start<'a> {
     },
 }
 
-/// The first command of every shell: traps, options, environment and directory.
-pub fn init_script(control: &str, state: &str, start: &Start<'_>) -> Vec<u8> {
+/// The first command of every shell: traps, options, environment and directory. `exit_state` is the file the EXIT
+/// trap writes the exported variables to.
+pub fn init_script(control: &str, exit_state: &str, start: &Start<'_>) -> Vec<u8> {
     let usr1 = format!(
         "__sbx_i=1; \\builtin trap {} DEBUG; \\builtin set -T; (( ${{#BASH_SOURCE[@]}} > 1 )) && \\builtin return 130",
         quote(br#"[[ -n ${__sbx_i-} ]] && (( ${#BASH_SOURCE[@]} > 1 )) && \builtin return 130"#)
     );
     let exit = format!(
-        r#"{SAVE_STATUS}; \builtin export -p >{state} 2>/dev/null; \builtin printf 'X\0%s\0%s\0' "$__sbx_s" "$PWD" >{control} 2>/dev/null"#
+        r#"{SAVE_STATUS}; {{ \builtin export -p; \builtin printf '#%s+\n' "${{__sbx_seq:-0}}"; }} >{exit_state} 2>/dev/null; \builtin printf 'X\0%s\0%s\0' "$__sbx_s" "$PWD" >{control} 2>/dev/null"#
     );
     let mut s = Vec::with_capacity(1024);
     s.extend_from_slice(b"\\builtin shopt -s expand_aliases\n");
@@ -171,6 +173,24 @@ pub fn init_script(control: &str, state: &str, start: &Start<'_>) -> Vec<u8> {
     };
     s.extend_from_slice(format!("\\builtin cd -- {}\n", quote(cwd.as_os_str().as_bytes())).as_bytes());
     s
+}
+
+/// Of the state files a shell wrote (`export -p` and a last line `#<seq>`, or `#<seq>+` from the EXIT trap), the
+/// newest complete one; empty when none is complete. A file cut short (its shell killed while writing it) has no
+/// last line and is passed over, so a replacement shell starts from the last whole state, never from half of one.
+pub fn latest_state<'a>(files: &[&'a [u8]]) -> &'a [u8] {
+    let rank = |file: &[u8]| -> Option<(u64, bool)> {
+        let body = file.strip_suffix(b"\n")?;
+        let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mark = body[start..].strip_prefix(b"#")?;
+        let (digits, after_exit) = match mark.strip_suffix(b"+") {
+            Some(digits) => (digits, true),
+            None => (mark, false),
+        };
+        let seq = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        Some((seq, after_exit))
+    };
+    files.iter().filter_map(|f| rank(f).map(|r| (r, *f))).max_by_key(|(r, _)| *r).map_or(&[][..], |(_, f)| f)
 }
 
 #[cfg(test)]
@@ -201,6 +221,21 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_whole_state_wins_and_a_cut_one_is_passed_over() {
+        let (two, three, cut, exit) = (
+            &b"declare -x A=\"2\"\n#2\n"[..],
+            &b"declare -x A=\"3\"\n#3\n"[..],
+            &b"declare -x A=\"4"[..],
+            &b"declare -x A=\"x\"\n#3+\n"[..],
+        );
+        assert_eq!(latest_state(&[two, three]), three);
+        assert_eq!(latest_state(&[three, two]), three);
+        assert_eq!(latest_state(&[two, cut]), two);
+        assert_eq!(latest_state(&[two, three, exit]), exit);
+        assert_eq!(latest_state(&[cut, b""]), b"");
+    }
+
+    #[test]
     fn the_line_on_stdin_is_short() {
         assert_eq!(runner_line("/proc/9/fd/13"), "\\builtin source /proc/9/fd/13\n");
     }
@@ -213,7 +248,7 @@ mod tests {
         ));
         assert!(line.contains("__sbx_last=$__sbx_s; "));
         assert!(!wrapper(7, &PATHS, &Scope::default(), false).contains("__sbx_last"));
-        assert!(line.ends_with("\\builtin export -p >/proc/9/fd/6\n"));
+        assert!(line.ends_with("{ \\builtin export -p; \\builtin printf '#%s\\n' 7; } >/proc/9/fd/6\n"));
         assert!(line.contains(r"'D\0%s\0%s\0%s\0' 7 "));
         assert!(!line.contains("( "));
         assert!(line.ends_with('\n'));

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::control::{ControlParser, Report};
-use super::script::{runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
+use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
 use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
 use crate::process::tree::now_ticks;
@@ -28,8 +28,10 @@ pub struct Shell {
     /// Kept open so the shell can reopen the control pipe by path (its EXIT trap does), and so the pipe never
     /// reads as closed: the shell's end is known from the reaper, not from EOF.
     control_write: OwnedFd,
-    /// The shell's state file: it rewrites its exported variables there after every command.
-    state: OwnedFd,
+    /// The shell's state files: after each command it rewrites its exported variables into one of the first two,
+    /// in turn, so one always holds the last whole state while the other is rewritten; the EXIT trap writes the
+    /// third (`script::latest_state` picks).
+    states: [OwnedFd; 3],
     /// Sourced before each command to give it the previous command's `$?` (`script::STATUS_FILE`).
     status: OwnedFd,
     pub exit: ExitWatch,
@@ -69,7 +71,7 @@ impl Shell {
             .stderr(Stdio::null())
             .process_group(0);
         command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
-        let state = memfile("state", b"")?;
+        let states = [memfile("state", b"")?, memfile("state", b"")?, memfile("exit-state", b"")?];
         let status = memfile("status", STATUS_FILE)?;
         let (pid, exit) = reaper.spawn(&mut command)?;
         Ok(Shell {
@@ -81,7 +83,7 @@ impl Shell {
                 reports: VecDeque::new(),
             },
             control_write,
-            state,
+            states,
             status,
             exit,
             seq: 0,
@@ -93,14 +95,15 @@ impl Shell {
         proc_path(&self.control_write)
     }
 
-    /// The path of the shell's state file.
-    pub fn state_path(&self) -> String {
-        proc_path(&self.state)
+    /// The path of the state file the EXIT trap writes.
+    pub fn exit_state_path(&self) -> String {
+        proc_path(&self.states[2])
     }
 
     /// The exported variables as the shell last wrote them (`export -p` text; empty before its first report).
     pub fn exported(&self) -> Vec<u8> {
-        read_file(&self.state).unwrap_or_default()
+        let files: Vec<Vec<u8>> = self.states.iter().map(|f| read_file(f).unwrap_or_default()).collect();
+        latest_state(&[&files[0], &files[1], &files[2]]).to_vec()
     }
 
     /// Hands the shell a command's text; its output arrives on the returned pipes. `user`: a command of the
@@ -118,7 +121,7 @@ impl Shell {
                 stdout: &proc_path(&out_write),
                 stderr: &proc_path(&err_write),
                 control: &self.control_path(),
-                state: &self.state_path(),
+                state: &proc_path(&self.states[(self.seq % 2) as usize]),
                 status: &proc_path(&self.status),
             },
             scope,
