@@ -13,6 +13,8 @@ OPTIONS:
   --listen ADDR             address to serve on (default 0.0.0.0:3000; port 0 picks a free port)
   --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
+  --isolate                 with --multi-sandbox: give each sandbox its own agent in its own jail
+                            (bubblewrap: its folder at /workspace, its own /tmp and processes)
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
   --max-sessions N          most sessions one sandbox may have (default 256)
   --max-connections N       most connections open at once; more get 503 (default 1024)
@@ -34,6 +36,10 @@ pub struct Config {
     pub max_connections: usize,
     pub io_timeout: Duration,
     pub memory_budget: Option<usize>,
+    pub isolate: bool,
+    /// Required of every call when set (an agent in a local sandbox's jail); from the environment, not the
+    /// command line.
+    pub token: Option<String>,
 }
 
 /// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
@@ -56,6 +62,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         max_connections: 1024,
         io_timeout: Duration::from_secs(30),
         memory_budget: None,
+        isolate: false,
+        token: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -88,6 +96,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 config.max_connections =
                     positive(&v).ok_or(format!("--max-connections: {v:?} is not a positive number"))?;
             }
+            "--isolate" => config.isolate = true,
             "--memory-budget-mb" => {
                 let v = value("--memory-budget-mb")?;
                 let mb = positive(&v).ok_or(format!("--memory-budget-mb: {v:?} is not a positive number"))?;
@@ -100,6 +109,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if config.isolate && config.multi_sandbox.is_none() {
+        return Err("--isolate goes with --multi-sandbox".into());
     }
     Ok(Parsed::Run(config))
 }

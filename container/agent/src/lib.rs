@@ -8,6 +8,7 @@ pub mod connections;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod local;
 pub mod names;
 pub mod output;
 pub mod process;

@@ -18,6 +18,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // A token for this agent comes through the environment (not the command line, which every process of the
+    // machine can read), and leaves it before any thread or shell starts.
+    let mut config = config;
+    if let Ok(token) = std::env::var(sandbox_agent::local::children::TOKEN_ENV) {
+        std::env::remove_var(sandbox_agent::local::children::TOKEN_ENV);
+        config.token = Some(token);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -12,6 +12,8 @@ use crate::budget::{default_limit, Budget};
 use crate::config::Config;
 use crate::connections::{self, raise_descriptor_limit, Limits};
 use crate::http::{router, AppState};
+use crate::local::children::Children;
+use crate::local::{self, jail, LocalState};
 use crate::process::reaper::{become_subreaper, Reaper};
 use crate::sandbox::{Sandbox, Sandboxes, VISIBLE_WORKSPACE};
 use crate::session::SessionContext;
@@ -26,6 +28,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
     // Descriptors for every connection the cap allows, and for the sessions' pipes beside them.
     let _ = raise_descriptor_limit(DESCRIPTORS_WANTED);
+    if config.isolate {
+        // Before the reaper starts: this probe waits for its own child.
+        jail::available().map_err(|m| std::io::Error::other(format!("--isolate: {m}")))?;
+    }
     become_subreaper();
     let reaper = Reaper::start()?;
     let budget = Budget::new(config.memory_budget.unwrap_or_else(default_limit));
@@ -35,20 +41,57 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         max_sessions: config.max_sessions,
         budget: Arc::clone(&budget),
     });
-    let sandboxes = match &config.multi_sandbox {
-        Some(root) => {
+    let boot_id: Arc<str> = crate::names::random_id("boot").into();
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    let app = match (&config.multi_sandbox, config.isolate) {
+        (Some(root), true) => {
             std::fs::create_dir_all(root)?;
             let root = std::fs::canonicalize(root)?;
-            Sandboxes::Multi { root, context, sandboxes: Default::default() }
+            let children = Arc::new(Children::new(root, Arc::clone(&context.reaper), child_flags(&config))?);
+            let ending = Arc::clone(&children);
+            tokio::spawn(async move {
+                wait_for_stop_signal().await;
+                ending.end_all().await;
+                let _ = stopped_tx.send(true);
+            });
+            local::router(LocalState { children, started, boot_id })
         }
-        None => {
-            std::fs::create_dir_all(&config.workspace)?;
-            let id = std::env::var("SANDBOX_ID").unwrap_or_else(|_| "default".into());
-            let workspace = Workspace::new(&config.workspace, &config.workspace);
-            Sandboxes::Single(Arc::new(Sandbox::new(id, workspace, context)))
+        (multi, _) => {
+            let sandboxes = match multi {
+                Some(root) => {
+                    std::fs::create_dir_all(root)?;
+                    let root = std::fs::canonicalize(root)?;
+                    eprintln!(
+                        "sandbox-agent: WARNING: local multi-sandbox mode without --isolate does not isolate sandboxes: \
+                         their commands run as this user on this machine and can reach its files and each other."
+                    );
+                    Sandboxes::Multi { root, context, sandboxes: Default::default() }
+                }
+                None => {
+                    std::fs::create_dir_all(&config.workspace)?;
+                    let id = std::env::var("SANDBOX_ID").unwrap_or_else(|_| "default".into());
+                    let workspace = Workspace::new(&config.workspace, &config.workspace);
+                    Sandboxes::Single(Arc::new(Sandbox::new(id, workspace, context)))
+                }
+            };
+            let sandboxes = Arc::new(sandboxes);
+            let ending = Arc::clone(&sandboxes);
+            tokio::spawn(async move {
+                wait_for_stop_signal().await;
+                // Kill every session first: commands end, and the requests waiting on them complete.
+                let _ = tokio::task::spawn_blocking(move || ending.end_all()).await;
+                let _ = stopped_tx.send(true);
+            });
+            router(AppState {
+                sandboxes,
+                started,
+                boot_id,
+                io_timeout: config.io_timeout,
+                budget,
+                token: config.token.as_deref().map(Arc::from),
+            })
         }
     };
-    let sandboxes = Arc::new(sandboxes);
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     {
@@ -56,25 +99,26 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let _ = writeln!(out, "sandbox-agent listening on http://{addr} (workspace {})", describe(&config));
         let _ = out.flush();
     }
-    if config.multi_sandbox.is_some() {
-        eprintln!(
-            "sandbox-agent: WARNING: local multi-sandbox mode does not isolate sandboxes: their commands run as this \
-             user on this machine and can reach its files and each other. Run only code you would run yourself."
-        );
-    }
-    let boot_id: Arc<str> = crate::names::random_id("boot").into();
-    let app =
-        router(AppState { sandboxes: Arc::clone(&sandboxes), started, boot_id, io_timeout: config.io_timeout, budget });
-    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_stop_signal().await;
-        // Kill every session first: commands end, and the requests waiting on them complete.
-        let _ = tokio::task::spawn_blocking(move || sandboxes.end_all()).await;
-        let _ = stopped_tx.send(true);
-    });
     let limits = Limits { max_connections: config.max_connections, head_timeout: config.io_timeout };
     connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
     Ok(())
+}
+
+/// The flags a local sandbox's own agent gets from this one.
+fn child_flags(config: &Config) -> Vec<String> {
+    let mut flags = vec![
+        "--max-sessions".to_string(),
+        config.max_sessions.to_string(),
+        "--io-timeout-ms".to_string(),
+        config.io_timeout.as_millis().to_string(),
+    ];
+    if let Some(timeout) = config.command_timeout {
+        flags.extend(["--command-timeout-ms".to_string(), timeout.as_millis().to_string()]);
+    }
+    if let Some(budget) = config.memory_budget {
+        flags.extend(["--memory-budget-mb".to_string(), (budget >> 20).max(1).to_string()]);
+    }
+    flags
 }
 
 fn describe(config: &Config) -> String {

@@ -26,6 +26,7 @@ use crate::error::AgentError;
 use crate::sandbox::Sandboxes;
 
 pub use body::MAX_BODY_BYTES;
+pub use screen::refuse_web_pages_locally;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +38,9 @@ pub struct AppState {
     pub io_timeout: Duration,
     /// What requests in flight may hold.
     pub budget: Arc<Budget>,
+    /// When set, every call must carry it (`X-Sandbox-Agent-Token`): an agent in a local sandbox's jail answers
+    /// only the agent that started it.
+    pub token: Option<Arc<str>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,9 +65,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_other_boot))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn_with_state(state.clone(), screen::refuse_web_pages))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_boot_id))
         .with_state(state)
+}
+
+/// With a token configured, a call without it is refused before anything else.
+async fn require_token(State(state): State<AppState>, req: axum::extract::Request, next: Next) -> Response {
+    let Some(token) = &state.token else { return next.run(req).await };
+    let given = req.headers().get(crate::local::proxy::TOKEN_HEADER).map(|v| v.as_bytes());
+    if given == Some(token.as_bytes()) {
+        next.run(req).await
+    } else {
+        AgentError::new(ErrorCode::Unauthorized, "this agent answers only the agent that started it").into_response()
+    }
 }
 
 /// A caller that expects another agent (`X-Agent-Boot-Expected`) is refused before anything runs: this agent is a

@@ -11,18 +11,26 @@ use super::AppState;
 use crate::error::AgentError;
 
 pub async fn refuse_web_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match check(&state, &req) {
+    match check(state.sandboxes.is_local(), &req) {
         Ok(()) => next.run(req).await,
         Err(err) => err.into_response(),
     }
 }
 
-fn check(state: &AppState, req: &Request) -> Result<(), AgentError> {
+/// The same for the local agent that passes calls on to sandboxes' own agents.
+pub async fn refuse_web_pages_locally(req: Request, next: Next) -> Response {
+    match check(true, &req) {
+        Ok(()) => next.run(req).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+fn check(local: bool, req: &Request) -> Result<(), AgentError> {
     // A header that is not text is still present: it must not pass as missing.
     let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
     let refused = |message: String| AgentError::new(ErrorCode::CrossSiteRefused, message);
     screen::check_not_cross_site(header("origin"), header("sec-fetch-site"), &[]).map_err(refused)?;
-    if state.sandboxes.is_local() {
+    if local {
         screen::check_local_host(header("host"), &[]).map_err(refused)?;
     }
     screen::check_json_body(req.method().as_str(), header("content-type"))

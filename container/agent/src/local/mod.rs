@@ -1,0 +1,84 @@
+//! Local development with isolation (`--multi-sandbox ROOT --isolate`): this agent serves no sandbox itself. Each
+//! sandbox has an agent of its own in a jail of its own (`children.rs`, `jail.rs`) that sees the sandbox's folder
+//! as `/workspace` and nothing of the other sandboxes or of this agent, as a container would; every call is passed
+//! on to it (`proxy.rs`), so paths, processes and files look as they do deployed.
+
+pub mod children;
+pub mod jail;
+pub mod proxy;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::delete;
+use axum::{Json, Router};
+use sandbox_protocol::{DeleteResult, ErrorCode, Health, SANDBOX_ID_HEADER};
+
+use crate::clock::iso_now;
+use crate::error::{AgentError, AgentResult};
+use crate::http::refuse_web_pages_locally;
+use crate::names::check_sandbox_id;
+use children::Children;
+
+#[derive(Clone)]
+pub struct LocalState {
+    pub children: Arc<Children>,
+    pub started: Instant,
+    pub boot_id: Arc<str>,
+}
+
+pub fn router(state: LocalState) -> Router {
+    Router::new()
+        .route("/v1/sandbox", delete(destroy))
+        .fallback(pass_on)
+        .layer(axum::middleware::from_fn(refuse_web_pages_locally))
+        .with_state(state)
+}
+
+/// The sandbox a call names (`X-Sandbox-Id`, required).
+fn sandbox_id(req: &Request) -> AgentResult<String> {
+    let id = req
+        .headers()
+        .get(SANDBOX_ID_HEADER)
+        .ok_or_else(|| AgentError::invalid("this agent serves many sandboxes: the X-Sandbox-Id header is required"))?
+        .to_str()
+        .map_err(|_| AgentError::invalid("the X-Sandbox-Id header is not valid text"))?
+        .to_string();
+    check_sandbox_id(&id).map_err(AgentError::invalid)?;
+    Ok(id)
+}
+
+/// Every call for a sandbox goes to its own agent, started on first use; `/v1/health` without a sandbox is
+/// answered here.
+async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
+    if req.uri().path() == "/v1/health" && !req.headers().contains_key(SANDBOX_ID_HEADER) {
+        return Json(Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_ms: state.started.elapsed().as_millis() as u64,
+            boot_id: state.boot_id.to_string(),
+        })
+        .into_response();
+    }
+    let answer = async {
+        let id = sandbox_id(&req)?;
+        let child = state.children.get(&id).await?;
+        proxy::forward(&child, req).await
+    };
+    match answer.await {
+        Ok(response) => response.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Ends the sandbox: its agent and everything in its jail, and its folder.
+async fn destroy(State(state): State<LocalState>, req: Request) -> AgentResult<Json<DeleteResult>> {
+    let id = sandbox_id(&req)?;
+    state.children.destroy(&id).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => AgentError::new(ErrorCode::InternalError, e.to_string()),
+        _ => AgentError::from_io(&e, "/workspace"),
+    })?;
+    Ok(Json(DeleteResult { success: true, id, timestamp: iso_now() }))
+}
