@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: the agent in multi-sandbox mode (each sandbox's workspace under .state/sandboxes/<id>) and the
+# The local stack: the agent in multi-sandbox mode (each sandbox in its own bubblewrap jail, its workspace under
+# .state/sandboxes/<id>; unconfined, with a loud warning, where the machine cannot make namespaces) and the
 # Worker under `wrangler dev`, its Durable Objects forwarding to that agent. With --with-examples, the example
 # caller Workers too (examples/js-caller on PORT+1, examples/rust-caller on PORT+2), bound to it as SANDBOX
 # through wrangler's dev registry. Ctrl-C stops everything.
@@ -20,7 +21,13 @@ bash scripts/toolchain.sh
 cargo build --release --locked -p sandbox-agent
 mkdir -p .state/sandboxes .state/registry
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_REGISTRY_PATH="$PWD/.state/registry"
-./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" --multi-sandbox .state/sandboxes &
+confinement=()
+if ! bwrap --unshare-user-try --unshare-pid --ro-bind / / --proc /proc --dev /dev true 2>/dev/null; then
+  echo "npm run dev: WARNING: bubblewrap cannot make namespaces here: local sandboxes run UNCONFINED, as $(id -un)" \
+    "on this machine. Run only code you would run yourself." >&2
+  confinement=(--unconfined)
+fi
+./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" --multi-sandbox .state/sandboxes "${confinement[@]}" &
 pids=("$!")
 # Every process started here stops with the script: on Ctrl-C, on SIGTERM, or when one of them ends.
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT

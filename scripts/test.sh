@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (install Rust with rustup)" >&2; exit 1; }
 command -v node >/dev/null || { echo "node (20 or newer) is required" >&2; exit 1; }
 
+# Everything first (the wasm tools, npm packages, and bubblewrap, which the agent's jail tests need too).
+bash scripts/toolchain.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building the Worker needs, on a fresh machine: the wasm32 target, worker-build, the
-# wasm-bindgen CLI at exactly the version in Cargo.lock, and the npm packages (wrangler, typescript). Skips what is there.
+# wasm-bindgen CLI at exactly the version in Cargo.lock, the npm packages (wrangler, typescript), and bubblewrap for
+# the local jails (as root, from Debian). Skips what is there.
 # Prints the environment lines the build needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,12 @@ fi
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
   cargo install wasm-bindgen-cli --version "$want" --force >&2
+fi
+
+# Local sandboxes are jailed with bubblewrap (Debian's package); without it the local agent runs them unconfined.
+if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >&2 \
+    || echo "toolchain: could not install bubblewrap; local sandboxes will run unconfined" >&2
 fi
 
 if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/tsc ]; then

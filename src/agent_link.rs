@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use sandbox_protocol::{AGENT_BOOT_HEADER, EXPECTED_BOOT_HEADER};
-use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State, Url};
+use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State};
 
 use crate::errors::WorkerError;
 use crate::forward::readdress;
@@ -64,10 +64,9 @@ impl AgentLink {
     /// Returns the boot id of the agent that answered.
     pub async fn ensure_started(&self, sandbox_id: &str, env: &Env) -> Result<Option<String>, WorkerError> {
         let container = match self {
-            AgentLink::Local { base } => {
-                let url = Url::parse(&format!("{base}/v1/health"))
-                    .map_err(|e| WorkerError::unavailable(format!("{AGENT_URL_VAR}: {e}"), 5))?;
-                return match Fetch::Url(url).send().await {
+            // The sandbox's own agent answers (in isolated local mode, the one in its jail, started now if need be).
+            AgentLink::Local { .. } => {
+                return match self.health(sandbox_id).await {
                     Ok(response) if response.status_code() == 200 => Ok(boot_of(&response)),
                     _ => Err(WorkerError::unavailable("the sandbox's agent cannot be reached", 1)),
                 };
@@ -117,11 +116,15 @@ impl AgentLink {
 
     /// The boot id of the agent answering now (a health check).
     pub async fn current_boot(&self, sandbox_id: &str) -> Result<Option<String>, WorkerError> {
+        Ok(boot_of(&self.health(sandbox_id).await?))
+    }
+
+    /// The sandbox's agent's answer to `/v1/health`.
+    async fn health(&self, sandbox_id: &str) -> Result<Response, WorkerError> {
         let mut init = worker::RequestInit::new();
         init.with_method(worker::Method::Get);
         let probe = Request::new_with_init("https://sandbox.internal/v1/health", &init)?;
-        let answer = self.send(&probe, "/v1/health", sandbox_id, None).await?;
-        Ok(boot_of(&answer))
+        self.send(&probe, "/v1/health", sandbox_id, None).await
     }
 
     /// Stops the container (local mode: nothing to stop).

@@ -1,6 +1,6 @@
 // Starts the local stack for end-to-end tests: the real agent (multi-sandbox mode) and the real Worker under
 // `wrangler dev` (workerd), on free loopback ports, and stops both afterwards.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
@@ -32,9 +32,20 @@ async function waitFor(url, headers, limitMs) {
   }
 }
 
+/// Whether this machine can give each local sandbox its own jail (bubblewrap and namespaces); the agent isolates
+/// sandboxes by default and refuses to start otherwise, so the stack asks for `--unconfined` then, and says so.
+export const isolated = spawnSync(
+  'bwrap', ['--unshare-user-try', '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'],
+  { stdio: 'ignore' },
+).status === 0;
+if (!isolated) {
+  console.error('e2e: bubblewrap cannot make namespaces here: the local agent runs UNCONFINED (sandboxes not isolated)');
+}
+
 export async function startAgent(dir, port, profile = 'debug') {
   port ??= await freePort();
-  const agent = spawn(join(root, `target/${profile}/sandbox-agent`), ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir], {
+  const args = ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir, ...(isolated ? [] : ['--unconfined'])];
+  const agent = spawn(join(root, `target/${profile}/sandbox-agent`), args, {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitFor(`http://127.0.0.1:${port}/v1/health`, {}, 10_000);
@@ -119,6 +130,7 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   return {
     base,
     relay,
+    isolated,
     get agent() {
       return agent;
     },

@@ -285,7 +285,8 @@ describe('sandboxes', () => {
     assert.equal(r.status, 200, r.text);
     const [key, cwd] = r.json.stdout.split('\n');
     assert.equal(key, 'secret-key');
-    assert.ok(cwd.endsWith('/phoenix/analysis'), cwd);
+    if (stack.isolated) assert.equal(cwd, '/workspace/analysis');
+    else assert.ok(cwd.endsWith('/phoenix/analysis'), cwd);
     assert.equal(r.headers.get('x-sandbox-sessions-recreated'), 'keep');
     const deleted = await call('DELETE', '/v1/sandboxes/phoenix/sessions/keep');
     assert.equal(deleted.status, 200);
@@ -356,6 +357,21 @@ describe('sandboxes', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(after.json.inFlight, 0, after.text);
+  });
+
+  test('a local sandbox sees what a container would: /workspace, its own files and processes only', async (t) => {
+    if (!stack.isolated) return t.skip('bubblewrap cannot make namespaces here: the local stack is unconfined');
+    await call('POST', '/v1/sandboxes/jail-a/files/write', { path: '/workspace/secret.txt', content: 'a-only' });
+    const a = await call('POST', '/v1/sandboxes/jail-a/exec', { command: 'pwd; cat secret.txt' });
+    assert.equal(a.json.stdout, '/workspace\na-only');
+    const b = await call('POST', '/v1/sandboxes/jail-b/exec', {
+      command: 'ls /workspace; find / -name secret.txt 2>/dev/null | wc -l; ls /proc | grep -c "^[0-9]"',
+    });
+    const [count, procs] = b.json.stdout.split('\n').slice(-2);
+    assert.equal(count, '0', b.text);
+    assert.ok(Number(procs) < 10, `jail-b sees ${procs} processes`);
+    const escape = await call('POST', '/v1/sandboxes/jail-b/files/read', { path: '/workspace/../jail-a/secret.txt' });
+    assert.equal(escape.status, 404, escape.text);
   });
 
   test('an unreachable agent is 503 CONTAINER_UNAVAILABLE with Retry-After', async () => {

@@ -13,8 +13,11 @@ OPTIONS:
   --listen ADDR             address to serve on (default 0.0.0.0:3000; port 0 picks a free port)
   --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
-  --isolate                 with --multi-sandbox: give each sandbox its own agent in its own jail
-                            (bubblewrap: its folder at /workspace, its own /tmp and processes)
+  --isolate                 with --multi-sandbox (the default there): give each sandbox its own agent
+                            in its own jail (bubblewrap: its folder at /workspace, its own /tmp and
+                            processes); the agent refuses to start when the machine cannot make one
+  --unconfined              with --multi-sandbox: no jail; sandboxes run as this user on this machine
+                            and can reach each other (for machines without namespaces)
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
   --max-sessions N          most sessions one sandbox may have (default 256)
   --max-connections N       most connections open at once; more get 503 (default 1024)
@@ -37,6 +40,8 @@ pub struct Config {
     pub io_timeout: Duration,
     pub memory_budget: Option<usize>,
     pub isolate: bool,
+    /// Local mode without jails, asked for explicitly.
+    pub unconfined: bool,
     /// Required of every call when set (an agent in a local sandbox's jail); from the environment, not the
     /// command line.
     pub token: Option<String>,
@@ -63,6 +68,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         io_timeout: Duration::from_secs(30),
         memory_budget: None,
         isolate: false,
+        unconfined: false,
         token: None,
     };
     let mut args = args.into_iter();
@@ -97,6 +103,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                     positive(&v).ok_or(format!("--max-connections: {v:?} is not a positive number"))?;
             }
             "--isolate" => config.isolate = true,
+            "--unconfined" => config.unconfined = true,
             "--memory-budget-mb" => {
                 let v = value("--memory-budget-mb")?;
                 let mb = positive(&v).ok_or(format!("--memory-budget-mb: {v:?} is not a positive number"))?;
@@ -110,9 +117,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if config.isolate && config.multi_sandbox.is_none() {
-        return Err("--isolate goes with --multi-sandbox".into());
+    if (config.isolate || config.unconfined) && config.multi_sandbox.is_none() {
+        return Err("--isolate and --unconfined go with --multi-sandbox".into());
     }
+    if config.isolate && config.unconfined {
+        return Err("--isolate and --unconfined exclude each other".into());
+    }
+    // Local mode isolates unless told not to.
+    config.isolate = config.multi_sandbox.is_some() && !config.unconfined;
     Ok(Parsed::Run(config))
 }
 
@@ -146,6 +158,21 @@ mod tests {
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.multi_sandbox, Some(PathBuf::from("/tmp/s")));
         assert_eq!(c.command_timeout, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn local_mode_isolates_unless_told_otherwise() {
+        let run = |list: &[&str]| match parse(args(list)) {
+            Ok(Parsed::Run(c)) => Ok(c.isolate),
+            Ok(_) => panic!(),
+            Err(e) => Err(e),
+        };
+        assert_eq!(run(&["--multi-sandbox", "/s"]), Ok(true));
+        assert_eq!(run(&["--multi-sandbox", "/s", "--unconfined"]), Ok(false));
+        assert_eq!(run(&["--multi-sandbox", "/s", "--isolate"]), Ok(true));
+        assert_eq!(run(&[]), Ok(false));
+        assert!(run(&["--isolate"]).is_err());
+        assert!(run(&["--multi-sandbox", "/s", "--isolate", "--unconfined"]).is_err());
     }
 
     #[test]

@@ -30,7 +30,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let _ = raise_descriptor_limit(DESCRIPTORS_WANTED);
     if config.isolate {
         // Before the reaper starts: this probe waits for its own child.
-        jail::available().map_err(|m| std::io::Error::other(format!("--isolate: {m}")))?;
+        jail::available().map_err(|m| {
+            std::io::Error::other(format!(
+                "local mode isolates each sandbox, and cannot here: {m}. Install bubblewrap, or pass --unconfined to \
+                 run sandboxes unisolated as this user"
+            ))
+        })?;
     }
     become_subreaper();
     let reaper = Reaper::start()?;
@@ -62,8 +67,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
                     std::fs::create_dir_all(root)?;
                     let root = std::fs::canonicalize(root)?;
                     eprintln!(
-                        "sandbox-agent: WARNING: local multi-sandbox mode without --isolate does not isolate sandboxes: \
-                         their commands run as this user on this machine and can reach its files and each other."
+                        "sandbox-agent: WARNING: --unconfined: sandboxes are NOT isolated: their commands run as this \
+                         user on this machine and can reach its files and each other."
                     );
                     Sandboxes::Multi { root, context, sandboxes: Default::default() }
                 }

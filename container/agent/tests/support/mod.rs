@@ -54,6 +54,12 @@ impl Agent {
         for a in extra {
             args.push(a.replace("{dir}", &dir.to_string_lossy()));
         }
+        // Local mode isolates by default; the tests of its in-process form (and every test in a container, which
+        // cannot make namespaces) ask for it unconfined. `tests/isolation.rs` tests the jails.
+        let local = extra.contains(&"--multi-sandbox");
+        if local && !extra.contains(&"--isolate") && !extra.contains(&"--unconfined") {
+            args.push("--unconfined".into());
+        }
         let (mut command, container) = launcher(&dir);
         let mut child =
             command.args(&args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the agent");
