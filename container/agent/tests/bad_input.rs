@@ -135,3 +135,26 @@ async fn the_sandbox_header_is_required_in_multi_sandbox_mode_and_validated() {
         assert_eq!(r.status, 400, "{bad}");
     }
 }
+
+/// The committed corpus of bodies (`tests/corpus/bodies/<name>.<status>.json`): each gets the status its name says
+/// from the real agent, as JSON, and the session lives on.
+#[tokio::test]
+async fn the_corpus_of_bodies_gets_the_statuses_it_names() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bodies");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let status: u16 = name.rsplit('.').nth(1).and_then(|n| n.parse().ok()).expect("<name>.<status>.json");
+        let r = c.send("POST", "/v1/exec", std::fs::read(&path).unwrap()).await;
+        assert_eq!(r.status, status, "{name}: {}", String::from_utf8_lossy(&r.body));
+        if status >= 400 {
+            assert!(matches!(code(&r).as_str(), "INVALID_JSON" | "VALIDATION_FAILED"), "{name}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10);
+    assert_eq!(c.run(None, "echo alive").await["stdout"], "alive");
+}

@@ -223,7 +223,14 @@ impl Actor {
             return Err(AgentError::session_not_found(&self.session.id));
         }
         let cwd = self.session.cwd();
-        let mut shell = Shell::spawn(&self.context.reaper, &cwd).map_err(|e| start_failed(&e))?;
+        let mut shell = Shell::spawn(&self.context.reaper, &cwd).map_err(|e| {
+            if *self.terminated.borrow() {
+                // The session was ended meanwhile (its sandbox destroyed, its folder gone).
+                ended_while_starting()
+            } else {
+                start_failed(&e)
+            }
+        })?;
         if !self.session.add_shell(shell.pid, shell.exit.clone()) {
             // The session was terminated while this shell started: it goes too.
             kill_until_gone(|all| session_processes(all, &[shell.reference()]));
@@ -363,6 +370,10 @@ async fn drive(
         None => deadline.map(|at| at.max(Instant::now()) + INTERRUPT_GRACE),
     };
     (end, interrupt.map(|i| i.reason), patience)
+}
+
+fn ended_while_starting() -> AgentError {
+    AgentError::new(sandbox_protocol::ErrorCode::ShuttingDown, "the session was ended while its shell started")
 }
 
 /// A shell that could not be spawned. Out of descriptors, processes or memory is a passing state of the machine:

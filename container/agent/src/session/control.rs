@@ -175,6 +175,27 @@ mod tests {
         }
     }
 
+    /// The committed corpus (`tests/corpus/control/<name>.<reports>.bin`): each file parses to the number of
+    /// reports its name says, alike in every chunking, within the bound.
+    #[test]
+    fn the_corpus_parses_as_named_in_any_chunking() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/control");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let expected: usize = name.rsplit('.').nth(1).and_then(|n| n.parse().ok()).expect("<name>.<reports>.bin");
+            let bytes = std::fs::read(&path).unwrap();
+            let whole = parse_in_chunks(&bytes, bytes.len().max(1));
+            assert_eq!(whole.len(), expected, "{name}: {whole:?}");
+            for chunk in 1..=17 {
+                assert_eq!(parse_in_chunks(&bytes, chunk), whole, "{name} in chunks of {chunk}");
+            }
+            seen += 1;
+        }
+        assert!(seen >= 10, "the corpus is in {}", dir.display());
+    }
+
     #[test]
     fn garbage_before_a_report_is_skipped() {
         let reports = parse_in_chunks(b"junk\x00D\x001\x00130\x00/w\x00", 4);
