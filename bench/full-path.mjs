@@ -44,9 +44,9 @@ try {
   });
   if (created.status !== 201) throw new Error(`session: ${created.status}`);
   const rows = [];
-  rows.push(await measure('agent alone', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box' }));
+  rows.push(await measure('agent alone', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box', 'x-sandbox-agent-token': stack.agentToken }));
   rows.push(await measure('full path (workerd → Worker → Durable Object → agent)', `${stack.base}/v1/sandboxes/bench-box/exec`, auth));
-  rows.push(await measure('agent alone, again', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box' }));
+  rows.push(await measure('agent alone, again', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box', 'x-sandbox-agent-token': stack.agentToken }));
   rows.push(await measure('for reference: workerd → Worker only (`GET /v1/health`)', `${stack.base}/v1/health`, auth, health));
   rows.push(await measure('for reference: workerd → Worker → Durable Object, no agent (`GET /v1/sandboxes/bench-box`)', `${stack.base}/v1/sandboxes/bench-box`, auth, health));
   const alone = (rows[0].p50 + rows[2].p50) / 2;

@@ -27,7 +27,10 @@ if ! bwrap --unshare-user-try --unshare-pid --ro-bind / / --proc /proc --dev /de
     "on this machine. Run only code you would run yourself." >&2
   confinement=(--unconfined)
 fi
-./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" --multi-sandbox .state/sandboxes "${confinement[@]}" &
+# The agent answers only the Worker: code in a local sandbox shares this machine's loopback.
+agent_token="agent-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+SANDBOX_AGENT_TOKEN="$agent_token" ./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" \
+  --multi-sandbox .state/sandboxes "${confinement[@]}" &
 pids=("$!")
 # Every process started here stops with the script: on Ctrl-C, on SIGTERM, or when one of them ends.
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
@@ -63,6 +66,6 @@ echo
 # In the background, so that a signal to this script is handled at once (bash holds traps while a foreground
 # command runs).
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
-  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" &
+  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" --var "SANDBOX_AGENT_TOKEN:${agent_token}" &
 pids+=("$!")
 wait "$!"

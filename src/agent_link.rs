@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sandbox_protocol::{AGENT_BOOT_HEADER, EXPECTED_BOOT_HEADER};
+use sandbox_protocol::{AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State};
 
 use crate::errors::WorkerError;
@@ -17,6 +17,8 @@ use crate::forward::readdress;
 pub const AGENT_PORT: u16 = 3000;
 /// The variable that selects local mode.
 pub const AGENT_URL_VAR: &str = "SANDBOX_AGENT_URL";
+/// The token the local host agent asks of its callers (set by `npm run dev` and the tests).
+pub const AGENT_TOKEN_VAR: &str = "SANDBOX_AGENT_TOKEN";
 /// Optional JSON object of extra environment variables for the container.
 pub const CONTAINER_ENV_VAR: &str = "SANDBOX_CONTAINER_ENV";
 /// How long a starting container may take to answer `/v1/health`.
@@ -26,7 +28,12 @@ const START_POLL: Duration = Duration::from_millis(100);
 const CONTAINER_ORIGIN: &str = "http://container";
 
 pub enum AgentLink {
-    Local { base: String },
+    /// The host agent of local development, and the token it asks of its callers (so that code in a local
+    /// sandbox, which shares the host's loopback, cannot drive it).
+    Local {
+        base: String,
+        token: Option<String>,
+    },
     Container(Container),
 }
 
@@ -35,7 +42,13 @@ impl AgentLink {
         if let Ok(url) = env.var(AGENT_URL_VAR) {
             let base = url.to_string().trim_end_matches('/').to_string();
             if !base.is_empty() {
-                return Ok(AgentLink::Local { base });
+                let token = env
+                    .secret(AGENT_TOKEN_VAR)
+                    .map(|s| s.to_string())
+                    .or_else(|_| env.var(AGENT_TOKEN_VAR).map(|v| v.to_string()))
+                    .ok()
+                    .filter(|t| !t.is_empty());
+                return Ok(AgentLink::Local { base, token });
             }
         }
         state
@@ -100,12 +113,15 @@ impl AgentLink {
         expected_boot: Option<&str>,
     ) -> Result<Response, WorkerError> {
         let url = match self {
-            AgentLink::Local { base } => format!("{base}{path}"),
+            AgentLink::Local { base, .. } => format!("{base}{path}"),
             AgentLink::Container(_) => format!("{CONTAINER_ORIGIN}{path}"),
         };
         let forwarded = readdress(req, &url, sandbox_id)?;
         if let Some(boot) = expected_boot {
             forwarded.headers().set(EXPECTED_BOOT_HEADER, boot)?;
+        }
+        if let AgentLink::Local { token: Some(token), .. } = self {
+            forwarded.headers().set(AGENT_TOKEN_HEADER, token)?;
         }
         let sent = match self {
             AgentLink::Local { .. } => Fetch::Request(forwarded).send().await,

@@ -34,6 +34,10 @@ pub const AGENT_BOOT_HEADER: &str = "x-agent-boot";
 /// refuses the call with `AGENT_RESTARTED` before doing anything, so the Worker can put the sessions back first.
 pub const EXPECTED_BOOT_HEADER: &str = "x-agent-boot-expected";
 
+/// Request header with the token an agent asks of its callers when it has one (the local host agent, and each
+/// local sandbox's own agent in its jail).
+pub const AGENT_TOKEN_HEADER: &str = "x-sandbox-agent-token";
+
 /// Response header listing the sessions the Worker re-created because the agent had restarted.
 pub const SESSIONS_RECREATED_HEADER: &str = "x-sandbox-sessions-recreated";
 

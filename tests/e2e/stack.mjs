@@ -42,11 +42,16 @@ if (!isolated) {
   console.error('e2e: bubblewrap cannot make namespaces here: the local agent runs UNCONFINED (sandboxes not isolated)');
 }
 
+/// The token the local agent asks of its callers (code in a local sandbox shares the loopback): the Worker gets it
+/// as `SANDBOX_AGENT_TOKEN`, and tests that call the agent directly send it as `X-Sandbox-Agent-Token`.
+export const agentToken = `agent-${process.pid}-${Date.now()}`;
+
 export async function startAgent(dir, port, profile = 'debug') {
   port ??= await freePort();
   const args = ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir, ...(isolated ? [] : ['--unconfined'])];
   const agent = spawn(join(root, `target/${profile}/sandbox-agent`), args, {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, SANDBOX_AGENT_TOKEN: agentToken },
   });
   await waitFor(`http://127.0.0.1:${port}/v1/health`, {}, 10_000);
   return { port, process: agent, stop: () => stop(agent) };
@@ -121,7 +126,10 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   let agent = await startAgent(join(dir, 'sandboxes'), undefined, profile);
   const relay = withRelay ? await startRelay(() => agent.port) : undefined;
   const port = await freePort();
-  const vars = ['--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${relay?.port ?? agent.port}`, '--var', 'SANDBOX_TEST_HOOKS:1'];
+  const vars = [
+    '--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${relay?.port ?? agent.port}`, '--var', 'SANDBOX_TEST_HOOKS:1',
+    '--var', `SANDBOX_AGENT_TOKEN:${agentToken}`,
+  ];
   if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
   const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
   const callers = [];
@@ -131,6 +139,7 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
     base,
     relay,
     isolated,
+    agentToken,
     get agent() {
       return agent;
     },

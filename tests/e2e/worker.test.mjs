@@ -70,7 +70,7 @@ describe('access and validation', () => {
     const sent = stack.relay.seen.filter((s) => s.url === '/v1/exec');
     assert.ok(sent.length > 0, 'the call went through the relay');
     // (`cf-worker` is workerd's own mark on every subrequest: the Worker's zone, no caller's data.)
-    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker', 'x-agent-boot-expected']);
+    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker', 'x-agent-boot-expected', 'x-sandbox-agent-token']);
     for (const { headers } of stack.relay.seen) {
       for (const name of Object.keys(headers)) assert.ok(allowed.has(name), `header ${name} reached the agent`);
       const all = JSON.stringify(headers);
@@ -215,7 +215,7 @@ describe('sandboxes', () => {
     const viaWorker = await call('POST', '/v1/sandboxes/same/exec', body);
     const direct = await fetch(`http://127.0.0.1:${stack.agent.port}/v1/exec`, {
       method: 'POST',
-      headers: { 'x-sandbox-id': 'same', 'content-type': 'application/json' },
+      headers: { 'x-sandbox-id': 'same', 'content-type': 'application/json', 'x-sandbox-agent-token': stack.agentToken },
       body: JSON.stringify(body),
     });
     const agent = await direct.json();
@@ -241,7 +241,9 @@ describe('sandboxes', () => {
     );
     const direct = await read(
       await fetch(`http://127.0.0.1:${stack.agent.port}/v1/exec/stream`, {
-        method: 'POST', headers: { 'x-sandbox-id': 'same-stream', 'content-type': 'application/json' }, body,
+        method: 'POST',
+        headers: { 'x-sandbox-id': 'same-stream', 'content-type': 'application/json', 'x-sandbox-agent-token': stack.agentToken },
+        body,
       }),
     );
     assert.deepEqual(viaWorker, direct);
@@ -357,6 +359,15 @@ describe('sandboxes', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(after.json.inFlight, 0, after.text);
+  });
+
+  test("code in a local sandbox cannot drive the local agent (nor, through it, another sandbox)", async () => {
+    await call('POST', '/v1/sandboxes/victim/files/write', { path: '/workspace/secret.txt', content: 'victim-only' });
+    const port = stack.agent.port;
+    const attack = `curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:${port}/v1/files/read `
+      + `-H 'x-sandbox-id: victim' -H 'content-type: application/json' -d '{"path":"/workspace/secret.txt"}'`;
+    const r = await call('POST', '/v1/sandboxes/attacker/exec', { command: attack });
+    assert.equal(r.json.stdout, '401', r.text);
   });
 
   test('a local sandbox sees what a container would: /workspace, its own files and processes only', async (t) => {

@@ -59,7 +59,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
                 ending.end_all().await;
                 let _ = stopped_tx.send(true);
             });
-            local::router(LocalState { children, started, boot_id })
+            local::router(LocalState { children, started, boot_id, token: config.token.as_deref().map(Arc::from) })
         }
         (multi, _) => {
             let sandboxes = match multi {

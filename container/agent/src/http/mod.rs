@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER, EXPECTED_BOOT_HEADER};
+use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 
 use crate::budget::Budget;
 use crate::error::AgentError;
@@ -73,13 +73,18 @@ pub fn router(state: AppState) -> Router {
 
 /// With a token configured, a call without it is refused before anything else.
 async fn require_token(State(state): State<AppState>, req: axum::extract::Request, next: Next) -> Response {
-    let Some(token) = &state.token else { return next.run(req).await };
-    let given = req.headers().get(crate::local::proxy::TOKEN_HEADER).map(|v| v.as_bytes());
-    if given == Some(token.as_bytes()) {
-        next.run(req).await
-    } else {
-        AgentError::new(ErrorCode::Unauthorized, "this agent answers only the agent that started it").into_response()
+    match token_refusal(state.token.as_deref(), &req) {
+        None => next.run(req).await,
+        Some(refusal) => refusal.into_response(),
     }
+}
+
+/// The refusal of a call without the agent's token (`X-Sandbox-Agent-Token`), if it has one.
+pub fn token_refusal(token: Option<&str>, req: &axum::extract::Request) -> Option<AgentError> {
+    let token = token?;
+    let given = req.headers().get(AGENT_TOKEN_HEADER).map(|v| v.as_bytes());
+    (given != Some(token.as_bytes()))
+        .then(|| AgentError::new(ErrorCode::Unauthorized, "this agent answers only callers with its token"))
 }
 
 /// A caller that expects another agent (`X-Agent-Boot-Expected`) is refused before anything runs: this agent is a

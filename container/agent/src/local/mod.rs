@@ -18,7 +18,7 @@ use sandbox_protocol::{DeleteResult, ErrorCode, Health, SANDBOX_ID_HEADER};
 
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
-use crate::http::refuse_web_pages_locally;
+use crate::http::{refuse_web_pages_locally, token_refusal};
 use crate::names::check_sandbox_id;
 use children::Children;
 
@@ -27,6 +27,9 @@ pub struct LocalState {
     pub children: Arc<Children>,
     pub started: Instant,
     pub boot_id: Arc<str>,
+    /// Asked of every call but the bare health check (`SANDBOX_AGENT_TOKEN`): code in a local sandbox shares the
+    /// host's loopback and must not be able to drive this agent, or through it another sandbox.
+    pub token: Option<Arc<str>>,
 }
 
 pub fn router(state: LocalState) -> Router {
@@ -63,6 +66,9 @@ async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
         .into_response();
     }
     let answer = async {
+        if let Some(refusal) = token_refusal(state.token.as_deref(), &req) {
+            return Err(refusal);
+        }
         let id = sandbox_id(&req)?;
         let child = state.children.get(&id).await?;
         proxy::forward(&child, req).await
@@ -75,6 +81,9 @@ async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
 
 /// Ends the sandbox: its agent and everything in its jail, and its folder.
 async fn destroy(State(state): State<LocalState>, req: Request) -> AgentResult<Json<DeleteResult>> {
+    if let Some(refusal) = token_refusal(state.token.as_deref(), &req) {
+        return Err(refusal);
+    }
     let id = sandbox_id(&req)?;
     state.children.destroy(&id).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => AgentError::new(ErrorCode::InternalError, e.to_string()),

@@ -11,15 +11,12 @@ use axum::http::{HeaderValue, Response};
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
-use sandbox_protocol::{ErrorCode, SANDBOX_ID_HEADER};
+use sandbox_protocol::{ErrorCode, AGENT_TOKEN_HEADER, SANDBOX_ID_HEADER};
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 
 use super::children::ChildAgent;
 use crate::error::AgentError;
-
-/// The header a child agent requires, with its token.
-pub const TOKEN_HEADER: &str = "x-sandbox-agent-token";
 
 /// Sends `req` to `child` and returns its answer, its body still arriving.
 pub async fn forward(child: &ChildAgent, req: Request) -> Result<Response<Body>, AgentError> {
@@ -39,7 +36,7 @@ pub async fn forward(child: &ChildAgent, req: Request) -> Result<Response<Body>,
     parts.headers.remove(SANDBOX_ID_HEADER);
     parts.headers.insert(axum::http::header::HOST, HeaderValue::from_static("127.0.0.1"));
     let token = HeaderValue::from_str(&child.token).map_err(|e| unavailable(e.to_string()))?;
-    parts.headers.insert(TOKEN_HEADER, token);
+    parts.headers.insert(AGENT_TOKEN_HEADER, token);
     let answer = sender.send_request(Request::from_parts(parts, body)).await.map_err(|e| unavailable(e.to_string()))?;
     Ok(answer.map(|body| Body::new(Guarded { body, _guard: guard })))
 }
