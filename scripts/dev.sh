@@ -4,6 +4,11 @@
 # Worker under `wrangler dev`, its Durable Objects forwarding to that agent. With --with-examples, the example
 # caller Workers too (examples/js-caller on PORT+1, examples/rust-caller on PORT+2), bound to it as SANDBOX
 # through wrangler's dev registry. Ctrl-C stops everything.
+#
+# With --containers, the production path instead: no host agent; each sandbox's Durable Object starts a real
+# container of container/Dockerfile through `State::container()`, with a local Docker engine (started here if
+# none runs; scripts/lib/docker.sh says what it had to make or substitute). Stopping removes the containers and
+# their sidecars, and the engine if it was started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,13 +16,36 @@ port="${PORT:-8787}"
 agent_port="${AGENT_PORT:-3000}"
 inspector="${INSPECTOR_PORT:-9229}"
 examples=false
-case "${1:-}" in
-  --with-examples) examples=true ;;
-  "") ;;
-  *) echo "usage: npm run dev [-- --with-examples]" >&2; exit 2 ;;
-esac
+containers=false
+for arg in "$@"; do
+  case "$arg" in
+    --with-examples) examples=true ;;
+    --containers) containers=true ;;
+    *) echo "usage: npm run dev [-- --with-examples] [-- --containers]" >&2; exit 2 ;;
+  esac
+done
 
 bash scripts/toolchain.sh
+if $containers; then
+  # shellcheck source=lib/docker.sh
+  source scripts/lib/docker.sh
+  docker_engine_possible || docker_install
+  docker_prepare_for_wrangler .state
+  export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
+  trap 'docker_remove_dev_containers_of sandbox-rs; docker_engine_stop' EXIT
+  trap 'exit 130' INT TERM
+  cat <<TXT
+
+sandbox-rs on http://127.0.0.1:${port}, each sandbox in its own container (the first call builds the image)
+try:
+  curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -H 'content-type: application/json' -d '{"command":"echo hello"}'
+
+TXT
+  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
+    --enable-containers --var SANDBOX_LOCAL_DEV:1 &
+  wait "$!"
+  exit
+fi
 cargo build --release --locked -p sandbox-agent
 mkdir -p .state/sandboxes .state/registry
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_REGISTRY_PATH="$PWD/.state/registry"

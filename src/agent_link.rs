@@ -4,11 +4,18 @@
 //! sandbox's environment, waits (bounded) until `/v1/health` answers, and forwards over the container's port.
 //! In local development (`SANDBOX_AGENT_URL` set, containers disabled) it forwards by URL to one agent running in
 //! multi-sandbox mode on the host, which tells sandboxes apart by `X-Sandbox-Id`.
+//!
+//! A container is watched while it runs (workerd's `monitor()`, `watch`): only then does workerd notice that it
+//! exited (its agent crashed, Docker killed it, `destroy()`), so that `running()` turns false and the next call
+//! starts a new one. A send that never reached an agent (nothing listening: the container is starting, restarting
+//! or gone) is told apart from one that failed on the way (`Unreached`), because only the first is safe to repeat.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use sandbox_protocol::{AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
-use worker::{Container, ContainerStartupOptions, Delay, Env, Fetch, Request, Response, State};
+use worker::{console_error, console_log, Container, Date, Delay, Env, Fetch, Request, Response, State};
 
 use crate::errors::WorkerError;
 use crate::forward::readdress;
@@ -24,6 +31,8 @@ pub const CONTAINER_ENV_VAR: &str = "SANDBOX_CONTAINER_ENV";
 /// How long a starting container may take to answer `/v1/health`.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 const START_POLL: Duration = Duration::from_millis(100);
+/// How long one health probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The agent's URL inside the container (the host part is ignored by the port's fetcher).
 const CONTAINER_ORIGIN: &str = "http://container";
 
@@ -90,17 +99,37 @@ impl AgentLink {
             start(container, sandbox_id, env)?;
         }
         let port = container.get_tcp_port(AGENT_PORT)?;
-        let mut waited = Duration::ZERO;
-        while waited < START_DEADLINE {
-            if let Ok(response) = port.fetch(format!("{CONTAINER_ORIGIN}/v1/health"), None).await {
+        let started = Date::now().as_millis();
+        while Date::now().as_millis() - started < START_DEADLINE.as_millis() as u64 {
+            // Each probe is bounded too: a connection that a dying container accepted may never be answered.
+            let probe = port.fetch(format!("{CONTAINER_ORIGIN}/v1/health"), None);
+            if let Some(Ok(response)) = within(PROBE_TIMEOUT, probe).await {
                 if response.status_code() == 200 {
                     return Ok(boot_of(&response));
                 }
             }
             Delay::from(START_POLL).await;
-            waited += START_POLL;
         }
         Err(WorkerError::unavailable("the sandbox's agent did not become healthy in time", 5))
+    }
+
+    /// Watches a running container until it exits, once per object instance (`watching` is the object's flag):
+    /// when it exits, workerd marks it not running and the next call starts a new one. Local mode: nothing to watch.
+    pub fn watch(&self, state: &State, watching: &Rc<Cell<bool>>, sandbox_id: &str) {
+        let AgentLink::Container(container) = self else { return };
+        if !container.running() || watching.get() {
+            return;
+        }
+        let Some(handle) = state.container() else { return };
+        watching.set(true);
+        let (watching, id) = (watching.clone(), sandbox_id.to_string());
+        wasm_bindgen_futures::spawn_local(async move {
+            match handle.wait_for_exit().await {
+                Ok(()) => console_log!("sandbox {id}: the container exited (code 0)"),
+                Err(err) => console_error!("sandbox {id}: the container ended: {err}"),
+            }
+            watching.set(false);
+        });
     }
 
     /// Sends `req` to the agent at `path`. With `expected_boot`, an agent that is another process refuses it with
@@ -112,6 +141,20 @@ impl AgentLink {
         sandbox_id: &str,
         expected_boot: Option<&str>,
     ) -> Result<Response, WorkerError> {
+        match self.try_send(req, path, sandbox_id, expected_boot).await? {
+            Sent::Answered(response) => Ok(response),
+            Sent::Unreached(message) => Err(unreachable_agent(&message)),
+        }
+    }
+
+    /// `send`, telling a request that reached no agent (safe to send again once one answers) from an answer.
+    pub async fn try_send(
+        &self,
+        req: &Request,
+        path: &str,
+        sandbox_id: &str,
+        expected_boot: Option<&str>,
+    ) -> Result<Sent, WorkerError> {
         let url = match self {
             AgentLink::Local { base, .. } => format!("{base}{path}"),
             AgentLink::Container(_) => format!("{CONTAINER_ORIGIN}{path}"),
@@ -127,7 +170,11 @@ impl AgentLink {
             AgentLink::Local { .. } => Fetch::Request(forwarded).send().await,
             AgentLink::Container(container) => container.get_tcp_port(AGENT_PORT)?.fetch_request(forwarded).await,
         };
-        sent.map_err(|e| WorkerError::unavailable(format!("the sandbox's agent cannot be reached: {e}"), 1))
+        match sent {
+            Ok(response) => Ok(Sent::Answered(response)),
+            Err(err) if unreached(&err.to_string()) => Ok(Sent::Unreached(err.to_string())),
+            Err(err) => Err(unreachable_agent(&err.to_string())),
+        }
     }
 
     /// The boot id of the agent answering now (a health check).
@@ -154,20 +201,62 @@ impl AgentLink {
     }
 }
 
+/// `future`'s output, or `None` when `limit` passes first.
+async fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+    let future = std::pin::pin!(future);
+    let timer = std::pin::pin!(Delay::from(limit));
+    match futures_util::future::select(future, timer).await {
+        futures_util::future::Either::Left((output, _)) => Some(output),
+        futures_util::future::Either::Right(_) => None,
+    }
+}
+
+/// What a send came to.
+pub enum Sent {
+    Answered(Response),
+    /// Nothing took the request (workerd's message): no agent has seen it.
+    Unreached(String),
+}
+
+pub fn unreachable_agent(message: &str) -> WorkerError {
+    WorkerError::unavailable(format!("the sandbox's agent cannot be reached: {message}"), 1)
+}
+
+/// Whether a failed send never reached an agent, from workerd's message: nothing listens on the container's port
+/// (it is starting, or restarting after its agent died), its ingress is gone, or it is not running. Local mode:
+/// the host agent refused the connection. Any other failure may have come after the agent acted.
+pub fn unreached(message: &str) -> bool {
+    const BEFORE_SENDING: [&str; 4] =
+        ["is not listening to port", "ingress proxy is not running", "container is not running", "connection refused"];
+    let message = message.to_ascii_lowercase();
+    BEFORE_SENDING.iter().any(|m| message.contains(m))
+}
+
 /// The `X-Agent-Boot` of an agent's answer.
 pub fn boot_of(response: &Response) -> Option<String> {
     response.headers().get(AGENT_BOOT_HEADER).ok().flatten()
 }
 
 /// Starts the container with the sandbox's id and the configured environment.
+///
+/// `ctx.container.start()` is called with a plain object: workers-rs 0.8's `ContainerStartupOptions` reaches
+/// workerd as a class instance whose `env` is a JS `Map`, which workerd reads as no variables at all (found when
+/// the first real container ran without `SANDBOX_ID`).
 fn start(container: &Container, sandbox_id: &str, env: &Env) -> Result<(), WorkerError> {
-    let mut options = ContainerStartupOptions::new();
-    options.add_env("SANDBOX_ID", sandbox_id);
-    for (key, value) in container_env(env) {
-        options.add_env(&key, &value);
+    use worker::js_sys::{Function, Object, Reflect};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    let failed = |e: JsValue| WorkerError::unavailable(format!("the container did not start: {e:?}"), 5);
+    let variables = Object::new();
+    for (key, value) in std::iter::once(("SANDBOX_ID".to_string(), sandbox_id.to_string())).chain(container_env(env)) {
+        Reflect::set(&variables, &key.into(), &value.into()).map_err(failed)?;
     }
-    options.enable_internet(true);
-    container.start(Some(options)).map_err(|e| WorkerError::unavailable(format!("the container did not start: {e}"), 5))
+    let options = Object::new();
+    Reflect::set(&options, &"env".into(), &variables).map_err(failed)?;
+    Reflect::set(&options, &"enableInternet".into(), &JsValue::TRUE).map_err(failed)?;
+    let handle: &JsValue = container.as_ref();
+    let start: Function = Reflect::get(handle, &"start".into()).map_err(failed)?.dyn_into().map_err(failed)?;
+    start.call1(handle, &options).map_err(failed)?;
+    Ok(())
 }
 
 fn container_env(env: &Env) -> Vec<(String, String)> {
@@ -176,4 +265,20 @@ fn container_env(env: &Env) -> Vec<(String, String)> {
         .and_then(|v| serde_json::from_str::<std::collections::BTreeMap<String, String>>(&v.to_string()).ok())
         .map(|m| m.into_iter().collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreached;
+
+    #[test]
+    fn only_failures_before_any_agent_saw_the_request_are_unreached() {
+        assert!(unreached("Error: Container is not listening to port 3000"));
+        assert!(unreached("connect(): Container ingress proxy is not running."));
+        assert!(unreached("Error: The container is not running, consider calling start()"));
+        assert!(unreached("TypeError: fetch failed: Connection refused"));
+        assert!(!unreached("Error: Network connection lost."));
+        assert!(!unreached("Error: The script will never generate a response."));
+        assert!(!unreached(""));
+    }
 }

@@ -31,6 +31,9 @@ const TOKEN_SECRET: &str = "SANDBOX_API_TOKEN";
 const ALLOWED_ORIGINS_VAR: &str = "SANDBOX_ALLOWED_ORIGINS";
 /// Comma-separated host names, besides loopback ones, that local mode answers.
 const ALLOWED_HOSTS_VAR: &str = "SANDBOX_ALLOWED_HOSTS";
+/// Set by `npm run dev -- --containers` and the tests that run containers locally: the Worker answers a local
+/// machine's `Host` only, as it does whenever `SANDBOX_AGENT_URL` is set (DNS rebinding).
+const LOCAL_DEV_VAR: &str = "SANDBOX_LOCAL_DEV";
 /// Set only by the end-to-end tests: enables `GET /v1/_test/panic`, which panics, to prove that a panic still
 /// reaches the caller as JSON (`src/entry.mjs`).
 const TEST_HOOKS_VAR: &str = "SANDBOX_TEST_HOOKS";
@@ -64,7 +67,8 @@ async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerE
         content_type: content_type.as_deref(),
         host: host.as_deref(),
         allowed_origins: &allowed_origins,
-        local: text(&env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty()),
+        local: text(&env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty())
+            || text(&env, LOCAL_DEV_VAR).as_deref() == Some("1"),
         allowed_hosts: &allowed_hosts,
     })?;
     if req.path() == "/v1/_test/panic" && text(&env, TEST_HOOKS_VAR).as_deref() == Some("1") {

@@ -8,6 +8,7 @@
 //! call once more. So every call after a restart, the first included, finds its sessions.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use futures_util::StreamExt;
 use sandbox_protocol::{
@@ -19,7 +20,7 @@ use worker::{
     console_error, console_log, durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State,
 };
 
-use crate::agent_link::{boot_of, AgentLink};
+use crate::agent_link::{boot_of, AgentLink, Sent};
 use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::in_flight::{hold_until_done, InFlight};
@@ -50,6 +51,8 @@ pub struct Sandbox {
     last_call: Cell<f64>,
     alarm_pushed: Cell<f64>,
     in_flight: InFlight,
+    /// The container is being watched for its exit (`AgentLink::watch`).
+    watching: Rc<Cell<bool>>,
 }
 
 /// Why and when the container was last stopped (shown by the status route).
@@ -71,6 +74,7 @@ impl DurableObject for Sandbox {
             last_call: Cell::new(0.0),
             alarm_pushed: Cell::new(0.0),
             in_flight: InFlight::default(),
+            watching: Rc::new(Cell::new(false)),
         }
     }
 
@@ -131,16 +135,13 @@ impl Sandbox {
             };
         }
         let call = self.in_flight.begin();
+        // A container this object instance finds running (it was started before the object was) is watched too.
+        link.watch(&self.state, &self.watching, &id);
         if !link.running() {
             self.healthy.set(false);
         }
         if !self.healthy.get() {
-            let boot = link.ensure_started(&id, &self.env).await?;
-            self.healthy.set(true);
-            // A new agent gets its sessions back before the call reaches it.
-            if let Some(boot) = boot {
-                self.adopt(&boot, &id, &link).await?;
-            }
+            self.recover(&id, &link).await?;
         }
         self.keep_awake().await;
         let response = match req.method() {
@@ -188,9 +189,23 @@ impl Sandbox {
         .await
     }
 
+    /// Makes sure an agent answers: starts the container if it is not running, waits until its agent answers,
+    /// watches it, and gives a new agent its sessions before any call reaches it. Returns the re-created sessions.
+    async fn recover(&self, id: &str, link: &AgentLink) -> std::result::Result<Vec<String>, WorkerError> {
+        self.healthy.set(false);
+        let boot = link.ensure_started(id, &self.env).await?;
+        link.watch(&self.state, &self.watching, id);
+        self.healthy.set(true);
+        match boot {
+            Some(boot) => self.adopt(&boot, id, link).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Sends a call to the agent whose sessions are in place. If the agent restarted meanwhile it does nothing and
     /// says so; the sessions are then created again and the call is sent once more (`make` gives a fresh copy),
-    /// answered with `X-Sandbox-Sessions-Recreated`.
+    /// answered with `X-Sandbox-Sessions-Recreated`. A call that reached no agent at all (its container starting,
+    /// restarting, or gone) waits for one that answers and is sent once more the same way.
     async fn send(
         &self,
         make: impl Fn() -> std::result::Result<Request, WorkerError>,
@@ -198,28 +213,35 @@ impl Sandbox {
         id: &str,
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
-        let expected = self.known_boot().await?;
-        let response = link.send(&make()?, path, id, expected.as_deref()).await?;
-        let boot = boot_of(&response);
-        if response.status_code() != ErrorCode::AgentRestarted.http_status() {
-            if let (None, Some(boot)) = (expected, boot) {
-                self.adopt(&boot, id, link).await?;
+        let mut expected = self.known_boot().await?;
+        let mut recreated = Vec::new();
+        let mut response = match link.try_send(&make()?, path, id, expected.as_deref()).await? {
+            Sent::Answered(response) => response,
+            Sent::Unreached(message) => {
+                console_log!("sandbox {id}: no agent took the call ({message}); starting or waiting for one");
+                recreated = self.recover(id, link).await?;
+                expected = self.known_boot().await?;
+                link.send(&make()?, path, id, expected.as_deref()).await?
             }
-            return Ok(response);
-        }
-        let boot = boot.ok_or_else(|| WorkerError::unavailable("the sandbox's agent restarted; retry", 1))?;
-        let recreated = self.adopt(&boot, id, link).await?;
-        let again = link.send(&make()?, path, id, Some(&boot)).await?;
-        if again.status_code() == ErrorCode::AgentRestarted.http_status() {
-            return Err(WorkerError::unavailable("the sandbox's agent restarted again; retry", 1));
+        };
+        let boot = boot_of(&response);
+        if response.status_code() == ErrorCode::AgentRestarted.http_status() {
+            let boot = boot.ok_or_else(|| WorkerError::unavailable("the sandbox's agent restarted; retry", 1))?;
+            recreated.extend(self.adopt(&boot, id, link).await?);
+            response = link.send(&make()?, path, id, Some(&boot)).await?;
+            if response.status_code() == ErrorCode::AgentRestarted.http_status() {
+                return Err(WorkerError::unavailable("the sandbox's agent restarted again; retry", 1));
+            }
+        } else if let (None, Some(boot)) = (expected, boot) {
+            self.adopt(&boot, id, link).await?;
         }
         if recreated.is_empty() {
-            return Ok(again);
+            return Ok(response);
         }
         // A fetched response's headers are immutable: answer with a copy.
-        let headers = again.headers().clone();
+        let headers = response.headers().clone();
         headers.set(SESSIONS_RECREATED_HEADER, &recreated.join(","))?;
-        Ok(again.with_headers(headers))
+        Ok(response.with_headers(headers))
     }
 
     /// The boot id of the agent whose sessions are in place (from storage when the object has just started).

@@ -90,7 +90,7 @@ describe('the Rust client, every method, through rust-caller', () => {
     assert.deepEqual(t.afterDelete, { code: 'SESSION_NOT_FOUND', status: 404 });
     assert.deepEqual(t.files, { read: 'hello', renamed: '/workspace/d/b.txt', exists: true, paths: ['d', 'sub', 't', 'x', 'x/y', 'x/y/b.txt'] });
     assert.deepEqual(t.missing, { code: 'FILE_NOT_FOUND', status: 404 });
-    assert.deepEqual([t.status.id, t.status.mode, t.status.running], ['rust-tour', 'local', true]);
+    assert.deepEqual([t.status.id, t.status.mode, t.status.running], ['rust-tour', stack.containers ? 'container' : 'local', true]);
     assert.deepEqual(t.invalid, { code: 'VALIDATION_FAILED', status: 400 });
     assert.equal(t.destroyed, true);
   });

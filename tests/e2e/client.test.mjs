@@ -218,12 +218,13 @@ describe('errors and the sandbox itself', () => {
     const sandbox = fresh();
     await sandbox.writeFile('/workspace/f', 'x');
     const status = await sandbox.status();
-    assert.deepEqual([status.mode, status.running], ['local', true]);
+    assert.deepEqual([status.mode, status.running], [stack.containers ? 'container' : 'local', true]);
     assert.equal((await sandbox.destroy()).success, true);
     assert.equal((await sandbox.exists('/workspace/f')).exists, false);
   });
 
-  test('an unreachable agent is a ContainerUnavailableError with retryAfter', async () => {
+  test('an unreachable agent is a ContainerUnavailableError with retryAfter', async (t) => {
+    if (stack.containers) return t.skip('the host agent is not there to stop (tests/containers: an agent that cannot start)');
     const sandbox = fresh();
     await stack.agent.stop();
     try {

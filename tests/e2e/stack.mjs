@@ -1,5 +1,7 @@
-// Starts the local stack for end-to-end tests: the real agent (multi-sandbox mode) and the real Worker under
-// `wrangler dev` (workerd), on free loopback ports, and stops both afterwards.
+// Starts the stack for end-to-end tests and stops it afterwards: the real Worker under `wrangler dev` (workerd) on
+// a free loopback port, and behind it either the real agent on the host (multi-sandbox mode: the local stack), or,
+// with SANDBOX_E2E_STACK=containers, a real container per sandbox started by its Durable Object through
+// `State::container()` (the production path; scripts/test-containers.sh prepares Docker and runs the suite so).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
@@ -30,6 +32,35 @@ async function waitFor(url, headers, limitMs) {
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${limitMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/// The stack's kind: `local` (a host agent) or `containers` (one container per sandbox).
+export const containers = process.env.SANDBOX_E2E_STACK === 'containers';
+/// The name workerd gives a sandbox's container begins with this (`workerd-<worker>-<class>-<object id>`); its
+/// egress sidecar's name ends in `-proxy`.
+export const CONTAINER_PREFIX = 'workerd-sandbox-rs-Sandbox-';
+
+export function docker(...args) {
+  const run = spawnSync('docker', args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`docker ${args.join(' ')}: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+/// The sandbox containers (not their sidecars) that exist now, running or not, with their sandbox ids.
+export function sandboxContainers() {
+  const names = docker('ps', '-a', '--filter', `name=^/${CONTAINER_PREFIX}`, '--format', '{{.Names}}')
+    .split('\n').filter((n) => n && !n.endsWith('-proxy'));
+  return names.map((name) => {
+    const [env, state, pid] = docker('inspect', '-f', '{{json .Config.Env}}\t{{.State.Status}}\t{{.State.Pid}}', name).split('\t');
+    const id = JSON.parse(env).find((e) => e.startsWith('SANDBOX_ID='))?.slice('SANDBOX_ID='.length);
+    return { name, id, state, pid: Number(pid) };
+  });
+}
+
+/// Every container and sidecar the Worker's objects made (wrangler leaves the sidecars on exit).
+export function removeSandboxContainers() {
+  const all = docker('ps', '-aq', '--filter', `name=^/${CONTAINER_PREFIX}`).split('\n').filter(Boolean);
+  if (all.length) spawnSync('docker', ['rm', '-f', ...all], { stdio: 'ignore' });
 }
 
 /// Whether this machine can give each local sandbox its own jail (bubblewrap and namespaces); the agent isolates
@@ -73,7 +104,7 @@ function wranglerDev({ cwd, port, registry, persist, args = [] }) {
     join(root, 'node_modules/.bin/wrangler'),
     [
       'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
-      '--show-interactive-dev-session=false', '--log-level', 'warn', ...args,
+      '--show-interactive-dev-session=false', '--log-level', process.env.SANDBOX_E2E_LOG_LEVEL ?? 'warn', ...args,
     ],
     {
       cwd,
@@ -120,34 +151,71 @@ async function startRelay(agentPort) {
 /// The whole stack. `token`, when given, is set as SANDBOX_API_TOKEN; `profile` picks the agent build (debug or
 /// release); with `relay`, the Worker reaches the agent through a recording relay (`stack.relay.seen`). Its dev
 /// registry (`registry`) lets caller Workers started with `startCaller` bind to it.
-export async function startStack({ token, profile = 'debug', relay: withRelay = false } = {}) {
+///
+/// With SANDBOX_E2E_STACK=containers there is no host agent and no relay (`agent` and `relay` are undefined);
+/// `vars` adds Worker variables, and the first `wrangler dev` builds the image (minutes; later ones hit the cache).
+export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
   const registry = join(dir, 'registry');
-  let agent = await startAgent(join(dir, 'sandboxes'), undefined, profile);
-  const relay = withRelay ? await startRelay(() => agent.port) : undefined;
+  let agent = containers ? undefined : await startAgent(join(dir, 'sandboxes'), undefined, profile);
+  const relay = withRelay && !containers ? await startRelay(() => agent.port) : undefined;
   const port = await freePort();
-  const vars = [
-    '--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${relay?.port ?? agent.port}`, '--var', 'SANDBOX_TEST_HOOKS:1',
-    '--var', `SANDBOX_AGENT_TOKEN:${agentToken}`,
-  ];
+  const vars = ['--var', 'SANDBOX_TEST_HOOKS:1'];
+  if (containers) {
+    vars.push('--enable-containers', '--var', 'SANDBOX_LOCAL_DEV:1');
+  } else {
+    vars.push('--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${relay?.port ?? agent.port}`);
+    vars.push('--var', `SANDBOX_AGENT_TOKEN:${agentToken}`);
+  }
   if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
+  for (const [name, value] of Object.entries(extra)) vars.push('--var', `${name}:${value}`);
   const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
   const callers = [];
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, 120_000);
+  await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, containers ? 900_000 : 120_000);
   return {
     base,
     relay,
     isolated,
+    containers,
     agentToken,
     get agent() {
       return agent;
     },
     dir,
-    /// Kills the agent and starts a new one on the same port and folder (its sessions are gone).
+    /// Ends the sandboxes' agents: the local stack kills the host agent and starts a new one on the same port and
+    /// folder; with containers, the agent (PID 1) of every sandbox container is killed from the host, as a crash
+    /// would end it. Either way their sessions are gone.
     async restartAgent() {
+      if (containers) {
+        for (const c of sandboxContainers().filter((c) => c.state === 'running' && c.pid > 0)) {
+          try { process.kill(c.pid, 'SIGKILL'); } catch {}
+        }
+        return;
+      }
       await agent.stop();
       agent = await startAgent(join(dir, 'sandboxes'), agent.port, profile);
+    },
+    /// Sends a request straight to the agent of `sandbox`, past the Worker: the host agent over HTTP, or the
+    /// container's own with curl inside it. Returns `{ status, text }`.
+    async agentCall(sandbox, path, body) {
+      if (!containers) {
+        const res = await fetch(`http://127.0.0.1:${agent.port}${path}`, {
+          method: 'POST',
+          headers: { 'x-sandbox-id': sandbox, 'content-type': 'application/json', 'x-sandbox-agent-token': agentToken },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, text: await res.text() };
+      }
+      const container = sandboxContainers().find((c) => c.id === sandbox && c.state === 'running');
+      if (!container) throw new Error(`no running container for sandbox ${sandbox}`);
+      const run = spawnSync('docker', [
+        'exec', '-i', container.name, 'curl', '-sS', '-N', '-w', '\n%{http_code}', '-X', 'POST',
+        '-H', 'content-type: application/json', '--data-binary', '@-', `http://127.0.0.1:3000${path}`,
+      ], { input: JSON.stringify(body), encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`curl in ${container.name}: ${run.stderr}`);
+      const cut = run.stdout.lastIndexOf('\n');
+      return { status: Number(run.stdout.slice(cut + 1)), text: run.stdout.slice(0, cut) };
     },
     /// Starts the caller Worker of `examples/<name>` (its `SANDBOX` binding reaches this stack's Worker) and
     /// returns its base URL.
@@ -162,7 +230,8 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
     async stop() {
       await Promise.all([wrangler, ...callers].map(stopGroup));
       await relay?.stop();
-      await agent.stop();
+      await agent?.stop();
+      if (containers) removeSandboxContainers();
       rmSync(dir, { recursive: true, force: true });
     },
   };
