@@ -140,8 +140,9 @@ impl Sandbox {
         if !link.running() {
             self.healthy.set(false);
         }
+        let mut recreated = Vec::new();
         if !self.healthy.get() {
-            self.recover(&id, &link).await?;
+            recreated = self.recover(&id, &link).await?;
         }
         self.keep_awake().await;
         let response = match req.method() {
@@ -151,7 +152,7 @@ impl Sandbox {
             _ => self.forward(req, &path, &id, &link).await,
         };
         match response {
-            Ok(response) => Ok(hold_until_done(response, call)?),
+            Ok(response) => Ok(hold_until_done(with_recreated(response, &recreated)?, call)?),
             Err(err) => {
                 self.healthy.set(false);
                 Err(err)
@@ -235,13 +236,7 @@ impl Sandbox {
         } else if let (None, Some(boot)) = (expected, boot) {
             self.adopt(&boot, id, link).await?;
         }
-        if recreated.is_empty() {
-            return Ok(response);
-        }
-        // A fetched response's headers are immutable: answer with a copy.
-        let headers = response.headers().clone();
-        headers.set(SESSIONS_RECREATED_HEADER, &recreated.join(","))?;
-        Ok(response.with_headers(headers))
+        with_recreated(response, &recreated)
     }
 
     /// The boot id of the agent whose sessions are in place (from storage when the object has just started).
@@ -442,6 +437,19 @@ impl Sandbox {
             .and_then(|v| sleep_after::parse(&v.to_string()))
             .unwrap_or(sleep_after::DEFAULT)
     }
+}
+
+/// Names the sessions re-created for this call in `X-Sandbox-Sessions-Recreated` (when there are any).
+fn with_recreated(response: Response, recreated: &[String]) -> std::result::Result<Response, WorkerError> {
+    if recreated.is_empty() {
+        return Ok(response);
+    }
+    let mut names = response.headers().get(SESSIONS_RECREATED_HEADER)?.map(|n| vec![n]).unwrap_or_default();
+    names.extend(recreated.iter().cloned());
+    // A fetched response's headers are immutable: answer with a copy.
+    let headers = response.headers().clone();
+    headers.set(SESSIONS_RECREATED_HEADER, &names.join(","))?;
+    Ok(response.with_headers(headers))
 }
 
 /// A storage failure, as callers see it: no engine text (it is logged).
