@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: the Rust unit and integration tests (the real agent binary,
 # real bash, real files), then the end-to-end suite through the real workerd (`wrangler dev`), the Worker and
-# the agent, with the JavaScript client and the example caller Workers; then the container image, when a Docker
-# engine is available (scripts/test-image.sh). Installs what it needs (scripts/toolchain.sh).
+# the agent, with the JavaScript client and the example caller Workers; then, when a Docker engine runs or can be
+# installed here, the container image (scripts/test-image.sh) and the whole suite again through real containers
+# (scripts/test-containers.sh). Installs what it needs (scripts/toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +26,11 @@ if [ "$status" -eq 0 ]; then
   # The container image, when a Docker engine is (or can be started) here; skipped with a message otherwise.
   bash scripts/test-image.sh --if-available 2>&1 | tee -a "$log" || status=$?
 fi
-# Not yet here: scripts/test-containers.sh (the suite through real containers; `npm run test:containers`). One of
-# its restart tests still hangs now and then (issue 10); it joins `npm test` once that is found.
+if [ "$status" -eq 0 ]; then
+  # The production path: the end-to-end suite again, each sandbox in a real container started by its Durable Object
+  # under `wrangler dev --enable-containers`, then what only containers show (tests/containers); same rule.
+  bash scripts/test-containers.sh --if-available 2>&1 | tee -a "$log" || status=$?
+fi
 # One closing line for the whole run, summed over every test binary and the end-to-end suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }

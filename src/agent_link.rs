@@ -1,7 +1,9 @@
 //! How a sandbox's Durable Object reaches its agent.
 //!
 //! In production the agent runs in the object's container (`State::container()`): the link starts it with the
-//! sandbox's environment, waits (bounded) until `/v1/health` answers, and forwards over the container's port.
+//! sandbox's environment and a fresh start id, waits (bounded) until `/v1/health` answers from an agent of that
+//! start, and forwards over the container's port. A container that ends before its agent answers, or never
+//! answers, fails the call promptly and is removed (no restart loop), and is not tried again for a few seconds.
 //! In local development (`SANDBOX_AGENT_URL` set, containers disabled) it forwards by URL to one agent running in
 //! multi-sandbox mode on the host, which tells sandboxes apart by `X-Sandbox-Id`.
 //!
@@ -10,13 +12,14 @@
 //! starts a new one. A send that never reached an agent (nothing listening: the container is starting, restarting
 //! or gone) is told apart from one that failed on the way (`Unreached`), because only the first is safe to repeat.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use sandbox_protocol::start::START_ID_ENV;
 use sandbox_protocol::{AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 use worker::{console_error, console_log, Container, Date, Delay, Env, Fetch, Request, Response, State};
 
+use crate::container_life::{ContainerLife, FAILED_START_BACKOFF_S};
 use crate::errors::WorkerError;
 use crate::forward::readdress;
 
@@ -33,6 +36,9 @@ const START_DEADLINE: Duration = Duration::from_secs(30);
 const START_POLL: Duration = Duration::from_millis(100);
 /// How long one health probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the object's own quick calls to an agent (health, re-creating a session) and removing a failed
+/// container may take.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(15);
 /// The agent's URL inside the container (the host part is ignored by the port's fetcher).
 const CONTAINER_ORIGIN: &str = "http://container";
 
@@ -81,54 +87,120 @@ impl AgentLink {
         }
     }
 
-    /// Makes sure an agent answers: starts the container if it is not running, then waits until `/v1/health`
-    /// answers. Concurrent first calls all wait; only the first starts (`start` marks the container running).
-    /// Returns the boot id of the agent that answered.
-    pub async fn ensure_started(&self, sandbox_id: &str, env: &Env) -> Result<Option<String>, WorkerError> {
+    /// Makes sure an agent answers: starts the container if it is not running (or when the one found running
+    /// exits meanwhile), watches it, and waits until `/v1/health` answers from an agent of that start. Concurrent
+    /// first calls all wait; only the first starts (`start` marks the container running). Returns the boot id of
+    /// the agent that answered.
+    ///
+    /// A container started here that ends before its agent answers fails the call at once (`CONTAINER_UNAVAILABLE`,
+    /// with the reason), is stopped so that Docker's restart policy does not keep it looping, and calls for the
+    /// next `FAILED_START_BACKOFF_S` are refused without trying. One that never answers is stopped the same way
+    /// after `START_DEADLINE`.
+    pub async fn ensure_started(
+        &self,
+        sandbox_id: &str,
+        env: &Env,
+        state: &State,
+        life: &Rc<ContainerLife>,
+    ) -> Result<Option<String>, WorkerError> {
         let container = match self {
             // The sandbox's own agent answers (in isolated local mode, the one in its jail, started now if need be).
             AgentLink::Local { .. } => {
-                return match self.health(sandbox_id).await {
-                    Ok(response) if response.status_code() == 200 => Ok(boot_of(&response)),
+                return match within(RECOVERY_TIMEOUT, self.health(sandbox_id)).await {
+                    Some(Ok(response)) if response.status_code() == 200 => Ok(boot_of(&response)),
                     _ => Err(WorkerError::unavailable("the sandbox's agent cannot be reached", 1)),
                 };
             }
             AgentLink::Container(container) => container,
         };
-        if !container.running() {
-            start(container, sandbox_id, env)?;
+        if let Some((seconds, reason)) = life.refusing(now_ms()) {
+            return Err(WorkerError::unavailable(
+                format!("the sandbox's container failed to start ({reason}); it is tried again in {seconds} s"),
+                seconds,
+            ));
         }
-        let port = container.get_tcp_port(AGENT_PORT)?;
-        let started = Date::now().as_millis();
-        while Date::now().as_millis() - started < START_DEADLINE.as_millis() as u64 {
+        let started = now_ms();
+        while now_ms() - started < START_DEADLINE.as_millis() as f64 {
+            if let Some(reason) = life.failed_start() {
+                console_error!("sandbox {sandbox_id}: the container ended before its agent answered: {reason}");
+                self.stop_failed(sandbox_id, env, state, life).await;
+                life.refuse_for(now_ms(), &reason);
+                return Err(WorkerError::unavailable(
+                    format!("the sandbox's container ended before its agent answered ({reason})"),
+                    FAILED_START_BACKOFF_S,
+                ));
+            }
+            if !container.running() {
+                start(container, sandbox_id, env, life)?;
+            }
+            self.watch(state, life, sandbox_id);
             // Each probe is bounded too: a connection that a dying container accepted may never be answered.
+            let port = container.get_tcp_port(AGENT_PORT)?;
             let probe = port.fetch(format!("{CONTAINER_ORIGIN}/v1/health"), None);
             if let Some(Ok(response)) = within(PROBE_TIMEOUT, probe).await {
-                if response.status_code() == 200 {
-                    return Ok(boot_of(&response));
+                match boot_of(&response) {
+                    Some(boot) if response.status_code() == 200 && life.accepts(&boot) => {
+                        life.answered();
+                        return Ok(Some(boot));
+                    }
+                    Some(boot) if response.status_code() == 200 => {
+                        console_log!("sandbox {sandbox_id}: {boot} is from an earlier start; waiting for this one")
+                    }
+                    _ => {}
                 }
             }
             Delay::from(START_POLL).await;
         }
-        Err(WorkerError::unavailable("the sandbox's agent did not become healthy in time", 5))
+        let reason = format!("its agent did not answer within {} s", START_DEADLINE.as_secs());
+        console_error!("sandbox {sandbox_id}: the container did not start: {reason}");
+        self.stop_failed(sandbox_id, env, state, life).await;
+        life.refuse_for(now_ms(), &reason);
+        Err(WorkerError::unavailable(
+            format!("the sandbox's container did not start: {reason}"),
+            FAILED_START_BACKOFF_S,
+        ))
     }
 
-    /// Watches a running container until it exits, once per object instance (`watching` is the object's flag):
-    /// when it exits, workerd marks it not running and the next call starts a new one. Local mode: nothing to watch.
-    pub fn watch(&self, state: &State, watching: &Rc<Cell<bool>>, sandbox_id: &str) {
+    /// Stops a container that failed to start. One whose process exited is no longer `running` to workerd, but
+    /// Docker restarts it (on-failure) until it is removed, and `destroy()` does nothing to a container that is not
+    /// running: so it is started once more, which removes the looping one, and destroyed with its sidecar at once.
+    async fn stop_failed(&self, sandbox_id: &str, env: &Env, state: &State, life: &Rc<ContainerLife>) {
         let AgentLink::Container(container) = self else { return };
-        if !container.running() || watching.get() {
+        if !container.running() {
+            if let Err(err) = start(container, sandbox_id, env, life) {
+                console_error!("sandbox {sandbox_id}: could not replace the failed container: {}", err.message);
+                return;
+            }
+        }
+        // Watched, so that workerd learns it is gone; the start itself is not one to wait for or to judge.
+        self.watch(state, life, sandbox_id);
+        life.forget_start();
+        match within(RECOVERY_TIMEOUT, container.destroy(None)).await {
+            Some(Ok(())) => console_log!("sandbox {sandbox_id}: the failed container is removed"),
+            Some(Err(err)) => console_error!("sandbox {sandbox_id}: the failed container was not removed: {err}"),
+            None => console_error!("sandbox {sandbox_id}: removing the failed container took over 15 s"),
+        }
+    }
+
+    /// Watches a running container until it exits, once at a time (`life` says whether a watch is pending): when
+    /// it exits, workerd marks it not running and the next call starts a new one. Local mode: nothing to watch.
+    pub fn watch(&self, state: &State, life: &Rc<ContainerLife>, sandbox_id: &str) {
+        let AgentLink::Container(container) = self else { return };
+        if !container.running() || !life.claim_watch() {
             return;
         }
-        let Some(handle) = state.container() else { return };
-        watching.set(true);
-        let (watching, id) = (watching.clone(), sandbox_id.to_string());
+        let Some(handle) = state.container() else {
+            life.exited(None, "no container".into());
+            return;
+        };
+        let (life, id, start) = (life.clone(), sandbox_id.to_string(), life.current_start());
         wasm_bindgen_futures::spawn_local(async move {
-            match handle.wait_for_exit().await {
-                Ok(()) => console_log!("sandbox {id}: the container exited (code 0)"),
-                Err(err) => console_error!("sandbox {id}: the container ended: {err}"),
-            }
-            watching.set(false);
+            let reason = match handle.wait_for_exit().await {
+                Ok(()) => "exit code 0".to_string(),
+                Err(err) => err.to_string(),
+            };
+            console_log!("sandbox {id}: the container ended: {reason}");
+            life.exited(start.as_deref(), reason);
         });
     }
 
@@ -179,15 +251,29 @@ impl AgentLink {
 
     /// The boot id of the agent answering now (a health check).
     pub async fn current_boot(&self, sandbox_id: &str) -> Result<Option<String>, WorkerError> {
-        Ok(boot_of(&self.health(sandbox_id).await?))
+        Ok(boot_of(&self.send_bounded(&health_request()?, "/v1/health", sandbox_id, None).await?))
+    }
+
+    /// `send` for the object's own quick calls (health, re-creating sessions): an agent that takes the request
+    /// and does not answer within `RECOVERY_TIMEOUT` fails it, rather than hold the caller's call forever.
+    pub async fn send_bounded(
+        &self,
+        req: &Request,
+        path: &str,
+        sandbox_id: &str,
+        expected_boot: Option<&str>,
+    ) -> Result<Response, WorkerError> {
+        within(RECOVERY_TIMEOUT, self.send(req, path, sandbox_id, expected_boot)).await.unwrap_or_else(|| {
+            Err(WorkerError::unavailable(
+                format!("the sandbox's agent took {path} and did not answer within {} s", RECOVERY_TIMEOUT.as_secs()),
+                1,
+            ))
+        })
     }
 
     /// The sandbox's agent's answer to `/v1/health`.
     async fn health(&self, sandbox_id: &str) -> Result<Response, WorkerError> {
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Get);
-        let probe = Request::new_with_init("https://sandbox.internal/v1/health", &init)?;
-        self.send(&probe, "/v1/health", sandbox_id, None).await
+        self.send(&health_request()?, "/v1/health", sandbox_id, None).await
     }
 
     /// Stops the container (local mode: nothing to stop).
@@ -199,6 +285,16 @@ impl AgentLink {
         }
         Ok(())
     }
+}
+
+fn health_request() -> Result<Request, WorkerError> {
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Get);
+    Ok(Request::new_with_init("https://sandbox.internal/v1/health", &init)?)
+}
+
+fn now_ms() -> f64 {
+    Date::now().as_millis() as f64
 }
 
 /// `future`'s output, or `None` when `limit` passes first.
@@ -237,17 +333,20 @@ pub fn boot_of(response: &Response) -> Option<String> {
     response.headers().get(AGENT_BOOT_HEADER).ok().flatten()
 }
 
-/// Starts the container with the sandbox's id and the configured environment.
+/// Starts the container with the sandbox's id, a fresh start id (`life` notes it: only an agent of this start is
+/// taken), and the configured environment.
 ///
 /// `ctx.container.start()` is called with a plain object: workers-rs 0.8's `ContainerStartupOptions` reaches
 /// workerd as a class instance whose `env` is a JS `Map`, which workerd reads as no variables at all (found when
 /// the first real container ran without `SANDBOX_ID`).
-fn start(container: &Container, sandbox_id: &str, env: &Env) -> Result<(), WorkerError> {
+fn start(container: &Container, sandbox_id: &str, env: &Env, life: &ContainerLife) -> Result<(), WorkerError> {
     use worker::js_sys::{Function, Object, Reflect};
     use worker::wasm_bindgen::{JsCast, JsValue};
     let failed = |e: JsValue| WorkerError::unavailable(format!("the container did not start: {e:?}"), 5);
+    let start_id = new_start_id()?;
     let variables = Object::new();
-    for (key, value) in std::iter::once(("SANDBOX_ID".to_string(), sandbox_id.to_string())).chain(container_env(env)) {
+    let ours = [("SANDBOX_ID".to_string(), sandbox_id.to_string()), (START_ID_ENV.to_string(), start_id.clone())];
+    for (key, value) in container_env(env).into_iter().chain(ours) {
         Reflect::set(&variables, &key.into(), &value.into()).map_err(failed)?;
     }
     let options = Object::new();
@@ -256,7 +355,15 @@ fn start(container: &Container, sandbox_id: &str, env: &Env) -> Result<(), Worke
     let handle: &JsValue = container.as_ref();
     let start: Function = Reflect::get(handle, &"start".into()).map_err(failed)?.dyn_into().map_err(failed)?;
     start.call1(handle, &options).map_err(failed)?;
+    life.begin_start(&start_id);
+    console_log!("sandbox {sandbox_id}: starting its container ({start_id})");
     Ok(())
+}
+
+fn new_start_id() -> Result<String, WorkerError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| WorkerError::unavailable(format!("no randomness: {e}"), 1))?;
+    Ok(format!("start-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
 fn container_env(env: &Env) -> Vec<(String, String)> {

@@ -5,6 +5,7 @@
 
 mod access;
 mod agent_link;
+mod container_life;
 mod errors;
 mod forward;
 mod in_flight;

@@ -21,6 +21,7 @@ use worker::{
 };
 
 use crate::agent_link::{boot_of, AgentLink, Sent};
+use crate::container_life::ContainerLife;
 use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::in_flight::{hold_until_done, InFlight};
@@ -51,8 +52,8 @@ pub struct Sandbox {
     last_call: Cell<f64>,
     alarm_pushed: Cell<f64>,
     in_flight: InFlight,
-    /// The container is being watched for its exit (`AgentLink::watch`).
-    watching: Rc<Cell<bool>>,
+    /// What is known of the container between calls: its watch, its latest start, a failed start's back-off.
+    life: Rc<ContainerLife>,
 }
 
 /// Why and when the container was last stopped (shown by the status route).
@@ -74,7 +75,7 @@ impl DurableObject for Sandbox {
             last_call: Cell::new(0.0),
             alarm_pushed: Cell::new(0.0),
             in_flight: InFlight::default(),
-            watching: Rc::new(Cell::new(false)),
+            life: Rc::new(ContainerLife::default()),
         }
     }
 
@@ -88,7 +89,8 @@ impl DurableObject for Sandbox {
     /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container, unless a call is still in flight (a long exec
     /// or stream). The next call starts a new one.
     async fn alarm(&self) -> Result<Response> {
-        let last = self.last_call.get();
+        // Idle from the end of the last call (a long exec counts until it ends), or from the start of one.
+        let last = self.in_flight.last_end().unwrap_or(0.0).max(self.last_call.get());
         let idle_ms = (last > 0.0).then(|| (Date::now().as_millis() as f64 - last).max(0.0) as u64);
         match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.sleep_after()) {
             OnAlarm::Later { ms, in_flight } => {
@@ -103,12 +105,13 @@ impl DurableObject for Sandbox {
                     if container.running() {
                         let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.sleep_after().as_secs());
                         console_log!("sandbox: stopping the container: {reason}");
-                        if let Err(err) = container.destroy(None).await {
-                            console_error!("sandbox: the container did not stop: {err}");
-                        }
+                        // Recorded first: once the container is gone, the status route says why.
                         let at = worker::js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
                         if let Err(err) = self.state.storage().put(LAST_STOP_KEY, LastStop { at, reason }).await {
                             console_error!("sandbox: could not record the stop: {err}");
+                        }
+                        if let Err(err) = container.destroy(None).await {
+                            console_error!("sandbox: the container did not stop: {err}");
                         }
                     }
                 }
@@ -136,13 +139,21 @@ impl Sandbox {
         }
         let call = self.in_flight.begin();
         // A container this object instance finds running (it was started before the object was) is watched too.
-        link.watch(&self.state, &self.watching, &id);
+        link.watch(&self.state, &self.life, &id);
         if !link.running() {
             self.healthy.set(false);
         }
         let mut recreated = Vec::new();
         if !self.healthy.get() {
-            recreated = self.recover(&id, &link).await?;
+            match self.recover(&id, &link).await {
+                Ok(sessions) => recreated = sessions,
+                Err(err) => {
+                    // Answered before its body was read: read it first, or the connection that brought it cannot
+                    // carry the caller's next request.
+                    drain(req, 0).await;
+                    return Err(err);
+                }
+            }
         }
         self.keep_awake().await;
         let response = match req.method() {
@@ -194,8 +205,7 @@ impl Sandbox {
     /// watches it, and gives a new agent its sessions before any call reaches it. Returns the re-created sessions.
     async fn recover(&self, id: &str, link: &AgentLink) -> std::result::Result<Vec<String>, WorkerError> {
         self.healthy.set(false);
-        let boot = link.ensure_started(id, &self.env).await?;
-        link.watch(&self.state, &self.watching, id);
+        let boot = link.ensure_started(id, &self.env, &self.state, &self.life).await?;
         self.healthy.set(true);
         match boot {
             Some(boot) => self.adopt(&boot, id, link).await,
@@ -292,7 +302,7 @@ impl Sandbox {
             (SESSIONS_PATH, serde_json::to_string(&options))
         };
         let body = body.map_err(|e| WorkerError::new(ErrorCode::InternalError, e.to_string()))?;
-        let answer = link.send(&json_post(path, &body)?, path, id, Some(boot)).await?;
+        let answer = link.send_bounded(&json_post(path, &body)?, path, id, Some(boot)).await?;
         match answer.status_code() {
             // Made, or made already by a call that met the restart at the same time.
             200 | 201 | 409 => Ok(true),
@@ -466,21 +476,33 @@ async fn small_body(mut req: Request, what: &str) -> std::result::Result<String,
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > SESSION_BODY_LIMIT {
-            // Read the rest and drop it (up to what any route takes), so the caller gets this answer rather than
-            // a connection cut while it still sends.
-            let mut dropped = body.len() + chunk.len();
+            // Read the rest and drop it, so the caller gets this answer rather than a connection cut while it
+            // still sends.
+            let read = body.len() + chunk.len();
             drop(body);
-            while let Some(Ok(more)) = chunks.next().await {
-                dropped += more.len();
-                if dropped > DRAIN_LIMIT {
-                    break;
-                }
-            }
+            drain_stream(chunks, read).await;
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Reads a request's body to its end and drops it (at most `DRAIN_LIMIT` in all), for an answer given before
+/// the body was needed.
+async fn drain(mut req: Request, read: usize) {
+    if let Ok(chunks) = req.stream() {
+        drain_stream(chunks, read).await;
+    }
+}
+
+async fn drain_stream(mut chunks: worker::ByteStream, mut read: usize) {
+    while let Some(Ok(chunk)) = chunks.next().await {
+        read += chunk.len();
+        if read > DRAIN_LIMIT {
+            break;
+        }
+    }
 }
 
 /// `/v1/sessions/{id}` (and not its history).

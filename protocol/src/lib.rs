@@ -9,6 +9,7 @@ mod files;
 pub mod ids;
 pub mod screen;
 mod session;
+pub mod start;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{CancelExecRequest, CancelExecResult, Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { containers, docker, sandboxContainers, startStack } from '../e2e/stack.mjs';
+import { callJson, containers, docker, sandboxContainers, startStack } from '../e2e/stack.mjs';
 
 const skip = !containers && 'needs SANDBOX_E2E_STACK=containers (scripts/test-containers.sh)';
 let stack;
@@ -16,17 +16,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function call(method, path, body) {
-  const res = await fetch(stack.base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch {}
-  return { status: res.status, json, text, headers: res.headers };
-}
+const call = (method, path, body) => callJson(stack.base, method, path, body);
 
 const of = (id) => sandboxContainers().filter((c) => c.id === id);
 const sidecars = () => docker('ps', '-a', '--filter', 'name=-proxy$', '--format', '{{.Names}}').split('\n').filter(Boolean);
@@ -96,4 +86,38 @@ test('two sandboxes are two containers: no file, process or variable of one is s
   const [bc] = of('iso-b');
   assert.notEqual(a.name, bc.name);
   assert.notEqual(a.pid, bc.pid);
+});
+
+// The agent is PID 1 of the container workerd started (its own PID namespace at this compatibility date): it
+// reaps what sandbox code orphans, and ends cleanly on SIGTERM.
+const zombies = "ps -eo stat= | grep -c '^Z' || true";
+
+test('orphans in a workerd-started container are reaped by the agent (PID 1)', { skip }, async () => {
+  const r = await call('POST', '/v1/sandboxes/reaper/exec', {
+    command: 'sleep 1 & for i in $(seq 20); do (true &); (sleep 0.2 &); done; nohup sh -c "sleep 0.3" >/dev/null 2>&1 &',
+  });
+  assert.equal(r.status, 200, r.text);
+  await new Promise((ok) => setTimeout(ok, 1500));
+  const after = await call('POST', '/v1/sandboxes/reaper/exec', { command: `cat /proc/1/comm; ${zombies}` });
+  assert.equal(after.json.stdout, 'sandbox-agent\n0');
+});
+
+test('SIGTERM to a workerd-started container ends its sessions and the agent cleanly; the next call starts anew', { skip }, async () => {
+  await call('POST', '/v1/sandboxes/termed/sessions', { id: 'busy', env: { KEPT: 'yes' } });
+  const running = call('POST', '/v1/sandboxes/termed/exec', { command: 'sleep 300', sessionId: 'busy' });
+  await new Promise((ok) => setTimeout(ok, 300));
+  const [container] = of('termed');
+  const t0 = Date.now();
+  docker('kill', '-s', 'TERM', container.name);
+  const ended = await running;
+  assert.ok(Date.now() - t0 < 5000, `the exec in flight ended ${Date.now() - t0} ms after SIGTERM`);
+  assert.ok(ended.status !== 200 || ended.json.exitCode !== 0, `the command did not complete: ${ended.text}`);
+  for (let i = 0; i < 50 && docker('inspect', '-f', '{{.State.Running}}', container.name).trim() === 'true'; i++) {
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  assert.equal(docker('inspect', '-f', '{{.State.ExitCode}}', container.name).trim(), '0', 'a clean exit (not restarted)');
+  const r = await call('POST', '/v1/sandboxes/termed/exec', { command: 'echo $KEPT', sessionId: 'busy' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.stdout, 'yes');
+  assert.equal(r.headers.get('x-sandbox-sessions-recreated'), 'busy');
 });

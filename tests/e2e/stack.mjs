@@ -22,9 +22,10 @@ export function freePort() {
   });
 }
 
-async function waitFor(url, headers, limitMs) {
+async function waitFor(url, headers, limitMs, child) {
   const deadline = Date.now() + limitMs;
   for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`${url}: the server exited (code ${child.exitCode}) before it answered`);
     try {
       const res = await fetch(url, { headers });
       if (res.status < 500) return;
@@ -46,14 +47,30 @@ export function docker(...args) {
   return run.stdout.trim();
 }
 
+/// A call with an optional JSON body to `base + path`: `{ status, json (when the answer is JSON), text, headers }`.
+export async function callJson(base, method, path, body, headers = {}) {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch {}
+  return { status: res.status, json, text, headers: res.headers };
+}
+
 /// The sandbox containers (not their sidecars) that exist now, running or not, with their sandbox ids.
 export function sandboxContainers() {
   const names = docker('ps', '-a', '--filter', `name=^/${CONTAINER_PREFIX}`, '--format', '{{.Names}}')
     .split('\n').filter((n) => n && !n.endsWith('-proxy'));
-  return names.map((name) => {
-    const [env, state, pid] = docker('inspect', '-f', '{{json .Config.Env}}\t{{.State.Status}}\t{{.State.Pid}}', name).split('\t');
+  if (names.length === 0) return [];
+  // One inspect for all; a container removed since the listing is left out (its line is missing).
+  const run = spawnSync('docker', ['inspect', '-f', '{{.Name}}\t{{json .Config.Env}}\t{{.State.Status}}\t{{.State.Pid}}', ...names], { encoding: 'utf8' });
+  return run.stdout.split('\n').filter(Boolean).map((line) => {
+    const [name, env, state, pid] = line.split('\t');
     const id = JSON.parse(env).find((e) => e.startsWith('SANDBOX_ID='))?.slice('SANDBOX_ID='.length);
-    return { name, id, state, pid: Number(pid) };
+    return { name: name.replace(/^\//, ''), id, state, pid: Number(pid) };
   });
 }
 
@@ -153,8 +170,9 @@ async function startRelay(agentPort) {
 /// registry (`registry`) lets caller Workers started with `startCaller` bind to it.
 ///
 /// With SANDBOX_E2E_STACK=containers there is no host agent and no relay (`agent` and `relay` are undefined);
-/// `vars` adds Worker variables, and the first `wrangler dev` builds the image (minutes; later ones hit the cache).
-export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {} } = {}) {
+/// `vars` adds Worker variables, `config` names another wrangler configuration (a test Worker of the same code),
+/// and the first `wrangler dev` builds the image (minutes; later ones hit the cache).
+export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {}, config } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
   const registry = join(dir, 'registry');
   let agent = containers ? undefined : await startAgent(join(dir, 'sandboxes'), undefined, profile);
@@ -169,10 +187,11 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   }
   if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
   for (const [name, value] of Object.entries(extra)) vars.push('--var', `${name}:${value}`);
+  if (config) vars.push('--config', config);
   const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
   const callers = [];
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, containers ? 900_000 : 120_000);
+  await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, containers ? 900_000 : 120_000, wrangler);
   return {
     base,
     relay,
@@ -224,7 +243,7 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
       const cwd = join(root, 'examples', name);
       callers.push(wranglerDev({ cwd, port: callerPort, registry, persist: join(dir, `wrangler-${name}`) }));
       const callerBase = `http://127.0.0.1:${callerPort}`;
-      await waitFor(`${callerBase}/`, {}, 300_000);
+      await waitFor(`${callerBase}/`, {}, 300_000, callers.at(-1));
       return callerBase;
     },
     async stop() {

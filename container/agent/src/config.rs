@@ -45,6 +45,9 @@ pub struct Config {
     /// Required of every call when set (an agent in a local sandbox's jail); from the environment, not the
     /// command line.
     pub token: Option<String>,
+    /// The container start this agent belongs to (`SANDBOX_START_ID`, given by the Durable Object), carried in
+    /// its boot id; from the environment.
+    pub start_id: Option<String>,
 }
 
 /// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
@@ -70,6 +73,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         isolate: false,
         unconfined: false,
         token: None,
+        start_id: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {

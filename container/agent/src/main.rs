@@ -25,6 +25,11 @@ fn main() {
         std::env::remove_var(sandbox_agent::local::children::TOKEN_ENV);
         config.token = Some(token);
     }
+    // The start id is the Durable Object's, for the boot id; the sandbox's programs have no use for it.
+    if let Ok(start) = std::env::var(sandbox_protocol::start::START_ID_ENV) {
+        std::env::remove_var(sandbox_protocol::start::START_ID_ENV);
+        config.start_id = Some(start);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -46,7 +46,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         max_sessions: config.max_sessions,
         budget: Arc::clone(&budget),
     });
-    let boot_id: Arc<str> = crate::names::random_id("boot").into();
+    let boot_id: Arc<str> =
+        sandbox_protocol::start::boot_id(config.start_id.as_deref(), &crate::names::random_id("boot")).into();
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     let app = match (&config.multi_sandbox, config.isolate) {
         (Some(root), true) => {
