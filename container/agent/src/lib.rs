@@ -1,18 +1,27 @@
 //! sandbox-agent: the program inside each sandbox's container. It keeps one persistent bash per session and serves
 //! exec, streaming and file operations over HTTP/1.1 JSON. See `ARCHITECTURE.md` at the repository root.
+//!
+//! The modules are private: what the binary (`main.rs`), the benchmarks and the integration tests use is
+//! re-exported here, and the compiler finds everything else that nothing uses.
 
-pub mod budget;
-pub mod clock;
-pub mod config;
-pub mod connections;
-pub mod error;
-pub mod files;
-pub mod http;
-pub mod local;
-pub mod names;
-pub mod output;
-pub mod process;
-pub mod sandbox;
-pub mod server;
-pub mod session;
-pub mod workspace;
+mod budget;
+mod clock;
+mod config;
+mod connections;
+mod error;
+mod files;
+mod http;
+mod local;
+mod names;
+mod output;
+mod process;
+mod sandbox;
+mod server;
+mod session;
+mod workspace;
+
+pub use config::{parse, Config, Parsed, USAGE};
+pub use local::children::TOKEN_ENV;
+/// Whether this machine can jail local sandboxes (bubblewrap and the namespaces it needs), and if not, why.
+pub use local::jail::available as jail_available;
+pub use server::run;

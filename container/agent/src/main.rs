@@ -1,6 +1,6 @@
 //! The agent's entry point: parse the command line, run the server.
 
-use sandbox_agent::config::{parse, Parsed, USAGE};
+use sandbox_agent::{parse, Parsed, USAGE};
 
 fn main() {
     let config = match parse(std::env::args().skip(1)) {
@@ -21,8 +21,8 @@ fn main() {
     // A token for this agent comes through the environment (not the command line, which every process of the
     // machine can read), and leaves it before any thread or shell starts.
     let mut config = config;
-    if let Ok(token) = std::env::var(sandbox_agent::local::children::TOKEN_ENV) {
-        std::env::remove_var(sandbox_agent::local::children::TOKEN_ENV);
+    if let Ok(token) = std::env::var(sandbox_agent::TOKEN_ENV) {
+        std::env::remove_var(sandbox_agent::TOKEN_ENV);
         config.token = Some(token);
     }
     // The start id is the Durable Object's, for the boot id; the sandbox's programs have no use for it.
@@ -37,7 +37,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(sandbox_agent::server::run(config)) {
+    if let Err(err) = runtime.block_on(sandbox_agent::run(config)) {
         eprintln!("sandbox-agent: {err}");
         std::process::exit(1);
     }

@@ -11,7 +11,7 @@ fn jail_available() -> bool {
         eprintln!("skipped: the agent runs in a container here, where bubblewrap gets no namespaces");
         return false;
     }
-    if let Err(why) = sandbox_agent::local::jail::available() {
+    if let Err(why) = sandbox_agent::jail_available() {
         eprintln!("skipped: {why}");
         return false;
     }

@@ -25,7 +25,6 @@ use crate::budget::Budget;
 use crate::error::AgentError;
 use crate::sandbox::Sandboxes;
 
-pub use body::MAX_BODY_BYTES;
 pub use screen::refuse_web_pages_locally;
 
 #[derive(Clone)]

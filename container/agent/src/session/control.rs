@@ -51,8 +51,9 @@ impl ControlParser {
         }
     }
 
-    /// Bytes held between pushes.
-    pub fn held(&self) -> usize {
+    /// Bytes held between pushes (the tests bound it).
+    #[cfg(test)]
+    fn held(&self) -> usize {
         self.current.len() + self.fields.iter().map(Vec::len).sum::<usize>()
     }
 

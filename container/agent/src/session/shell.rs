@@ -16,7 +16,7 @@ use tokio::net::unix::pipe;
 use super::control::{ControlParser, Report};
 use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
-use crate::process::reaper::{exited, ExitCode, ExitWatch, Reaper};
+use crate::process::reaper::{ExitWatch, Reaper};
 use crate::process::tree::now_ticks;
 use crate::process::tree::ShellRef;
 
@@ -138,11 +138,6 @@ impl Shell {
             writers: [out_write, err_write],
             _scripts: [script, wrapper],
         })
-    }
-
-    /// Resolves when the shell process has ended. Cancel-safe.
-    pub async fn exited(&mut self) -> ExitCode {
-        exited(&mut self.exit).await
     }
 
     /// Whether the shell process has already ended.
