@@ -15,12 +15,7 @@ source scripts/lib/docker.sh
 
 if [ "${1:-}" = "--if-available" ]; then
   shift
-  # An engine that runs is used; as root with apt, Debian's is installed and started; otherwise the run is skipped.
-  if ! docker info >/dev/null 2>&1 && ! { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && docker_install; }; then
-    echo "test:containers SKIPPED: no Docker engine here (none runs, and docker.io cannot be installed: not root, or no apt)."
-    echo "  Run 'npm run test:containers' as root on Debian or Ubuntu, or with a running Docker engine."
-    exit 0
-  fi
+  docker_available_or_skip test:containers || exit 0
 else
   docker_install
 fi

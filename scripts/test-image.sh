@@ -20,12 +20,7 @@ full_image="sandbox-rs-test-full"
 mkdir -p .state
 
 if [ "${1:-}" = "--if-available" ]; then
-  # An engine that runs is used; as root with apt, Debian's is installed and started; otherwise the test is skipped.
-  if ! docker info >/dev/null 2>&1 && ! { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && docker_install; }; then
-    echo "test:image SKIPPED: no Docker engine here (none runs, and docker.io cannot be installed: not root, or no apt)."
-    echo "  Run 'npm run test:image' as root on Debian or Ubuntu, or with a running Docker engine."
-    exit 0
-  fi
+  docker_available_or_skip test:image || exit 0
 else
   docker_install
 fi

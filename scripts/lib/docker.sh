@@ -39,6 +39,17 @@ docker_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
 }
 
+# Whether a test that needs Docker can run, for `--if-available`: an engine that runs is used; as root with apt,
+# Debian's is installed (and started later); otherwise it says that the test named $1 (an npm script) is skipped.
+docker_available_or_skip() {
+  if docker info >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && docker_install; }; then
+    return 0
+  fi
+  echo "$1 SKIPPED: no Docker engine here (none runs, and docker.io cannot be installed: not root, or no apt)."
+  echo "  Run 'npm run $1' as root on Debian or Ubuntu, or with a running Docker engine."
+  return 1
+}
+
 # Uses the running engine, or starts Debian's dockerd. The bridge needs an explicit address: without one it
 # reports no gateway and workerd fails with "DNS lookup failed". Without iptables (none here), published ports stay
 # on loopback and go through docker-proxy.
