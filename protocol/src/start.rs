@@ -4,7 +4,9 @@
 //! and the agent's boot id then begins with it. Docker restarts a container whose agent died in place (workerd
 //! sets the `on-failure` policy); workerd removes that copy, its network with it, when the object next starts the
 //! container. An agent of that copy carries the old start id, so the object, waiting for the container it just
-//! started, does not take it for the new one and send it calls that would be cut off mid-way.
+//! started, does not take it for the new one and send it calls that would be cut off mid-way. Such a copy keeps the
+//! environment of the start, so an agent takes a start id only once per container: it notes the id in its state
+//! folder, and an agent that finds it noted there (Docker restarted the container in place) answers without it.
 
 /// The environment variable through which a container learns its start id.
 pub const START_ID_ENV: &str = "SANDBOX_START_ID";
@@ -26,7 +28,8 @@ pub fn started_by(boot: &str, start: &str) -> bool {
     boot.strip_prefix(start).is_some_and(|rest| rest.starts_with('.'))
 }
 
-fn valid_start_id(start: &str) -> bool {
+/// Whether `start` can be a start id (1 to 64 letters, digits, `-` or `_`): anything else is ignored.
+pub fn valid_start_id(start: &str) -> bool {
     (1..=MAX_START_ID).contains(&start.len())
         && start.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -23,6 +23,8 @@ OPTIONS:
   --max-connections N       most connections open at once; more get 503 (default 1024)
   --memory-budget-mb N      memory that requests in flight may hold in all; beyond it they get 503
                             (default: half of the container's memory limit, or of the machine's)
+  --state-dir DIR           where the agent notes what must outlive it in its container (default
+                            /var/lib/sandbox-agent)
   --io-timeout-ms N         how long a request head or body may take to arrive, and a kept-alive
                             connection may sit idle (default 30000)
   -h, --help                this text
@@ -48,6 +50,8 @@ pub struct Config {
     /// The container start this agent belongs to (`SANDBOX_START_ID`, given by the Durable Object), carried in
     /// its boot id; from the environment.
     pub start_id: Option<String>,
+    /// Where the agent notes the start id it took (`start_claim`).
+    pub state_dir: PathBuf,
 }
 
 /// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
@@ -55,7 +59,7 @@ pub const DEFAULT_MAX_SESSIONS: usize = 256;
 
 #[derive(Debug, PartialEq)]
 pub enum Parsed {
-    Run(Config),
+    Run(Box<Config>),
     Help,
     Version,
 }
@@ -74,6 +78,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         unconfined: false,
         token: None,
         start_id: None,
+        state_dir: PathBuf::from("/var/lib/sandbox-agent"),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -91,6 +96,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                     v.parse().map_err(|_| format!("--listen: {v:?} is not an address like 127.0.0.1:3000"))?;
             }
             "--workspace" => config.workspace = PathBuf::from(value("--workspace")?),
+            "--state-dir" => config.state_dir = PathBuf::from(value("--state-dir")?),
             "--multi-sandbox" => config.multi_sandbox = Some(PathBuf::from(value("--multi-sandbox")?)),
             "--command-timeout-ms" => {
                 let v = value("--command-timeout-ms")?;
@@ -129,7 +135,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     }
     // Local mode isolates unless told not to.
     config.isolate = config.multi_sandbox.is_some() && !config.unconfined;
-    Ok(Parsed::Run(config))
+    Ok(Parsed::Run(Box::new(config)))
 }
 
 fn positive(text: &str) -> Option<usize> {

@@ -18,6 +18,7 @@ mod process;
 mod sandbox;
 mod server;
 mod session;
+mod start_claim;
 mod workspace;
 
 pub use config::{parse, Config, Parsed, USAGE};

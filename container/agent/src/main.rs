@@ -4,7 +4,7 @@ use sandbox_agent::{parse, Parsed, USAGE};
 
 fn main() {
     let config = match parse(std::env::args().skip(1)) {
-        Ok(Parsed::Run(config)) => config,
+        Ok(Parsed::Run(config)) => *config,
         Ok(Parsed::Help) => {
             print!("{USAGE}");
             return;

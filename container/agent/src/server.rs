@@ -46,8 +46,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         max_sessions: config.max_sessions,
         budget: Arc::clone(&budget),
     });
+    let start_id = config.start_id.clone().and_then(|start| crate::start_claim::claim(&config.state_dir, start));
     let boot_id: Arc<str> =
-        sandbox_protocol::start::boot_id(config.start_id.as_deref(), &crate::names::random_id("boot")).into();
+        sandbox_protocol::start::boot_id(start_id.as_deref(), &crate::names::random_id("boot")).into();
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     let app = match (&config.multi_sandbox, config.isolate) {
         (Some(root), true) => {

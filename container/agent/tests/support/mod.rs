@@ -46,6 +46,11 @@ impl Agent {
     }
 
     pub fn start_with(extra: &[&str]) -> Agent {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// `start_with`, with these variables in the agent's environment.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Agent {
         let dir = scratch_dir("ws");
         let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
         if !extra.contains(&"--multi-sandbox") {
@@ -60,7 +65,10 @@ impl Agent {
         if local && !extra.contains(&"--isolate") && !extra.contains(&"--unconfined") {
             args.push("--unconfined".into());
         }
-        let (mut command, container) = launcher(&dir);
+        // In a container, the folders a test names (its scratch folders) are the host's too.
+        let mut shared = vec![dir.clone()];
+        shared.extend(args.iter().map(PathBuf::from).filter(|p| p.starts_with(std::env::temp_dir()) && p.is_dir()));
+        let (mut command, container) = launcher(&shared, env);
         let mut child =
             command.args(&args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the agent");
         let mut line = String::new();
@@ -104,30 +112,37 @@ impl Agent {
 
 /// How an agent is started: the binary, or `docker run` of `SANDBOX_AGENT_IMAGE` (the container's name comes
 /// along). `docker run` passes SIGTERM on to the agent, so stopping works the same way.
-fn launcher(dir: &Path) -> (Command, Option<String>) {
+fn launcher(shared: &[PathBuf], env: &[(&str, &str)]) -> (Command, Option<String>) {
     match std::env::var("SANDBOX_AGENT_IMAGE") {
         Ok(image) if !image.is_empty() => {
             let name = format!("sandbox-agent-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
             let mut command = Command::new("docker");
-            command
-                .args([
-                    "run",
-                    "--rm",
-                    "--name",
-                    &name,
-                    "--label",
-                    "sandbox-rs-test",
-                    "--network",
-                    "host",
-                    "--pid",
-                    "host",
-                ])
-                .arg("-v")
-                .arg(format!("{0}:{0}", dir.display()))
-                .arg(image);
+            command.args([
+                "run",
+                "--rm",
+                "--name",
+                &name,
+                "--label",
+                "sandbox-rs-test",
+                "--network",
+                "host",
+                "--pid",
+                "host",
+            ]);
+            for dir in shared {
+                command.arg("-v").arg(format!("{0}:{0}", dir.display()));
+            }
+            for (key, value) in env {
+                command.arg("-e").arg(format!("{key}={value}"));
+            }
+            command.arg(image);
             (command, Some(name))
         }
-        _ => (Command::new(env!("CARGO_BIN_EXE_sandbox-agent")), None),
+        _ => {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_sandbox-agent"));
+            command.envs(env.iter().copied());
+            (command, None)
+        }
     }
 }
 
