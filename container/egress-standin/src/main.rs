@@ -151,7 +151,30 @@ async fn tunnel(mut client: TcpStream, request: &Head, early: Vec<u8>) {
     if !early.is_empty() && upstream.write_all(&early).await.is_err() {
         return;
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    join(client, upstream).await;
+}
+
+/// Copies both ways until the destination's side ends, then closes the tunnel. A destination that closed its
+/// connection (its program exited, or died) closes the caller's too, at once: a tunnel left half open is a
+/// kept-alive connection that the caller may send its next request on and never hear from again. The caller's
+/// end of sending is passed on, and the answer still flows back; a caller that fails ends the tunnel.
+async fn join(mut client: TcpStream, mut upstream: TcpStream) {
+    let (mut client_read, mut client_write) = client.split();
+    let (mut upstream_read, mut upstream_write) = upstream.split();
+    let to_upstream = async {
+        if tokio::io::copy(&mut client_read, &mut upstream_write).await.is_ok() {
+            let _ = upstream_write.shutdown().await;
+            std::future::pending::<()>().await;
+        }
+    };
+    let to_client = async {
+        let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::select! {
+        () = to_upstream => {}
+        () = to_client => {}
+    }
 }
 
 /// `host:port` when the host is a loopback address.
@@ -243,6 +266,50 @@ mod tests {
         assert_eq!(loopback("10.0.0.1:3000"), None);
         assert_eq!(loopback("example.com:443"), None);
         assert_eq!(loopback("127.0.0.1"), None);
+    }
+
+    /// Two ends of a loopback connection.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let near = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        (near, listener.accept().await.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_closes_when_its_destination_does_even_if_the_caller_keeps_it_open() {
+        let (mut caller, client) = pair().await;
+        let (upstream, mut destination) = pair().await;
+        let tunnel = tokio::spawn(join(client, upstream));
+        caller.write_all(b"request").await.unwrap();
+        let mut got = [0u8; 7];
+        destination.read_exact(&mut got).await.unwrap();
+        destination.write_all(b"answer").await.unwrap();
+        drop(destination);
+        let mut answer = Vec::new();
+        caller.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, b"answer", "what the destination sent arrives before the end");
+        tokio::time::timeout(Duration::from_secs(5), tunnel)
+            .await
+            .expect("the tunnel ended while the caller still held its connection")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_answer_still_flows_after_the_caller_ends_its_sending() {
+        let (mut caller, client) = pair().await;
+        let (upstream, mut destination) = pair().await;
+        let tunnel = tokio::spawn(join(client, upstream));
+        caller.write_all(b"ask").await.unwrap();
+        caller.shutdown().await.unwrap();
+        let mut asked = Vec::new();
+        destination.read_to_end(&mut asked).await.unwrap();
+        assert_eq!(asked, b"ask");
+        destination.write_all(b"late answer").await.unwrap();
+        drop(destination);
+        let mut answer = Vec::new();
+        caller.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, b"late answer");
+        tokio::time::timeout(Duration::from_secs(5), tunnel).await.unwrap().unwrap();
     }
 
     #[test]
