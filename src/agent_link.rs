@@ -39,21 +39,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the object's own quick calls to an agent (health, re-creating a session) and removing a failed
 /// container may take.
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often a call in flight looks whether its container has ended.
+const EXIT_POLL: Duration = Duration::from_millis(250);
 /// The agent's URL inside the container (the host part is ignored by the port's fetcher).
 const CONTAINER_ORIGIN: &str = "http://container";
 
 pub enum AgentLink {
     /// The host agent of local development, and the token it asks of its callers (so that code in a local
     /// sandbox, which shares the host's loopback, cannot drive it).
-    Local {
-        base: String,
-        token: Option<String>,
-    },
-    Container(Container),
+    Local { base: String, token: Option<String> },
+    /// The object's container, and what the object knows of its life (shared by every call of the object).
+    Container { container: Container, life: Rc<ContainerLife> },
 }
 
 impl AgentLink {
-    pub fn new(state: &State, env: &Env) -> Result<AgentLink, WorkerError> {
+    pub fn new(state: &State, env: &Env, life: &Rc<ContainerLife>) -> Result<AgentLink, WorkerError> {
         if let Ok(url) = env.var(AGENT_URL_VAR) {
             let base = url.to_string().trim_end_matches('/').to_string();
             if !base.is_empty() {
@@ -68,14 +68,23 @@ impl AgentLink {
         }
         state
             .container()
-            .map(AgentLink::Container)
+            .map(|container| AgentLink::Container { container, life: life.clone() })
             .ok_or_else(|| WorkerError::unavailable("this Worker has neither a container nor SANDBOX_AGENT_URL", 5))
     }
 
     pub fn mode(&self) -> &'static str {
         match self {
             AgentLink::Local { .. } => "local",
-            AgentLink::Container(_) => "container",
+            AgentLink::Container { .. } => "container",
+        }
+    }
+
+    /// Whether an agent that answered with `boot` may be given calls: in a container, only one of the latest
+    /// start (not a copy that Docker restarted in place, which workerd removes at the next start).
+    pub fn accepts(&self, boot: &str) -> bool {
+        match self {
+            AgentLink::Local { .. } => true,
+            AgentLink::Container { life, .. } => life.accepts(boot),
         }
     }
 
@@ -83,7 +92,7 @@ impl AgentLink {
     pub fn running(&self) -> bool {
         match self {
             AgentLink::Local { .. } => true,
-            AgentLink::Container(container) => container.running(),
+            AgentLink::Container { container, .. } => container.running(),
         }
     }
 
@@ -101,9 +110,8 @@ impl AgentLink {
         sandbox_id: &str,
         env: &Env,
         state: &State,
-        life: &Rc<ContainerLife>,
     ) -> Result<Option<String>, WorkerError> {
-        let container = match self {
+        let (container, life) = match self {
             // The sandbox's own agent answers (in isolated local mode, the one in its jail, started now if need be).
             AgentLink::Local { .. } => {
                 return match within(RECOVERY_TIMEOUT, self.health(sandbox_id)).await {
@@ -111,7 +119,7 @@ impl AgentLink {
                     _ => Err(WorkerError::unavailable("the sandbox's agent cannot be reached", 1)),
                 };
             }
-            AgentLink::Container(container) => container,
+            AgentLink::Container { container, life } => (container, life),
         };
         if let Some((seconds, reason)) = life.refusing(now_ms()) {
             return Err(WorkerError::unavailable(
@@ -123,7 +131,7 @@ impl AgentLink {
         while now_ms() - started < START_DEADLINE.as_millis() as f64 {
             if let Some(reason) = life.failed_start() {
                 console_error!("sandbox {sandbox_id}: the container ended before its agent answered: {reason}");
-                self.stop_failed(sandbox_id, env, state, life).await;
+                self.stop_failed(sandbox_id, env, state).await;
                 life.refuse_for(now_ms(), &reason);
                 return Err(WorkerError::unavailable(
                     format!("the sandbox's container ended before its agent answered ({reason})"),
@@ -133,7 +141,7 @@ impl AgentLink {
             if !container.running() {
                 start(container, sandbox_id, env, life)?;
             }
-            self.watch(state, life, sandbox_id);
+            self.watch(state, sandbox_id);
             // Each probe is bounded too: a connection that a dying container accepted may never be answered.
             let port = container.get_tcp_port(AGENT_PORT)?;
             let probe = port.fetch(format!("{CONTAINER_ORIGIN}/v1/health"), None);
@@ -144,7 +152,10 @@ impl AgentLink {
                         return Ok(Some(boot));
                     }
                     Some(boot) if response.status_code() == 200 => {
-                        console_log!("sandbox {sandbox_id}: {boot} is from an earlier start; waiting for this one")
+                        console_log!(
+                            "sandbox {sandbox_id}: {boot} is not of this start (an earlier one, or a copy restarted in \
+                             place); waiting for this one"
+                        )
                     }
                     _ => {}
                 }
@@ -153,7 +164,7 @@ impl AgentLink {
         }
         let reason = format!("its agent did not answer within {} s", START_DEADLINE.as_secs());
         console_error!("sandbox {sandbox_id}: the container did not start: {reason}");
-        self.stop_failed(sandbox_id, env, state, life).await;
+        self.stop_failed(sandbox_id, env, state).await;
         life.refuse_for(now_ms(), &reason);
         Err(WorkerError::unavailable(
             format!("the sandbox's container did not start: {reason}"),
@@ -164,8 +175,8 @@ impl AgentLink {
     /// Stops a container that failed to start. One whose process exited is no longer `running` to workerd, but
     /// Docker restarts it (on-failure) until it is removed, and `destroy()` does nothing to a container that is not
     /// running: so it is started once more, which removes the looping one, and destroyed with its sidecar at once.
-    async fn stop_failed(&self, sandbox_id: &str, env: &Env, state: &State, life: &Rc<ContainerLife>) {
-        let AgentLink::Container(container) = self else { return };
+    async fn stop_failed(&self, sandbox_id: &str, env: &Env, state: &State) {
+        let AgentLink::Container { container, life } = self else { return };
         if !container.running() {
             if let Err(err) = start(container, sandbox_id, env, life) {
                 console_error!("sandbox {sandbox_id}: could not replace the failed container: {}", err.message);
@@ -173,7 +184,7 @@ impl AgentLink {
             }
         }
         // Watched, so that workerd learns it is gone; the start itself is not one to wait for or to judge.
-        self.watch(state, life, sandbox_id);
+        self.watch(state, sandbox_id);
         life.forget_start();
         match within(RECOVERY_TIMEOUT, container.destroy(None)).await {
             Some(Ok(())) => console_log!("sandbox {sandbox_id}: the failed container is removed"),
@@ -184,8 +195,8 @@ impl AgentLink {
 
     /// Watches a running container until it exits, once at a time (`life` says whether a watch is pending): when
     /// it exits, workerd marks it not running and the next call starts a new one. Local mode: nothing to watch.
-    pub fn watch(&self, state: &State, life: &Rc<ContainerLife>, sandbox_id: &str) {
-        let AgentLink::Container(container) = self else { return };
+    pub fn watch(&self, state: &State, sandbox_id: &str) {
+        let AgentLink::Container { container, life } = self else { return };
         if !container.running() || !life.claim_watch() {
             return;
         }
@@ -229,7 +240,7 @@ impl AgentLink {
     ) -> Result<Sent, WorkerError> {
         let url = match self {
             AgentLink::Local { base, .. } => format!("{base}{path}"),
-            AgentLink::Container(_) => format!("{CONTAINER_ORIGIN}{path}"),
+            AgentLink::Container { .. } => format!("{CONTAINER_ORIGIN}{path}"),
         };
         let forwarded = readdress(req, &url, sandbox_id)?;
         if let Some(boot) = expected_boot {
@@ -240,7 +251,27 @@ impl AgentLink {
         }
         let sent = match self {
             AgentLink::Local { .. } => Fetch::Request(forwarded).send().await,
-            AgentLink::Container(container) => container.get_tcp_port(AGENT_PORT)?.fetch_request(forwarded).await,
+            AgentLink::Container { container, life } => {
+                // Raced against the container's end: a call whose agent died may never be answered (its
+                // connection cut inside Docker's network), and must not hold the caller forever.
+                let seen = life.exits();
+                let port = container.get_tcp_port(AGENT_PORT)?;
+                let fetch = std::pin::pin!(port.fetch_request(forwarded));
+                let ended = std::pin::pin!(ended_since(life, seen));
+                match futures_util::future::select(fetch, ended).await {
+                    futures_util::future::Either::Left((sent, _)) => sent,
+                    futures_util::future::Either::Right((reason, _)) => {
+                        console_error!("sandbox {sandbox_id}: the container ended during a call to {path}: {reason}");
+                        return Err(WorkerError::unavailable(
+                            format!(
+                                "the sandbox's container ended during the call ({reason}); it may have taken effect \
+                                 in part"
+                            ),
+                            1,
+                        ));
+                    }
+                }
+            }
         };
         match sent {
             Ok(response) => Ok(Sent::Answered(response)),
@@ -278,7 +309,7 @@ impl AgentLink {
 
     /// Stops the container (local mode: nothing to stop).
     pub async fn stop(&self) -> Result<(), WorkerError> {
-        if let AgentLink::Container(container) = self {
+        if let AgentLink::Container { container, .. } = self {
             if container.running() {
                 container.destroy(None).await?;
             }
@@ -295,6 +326,16 @@ fn health_request() -> Result<Request, WorkerError> {
 
 fn now_ms() -> f64 {
     Date::now().as_millis() as f64
+}
+
+/// Resolves, with the reason, once the watch has seen the container end after `exits()` was `seen`.
+async fn ended_since(life: &ContainerLife, seen: u32) -> String {
+    loop {
+        Delay::from(EXIT_POLL).await;
+        if let Some(reason) = life.exited_since(seen) {
+            return reason;
+        }
+    }
 }
 
 /// `future`'s output, or `None` when `limit` passes first.

@@ -20,6 +20,10 @@ pub struct ContainerLife {
     /// Calls before this time (ms since the epoch) get `CONTAINER_UNAVAILABLE` at once.
     failed_until: Cell<f64>,
     failed_reason: RefCell<String>,
+    /// How many exits the watch has seen, and why the last one happened: a call in flight when the count moves
+    /// has lost its agent.
+    exits: Cell<u32>,
+    last_exit: RefCell<String>,
 }
 
 struct Start {
@@ -60,11 +64,23 @@ impl ContainerLife {
     /// The watch saw the container of start `start` end (`None`: one this instance found running).
     pub fn exited(&self, start: Option<&str>, reason: String) {
         self.watching.set(false);
+        self.exits.set(self.exits.get().wrapping_add(1));
+        *self.last_exit.borrow_mut() = reason.clone();
         if let Some(current) = self.start.borrow_mut().as_mut() {
             if Some(current.id.as_str()) == start {
                 current.exited = Some(reason);
             }
         }
+    }
+
+    /// How many exits have been seen so far (`exited_since` compares).
+    pub fn exits(&self) -> u32 {
+        self.exits.get()
+    }
+
+    /// Why the container ended, when it ended since `exits()` was `seen`.
+    pub fn exited_since(&self, seen: u32) -> Option<String> {
+        (self.exits.get() != seen).then(|| self.last_exit.borrow().clone())
     }
 
     /// Why the latest start failed: its container ended before its agent answered.
@@ -124,6 +140,17 @@ mod tests {
         life.forget_start();
         life.exited(Some("s3"), "destroyed".into());
         assert_eq!(life.failed_start(), None, "a start made only to be destroyed fails nobody");
+    }
+
+    #[test]
+    fn a_call_learns_that_its_container_ended_while_it_was_in_flight() {
+        let life = ContainerLife::default();
+        let before = life.exits();
+        assert_eq!(life.exited_since(before), None);
+        life.exited(Some("s1"), "exit code 137".into());
+        assert_eq!(life.exited_since(before).as_deref(), Some("exit code 137"));
+        let later = life.exits();
+        assert_eq!(life.exited_since(later), None, "a call sent after the exit was seen is not affected");
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl DurableObject for Sandbox {
                 Response::ok("in use")
             }
             OnAlarm::Stop => {
-                if let Ok(AgentLink::Container(container)) = AgentLink::new(&self.state, &self.env) {
+                if let Ok(AgentLink::Container { container, .. }) = AgentLink::new(&self.state, &self.env, &self.life) {
                     if container.running() {
                         let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.sleep_after().as_secs());
                         console_log!("sandbox: stopping the container: {reason}");
@@ -129,7 +129,7 @@ impl Sandbox {
             .get(SANDBOX_ID_HEADER)?
             .ok_or_else(|| WorkerError::new(ErrorCode::ValidationFailed, "missing X-Sandbox-Id"))?;
         let path = req.path();
-        let link = AgentLink::new(&self.state, &self.env)?;
+        let link = AgentLink::new(&self.state, &self.env, &self.life)?;
         if path == SANDBOX_PATH {
             return match req.method() {
                 Method::Get => self.status(&id, &link).await,
@@ -139,7 +139,7 @@ impl Sandbox {
         }
         let call = self.in_flight.begin();
         // A container this object instance finds running (it was started before the object was) is watched too.
-        link.watch(&self.state, &self.life, &id);
+        link.watch(&self.state, &id);
         if !link.running() {
             self.healthy.set(false);
         }
@@ -205,7 +205,7 @@ impl Sandbox {
     /// watches it, and gives a new agent its sessions before any call reaches it. Returns the re-created sessions.
     async fn recover(&self, id: &str, link: &AgentLink) -> std::result::Result<Vec<String>, WorkerError> {
         self.healthy.set(false);
-        let boot = link.ensure_started(id, &self.env, &self.state, &self.life).await?;
+        let boot = link.ensure_started(id, &self.env, &self.state).await?;
         self.healthy.set(true);
         match boot {
             Some(boot) => self.adopt(&boot, id, link).await,
@@ -238,8 +238,16 @@ impl Sandbox {
         let boot = boot_of(&response);
         if response.status_code() == ErrorCode::AgentRestarted.http_status() {
             let boot = boot.ok_or_else(|| WorkerError::unavailable("the sandbox's agent restarted; retry", 1))?;
-            recreated.extend(self.adopt(&boot, id, link).await?);
-            response = link.send(&make()?, path, id, Some(&boot)).await?;
+            let boot = if link.accepts(&boot) {
+                recreated.extend(self.adopt(&boot, id, link).await?);
+                Some(boot)
+            } else {
+                // Not an agent of the latest start (a copy Docker restarted in place): wait for one that is.
+                console_log!("sandbox {id}: {boot} answered and is not of the latest start; starting or waiting");
+                recreated.extend(self.recover(id, link).await?);
+                self.known_boot().await?
+            };
+            response = link.send(&make()?, path, id, boot.as_deref()).await?;
             if response.status_code() == ErrorCode::AgentRestarted.http_status() {
                 return Err(WorkerError::unavailable("the sandbox's agent restarted again; retry", 1));
             }

@@ -54,6 +54,35 @@ test('a container killed from Docker is replaced on the next call, with its sess
   assert.equal(now.state, 'running');
 });
 
+test("a call that races its agent's death is answered, never left hanging", { skip }, async () => {
+  // The kill and the call go out together, so the call may reach the agent while it dies (its connection then
+  // is never answered: the object learns from its watch that the container ended) or after (a new agent serves
+  // it). Either way an answer comes within seconds: 200, or 503 CONTAINER_UNAVAILABLE saying what happened.
+  await call('POST', '/v1/sandboxes/racing/sessions', { id: 'keep' });
+  const outcomes = [];
+  for (let round = 0; round < 6; round++) {
+    const [container] = of('racing').filter((c) => c.state === 'running');
+    process.kill(container.pid, 'SIGKILL');
+    const started = Date.now();
+    const r = await Promise.race([
+      call('POST', '/v1/sandboxes/racing/exec', { command: 'echo alive', sessionId: 'keep' }),
+      new Promise((ok) => setTimeout(() => ok({ status: 'hung' }), 20_000)),
+    ]);
+    outcomes.push(`${r.status} in ${Date.now() - started} ms`);
+    assert.notEqual(r.status, 'hung', `round ${round}: no answer in 20 s (${outcomes})`);
+    if (r.status === 503) {
+      assert.equal(r.json.code, 'CONTAINER_UNAVAILABLE', r.text);
+      assert.ok(r.headers.get('retry-after'), 'a 503 says when to try again');
+    } else {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.stdout, 'alive');
+    }
+    const next = await call('POST', '/v1/sandboxes/racing/exec', { command: 'echo next', sessionId: 'keep' });
+    assert.equal(next.status, 200, `round ${round}: the call after: ${next.text}`);
+  }
+  console.log(`# a call racing its agent's death: ${outcomes.join(', ')}`);
+});
+
 test('destroy removes the container and its sidecar; the next call starts clean', { skip }, async () => {
   await call('POST', '/v1/sandboxes/doomed/files/write', { path: '/workspace/left.txt', content: 'x' });
   const [container] = of('doomed');

@@ -207,8 +207,21 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
     /// would end it. Either way their sessions are gone.
     async restartAgent() {
       if (containers) {
-        for (const c of sandboxContainers().filter((c) => c.state === 'running' && c.pid > 0)) {
+        // Each agent (PID 1) is killed, and this returns once Docker has seen every one of them die (it then
+        // restarts the container in place, or it is gone), as `agent.stop()` waits for the host agent's exit: a
+        // call made after that meets a dead agent, never one still dying. (A call that races a death in flight
+        // is answered 503 CONTAINER_UNAVAILABLE: tests/containers/lifecycle.test.mjs.)
+        const killed = sandboxContainers().filter((c) => c.state === 'running' && c.pid > 0);
+        for (const c of killed) {
           try { process.kill(c.pid, 'SIGKILL'); } catch {}
+        }
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const now = new Map(sandboxContainers().map((c) => [c.name, c]));
+          const dying = killed.filter((c) => now.get(c.name)?.state === 'running' && now.get(c.name).pid === c.pid);
+          if (dying.length === 0) break;
+          if (Date.now() > deadline) throw new Error(`Docker did not see these agents die: ${dying.map((c) => c.name)}`);
+          await new Promise((ok) => setTimeout(ok, 50));
         }
         return;
       }
