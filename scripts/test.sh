@@ -2,8 +2,9 @@
 # Every test of the project, from a fresh machine: the lint gate (scripts/lint.sh), the Rust unit and integration
 # tests (the real agent binary, real bash, real files), then the end-to-end suite through the real workerd
 # (`wrangler dev`), the Worker and the agent, with the JavaScript client and the example caller Workers; then, when
-# a Docker engine runs or can be installed here, the container image (scripts/test-image.sh). Installs what it
-# needs (scripts/toolchain.sh).
+# a Docker engine runs or can be installed here, the container image (scripts/test-image.sh) and the production
+# path: the end-to-end suite again through real containers started by the Durable Objects, and what only
+# containers show (scripts/test-containers.sh). Installs what it needs (scripts/toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +29,11 @@ if [ "$status" -eq 0 ]; then
   # The container image, when a Docker engine is (or can be started) here; skipped with a message otherwise.
   bash scripts/test-image.sh --if-available 2>&1 | tee -a "$log" || status=$?
 fi
-# Not yet here: scripts/test-containers.sh (`npm run test:containers`: the suite again through real containers, and
-# tests/containers). A call right after its agent is killed still hangs now and then (one restart test in about
-# two full runs; issue 10); it joins `npm test` once that is found.
+if [ "$status" -eq 0 ]; then
+  # The production path (`State::container()`, real containers under `wrangler dev`); skipped, saying why, where
+  # no Docker engine runs or can be installed.
+  bash scripts/test-containers.sh --if-available 2>&1 | tee -a "$log" || status=$?
+fi
 # One closing line for the whole run, summed over every test binary and the end-to-end suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }
