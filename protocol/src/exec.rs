@@ -61,7 +61,22 @@ pub struct CancelExecResult {
     pub cancelled: bool,
 }
 
-/// The result of a buffered exec, as the SDK names it, plus `timedOut` and `truncated`.
+/// How a command ended: on its own (`exitCode` is its status, 128+N when signal N killed it), stopped by its
+/// timeout (exit code 124), or cancelled (`POST /v1/exec/cancel` or the caller leaving; exit code 130). A command
+/// can exit with 124 or 130 by itself: only this field tells them apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Ended {
+    #[default]
+    Exited,
+    TimedOut,
+    Cancelled,
+}
+
+/// The result of a buffered exec, as the SDK names it, plus `ended`, `timedOut` and `truncated`.
+///
+/// `ended` is the newest field: a result from an agent without it reads as `exited`, or `timedOut` when that
+/// flag is set (`ExecResult::ended`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecResult {
@@ -75,9 +90,20 @@ pub struct ExecResult {
     /// When the command started, ISO 8601.
     pub timestamp: String,
     pub session_id: String,
+    /// How it ended; read it with `ended()`.
+    #[serde(default, rename = "ended", skip_serializing_if = "Option::is_none")]
+    pub ended_as: Option<Ended>,
+    /// `ended == timedOut`, kept for callers that read it.
     pub timed_out: bool,
     pub truncated: bool,
     pub encoding: Encoding,
+}
+
+impl ExecResult {
+    /// How the command ended (from an older agent without the field: from `timedOut`).
+    pub fn ended(&self) -> Ended {
+        self.ended_as.unwrap_or(if self.timed_out { Ended::TimedOut } else { Ended::Exited })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +164,7 @@ mod tests {
             duration: 1,
             timestamp: "2026-01-01T00:00:00Z".into(),
             session_id: "s".into(),
+            ended_as: Some(Ended::Exited),
             timed_out: false,
             truncated: false,
             encoding: Encoding::Utf8,
@@ -147,6 +174,24 @@ mod tests {
             assert!(v.get(key).is_some(), "{key}");
         }
         assert_eq!(v["encoding"], "utf-8");
+        assert_eq!(v["ended"], "exited");
+    }
+
+    #[test]
+    fn how_a_command_ended_reads_the_same_from_older_agents() {
+        for (ended, text) in [(Ended::Exited, "exited"), (Ended::TimedOut, "timedOut"), (Ended::Cancelled, "cancelled")]
+        {
+            assert_eq!(serde_json::to_value(ended).unwrap(), text);
+        }
+        let older = |timed_out: bool| {
+            serde_json::from_value::<ExecResult>(serde_json::json!({
+                "success": false, "exitCode": 124, "stdout": "", "stderr": "", "command": "sleep 9", "duration": 1,
+                "timestamp": "t", "sessionId": "s", "timedOut": timed_out, "truncated": false, "encoding": "utf-8",
+            }))
+            .unwrap()
+        };
+        assert_eq!(older(true).ended(), Ended::TimedOut);
+        assert_eq!(older(false).ended(), Ended::Exited, "exit code 124 of its own");
     }
 
     #[test]

@@ -12,7 +12,9 @@ mod session;
 pub mod start;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use exec::{CancelExecRequest, CancelExecResult, Encoding, ExecEvent, ExecEventType, ExecRequest, ExecResult};
+pub use exec::{
+    CancelExecRequest, CancelExecResult, Encoding, Ended, ExecEvent, ExecEventType, ExecRequest, ExecResult,
+};
 pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,

@@ -79,6 +79,7 @@ describe('the Rust client, every method, through rust-caller', () => {
     assert.deepEqual([t.plain.stdout, t.plain.stderr, t.plain.exitCode, t.plain.success, t.plain.sessionId], ['a\nb', 'err', 3, false, 'default']);
     assert.equal(t.scoped, "it's $literal\nsub");
     assert.deepEqual(t.timedOut, [true, 124]);
+    assert.equal(t.ended, 'timedOut', 'the Rust client reads how the command ended');
     assert.equal(t.bytes, 'AP8=');
     const { kinds, exitCode } = t.streamed;
     // stdout and stderr are separate pipes: their events may come in either order.

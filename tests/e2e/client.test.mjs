@@ -59,7 +59,10 @@ describe('exec', () => {
     assert.match((await sandbox.exec('echo "${X-unset} $(pwd)"')).stdout, /^unset \/.*[^b]$/);
     const slow = await sandbox.exec('sleep 5; echo never', { timeout: 200 });
     assert.equal(slow.timedOut, true);
+    assert.equal(slow.ended, 'timedOut');
     assert.equal(slow.stdout, '');
+    const own = await sandbox.exec('exit 124', { timeout: 5000 });
+    assert.deepEqual([own.exitCode, own.ended, own.timedOut], [124, 'exited', false]);
     assert.ok(slow.duration < 3000, String(slow.duration));
   });
 

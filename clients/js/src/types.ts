@@ -30,6 +30,9 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
+/** How a command ended (`ExecResult.ended`). */
+export type CommandEnd = 'exited' | 'timedOut' | 'cancelled';
+
 export interface ExecResult {
   success: boolean;
   exitCode: number;
@@ -41,7 +44,12 @@ export interface ExecResult {
   /** When the command started, ISO 8601. */
   timestamp: string;
   sessionId: string;
-  /** The command was killed by its timeout (its exit code is then 124). */
+  /**
+   * How the command ended: by itself (`exitCode` is its status), stopped by its timeout (exit code 124) or
+   * cancelled (exit code 130). A command may exit with 124 or 130 by itself; only this tells them apart.
+   */
+  ended: CommandEnd;
+  /** `ended === 'timedOut'`. */
   timedOut: boolean;
   /** Output passed `maxOutputBytes` and was cut. */
   truncated: boolean;

@@ -26,8 +26,8 @@ pub use native::NativeUrl;
 pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
-    Encoding, ExecEvent, ExecEventType, ExecResult, FileInfo, FileType, ListFilesResult, ReadFileResult, SessionInfo,
-    SessionOptions,
+    Encoding, Ended, ExecEvent, ExecEventType, ExecResult, FileInfo, FileType, ListFilesResult, ReadFileResult,
+    SessionInfo, SessionOptions,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]

@@ -20,6 +20,7 @@ async fn a_running_command_is_stopped_and_answers_130() {
     assert_eq!(r["cancelled"], true, "{r}");
     let result = running.await.unwrap();
     assert_eq!(result["exitCode"], 130);
+    assert_eq!(result["ended"], "cancelled");
     assert_eq!(result["stdout"], "");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(other.run(None, "echo next").await["stdout"], "next");
@@ -39,7 +40,9 @@ async fn a_queued_command_that_is_cancelled_never_starts() {
     let queued = tokio::spawn(async move { second.exec(json!({"command": "touch ran", "commandId": "q"})).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(other.post("/v1/exec/cancel", json!({"commandId": "q"})).await.json()["cancelled"], true);
-    assert_eq!(queued.await.unwrap()["exitCode"], 130);
+    let queued = queued.await.unwrap();
+    assert_eq!(queued["exitCode"], 130);
+    assert_eq!(queued["ended"], "cancelled", "cancelled before it started");
     blocker.await.unwrap();
     assert!(!agent.dir.join("ran").exists());
 }
@@ -65,6 +68,7 @@ async fn a_cancelled_stream_completes_with_130() {
         .to_bytes();
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains(r#""type":"complete""#) && text.contains(r#""exitCode":130"#), "{text}");
+    assert!(text.contains(r#""ended":"cancelled""#), "{text}");
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ async fn echo_gives_the_value_without_its_trailing_newline() {
     assert_eq!(r["command"], "echo hello");
     assert_eq!(r["sessionId"], "default");
     assert_eq!(r["timedOut"], false);
+    assert_eq!(r["ended"], "exited");
     assert!(s(&r["timestamp"]).ends_with('Z'));
     assert!(r["duration"].is_u64());
 }

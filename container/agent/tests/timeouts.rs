@@ -17,12 +17,25 @@ async fn a_timed_out_command_returns_124_with_partial_output_and_the_session_liv
     assert!(t0.elapsed() < Duration::from_secs(5), "took {:?}", t0.elapsed());
     assert_eq!(r["exitCode"], 124);
     assert_eq!(r["timedOut"], true);
+    assert_eq!(r["ended"], "timedOut");
     assert_eq!(r["success"], false);
     assert_eq!(r["stdout"], "partial");
     // Only what the command wrote: no report from the shell about the process it lost.
     assert_eq!(r["stderr"], "err");
     let r = c.run(None, "pwd; echo $KEPT $shellvar").await;
     assert_eq!(r["stdout"], format!("{}\nyes 1", path_str(&agent.dir.join("kept"))));
+}
+
+#[tokio::test]
+async fn exit_codes_124_and_130_of_a_command_itself_are_not_a_timeout_or_a_cancel() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    for code in [124, 130] {
+        let r = c.exec(json!({"command": format!("(exit {code})"), "timeout": 5000})).await;
+        assert_eq!(r["exitCode"], code);
+        assert_eq!(r["ended"], "exited", "{r}");
+        assert_eq!(r["timedOut"], false);
+    }
 }
 
 #[tokio::test]

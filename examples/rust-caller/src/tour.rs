@@ -99,6 +99,7 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
         "plain": plain,
         "scoped": scoped.stdout,
         "timedOut": [timed.timed_out, timed.exit_code],
+        "ended": timed.ended(),
         "bytes": bytes.stdout,
         "streamed": { "kinds": kinds, "exitCode": exit_code },
         "cancelled": { "first": first, "cancelled": cancel.cancelled, "exitCode": cancelled_exit },

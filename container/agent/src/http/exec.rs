@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
 use futures_util::stream;
+use sandbox_protocol::Ended;
 use sandbox_protocol::{
     CancelExecRequest, CancelExecResult, Encoding, ErrorCode, ExecEvent, ExecEventType, ExecRequest, ExecResult,
 };
@@ -105,7 +106,8 @@ fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encodi
         duration: outcome.duration.as_millis() as u64,
         timestamp: iso(outcome.started_at),
         session_id: session_id.to_string(),
-        timed_out: outcome.timed_out,
+        ended_as: Some(outcome.ended),
+        timed_out: outcome.ended == Ended::TimedOut,
         truncated: false,
         encoding,
     }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use sandbox_protocol::Ended;
 use sandbox_protocol::HistoryEntry;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -145,7 +146,8 @@ impl Actor {
             // Cancelled while it waited its turn: it never starts.
             let soon = Some(Instant::now() + INTERRUPT_GRACE);
             sink.start(started_at, soon, &mut None).await;
-            let outcome = Outcome { exit_code: EXIT_CANCELLED, timed_out: false, started_at, duration: Duration::ZERO };
+            let outcome =
+                Outcome { exit_code: EXIT_CANCELLED, ended: Ended::Cancelled, started_at, duration: Duration::ZERO };
             sink.finish(outcome, soon, &mut None).await;
             return;
         }
@@ -176,19 +178,18 @@ impl Actor {
                 (code, pwd)
             }
         };
-        let exit_code = match reason {
-            Some(Reason::TimedOut) => EXIT_TIMED_OUT,
-            Some(Reason::Cancelled) => EXIT_CANCELLED,
-            None => status,
+        let (exit_code, ended) = match reason {
+            Some(Reason::TimedOut) => (EXIT_TIMED_OUT, Ended::TimedOut),
+            Some(Reason::Cancelled) => (EXIT_CANCELLED, Ended::Cancelled),
+            None => (status, Ended::Exited),
         };
-        let outcome =
-            Outcome { exit_code, timed_out: reason == Some(Reason::TimedOut), started_at, duration: t0.elapsed() };
+        let outcome = Outcome { exit_code, ended, started_at, duration: t0.elapsed() };
         let entry = (!spec.internal).then(|| HistoryEntry {
             command: spec.command,
             exit_code,
             started_at: iso(started_at),
             duration: outcome.duration.as_millis() as u64,
-            timed_out: outcome.timed_out,
+            timed_out: ended == Ended::TimedOut,
         });
         self.session.ended(entry, pwd.as_deref());
         // A stopped command's end waits for a stalled reader only a little; a finished one as long as the reader

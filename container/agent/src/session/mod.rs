@@ -71,7 +71,7 @@ pub struct ExecSpec {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub exit_code: i32,
-    pub timed_out: bool,
+    pub ended: sandbox_protocol::Ended,
     pub started_at: SystemTime,
     pub duration: Duration,
 }
