@@ -15,6 +15,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
 use sandbox_protocol::{AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 use worker::{console_error, console_log, Container, Date, Delay, Env, Fetch, Request, Response, State};
@@ -144,7 +145,7 @@ impl AgentLink {
             self.watch(state, sandbox_id);
             // Each probe is bounded too: a connection that a dying container accepted may never be answered.
             let port = container.get_tcp_port(AGENT_PORT)?;
-            let probe = port.fetch(format!("{CONTAINER_ORIGIN}/v1/health"), None);
+            let probe = port.fetch(format!("{CONTAINER_ORIGIN}{}", routes::HEALTH), None);
             if let Some(Ok(response)) = within(PROBE_TIMEOUT, probe).await {
                 match boot_of(&response) {
                     Some(boot) if response.status_code() == 200 && life.accepts(&boot) => {
@@ -282,7 +283,7 @@ impl AgentLink {
 
     /// The boot id of the agent answering now (a health check).
     pub async fn current_boot(&self, sandbox_id: &str) -> Result<Option<String>, WorkerError> {
-        Ok(boot_of(&self.send_bounded(&health_request()?, "/v1/health", sandbox_id, None).await?))
+        Ok(boot_of(&self.send_bounded(&health_request()?, routes::HEALTH, sandbox_id, None).await?))
     }
 
     /// `send` for the object's own quick calls (health, re-creating sessions): an agent that takes the request
@@ -304,7 +305,7 @@ impl AgentLink {
 
     /// The sandbox's agent's answer to `/v1/health`.
     async fn health(&self, sandbox_id: &str) -> Result<Response, WorkerError> {
-        self.send(&health_request()?, "/v1/health", sandbox_id, None).await
+        self.send(&health_request()?, routes::HEALTH, sandbox_id, None).await
     }
 
     /// Stops the container (local mode: nothing to stop).
@@ -321,7 +322,7 @@ impl AgentLink {
 fn health_request() -> Result<Request, WorkerError> {
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Get);
-    Ok(Request::new_with_init("https://sandbox.internal/v1/health", &init)?)
+    Ok(Request::new_with_init(&format!("https://sandbox.internal{}", routes::HEALTH), &init)?)
 }
 
 fn now_ms() -> f64 {

@@ -1,6 +1,7 @@
 //! The public routes, parsed and validated before any Durable Object is touched. Pure.
 
 use sandbox_protocol::ids::check_sandbox_id;
+use sandbox_protocol::routes;
 use sandbox_protocol::ErrorCode;
 
 use crate::errors::WorkerError;
@@ -15,10 +16,10 @@ pub enum Route {
 }
 
 pub fn parse(method: &str, path: &str) -> Result<Route, WorkerError> {
-    if path == "/v1/health" {
+    if path == routes::HEALTH {
         return if method == "GET" { Ok(Route::Health) } else { Err(method_not_allowed(method, path)) };
     }
-    let Some(rest) = path.strip_prefix("/v1/sandboxes/") else {
+    let Some(rest) = path.strip_prefix(routes::SANDBOXES_PREFIX) else {
         return Err(WorkerError::new(ErrorCode::NotFound, format!("no route {path}")));
     };
     let (id, tail) = match rest.split_once('/') {
@@ -26,15 +27,12 @@ pub fn parse(method: &str, path: &str) -> Result<Route, WorkerError> {
         None => (rest, None),
     };
     check_sandbox_id(id).map_err(|m| WorkerError::new(ErrorCode::ValidationFailed, m))?;
-    let agent_path = if let Some(tail) = tail {
-        check_plain_segments(tail)?;
-        format!("/v1/{tail}")
-    } else {
-        if !matches!(method, "GET" | "DELETE") {
-            return Err(method_not_allowed(method, path));
-        }
-        "/v1/sandbox".to_string()
-    };
+    match tail {
+        Some(tail) => check_plain_segments(tail)?,
+        None if !matches!(method, "GET" | "DELETE") => return Err(method_not_allowed(method, path)),
+        None => {}
+    }
+    let agent_path = routes::agent_path(tail);
     Ok(Route::Sandbox { id: id.to_string(), agent_path })
 }
 

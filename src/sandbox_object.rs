@@ -26,16 +26,14 @@ use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::in_flight::{hold_until_done, InFlight};
 use crate::session_registry;
+// The routes the object handles itself (the sandbox: `GET` is its status, `DELETE` destroys it), or reads.
 use crate::sleep_after::{self, OnAlarm};
+use sandbox_protocol::routes::{ENV as ENV_PATH, SANDBOX as SANDBOX_PATH, SESSION, SESSIONS as SESSIONS_PATH};
 
-/// The agent route that is the sandbox itself: `GET` is its status, `DELETE` destroys it.
-const SANDBOX_PATH: &str = "/v1/sandbox";
 /// Largest `createSession` or `setEnvVars` body the object reads (options are small).
 const SESSION_BODY_LIMIT: usize = 1024 * 1024;
 /// How much of a refused body is read and dropped before the connection is let go.
 const DRAIN_LIMIT: usize = 32 * 1024 * 1024;
-const SESSIONS_PATH: &str = "/v1/sessions";
-const ENV_PATH: &str = "/v1/env";
 /// Storage key of the last container stop, for the status route.
 const LAST_STOP_KEY: &str = "last-stop";
 
@@ -515,5 +513,6 @@ async fn drain_stream(mut chunks: worker::ByteStream, mut read: usize) {
 
 /// `/v1/sessions/{id}` (and not its history).
 fn is_session_path(path: &str) -> bool {
-    path.strip_prefix("/v1/sessions/").is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    let prefix = SESSION.trim_end_matches("{id}");
+    path.strip_prefix(prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }

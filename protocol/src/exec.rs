@@ -73,6 +73,10 @@ pub enum Ended {
     Cancelled,
 }
 
+impl Ended {
+    pub const ALL: [Ended; 3] = [Ended::Exited, Ended::TimedOut, Ended::Cancelled];
+}
+
 /// The result of a buffered exec, as the SDK names it, plus `ended`, `timedOut` and `truncated`.
 ///
 /// `ended` is the newest field: a result from an agent without it reads as `exited`, or `timedOut` when that

@@ -4,12 +4,16 @@
 //! Field names follow the Cloudflare Sandbox SDK (`camelCase`), so code written from its docs reads the same here.
 
 mod error;
+mod evolution;
 mod exec;
 mod files;
 pub mod ids;
+pub mod routes;
 pub mod screen;
 mod session;
 pub mod start;
+#[cfg(test)]
+mod typescript;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{

@@ -6,6 +6,7 @@ import {
   parseSSEStream,
   ContainerUnavailableError,
   SandboxError,
+  type CommandEnd,
   type ErrorCode,
   type ExecEvent,
   type ExecResult,
@@ -75,6 +76,14 @@ export function errors(e: unknown): void {
     const status: number = e.status;
     void [code, status];
   }
+  // The codes and ends are the protocol crate's (clients/js/src/protocol.ts, generated), plus the client's own.
+  const known: ErrorCode[] = ['SESSION_NOT_FOUND', 'AGENT_RESTARTED', 'NETWORK_ERROR'];
+  const ends: CommandEnd[] = ['exited', 'timedOut', 'cancelled'];
+  // @ts-expect-error not a code of the protocol
+  const unknown: ErrorCode = 'SESSION_MISSING';
+  // @ts-expect-error not an end of the protocol
+  const never: CommandEnd = 'killed';
+  void [known, ends, unknown, never];
 }
 
 export async function refused(session: ExecutionSession): Promise<void> {

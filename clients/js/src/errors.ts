@@ -1,35 +1,11 @@
 // Errors the client throws: the server's `{ code, message }` as typed errors, one class per family callers
 // handle differently, and the codes of the client's own failures (network, cut-off stream).
 
-/** Every code the server sends, plus the client's own. */
+import type { ServerErrorCode } from './protocol.js';
+
+/** Every code the server sends (generated from the protocol crate), plus the client's own. */
 export type ErrorCode =
-  | 'VALIDATION_FAILED'
-  | 'INVALID_JSON'
-  | 'BODY_TOO_LARGE'
-  | 'REQUEST_TIMEOUT'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'SESSION_NOT_FOUND'
-  | 'SESSION_ALREADY_EXISTS'
-  | 'DEFAULT_SESSION_PROTECTED'
-  | 'FILE_NOT_FOUND'
-  | 'NOT_DIRECTORY'
-  | 'IS_DIRECTORY'
-  | 'FILE_EXISTS'
-  | 'DIRECTORY_NOT_EMPTY'
-  | 'PERMISSION_DENIED'
-  | 'FILE_TOO_LARGE'
-  | 'UNSUPPORTED_FILE_TYPE'
-  | 'NO_SPACE'
-  | 'UNAUTHORIZED'
-  | 'CROSS_SITE_REFUSED'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'TOO_MANY_SESSIONS'
-  | 'RESOURCE_EXHAUSTED'
-  | 'CONTAINER_UNAVAILABLE'
-  | 'SHUTTING_DOWN'
-  | 'AGENT_RESTARTED'
-  | 'INTERNAL_ERROR'
+  | ServerErrorCode
   /** The server could not be reached (the client's own code; `status` is 0). */
   | 'NETWORK_ERROR'
   /** The server answered with something that is not the API's JSON. */

@@ -2,6 +2,7 @@
 // default session when `sessionId` is undefined). `Sandbox` and `ExecutionSession` are built on this.
 
 import { SandboxError } from './errors.js';
+import { ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
 import type { Transport } from './transport.js';
 import type {
@@ -42,7 +43,7 @@ export class Operations {
     try {
       options.signal?.throwIfAborted();
       const body = this.#execBody(command, options, stop?.commandId);
-      const result = await this.transport.call<ExecResult>('POST', '/exec', body, options.signal);
+      const result = await this.transport.call<ExecResult>('POST', ROUTES.exec, body, options.signal);
       options.onComplete?.(result);
       return result;
     } catch (error) {
@@ -62,7 +63,7 @@ export class Operations {
     signal?.throwIfAborted();
     let response: Response;
     try {
-      response = await this.transport.open('POST', '/exec/stream', this.#execBody(command, options, stop.commandId), signal);
+      response = await this.transport.open('POST', ROUTES.execStream, this.#execBody(command, options, stop.commandId), signal);
     } catch (error) {
       if (signal?.aborted) await stop();
       throw error;
@@ -127,7 +128,7 @@ export class Operations {
   #stopper(): (() => Promise<void>) & { commandId: string } {
     const commandId = crypto.randomUUID();
     let sent: Promise<void> | undefined;
-    const stop = () => (sent ??= this.transport.call('POST', '/exec/cancel', { commandId }).then(() => {}, () => {}));
+    const stop = () => (sent ??= this.transport.call('POST', ROUTES.execCancel, { commandId }).then(() => {}, () => {}));
     return Object.assign(stop, { commandId });
   }
 
@@ -145,43 +146,43 @@ export class Operations {
 
   /** Exports variables into the session for its later commands (`null` unsets one). */
   setEnvVars(envVars: EnvVars): Promise<SetEnvVarsResult> {
-    return this.transport.call('POST', '/env', this.#body({ envVars: definedEntries(envVars) }));
+    return this.transport.call('POST', ROUTES.env, this.#body({ envVars: definedEntries(envVars) }));
   }
 
   listFiles(path: string, options: ListFilesOptions = {}): Promise<ListFilesResult> {
-    return this.transport.call('POST', '/files/list', this.#body({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
+    return this.transport.call('POST', ROUTES.filesList, this.#body({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
   }
 
   /** Writes a file, making its parent directories. `content` may be bytes; a string is taken in `encoding`. */
   writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<FileOpResult> {
     const body = typeof content === 'string' ? { path, content, encoding: options.encoding } : { path, content: toBase64(content), encoding: 'base64' };
-    return this.transport.call('POST', '/files/write', this.#body(body));
+    return this.transport.call('POST', ROUTES.filesWrite, this.#body(body));
   }
 
   readFile(path: string, options: ReadFileOptions = {}): Promise<ReadFileResult> {
-    return this.transport.call('POST', '/files/read', this.#body({ path, encoding: options.encoding }));
+    return this.transport.call('POST', ROUTES.filesRead, this.#body({ path, encoding: options.encoding }));
   }
 
   mkdir(path: string, options: MkdirOptions = {}): Promise<MkdirResult> {
-    return this.transport.call('POST', '/files/mkdir', this.#body({ path, recursive: options.recursive }));
+    return this.transport.call('POST', ROUTES.filesMkdir, this.#body({ path, recursive: options.recursive }));
   }
 
   deleteFile(path: string): Promise<FileOpResult> {
-    return this.transport.call('POST', '/files/delete', this.#body({ path }));
+    return this.transport.call('POST', ROUTES.filesDelete, this.#body({ path }));
   }
 
   /** Renames within the filesystem; refuses to replace an existing `newPath` (`FILE_EXISTS`). */
   renameFile(oldPath: string, newPath: string): Promise<RenameFileResult> {
-    return this.transport.call('POST', '/files/rename', this.#body({ oldPath, newPath }));
+    return this.transport.call('POST', ROUTES.filesRename, this.#body({ oldPath, newPath }));
   }
 
   /** Moves like `mv`: into `destinationPath` when it is a directory. */
   moveFile(sourcePath: string, destinationPath: string): Promise<RenameFileResult> {
-    return this.transport.call('POST', '/files/move', this.#body({ sourcePath, destinationPath }));
+    return this.transport.call('POST', ROUTES.filesMove, this.#body({ sourcePath, destinationPath }));
   }
 
   exists(path: string): Promise<ExistsResult> {
-    return this.transport.call('POST', '/files/exists', this.#body({ path }));
+    return this.transport.call('POST', ROUTES.filesExists, this.#body({ path }));
   }
 
   /** A request body with the session's id, without the options left undefined. */

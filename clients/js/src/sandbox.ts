@@ -2,7 +2,8 @@
 
 import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
-import { Transport, idSegment, type SandboxBinding } from './transport.js';
+import { ROUTES } from './protocol.js';
+import { Transport, withId, type SandboxBinding } from './transport.js';
 import type { DestroyResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
 
 export interface SandboxOptions {
@@ -34,33 +35,33 @@ export class Sandbox extends Operations {
 
   /** Creates a session: an isolated shell with its own variables, directory and history. */
   async createSession(options: SessionOptions = {}): Promise<ExecutionSession> {
-    const info = await this.transport.call<{ id: string }>('POST', '/sessions', options);
+    const info = await this.transport.call<{ id: string }>('POST', ROUTES.sessions, options);
     return new ExecutionSession(this.transport, info.id);
   }
 
   /** An existing session; rejects with `SessionNotFoundError` when there is none with that id. */
   async getSession(sessionId: string): Promise<ExecutionSession> {
-    const info = await this.transport.call<{ id: string }>('GET', `/sessions/${idSegment(sessionId)}`);
+    const info = await this.transport.call<{ id: string }>('GET', withId(ROUTES.session, sessionId));
     return new ExecutionSession(this.transport, info.id);
   }
 
   listSessions(): Promise<SessionList> {
-    return this.transport.call('GET', '/sessions');
+    return this.transport.call('GET', ROUTES.sessions);
   }
 
   /** Ends the session's shell and every process it started; its later calls fail with `SESSION_NOT_FOUND`. */
   async deleteSession(sessionId: string): Promise<SessionDeleteResult> {
-    const result = await this.transport.call<{ success: boolean; id: string; timestamp: string }>('DELETE', `/sessions/${idSegment(sessionId)}`);
+    const result = await this.transport.call<{ success: boolean; id: string; timestamp: string }>('DELETE', withId(ROUTES.session, sessionId));
     return { success: result.success, sessionId: result.id, timestamp: result.timestamp };
   }
 
   /** Whether the sandbox's container runs, and in which mode. */
   status(): Promise<SandboxStatus> {
-    return this.transport.call('GET', '');
+    return this.transport.call('GET', ROUTES.sandbox);
   }
 
   /** Ends every session and process, stops the container and forgets the sandbox's state. */
   destroy(): Promise<DestroyResult> {
-    return this.transport.call('DELETE', '');
+    return this.transport.call('DELETE', ROUTES.sandbox);
   }
 }

@@ -1,7 +1,8 @@
 // `ExecutionSession`: what `createSession` and `getSession` return, the sandbox's methods bound to one session.
 
 import { Operations } from './operations.js';
-import { idSegment, type Transport } from './transport.js';
+import { ROUTES } from './protocol.js';
+import { withId, type Transport } from './transport.js';
 import type { SessionHistory, SessionInfo } from './types.js';
 
 export class ExecutionSession extends Operations {
@@ -16,11 +17,11 @@ export class ExecutionSession extends Operations {
 
   /** The session's state now: its `cwd`, `status` (`idle` or `busy`), times and command count. */
   async info(): Promise<SessionInfo> {
-    return this.transport.call('GET', `/sessions/${idSegment(this.id)}`);
+    return this.transport.call('GET', withId(ROUTES.session, this.id));
   }
 
   /** The session's newest commands, oldest first. */
   async history(): Promise<SessionHistory> {
-    return this.transport.call('GET', `/sessions/${idSegment(this.id)}/history`);
+    return this.transport.call('GET', withId(ROUTES.sessionHistory, this.id));
   }
 }

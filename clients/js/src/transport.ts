@@ -2,6 +2,7 @@
 // outside Cloudflare. Every call is JSON over HTTP to `/v1/sandboxes/{id}/...`; non-2xx answers become typed errors.
 
 import { SandboxError, ValidationError, errorFromBody } from './errors.js';
+import { BINDING_ORIGIN, SANDBOXES_PREFIX } from './protocol.js';
 
 /** An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session `..`
  * would address the sandbox itself). */
@@ -10,6 +11,11 @@ export function idSegment(id: string): string {
     throw new ValidationError('VALIDATION_FAILED', `id ${JSON.stringify(id)} cannot be part of a URL path`, 400);
   }
   return encodeURIComponent(id);
+}
+
+/** A route of the protocol (`ROUTES`) with its session id filled in. */
+export function withId(route: string, id: string): string {
+  return route.replace('{id}', idSegment(id));
 }
 
 /** A service binding to the sandbox Worker, or anything else with its `fetch`. */
@@ -27,16 +33,13 @@ export interface RemoteEndpoint {
 
 export type SandboxBinding = Fetcher | RemoteEndpoint;
 
-/** The origin requests through a service binding carry; the binding ignores it (`BINDING_ORIGIN` in the protocol). */
-const BINDING_ORIGIN = 'https://sandbox';
-
 export class Transport {
   readonly #send: (request: Request) => Promise<Response>;
   readonly #base: string;
   readonly #token: string | undefined;
 
   constructor(binding: SandboxBinding, sandboxId: string, token?: string) {
-    const path = `/v1/sandboxes/${encodeURIComponent(sandboxId)}`;
+    const path = SANDBOXES_PREFIX + encodeURIComponent(sandboxId);
     if (isFetcher(binding)) {
       this.#send = (request) => binding.fetch(request);
       this.#base = BINDING_ORIGIN + path;

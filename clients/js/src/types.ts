@@ -30,8 +30,9 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
-/** How a command ended (`ExecResult.ended`). */
-export type CommandEnd = 'exited' | 'timedOut' | 'cancelled';
+import type { CommandEnd } from './protocol.js';
+
+export type { CommandEnd, ServerErrorCode } from './protocol.js';
 
 export interface ExecResult {
   success: boolean;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::transport::{Answer, Call, Chunks, Transport};
+use sandbox_protocol::routes;
 
 pub(crate) struct Connection<T> {
     transport: T,
@@ -16,7 +17,7 @@ pub(crate) struct Connection<T> {
 
 impl<T: Transport> Connection<T> {
     pub fn new(transport: T, sandbox_id: &str, token: Option<String>) -> Self {
-        Connection { transport, base: format!("/v1/sandboxes/{}", encode(sandbox_id)), token }
+        Connection { transport, base: format!("{}{}", routes::SANDBOXES_PREFIX, encode(sandbox_id)), token }
     }
 
     pub fn with_token(self, token: &str) -> Self {
@@ -73,6 +74,16 @@ pub(crate) fn encode(segment: &str) -> String {
 
 /// An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session
 /// `..` would address the sandbox itself).
+/// What follows the sandbox's prefix for the protocol's route `route` (`/exec` for `routes::EXEC`).
+pub(crate) fn at(route: &str) -> &str {
+    routes::under_sandbox(route)
+}
+
+/// `at(route)` with its session id filled in.
+pub(crate) fn at_id(route: &str, id: &str) -> crate::error::Result<String> {
+    Ok(routes::with_id(at(route), &id_segment(id)?))
+}
+
 pub(crate) fn id_segment(id: &str) -> crate::error::Result<String> {
     if id.is_empty() || id == "." || id == ".." {
         return Err(crate::error::Error::Api {

@@ -8,10 +8,11 @@ use sandbox_protocol::{
     DeleteResult, DestroyResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, DEFAULT_SESSION_ID,
 };
 
-use crate::connection::{id_segment, Connection};
+use crate::connection::{at, at_id, Connection};
 use crate::error::Result;
 use crate::session::ExecutionSession;
 use crate::transport::Transport;
+use sandbox_protocol::routes;
 
 /// The sandbox named `id` (1-63 characters, DNS-label rules) through `transport`: a service binding
 /// (`env.service("SANDBOX")?`) or a `RemoteUrl`. Nothing is sent until the first call.
@@ -46,33 +47,32 @@ impl<T: Transport> Sandbox<T> {
 
     /// Creates a session: an isolated shell with its own variables, directory and history.
     pub async fn create_session(&self, options: SessionOptions) -> Result<ExecutionSession<T>> {
-        let info: SessionInfo = self.connection().call("POST", "/sessions", Some(&options)).await?;
+        let info: SessionInfo = self.connection().call("POST", at(routes::SESSIONS), Some(&options)).await?;
         Ok(ExecutionSession::new(Arc::clone(self.connection()), info.id))
     }
 
     /// An existing session; `SESSION_NOT_FOUND` when there is none with that id.
     pub async fn get_session(&self, id: &str) -> Result<ExecutionSession<T>> {
-        let info: SessionInfo =
-            self.connection().call("GET", &format!("/sessions/{}", id_segment(id)?), None::<&()>).await?;
+        let info: SessionInfo = self.connection().call("GET", &at_id(routes::SESSION, id)?, None::<&()>).await?;
         Ok(ExecutionSession::new(Arc::clone(self.connection()), info.id))
     }
 
     pub async fn list_sessions(&self) -> Result<SessionList> {
-        self.connection().call("GET", "/sessions", None::<&()>).await
+        self.connection().call("GET", at(routes::SESSIONS), None::<&()>).await
     }
 
     /// Ends the session's shell and every process it started.
     pub async fn delete_session(&self, id: &str) -> Result<DeleteResult> {
-        self.connection().call("DELETE", &format!("/sessions/{}", id_segment(id)?), None::<&()>).await
+        self.connection().call("DELETE", &at_id(routes::SESSION, id)?, None::<&()>).await
     }
 
     pub async fn status(&self) -> Result<SandboxStatus> {
-        self.connection().call("GET", "", None::<&()>).await
+        self.connection().call("GET", at(routes::SANDBOX), None::<&()>).await
     }
 
     /// Ends every session and process, stops the container and forgets the sandbox's state.
     pub async fn destroy(&self) -> Result<DestroyResult> {
-        self.connection().call("DELETE", "", None::<&()>).await
+        self.connection().call("DELETE", at(routes::SANDBOX), None::<&()>).await
     }
 
     fn connection(&self) -> &Arc<Connection<T>> {

@@ -11,10 +11,11 @@ use sandbox_protocol::{
     SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
-use crate::connection::{id_segment, Connection};
+use crate::connection::{at, at_id, Connection};
 use crate::error::Result;
 use crate::events::{exec_events, ExecEvents};
 use crate::transport::Transport;
+use sandbox_protocol::routes;
 
 /// Options of `exec` and `exec_stream`, as the SDK names them.
 #[derive(Debug, Clone, Default)]
@@ -61,26 +62,29 @@ impl<T: Transport> ExecutionSession<T> {
 
     /// Runs a command in the session's shell and returns its result.
     pub async fn exec(&self, command: &str, options: ExecOptions) -> Result<ExecResult> {
-        self.connection.call("POST", "/exec", Some(&self.exec_request(command, options))).await
+        self.connection.call("POST", at(routes::EXEC), Some(&self.exec_request(command, options))).await
     }
 
     /// Runs a command and returns its events as they come: `start`, `stdout` / `stderr`, then `complete`.
     /// Dropping the stream closes the connection; to be sure the command stops, give it a `command_id` and `cancel`.
     pub async fn exec_stream(&self, command: &str, options: ExecOptions) -> Result<ExecEvents> {
-        let answer = self.connection.open("POST", "/exec/stream", Some(&self.exec_request(command, options))).await?;
+        let answer =
+            self.connection.open("POST", at(routes::EXEC_STREAM), Some(&self.exec_request(command, options))).await?;
         Ok(exec_events(answer.body))
     }
 
     /// Stops the command started with `command_id`, running or queued (it ends with exit code 130).
     pub async fn cancel(&self, command_id: &str) -> Result<CancelExecResult> {
         self.connection
-            .call("POST", "/exec/cancel", Some(&CancelExecRequest { command_id: command_id.to_string() }))
+            .call("POST", at(routes::EXEC_CANCEL), Some(&CancelExecRequest { command_id: command_id.to_string() }))
             .await
     }
 
     /// Exports variables into the session for its later commands; a `None` value unsets one.
     pub async fn set_env_vars(&self, env_vars: BTreeMap<String, Option<String>>) -> Result<SetEnvVarsResult> {
-        self.connection.call("POST", "/env", Some(&SetEnvVarsRequest { env_vars, session_id: self.session_id() })).await
+        self.connection
+            .call("POST", at(routes::ENV), Some(&SetEnvVarsRequest { env_vars, session_id: self.session_id() }))
+            .await
     }
 
     pub async fn list_files(&self, path: &str, options: ListFilesOptions) -> Result<ListFilesResult> {
@@ -90,37 +94,37 @@ impl<T: Transport> ExecutionSession<T> {
             include_hidden: options.include_hidden,
             session_id: self.session_id(),
         };
-        self.connection.call("POST", "/files/list", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_LIST), Some(&req)).await
     }
 
     /// Writes a file, making its parent directories; `content` is in `encoding` (`utf-8` when `None`).
     pub async fn write_file(&self, path: &str, content: &str, encoding: Option<Encoding>) -> Result<FileOpResult> {
         let req =
             WriteFileRequest { path: path.into(), content: content.into(), encoding, session_id: self.session_id() };
-        self.connection.call("POST", "/files/write", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_WRITE), Some(&req)).await
     }
 
     /// Reads a file; without an encoding, text comes as `utf-8` and binary content as `base64`.
     pub async fn read_file(&self, path: &str, encoding: Option<Encoding>) -> Result<ReadFileResult> {
         let req = ReadFileRequest { path: path.into(), encoding, session_id: self.session_id() };
-        self.connection.call("POST", "/files/read", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_READ), Some(&req)).await
     }
 
     pub async fn mkdir(&self, path: &str, recursive: bool) -> Result<MkdirResult> {
         let req = MkdirRequest { path: path.into(), recursive, session_id: self.session_id() };
-        self.connection.call("POST", "/files/mkdir", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_MKDIR), Some(&req)).await
     }
 
     pub async fn delete_file(&self, path: &str) -> Result<FileOpResult> {
         let req = DeleteFileRequest { path: path.into(), session_id: self.session_id() };
-        self.connection.call("POST", "/files/delete", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_DELETE), Some(&req)).await
     }
 
     /// Renames; refuses to replace an existing `new_path` (`FILE_EXISTS`).
     pub async fn rename_file(&self, old_path: &str, new_path: &str) -> Result<RenameResult> {
         let req =
             RenameFileRequest { old_path: old_path.into(), new_path: new_path.into(), session_id: self.session_id() };
-        self.connection.call("POST", "/files/rename", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_RENAME), Some(&req)).await
     }
 
     /// Moves like `mv`: into `destination_path` when it is a directory.
@@ -130,22 +134,22 @@ impl<T: Transport> ExecutionSession<T> {
             destination_path: destination_path.into(),
             session_id: self.session_id(),
         };
-        self.connection.call("POST", "/files/move", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_MOVE), Some(&req)).await
     }
 
     pub async fn exists(&self, path: &str) -> Result<ExistsResult> {
         let req = ExistsRequest { path: path.into(), session_id: self.session_id() };
-        self.connection.call("POST", "/files/exists", Some(&req)).await
+        self.connection.call("POST", at(routes::FILES_EXISTS), Some(&req)).await
     }
 
     /// The session's state: `cwd`, `status`, times and command count.
     pub async fn info(&self) -> Result<SessionInfo> {
-        self.connection.call("GET", &format!("/sessions/{}", id_segment(&self.id)?), None::<&()>).await
+        self.connection.call("GET", &at_id(routes::SESSION, &self.id)?, None::<&()>).await
     }
 
     /// The session's newest commands, oldest first.
     pub async fn history(&self) -> Result<SessionHistory> {
-        self.connection.call("GET", &format!("/sessions/{}/history", id_segment(&self.id)?), None::<&()>).await
+        self.connection.call("GET", &at_id(routes::SESSION_HISTORY, &self.id)?, None::<&()>).await
     }
 
     fn session_id(&self) -> Option<String> {

@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use sandbox_protocol::{ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
+use sandbox_protocol::{routes, ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 
 use crate::budget::Budget;
 use crate::error::AgentError;
@@ -44,23 +44,23 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/health", get(health::health))
-        .route("/v1/sessions", post(sessions::create).get(sessions::list))
-        .route("/v1/sessions/{id}", get(sessions::show).delete(sessions::remove))
-        .route("/v1/sessions/{id}/history", get(sessions::history))
-        .route("/v1/env", post(env::set_env_vars))
-        .route("/v1/exec", post(exec::exec))
-        .route("/v1/exec/stream", post(exec::stream))
-        .route("/v1/exec/cancel", post(exec::cancel))
-        .route("/v1/files/list", post(files::list))
-        .route("/v1/files/write", post(files::write))
-        .route("/v1/files/read", post(files::read))
-        .route("/v1/files/mkdir", post(files::mkdir))
-        .route("/v1/files/delete", post(files::delete))
-        .route("/v1/files/rename", post(files::rename))
-        .route("/v1/files/move", post(files::move_file))
-        .route("/v1/files/exists", post(files::exists))
-        .route("/v1/sandbox", delete(sessions::destroy_sandbox))
+        .route(routes::HEALTH, get(health::health))
+        .route(routes::SESSIONS, post(sessions::create).get(sessions::list))
+        .route(routes::SESSION, get(sessions::show).delete(sessions::remove))
+        .route(routes::SESSION_HISTORY, get(sessions::history))
+        .route(routes::ENV, post(env::set_env_vars))
+        .route(routes::EXEC, post(exec::exec))
+        .route(routes::EXEC_STREAM, post(exec::stream))
+        .route(routes::EXEC_CANCEL, post(exec::cancel))
+        .route(routes::FILES_LIST, post(files::list))
+        .route(routes::FILES_WRITE, post(files::write))
+        .route(routes::FILES_READ, post(files::read))
+        .route(routes::FILES_MKDIR, post(files::mkdir))
+        .route(routes::FILES_DELETE, post(files::delete))
+        .route(routes::FILES_RENAME, post(files::rename))
+        .route(routes::FILES_MOVE, post(files::move_file))
+        .route(routes::FILES_EXISTS, post(files::exists))
+        .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_other_boot))

@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::delete;
 use axum::{Json, Router};
-use sandbox_protocol::{DeleteResult, ErrorCode, Health, SANDBOX_ID_HEADER};
+use sandbox_protocol::{routes, DeleteResult, ErrorCode, Health, SANDBOX_ID_HEADER};
 
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
@@ -34,7 +34,7 @@ pub struct LocalState {
 
 pub fn router(state: LocalState) -> Router {
     Router::new()
-        .route("/v1/sandbox", delete(destroy))
+        .route(routes::SANDBOX, delete(destroy))
         .fallback(pass_on)
         .layer(axum::middleware::from_fn(refuse_web_pages_locally))
         .with_state(state)
@@ -56,7 +56,7 @@ fn sandbox_id(req: &Request) -> AgentResult<String> {
 /// Every call for a sandbox goes to its own agent, started on first use; `/v1/health` without a sandbox is
 /// answered here.
 async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
-    if req.uri().path() == "/v1/health" && !req.headers().contains_key(SANDBOX_ID_HEADER) {
+    if req.uri().path() == routes::HEALTH && !req.headers().contains_key(SANDBOX_ID_HEADER) {
         return Json(Health {
             status: "ok".into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -1,0 +1,93 @@
+// Generated from the protocol crate (protocol/src/typescript.rs): do not edit. `cargo test -p sandbox-protocol`
+// fails when this file and the crate differ; `SANDBOX_WRITE_GENERATED=1 cargo test -p sandbox-protocol`
+// writes it anew.
+
+/** Each route, as a path under `/v1/sandboxes/{sandboxId}`; `{id}` is a session id. */
+export const ROUTES = {
+  /** GET */
+  health: '/health',
+  /** GET, POST */
+  sessions: '/sessions',
+  /** GET, DELETE */
+  session: '/sessions/{id}',
+  /** GET */
+  sessionHistory: '/sessions/{id}/history',
+  /** POST */
+  env: '/env',
+  /** POST */
+  exec: '/exec',
+  /** POST */
+  execStream: '/exec/stream',
+  /** POST */
+  execCancel: '/exec/cancel',
+  /** POST */
+  filesList: '/files/list',
+  /** POST */
+  filesWrite: '/files/write',
+  /** POST */
+  filesRead: '/files/read',
+  /** POST */
+  filesMkdir: '/files/mkdir',
+  /** POST */
+  filesDelete: '/files/delete',
+  /** POST */
+  filesRename: '/files/rename',
+  /** POST */
+  filesMove: '/files/move',
+  /** POST */
+  filesExists: '/files/exists',
+  /** GET, DELETE */
+  sandbox: '',
+} as const;
+
+/** The prefix of one sandbox's routes. */
+export const SANDBOXES_PREFIX = '/v1/sandboxes/';
+
+/** Every error code a server sends, with the HTTP status it comes with. */
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  BODY_TOO_LARGE: 413,
+  REQUEST_TIMEOUT: 408,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  SESSION_NOT_FOUND: 404,
+  SESSION_ALREADY_EXISTS: 409,
+  DEFAULT_SESSION_PROTECTED: 400,
+  FILE_NOT_FOUND: 404,
+  NOT_DIRECTORY: 400,
+  IS_DIRECTORY: 400,
+  FILE_EXISTS: 409,
+  DIRECTORY_NOT_EMPTY: 409,
+  PERMISSION_DENIED: 403,
+  FILE_TOO_LARGE: 413,
+  UNSUPPORTED_FILE_TYPE: 400,
+  NO_SPACE: 507,
+  UNAUTHORIZED: 401,
+  CROSS_SITE_REFUSED: 403,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  TOO_MANY_SESSIONS: 429,
+  RESOURCE_EXHAUSTED: 503,
+  CONTAINER_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+  AGENT_RESTARTED: 412,
+  INTERNAL_ERROR: 500,
+} as const;
+
+/** An error code a server sends. */
+export type ServerErrorCode = keyof typeof ERROR_STATUS;
+
+/** How a command ended (`ExecResult.ended`). */
+export type CommandEnd =
+  | 'exited'
+  | 'timedOut'
+  | 'cancelled';
+
+/** The session that calls without a `sessionId` use. */
+export const DEFAULT_SESSION_ID = 'default';
+
+/** Response header listing the sessions the Worker re-created after the agent restarted. */
+export const SESSIONS_RECREATED_HEADER = 'x-sandbox-sessions-recreated';
+
+/** The origin of requests through a service binding (the binding ignores it). */
+export const BINDING_ORIGIN = 'https://sandbox';

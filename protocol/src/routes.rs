@@ -1,0 +1,112 @@
+//! Every route of the protocol, spelled once.
+//!
+//! The paths are the agent's. The Worker serves each sandbox's routes under `/v1/sandboxes/{id}` (`sandboxed`:
+//! `/v1/exec` is `/v1/sandboxes/{id}/exec`), and the clients name them by what follows that prefix
+//! (`under_sandbox`). `{id}` in a path is a session id. The JavaScript client gets the same table, generated
+//! (`typescript::module`).
+
+/// The agent's liveness, version and boot id; the Worker answers its own at the same path.
+pub const HEALTH: &str = "/v1/health";
+/// `POST` creates a session, `GET` lists them.
+pub const SESSIONS: &str = "/v1/sessions";
+/// `GET` shows a session, `DELETE` ends it.
+pub const SESSION: &str = "/v1/sessions/{id}";
+pub const SESSION_HISTORY: &str = "/v1/sessions/{id}/history";
+pub const ENV: &str = "/v1/env";
+pub const EXEC: &str = "/v1/exec";
+pub const EXEC_STREAM: &str = "/v1/exec/stream";
+pub const EXEC_CANCEL: &str = "/v1/exec/cancel";
+pub const FILES_LIST: &str = "/v1/files/list";
+pub const FILES_WRITE: &str = "/v1/files/write";
+pub const FILES_READ: &str = "/v1/files/read";
+pub const FILES_MKDIR: &str = "/v1/files/mkdir";
+pub const FILES_DELETE: &str = "/v1/files/delete";
+pub const FILES_RENAME: &str = "/v1/files/rename";
+pub const FILES_MOVE: &str = "/v1/files/move";
+pub const FILES_EXISTS: &str = "/v1/files/exists";
+/// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.
+pub const SANDBOX: &str = "/v1/sandbox";
+/// The Worker's prefix of one sandbox's routes; the sandbox id follows.
+pub const SANDBOXES_PREFIX: &str = "/v1/sandboxes/";
+/// The part every agent path begins with, which the Worker replaces with the sandbox's prefix.
+const VERSION_PREFIX: &str = "/v1";
+
+/// One route: its name in the generated JavaScript table, its methods and its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub name: &'static str,
+    pub methods: &'static [&'static str],
+    pub path: &'static str,
+}
+
+/// Every route a sandbox serves (the Worker's own health route aside, which shares the agent's path).
+pub const ALL: &[Route] = &[
+    Route { name: "health", methods: &["GET"], path: HEALTH },
+    Route { name: "sessions", methods: &["GET", "POST"], path: SESSIONS },
+    Route { name: "session", methods: &["GET", "DELETE"], path: SESSION },
+    Route { name: "sessionHistory", methods: &["GET"], path: SESSION_HISTORY },
+    Route { name: "env", methods: &["POST"], path: ENV },
+    Route { name: "exec", methods: &["POST"], path: EXEC },
+    Route { name: "execStream", methods: &["POST"], path: EXEC_STREAM },
+    Route { name: "execCancel", methods: &["POST"], path: EXEC_CANCEL },
+    Route { name: "filesList", methods: &["POST"], path: FILES_LIST },
+    Route { name: "filesWrite", methods: &["POST"], path: FILES_WRITE },
+    Route { name: "filesRead", methods: &["POST"], path: FILES_READ },
+    Route { name: "filesMkdir", methods: &["POST"], path: FILES_MKDIR },
+    Route { name: "filesDelete", methods: &["POST"], path: FILES_DELETE },
+    Route { name: "filesRename", methods: &["POST"], path: FILES_RENAME },
+    Route { name: "filesMove", methods: &["POST"], path: FILES_MOVE },
+    Route { name: "filesExists", methods: &["POST"], path: FILES_EXISTS },
+    Route { name: "sandbox", methods: &["GET", "DELETE"], path: SANDBOX },
+];
+
+/// What a client appends to its sandbox's prefix for the agent path `path` (`/exec` for `/v1/exec`; the sandbox
+/// itself is the prefix alone).
+pub fn under_sandbox(path: &str) -> &str {
+    if path == SANDBOX {
+        return "";
+    }
+    path.strip_prefix(VERSION_PREFIX).unwrap_or(path)
+}
+
+/// The agent path the Worker's `rest` (what follows `/v1/sandboxes/{id}/`, empty for the sandbox itself) names.
+pub fn agent_path(rest: Option<&str>) -> String {
+    match rest {
+        Some(rest) => format!("{VERSION_PREFIX}/{rest}"),
+        None => SANDBOX.to_string(),
+    }
+}
+
+/// `path` with its `{id}` filled in.
+pub fn with_id(path: &str, id: &str) -> String {
+    path.replace("{id}", id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_and_worker_paths_map_back_to_the_agents() {
+        for route in ALL.iter().filter(|r| r.path != HEALTH) {
+            let rest = under_sandbox(route.path);
+            let back = agent_path(rest.strip_prefix('/'));
+            assert_eq!(back, route.path, "{}", route.name);
+        }
+        assert_eq!(under_sandbox(EXEC), "/exec");
+        assert_eq!(under_sandbox(SANDBOX), "");
+        assert_eq!(with_id(SESSION_HISTORY, "s1"), "/v1/sessions/s1/history");
+    }
+
+    #[test]
+    fn names_and_paths_are_unique() {
+        let mut names: Vec<_> = ALL.iter().map(|r| r.name).collect();
+        let mut paths: Vec<_> = ALL.iter().map(|r| r.path).collect();
+        names.sort_unstable();
+        paths.sort_unstable();
+        names.dedup();
+        paths.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert_eq!(paths.len(), ALL.len());
+    }
+}
