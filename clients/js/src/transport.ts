@@ -56,7 +56,7 @@ export class Transport {
   /** Sends a call and returns its JSON result; a non-2xx answer is thrown as a `SandboxError`. */
   async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const response = await this.open(method, path, body, signal);
-    return (await readJson(response)) as T;
+    return (await untilAborted(readJson(response), signal)) as T;
   }
 
   /** Sends a call and returns the response once it is known to be a success (its body unread). */
@@ -69,7 +69,7 @@ export class Transport {
     if (signal !== undefined) init.signal = signal;
     let response: Response;
     try {
-      response = await this.#send(new Request(this.#base + path, init));
+      response = await untilAborted(this.#send(new Request(this.#base + path, init)), signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       const message = error instanceof Error ? error.message : String(error);
@@ -87,6 +87,30 @@ export class Transport {
     }
     return response;
   }
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts. The fetch is aborted through the same signal; this makes the
+ * rejection certain even where that link is lost (Node's fetch follows a `Request`'s signal through weak
+ * references, and a collected link once left an aborted exec waiting for its command to end).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function isFetcher(binding: SandboxBinding): binding is Fetcher {
