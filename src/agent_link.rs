@@ -18,11 +18,12 @@ use std::time::Duration;
 use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
 use sandbox_protocol::{AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
-use worker::{console_error, console_log, Container, Date, Delay, Env, Fetch, Request, Response, State};
+use worker::{Container, Date, Delay, Env, Fetch, Request, Response, State};
 
 use crate::container_life::{ContainerLife, FAILED_START_BACKOFF_S};
 use crate::errors::WorkerError;
 use crate::forward::readdress;
+use crate::log::Log;
 
 /// The port the agent listens on inside the container.
 pub const AGENT_PORT: u16 = 3000;
@@ -45,7 +46,13 @@ const EXIT_POLL: Duration = Duration::from_millis(250);
 /// The agent's URL inside the container (the host part is ignored by the port's fetcher).
 const CONTAINER_ORIGIN: &str = "http://container";
 
-pub enum AgentLink {
+/// The way to one sandbox's agent, for one call (or the object's alarm), and the log its steps are told in.
+pub struct AgentLink {
+    to: To,
+    pub log: Log,
+}
+
+enum To {
     /// The host agent of local development, and the token it asks of its callers (so that code in a local
     /// sandbox, which shares the host's loopback, cannot drive it).
     Local { base: String, token: Option<String> },
@@ -54,7 +61,7 @@ pub enum AgentLink {
 }
 
 impl AgentLink {
-    pub fn new(state: &State, env: &Env, life: &Rc<ContainerLife>) -> Result<AgentLink, WorkerError> {
+    pub fn new(state: &State, env: &Env, life: &Rc<ContainerLife>, log: Log) -> Result<AgentLink, WorkerError> {
         if let Ok(url) = env.var(AGENT_URL_VAR) {
             let base = url.to_string().trim_end_matches('/').to_string();
             if !base.is_empty() {
@@ -64,36 +71,44 @@ impl AgentLink {
                     .or_else(|_| env.var(AGENT_TOKEN_VAR).map(|v| v.to_string()))
                     .ok()
                     .filter(|t| !t.is_empty());
-                return Ok(AgentLink::Local { base, token });
+                return Ok(AgentLink { to: To::Local { base, token }, log });
             }
         }
         state
             .container()
-            .map(|container| AgentLink::Container { container, life: life.clone() })
+            .map(|container| AgentLink { to: To::Container { container, life: life.clone() }, log })
             .ok_or_else(|| WorkerError::unavailable("this Worker has neither a container nor SANDBOX_AGENT_URL", 5))
     }
 
+    /// The container, when the agent runs in one.
+    pub fn container(&self) -> Option<&Container> {
+        match &self.to {
+            To::Container { container, .. } => Some(container),
+            To::Local { .. } => None,
+        }
+    }
+
     pub fn mode(&self) -> &'static str {
-        match self {
-            AgentLink::Local { .. } => "local",
-            AgentLink::Container { .. } => "container",
+        match &self.to {
+            To::Local { .. } => "local",
+            To::Container { .. } => "container",
         }
     }
 
     /// Whether an agent that answered with `boot` may be given calls: in a container, only one of the latest
     /// start (not a copy that Docker restarted in place, which workerd removes at the next start).
     pub fn accepts(&self, boot: &str) -> bool {
-        match self {
-            AgentLink::Local { .. } => true,
-            AgentLink::Container { life, .. } => life.accepts(boot),
+        match &self.to {
+            To::Local { .. } => true,
+            To::Container { life, .. } => life.accepts(boot),
         }
     }
 
     /// Whether the agent's container is running (local mode: assumed, the host agent is not ours to start).
     pub fn running(&self) -> bool {
-        match self {
-            AgentLink::Local { .. } => true,
-            AgentLink::Container { container, .. } => container.running(),
+        match &self.to {
+            To::Local { .. } => true,
+            To::Container { container, .. } => container.running(),
         }
     }
 
@@ -112,15 +127,15 @@ impl AgentLink {
         env: &Env,
         state: &State,
     ) -> Result<Option<String>, WorkerError> {
-        let (container, life) = match self {
+        let (container, life) = match &self.to {
             // The sandbox's own agent answers (in isolated local mode, the one in its jail, started now if need be).
-            AgentLink::Local { .. } => {
+            To::Local { .. } => {
                 return match within(RECOVERY_TIMEOUT, self.health(sandbox_id)).await {
                     Some(Ok(response)) if response.status_code() == 200 => Ok(boot_of(&response)),
                     _ => Err(WorkerError::unavailable("the sandbox's agent cannot be reached", 1)),
                 };
             }
-            AgentLink::Container { container, life } => (container, life),
+            To::Container { container, life } => (container, life),
         };
         if let Some((seconds, reason)) = life.refusing(now_ms()) {
             return Err(WorkerError::unavailable(
@@ -131,7 +146,10 @@ impl AgentLink {
         let started = now_ms();
         while now_ms() - started < START_DEADLINE.as_millis() as f64 {
             if let Some(reason) = life.failed_start() {
-                console_error!("sandbox {sandbox_id}: the container ended before its agent answered: {reason}");
+                self.log.error(
+                    "container.start.failed",
+                    format!("the container ended before its agent answered: {reason}"),
+                );
                 self.stop_failed(sandbox_id, env, state).await;
                 life.refuse_for(now_ms(), &reason);
                 return Err(WorkerError::unavailable(
@@ -140,9 +158,9 @@ impl AgentLink {
                 ));
             }
             if !container.running() {
-                start(container, sandbox_id, env, life)?;
+                start(container, sandbox_id, env, life, &self.log)?;
             }
-            self.watch(state, sandbox_id);
+            self.watch(state);
             // Each probe is bounded too: a connection that a dying container accepted may never be answered.
             let port = container.get_tcp_port(AGENT_PORT)?;
             let probe = port.fetch(format!("{CONTAINER_ORIGIN}{}", routes::HEALTH), None);
@@ -152,19 +170,17 @@ impl AgentLink {
                         life.answered();
                         return Ok(Some(boot));
                     }
-                    Some(boot) if response.status_code() == 200 => {
-                        console_log!(
-                            "sandbox {sandbox_id}: {boot} is not of this start (an earlier one, or a copy restarted in \
-                             place); waiting for this one"
-                        )
-                    }
+                    Some(boot) if response.status_code() == 200 => self.log.info(
+                        "container.start.waiting",
+                        format!("{boot} is not of this start (an earlier one, or a copy restarted in place)"),
+                    ),
                     _ => {}
                 }
             }
             Delay::from(START_POLL).await;
         }
         let reason = format!("its agent did not answer within {} s", START_DEADLINE.as_secs());
-        console_error!("sandbox {sandbox_id}: the container did not start: {reason}");
+        self.log.error("container.start.failed", format!("the container did not start: {reason}"));
         self.stop_failed(sandbox_id, env, state).await;
         life.refuse_for(now_ms(), &reason);
         Err(WorkerError::unavailable(
@@ -177,27 +193,32 @@ impl AgentLink {
     /// Docker restarts it (on-failure) until it is removed, and `destroy()` does nothing to a container that is not
     /// running: so it is started once more, which removes the looping one, and destroyed with its sidecar at once.
     async fn stop_failed(&self, sandbox_id: &str, env: &Env, state: &State) {
-        let AgentLink::Container { container, life } = self else { return };
+        let To::Container { container, life } = &self.to else { return };
         if !container.running() {
-            if let Err(err) = start(container, sandbox_id, env, life) {
-                console_error!("sandbox {sandbox_id}: could not replace the failed container: {}", err.message);
+            if let Err(err) = start(container, sandbox_id, env, life, &self.log) {
+                self.log.error(
+                    "container.remove.failed",
+                    format!("could not replace the failed container: {}", err.message),
+                );
                 return;
             }
         }
         // Watched, so that workerd learns it is gone; the start itself is not one to wait for or to judge.
-        self.watch(state, sandbox_id);
+        self.watch(state);
         life.forget_start();
         match within(RECOVERY_TIMEOUT, container.destroy(None)).await {
-            Some(Ok(())) => console_log!("sandbox {sandbox_id}: the failed container is removed"),
-            Some(Err(err)) => console_error!("sandbox {sandbox_id}: the failed container was not removed: {err}"),
-            None => console_error!("sandbox {sandbox_id}: removing the failed container took over 15 s"),
+            Some(Ok(())) => self.log.info("container.removed", "the failed container is removed"),
+            Some(Err(err)) => {
+                self.log.error("container.remove.failed", format!("the failed container was not removed: {err}"))
+            }
+            None => self.log.error("container.remove.failed", "removing the failed container took over 15 s"),
         }
     }
 
     /// Watches a running container until it exits, once at a time (`life` says whether a watch is pending): when
     /// it exits, workerd marks it not running and the next call starts a new one. Local mode: nothing to watch.
-    pub fn watch(&self, state: &State, sandbox_id: &str) {
-        let AgentLink::Container { container, life } = self else { return };
+    pub fn watch(&self, state: &State) {
+        let To::Container { container, life } = &self.to else { return };
         if !container.running() || !life.claim_watch() {
             return;
         }
@@ -205,13 +226,13 @@ impl AgentLink {
             life.exited(None, "no container".into());
             return;
         };
-        let (life, id, start) = (life.clone(), sandbox_id.to_string(), life.current_start());
+        let (life, log, start) = (life.clone(), self.log.clone(), life.current_start());
         wasm_bindgen_futures::spawn_local(async move {
             let reason = match handle.wait_for_exit().await {
                 Ok(()) => "exit code 0".to_string(),
                 Err(err) => err.to_string(),
             };
-            console_log!("sandbox {id}: the container ended: {reason}");
+            log.warn("container.ended", format!("the container ended: {reason}"));
             life.exited(start.as_deref(), reason);
         });
     }
@@ -239,20 +260,20 @@ impl AgentLink {
         sandbox_id: &str,
         expected_boot: Option<&str>,
     ) -> Result<Sent, WorkerError> {
-        let url = match self {
-            AgentLink::Local { base, .. } => format!("{base}{path}"),
-            AgentLink::Container { .. } => format!("{CONTAINER_ORIGIN}{path}"),
+        let url = match &self.to {
+            To::Local { base, .. } => format!("{base}{path}"),
+            To::Container { .. } => format!("{CONTAINER_ORIGIN}{path}"),
         };
         let forwarded = readdress(req, &url, sandbox_id)?;
         if let Some(boot) = expected_boot {
             forwarded.headers().set(EXPECTED_BOOT_HEADER, boot)?;
         }
-        if let AgentLink::Local { token: Some(token), .. } = self {
+        if let To::Local { token: Some(token), .. } = &self.to {
             forwarded.headers().set(AGENT_TOKEN_HEADER, token)?;
         }
-        let sent = match self {
-            AgentLink::Local { .. } => Fetch::Request(forwarded).send().await,
-            AgentLink::Container { container, life } => {
+        let sent = match &self.to {
+            To::Local { .. } => Fetch::Request(forwarded).send().await,
+            To::Container { container, life } => {
                 // Raced against the container's end: a call whose agent died may never be answered (its
                 // connection cut inside Docker's network), and must not hold the caller forever.
                 let seen = life.exits();
@@ -262,7 +283,10 @@ impl AgentLink {
                 match futures_util::future::select(fetch, ended).await {
                     futures_util::future::Either::Left((sent, _)) => sent,
                     futures_util::future::Either::Right((reason, _)) => {
-                        console_error!("sandbox {sandbox_id}: the container ended during a call to {path}: {reason}");
+                        self.log.error(
+                            "call.container_ended",
+                            format!("the container ended during a call to {path}: {reason}"),
+                        );
                         return Err(WorkerError::unavailable(
                             format!(
                                 "the sandbox's container ended during the call ({reason}); it may have taken effect \
@@ -310,7 +334,7 @@ impl AgentLink {
 
     /// Stops the container (local mode: nothing to stop).
     pub async fn stop(&self) -> Result<(), WorkerError> {
-        if let AgentLink::Container { container, .. } = self {
+        if let To::Container { container, .. } = &self.to {
             if container.running() {
                 container.destroy(None).await?;
             }
@@ -381,7 +405,13 @@ pub fn boot_of(response: &Response) -> Option<String> {
 /// `ctx.container.start()` is called with a plain object: workers-rs 0.8's `ContainerStartupOptions` reaches
 /// workerd as a class instance whose `env` is a JS `Map`, which workerd reads as no variables at all (found when
 /// the first real container ran without `SANDBOX_ID`).
-fn start(container: &Container, sandbox_id: &str, env: &Env, life: &ContainerLife) -> Result<(), WorkerError> {
+fn start(
+    container: &Container,
+    sandbox_id: &str,
+    env: &Env,
+    life: &ContainerLife,
+    log: &Log,
+) -> Result<(), WorkerError> {
     use worker::js_sys::{Function, Object, Reflect};
     use worker::wasm_bindgen::{JsCast, JsValue};
     let failed = |e: JsValue| WorkerError::unavailable(format!("the container did not start: {e:?}"), 5);
@@ -398,7 +428,7 @@ fn start(container: &Container, sandbox_id: &str, env: &Env, life: &ContainerLif
     let start: Function = Reflect::get(handle, &"start".into()).map_err(failed)?.dyn_into().map_err(failed)?;
     start.call1(handle, &options).map_err(failed)?;
     life.begin_start(&start_id);
-    console_log!("sandbox {sandbox_id}: starting its container ({start_id})");
+    log.info("container.start", format!("starting the container ({start_id})"));
     Ok(())
 }
 

@@ -2,19 +2,24 @@
 //! headers the agent needs. Nothing else a caller sent travels on: above all not its `Authorization`, which code in
 //! a sandbox could read off the wire and use against every other sandbox.
 
-use sandbox_protocol::SANDBOX_ID_HEADER;
+use sandbox_protocol::{REQUEST_ID_HEADER, SANDBOX_ID_HEADER};
 use worker::{Headers, Request, RequestInit, Result};
 
 /// The Durable Object is reached at this made-up origin; only the path matters to it.
 const OBJECT_ORIGIN: &str = "https://sandbox.internal";
 
-/// `req` for the sandbox's object: the agent path, and the sandbox id in `X-Sandbox-Id`.
-pub fn to_object(req: Request, sandbox_id: &str, agent_path: &str) -> Result<Request> {
-    readdress(&req, &format!("{OBJECT_ORIGIN}{agent_path}"), sandbox_id)
+/// `req` for the sandbox's object: the agent path, the sandbox id in `X-Sandbox-Id` and the call's id in
+/// `X-Request-Id`.
+pub fn to_object(req: Request, sandbox_id: &str, agent_path: &str, request_id: &str) -> Result<Request> {
+    let forwarded = readdress(&req, &format!("{OBJECT_ORIGIN}{agent_path}"), sandbox_id)?;
+    forwarded.headers().set(REQUEST_ID_HEADER, request_id)?;
+    Ok(forwarded)
 }
 
-/// The request headers that travel to the object and the agent; every other header stays behind.
-pub const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "last-event-id"];
+/// The request headers that travel to the object and the agent; every other header stays behind. (The Worker
+/// sets `X-Request-Id` itself: a caller's travels on only when it is a plain id.)
+pub const FORWARDED_HEADERS: [&str; 5] =
+    ["content-type", "content-length", "accept", "last-event-id", REQUEST_ID_HEADER];
 
 /// `req` sent to `url` instead, carrying `sandbox_id` and the `FORWARDED_HEADERS` it has.
 pub fn readdress(req: &Request, url: &str, sandbox_id: &str) -> Result<Request> {

@@ -9,12 +9,14 @@ mod container_life;
 mod errors;
 mod forward;
 mod in_flight;
+mod log;
 mod route;
 mod sandbox_object;
 mod session_registry;
 mod sleep_after;
 
-use sandbox_protocol::screen;
+use sandbox_protocol::ids::valid_request_id;
+use sandbox_protocol::{screen, REQUEST_ID_HEADER};
 use worker::{event, Context, Env, Request, Response, Result};
 
 pub use sandbox_object::Sandbox;
@@ -46,13 +48,28 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    match handle(req, env).await {
+    let request_id = request_id(&req);
+    match handle(req, env, &request_id).await {
         Ok(response) => Ok(response),
-        Err(err) => err.into_response(),
+        Err(err) => {
+            let mut response = err.for_request(Some(request_id.clone())).into_response()?;
+            response.headers_mut().set(REQUEST_ID_HEADER, &request_id)?;
+            Ok(response)
+        }
     }
 }
 
-async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerError> {
+/// The call's id: the caller's `X-Request-Id` when it is a plain id, else a new one.
+fn request_id(req: &Request) -> String {
+    let given = req.headers().get(REQUEST_ID_HEADER).ok().flatten();
+    given.filter(|id| valid_request_id(id)).unwrap_or_else(|| {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::fill(&mut bytes);
+        format!("req-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    })
+}
+
+async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result<Response, WorkerError> {
     // The token first, for every path and method: nothing of the route table shows without it.
     let header = |name: &str| req.headers().get(name).ok().flatten();
     check_bearer(text(&env, TOKEN_SECRET).as_deref(), header("authorization").as_deref())?;
@@ -82,7 +99,7 @@ async fn handle(req: Request, env: Env) -> std::result::Result<Response, WorkerE
         }
         Route::Sandbox { id, agent_path } => {
             let stub = env.durable_object(SANDBOX_BINDING)?.get_by_name(&id)?;
-            let forwarded = forward::to_object(req, &id, &agent_path)?;
+            let forwarded = forward::to_object(req, &id, &agent_path, request_id)?;
             Ok(stub.fetch_with_request(forwarded).await?)
         }
     }

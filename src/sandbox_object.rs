@@ -12,19 +12,18 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use sandbox_protocol::{
-    DestroyResult, ErrorCode, SandboxStatus, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, SANDBOX_ID_HEADER,
-    SESSIONS_RECREATED_HEADER,
+    DestroyResult, ErrorCode, SandboxStatus, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, REQUEST_ID_HEADER,
+    SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER,
 };
 use serde::{Deserialize, Serialize};
-use worker::{
-    console_error, console_log, durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State,
-};
+use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::agent_link::{boot_of, AgentLink, Sent};
 use crate::container_life::ContainerLife;
 use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::in_flight::{hold_until_done, InFlight};
+use crate::log::Log;
 use crate::session_registry;
 // The routes the object handles itself (the sandbox: `GET` is its status, `DELETE` destroys it), or reads.
 use crate::sleep_after::{self, OnAlarm};
@@ -52,6 +51,8 @@ pub struct Sandbox {
     in_flight: InFlight,
     /// What is known of the container between calls: its watch, its latest start, a failed start's back-off.
     life: Rc<ContainerLife>,
+    /// The sandbox's id, from its calls (for the log lines of the alarm, which has no call).
+    sandbox_id: RefCell<String>,
 }
 
 /// Why and when the container was last stopped (shown by the status route).
@@ -74,13 +75,15 @@ impl DurableObject for Sandbox {
             alarm_pushed: Cell::new(0.0),
             in_flight: InFlight::default(),
             life: Rc::new(ContainerLife::default()),
+            sandbox_id: RefCell::new(String::new()),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        let request_id = req.headers().get(REQUEST_ID_HEADER).ok().flatten();
         match self.handle(req).await {
             Ok(response) => Ok(response),
-            Err(err) => err.into_response(),
+            Err(err) => err.for_request(request_id).into_response(),
         }
     }
 
@@ -93,23 +96,24 @@ impl DurableObject for Sandbox {
         match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.sleep_after()) {
             OnAlarm::Later { ms, in_flight } => {
                 if in_flight > 0 {
-                    console_log!("sandbox: idle stop deferred: {in_flight} call(s) still in flight");
+                    self.alarm_log().info("idle.deferred", format!("{in_flight} call(s) still in flight"));
                 }
                 self.state.storage().set_alarm(ms).await?;
                 Response::ok("in use")
             }
             OnAlarm::Stop => {
-                if let Ok(AgentLink::Container { container, .. }) = AgentLink::new(&self.state, &self.env, &self.life) {
-                    if container.running() {
+                let log = self.alarm_log();
+                if let Ok(link) = AgentLink::new(&self.state, &self.env, &self.life, log.clone()) {
+                    if let Some(container) = link.container().filter(|c| c.running()) {
                         let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.sleep_after().as_secs());
-                        console_log!("sandbox: stopping the container: {reason}");
+                        log.info("container.stop", format!("stopping the container: {reason}"));
                         // Recorded first: once the container is gone, the status route says why.
                         let at = worker::js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
                         if let Err(err) = self.state.storage().put(LAST_STOP_KEY, LastStop { at, reason }).await {
-                            console_error!("sandbox: could not record the stop: {err}");
+                            log.error("storage.failed", format!("could not record the stop: {err}"));
                         }
                         if let Err(err) = container.destroy(None).await {
-                            console_error!("sandbox: the container did not stop: {err}");
+                            log.error("container.stop.failed", format!("the container did not stop: {err}"));
                         }
                     }
                 }
@@ -127,7 +131,11 @@ impl Sandbox {
             .get(SANDBOX_ID_HEADER)?
             .ok_or_else(|| WorkerError::new(ErrorCode::ValidationFailed, "missing X-Sandbox-Id"))?;
         let path = req.path();
-        let link = AgentLink::new(&self.state, &self.env, &self.life)?;
+        let request_id = req.headers().get(REQUEST_ID_HEADER)?;
+        if *self.sandbox_id.borrow() != id {
+            *self.sandbox_id.borrow_mut() = id.clone();
+        }
+        let link = AgentLink::new(&self.state, &self.env, &self.life, Log::new(&id, request_id.as_deref()))?;
         if path == SANDBOX_PATH {
             return match req.method() {
                 Method::Get => self.status(&id, &link).await,
@@ -137,7 +145,7 @@ impl Sandbox {
         }
         let call = self.in_flight.begin();
         // A container this object instance finds running (it was started before the object was) is watched too.
-        link.watch(&self.state, &id);
+        link.watch(&self.state);
         if !link.running() {
             self.healthy.set(false);
         }
@@ -153,7 +161,7 @@ impl Sandbox {
                 }
             }
         }
-        self.keep_awake().await;
+        self.keep_awake(&link.log).await;
         let response = match req.method() {
             Method::Post if path == SESSIONS_PATH => self.create_session(req, &id, &link).await,
             Method::Post if path == ENV_PATH => self.set_env_vars(req, &id, &link).await,
@@ -227,7 +235,8 @@ impl Sandbox {
         let mut response = match link.try_send(&make()?, path, id, expected.as_deref()).await? {
             Sent::Answered(response) => response,
             Sent::Unreached(message) => {
-                console_log!("sandbox {id}: no agent took the call ({message}); starting or waiting for one");
+                link.log
+                    .info("call.unreached", format!("no agent took the call ({message}); starting or waiting for one"));
                 recreated = self.recover(id, link).await?;
                 expected = self.known_boot().await?;
                 link.send(&make()?, path, id, expected.as_deref()).await?
@@ -241,7 +250,10 @@ impl Sandbox {
                 Some(boot)
             } else {
                 // Not an agent of the latest start (a copy Docker restarted in place): wait for one that is.
-                console_log!("sandbox {id}: {boot} answered and is not of the latest start; starting or waiting");
+                link.log.info(
+                    "call.other_start",
+                    format!("{boot} answered and is not of the latest start; starting or waiting"),
+                );
                 recreated.extend(self.recover(id, link).await?);
                 self.known_boot().await?
             };
@@ -284,7 +296,10 @@ impl Sandbox {
                     recreated.push(session);
                 }
             }
-            console_log!("sandbox {id}: the agent restarted ({boot}); re-created sessions: {recreated:?}");
+            link.log.warn(
+                "sessions.recreated",
+                format!("the agent restarted ({boot}); re-created sessions: {recreated:?}"),
+            );
         }
         session_registry::set_boot(&storage, boot).await.map_err(storage_failed)?;
         *self.boot.borrow_mut() = Some(boot.to_string());
@@ -314,7 +329,10 @@ impl Sandbox {
             200 | 201 | 409 => Ok(true),
             412 => Err(WorkerError::unavailable("the sandbox's agent restarted again; retry", 1)),
             status => {
-                console_error!("sandbox {id}: session {session} could not be re-created (HTTP {status})");
+                link.log.error(
+                    "sessions.recreate.failed",
+                    format!("session {session} could not be re-created (HTTP {status})"),
+                );
                 Ok(false)
             }
         }
@@ -416,7 +434,7 @@ impl Sandbox {
         if link.running() {
             // Best effort: a container that is already gone has nothing left to end.
             if let Err(err) = link.send(req, SANDBOX_PATH, id, None).await {
-                console_log!("sandbox {id}: destroy: the agent did not answer: {}", err.message);
+                link.log.warn("sandbox.destroy", format!("the agent did not answer: {}", err.message));
             }
         }
         link.stop().await?;
@@ -427,23 +445,28 @@ impl Sandbox {
         storage.delete_alarm().await.map_err(storage_failed)?;
         storage.delete_all().await.map_err(storage_failed)?;
         self.alarm_pushed.set(0.0);
-        console_log!("sandbox {id}: destroyed");
+        link.log.info("sandbox.destroyed", "destroyed");
         Ok(Response::from_json(&DestroyResult { success: true, id: id.to_string() })?)
     }
 
     /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead. The alarm is written at most once
     /// per tenth of that time (a storage write per call would cost every call); when it fires early it
     /// reschedules itself from the last call.
-    async fn keep_awake(&self) {
+    async fn keep_awake(&self, log: &Log) {
         let now = Date::now().as_millis() as f64;
         self.last_call.set(now);
         let after = self.sleep_after();
         if now - self.alarm_pushed.get() >= after.as_millis() as f64 / 10.0 {
             self.alarm_pushed.set(now);
             if let Err(err) = self.state.storage().set_alarm(after).await {
-                console_error!("sandbox: could not set the idle alarm: {err}");
+                log.error("alarm.failed", format!("could not set the idle alarm: {err}"));
             }
         }
+    }
+
+    /// The log of the object's alarm: its sandbox, and no call.
+    fn alarm_log(&self) -> Log {
+        Log::new(&self.sandbox_id.borrow(), None)
     }
 
     fn sleep_after(&self) -> std::time::Duration {
@@ -470,7 +493,10 @@ fn with_recreated(response: Response, recreated: &[String]) -> std::result::Resu
 
 /// A storage failure, as callers see it: no engine text (it is logged).
 fn storage_failed(err: worker::Error) -> WorkerError {
-    console_error!("sandbox: storage failed: {err}");
+    worker::console_error!(
+        "{}",
+        crate::log::line(crate::log::Level::Error, "", None, "storage.failed", &err.to_string())
+    );
     WorkerError::new(ErrorCode::InternalError, "the sandbox's state could not be stored; nothing was remembered")
 }
 

@@ -149,11 +149,15 @@ impl ErrorCode {
     }
 }
 
-/// The body of every error response: `{ "code": "...", "message": "..." }`.
+/// The body of every error response: `{ "code": "...", "message": "...", "requestId": "..." }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// The call's `X-Request-Id`, to find its log lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[cfg(test)]

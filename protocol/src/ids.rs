@@ -25,6 +25,13 @@ fn check_plain_id(what: &str, id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a caller's `X-Request-Id` is taken as it is: 1 to 128 of `[A-Za-z0-9._:-]`. Anything else is replaced
+/// with an id of the Worker's or the agent's making (it goes into every log line, and must not forge one).
+pub fn valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 /// Sandbox ids as the SDK has them: a DNS label of 1 to 63 characters (letters, digits and inner hyphens).
 pub fn check_sandbox_id(id: &str) -> Result<(), String> {
     let valid = (1..=63).contains(&id.len())

@@ -48,5 +48,10 @@ pub const AGENT_TOKEN_HEADER: &str = "x-sandbox-agent-token";
 /// Response header listing the sessions the Worker re-created because the agent had restarted.
 pub const SESSIONS_RECREATED_HEADER: &str = "x-sandbox-sessions-recreated";
 
+/// Request and response header with the id of one call from its caller to the shell: the Worker takes the
+/// caller's (when `ids::valid_request_id`) or makes one, passes it to the object and the agent, and every log line
+/// and error body of the call carries it.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 /// The session that calls without a `sessionId` use.
 pub const DEFAULT_SESSION_ID: &str = "default";

@@ -24,6 +24,8 @@ pub const FILES_DELETE: &str = "/v1/files/delete";
 pub const FILES_RENAME: &str = "/v1/files/rename";
 pub const FILES_MOVE: &str = "/v1/files/move";
 pub const FILES_EXISTS: &str = "/v1/files/exists";
+/// The agent's counters in the Prometheus text format.
+pub const METRICS: &str = "/v1/metrics";
 /// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.
 pub const SANDBOX: &str = "/v1/sandbox";
 /// The Worker's prefix of one sandbox's routes; the sandbox id follows.
@@ -57,6 +59,7 @@ pub const ALL: &[Route] = &[
     Route { name: "filesRename", methods: &["POST"], path: FILES_RENAME },
     Route { name: "filesMove", methods: &["POST"], path: FILES_MOVE },
     Route { name: "filesExists", methods: &["POST"], path: FILES_EXISTS },
+    Route { name: "metrics", methods: &["GET"], path: METRICS },
     Route { name: "sandbox", methods: &["GET", "DELETE"], path: SANDBOX },
 ];
 

@@ -176,7 +176,7 @@ describe('sessions', () => {
     const deleted = await sandbox.deleteSession('work');
     assert.equal(deleted.sessionId, 'work');
     assert.equal(deleted.success, true);
-    await assert.rejects(session.exec('true'), (e) => e instanceof SessionNotFoundError && e.status === 404);
+    await assert.rejects(session.exec('true'), (e) => e instanceof SessionNotFoundError && e.status === 404 && /^req-/.test(e.requestId));
     await assert.rejects(sandbox.getSession('work'), SessionNotFoundError);
   });
 });

@@ -99,7 +99,8 @@ export async function startAgent(dir, port, profile = 'debug') {
   const args = ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir, ...(isolated ? [] : ['--unconfined'])];
   const agent = spawn(join(root, `target/${profile}/sandbox-agent`), args, {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, SANDBOX_AGENT_TOKEN: agentToken },
+    // The agent's log (JSON lines on stderr) at warnings unless SANDBOX_AGENT_LOG asks for more.
+    env: { SANDBOX_AGENT_LOG: 'warn', ...process.env, SANDBOX_AGENT_TOKEN: agentToken },
   });
   await waitFor(`http://127.0.0.1:${port}/v1/health`, {}, 10_000);
   return { port, process: agent, stop: () => stop(agent) };

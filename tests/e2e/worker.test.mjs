@@ -71,7 +71,7 @@ describe('access and validation', () => {
     const sent = stack.relay.seen.filter((s) => s.url === '/v1/exec');
     assert.ok(sent.length > 0, 'the call went through the relay');
     // (`cf-worker` is workerd's own mark on every subrequest: the Worker's zone, no caller's data.)
-    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker', 'x-agent-boot-expected', 'x-sandbox-agent-token']);
+    const allowed = new Set(['content-type', 'content-length', 'accept', 'last-event-id', 'x-sandbox-id', 'host', 'connection', 'transfer-encoding', 'accept-encoding', 'user-agent', 'cf-worker', 'x-agent-boot-expected', 'x-sandbox-agent-token', 'x-request-id']);
     for (const { headers } of stack.relay.seen) {
       for (const name of Object.keys(headers)) assert.ok(allowed.has(name), `header ${name} reached the agent`);
       const all = JSON.stringify(headers);
@@ -141,6 +141,21 @@ describe('access and validation', () => {
     r = await call('POST', '/v1/sandboxes/errs/exec', { command: 'true', sessionId: 'missing' });
     assert.equal(r.status, 404);
     assert.equal(r.json.code, 'SESSION_NOT_FOUND');
+  });
+
+  test('one request id from the caller to the shell: echoed, in every error body, made up when missing or odd', async () => {
+    const ok = await call('POST', '/v1/sandboxes/traced/exec', { command: 'true' }, { 'x-request-id': 'call-7.a:b' });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.headers.get('x-request-id'), 'call-7.a:b', 'the agent saw the caller\'s id and returned it');
+    const agentError = await call('POST', '/v1/sandboxes/traced/exec', { command: 'true', sessionId: 'missing' }, { 'x-request-id': 'call-8' });
+    assert.deepEqual([agentError.status, agentError.json.requestId], [404, 'call-8']);
+    const workerError = await call('POST', '/v1/sandboxes/Not_Valid/exec', { command: 'true' }, { 'x-request-id': 'call-9' });
+    assert.deepEqual([workerError.status, workerError.json.requestId], [400, 'call-9']);
+    assert.equal(workerError.headers.get('x-request-id'), 'call-9');
+    const odd = await call('POST', '/v1/sandboxes/traced/exec', { command: 'true', sessionId: 'missing' }, { 'x-request-id': 'has spaces' });
+    assert.match(odd.json.requestId, /^req-[0-9a-f]{16}$/, 'an id that is not plain is replaced, not logged');
+    const none = await call('POST', '/v1/sandboxes/Not_Valid/exec', { command: 'true' });
+    assert.match(none.json.requestId, /^req-[0-9a-f]{16}$/);
   });
 });
 

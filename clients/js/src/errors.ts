@@ -19,6 +19,8 @@ export class SandboxError extends Error {
   readonly status: number;
   /** The error body as the server sent it. */
   readonly details: Record<string, unknown>;
+  /** The call's id (`X-Request-Id`): the same in the Worker's and the agent's logs. */
+  readonly requestId: string | undefined;
 
   constructor(code: ErrorCode | (string & {}), message: string, status: number, details: Record<string, unknown> = {}, options?: ErrorOptions) {
     super(message, options);
@@ -26,6 +28,7 @@ export class SandboxError extends Error {
     this.code = code;
     this.status = status;
     this.details = details;
+    this.requestId = typeof details.requestId === 'string' ? details.requestId : undefined;
   }
 }
 

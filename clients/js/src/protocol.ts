@@ -36,6 +36,8 @@ export const ROUTES = {
   filesMove: '/files/move',
   /** POST */
   filesExists: '/files/exists',
+  /** GET */
+  metrics: '/metrics',
   /** GET, DELETE */
   sandbox: '',
 } as const;

@@ -35,6 +35,8 @@ impl Budget {
     }
 
     pub fn exhausted(&self, what: &str) -> AgentError {
+        tracing::warn!(what, used_mib = self.used() >> 20, limit_mib = self.limit >> 20, "memory budget exhausted");
+        crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Memory);
         AgentError::new(
             ErrorCode::ResourceExhausted,
             format!(

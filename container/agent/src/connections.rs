@@ -91,9 +91,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Answers a connection over the cap with a 503 and closes it.
 async fn refuse(mut stream: TcpStream, cap: usize) {
+    tracing::warn!(cap, "connection refused: the agent serves as many connections as it may");
+    crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Connections);
     let body = ErrorBody {
         code: ErrorCode::ResourceExhausted,
         message: format!("the agent has {cap} connections open, as many as it serves at once; retry shortly"),
+        request_id: None,
     };
     let body = serde_json::to_string(&body).unwrap_or_default();
     let answer = format!(

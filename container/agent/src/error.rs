@@ -53,7 +53,7 @@ impl AgentError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code, message: self.message.clone() }
+        ErrorBody { code: self.code, message: self.message.clone(), request_id: crate::http::trace::current() }
     }
 }
 

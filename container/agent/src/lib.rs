@@ -12,6 +12,8 @@ mod error;
 mod files;
 mod http;
 mod local;
+mod logging;
+mod metrics;
 mod names;
 mod output;
 mod process;
@@ -25,4 +27,5 @@ pub use config::{parse, Config, Parsed, USAGE};
 pub use local::children::TOKEN_ENV;
 /// Whether this machine can jail local sandboxes (bubblewrap and the namespaces it needs), and if not, why.
 pub use local::jail::available as jail_available;
+pub use logging::init as init_logging;
 pub use server::run;

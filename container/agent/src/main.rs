@@ -30,6 +30,10 @@ fn main() {
         std::env::remove_var(sandbox_protocol::start::START_ID_ENV);
         config.start_id = Some(start);
     }
+    if let Err(message) = sandbox_agent::init_logging() {
+        eprintln!("sandbox-agent: {message}");
+        std::process::exit(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

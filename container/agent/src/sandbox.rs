@@ -78,13 +78,15 @@ impl Sandbox {
             }
             Inserted::Closed => return Err(destroying()),
             Inserted::Full => {
+                tracing::warn!(session = %id, max = self.context.max_sessions, "session refused: too many sessions");
+                crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Sessions);
                 return Err(AgentError::new(
                     ErrorCode::TooManySessions,
                     format!(
                         "this sandbox has {} sessions, as many as it may: delete one first",
                         self.context.max_sessions
                     ),
-                ))
+                ));
             }
         };
         let Some(ready) = ready else { return Err(AgentError::internal("the session did not start")) };
@@ -94,6 +96,7 @@ impl Sandbox {
             session.terminate();
             return Err(err);
         }
+        tracing::info!(session = %id, "session created");
         Ok(session)
     }
 
@@ -121,6 +124,7 @@ impl Sandbox {
                 workspace: self.workspace.clone(),
             };
             // Commands queue behind the shell's start, so nobody waits for readiness here.
+            tracing::info!(session = DEFAULT_SESSION_ID, "session created");
             Session::start(config, Arc::clone(&self.context)).0
         });
         session.ok_or_else(destroying)
@@ -166,13 +170,16 @@ impl Sandbox {
         let session = self.existing_session(id)?;
         self.sessions.remove(id);
         session.terminate();
+        tracing::info!(session = %id, "session deleted");
         Ok(())
     }
 
     /// Ends every session and every process they started. The sandbox takes no new session meanwhile, and
     /// again afterwards only if `reopen`.
     pub fn end_all(&self, reopen: bool) {
-        terminate_all(&self.sessions.close());
+        let sessions = self.sessions.close();
+        tracing::info!(sessions = sessions.len(), "ending every session of the sandbox");
+        terminate_all(&sessions);
         if reopen {
             self.sessions.open();
         }
@@ -252,6 +259,16 @@ impl Sandboxes {
             }
         }
         Ok(())
+    }
+
+    /// Sessions alive in every sandbox.
+    pub fn session_count(&self) -> usize {
+        match self {
+            Sandboxes::Single(sandbox) => sandbox.sessions().len(),
+            Sandboxes::Multi { sandboxes, .. } => {
+                sandboxes.lock().expect("sandboxes lock").values().map(|sandbox| sandbox.sessions().len()).sum()
+            }
+        }
     }
 
     /// Ends every session of every sandbox (on shutdown).

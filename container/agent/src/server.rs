@@ -49,6 +49,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let start_id = config.start_id.clone().and_then(|start| crate::start_claim::claim(&config.state_dir, start));
     let boot_id: Arc<str> =
         sandbox_protocol::start::boot_id(start_id.as_deref(), &crate::names::random_id("boot")).into();
+    let boot_id_shown = Arc::clone(&boot_id);
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     let app = match (&config.multi_sandbox, config.isolate) {
         (Some(root), true) => {
@@ -68,9 +69,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
                 Some(root) => {
                     std::fs::create_dir_all(root)?;
                     let root = std::fs::canonicalize(root)?;
-                    eprintln!(
-                        "sandbox-agent: WARNING: --unconfined: sandboxes are NOT isolated: their commands run as this \
-                         user on this machine and can reach its files and each other."
+                    tracing::warn!(
+                        "--unconfined: sandboxes are NOT isolated: their commands run as this user on this machine \
+                         and can reach its files and each other"
                     );
                     Sandboxes::Multi { root, context, sandboxes: Default::default() }
                 }
@@ -85,6 +86,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             let ending = Arc::clone(&sandboxes);
             tokio::spawn(async move {
                 wait_for_stop_signal().await;
+                tracing::info!("stopping: ending every session");
                 // Kill every session first: commands end, and the requests waiting on them complete.
                 let _ = tokio::task::spawn_blocking(move || ending.end_all()).await;
                 let _ = stopped_tx.send(true);
@@ -106,8 +108,16 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let _ = writeln!(out, "sandbox-agent listening on http://{addr} (workspace {})", describe(&config));
         let _ = out.flush();
     }
+    tracing::info!(
+        %addr,
+        boot_id = %boot_id_shown,
+        version = env!("CARGO_PKG_VERSION"),
+        workspace = %describe(&config),
+        "listening"
+    );
     let limits = Limits { max_connections: config.max_connections, head_timeout: config.io_timeout };
     connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -18,21 +18,18 @@ const TAKEN_FILE: &str = "start-id";
 /// folder cannot be written, the id is kept (a copy could not be told apart, as before this check existed).
 pub fn claim(state_dir: &Path, start: String) -> Option<String> {
     if !valid_start_id(&start) {
-        eprintln!("sandbox-agent: ignoring an invalid {}", sandbox_protocol::start::START_ID_ENV);
+        tracing::warn!("ignoring an invalid {}", sandbox_protocol::start::START_ID_ENV);
         return None;
     }
     let file = state_dir.join(TAKEN_FILE);
     match std::fs::read_to_string(&file) {
         Ok(taken) if taken == start => {
-            eprintln!(
-                "sandbox-agent: start {start} was taken by an earlier agent of this container (restarted in place); \
-                 answering without it"
-            );
+            tracing::warn!(%start, "the start id was taken by an earlier agent of this container (restarted in place); answering without it");
             return None;
         }
         Ok(_) => {}
         Err(err) if err.kind() == ErrorKind::NotFound => {}
-        Err(err) => eprintln!("sandbox-agent: cannot read {}: {err}", file.display()),
+        Err(err) => tracing::warn!(file = %file.display(), %err, "cannot read the start id taken last"),
     }
     let written = std::fs::create_dir_all(state_dir).and_then(|()| {
         let partial = state_dir.join(format!("{TAKEN_FILE}.partial"));
@@ -40,7 +37,7 @@ pub fn claim(state_dir: &Path, start: String) -> Option<String> {
         std::fs::rename(&partial, &file)
     });
     if let Err(err) = written {
-        eprintln!("sandbox-agent: cannot note the start id in {}: {err}", state_dir.display());
+        tracing::warn!(dir = %state_dir.display(), %err, "cannot note the start id");
     }
     Some(start)
 }

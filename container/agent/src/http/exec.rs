@@ -74,6 +74,7 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
         timeout: req.timeout.map(Duration::from_millis),
         internal: false,
         cancel,
+        request_id: super::trace::current(),
     };
     Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize, registration })
 }

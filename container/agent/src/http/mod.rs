@@ -7,8 +7,10 @@ mod env;
 mod exec;
 mod files;
 mod health;
+mod metrics;
 mod screen;
 mod sessions;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,12 +63,14 @@ pub fn router(state: AppState) -> Router {
         .route(routes::FILES_MOVE, post(files::move_file))
         .route(routes::FILES_EXISTS, post(files::exists))
         .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
+        .route(routes::METRICS, get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_other_boot))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn_with_state(state.clone(), screen::refuse_web_pages))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_boot_id))
+        .layer(axum::middleware::from_fn(trace::trace_request))
         .with_state(state)
 }
 

@@ -88,6 +88,7 @@ impl Children {
             .args(&self.flags)
             .env(TOKEN_ENV, &token)
             .env("SANDBOX_ID", id)
+            .envs(crate::logging::child_env())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_write))
             .process_group(0);

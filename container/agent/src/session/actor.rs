@@ -16,6 +16,7 @@ use sandbox_protocol::HistoryEntry;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
+use tracing::Instrument;
 
 use super::cancel::{cancelled, CancelSignal};
 use super::control::Report;
@@ -24,6 +25,7 @@ use super::shell::{Running, Shell};
 use super::{Collected, ExecSpec, Job, Outcome, Session, SessionContext, Sink, StreamItem};
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
+use crate::metrics::METRICS;
 use crate::process::fds::{pending_bytes, read_now};
 use crate::process::tree::{command_processes, kill_until_gone, session_processes, signal_each};
 
@@ -109,7 +111,12 @@ impl Actor {
                 _ = self.terminated.wait_for(|t| *t) => None,
             };
             let Some(job) = job else { return };
-            self.run(job).await;
+            let span = tracing::info_span!(
+                "command",
+                session = %self.session.id,
+                request_id = job.spec.request_id.as_deref().unwrap_or(""),
+            );
+            self.run(job).instrument(span).await;
             if *self.terminated.borrow() {
                 return;
             }
@@ -148,6 +155,7 @@ impl Actor {
             sink.start(started_at, soon, &mut None).await;
             let outcome =
                 Outcome { exit_code: EXIT_CANCELLED, ended: Ended::Cancelled, started_at, duration: Duration::ZERO };
+            METRICS.command_ended(Ended::Cancelled);
             sink.finish(outcome, soon, &mut None).await;
             return;
         }
@@ -172,6 +180,8 @@ impl Actor {
         let (status, pwd) = match end {
             End::Done { status, pwd } => (status, Some(pwd)),
             End::Died { code, pwd } => {
+                tracing::warn!(code, "the session's shell ended during the command; the next command gets a new one");
+                METRICS.shell_lost();
                 if let Some(shell) = self.shell.take() {
                     self.keep_state(&shell, pwd.clone());
                 }
@@ -184,6 +194,10 @@ impl Actor {
             None => (status, Ended::Exited),
         };
         let outcome = Outcome { exit_code, ended, started_at, duration: t0.elapsed() };
+        METRICS.command_ended(ended);
+        if ended != Ended::Exited {
+            tracing::info!(?ended, ms = outcome.duration.as_millis() as u64, "command stopped");
+        }
         let entry = (!spec.internal).then(|| HistoryEntry {
             command: spec.command,
             exit_code,
@@ -354,8 +368,10 @@ async fn drive(
                 let Interrupt { hard_from, give_up, .. } = interrupt.expect("guarded");
                 let now = Instant::now();
                 if now >= give_up {
+                    tracing::warn!("the interrupted shell did not report: killing it with the command's processes");
                     kill_until_gone(|all| session_processes(all, &[shell.reference()]));
                 } else if now >= hard_from {
+                    tracing::debug!("the interrupted command's processes are still there: SIGKILL");
                     let since = running.since_ticks;
                     kill_until_gone(|all| command_processes(all, shell.reference(), since));
                 }
@@ -382,6 +398,8 @@ fn ended_while_starting() -> AgentError {
 fn start_failed(err: &std::io::Error) -> AgentError {
     use nix::libc::{EAGAIN, EMFILE, ENFILE, ENOMEM};
     let message = format!("cannot start bash: {err}");
+    tracing::error!(%err, "the session's shell did not start");
+    METRICS.command_not_started();
     match err.raw_os_error() {
         Some(EMFILE | ENFILE | EAGAIN | ENOMEM) => {
             AgentError::new(sandbox_protocol::ErrorCode::ResourceExhausted, message)
@@ -415,6 +433,7 @@ struct Interrupt {
 /// Asks the shell to abandon the command and interrupts the command's processes (SIGINT; those still there after
 /// `INTERRUPT_SOFT` are killed).
 fn begin_interrupt(shell: &Shell, running: &Running, reason: Reason) -> Interrupt {
+    tracing::info!(?reason, "interrupting the command: SIGINT, SIGKILL after a grace period");
     shell.interrupt();
     let since = running.since_ticks;
     signal_each(|all| command_processes(all, shell.reference(), since), nix::sys::signal::Signal::SIGINT);
@@ -489,6 +508,10 @@ impl Sink {
         limit: Option<Instant>,
         cancel: &mut Option<CancelSignal>,
     ) -> Option<Reason> {
+        match stream {
+            Stream::Stdout => METRICS.output(bytes.len(), 0),
+            Stream::Stderr => METRICS.output(0, bytes.len()),
+        }
         match self {
             Sink::Collect { stdout, stderr, .. } => {
                 match stream {

@@ -65,6 +65,8 @@ pub struct ExecSpec {
     pub internal: bool,
     /// Raised by `POST /v1/exec/cancel`: the command stops (or never starts) with exit code 130.
     pub cancel: Option<cancel::CancelSignal>,
+    /// The request that sent it, for the log lines of its run (which happen in the session's own task).
+    pub request_id: Option<String>,
 }
 
 /// How a command ended.

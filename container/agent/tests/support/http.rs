@@ -68,7 +68,8 @@ impl Client {
         self.start_with(method, path, &[], body).await
     }
 
-    async fn start_with(
+    /// `start`, with `headers` added.
+    pub async fn start_with(
         &mut self,
         method: &str,
         path: &str,

@@ -110,6 +110,11 @@ impl Agent {
     }
 }
 
+/// The agents' log level in tests: warnings and errors only, unless `SANDBOX_AGENT_LOG` asks for more.
+fn log_level() -> String {
+    std::env::var("SANDBOX_AGENT_LOG").unwrap_or_else(|_| "warn".into())
+}
+
 /// How an agent is started: the binary, or `docker run` of `SANDBOX_AGENT_IMAGE` (the container's name comes
 /// along). `docker run` passes SIGTERM on to the agent, so stopping works the same way.
 fn launcher(shared: &[PathBuf], env: &[(&str, &str)]) -> (Command, Option<String>) {
@@ -132,6 +137,7 @@ fn launcher(shared: &[PathBuf], env: &[(&str, &str)]) -> (Command, Option<String
             for dir in shared {
                 command.arg("-v").arg(format!("{0}:{0}", dir.display()));
             }
+            command.arg("-e").arg(format!("SANDBOX_AGENT_LOG={}", log_level()));
             for (key, value) in env {
                 command.arg("-e").arg(format!("{key}={value}"));
             }
@@ -140,7 +146,7 @@ fn launcher(shared: &[PathBuf], env: &[(&str, &str)]) -> (Command, Option<String
         }
         _ => {
             let mut command = Command::new(env!("CARGO_BIN_EXE_sandbox-agent"));
-            command.envs(env.iter().copied());
+            command.env("SANDBOX_AGENT_LOG", log_level()).envs(env.iter().copied());
             (command, None)
         }
     }
