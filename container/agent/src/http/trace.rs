@@ -37,7 +37,7 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %crate::error::short(req.uri().path()),
         sandbox = %sandbox,
     );
     let started = Instant::now();
