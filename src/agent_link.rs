@@ -433,9 +433,7 @@ fn start(
 }
 
 fn new_start_id() -> Result<String, WorkerError> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| WorkerError::unavailable(format!("no randomness: {e}"), 1))?;
-    Ok(format!("start-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    crate::ids::random_id("start").ok_or_else(|| WorkerError::unavailable("no randomness for a start id", 1))
 }
 
 fn container_env(env: &Env) -> Vec<(String, String)> {

@@ -8,6 +8,7 @@ mod agent_link;
 mod container_life;
 mod errors;
 mod forward;
+mod ids;
 mod in_flight;
 mod log;
 mod route;
@@ -62,11 +63,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 /// The call's id: the caller's `X-Request-Id` when it is a plain id, else a new one.
 fn request_id(req: &Request) -> String {
     let given = req.headers().get(REQUEST_ID_HEADER).ok().flatten();
-    given.filter(|id| valid_request_id(id)).unwrap_or_else(|| {
-        let mut bytes = [0u8; 8];
-        let _ = getrandom::fill(&mut bytes);
-        format!("req-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    })
+    given.filter(|id| valid_request_id(id)).or_else(|| ids::random_id("req")).unwrap_or_else(|| "req-unknown".into())
 }
 
 async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result<Response, WorkerError> {

@@ -31,7 +31,7 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
         Some(id) => id.into(),
         None => crate::names::random_id("req").into(),
     };
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let sandbox = req.headers().get(SANDBOX_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let span = tracing::info_span!(
         "request",
@@ -44,7 +44,7 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req).instrument(span.clone())).await;
     let status = response.status().as_u16();
     let took = started.elapsed();
-    METRICS.request(route.as_deref(), status, took);
+    METRICS.request(route.as_ref().map(MatchedPath::as_str), status, took);
     let ms = took.as_secs_f64() * 1000.0;
     span.in_scope(|| match status {
         500.. => tracing::warn!(status, ms, "answered"),
