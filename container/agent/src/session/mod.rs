@@ -6,9 +6,12 @@
 mod actor;
 pub mod cancel;
 pub mod control;
+mod drive;
+mod escalation;
 mod history;
 pub mod script;
 pub mod shell;
+mod sink;
 pub mod table;
 
 use std::os::unix::ffi::OsStrExt;

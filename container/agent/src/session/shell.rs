@@ -16,15 +16,14 @@ use tokio::net::unix::pipe;
 use super::control::{ControlParser, Report};
 use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
-use crate::process::reaper::{ExitWatch, Reaper};
-use crate::process::tree::now_ticks;
-use crate::process::tree::ShellRef;
+use crate::process::reaper::{exited, ExitWatch, Reaper};
+use crate::process::tree::{command_processes, kill_until_gone, now_ticks, session_processes, signal_each, ShellRef};
 
 pub struct Shell {
     pub pid: i32,
     stdin: pipe::Sender,
-    /// The shell's reports. A separate field from `exit` so both can be awaited at once.
-    pub control: ControlReader,
+    /// The shell's reports.
+    control: ControlReader,
     /// Kept open so the shell can reopen the control pipe by path (its EXIT trap does), and so the pipe never
     /// reads as closed: the shell's end is known from the reaper, not from EOF.
     control_write: OwnedFd,
@@ -34,12 +33,18 @@ pub struct Shell {
     states: [OwnedFd; 3],
     /// Sourced before each command to give it the previous command's `$?` (`script::STATUS_FILE`).
     status: OwnedFd,
-    pub exit: ExitWatch,
+    exit: ExitWatch,
     seq: u64,
 }
 
+/// What the shell does next while a command runs: a report, or its own end (with its exit code).
+pub enum ShellEvent {
+    Report(Report),
+    Exited(i32),
+}
+
 /// Reads and parses the control pipe.
-pub struct ControlReader {
+struct ControlReader {
     pipe: pipe::Receiver,
     parser: ControlParser,
     reports: VecDeque<Report>,
@@ -51,7 +56,7 @@ pub struct Running {
     pub stdout: pipe::Receiver,
     pub stderr: pipe::Receiver,
     /// Clock ticks at the start: processes younger than this belong to the command.
-    pub since_ticks: u64,
+    since_ticks: u64,
     /// The agent's copies of the write ends, held until the shell has opened them by path.
     writers: [OwnedFd; 2],
     /// The command's text and its wrapper, open until the shell has read them.
@@ -150,18 +155,52 @@ impl Shell {
         ShellRef { pid: self.pid, reaped: self.has_exited() }
     }
 
-    /// Asks the shell to abandon its current command (its USR1 trap). Never a signal to a number that is no
-    /// longer the shell's: once reaped, the pid may be someone else's.
-    pub fn interrupt(&self) {
-        if !self.has_exited() {
-            let _ = kill(Pid::from_raw(self.pid), Signal::SIGUSR1);
+    /// The watch on the shell's end, for its session (which kills what is left when it is ended).
+    pub fn exit_watch(&self) -> ExitWatch {
+        self.exit.clone()
+    }
+
+    /// The shell's next report, or its end. Cancel-safe: nothing read is lost when the future is dropped.
+    pub async fn next_event(&mut self) -> ShellEvent {
+        tokio::select! {
+            report = self.control.next_report() => ShellEvent::Report(report),
+            code = exited(&mut self.exit) => ShellEvent::Exited(code),
         }
+    }
+
+    /// Reports the shell wrote and nobody read yet, without waiting (after its end).
+    pub fn reports_left(&mut self) -> Vec<Report> {
+        self.control.pending_reports()
+    }
+
+    /// Asks the shell to abandon `running` (its USR1 trap) and sends SIGINT to the command's processes, as a
+    /// Ctrl-C would. Never a signal to a number that is no longer the shell's: once reaped, the pid may be
+    /// someone else's.
+    pub fn interrupt(&self, running: &Running) {
+        if !self.has_exited() {
+            if let Err(err) = kill(Pid::from_raw(self.pid), Signal::SIGUSR1) {
+                tracing::debug!(%err, "the shell did not take the interrupt");
+            }
+        }
+        let since = running.since_ticks;
+        signal_each(|all| command_processes(all, self.reference(), since), Signal::SIGINT);
+    }
+
+    /// Kills what is left of `running`: the processes it started, the shell itself spared.
+    pub fn kill_command(&self, running: &Running) {
+        let since = running.since_ticks;
+        kill_until_gone(|all| command_processes(all, self.reference(), since));
+    }
+
+    /// Kills the shell and every process it started.
+    pub fn kill_all(&self) {
+        kill_until_gone(|all| session_processes(all, &[self.reference()]));
     }
 }
 
 impl ControlReader {
     /// The next report. Cancel-safe: nothing read is lost when the future is dropped.
-    pub async fn next_report(&mut self) -> Report {
+    async fn next_report(&mut self) -> Report {
         let mut buf = [0u8; 8192];
         loop {
             if let Some(report) = self.reports.pop_front() {
@@ -179,7 +218,7 @@ impl ControlReader {
     }
 
     /// Reports already written but not yet read, without waiting.
-    pub fn pending_reports(&mut self) -> Vec<Report> {
+    fn pending_reports(&mut self) -> Vec<Report> {
         let mut buf = [0u8; 8192];
         while let Ok(n) = read_now(&self.pipe, &mut buf) {
             if n == 0 {

@@ -1,0 +1,187 @@
+//! One command's run, from the moment the shell has it to its end: output to the sink as it comes, the shell's
+//! report, the deadline, a cancel, the caller's departure, and the stop that follows (timed by `escalation`).
+
+use tokio::io::AsyncReadExt;
+use tokio::time::{interval, Instant, MissedTickBehavior};
+
+use super::cancel::{cancelled, CancelSignal};
+use super::control::Report;
+use super::escalation::{self, Escalation, Step, StopReason};
+use super::shell::{Running, Shell, ShellEvent};
+use super::sink::{sleep_until_some, Stream};
+use super::Sink;
+use crate::process::fds::{pending_bytes, read_now};
+
+/// While a command is being stopped: how often processes it starts anew are looked for and killed.
+const REKILL_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The buffers a session's output is read into, reused from command to command.
+pub(super) struct Buffers {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers { out: vec![0; 64 * 1024], err: vec![0; 16 * 1024] }
+    }
+}
+
+/// A command's limits: when it times out, and the signal that cancels it.
+pub(super) struct Limits {
+    pub deadline: Option<Instant>,
+    pub cancel: Option<CancelSignal>,
+}
+
+/// How a command's run ended.
+pub(super) enum End {
+    /// The shell reported the command done, and lives on; `pwd` is its directory now.
+    Done { status: i32, pwd: Vec<u8> },
+    /// The shell process ended; `pwd` is the directory it reported last, if it did.
+    Died { code: i32, pwd: Option<Vec<u8>> },
+}
+
+/// What `drive` found: the end, why the agent stopped the command (if it did), and until when the command's last
+/// event may wait for a stream reader that is behind.
+pub(super) struct Ran {
+    pub end: End,
+    pub stopped: Option<StopReason>,
+    pub patience: Option<Instant>,
+}
+
+/// Runs one command to its end. A stream reader that stops reading holds the output back, never the timeout or a
+/// cancel: while the command runs, a chunk waits for the reader at most until the deadline or the cancel; once the
+/// command is being stopped, at most until the shell is given up on.
+pub(super) async fn drive(
+    shell: &mut Shell,
+    running: Running,
+    sink: &mut Sink,
+    limits: Limits,
+    bufs: &mut Buffers,
+) -> Ran {
+    let Limits { deadline, mut cancel } = limits;
+    let mut running = running;
+    let mut stopping: Option<Escalation> = None;
+    let (mut out_open, mut err_open) = (true, true);
+    let mut exit_pwd: Option<Vec<u8>> = None;
+    let mut rekill = interval(REKILL_EVERY);
+    rekill.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // What a wait for a slow reader watches once the command is being stopped: no cancel (the stop bounds it).
+    let mut unwatched: Option<CancelSignal> = None;
+    let end = loop {
+        let limit = escalation::reader_limit(stopping.as_ref(), deadline);
+        let mut failed_push = None;
+        tokio::select! {
+            read = running.stdout.read(&mut bufs.out), if out_open => match read {
+                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stdout, &bufs.out[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
+                _ => out_open = false,
+            },
+            read = running.stderr.read(&mut bufs.err), if err_open => match read {
+                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &bufs.err[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
+                _ => err_open = false,
+            },
+            event = shell.next_event() => match event {
+                ShellEvent::Report(Report::Done { seq, status, pwd }) if seq == running.seq => {
+                    if stopping.is_some() {
+                        // What is left of the command (its background jobs ignore SIGINT) goes now.
+                        shell.kill_command(&running);
+                    }
+                    drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched)).await;
+                    break End::Done { status, pwd };
+                }
+                ShellEvent::Report(Report::Done { .. }) => {}
+                ShellEvent::Report(Report::Exit { pwd, .. }) => exit_pwd = Some(pwd),
+                ShellEvent::Exited(code) => {
+                    drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched)).await;
+                    let mut code = code;
+                    for report in shell.reports_left() {
+                        match report {
+                            Report::Exit { pwd, .. } => exit_pwd = Some(pwd),
+                            Report::Done { seq, status, pwd } if seq == running.seq => {
+                                code = status;
+                                exit_pwd = Some(pwd);
+                            }
+                            Report::Done { .. } => {}
+                        }
+                    }
+                    break End::Died { code, pwd: exit_pwd };
+                }
+            },
+            _ = sleep_until_some(deadline), if stopping.is_none() => {
+                stopping = Some(stop(shell, &running, StopReason::TimedOut));
+            },
+            _ = sink.closed(), if stopping.is_none() => {
+                stopping = Some(stop(shell, &running, StopReason::Cancelled));
+            },
+            _ = cancelled(&mut cancel), if stopping.is_none() => {
+                stopping = Some(stop(shell, &running, StopReason::Cancelled));
+            },
+            _ = rekill.tick(), if stopping.is_some() => {
+                match stopping.expect("guarded").step_at(Instant::now()) {
+                    Step::Wait => {}
+                    Step::KillCommand => {
+                        tracing::debug!("the interrupted command's processes are still there: SIGKILL");
+                        shell.kill_command(&running);
+                    }
+                    Step::GiveUpShell => {
+                        tracing::warn!("the interrupted shell did not report: killing it with the command's processes");
+                        shell.kill_all();
+                    }
+                }
+            },
+        }
+        if let (Some(reason), None) = (failed_push, stopping) {
+            stopping = Some(stop(shell, &running, reason));
+        }
+    };
+    running.finish();
+    let patience = escalation::patience(stopping.as_ref(), deadline, Instant::now());
+    Ran { end, stopped: stopping.map(|s| s.reason), patience }
+}
+
+/// The cancel signal a wait for a stalled reader watches: the command's, until the command is being stopped
+/// anyway (then none).
+fn watched<'a>(
+    stopping: &Option<Escalation>,
+    cancel: &'a mut Option<CancelSignal>,
+    none: &'a mut Option<CancelSignal>,
+) -> &'a mut Option<CancelSignal> {
+    if stopping.is_some() {
+        none
+    } else {
+        cancel
+    }
+}
+
+/// Begins stopping the command: the shell is asked to abandon it and its processes get SIGINT.
+fn stop(shell: &Shell, running: &Running, reason: StopReason) -> Escalation {
+    tracing::info!(?reason, "interrupting the command: SIGINT, SIGKILL after a grace period");
+    shell.interrupt(running);
+    Escalation::begin(reason, Instant::now())
+}
+
+/// Reads what the command wrote that is still in its pipes. Counted first, so a background writer that keeps
+/// writing cannot hold the result back; a stalled reader holds it back only until `limit` or the cancel.
+async fn drain(
+    running: &Running,
+    sink: &mut Sink,
+    buf: &mut [u8],
+    limit: Option<Instant>,
+    cancel: &mut Option<CancelSignal>,
+) {
+    for (reader, stream) in [(&running.stdout, Stream::Stdout), (&running.stderr, Stream::Stderr)] {
+        let mut left = pending_bytes(reader);
+        while left > 0 {
+            let want = left.min(buf.len());
+            match read_now(reader, &mut buf[..want]) {
+                Ok(n) if n > 0 => {
+                    left -= n;
+                    if sink.push(stream, &buf[..n], limit, cancel).await.is_some() {
+                        return;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+}
