@@ -11,6 +11,8 @@ mod forward;
 mod ids;
 mod in_flight;
 mod log;
+mod object_call;
+mod object_state;
 mod route;
 mod sandbox_object;
 mod session_registry;

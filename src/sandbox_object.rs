@@ -7,7 +7,7 @@
 //! before doing anything, the object creates the sessions again with their options and variables, and sends the
 //! call once more. So every call after a restart, the first included, finds its sessions.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
@@ -24,10 +24,11 @@ use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::in_flight::{hold_until_done, InFlight};
 use crate::log::Log;
+use crate::object_call::{classify, ObjectCall};
+use crate::object_state::{Adoption, ObjectState};
 use crate::session_registry;
-// The routes the object handles itself (the sandbox: `GET` is its status, `DELETE` destroys it), or reads.
 use crate::sleep_after::{self, OnAlarm};
-use sandbox_protocol::routes::{ENV as ENV_PATH, SANDBOX as SANDBOX_PATH, SESSION, SESSIONS as SESSIONS_PATH};
+use sandbox_protocol::routes::{ENV as ENV_PATH, SANDBOX as SANDBOX_PATH, SESSIONS as SESSIONS_PATH};
 
 /// Largest `createSession` or `setEnvVars` body the object reads (options are small).
 const SESSION_BODY_LIMIT: usize = 1024 * 1024;
@@ -40,14 +41,9 @@ const LAST_STOP_KEY: &str = "last-stop";
 pub struct Sandbox {
     state: State,
     env: Env,
-    /// The agent answered `/v1/health` since the container last started.
-    healthy: Cell<bool>,
-    /// The boot id of the agent whose sessions are in place; read from storage when the object starts.
-    boot: RefCell<Option<String>>,
-    boot_loaded: Cell<bool>,
-    /// When the last call came (ms since the epoch), and when the idle alarm was last pushed out.
-    last_call: Cell<f64>,
-    alarm_pushed: Cell<f64>,
+    /// What the object knows between calls (the agent's health, its boot id, the last call), and its decisions.
+    /// Borrowed briefly, never across an await.
+    known: RefCell<ObjectState>,
     in_flight: InFlight,
     /// What is known of the container between calls: its watch, its latest start, a failed start's back-off.
     life: Rc<ContainerLife>,
@@ -68,11 +64,7 @@ impl DurableObject for Sandbox {
         Self {
             state,
             env,
-            healthy: Cell::new(false),
-            boot: RefCell::new(None),
-            boot_loaded: Cell::new(false),
-            last_call: Cell::new(0.0),
-            alarm_pushed: Cell::new(0.0),
+            known: RefCell::new(ObjectState::default()),
             in_flight: InFlight::default(),
             life: Rc::new(ContainerLife::default()),
             sandbox_id: RefCell::new(String::new()),
@@ -90,9 +82,7 @@ impl DurableObject for Sandbox {
     /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container, unless a call is still in flight (a long exec
     /// or stream). The next call starts a new one.
     async fn alarm(&self) -> Result<Response> {
-        // Idle from the end of the last call (a long exec counts until it ends), or from the start of one.
-        let last = self.in_flight.last_end().unwrap_or(0.0).max(self.last_call.get());
-        let idle_ms = (last > 0.0).then(|| (Date::now().as_millis() as f64 - last).max(0.0) as u64);
+        let idle_ms = self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
         match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.sleep_after()) {
             OnAlarm::Later { ms, in_flight } => {
                 if in_flight > 0 {
@@ -117,7 +107,7 @@ impl DurableObject for Sandbox {
                         }
                     }
                 }
-                self.healthy.set(false);
+                self.known.borrow_mut().stopped();
                 Response::ok("stopped")
             }
         }
@@ -136,21 +126,18 @@ impl Sandbox {
             *self.sandbox_id.borrow_mut() = id.clone();
         }
         let link = AgentLink::new(&self.state, &self.env, &self.life, Log::new(&id, request_id.as_deref()))?;
-        if path == SANDBOX_PATH {
-            return match req.method() {
-                Method::Get => self.status(&id, &link).await,
-                Method::Delete => self.destroy(&req, &id, &link).await,
-                other => Err(WorkerError::new(ErrorCode::MethodNotAllowed, format!("{other:?} on a sandbox"))),
-            };
+        let what = classify(req.method().as_ref(), &path)?;
+        match what {
+            ObjectCall::Status => return self.status(&id, &link).await,
+            ObjectCall::Destroy => return self.destroy(&req, &id, &link).await,
+            _ => {}
         }
         let call = self.in_flight.begin();
         // A container this object instance finds running (it was started before the object was) is watched too.
         link.watch(&self.state);
-        if !link.running() {
-            self.healthy.set(false);
-        }
         let mut recreated = Vec::new();
-        if !self.healthy.get() {
+        let needs_recovery = self.known.borrow_mut().needs_recovery(link.running());
+        if needs_recovery {
             match self.recover(&id, &link).await {
                 Ok(sessions) => recreated = sessions,
                 Err(err) => {
@@ -162,16 +149,16 @@ impl Sandbox {
             }
         }
         self.keep_awake(&link.log).await;
-        let response = match req.method() {
-            Method::Post if path == SESSIONS_PATH => self.create_session(req, &id, &link).await,
-            Method::Post if path == ENV_PATH => self.set_env_vars(req, &id, &link).await,
-            Method::Delete if is_session_path(&path) => self.delete_session(req, &path, &id, &link).await,
-            _ => self.forward(req, &path, &id, &link).await,
+        let response = match what {
+            ObjectCall::CreateSession => self.create_session(req, &id, &link).await,
+            ObjectCall::SetEnvVars => self.set_env_vars(req, &id, &link).await,
+            ObjectCall::DeleteSession { session } => self.delete_session(req, &path, &session, &id, &link).await,
+            ObjectCall::Agent | ObjectCall::Status | ObjectCall::Destroy => self.forward(req, &path, &id, &link).await,
         };
         match response {
             Ok(response) => Ok(hold_until_done(with_recreated(response, &recreated)?, call)?),
             Err(err) => {
-                self.healthy.set(false);
+                self.known.borrow_mut().call_failed();
                 Err(err)
             }
         }
@@ -210,9 +197,9 @@ impl Sandbox {
     /// Makes sure an agent answers: starts the container if it is not running, waits until its agent answers,
     /// watches it, and gives a new agent its sessions before any call reaches it. Returns the re-created sessions.
     async fn recover(&self, id: &str, link: &AgentLink) -> std::result::Result<Vec<String>, WorkerError> {
-        self.healthy.set(false);
+        self.known.borrow_mut().recovering();
         let boot = link.ensure_started(id, &self.env, &self.state).await?;
-        self.healthy.set(true);
+        self.known.borrow_mut().answered();
         match boot {
             Some(boot) => self.adopt(&boot, id, link).await,
             None => Ok(Vec::new()),
@@ -269,26 +256,26 @@ impl Sandbox {
 
     /// The boot id of the agent whose sessions are in place (from storage when the object has just started).
     async fn known_boot(&self) -> std::result::Result<Option<String>, WorkerError> {
-        if !self.boot_loaded.get() {
-            let stored = session_registry::last_boot(&self.state.storage()).await.map_err(storage_failed)?;
-            self.boot_loaded.set(true);
-            if self.boot.borrow().is_none() {
-                *self.boot.borrow_mut() = stored;
-            }
+        if let Some(boot) = self.known.borrow().boot() {
+            return Ok(boot.map(str::to_string));
         }
-        Ok(self.boot.borrow().clone())
+        let stored = session_registry::last_boot(&self.state.storage()).await.map_err(storage_failed)?;
+        let mut known = self.known.borrow_mut();
+        known.boot_read(stored);
+        Ok(known.boot().flatten().map(str::to_string))
     }
 
     /// Makes `boot` the agent whose sessions are in place: when it is a new one, creates the remembered sessions
     /// on it first (with their options and variables), and only then records it. Returns the re-created ids.
     async fn adopt(&self, boot: &str, id: &str, link: &AgentLink) -> std::result::Result<Vec<String>, WorkerError> {
-        let known = self.known_boot().await?;
-        if known.as_deref() == Some(boot) {
+        self.known_boot().await?;
+        let adoption = self.known.borrow().adoption(boot);
+        if adoption == Adoption::InPlace {
             return Ok(Vec::new());
         }
         let storage = self.state.storage();
         let mut recreated = Vec::new();
-        if known.is_some() {
+        if adoption == Adoption::Recreate {
             let sessions = session_registry::all(&storage).await.map_err(storage_failed)?;
             for (session, options) in sessions {
                 let created = self.recreate(&session, options, boot, id, link).await?;
@@ -302,7 +289,7 @@ impl Sandbox {
             );
         }
         session_registry::set_boot(&storage, boot).await.map_err(storage_failed)?;
-        *self.boot.borrow_mut() = Some(boot.to_string());
+        self.known.borrow_mut().adopted(boot);
         Ok(recreated)
     }
 
@@ -405,11 +392,11 @@ impl Sandbox {
         &self,
         req: Request,
         path: &str,
+        session: &str,
         id: &str,
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
         let response = self.forward(req, path, id, link).await?;
-        let session = &path[SESSIONS_PATH.len() + 1..];
         if response.status_code() == 200 || response.status_code() == 404 {
             session_registry::forget(&self.state.storage(), session).await.map_err(storage_failed)?;
         }
@@ -438,26 +425,21 @@ impl Sandbox {
             }
         }
         link.stop().await?;
-        self.healthy.set(false);
-        *self.boot.borrow_mut() = None;
-        self.boot_loaded.set(true);
+        self.known.borrow_mut().call_failed();
         let storage = self.state.storage();
         storage.delete_alarm().await.map_err(storage_failed)?;
         storage.delete_all().await.map_err(storage_failed)?;
-        self.alarm_pushed.set(0.0);
+        self.known.borrow_mut().destroyed();
         link.log.info("sandbox.destroyed", "destroyed");
         Ok(Response::from_json(&DestroyResult { success: true, id: id.to_string() })?)
     }
 
-    /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead. The alarm is written at most once
-    /// per tenth of that time (a storage write per call would cost every call); when it fires early it
-    /// reschedules itself from the last call.
+    /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead (`ObjectState::call_came` says when
+    /// to write it).
     async fn keep_awake(&self, log: &Log) {
-        let now = Date::now().as_millis() as f64;
-        self.last_call.set(now);
         let after = self.sleep_after();
-        if now - self.alarm_pushed.get() >= after.as_millis() as f64 / 10.0 {
-            self.alarm_pushed.set(now);
+        let push = self.known.borrow_mut().call_came(Date::now().as_millis() as f64, after);
+        if push {
             if let Err(err) = self.state.storage().set_alarm(after).await {
                 log.error("alarm.failed", format!("could not set the idle alarm: {err}"));
             }
@@ -535,10 +517,4 @@ async fn drain_stream(mut chunks: worker::ByteStream, mut read: usize) {
             break;
         }
     }
-}
-
-/// `/v1/sessions/{id}` (and not its history).
-fn is_session_path(path: &str) -> bool {
-    let prefix = SESSION.trim_end_matches("{id}");
-    path.strip_prefix(prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }

@@ -1,0 +1,87 @@
+//! What a sandbox's Durable Object does with a call, decided from its method and agent path alone. Pure.
+//!
+//! Most calls go to the agent as they came. The object answers the sandbox's own routes itself, and looks into
+//! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
+
+use sandbox_protocol::routes::{ENV, SANDBOX, SESSION, SESSIONS};
+use sandbox_protocol::ErrorCode;
+
+use crate::errors::WorkerError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ObjectCall {
+    /// `GET /v1/sandbox`: the sandbox's status, answered without starting anything.
+    Status,
+    /// `DELETE /v1/sandbox`: end everything and forget the sandbox.
+    Destroy,
+    /// `POST /v1/sessions`: its options are remembered.
+    CreateSession,
+    /// `POST /v1/env`: the variables are remembered with their session.
+    SetEnvVars,
+    /// `DELETE /v1/sessions/{id}`: the session is forgotten once the agent ended it.
+    DeleteSession { session: String },
+    /// Anything else goes to the agent as it came.
+    Agent,
+}
+
+pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
+    Ok(match (method, path) {
+        ("GET", SANDBOX) => ObjectCall::Status,
+        ("DELETE", SANDBOX) => ObjectCall::Destroy,
+        (_, SANDBOX) => {
+            return Err(WorkerError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on a sandbox")))
+        }
+        ("POST", SESSIONS) => ObjectCall::CreateSession,
+        ("POST", ENV) => ObjectCall::SetEnvVars,
+        ("DELETE", _) => match session_of(path) {
+            Some(session) => ObjectCall::DeleteSession { session: session.to_string() },
+            None => ObjectCall::Agent,
+        },
+        _ => ObjectCall::Agent,
+    })
+}
+
+/// The session `/v1/sessions/{id}` names (and not its history, nor anything below it).
+fn session_of(path: &str) -> Option<&str> {
+    let prefix = SESSION.trim_end_matches("{id}");
+    path.strip_prefix(prefix).filter(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(method: &str, path: &str) -> ObjectCall {
+        classify(method, path).unwrap()
+    }
+
+    #[test]
+    fn the_sandbox_itself_is_answered_by_the_object() {
+        assert_eq!(call("GET", "/v1/sandbox"), ObjectCall::Status);
+        assert_eq!(call("DELETE", "/v1/sandbox"), ObjectCall::Destroy);
+        let err = classify("POST", "/v1/sandbox").unwrap_err();
+        assert_eq!(err.code, ErrorCode::MethodNotAllowed);
+    }
+
+    #[test]
+    fn the_calls_whose_effect_is_remembered_are_told_apart() {
+        assert_eq!(call("POST", "/v1/sessions"), ObjectCall::CreateSession);
+        assert_eq!(call("POST", "/v1/env"), ObjectCall::SetEnvVars);
+        assert_eq!(call("DELETE", "/v1/sessions/build-1"), ObjectCall::DeleteSession { session: "build-1".into() });
+    }
+
+    #[test]
+    fn everything_else_goes_to_the_agent_as_it_came() {
+        for (method, path) in [
+            ("GET", "/v1/sessions"),
+            ("GET", "/v1/sessions/build-1"),
+            ("DELETE", "/v1/sessions/build-1/history"),
+            ("DELETE", "/v1/sessions/"),
+            ("POST", "/v1/exec"),
+            ("GET", "/v1/env"),
+            ("GET", "/v1/metrics"),
+        ] {
+            assert_eq!(call(method, path), ObjectCall::Agent, "{method} {path}");
+        }
+    }
+}
