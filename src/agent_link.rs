@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
-use sandbox_protocol::{AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
+use sandbox_protocol::{MetricsSummary, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 use worker::{Container, Date, Delay, Env, Fetch, Request, Response, State};
 
 use crate::container_life::{ContainerLife, FAILED_START_BACKOFF_S};
 use crate::errors::WorkerError;
-use crate::forward::readdress;
+use crate::forward::{json_get, readdress};
 use crate::log::Log;
 
 /// The port the agent listens on inside the container.
@@ -43,6 +43,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often a call in flight looks whether its container has ended.
 const EXIT_POLL: Duration = Duration::from_millis(250);
+/// How long a sandbox's status waits for its agent's counters before it answers without them.
+const SUMMARY_TIMEOUT: Duration = Duration::from_secs(2);
 /// The agent's URL inside the container (the host part is ignored by the port's fetcher).
 const CONTAINER_ORIGIN: &str = "http://container";
 
@@ -88,10 +90,10 @@ impl AgentLink {
         }
     }
 
-    pub fn mode(&self) -> &'static str {
+    pub fn mode(&self) -> SandboxMode {
         match &self.to {
-            To::Local { .. } => "local",
-            To::Container { .. } => "container",
+            To::Local { .. } => SandboxMode::Local,
+            To::Container { .. } => SandboxMode::Container,
         }
     }
 
@@ -109,6 +111,33 @@ impl AgentLink {
         match &self.to {
             To::Local { .. } => true,
             To::Container { container, .. } => container.running(),
+        }
+    }
+
+    /// The running agent's counters in brief, for the sandbox's status: `None` when no container runs (nothing is
+    /// started for it) or the agent does not answer within `SUMMARY_TIMEOUT` (logged).
+    pub async fn summary(&self, sandbox_id: &str) -> Option<MetricsSummary> {
+        if !self.running() {
+            return None;
+        }
+        let asked = async {
+            let req = json_get(routes::METRICS).map_err(|e| e.to_string())?;
+            let mut response = self.send(&req, routes::METRICS, sandbox_id, None).await.map_err(|e| e.message)?;
+            if response.status_code() != 200 {
+                return Err(format!("HTTP {}", response.status_code()));
+            }
+            response.json::<MetricsSummary>().await.map_err(|e| e.to_string())
+        };
+        match within(SUMMARY_TIMEOUT, asked).await {
+            Some(Ok(summary)) => Some(summary),
+            Some(Err(message)) => {
+                self.log.warn("status.summary", format!("the agent's counters could not be read: {message}"));
+                None
+            }
+            None => {
+                self.log.warn("status.summary", "the agent's counters did not come in time");
+                None
+            }
         }
     }
 

@@ -47,6 +47,15 @@ pub fn json_post(path: &str, body: &str) -> Result<Request> {
     Request::new_with_init(&format!("{OBJECT_ORIGIN}{path}"), &init)
 }
 
+/// A `GET` of the object's own that asks for JSON.
+pub fn json_get(path: &str) -> Result<Request> {
+    let headers = Headers::new();
+    headers.set("accept", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(worker::Method::Get).with_headers(headers);
+    Request::new_with_init(&format!("{OBJECT_ORIGIN}{path}"), &init)
+}
+
 /// Whether a request's body is small enough to keep a copy of for a retry (bodiless requests are).
 pub fn retryable(req: &Request) -> bool {
     const LIMIT: u64 = 1024 * 1024;

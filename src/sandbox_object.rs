@@ -408,11 +408,12 @@ impl Sandbox {
         Ok(Response::from_json(&SandboxStatus {
             success: true,
             id: id.to_string(),
-            mode: link.mode().to_string(),
+            mode: link.mode(),
             running: link.running(),
             in_flight: self.in_flight.count(),
             stopped_at: last_stop.as_ref().map(|s| s.at.clone()),
             stop_reason: last_stop.map(|s| s.reason),
+            agent: link.summary(id).await,
         })?)
     }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every error the API reports, by its stable wire code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// A field is missing, of the wrong type or out of range; an id, name or path is invalid.
@@ -51,8 +52,9 @@ pub enum ErrorCode {
     /// The agent is not the one the caller expected (`X-Agent-Boot-Expected`): it restarted, and has done nothing.
     AgentRestarted,
     InternalError,
-    /// A code this version does not know (sent by a newer peer).
+    /// A code this version does not know (sent by a newer peer); never sent.
     #[serde(other)]
+    #[cfg_attr(test, schemars(skip))]
     Unknown,
 }
 
@@ -151,6 +153,7 @@ impl ErrorCode {
 
 /// The body of every error response: `{ "code": "...", "message": "...", "requestId": "..." }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub code: ErrorCode,

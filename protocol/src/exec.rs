@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// How output bytes are carried in JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum Encoding {
     /// Text: invalid UTF-8 is replaced with U+FFFD; in a buffered result one trailing `\n` is removed.
     #[default]
@@ -18,6 +19,7 @@ pub enum Encoding {
 
 /// `POST /v1/exec` and `POST /v1/exec/stream`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecRequest {
     pub command: String,
@@ -47,12 +49,14 @@ pub struct ExecRequest {
 /// `POST /v1/exec/cancel`: stops a command started with this `commandId`, queued or running, as a timeout would;
 /// it ends with exit code 130.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelExecRequest {
     pub command_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CancelExecResult {
     pub success: bool,
@@ -65,6 +69,7 @@ pub struct CancelExecResult {
 /// timeout (exit code 124), or cancelled (`POST /v1/exec/cancel` or the caller leaving; exit code 130). A command
 /// can exit with 124 or 130 by itself: only this field tells them apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Ended {
     #[default]
@@ -82,6 +87,7 @@ impl Ended {
 /// `ended` is the newest field: a result from an agent without it reads as `exited`, or `timedOut` when that
 /// flag is set (`ExecResult::ended`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecResult {
     pub success: bool,
@@ -111,6 +117,7 @@ impl ExecResult {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ExecEventType {
     Start,
@@ -125,6 +132,7 @@ pub enum ExecEventType {
 /// `complete` carries `exitCode` and a `result` whose `stdout` and `stderr` are empty (the output went out as
 /// events). A stream that ends without `complete` or `error` was cut off and must be treated as a failure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecEvent {
     #[serde(rename = "type")]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::Encoding;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListFilesRequest {
     pub path: String,
@@ -17,6 +18,7 @@ pub struct ListFilesRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileType {
     File,
@@ -27,6 +29,7 @@ pub enum FileType {
 
 /// The owner's permission bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Permissions {
     pub readable: bool,
     pub writable: bool,
@@ -34,6 +37,7 @@ pub struct Permissions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FileInfo {
     pub name: String,
@@ -51,6 +55,7 @@ pub struct FileInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListFilesResult {
     pub success: bool,
@@ -62,6 +67,7 @@ pub struct ListFilesResult {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WriteFileRequest {
     pub path: String,
@@ -73,6 +79,7 @@ pub struct WriteFileRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReadFileRequest {
     pub path: String,
@@ -84,6 +91,7 @@ pub struct ReadFileRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadFileResult {
     pub success: bool,
@@ -97,6 +105,7 @@ pub struct ReadFileResult {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MkdirRequest {
     pub path: String,
@@ -107,6 +116,7 @@ pub struct MkdirRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MkdirResult {
     pub success: bool,
@@ -117,6 +127,7 @@ pub struct MkdirResult {
 
 /// `deleteFile`: removes a file or symlink; a directory is refused with `IS_DIRECTORY`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteFileRequest {
     pub path: String,
@@ -125,6 +136,7 @@ pub struct DeleteFileRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RenameFileRequest {
     pub old_path: String,
@@ -134,6 +146,7 @@ pub struct RenameFileRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveFileRequest {
     pub source_path: String,
@@ -143,6 +156,7 @@ pub struct MoveFileRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExistsRequest {
     pub path: String,
@@ -152,6 +166,7 @@ pub struct ExistsRequest {
 
 /// Result of write and delete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FileOpResult {
     pub success: bool,
@@ -161,6 +176,7 @@ pub struct FileOpResult {
 
 /// Result of rename and move.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RenameResult {
     pub success: bool,
@@ -170,6 +186,7 @@ pub struct RenameResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExistsResult {
     pub success: bool,

@@ -9,6 +9,8 @@ mod exec;
 mod files;
 pub mod ids;
 pub mod routes;
+#[cfg(test)]
+mod schema;
 pub mod screen;
 mod session;
 pub mod start;
@@ -26,8 +28,8 @@ pub use files::{
 };
 pub use screen::BINDING_ORIGIN;
 pub use session::{
-    DeleteResult, DestroyResult, Health, HistoryEntry, SandboxStatus, SessionHistory, SessionInfo, SessionList,
-    SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
+    CommandCounts, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode, SandboxStatus,
+    SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
 };
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `createSession` options, as the SDK names them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,6 +28,7 @@ pub struct SessionOptions {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SessionStatus {
     /// Waiting for a command.
@@ -37,6 +39,7 @@ pub enum SessionStatus {
 
 /// What `GET /v1/sessions/{id}` (and session creation) returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub success: bool,
@@ -54,6 +57,7 @@ pub struct SessionInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionList {
     pub success: bool,
@@ -63,6 +67,7 @@ pub struct SessionList {
 
 /// One finished command of a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub command: String,
@@ -75,6 +80,7 @@ pub struct HistoryEntry {
 
 /// `GET /v1/sessions/{id}/history`: the newest entries, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionHistory {
     pub success: bool,
@@ -86,6 +92,7 @@ pub struct SessionHistory {
 
 /// Reply to a delete of a session or a sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteResult {
     pub success: bool,
@@ -95,6 +102,7 @@ pub struct DeleteResult {
 
 /// `POST /v1/env`: `setEnvVars`, exporting variables into a session's shell for its later commands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetEnvVarsRequest {
     /// Values are taken literally; a `null` value unsets the variable.
@@ -105,6 +113,7 @@ pub struct SetEnvVarsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SetEnvVarsResult {
     pub success: bool,
@@ -114,12 +123,12 @@ pub struct SetEnvVarsResult {
 
 /// `GET /v1/sandboxes/{id}` on the Worker: the sandbox's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxStatus {
     pub success: bool,
     pub id: String,
-    /// `container` in production, `local` when the Worker forwards to an agent on the host.
-    pub mode: String,
+    pub mode: SandboxMode,
     /// Whether the sandbox's container runs.
     pub running: bool,
     /// Calls the sandbox is answering now (streams included); the idle stop waits for them.
@@ -130,10 +139,66 @@ pub struct SandboxStatus {
     pub stopped_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// What the running agent has done since it started (absent when no container runs, or it did not answer in
+    /// time: the status never starts or waits for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<MetricsSummary>,
+}
+
+/// The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.
+/// The Prometheus text of the same route has them in full (by route, stream and limit, with latencies).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSummary {
+    pub uptime_ms: u64,
+    /// Sessions alive now.
+    pub sessions: u64,
+    /// Processes in the sandbox besides the agent, where the agent can count them (in a container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u64>,
+    /// Requests answered, and how many of them with a 4xx or a 5xx.
+    pub requests: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub commands: CommandCounts,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    /// Requests refused at a limit (sessions, memory, connections).
+    pub limits_hit: u64,
+    /// Session shells that ended during a command (each replaced at the next one).
+    pub shells_lost: u64,
+}
+
+/// Commands run, by how they ended (`Ended`), and those whose shell could not start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommandCounts {
+    pub exited: u64,
+    pub timed_out: u64,
+    pub cancelled: u64,
+    pub not_started: u64,
+}
+
+/// Where a sandbox's agent runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// In the sandbox's own container (production, and `wrangler dev` with containers).
+    Container,
+    /// On the host, one agent for every sandbox (`SANDBOX_AGENT_URL`, local development).
+    Local,
+    /// A mode this version does not know (sent by a newer Worker); never sent.
+    #[serde(other)]
+    #[cfg_attr(test, schemars(skip))]
+    Unknown,
 }
 
 /// `DELETE /v1/sandboxes/{id}` on the Worker: the sandbox was destroyed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DestroyResult {
     pub success: bool,
@@ -142,6 +207,7 @@ pub struct DestroyResult {
 
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     pub status: String,

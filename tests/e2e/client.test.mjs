@@ -226,6 +226,26 @@ describe('errors and the sandbox itself', () => {
     assert.equal((await sandbox.exists('/workspace/f')).exists, false);
   });
 
+  test('the status sums up what the agent has done', async () => {
+    const sandbox = fresh();
+    await sandbox.exec('echo hi');
+    assert.equal((await sandbox.exec('sleep 5', { timeout: 100 })).ended, 'timedOut');
+    const { agent } = await sandbox.status();
+    assert.ok(agent, 'a running agent is summed up');
+    assert.ok(agent.commands.exited >= 1 && agent.commands.timedOut >= 1, JSON.stringify(agent));
+    assert.ok(agent.sessions >= 1 && agent.requests >= 2 && agent.stdoutBytes >= 3 && agent.uptimeMs > 0, JSON.stringify(agent));
+    if (stack.containers) {
+      // Its own container: these are this sandbox's alone.
+      assert.equal(agent.sessions, 1);
+      assert.equal(agent.commands.timedOut, 1);
+      assert.equal(typeof agent.processes, 'number');
+      await sandbox.destroy();
+      const after = await sandbox.status();
+      assert.equal(after.running, false);
+      assert.equal(after.agent, undefined, 'a status starts no container to sum it up');
+    }
+  });
+
   test('an unreachable agent is a ContainerUnavailableError with retryAfter', async (t) => {
     if (stack.containers) return t.skip('the host agent is not there to stop (tests/containers: an agent that cannot start)');
     const sandbox = fresh();

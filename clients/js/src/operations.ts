@@ -5,6 +5,7 @@ import { SandboxError } from './errors.js';
 import { ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
 import type { Transport } from './transport.js';
+import type * as wire from './wire.js';
 import type {
   EnvVars,
   ExecEvent,
@@ -43,7 +44,7 @@ export class Operations {
     try {
       options.signal?.throwIfAborted();
       const body = this.#execBody(command, options, stop?.commandId);
-      const result = await this.transport.call<ExecResult>('POST', ROUTES.exec, body, options.signal);
+      const result: ExecResult = withEnded(await this.transport.call<wire.ExecResult>('POST', ROUTES.exec, body, options.signal));
       options.onComplete?.(result);
       return result;
     } catch (error) {
@@ -108,7 +109,7 @@ export class Operations {
           const { code = 'INTERNAL_ERROR', message = 'the command failed' } = event.error ?? {};
           throw new SandboxError(code, message, 200, { ...event.error });
         } else if (event.type === 'complete' && event.result) {
-          const result: ExecResult = { ...event.result, stdout: output.stdout.text(), stderr: output.stderr.text() };
+          const result: ExecResult = { ...withEnded(event.result), stdout: output.stdout.text(), stderr: output.stderr.text() };
           options.onComplete?.(result);
           return result;
         }
@@ -128,67 +129,82 @@ export class Operations {
   #stopper(): (() => Promise<void>) & { commandId: string } {
     const commandId = crypto.randomUUID();
     let sent: Promise<void> | undefined;
-    const stop = () => (sent ??= this.transport.call('POST', ROUTES.execCancel, { commandId }).then(() => {}, () => {}));
+    const body: wire.CancelExecRequest = { commandId };
+    const stop = () => (sent ??= this.transport.call('POST', ROUTES.execCancel, body).then(() => {}, () => {}));
     return Object.assign(stop, { commandId });
   }
 
-  #execBody(command: string, options: ExecOptions, commandId: string | undefined): Record<string, unknown> {
-    return this.#body({
+  #execBody(command: string, options: ExecOptions, commandId: string | undefined): wire.ExecRequest {
+    return this.#body<wire.ExecRequest>({
       commandId,
       command,
-      env: options.env,
+      env: options.env && definedEntries(options.env),
       cwd: options.cwd,
       timeout: options.timeout,
-      encoding: options.encoding,
+      encoding: options.encoding && wireEncoding(options.encoding),
       maxOutputBytes: options.maxOutputBytes,
     });
   }
 
   /** Exports variables into the session for its later commands (`null` unsets one). */
   setEnvVars(envVars: EnvVars): Promise<SetEnvVarsResult> {
-    return this.transport.call('POST', ROUTES.env, this.#body({ envVars: definedEntries(envVars) }));
+    return this.transport.call('POST', ROUTES.env, this.#body<wire.SetEnvVarsRequest>({ envVars: definedEntries(envVars) }));
   }
 
   listFiles(path: string, options: ListFilesOptions = {}): Promise<ListFilesResult> {
-    return this.transport.call('POST', ROUTES.filesList, this.#body({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
+    return this.transport.call('POST', ROUTES.filesList, this.#body<wire.ListFilesRequest>({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
   }
 
   /** Writes a file, making its parent directories. `content` may be bytes; a string is taken in `encoding`. */
   writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<FileOpResult> {
-    const body = typeof content === 'string' ? { path, content, encoding: options.encoding } : { path, content: toBase64(content), encoding: 'base64' };
-    return this.transport.call('POST', ROUTES.filesWrite, this.#body(body));
+    const body: Fields<wire.WriteFileRequest> =
+      typeof content === 'string' ? { path, content, encoding: options.encoding && wireEncoding(options.encoding) } : { path, content: toBase64(content), encoding: 'base64' };
+    return this.transport.call('POST', ROUTES.filesWrite, this.#body<wire.WriteFileRequest>(body));
   }
 
   readFile(path: string, options: ReadFileOptions = {}): Promise<ReadFileResult> {
-    return this.transport.call('POST', ROUTES.filesRead, this.#body({ path, encoding: options.encoding }));
+    return this.transport.call('POST', ROUTES.filesRead, this.#body<wire.ReadFileRequest>({ path, encoding: options.encoding && wireEncoding(options.encoding) }));
   }
 
   mkdir(path: string, options: MkdirOptions = {}): Promise<MkdirResult> {
-    return this.transport.call('POST', ROUTES.filesMkdir, this.#body({ path, recursive: options.recursive }));
+    return this.transport.call('POST', ROUTES.filesMkdir, this.#body<wire.MkdirRequest>({ path, recursive: options.recursive }));
   }
 
   deleteFile(path: string): Promise<FileOpResult> {
-    return this.transport.call('POST', ROUTES.filesDelete, this.#body({ path }));
+    return this.transport.call('POST', ROUTES.filesDelete, this.#body<wire.DeleteFileRequest>({ path }));
   }
 
   /** Renames within the filesystem; refuses to replace an existing `newPath` (`FILE_EXISTS`). */
   renameFile(oldPath: string, newPath: string): Promise<RenameFileResult> {
-    return this.transport.call('POST', ROUTES.filesRename, this.#body({ oldPath, newPath }));
+    return this.transport.call('POST', ROUTES.filesRename, this.#body<wire.RenameFileRequest>({ oldPath, newPath }));
   }
 
   /** Moves like `mv`: into `destinationPath` when it is a directory. */
   moveFile(sourcePath: string, destinationPath: string): Promise<RenameFileResult> {
-    return this.transport.call('POST', ROUTES.filesMove, this.#body({ sourcePath, destinationPath }));
+    return this.transport.call('POST', ROUTES.filesMove, this.#body<wire.MoveFileRequest>({ sourcePath, destinationPath }));
   }
 
   exists(path: string): Promise<ExistsResult> {
-    return this.transport.call('POST', ROUTES.filesExists, this.#body({ path }));
+    return this.transport.call('POST', ROUTES.filesExists, this.#body<wire.ExistsRequest>({ path }));
   }
 
-  /** A request body with the session's id, without the options left undefined. */
-  #body(fields: Record<string, unknown>): Record<string, unknown> {
-    return definedEntries({ ...fields, sessionId: this.#sessionId });
+  /** A request body of type `T` (a wire type) with the session's id, without the options left undefined. */
+  #body<T extends { sessionId?: string }>(fields: Fields<T>): T {
+    return definedEntries({ ...fields, sessionId: this.#sessionId }) as T;
   }
+}
+
+/** The fields of the request `T` a method fills in: all but the session, its options possibly `undefined`. */
+type Fields<T> = { [K in keyof T as K extends 'sessionId' ? never : K]: T[K] | ({} extends Pick<T, K> ? undefined : never) };
+
+/** The SDK's `utf8` spelling, as the wire names it. */
+function wireEncoding(encoding: 'utf-8' | 'utf8' | 'base64'): wire.Encoding {
+  return encoding === 'base64' ? 'base64' : 'utf-8';
+}
+
+/** A result as this client promises it: `ended` is there even when an older agent did not send it. */
+function withEnded(result: wire.ExecResult): ExecResult {
+  return { ...result, ended: result.ended ?? (result.timedOut ? 'timedOut' : 'exited') };
 }
 
 function definedEntries<T>(record: Record<string, T | undefined>): Record<string, T> {

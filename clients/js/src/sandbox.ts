@@ -5,6 +5,7 @@ import { Operations } from './operations.js';
 import { ROUTES } from './protocol.js';
 import { Transport, withId, type SandboxBinding } from './transport.js';
 import type { DestroyResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
+import type * as wire from './wire.js';
 
 export interface SandboxOptions {
   /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
@@ -35,13 +36,13 @@ export class Sandbox extends Operations {
 
   /** Creates a session: an isolated shell with its own variables, directory and history. */
   async createSession(options: SessionOptions = {}): Promise<ExecutionSession> {
-    const info = await this.transport.call<{ id: string }>('POST', ROUTES.sessions, options);
+    const info = await this.transport.call<wire.SessionInfo>('POST', ROUTES.sessions, options);
     return new ExecutionSession(this.transport, info.id);
   }
 
   /** An existing session; rejects with `SessionNotFoundError` when there is none with that id. */
   async getSession(sessionId: string): Promise<ExecutionSession> {
-    const info = await this.transport.call<{ id: string }>('GET', withId(ROUTES.session, sessionId));
+    const info = await this.transport.call<wire.SessionInfo>('GET', withId(ROUTES.session, sessionId));
     return new ExecutionSession(this.transport, info.id);
   }
 
@@ -51,7 +52,7 @@ export class Sandbox extends Operations {
 
   /** Ends the session's shell and every process it started; its later calls fail with `SESSION_NOT_FOUND`. */
   async deleteSession(sessionId: string): Promise<SessionDeleteResult> {
-    const result = await this.transport.call<{ success: boolean; id: string; timestamp: string }>('DELETE', withId(ROUTES.session, sessionId));
+    const result = await this.transport.call<wire.DeleteResult>('DELETE', withId(ROUTES.session, sessionId));
     return { success: result.success, sessionId: result.id, timestamp: result.timestamp };
   }
 

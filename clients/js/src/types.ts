@@ -1,5 +1,6 @@
 // The types of the client's API: every option and result, named and shaped as in the Cloudflare Sandbox SDK.
-// They mirror the wire types of the `sandbox-protocol` crate (protocol/src), which the agent and the Worker use.
+// Each result agrees with its wire type (wire.ts, generated from the `sandbox-protocol` crate that the agent and the
+// Worker use): wire-check.ts does not compile when they drift apart.
 
 /** How output and file contents are carried: text, or the exact bytes as base64. */
 export type Encoding = 'utf-8' | 'utf8' | 'base64';
@@ -221,7 +222,16 @@ export interface SandboxStatus {
   /** When the container was last stopped by the sandbox itself, and why. */
   stoppedAt?: string;
   stopReason?: string;
+  /**
+   * What the running agent has done since it started (sessions alive, commands by how they ended, output bytes,
+   * limits hit, shells lost). Absent when no container runs or its agent did not answer in time: a status never
+   * starts one. In local mode one host agent serves every sandbox, and this counts them all.
+   */
+  agent?: MetricsSummary;
 }
+
+export type { CommandCounts, MetricsSummary } from './wire.js';
+import type { MetricsSummary } from './wire.js';
 
 export interface DestroyResult {
   success: boolean;

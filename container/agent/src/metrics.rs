@@ -1,4 +1,4 @@
-//! The agent's counters, served by `GET /v1/metrics` in the Prometheus text format: requests and their latency by
+//! The agent's counters, served by `GET /v1/metrics` in the Prometheus text format (or in brief as JSON): requests and their latency by
 //! route, commands by how they ended, output bytes, limits hit, shells lost; sessions and processes alive are read
 //! when scraped. Recording is an atomic add on a process-wide table (`METRICS`); rendering is pure over a
 //! `Snapshot`.
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use sandbox_protocol::{routes, Ended};
+use sandbox_protocol::{routes, CommandCounts, Ended, MetricsSummary};
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0, 60.0];
@@ -225,9 +225,61 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
+/// The counters in brief (`MetricsSummary`), for a JSON reader and a sandbox's status.
+pub fn summary(s: &Snapshot) -> MetricsSummary {
+    let by_class = |class: usize| s.routes.iter().map(|r| r.by_class[class]).sum::<u64>();
+    let [exited, timed_out, cancelled] = s.ends;
+    MetricsSummary {
+        uptime_ms: (s.uptime_seconds * 1000.0) as u64,
+        sessions: s.sessions as u64,
+        processes: s.processes.map(|n| n as u64),
+        requests: by_class(0) + by_class(1) + by_class(2),
+        client_errors: by_class(1),
+        server_errors: by_class(2),
+        commands: CommandCounts { exited, timed_out, cancelled, not_started: s.start_failures },
+        stdout_bytes: s.stdout_bytes,
+        stderr_bytes: s.stderr_bytes,
+        limits_hit: s.limits.iter().sum(),
+        shells_lost: s.shells_lost,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_adds_up_the_counters() {
+        let m = Metrics::new();
+        m.request(Some(routes::EXEC), 200, Duration::from_micros(400));
+        m.request(Some(routes::FILES_READ), 404, Duration::from_millis(3));
+        m.request(None, 503, Duration::from_micros(10));
+        m.command_ended(Ended::Exited);
+        m.command_ended(Ended::Exited);
+        m.command_ended(Ended::Cancelled);
+        m.command_not_started();
+        m.output(10, 2);
+        m.limit_hit(Limit::Memory);
+        m.limit_hit(Limit::Sessions);
+        m.shell_lost();
+        let s = summary(&m.snapshot(3, None, Duration::from_millis(2500)));
+        assert_eq!(
+            s,
+            MetricsSummary {
+                uptime_ms: 2500,
+                sessions: 3,
+                processes: None,
+                requests: 3,
+                client_errors: 1,
+                server_errors: 1,
+                commands: CommandCounts { exited: 2, timed_out: 0, cancelled: 1, not_started: 1 },
+                stdout_bytes: 10,
+                stderr_bytes: 2,
+                limits_hit: 2,
+                shells_lost: 1,
+            }
+        );
+    }
 
     #[test]
     fn counters_render_as_prometheus_text() {

@@ -126,4 +126,18 @@ async fn metrics_count_requests_commands_output_and_limits() {
     assert_eq!(value("sandbox_agent_limits_hit_total{limit=\"sessions\"}"), 1.0);
     assert_eq!(value("sandbox_agent_sessions"), 2.0);
     assert!(value("sandbox_agent_uptime_seconds") > 0.0);
+
+    // The same in brief, for a JSON reader (a sandbox's status).
+    let r = c.send_with("GET", "/v1/metrics", &[("accept", "application/json")], Vec::new()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("application/json"), "{}", r.content_type);
+    let s: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(s["sessions"], 2);
+    assert_eq!(s["commands"]["exited"], 1);
+    assert_eq!(s["commands"]["timedOut"], 1);
+    assert_eq!(s["limitsHit"], 1);
+    // The text scrape, the two exec calls, the session made and refused, the unknown route.
+    assert_eq!(s["requests"], 6);
+    assert_eq!(s["clientErrors"], 2);
+    assert!(s["stdoutBytes"].as_u64().unwrap() >= 5);
 }
