@@ -4,7 +4,7 @@
 // async Rust surfaces as a global `error` event while the request's promise never settles, so each request
 // races its promise against that event. The generated module re-initialises its WASM instance after such a
 // failure, so the next request is served normally.
-import Worker, { Sandbox as SandboxObject } from '../build/worker/shim.mjs';
+import Worker, { SandboxObject } from '../build/worker/shim.mjs';
 
 function failed(error) {
   console.error('sandbox-rs: the Worker failed', error);
@@ -32,6 +32,8 @@ export default class extends Worker {
   }
 }
 
+// The Durable Object class, deployed as `Sandbox` (wrangler.toml: its name is stored state; renaming it would need a
+// migration). In Rust it is `SandboxObject`, apart from the agent's and the clients' sandboxes.
 export class Sandbox extends SandboxObject {
   fetch(request) {
     return guarded(() => super.fetch(request));

@@ -22,7 +22,7 @@ use sandbox_protocol::ids::valid_request_id;
 use sandbox_protocol::{screen, REQUEST_ID_HEADER};
 use worker::{event, Context, Env, Request, Response, Result};
 
-pub use sandbox_object::Sandbox;
+pub use sandbox_object::SandboxObject;
 
 use access::{check_bearer, check_browser, BrowserCheck};
 use agent_link::AGENT_URL_VAR;

@@ -1,4 +1,5 @@
-//! The `Sandbox` Durable Object: one per sandbox id. It owns the sandbox's agent link (its container, or the
+//! The sandbox's Durable Object (`SandboxObject`, deployed as the class `Sandbox`: `src/entry.mjs`): one per
+//! sandbox id. It owns the sandbox's agent link (its container, or the
 //! local agent), starts the container on first use, stops it after `SANDBOX_SLEEP_AFTER` without calls (never
 //! while one is in flight), and forwards every call to the agent.
 //!
@@ -38,7 +39,7 @@ const DRAIN_LIMIT: usize = 32 * 1024 * 1024;
 const LAST_STOP_KEY: &str = "last-stop";
 
 #[durable_object]
-pub struct Sandbox {
+pub struct SandboxObject {
     state: State,
     env: Env,
     /// What the object knows between calls (the agent's health, its boot id, the last call), and its decisions.
@@ -59,7 +60,7 @@ struct LastStop {
     reason: String,
 }
 
-impl DurableObject for Sandbox {
+impl DurableObject for SandboxObject {
     fn new(state: State, env: Env) -> Self {
         Self {
             state,
@@ -114,7 +115,7 @@ impl DurableObject for Sandbox {
     }
 }
 
-impl Sandbox {
+impl SandboxObject {
     async fn handle(&self, req: Request) -> std::result::Result<Response, WorkerError> {
         let id = req
             .headers()

@@ -17,10 +17,10 @@ mod metrics;
 mod names;
 mod output;
 mod process;
-mod sandbox;
 mod server;
 mod session;
 mod start_claim;
+mod tenant;
 mod workspace;
 
 pub use config::{parse, Config, Parsed, USAGE};

@@ -15,8 +15,8 @@ use crate::http::{router, AppState};
 use crate::local::children::Children;
 use crate::local::{self, jail, LocalState};
 use crate::process::reaper::{become_subreaper, Reaper};
-use crate::sandbox::{Sandbox, Sandboxes, VISIBLE_WORKSPACE};
 use crate::session::SessionContext;
+use crate::tenant::{Tenant, Tenants, VISIBLE_WORKSPACE};
 use crate::workspace::Workspace;
 
 /// The soft limit of open descriptors the agent asks for (up to the hard limit).
@@ -73,13 +73,13 @@ pub async fn run(config: Config) -> std::io::Result<()> {
                         "--unconfined: sandboxes are NOT isolated: their commands run as this user on this machine \
                          and can reach its files and each other"
                     );
-                    Sandboxes::Multi { root, context, sandboxes: Default::default() }
+                    Tenants::Multi { root, context, sandboxes: Default::default() }
                 }
                 None => {
                     std::fs::create_dir_all(&config.workspace)?;
                     let id = std::env::var("SANDBOX_ID").unwrap_or_else(|_| "default".into());
                     let workspace = Workspace::new(&config.workspace, &config.workspace);
-                    Sandboxes::Single(Arc::new(Sandbox::new(id, workspace, context)))
+                    Tenants::Single(Arc::new(Tenant::new(id, workspace, context)))
                 }
             };
             let sandboxes = Arc::new(sandboxes);

@@ -8,11 +8,11 @@ use sandbox_protocol::SANDBOX_ID_HEADER;
 
 use super::AppState;
 use crate::error::AgentError;
-use crate::sandbox::Sandbox;
+use crate::tenant::Tenant;
 
-pub struct SandboxCtx(pub Arc<Sandbox>);
+pub struct TenantCtx(pub Arc<Tenant>);
 
-impl FromRequestParts<AppState> for SandboxCtx {
+impl FromRequestParts<AppState> for TenantCtx {
     type Rejection = AgentError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AgentError> {
@@ -22,6 +22,6 @@ impl FromRequestParts<AppState> for SandboxCtx {
             }
             None => None,
         };
-        state.sandboxes.get(header).map(SandboxCtx)
+        state.sandboxes.get(header).map(TenantCtx)
     }
 }

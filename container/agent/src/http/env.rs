@@ -4,13 +4,13 @@ use axum::Json;
 use sandbox_protocol::{SetEnvVarsRequest, SetEnvVarsResult};
 
 use super::body::JsonBody;
-use super::context::SandboxCtx;
+use super::context::TenantCtx;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::names::check_env;
 
 pub async fn set_env_vars(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<SetEnvVarsRequest>,
 ) -> AgentResult<Json<SetEnvVarsResult>> {
     let vars = check_env(req.env_vars).map_err(AgentError::invalid)?;

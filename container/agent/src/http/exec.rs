@@ -18,14 +18,14 @@ use sandbox_protocol::{
 use tokio::sync::mpsc;
 
 use super::body::JsonBody;
-use super::context::SandboxCtx;
+use super::context::TenantCtx;
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
 use crate::names::{check_command_id, check_env, check_no_nul};
 use crate::output::{encode_result, ChunkEncoder};
-use crate::sandbox::Sandbox;
 use crate::session::cancel::Registration;
 use crate::session::{ExecSpec, Outcome, Session, StreamItem};
+use crate::tenant::Tenant;
 
 /// Default cap on each of stdout and stderr in a buffered result.
 pub const DEFAULT_OUTPUT_CAP: u64 = 16 * 1024 * 1024;
@@ -41,7 +41,7 @@ struct Prepared {
     registration: Option<Registration>,
 }
 
-fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
+fn prepare(sandbox: &Tenant, req: ExecRequest) -> AgentResult<Prepared> {
     check_no_nul("command", &req.command).map_err(AgentError::invalid)?;
     let env = check_env(req.env.unwrap_or_default()).map_err(AgentError::invalid)?;
     let cap = req.max_output_bytes.unwrap_or(DEFAULT_OUTPUT_CAP);
@@ -80,7 +80,7 @@ fn prepare(sandbox: &Sandbox, req: ExecRequest) -> AgentResult<Prepared> {
 }
 
 pub async fn exec(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<ExecRequest>,
 ) -> AgentResult<Json<ExecResult>> {
     let Prepared { session, spec, encoding, cap, registration } = prepare(&sandbox, req)?;
@@ -115,7 +115,7 @@ fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encodi
 }
 
 pub async fn stream(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<ExecRequest>,
 ) -> AgentResult<Response> {
     let Prepared { session, spec, encoding, registration, .. } = prepare(&sandbox, req)?;
@@ -144,7 +144,7 @@ pub async fn stream(
 
 /// `POST /v1/exec/cancel`: stops the command with this `commandId`, as a timeout would (exit code 130).
 pub async fn cancel(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<CancelExecRequest>,
 ) -> Json<CancelExecResult> {
     let cancelled = sandbox.in_flight.cancel(&req.command_id);

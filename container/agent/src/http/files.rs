@@ -15,17 +15,17 @@ use sandbox_protocol::{
 };
 
 use super::body::JsonBody;
-use super::context::SandboxCtx;
+use super::context::TenantCtx;
 use super::AppState;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::files::list::ListOptions;
 use crate::files::{list as listing, ops, Target};
-use crate::sandbox::Sandbox;
+use crate::tenant::Tenant;
 use crate::workspace::normalize;
 
 /// Resolves a caller's path for the call's session.
-fn target(sandbox: &Sandbox, session_id: Option<&str>, path: &str, what: &str) -> AgentResult<Target> {
+fn target(sandbox: &Tenant, session_id: Option<&str>, path: &str, what: &str) -> AgentResult<Target> {
     let base = sandbox.base_dir(session_id)?;
     let real = sandbox.real_path(path, &base, what)?;
     let shown = normalize(&base.join(path)).to_string_lossy().into_owned();
@@ -42,7 +42,7 @@ fn done(path: String) -> Json<FileOpResult> {
 
 pub async fn list(
     State(state): State<AppState>,
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<ListFilesRequest>,
 ) -> AgentResult<Response> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
@@ -63,7 +63,7 @@ pub async fn list(
 }
 
 pub async fn write(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<WriteFileRequest>,
 ) -> AgentResult<Json<FileOpResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
@@ -75,7 +75,7 @@ pub async fn write(
 
 pub async fn read(
     State(state): State<AppState>,
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<ReadFileRequest>,
 ) -> AgentResult<Json<ReadFileResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
@@ -85,7 +85,7 @@ pub async fn read(
 }
 
 pub async fn mkdir(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<MkdirRequest>,
 ) -> AgentResult<Json<MkdirResult>> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
@@ -96,7 +96,7 @@ pub async fn mkdir(
 }
 
 pub async fn delete(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<DeleteFileRequest>,
 ) -> AgentResult<Json<FileOpResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
@@ -106,7 +106,7 @@ pub async fn delete(
 }
 
 pub async fn rename(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<RenameFileRequest>,
 ) -> AgentResult<Json<RenameResult>> {
     let from = target(&sandbox, req.session_id.as_deref(), &req.old_path, "oldPath")?;
@@ -117,7 +117,7 @@ pub async fn rename(
 }
 
 pub async fn move_file(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<MoveFileRequest>,
 ) -> AgentResult<Json<RenameResult>> {
     let from = target(&sandbox, req.session_id.as_deref(), &req.source_path, "sourcePath")?;
@@ -128,7 +128,7 @@ pub async fn move_file(
 }
 
 pub async fn exists(
-    SandboxCtx(sandbox): SandboxCtx,
+    TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<ExistsRequest>,
 ) -> AgentResult<Json<ExistsResult>> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;

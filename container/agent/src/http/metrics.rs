@@ -10,17 +10,17 @@ use axum::Json;
 
 use super::AppState;
 use crate::metrics::{render, summary, METRICS};
-use crate::sandbox::Sandboxes;
+use crate::tenant::Tenants;
 
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let sandboxes = state.sandboxes.clone();
     let counted = tokio::task::spawn_blocking(move || match &*sandboxes {
         // As PID 1 of a container, every other process is the sandbox's; elsewhere they cannot be told apart.
-        Sandboxes::Single(sandbox) => {
+        Tenants::Single(sandbox) => {
             let processes = (std::process::id() == 1).then(|| crate::process::tree::snapshot().len().saturating_sub(1));
             (sandbox.sessions().len(), processes)
         }
-        Sandboxes::Multi { .. } => (sandboxes.session_count(), None),
+        Tenants::Multi { .. } => (sandboxes.session_count(), None),
     })
     .await;
     let (sessions, processes) = counted.unwrap_or((0, None));

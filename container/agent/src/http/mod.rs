@@ -25,13 +25,13 @@ use sandbox_protocol::{routes, ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER,
 
 use crate::budget::Budget;
 use crate::error::AgentError;
-use crate::sandbox::Sandboxes;
+use crate::tenant::Tenants;
 
 pub use screen::refuse_web_pages_locally;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub sandboxes: Arc<Sandboxes>,
+    pub sandboxes: Arc<Tenants>,
     pub started: Instant,
     /// Random per process; sent on every response as `X-Agent-Boot`.
     pub boot_id: Arc<str>,

@@ -1,5 +1,7 @@
-//! Sandboxes: a workspace and a table of sessions. In a container the agent serves exactly one; in local
-//! multi-sandbox mode it serves one per `X-Sandbox-Id`, each with its own folder under the root.
+//! A tenant is one sandbox as the agent holds it: a workspace and a table of sessions (the Worker's side of the same
+//! sandbox is its Durable Object, `SandboxObject`; a caller's is the clients' `Sandbox`). In a container the agent
+//! serves exactly one tenant; in local multi-sandbox mode one per `X-Sandbox-Id`, each with its own folder under
+//! the root.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use crate::workspace::Workspace;
 /// Where sessions see their workspace, in a container and in local mode alike.
 pub const VISIBLE_WORKSPACE: &str = "/workspace";
 
-pub struct Sandbox {
+pub struct Tenant {
     pub id: String,
     pub workspace: Workspace,
     /// Commands that carry a `commandId`, for `POST /v1/exec/cancel`.
@@ -30,7 +32,7 @@ pub struct Sandbox {
     context: Arc<SessionContext>,
 }
 
-impl Sandbox {
+impl Tenant {
     pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
         Self { id, workspace, in_flight: Arc::default(), sessions: SessionTable::default(), context }
     }
@@ -196,19 +198,19 @@ async fn create_dir(real: &Path, shown: &str) -> AgentResult<()> {
 }
 
 /// The sandboxes one agent serves.
-pub enum Sandboxes {
+pub enum Tenants {
     /// In a container: one sandbox.
-    Single(Arc<Sandbox>),
+    Single(Arc<Tenant>),
     /// Local mode: one sandbox per id, each in `root/<id>`.
-    Multi { root: PathBuf, context: Arc<SessionContext>, sandboxes: Mutex<HashMap<String, Arc<Sandbox>>> },
+    Multi { root: PathBuf, context: Arc<SessionContext>, sandboxes: Mutex<HashMap<String, Arc<Tenant>>> },
 }
 
-impl Sandboxes {
+impl Tenants {
     /// The sandbox a request is for. `header` is its `X-Sandbox-Id`, which local mode requires.
-    pub fn get(&self, header: Option<&str>) -> AgentResult<Arc<Sandbox>> {
+    pub fn get(&self, header: Option<&str>) -> AgentResult<Arc<Tenant>> {
         match self {
-            Sandboxes::Single(sandbox) => Ok(Arc::clone(sandbox)),
-            Sandboxes::Multi { root, context, sandboxes } => {
+            Tenants::Single(sandbox) => Ok(Arc::clone(sandbox)),
+            Tenants::Multi { root, context, sandboxes } => {
                 let id = header.ok_or_else(|| {
                     AgentError::invalid("this agent serves many sandboxes: the X-Sandbox-Id header is required")
                 })?;
@@ -220,7 +222,7 @@ impl Sandboxes {
                 let real = root.join(id);
                 std::fs::create_dir_all(&real).map_err(|e| AgentError::from_io(&e, VISIBLE_WORKSPACE))?;
                 let workspace = Workspace::new(VISIBLE_WORKSPACE, real);
-                let sandbox = Arc::new(Sandbox::new(id.to_string(), workspace, Arc::clone(context)));
+                let sandbox = Arc::new(Tenant::new(id.to_string(), workspace, Arc::clone(context)));
                 map.insert(id.to_string(), Arc::clone(&sandbox));
                 Ok(sandbox)
             }
@@ -229,20 +231,20 @@ impl Sandboxes {
 
     /// Local multi-sandbox mode: the agent runs on a developer's machine.
     pub fn is_local(&self) -> bool {
-        matches!(self, Sandboxes::Multi { .. })
+        matches!(self, Tenants::Multi { .. })
     }
 
     /// Ends a sandbox: its sessions and processes; in local mode its folder too, so a later call starts afresh.
     /// Calls that race with it get `SHUTTING_DOWN` rather than a session nobody would end; in local mode the
     /// sandbox leaves the table only after its folder is gone, so a new one never starts in a folder being removed.
-    pub async fn destroy(&self, sandbox: &Arc<Sandbox>) -> AgentResult<()> {
+    pub async fn destroy(&self, sandbox: &Arc<Tenant>) -> AgentResult<()> {
         let local = self.is_local();
         // Killing walks /proc: keep it off the async workers.
         let ending = Arc::clone(sandbox);
         tokio::task::spawn_blocking(move || ending.end_all(!local))
             .await
             .map_err(|e| AgentError::internal(e.to_string()))?;
-        if let Sandboxes::Multi { sandboxes, .. } = self {
+        if let Tenants::Multi { sandboxes, .. } = self {
             let root = sandbox.workspace.real_root().to_path_buf();
             let removed = tokio::task::spawn_blocking(move || remove_tree(&root))
                 .await
@@ -264,8 +266,8 @@ impl Sandboxes {
     /// Sessions alive in every sandbox.
     pub fn session_count(&self) -> usize {
         match self {
-            Sandboxes::Single(sandbox) => sandbox.sessions().len(),
-            Sandboxes::Multi { sandboxes, .. } => {
+            Tenants::Single(sandbox) => sandbox.sessions().len(),
+            Tenants::Multi { sandboxes, .. } => {
                 sandboxes.lock().expect("sandboxes lock").values().map(|sandbox| sandbox.sessions().len()).sum()
             }
         }
@@ -274,9 +276,9 @@ impl Sandboxes {
     /// Ends every session of every sandbox (on shutdown).
     pub fn end_all(&self) {
         match self {
-            Sandboxes::Single(sandbox) => sandbox.end_all(false),
-            Sandboxes::Multi { sandboxes, .. } => {
-                let all: Vec<Arc<Sandbox>> = sandboxes.lock().expect("sandboxes lock").values().cloned().collect();
+            Tenants::Single(sandbox) => sandbox.end_all(false),
+            Tenants::Multi { sandboxes, .. } => {
+                let all: Vec<Arc<Tenant>> = sandboxes.lock().expect("sandboxes lock").values().cloned().collect();
                 let sessions: Vec<Arc<Session>> = all.iter().flat_map(|sandbox| sandbox.sessions.close()).collect();
                 terminate_all(&sessions);
             }
