@@ -2,7 +2,7 @@
 //! time, printed as a Markdown report. Run with `npm run bench:agent` (or `cargo bench -p sandbox-agent --bench
 //! agent`); `BENCH_QUICK=1` runs fewer iterations.
 
-#[path = "../tests/support/http.rs"]
+#[path = "../tests/agent/support/http.rs"]
 mod http;
 
 use std::io::{BufRead, BufReader};

@@ -1,11 +1,9 @@
 //! Connections are bounded: a request head or body that never finishes is cut off, idle connections are closed,
 //! and connections over the cap get a clear 503 while the agent keeps serving the others.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -59,8 +57,15 @@ async fn connections_over_the_cap_get_a_503_and_the_rest_are_served() {
     for _ in 0..7 {
         held.push(TcpStream::connect(agent.addr).await.unwrap());
     }
-    // Give the agent a moment to accept them all.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once the agent has taken them all (and `c`'s), one more is refused.
+    let refused = async || {
+        let Ok(mut extra) = TcpStream::connect(agent.addr).await else { return false };
+        if extra.write_all(b"GET /v1/health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").await.is_err() {
+            return false;
+        }
+        read_until_closed(&mut extra, Duration::from_secs(5)).await.0.starts_with("HTTP/1.1 503")
+    };
+    assert!(eventually_async(Duration::from_secs(10), refused).await, "the connection over the cap was served");
     for _ in 0..5 {
         let mut extra = TcpStream::connect(agent.addr).await.unwrap();
         extra.write_all(b"GET /v1/health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").await.unwrap();

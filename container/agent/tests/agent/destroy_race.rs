@@ -1,11 +1,9 @@
 //! Destroying a sandbox while calls are still arriving leaves no process behind: a call that races with the
 //! destruction either ran before it (and its shell was ended) or is told to retry; no shell outlives its table.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// The agent's children that are still running bash (its shells and whatever they left).
 fn shells_of(agent_pid: u32) -> Vec<i32> {

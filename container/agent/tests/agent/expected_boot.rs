@@ -1,9 +1,7 @@
 //! A caller that expects another agent process (`X-Agent-Boot-Expected`) is refused with 412 `AGENT_RESTARTED`
 //! before anything runs, so the Worker can put a restarted agent's sessions back before the call.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_call_for_another_agent_does_nothing_and_says_so() {

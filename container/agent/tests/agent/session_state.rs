@@ -1,8 +1,6 @@
 //! Each session is one persistent shell: its state carries over between commands and stays its own.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 async fn new_session(c: &mut Client, body: Value) -> Value {
     let r = c.post("/v1/sessions", body).await;

@@ -1,9 +1,7 @@
 //! A web page cannot drive the agent: requests a browser marks as cross-site, bodies that are not JSON, and (in
 //! local mode, on the developer's loopback) a `Host` that is not this machine are refused before any route runs.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn code(r: &http::Reply) -> (u16, String) {
     (r.status, r.json()["code"].as_str().unwrap_or_default().to_string())

@@ -2,9 +2,7 @@
 //! `/workspace`, its own `/tmp` and processes, the system read-only, and nothing of the other sandboxes or of the
 //! agent. Skipped, saying so, where bubblewrap cannot make namespaces.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn jail_available() -> bool {
     if std::env::var("SANDBOX_AGENT_IMAGE").is_ok_and(|image| !image.is_empty()) {
@@ -85,12 +83,13 @@ async fn a_caller_that_leaves_stops_its_command_through_the_agent_in_front() {
     let agent = Agent::start_with(&["--multi-sandbox", "{dir}", "--isolate"]);
     let mut a = agent.client().await.for_sandbox("box-a");
     let mut leaving = agent.client().await.for_sandbox("box-a");
-    let call = tokio::spawn(async move { leaving.run(None, "sleep 2; touch finished").await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let call = tokio::spawn(async move { leaving.run(None, "touch started; sleep 2; touch finished").await });
+    until_exists(&agent.dir.join("box-a/started")).await;
     call.abort();
     let t0 = std::time::Instant::now();
     assert_eq!(a.run(None, "echo next").await["stdout"], "next");
     assert!(t0.elapsed() < std::time::Duration::from_millis(1500), "the session stayed busy: {:?}", t0.elapsed());
+    // Past the moment the command would have finished, had it run on: a wait for something not to happen.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert!(!agent.dir.join("box-a/finished").exists(), "the command ran on after its caller left");
 }

@@ -1,10 +1,8 @@
 //! A client that goes away in the middle of a command gets that command killed; the session stays usable.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 async fn pid_written_to(path: &std::path::Path) -> i32 {
     assert!(

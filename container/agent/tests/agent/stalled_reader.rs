@@ -1,11 +1,9 @@
 //! A stream whose reader stops reading holds back the output, never the command's end: a cancel or a timeout
 //! still stops the command, the session is free again, and the next command in it runs.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const FLOOD: &str = "while :; do echo 'a line of output that fills every buffer on the way'; done";
 
@@ -17,6 +15,7 @@ async fn a_cancel_wins_over_a_stalled_stream_reader() {
     // The head arrives; the body is never read.
     let stalled = reader.start("POST", "/v1/exec/stream", body).await;
     assert_eq!(stalled.status(), 200);
+    // Time for the flood to fill every buffer between the shell and the reader that never reads.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut other = agent.client().await;
     let t0 = Instant::now();

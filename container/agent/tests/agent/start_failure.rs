@@ -1,11 +1,9 @@
 //! A shell that cannot start for a moment (the agent out of descriptors) fails that call with a clear error, and
 //! the next call starts it: the session is never left dead.
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 /// Sets the soft limit (the hard one stays: lowering it could not be undone).
 fn set_descriptor_limit(pid: u32, soft: u64, hard: u64) {

@@ -1,9 +1,7 @@
 //! `POST /v1/env` (`setEnvVars`): variables exported into a session for its later commands, like an `export`
 //! typed there, and nothing else.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn variables_reach_later_commands_literally_and_null_unsets() {

@@ -201,6 +201,34 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// Polls an async `check` until it holds or `limit` passes.
+pub async fn eventually_async(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check().await
+}
+
+/// Waits (at most 10 s) until `path` exists: how a test knows a command has started, from a `touch` at its
+/// beginning, rather than sleeping a guess.
+pub async fn until_exists(path: &Path) {
+    assert!(eventually(Duration::from_secs(10), || path.exists()).await, "{} never appeared", path.display());
+}
+
+/// Shell text that waits until the file `name` exists (the test opens the gate with `open_gate`), so a command
+/// runs exactly as long as the test needs it to.
+pub fn gate(name: &str) -> String {
+    format!("until [ -e {name} ]; do sleep 0.01; done")
+}
+
+pub fn open_gate(dir: &Path, name: &str) {
+    std::fs::write(dir.join(name), "").unwrap();
+}
+
 /// Polls `check` until it holds or `limit` passes.
 pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let t0 = Instant::now();

@@ -2,11 +2,9 @@
 //! waited on, writes are atomic (a reader sees the old file or the new one, a full disk leaves the old one), and
 //! trees of any depth are removed without recursion.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn code(r: &http::Reply) -> (u16, String) {
     (r.status, r.json()["code"].as_str().unwrap_or_default().to_string())

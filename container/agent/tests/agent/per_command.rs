@@ -1,8 +1,6 @@
 //! Per-command `env` and `cwd` apply to that command only, with values taken literally.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn env_values_are_literal_and_last_one_command() {

@@ -1,11 +1,9 @@
 //! A timeout stops the command for real: its whole process tree dies, the partial output comes back, and the
 //! session carries on with the state it had.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_timed_out_command_returns_124_with_partial_output_and_the_session_lives_on() {

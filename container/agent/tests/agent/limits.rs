@@ -1,8 +1,6 @@
 //! Every limit fails with a clear 4xx, before anything is made: sessions per sandbox, variables, names, paths.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn code(r: &http::Reply) -> (u16, String) {
     (r.status, r.json()["code"].as_str().unwrap_or_default().to_string())

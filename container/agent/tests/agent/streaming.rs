@@ -1,12 +1,10 @@
 //! `POST /v1/exec/stream`: server-sent events delivered as the command writes, binary-safe, ending in `complete`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine;
 use http_body_util::BodyExt;
-use support::*;
 
 /// Reads events until the stream ends, noting when each arrived.
 async fn events(response: hyper::Response<hyper::body::Incoming>) -> Vec<(Duration, Value)> {

@@ -1,11 +1,9 @@
 //! File routes: native, never blocked by a running command, with the SDK's fields and error codes.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn list_files_reports_sdk_fields() {
@@ -82,8 +80,8 @@ async fn listing_is_not_blocked_by_a_running_command() {
     let mut c = agent.client().await;
     c.run(None, "true").await;
     let mut other = agent.client().await;
-    let running = tokio::spawn(async move { other.run(None, "sleep 1").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let running = tokio::spawn(async move { other.run(None, "touch started; sleep 1").await });
+    until_exists(&agent.dir.join("started")).await;
     let t0 = Instant::now();
     let r = c.post("/v1/files/list", json!({"path": "."})).await;
     assert_eq!(r.status, 200);

@@ -1,8 +1,6 @@
 //! Bad input gets a JSON error with a code and the right status; nothing panics, nothing hangs, no session is lost.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn code(r: &http::Reply) -> String {
     assert!(r.content_type.starts_with("application/json"), "content type {:?}", r.content_type);

@@ -1,10 +1,8 @@
 //! Commands in one session run one at a time in arrival order; different sessions run in parallel.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn commands_in_one_session_are_serialized_and_never_interleave() {
@@ -38,8 +36,8 @@ async fn arrival_order_is_kept() {
     let agent = Agent::start();
     let mut first = agent.client().await;
     let mut second = agent.client().await;
-    let a = tokio::spawn(async move { first.run(None, "sleep 0.3; echo -n a >> order").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let a = tokio::spawn(async move { first.run(None, "touch a-started; sleep 0.3; echo -n a >> order").await });
+    until_exists(&agent.dir.join("a-started")).await;
     let b = tokio::spawn(async move { second.run(None, "echo -n b >> order").await });
     a.await.unwrap();
     b.await.unwrap();

@@ -1,12 +1,10 @@
 //! A process id the agent no longer owns is never signalled: when a session's dead shell's number has gone to
 //! another process (here made to happen on purpose with `ns_last_pid`), deleting the session leaves it alone.
 
-mod support;
-
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// Starts `sleep` as a process group leader with exactly `pid`, by setting the kernel's last pid; `None` when the
 /// machine does not allow it (not root) or another process keeps taking the number.
@@ -40,6 +38,7 @@ async fn deleting_a_session_spares_a_stranger_that_took_its_dead_shells_pid() {
         return;
     };
     assert_eq!(c.delete("/v1/sessions/s1").await.status, 200);
+    // Time for a wrong kill to land: a wait for something not to happen.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(stranger.try_wait().unwrap().is_none(), "the process that took pid {old} was killed");
     let _ = stranger.kill();

@@ -1,8 +1,6 @@
 //! The session routes: create, show, list, history, delete, and the default session.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn create_returns_201_with_the_session() {
@@ -75,11 +73,16 @@ async fn show_reports_cwd_status_and_command_count() {
     assert_eq!(v["commandCount"], 2);
     assert_eq!(v["status"], "idle");
     let mut other = agent.client().await;
-    let running = tokio::spawn(async move { other.run(Some("w"), "sleep 0.5").await });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The session's directory is /tmp now: the marks are named by their full paths.
+    let dir = path_str(&agent.dir);
+    let command = format!("touch {dir}/started; {}", gate(&format!("{dir}/go")));
+    let running = tokio::spawn(async move { other.run(Some("w"), &command).await });
+    until_exists(&agent.dir.join("started")).await;
     let v = c.get("/v1/sessions/w").await.json();
     assert_eq!(v["status"], "busy");
+    open_gate(&agent.dir, "go");
     running.await.unwrap();
+    assert_eq!(c.get("/v1/sessions/w").await.json()["status"], "idle");
 }
 
 #[tokio::test]
@@ -134,9 +137,10 @@ async fn delete_during_a_command_ends_it() {
     let mut c = agent.client().await;
     c.post("/v1/sessions", json!({"id": "busy"})).await;
     let mut other = agent.client().await;
-    let running =
-        tokio::spawn(async move { other.post("/v1/exec", json!({"command": "sleep 60", "sessionId": "busy"})).await });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let running = tokio::spawn(async move {
+        other.post("/v1/exec", json!({"command": "touch started; sleep 60", "sessionId": "busy"})).await
+    });
+    until_exists(&agent.dir.join("started")).await;
     assert_eq!(c.delete("/v1/sessions/busy").await.status, 200);
     let r = tokio::time::timeout(std::time::Duration::from_secs(5), running).await.expect("the exec returned").unwrap();
     assert_ne!(r.json()["exitCode"], 0);

@@ -1,11 +1,9 @@
 //! Background processes never hold a command's completion up, and their later output never reaches another
 //! command's result.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_background_child_does_not_delay_completion() {
@@ -31,6 +29,7 @@ async fn a_daemon_holding_stdout_neither_delays_nor_leaks() {
         let r = c.run(None, "echo clean").await;
         assert_eq!(r["stdout"], "clean");
         assert_eq!(r["stderr"], "");
+        // Spread over the writer's life on purpose: each command meets it at another moment.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -1,10 +1,8 @@
 //! The agent's own life: health, SIGTERM ending every session's processes, and local multi-sandbox mode.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn health_reports_the_version() {
@@ -25,8 +23,8 @@ async fn sigterm_kills_every_sessions_processes_and_exits_promptly() {
     let a: i32 = s(&c.run(None, "sleep 60 & echo $!").await["stdout"]).parse().unwrap();
     let b: i32 = s(&c.run(Some("other"), "bash -c 'sleep 61 & echo $!'").await["stdout"]).parse().unwrap();
     let mut busy = agent.client().await;
-    tokio::spawn(async move { busy.run(Some("other"), "sleep 62").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::spawn(async move { busy.run(Some("other"), "touch busy; sleep 62").await });
+    until_exists(&agent.dir.join("busy")).await;
     let (status, took) = agent.terminate();
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");

@@ -1,11 +1,9 @@
 //! `POST /v1/exec/cancel`: a command started with a `commandId` can be stopped by another request, running or
 //! queued, with exit code 130 and the session left usable.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_running_command_is_stopped_and_answers_130() {
@@ -13,9 +11,10 @@ async fn a_running_command_is_stopped_and_answers_130() {
     let mut c = agent.client().await;
     let mut other = agent.client().await;
     let started = Instant::now();
-    let running =
-        tokio::spawn(async move { c.exec(json!({"command": "sleep 30; echo never", "commandId": "job-1"})).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = tokio::spawn(async move {
+        c.exec(json!({"command": "touch started; sleep 30; echo never", "commandId": "job-1"})).await
+    });
+    until_exists(&agent.dir.join("started")).await;
     let r = other.post("/v1/exec/cancel", json!({"commandId": "job-1"})).await.json();
     assert_eq!(r["cancelled"], true, "{r}");
     let result = running.await.unwrap();
@@ -35,11 +34,14 @@ async fn a_queued_command_that_is_cancelled_never_starts() {
     let mut first = agent.client().await;
     let mut second = agent.client().await;
     let mut other = agent.client().await;
-    let blocker = tokio::spawn(async move { first.run(None, "sleep 1").await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let blocking = format!("touch blocking; {}", gate("go"));
+    let blocker = tokio::spawn(async move { first.run(None, &blocking).await });
+    until_exists(&agent.dir.join("blocking")).await;
     let queued = tokio::spawn(async move { second.exec(json!({"command": "touch ran", "commandId": "q"})).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(other.post("/v1/exec/cancel", json!({"commandId": "q"})).await.json()["cancelled"], true);
+    // Cancelled as soon as the agent knows the id (the command is then queued behind the blocker).
+    let cancel = async || other.post("/v1/exec/cancel", json!({"commandId": "q"})).await.json()["cancelled"] == true;
+    assert!(eventually_async(Duration::from_secs(10), cancel).await);
+    open_gate(&agent.dir, "go");
     let queued = queued.await.unwrap();
     assert_eq!(queued["exitCode"], 130);
     assert_eq!(queued["ended"], "cancelled", "cancelled before it started");
@@ -56,10 +58,10 @@ async fn a_cancelled_stream_completes_with_130() {
         .start(
             "POST",
             "/v1/exec/stream",
-            serde_json::to_vec(&json!({"command": "echo hi; sleep 30", "commandId": "s"})).unwrap(),
+            serde_json::to_vec(&json!({"command": "echo hi; touch started; sleep 30", "commandId": "s"})).unwrap(),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_exists(&agent.dir.join("started")).await;
     assert_eq!(other.post("/v1/exec/cancel", json!({"commandId": "s"})).await.json()["cancelled"], true);
     let body = tokio::time::timeout(Duration::from_secs(10), http_body_util::BodyExt::collect(response.into_body()))
         .await
@@ -76,11 +78,13 @@ async fn ids_in_flight_are_unique_and_checked() {
     let agent = Agent::start();
     let mut c = agent.client().await;
     let mut other = agent.client().await;
-    let running = tokio::spawn(async move { c.exec(json!({"command": "sleep 0.5", "commandId": "dup"})).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let command = format!("touch started; {}", gate("go"));
+    let running = tokio::spawn(async move { c.exec(json!({"command": command, "commandId": "dup"})).await });
+    until_exists(&agent.dir.join("started")).await;
     let r = other.post("/v1/exec", json!({"command": "true", "commandId": "dup"})).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "VALIDATION_FAILED");
+    open_gate(&agent.dir, "go");
     running.await.unwrap();
     let r = other.post("/v1/exec", json!({"command": "true", "commandId": ""})).await;
     assert_eq!(r.status, 400);

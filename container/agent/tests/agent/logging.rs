@@ -1,14 +1,12 @@
 //! What the agent tells an operator: a JSON line per event on stderr, each inside the request (and its
 //! `X-Request-Id`) that caused it; the id comes back on the response and in every error body.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// The agent binary with its log at `info` as JSON lines, and the lines it writes.
 fn start_logged(dir: &std::path::Path) -> (std::process::Child, std::net::SocketAddr, mpsc::Receiver<Value>) {

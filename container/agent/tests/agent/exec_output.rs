@@ -1,9 +1,7 @@
 //! Output is captured byte-exact, stdout and stderr apart, with the text rules of the SDK.
 
-mod support;
-
+use crate::support::*;
 use base64::Engine;
-use support::*;
 
 fn b64(v: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(s(v)).unwrap()

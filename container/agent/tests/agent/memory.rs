@@ -2,9 +2,7 @@
 //! charged to it. Beyond it new requests get a retryable 503 and output is truncated, so many large requests at
 //! once cannot take the agent (and every session) down.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn peak_rss_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -1,9 +1,7 @@
 //! Ending the shell from inside (`exit`, `set -e`, `exec`, `kill -9 $$`) returns that command's exit code, and the
 //! next command runs in a new shell with the directory and exported variables the session had.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 async fn setup(c: &mut Client) {
     c.run(None, "mkdir -p d && cd d && export KEEP=me").await;
