@@ -354,7 +354,14 @@ impl SandboxObject {
             let mut init = worker::RequestInit::new();
             init.with_method(Method::Delete);
             let delete = Request::new_with_init(&format!("https://sandbox.internal{path}"), &init)?;
-            let _ = link.send(&delete, &path, id, self.known_boot().await?.as_deref()).await;
+            let ended = link.send(&delete, &path, id, self.known_boot().await?.as_deref()).await;
+            let detail = match ended {
+                Ok(response) => {
+                    format!("session {session} was not remembered and is ended (HTTP {})", response.status_code())
+                }
+                Err(e) => format!("session {session} was not remembered, and ending it failed: {}", e.message),
+            };
+            link.log.error("session.unremembered", detail);
             return Err(err);
         }
         Ok(response)

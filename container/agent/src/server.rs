@@ -27,7 +27,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
     // Descriptors for every connection the cap allows, and for the sessions' pipes beside them.
-    let _ = raise_descriptor_limit(DESCRIPTORS_WANTED);
+    match raise_descriptor_limit(DESCRIPTORS_WANTED) {
+        Ok(limit) if limit < DESCRIPTORS_WANTED => {
+            tracing::warn!(limit, wanted = DESCRIPTORS_WANTED, "fewer file descriptors than wanted: the hard limit");
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "the file descriptor limit could not be read or raised"),
+    }
     if config.isolate {
         // Before the reaper starts: this probe waits for its own child.
         jail::available().map_err(|m| {

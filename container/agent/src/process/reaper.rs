@@ -86,6 +86,8 @@ pub async fn exited(watch: &mut ExitWatch) -> ExitCode {
 /// Makes this process the reaper of its orphaned descendants (not needed when it is PID 1).
 pub fn become_subreaper() {
     if std::process::id() != 1 {
-        let _ = nix::sys::prctl::set_child_subreaper(true);
+        if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
+            tracing::warn!(%err, "cannot become the subreaper: orphans of the sessions' commands may stay zombies");
+        }
     }
 }
