@@ -43,6 +43,17 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The sandbox already has as many sessions as it may.
     TooManySessions,
+    ProcessNotFound,
+    /// A process with that `processId` exists (running, or ended and kept for listing).
+    ProcessAlreadyExists,
+    /// The sandbox has as many processes as it may, none of them ended (an ended one makes room).
+    TooManyProcesses,
+    /// The process has ended, or its stdin was closed: it takes no input.
+    ProcessNotRunning,
+    /// A wait's condition cannot hold any more: the process ended first (the message gives its exit code).
+    ProcessExited,
+    /// A wait's condition did not hold within its timeout.
+    WaitTimedOut,
     /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
     ResourceExhausted,
     /// The sandbox's container (or local agent) cannot be reached now; retry later.
@@ -60,7 +71,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 27] = {
+    pub const ALL: [ErrorCode; 33] = {
         use ErrorCode::*;
         [
             ValidationFailed,
@@ -85,6 +96,12 @@ impl ErrorCode {
             CrossSiteRefused,
             UnsupportedMediaType,
             TooManySessions,
+            ProcessNotFound,
+            ProcessAlreadyExists,
+            TooManyProcesses,
+            ProcessNotRunning,
+            ProcessExited,
+            WaitTimedOut,
             ResourceExhausted,
             ContainerUnavailable,
             ShuttingDown,
@@ -101,14 +118,15 @@ impl ErrorCode {
             UnsupportedFileType => 400,
             Unauthorized => 401,
             AgentRestarted => 412,
-            RequestTimeout => 408,
+            RequestTimeout | WaitTimedOut => 408,
             PermissionDenied | CrossSiteRefused => 403,
-            NotFound | SessionNotFound | FileNotFound => 404,
+            NotFound | SessionNotFound | FileNotFound | ProcessNotFound => 404,
             MethodNotAllowed => 405,
             SessionAlreadyExists | FileExists | DirectoryNotEmpty => 409,
+            ProcessAlreadyExists | ProcessNotRunning | ProcessExited => 409,
             BodyTooLarge | FileTooLarge => 413,
             UnsupportedMediaType => 415,
-            TooManySessions => 429,
+            TooManySessions | TooManyProcesses => 429,
             ContainerUnavailable | ShuttingDown | ResourceExhausted => 503,
             NoSpace => 507,
             InternalError | Unknown => 500,
@@ -141,6 +159,12 @@ impl ErrorCode {
             CrossSiteRefused => "CROSS_SITE_REFUSED",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             TooManySessions => "TOO_MANY_SESSIONS",
+            ProcessNotFound => "PROCESS_NOT_FOUND",
+            ProcessAlreadyExists => "PROCESS_ALREADY_EXISTS",
+            TooManyProcesses => "TOO_MANY_PROCESSES",
+            ProcessNotRunning => "PROCESS_NOT_RUNNING",
+            ProcessExited => "PROCESS_EXITED",
+            WaitTimedOut => "WAIT_TIMED_OUT",
             ResourceExhausted => "RESOURCE_EXHAUSTED",
             ContainerUnavailable => "CONTAINER_UNAVAILABLE",
             ShuttingDown => "SHUTTING_DOWN",

@@ -12,6 +12,11 @@ pub fn check_command_id(id: &str) -> Result<(), String> {
     check_plain_id("commandId", id)
 }
 
+/// A background process's `processId`: the same rules as a session id.
+pub fn check_process_id(id: &str) -> Result<(), String> {
+    check_plain_id("processId", id)
+}
+
 fn check_plain_id(what: &str, id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 128 {
         return Err(format!("{what} must be 1 to 128 characters, got {}", id.len()));

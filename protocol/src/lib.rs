@@ -8,6 +8,7 @@ mod evolution;
 mod exec;
 mod files;
 pub mod ids;
+mod process;
 pub mod routes;
 #[cfg(test)]
 mod schema;
@@ -25,6 +26,11 @@ pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,
     RenameFileRequest, RenameResult, WriteFileRequest,
+};
+pub use process::{
+    query as process_query, KillAllResult, LogRange, LogStream, ProcessEvent, ProcessEventType, ProcessInfo,
+    ProcessList, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
+    WaitRequest, WaitResult, LAST_EVENT_ID_HEADER,
 };
 pub use screen::BINDING_ORIGIN;
 pub use session::{

@@ -24,6 +24,15 @@ pub const FILES_DELETE: &str = "/v1/files/delete";
 pub const FILES_RENAME: &str = "/v1/files/rename";
 pub const FILES_MOVE: &str = "/v1/files/move";
 pub const FILES_EXISTS: &str = "/v1/files/exists";
+/// `POST` starts a background process, `GET` lists them (`?status=`), `DELETE` kills them all.
+pub const PROCESSES: &str = "/v1/processes";
+/// `GET` shows a process, `DELETE` kills it (`?signal=`).
+pub const PROCESS: &str = "/v1/processes/{id}";
+pub const PROCESS_LOGS: &str = "/v1/processes/{id}/logs";
+/// Its output as server-sent events, replayed from an offset and then live.
+pub const PROCESS_STREAM: &str = "/v1/processes/{id}/stream";
+pub const PROCESS_STDIN: &str = "/v1/processes/{id}/stdin";
+pub const PROCESS_WAIT: &str = "/v1/processes/{id}/wait";
 /// The agent's counters in the Prometheus text format.
 pub const METRICS: &str = "/v1/metrics";
 /// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.
@@ -59,6 +68,12 @@ pub const ALL: &[Route] = &[
     Route { name: "filesRename", methods: &["POST"], path: FILES_RENAME },
     Route { name: "filesMove", methods: &["POST"], path: FILES_MOVE },
     Route { name: "filesExists", methods: &["POST"], path: FILES_EXISTS },
+    Route { name: "processes", methods: &["GET", "POST", "DELETE"], path: PROCESSES },
+    Route { name: "process", methods: &["GET", "DELETE"], path: PROCESS },
+    Route { name: "processLogs", methods: &["GET"], path: PROCESS_LOGS },
+    Route { name: "processStream", methods: &["GET"], path: PROCESS_STREAM },
+    Route { name: "processStdin", methods: &["POST"], path: PROCESS_STDIN },
+    Route { name: "processWait", methods: &["POST"], path: PROCESS_WAIT },
     Route { name: "metrics", methods: &["GET"], path: METRICS },
     Route { name: "sandbox", methods: &["GET", "DELETE"], path: SANDBOX },
 ];

@@ -54,6 +54,16 @@ fn definitions() -> Map<String, Value> {
         ExistsRequest,
         ExistsResult,
         FileOpResult,
+        StartProcessRequest,
+        ProcessInfo,
+        ProcessList,
+        KillAllResult,
+        ProcessLogs,
+        ProcessEvent,
+        StdinRequest,
+        StdinResult,
+        WaitRequest,
+        WaitResult,
     );
     let mut defs = generator.take_definitions(true);
     defs.sort_keys();

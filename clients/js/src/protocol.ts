@@ -36,6 +36,18 @@ export const ROUTES = {
   filesMove: '/files/move',
   /** POST */
   filesExists: '/files/exists',
+  /** GET, POST, DELETE */
+  processes: '/processes',
+  /** GET, DELETE */
+  process: '/processes/{id}',
+  /** GET */
+  processLogs: '/processes/{id}/logs',
+  /** GET */
+  processStream: '/processes/{id}/stream',
+  /** POST */
+  processStdin: '/processes/{id}/stdin',
+  /** POST */
+  processWait: '/processes/{id}/wait',
   /** GET */
   metrics: '/metrics',
   /** GET, DELETE */
@@ -69,6 +81,12 @@ export const ERROR_STATUS = {
   CROSS_SITE_REFUSED: 403,
   UNSUPPORTED_MEDIA_TYPE: 415,
   TOO_MANY_SESSIONS: 429,
+  PROCESS_NOT_FOUND: 404,
+  PROCESS_ALREADY_EXISTS: 409,
+  TOO_MANY_PROCESSES: 429,
+  PROCESS_NOT_RUNNING: 409,
+  PROCESS_EXITED: 409,
+  WAIT_TIMED_OUT: 408,
   RESOURCE_EXHAUSTED: 503,
   CONTAINER_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,

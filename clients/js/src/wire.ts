@@ -81,7 +81,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -236,6 +236,17 @@ export interface HistoryEntry {
   timedOut: boolean;
 }
 
+/**
+ * `DELETE /v1/processes`: every process of the sandbox killed (and, like every ended one, kept for listing).
+ */
+export interface KillAllResult {
+  /**
+   * Processes that were running and are now gone.
+   */
+  killed: number;
+  success: boolean;
+}
+
 export interface ListFilesRequest {
   includeHidden?: boolean;
   path: string;
@@ -253,6 +264,25 @@ export interface ListFilesResult {
   success: boolean;
   timestamp: string;
 }
+
+/**
+ * Where one stream's log sits in everything that stream wrote.
+ */
+export interface LogRange {
+  /**
+   * Offset of the first byte returned; the `from` bytes before it fell out of the log's ring.
+   */
+  from: number;
+  /**
+   * Bytes the stream has written in all.
+   */
+  to: number;
+}
+
+/**
+ * One of a process's two output streams.
+ */
+export type LogStream = 'stdout' | 'stderr';
 
 /**
  * The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.
@@ -314,6 +344,85 @@ export interface Permissions {
   readable: boolean;
   writable: boolean;
 }
+
+/**
+ * One server-sent event of `GET /v1/processes/{id}/stream` (the JSON on its `data:` line). Every event but `exit`
+ * carries an SSE `id:`, the offset in the process's whole output (both streams, in order) just after it: a
+ * reconnect with `Last-Event-ID` (or `?from=`) resumes there, with no byte lost or repeated.
+ */
+export interface ProcessEvent {
+  data?: string;
+  dropped?: number;
+  /**
+   * The offset after this event (as its SSE `id`).
+   */
+  offset: number;
+  /**
+   * On `exit`: the process as it ended.
+   */
+  process?: ProcessInfo;
+  type: ProcessEventType;
+}
+
+/**
+ * The type of a process's log event.
+ */
+export type ProcessEventType = 'stdout' | 'stderr' | 'dropped' | 'exit';
+
+/**
+ * A background process, as the SDK's `Process` names it.
+ */
+export interface ProcessInfo {
+  command: string;
+  endTime?: string;
+  /**
+   * Its exit status once it exited by itself; 128 + N when signal N killed it.
+   */
+  exitCode?: number;
+  id: string;
+  pid: number;
+  sessionId?: string;
+  /**
+   * The signal that killed it (`SIGKILL`, ...), when one did.
+   */
+  signal?: string;
+  /**
+   * ISO 8601.
+   */
+  startTime: string;
+  status: ProcessStatus;
+}
+
+/**
+ * `GET /v1/processes`.
+ */
+export interface ProcessList {
+  count: number;
+  processes: ProcessInfo[];
+  success: boolean;
+}
+
+/**
+ * `GET /v1/processes/{id}/logs`: what the process wrote so far, as much as its ring holds.
+ */
+export interface ProcessLogs {
+  encoding: Encoding;
+  processId: string;
+  stderr: string;
+  stderrRange: LogRange;
+  /**
+   * Text (invalid UTF-8 replaced; no newline removed) or base64 (`?encoding=base64`: every byte).
+   */
+  stdout: string;
+  stdoutRange: LogRange;
+  success: boolean;
+}
+
+/**
+ * Where a process is in its life. `completed` (exit code 0) and `failed` (any other) only once the agent has
+ * reaped it; `killed` when a signal ended it (`signal` says which); `error` when it could not start.
+ */
+export type ProcessStatus = 'starting' | 'running' | 'completed' | 'failed' | 'killed' | 'error';
 
 export interface ReadFileRequest {
   /**
@@ -464,6 +573,106 @@ export interface SetEnvVarsResult {
   sessionId: string;
   success: boolean;
   timestamp: string;
+}
+
+/**
+ * `POST /v1/processes`: starts a program from a session's directory and exported variables (a snapshot taken at
+ * the start), in its own process group. It belongs to the sandbox, not the session.
+ */
+export interface StartProcessRequest {
+  /**
+   * Forget the process as soon as it has ended (its logs with it), rather than keep it for listing.
+   */
+  autoCleanup?: boolean;
+  /**
+   * Run by `bash -c`.
+   */
+  command: string;
+  /**
+   * Its working directory instead of the session's.
+   */
+  cwd?: string;
+  /**
+   * Set for this process only; a `null` value unsets the variable.
+   */
+  env?: Record<string, string | null>;
+  /**
+   * Chosen by the caller (1-128 of `[A-Za-z0-9._-]`); generated when absent. Unique in the sandbox.
+   */
+  processId?: string;
+  /**
+   * Whose directory and exported variables it starts with (the default session when absent).
+   */
+  sessionId?: string;
+  /**
+   * Milliseconds: when they pass, the process is killed as `DELETE` kills it. None: it runs until it ends.
+   */
+  timeout?: number;
+}
+
+/**
+ * `POST /v1/processes/{id}/stdin`.
+ */
+export interface StdinRequest {
+  data?: string;
+  /**
+   * How `data` is encoded: `utf-8` (default) or `base64`.
+   */
+  encoding?: Encoding;
+  /**
+   * Close the process's stdin after `data` (it reads end-of-input).
+   */
+  end?: boolean;
+}
+
+export interface StdinResult {
+  closed: boolean;
+  success: boolean;
+  /**
+   * Bytes written.
+   */
+  written: number;
+}
+
+/**
+ * What `POST /v1/processes/{id}/wait` waits for.
+ */
+export type WaitCondition = 'exit' | 'log' | 'port';
+
+/**
+ * `POST /v1/processes/{id}/wait`: one call that returns when the condition holds, evaluated inside the sandbox.
+ */
+export interface WaitRequest {
+  condition: WaitCondition;
+  path?: string;
+  /**
+   * `log`: the text a line must contain, or a regular expression with `regex`.
+   */
+  pattern?: string;
+  port?: number;
+  regex?: boolean;
+  status?: number;
+  /**
+   * `log`: only this stream; both when absent.
+   */
+  stream?: LogStream;
+  /**
+   * Milliseconds (at most 15 minutes); none waits up to that.
+   */
+  timeout?: number;
+}
+
+export interface WaitResult {
+  condition: WaitCondition;
+  /**
+   * `log`: the line that matched (without its newline).
+   */
+  line?: string;
+  /**
+   * The process as it is now (for `exit`, as it ended).
+   */
+  process: ProcessInfo;
+  success: boolean;
 }
 
 export interface WriteFileRequest {

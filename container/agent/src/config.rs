@@ -21,6 +21,11 @@ OPTIONS:
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
   --max-sessions N          most sessions one sandbox may have (default 256)
   --max-connections N       most connections open at once; more get 503 (default 1024)
+  --max-processes N         most background processes one sandbox may have, running or ended and
+                            kept (default 256; the oldest ended one makes room)
+  --process-log-bytes N     the bound of each background process's log, both streams (default 1048576)
+  --heartbeat-ms N          how often a live log stream of a quiet process sends a keep-alive comment
+                            (default 15000)
   --memory-budget-mb N      memory that requests in flight may hold in all; beyond it they get 503
                             (default: half of the container's memory limit, or of the machine's)
   --state-dir DIR           where the agent notes what must outlive it in its container (default
@@ -39,6 +44,7 @@ pub struct Config {
     pub command_timeout: Option<Duration>,
     pub max_sessions: usize,
     pub max_connections: usize,
+    pub processes: crate::background::Settings,
     pub io_timeout: Duration,
     pub memory_budget: Option<usize>,
     pub isolate: bool,
@@ -72,6 +78,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         command_timeout: None,
         max_sessions: DEFAULT_MAX_SESSIONS,
         max_connections: 1024,
+        processes: crate::background::Settings::default(),
         io_timeout: Duration::from_secs(30),
         memory_budget: None,
         isolate: false,
@@ -111,6 +118,21 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--max-connections")?;
                 config.max_connections =
                     positive(&v).ok_or(format!("--max-connections: {v:?} is not a positive number"))?;
+            }
+            "--max-processes" => {
+                let v = value("--max-processes")?;
+                config.processes.max_processes =
+                    positive(&v).ok_or(format!("--max-processes: {v:?} is not a positive number"))?;
+            }
+            "--process-log-bytes" => {
+                let v = value("--process-log-bytes")?;
+                config.processes.ring_bytes =
+                    positive(&v).ok_or(format!("--process-log-bytes: {v:?} is not a positive number"))?;
+            }
+            "--heartbeat-ms" => {
+                let v = value("--heartbeat-ms")?;
+                let ms = positive(&v).ok_or(format!("--heartbeat-ms: {v:?} is not a positive number"))?;
+                config.processes.heartbeat = Duration::from_millis(ms as u64);
             }
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,

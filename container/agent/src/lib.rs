@@ -4,6 +4,7 @@
 //! The modules are private: what the binary (`main.rs`), the benchmarks and the integration tests use is
 //! re-exported here, and the compiler finds everything else that nothing uses.
 
+mod background;
 mod budget;
 mod clock;
 mod config;

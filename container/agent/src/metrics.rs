@@ -21,10 +21,15 @@ pub enum Limit {
     Sessions,
     Memory,
     Connections,
+    Processes,
 }
 
-const LIMITS: [(Limit, &str); 3] =
-    [(Limit::Sessions, "sessions"), (Limit::Memory, "memory"), (Limit::Connections, "connections")];
+const LIMITS: [(Limit, &str); 4] = [
+    (Limit::Sessions, "sessions"),
+    (Limit::Memory, "memory"),
+    (Limit::Connections, "connections"),
+    (Limit::Processes, "processes"),
+];
 const ENDS: [(Ended, &str); 3] =
     [(Ended::Exited, "exited"), (Ended::TimedOut, "timed_out"), (Ended::Cancelled, "cancelled")];
 
@@ -43,7 +48,7 @@ pub struct Metrics {
     start_failures: AtomicU64,
     stdout_bytes: AtomicU64,
     stderr_bytes: AtomicU64,
-    limits: [AtomicU64; 3],
+    limits: [AtomicU64; 4],
     shells_lost: AtomicU64,
 }
 
@@ -149,7 +154,7 @@ pub struct Snapshot {
     pub start_failures: u64,
     pub stdout_bytes: u64,
     pub stderr_bytes: u64,
-    pub limits: [u64; 3],
+    pub limits: [u64; 4],
     pub shells_lost: u64,
     pub sessions: usize,
     /// Processes of the sandbox, where the agent can count them (in a container: all but itself).

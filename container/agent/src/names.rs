@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-pub use sandbox_protocol::ids::{check_command_id, check_env_name, check_sandbox_id, check_session_id};
+pub use sandbox_protocol::ids::{
+    check_command_id, check_env_name, check_process_id, check_sandbox_id, check_session_id,
+};
 
 /// Values reach the shell as C strings: they cannot hold NUL.
 pub fn check_no_nul(what: &str, value: &str) -> Result<(), String> {

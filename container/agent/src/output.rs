@@ -96,7 +96,7 @@ impl ChunkEncoder {
 }
 
 /// Where a UTF-8 sequence that could still be completed by more bytes starts (the buffer's length if none).
-fn incomplete_tail_start(buf: &[u8]) -> usize {
+pub(crate) fn incomplete_tail_start(buf: &[u8]) -> usize {
     let len = buf.len();
     for back in 1..=len.min(3) {
         let b = buf[len - back];

@@ -50,6 +50,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         reaper,
         default_timeout: config.command_timeout,
         max_sessions: config.max_sessions,
+        processes: config.processes,
         budget: Arc::clone(&budget),
     });
     let start_id = config.start_id.clone().and_then(|start| crate::start_claim::claim(&config.state_dir, start));
@@ -134,6 +135,12 @@ fn child_flags(config: &Config) -> Vec<String> {
         config.max_sessions.to_string(),
         "--io-timeout-ms".to_string(),
         config.io_timeout.as_millis().to_string(),
+        "--max-processes".to_string(),
+        config.processes.max_processes.to_string(),
+        "--process-log-bytes".to_string(),
+        config.processes.ring_bytes.to_string(),
+        "--heartbeat-ms".to_string(),
+        config.processes.heartbeat.as_millis().to_string(),
     ];
     if let Some(timeout) = config.command_timeout {
         flags.extend(["--command-timeout-ms".to_string(), timeout.as_millis().to_string()]);

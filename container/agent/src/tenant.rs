@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
 
+use crate::background::Processes;
 use crate::error::{AgentError, AgentResult};
 use crate::files::tree::remove_tree;
 use crate::names::{
@@ -28,13 +29,16 @@ pub struct Tenant {
     pub workspace: Workspace,
     /// Commands that carry a `commandId`, for `POST /v1/exec/cancel`.
     pub in_flight: Arc<InFlight>,
+    /// Its background processes: they belong to the sandbox, not to a session.
+    pub processes: Processes,
     sessions: SessionTable,
     context: Arc<SessionContext>,
 }
 
 impl Tenant {
     pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
-        Self { id, workspace, in_flight: Arc::default(), sessions: SessionTable::default(), context }
+        let processes = Processes::new(Arc::clone(&context.reaper), context.processes);
+        Self { id, workspace, in_flight: Arc::default(), processes, sessions: SessionTable::default(), context }
     }
 
     /// Creates a session and waits until its shell is ready.
@@ -176,12 +180,13 @@ impl Tenant {
         Ok(())
     }
 
-    /// Ends every session and every process they started. The sandbox takes no new session meanwhile, and
-    /// again afterwards only if `reopen`.
+    /// Ends every session and every process they started, and every background process. The sandbox takes no
+    /// new session meanwhile, and again afterwards only if `reopen`.
     pub fn end_all(&self, reopen: bool) {
         let sessions = self.sessions.close();
         tracing::info!(sessions = sessions.len(), "ending every session of the sandbox");
         terminate_all(&sessions);
+        self.processes.end_all();
         if reopen {
             self.sessions.open();
         }
@@ -281,6 +286,9 @@ impl Tenants {
                 let all: Vec<Arc<Tenant>> = sandboxes.lock().expect("sandboxes lock").values().cloned().collect();
                 let sessions: Vec<Arc<Session>> = all.iter().flat_map(|sandbox| sandbox.sessions.close()).collect();
                 terminate_all(&sessions);
+                for sandbox in &all {
+                    sandbox.processes.end_all();
+                }
             }
         }
     }

@@ -1,16 +1,12 @@
 //! `POST /v1/exec` (buffered result) and `POST /v1/exec/stream` (server-sent events as the command writes).
 
-use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
-use futures_util::stream;
 use sandbox_protocol::Ended;
 use sandbox_protocol::{
     CancelExecRequest, CancelExecResult, Encoding, ErrorCode, ExecEvent, ExecEventType, ExecRequest, ExecResult,
@@ -131,15 +127,7 @@ pub async fn stream(
         encoding,
         ended: false,
     };
-    let body = stream::unfold(events, |mut events| async move {
-        let frame = events.next_frame().await?;
-        Some((Ok::<Bytes, Infallible>(frame), events))
-    });
-    Response::builder()
-        .header(CONTENT_TYPE, "text/event-stream")
-        .header(CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(body))
-        .map_err(|e| AgentError::internal(e.to_string()))
+    super::sse::response(events)
 }
 
 /// `POST /v1/exec/cancel`: stops the command with this `commandId`, as a timeout would (exit code 130).
@@ -164,7 +152,7 @@ struct EventWriter {
     ended: bool,
 }
 
-impl EventWriter {
+impl super::sse::Frames for EventWriter {
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.ended {
             return None;
@@ -215,6 +203,9 @@ impl EventWriter {
             return Some(frame);
         }
     }
+}
+
+impl EventWriter {
 
     fn error(&self, err: AgentError) -> Bytes {
         frame(&ExecEvent {

@@ -8,8 +8,10 @@ mod exec;
 mod files;
 mod health;
 mod metrics;
+mod processes;
 mod screen;
 mod sessions;
+mod sse;
 pub mod trace;
 
 use std::sync::Arc;
@@ -63,6 +65,12 @@ pub fn router(state: AppState) -> Router {
         .route(routes::FILES_MOVE, post(files::move_file))
         .route(routes::FILES_EXISTS, post(files::exists))
         .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
+        .route(routes::PROCESSES, post(processes::start).get(processes::list).delete(processes::kill_all))
+        .route(routes::PROCESS, get(processes::show).delete(processes::kill))
+        .route(routes::PROCESS_LOGS, get(processes::logs))
+        .route(routes::PROCESS_STREAM, get(processes::stream))
+        .route(routes::PROCESS_STDIN, post(processes::stdin))
+        .route(routes::PROCESS_WAIT, post(processes::wait_for))
         .route(routes::METRICS, get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

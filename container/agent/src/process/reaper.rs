@@ -16,12 +16,29 @@ use tokio::sync::watch;
 /// How a process ended, as a shell reports it: the exit status, or 128 + the signal number.
 pub type ExitCode = i32;
 
-pub struct Reaper {
-    waiters: Mutex<HashMap<i32, watch::Sender<Option<ExitCode>>>>,
+/// How a process ended: it exited with a status, or a signal killed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
 }
 
-/// Resolves to a child's exit code. Cloneable: several tasks can wait for one child.
-pub type ExitWatch = watch::Receiver<Option<ExitCode>>;
+impl Exit {
+    /// As a shell reports it: the status, or 128 + the signal number.
+    pub fn shell_code(self) -> ExitCode {
+        match self {
+            Exit::Code(code) => code,
+            Exit::Signal(signal) => 128 + signal,
+        }
+    }
+}
+
+pub struct Reaper {
+    waiters: Mutex<HashMap<i32, watch::Sender<Option<Exit>>>>,
+}
+
+/// Resolves to how a child ended. Cloneable: several tasks can wait for one child.
+pub type ExitWatch = watch::Receiver<Option<Exit>>;
 
 impl Reaper {
     /// Starts reaping. Must run inside the Tokio runtime, before any child is spawned.
@@ -56,8 +73,8 @@ impl Reaper {
         let mut waiters = self.waiters.lock().expect("reaper lock");
         loop {
             let (pid, code) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, status)) => (pid, status),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, 128 + sig as i32),
+                Ok(WaitStatus::Exited(pid, status)) => (pid, Exit::Code(status)),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig as i32)),
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
                 Ok(_) => continue,
                 Err(Errno::EINTR) => continue,
@@ -72,13 +89,18 @@ impl Reaper {
 
 /// Waits until the watched child has exited and returns its exit code.
 pub async fn exited(watch: &mut ExitWatch) -> ExitCode {
+    ended(watch).await.shell_code()
+}
+
+/// Waits until the watched child has ended and returns how.
+pub async fn ended(watch: &mut ExitWatch) -> Exit {
     loop {
-        if let Some(code) = *watch.borrow_and_update() {
-            return code;
+        if let Some(exit) = *watch.borrow_and_update() {
+            return exit;
         }
         if watch.changed().await.is_err() {
             // The reaper is gone (the runtime is shutting down): report a kill.
-            return 137;
+            return Exit::Signal(9);
         }
     }
 }

@@ -118,6 +118,11 @@ pub fn session_processes(all: &[ProcStat], shells: &[ShellRef]) -> Vec<i32> {
     out
 }
 
+/// All processes below `pid` by parent links. Pure.
+pub fn descendants_of(all: &[ProcStat], pid: i32) -> Vec<i32> {
+    descendants(all, &[pid])
+}
+
 /// All processes below `roots` by parent links, the roots excluded.
 fn descendants(all: &[ProcStat], roots: &[i32]) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();

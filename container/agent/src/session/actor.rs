@@ -138,9 +138,12 @@ impl Actor {
                 return;
             }
         };
-        let Ran { end, stopped, patience } = ran;
+        let Ran { seq, end, stopped, patience } = ran;
         let (status, pwd) = match end {
-            End::Done { status, pwd } => (status, Some(pwd)),
+            End::Done { status, pwd } => {
+                self.session.state_due(seq);
+                (status, Some(pwd))
+            }
             End::Died { code, pwd } => {
                 tracing::warn!(code, "the session's shell ended during the command; the next command gets a new one");
                 METRICS.shell_lost();
@@ -239,6 +242,7 @@ impl Actor {
         match ran.end {
             End::Done { pwd, .. } => {
                 self.session.set_cwd(&pwd);
+                self.session.set_state_files(shell.state_files(), ran.seq);
                 self.shell = Some(shell);
                 Ok(())
             }

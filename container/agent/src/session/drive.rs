@@ -44,6 +44,8 @@ pub(super) enum End {
 /// What `drive` found: the end, why the agent stopped the command (if it did), and until when the command's last
 /// event may wait for a stream reader that is behind.
 pub(super) struct Ran {
+    /// The command's number in its shell.
+    pub seq: u64,
     pub end: End,
     pub stopped: Option<StopReason>,
     pub patience: Option<Instant>,
@@ -134,9 +136,10 @@ pub(super) async fn drive(
             stopping = Some(stop(shell, &running, reason));
         }
     };
+    let seq = running.seq;
     running.finish();
     let patience = escalation::patience(stopping.as_ref(), deadline, Instant::now());
-    Ran { end, stopped: stopping.map(|s| s.reason), patience }
+    Ran { seq, end, stopped: stopping.map(|s| s.reason), patience }
 }
 
 /// The cancel signal a wait for a stalled reader watches: the command's, until the command is being stopped

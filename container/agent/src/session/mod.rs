@@ -39,6 +39,8 @@ pub struct SessionContext {
     pub default_timeout: Option<Duration>,
     /// Most sessions one sandbox may have (the default session included).
     pub max_sessions: usize,
+    /// What each sandbox's background processes may hold.
+    pub processes: crate::background::Settings,
     /// What requests in flight may hold; buffered output is charged to it.
     pub budget: Arc<Budget>,
 }
@@ -120,6 +122,10 @@ pub struct Session {
     terminated: watch::Sender<bool>,
     /// Every shell this session has had: their process groups are the session's processes.
     shells: Mutex<Shells>,
+    /// The variables the session was made with, and its current shell's state files with the number of the last
+    /// command whose state they are due to hold: what a background process started from this session inherits.
+    initial_env: Vec<(String, String)>,
+    state_files: Mutex<Option<(Arc<[std::os::fd::OwnedFd; 3]>, u64)>>,
     budget: Arc<Budget>,
 }
 
@@ -149,6 +155,8 @@ impl Session {
             jobs: jobs_tx,
             terminated,
             shells: Mutex::new(Shells::default()),
+            initial_env: config.env.clone(),
+            state_files: Mutex::new(None),
             budget: Arc::clone(&context.budget),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -257,6 +265,37 @@ impl Session {
     fn set_cwd(&self, pwd: &[u8]) {
         if let Some(cwd) = pwd_path(pwd) {
             self.lock().cwd = cwd;
+        }
+    }
+
+    /// The session's exported variables as its last finished command left them (its shell's `export -p`; empty
+    /// before its shell first started), never waiting for the command it runs now. The shell writes them just
+    /// after it reports a command done: a read that comes first waits for them (a few milliseconds at most).
+    pub async fn exported_now(&self) -> Vec<u8> {
+        let Some((files, due)) = self.state_files.lock().expect("state files lock").clone() else { return Vec::new() };
+        for _ in 0..200 {
+            let text = shell::exported_from(&files);
+            if script::state_seq(&text).is_some_and(|seq| seq >= due) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        shell::exported_from(&files)
+    }
+
+    /// The variables the session was made with.
+    pub fn initial_env(&self) -> &[(String, String)] {
+        &self.initial_env
+    }
+
+    fn set_state_files(&self, files: Arc<[std::os::fd::OwnedFd; 3]>, due: u64) {
+        *self.state_files.lock().expect("state files lock") = Some((files, due));
+    }
+
+    /// The shell finished command `seq`: its state is due in the state files.
+    fn state_due(&self, seq: u64) {
+        if let Some((_, due)) = self.state_files.lock().expect("state files lock").as_mut() {
+            *due = seq;
         }
     }
 

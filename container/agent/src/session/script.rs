@@ -10,8 +10,10 @@
 //! D \0 <seq> \0 <status> \0 <$PWD> \0
 //! ```
 //!
-//! and then writes its exported variables (`export -p`) to the shell's state file, an in-memory file the agent
-//! reads only when it must replace the shell. That comes after the report, so the caller does not wait for it.
+//! and then writes its exported variables (`export -p`, ending with `#<seq>`) to the shell's state file, an
+//! in-memory file the agent reads when it must replace the shell or start a background process from the session.
+//! That comes after the report, so the caller does not wait for it; a reader that needs the state a command left
+//! waits for its `#<seq>` (`Session::exported_after`).
 //!
 //! The EXIT trap does the same with `X \0 <status> \0 <$PWD> \0` when the shell ends (`exit`, `set -e`), so a
 //! replacement shell starts where the old one stopped. The USR1 trap interrupts a command: it returns from the
@@ -157,7 +159,14 @@ pub fn init_script(control: &str, exit_state: &str, start: &Start<'_>) -> Vec<u8
     s.extend_from_slice(format!("\\builtin trap {} USR1\n", quote(usr1.as_bytes())).as_bytes());
     s.extend_from_slice(format!("\\builtin trap {} EXIT\n", quote(exit.as_bytes())).as_bytes());
     use std::os::unix::ffi::OsStrExt;
-    let cwd = match start {
+    let cwd = inherit(&mut s, start);
+    s.extend_from_slice(format!("\\builtin cd -- {}\n", quote(cwd.as_os_str().as_bytes())).as_bytes());
+    s
+}
+
+/// Appends the variables a shell or process starts with; returns the directory it starts in.
+fn inherit<'a>(s: &mut Vec<u8>, start: &Start<'a>) -> &'a Path {
+    match start {
         Start::Fresh { env, cwd } => {
             s.extend_from_slice(b"\\builtin export PAGER=cat GIT_PAGER=cat GIT_EDITOR=true\n");
             for (name, value) in env.iter() {
@@ -170,9 +179,37 @@ pub fn init_script(control: &str, exit_state: &str, start: &Start<'_>) -> Vec<u8
             s.push(b'\n');
             cwd
         }
-    };
-    s.extend_from_slice(format!("\\builtin cd -- {}\n", quote(cwd.as_os_str().as_bytes())).as_bytes());
+    }
+}
+
+/// The start of a background process's script: the variables it inherits (a session's last `export -p`, or the
+/// variables the session started with), its own (`None` unsets), and its directory (a process whose directory is
+/// gone does not start elsewhere: it fails with status 1).
+pub fn process_prelude(inherited: &Start<'_>, env: &[(String, Option<String>)]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut s = Vec::with_capacity(1024);
+    let cwd = inherit(&mut s, inherited);
+    for (name, value) in env {
+        match value {
+            Some(value) => {
+                s.extend_from_slice(format!("\\builtin export {name}={}\n", quote(value.as_bytes())).as_bytes())
+            }
+            None => s.extend_from_slice(format!("\\builtin unset -v {name}\n").as_bytes()),
+        }
+    }
+    s.extend_from_slice(
+        format!("\\builtin cd -- {} || \\builtin exit 1\n", quote(cwd.as_os_str().as_bytes())).as_bytes(),
+    );
     s
+}
+
+/// The command number a state file's text was written after (its last line, `#<seq>` or `#<seq>+`).
+pub fn state_seq(text: &[u8]) -> Option<u64> {
+    let body = text.strip_suffix(b"\n")?;
+    let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mark = body[start..].strip_prefix(b"#")?;
+    let digits = mark.strip_suffix(b"+").unwrap_or(mark);
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Of the state files a shell wrote (`export -p` and a last line `#<seq>`, or `#<seq>+` from the EXIT trap), the
@@ -278,5 +315,25 @@ mod tests {
         assert!(s.contains("GIT_PAGER=cat"));
         assert!(s.contains("export API_KEY=$'secret-key'"));
         assert!(s.ends_with("\\builtin cd -- $'/w'\n"));
+    }
+
+    #[test]
+    fn a_states_command_number_is_its_last_line() {
+        assert_eq!(state_seq(b"declare -x A=\"1\"\n#12\n"), Some(12));
+        assert_eq!(state_seq(b"#3+\n"), Some(3));
+        assert_eq!(state_seq(b"declare -x A=\"1\"\n"), None);
+        assert_eq!(state_seq(b""), None);
+    }
+
+    #[test]
+    fn a_process_inherits_the_sessions_last_state_then_its_own_variables_and_directory() {
+        let exports = b"declare -x KEPT=\"yes\"";
+        let env = [("PORT".to_string(), Some("3000".to_string())), ("DROP".to_string(), None)];
+        let s =
+            String::from_utf8(process_prelude(&Start::Restore { exports, cwd: Path::new("/w/app") }, &env)).unwrap();
+        assert_eq!(
+            s,
+            "declare -x KEPT=\"yes\"\n\\builtin export PORT=$'3000'\n\\builtin unset -v DROP\n\\builtin cd -- $'/w/app' || \\builtin exit 1\n"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -29,8 +30,9 @@ pub struct Shell {
     control_write: OwnedFd,
     /// The shell's state files: after each command it rewrites its exported variables into one of the first two,
     /// in turn, so one always holds the last whole state while the other is rewritten; the EXIT trap writes the
-    /// third (`script::latest_state` picks).
-    states: [OwnedFd; 3],
+    /// third (`script::latest_state` picks). Shared with the session, which reads them for a background
+    /// process's start without waiting for the shell.
+    states: Arc<[OwnedFd; 3]>,
     /// Sourced before each command to give it the previous command's `$?` (`script::STATUS_FILE`).
     status: OwnedFd,
     exit: ExitWatch,
@@ -76,7 +78,7 @@ impl Shell {
             .stderr(Stdio::null())
             .process_group(0);
         command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
-        let states = [memfile("state", b"")?, memfile("state", b"")?, memfile("exit-state", b"")?];
+        let states = Arc::new([memfile("state", b"")?, memfile("state", b"")?, memfile("exit-state", b"")?]);
         let status = memfile("status", STATUS_FILE)?;
         let (pid, exit) = reaper.spawn(&mut command)?;
         Ok(Shell {
@@ -107,8 +109,12 @@ impl Shell {
 
     /// The exported variables as the shell last wrote them (`export -p` text; empty before its first report).
     pub fn exported(&self) -> Vec<u8> {
-        let files: Vec<Vec<u8>> = self.states.iter().map(|f| read_file(f).unwrap_or_default()).collect();
-        latest_state(&[&files[0], &files[1], &files[2]]).to_vec()
+        exported_from(&self.states)
+    }
+
+    /// The state files, for the session to read the exported variables from at any time.
+    pub fn state_files(&self) -> Arc<[OwnedFd; 3]> {
+        Arc::clone(&self.states)
     }
 
     /// Hands the shell a command's text; its output arrives on the returned pipes. `user`: a command of the
@@ -196,6 +202,13 @@ impl Shell {
     pub fn kill_all(&self) {
         kill_until_gone(|all| session_processes(all, &[self.reference()]));
     }
+}
+
+/// The exported variables in a shell's state files, as it last wrote them whole (`export -p` text; empty before
+/// its first report).
+pub fn exported_from(states: &[OwnedFd; 3]) -> Vec<u8> {
+    let files: Vec<Vec<u8>> = states.iter().map(|f| read_file(f).unwrap_or_default()).collect();
+    latest_state(&[&files[0], &files[1], &files[2]]).to_vec()
 }
 
 impl ControlReader {

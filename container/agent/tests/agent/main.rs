@@ -23,6 +23,7 @@ mod logging;
 mod memory;
 mod per_command;
 mod pid_reuse;
+mod processes;
 mod queue;
 mod session_state;
 mod sessions_api;

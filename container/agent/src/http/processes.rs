@@ -1,0 +1,358 @@
+//! Background processes: `POST/GET/DELETE /v1/processes`, `GET/DELETE /v1/processes/{id}`, and a process's
+//! `logs`, live `stream` (server-sent events that resume by offset), `stdin` and `wait`.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Json;
+use base64::Engine;
+use bytes::Bytes;
+use nix::sys::signal::Signal;
+use sandbox_protocol::{
+    process_query, Encoding, ErrorCode, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo,
+    ProcessList, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
+    WaitRequest, WaitResult, LAST_EVENT_ID_HEADER,
+};
+use tokio::sync::watch;
+
+use super::body::JsonBody;
+use super::context::TenantCtx;
+use crate::background::ring::Stream;
+use crate::background::wait::{self, LineMatcher, Pattern};
+use crate::background::{Proc, Spawn, Start, KILL_GRACE, MAX_COMMAND_BYTES};
+use crate::error::{AgentError, AgentResult};
+use crate::names::{check_env, check_no_nul, check_process_id, random_id};
+use crate::session::script::{process_prelude, Start as Inherit};
+
+/// Longest wait one call may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+/// About how many bytes of output one event carries at most.
+const EVENT_BYTES: usize = 64 * 1024;
+
+pub async fn start(
+    TenantCtx(sandbox): TenantCtx,
+    JsonBody(req, _held): JsonBody<StartProcessRequest>,
+) -> AgentResult<(StatusCode, Json<ProcessInfo>)> {
+    if req.command.trim().is_empty() {
+        return Err(AgentError::invalid("command must not be empty"));
+    }
+    check_no_nul("command", &req.command).map_err(AgentError::invalid)?;
+    if req.command.len() > MAX_COMMAND_BYTES {
+        return Err(AgentError::invalid(format!(
+            "command is {} bytes, more than the {MAX_COMMAND_BYTES} a process's command may have",
+            req.command.len()
+        )));
+    }
+    let id = match req.process_id {
+        Some(id) => {
+            check_process_id(&id).map_err(AgentError::invalid)?;
+            id
+        }
+        None => random_id("proc"),
+    };
+    let env = check_env(req.env.unwrap_or_default()).map_err(AgentError::invalid)?;
+    let session = sandbox.session(req.session_id.as_deref())?;
+    let session_cwd = session.cwd();
+    let cwd = match req.cwd.as_deref() {
+        Some(cwd) => {
+            let base = sandbox.workspace.to_visible(&session_cwd);
+            sandbox.real_path(cwd, FsPath::new(&base), "cwd")?
+        }
+        None => session_cwd,
+    };
+    // A snapshot of the session as it is now: its last exported variables, never waiting for its running command.
+    let exports = session.exported_now().await;
+    let inherited = if exports.is_empty() {
+        Inherit::Fresh { env: session.initial_env(), cwd: &cwd }
+    } else {
+        Inherit::Restore { exports: &exports, cwd: &cwd }
+    };
+    let prelude = process_prelude(&inherited, &env);
+    let spawn =
+        Spawn { id, command: req.command, prelude, cwd: &cwd, session_id: Some(session.id.clone()), ring_bytes: 0 };
+    let timeout = req.timeout.filter(|ms| *ms > 0).map(Duration::from_millis);
+    let proc = sandbox.processes.start(Start { spawn, timeout, auto_cleanup: req.auto_cleanup.unwrap_or(false) })?;
+    Ok((StatusCode::CREATED, Json(proc.info())))
+}
+
+pub async fn list(TenantCtx(sandbox): TenantCtx, uri: Uri) -> AgentResult<Json<ProcessList>> {
+    let status = match query(&uri, process_query::STATUS) {
+        Some(text) => Some(
+            serde_json::from_value::<ProcessStatus>(serde_json::Value::String(text.clone()))
+                .map_err(|_| AgentError::invalid(format!("status {text:?} is not a process status")))?,
+        ),
+        None => None,
+    };
+    let processes: Vec<ProcessInfo> = sandbox.processes.list(status).iter().map(|p| p.info()).collect();
+    Ok(Json(ProcessList { success: true, count: processes.len(), processes }))
+}
+
+pub async fn show(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<ProcessInfo>> {
+    Ok(Json(sandbox.processes.get(&id)?.info()))
+}
+
+/// Ends the process and its whole tree (the signal given, `SIGTERM` by default, then `SIGKILL` after a grace
+/// period) and answers once they are gone, with the process as it ended.
+pub async fn kill(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>, uri: Uri) -> AgentResult<Json<ProcessInfo>> {
+    let signal = match query(&uri, process_query::SIGNAL) {
+        Some(text) => parse_signal(&text)?,
+        None => Signal::SIGTERM,
+    };
+    let proc = sandbox.processes.get(&id)?;
+    proc.kill(signal, KILL_GRACE).await;
+    Ok(Json(proc.info()))
+}
+
+pub async fn kill_all(TenantCtx(sandbox): TenantCtx) -> AgentResult<Json<KillAllResult>> {
+    let killed = sandbox.processes.kill_all(Signal::SIGTERM).await;
+    Ok(Json(KillAllResult { success: true, killed }))
+}
+
+pub async fn logs(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>, uri: Uri) -> AgentResult<Json<ProcessLogs>> {
+    let encoding = encoding_of(&uri)?;
+    let proc = sandbox.processes.get(&id)?;
+    let (stdout, stderr) = proc.logs();
+    Ok(Json(ProcessLogs {
+        success: true,
+        process_id: proc.id.clone(),
+        stdout: encode(&stdout.bytes, encoding),
+        stderr: encode(&stderr.bytes, encoding),
+        encoding,
+        stdout_range: LogRange { from: stdout.from, to: stdout.to },
+        stderr_range: LogRange { from: stderr.from, to: stderr.to },
+    }))
+}
+
+/// The output as server-sent events: from `?from=` or `Last-Event-ID` (or the start of what the log holds), then
+/// live; a comment every heartbeat while the process is quiet; `exit` once it has ended and all is sent.
+pub async fn stream(
+    TenantCtx(sandbox): TenantCtx,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> AgentResult<Response> {
+    let encoding = encoding_of(&uri)?;
+    let resume = headers.get(LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let from = match query(&uri, process_query::FROM).or(resume) {
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| AgentError::invalid(format!("from {text:?} is not an offset (a whole number)")))?,
+        None => 0,
+    };
+    let proc = sandbox.processes.get(&id)?;
+    let events = LogEvents {
+        changes: proc.subscribe(),
+        proc,
+        pos: from,
+        encoding,
+        heartbeat: sandbox.processes.settings().heartbeat,
+        pending: std::collections::VecDeque::new(),
+        done: false,
+    };
+    super::sse::response(events)
+}
+
+struct LogEvents {
+    proc: Arc<Proc>,
+    changes: watch::Receiver<u64>,
+    /// The offset the next event starts at.
+    pos: u64,
+    encoding: Encoding,
+    heartbeat: Duration,
+    pending: std::collections::VecDeque<Bytes>,
+    done: bool,
+}
+
+impl super::sse::Frames for LogEvents {
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(frame) = self.pending.pop_front() {
+                return Some(frame);
+            }
+            if self.done {
+                return None;
+            }
+            self.changes.borrow_and_update();
+            let (dropped, pieces, ended) = self.proc.read_from(self.pos, EVENT_BYTES * 4);
+            if dropped > 0 {
+                self.pos += dropped;
+                self.push(ProcessEventType::Dropped, None, Some(dropped), None);
+            }
+            for piece in pieces {
+                self.pos = piece.end;
+                let kind = match piece.stream {
+                    Stream::Stdout => ProcessEventType::Stdout,
+                    Stream::Stderr => ProcessEventType::Stderr,
+                };
+                self.push(kind, Some(encode(&piece.bytes, self.encoding)), None, None);
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
+            if let Some(info) = ended {
+                self.push(ProcessEventType::Exit, None, None, Some(info));
+                self.done = true;
+                continue;
+            }
+            tokio::select! {
+                changed = self.changes.changed() => if changed.is_err() { self.done = true },
+                _ = tokio::time::sleep(self.heartbeat) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+            }
+        }
+    }
+}
+
+impl LogEvents {
+    fn push(
+        &mut self,
+        kind: ProcessEventType,
+        data: Option<String>,
+        dropped: Option<u64>,
+        process: Option<ProcessInfo>,
+    ) {
+        let exit = kind == ProcessEventType::Exit;
+        let event = ProcessEvent { event_type: kind, offset: self.pos, data, dropped, process };
+        let json = serde_json::to_string(&event).expect("an event serialises");
+        let frame = if exit { format!("data: {json}\n\n") } else { format!("id: {}\ndata: {json}\n\n", self.pos) };
+        self.pending.push_back(Bytes::from(frame));
+    }
+}
+
+pub async fn stdin(
+    TenantCtx(sandbox): TenantCtx,
+    Path(id): Path<String>,
+    JsonBody(req, _held): JsonBody<StdinRequest>,
+) -> AgentResult<Json<StdinResult>> {
+    let bytes = match req.encoding.unwrap_or_default() {
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD
+            .decode(req.data.as_bytes())
+            .map_err(|e| AgentError::invalid(format!("data is not base64: {e}")))?,
+        Encoding::Utf8 => req.data.into_bytes(),
+    };
+    let proc = sandbox.processes.get(&id)?;
+    let end = req.end.unwrap_or(false);
+    let written = proc.write_stdin(&bytes, end).await?;
+    Ok(Json(StdinResult { success: true, written, closed: proc.stdin_closed().await }))
+}
+
+/// Waits inside the sandbox until the condition holds: an error says which way it did not.
+pub async fn wait_for(
+    TenantCtx(sandbox): TenantCtx,
+    Path(id): Path<String>,
+    JsonBody(req, _held): JsonBody<WaitRequest>,
+) -> AgentResult<Json<WaitResult>> {
+    let limit = match req.timeout {
+        Some(ms) if Duration::from_millis(ms) > MAX_WAIT => {
+            return Err(AgentError::invalid(format!("timeout may be at most {} ms", MAX_WAIT.as_millis())))
+        }
+        Some(ms) => Duration::from_millis(ms),
+        None => MAX_WAIT,
+    };
+    let proc = sandbox.processes.get(&id)?;
+    let waited = async {
+        match req.condition {
+            WaitCondition::Exit => Ok((None, wait::for_exit(&proc).await)),
+            WaitCondition::Log => {
+                let text = req.pattern.as_deref().ok_or_else(|| AgentError::invalid("a log wait needs a pattern"))?;
+                let pattern = Pattern::new(text, req.regex.unwrap_or(false)).map_err(AgentError::invalid)?;
+                let line = wait::for_log(&proc, LineMatcher::new(pattern, req.stream)).await?;
+                Ok((Some(line), proc.info()))
+            }
+            WaitCondition::Port => {
+                let port =
+                    req.port.filter(|p| *p > 0).ok_or_else(|| AgentError::invalid("a port wait needs a port"))?;
+                let path = req.path.as_deref();
+                if let Some(path) = path {
+                    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+                        return Err(AgentError::invalid("path must start with '/' and hold no spaces or controls"));
+                    }
+                }
+                wait::for_port(&proc, port, path.map(|p| (p, req.status.unwrap_or(200)))).await?;
+                Ok((None, proc.info()))
+            }
+        }
+    };
+    let (line, process) = tokio::time::timeout(limit, waited).await.map_err(|_| {
+        AgentError::new(
+            ErrorCode::WaitTimedOut,
+            format!(
+                "process {id}: the {} condition did not hold within {} ms",
+                serde_json::to_value(req.condition)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                limit.as_millis()
+            ),
+        )
+    })??;
+    Ok(Json(WaitResult { success: true, condition: req.condition, line, process }))
+}
+
+/// A query parameter's value, as given (the process routes take plain tokens only).
+fn query(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| value.to_string())
+    })
+}
+
+fn encoding_of(uri: &Uri) -> AgentResult<Encoding> {
+    match query(uri, process_query::ENCODING).as_deref() {
+        None | Some("utf-8" | "utf8") => Ok(Encoding::Utf8),
+        Some("base64") => Ok(Encoding::Base64),
+        Some(other) => Err(AgentError::invalid(format!("encoding {other:?} is neither utf-8 nor base64"))),
+    }
+}
+
+/// Text (invalid UTF-8 replaced) or base64; unlike an exec result, nothing is trimmed: a log is read in parts.
+fn encode(bytes: &[u8], encoding: Encoding) -> String {
+    match encoding {
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// `SIGINT`, `INT` or `2`; the signals a caller may send are the ones that end a program.
+fn parse_signal(text: &str) -> AgentResult<Signal> {
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let signal = match text.parse::<i32>() {
+        Ok(n) => Signal::try_from(n).ok(),
+        Err(_) => name.parse::<Signal>().ok(),
+    };
+    match signal {
+        Some(s @ (Signal::SIGTERM | Signal::SIGINT | Signal::SIGKILL | Signal::SIGHUP | Signal::SIGQUIT)) => Ok(s),
+        Some(s @ (Signal::SIGUSR1 | Signal::SIGUSR2)) => Ok(s),
+        _ => Err(AgentError::invalid(format!(
+            "signal {text:?} is not one of SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_are_read_by_name_or_number_and_limited_to_those_that_end_a_program() {
+        assert_eq!(parse_signal("SIGINT").unwrap(), Signal::SIGINT);
+        assert_eq!(parse_signal("term").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("SIGSTOP").is_err());
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn query_parameters_are_read_as_given() {
+        let uri: Uri = "/v1/processes/p/stream?encoding=base64&from=12".parse().unwrap();
+        assert_eq!(query(&uri, "from").as_deref(), Some("12"));
+        assert_eq!(query(&uri, "status"), None);
+        assert_eq!(encoding_of(&uri).unwrap(), Encoding::Base64);
+    }
+}
