@@ -206,7 +206,6 @@ impl super::sse::Frames for EventWriter {
 }
 
 impl EventWriter {
-
     fn error(&self, err: AgentError) -> Bytes {
         frame(&ExecEvent {
             error: Some(err.body()),
