@@ -98,7 +98,11 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
         }
         Route::Sandbox { id, agent_path } => {
             let stub = env.durable_object(SANDBOX_BINDING)?.get_by_name(&id)?;
-            let forwarded = forward::to_object(req, &id, &agent_path, request_id)?;
+            let target = match req.url()?.query() {
+                Some(query) => format!("{agent_path}?{query}"),
+                None => agent_path,
+            };
+            let forwarded = forward::to_object(req, &id, &target, request_id)?;
             Ok(stub.fetch_with_request(forwarded).await?)
         }
     }

@@ -154,7 +154,14 @@ impl SandboxObject {
             ObjectCall::CreateSession => self.create_session(req, &id, &link).await,
             ObjectCall::SetEnvVars => self.set_env_vars(req, &id, &link).await,
             ObjectCall::DeleteSession { session } => self.delete_session(req, &path, &session, &id, &link).await,
-            ObjectCall::Agent | ObjectCall::Status | ObjectCall::Destroy => self.forward(req, &path, &id, &link).await,
+            ObjectCall::Agent | ObjectCall::Status | ObjectCall::Destroy => {
+                // The agent gets the query as it came (`?from=`, `?encoding=`, ...): it reads plain tokens only.
+                let target = match req.url()?.query() {
+                    Some(query) => format!("{path}?{query}"),
+                    None => path.clone(),
+                };
+                self.forward(req, &target, &id, &link).await
+            }
         };
         match response {
             Ok(response) => Ok(hold_until_done(with_recreated(response, &recreated)?, call)?),

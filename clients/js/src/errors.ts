@@ -10,7 +10,7 @@ export type ErrorCode =
   | 'NETWORK_ERROR'
   /** The server answered with something that is not the API's JSON. */
   | 'INVALID_RESPONSE'
-  /** A command's event stream ended without its `complete` or `error` event. */
+  /** A command's (or a process log's) event stream ended without its last event. */
   | 'STREAM_INTERRUPTED';
 
 /** Any error the sandbox reports. `code` is stable; `status` is the HTTP status (0 when there was no answer). */
@@ -37,6 +37,7 @@ export class ValidationError extends SandboxError {}
 export class SessionNotFoundError extends SandboxError {}
 export class SessionAlreadyExistsError extends SandboxError {}
 export class FileNotFoundError extends SandboxError {}
+export class ProcessNotFoundError extends SandboxError {}
 /** The sandbox Worker wants a bearer token: pass `token` to `getSandbox`. */
 export class UnauthorizedError extends SandboxError {}
 
@@ -58,6 +59,7 @@ const families: Record<string, new (code: string, message: string, status: numbe
   SESSION_NOT_FOUND: SessionNotFoundError,
   SESSION_ALREADY_EXISTS: SessionAlreadyExistsError,
   FILE_NOT_FOUND: FileNotFoundError,
+  PROCESS_NOT_FOUND: ProcessNotFoundError,
   UNAUTHORIZED: UnauthorizedError,
 };
 

@@ -2,11 +2,13 @@
 
 export { getSandbox, Sandbox, type SandboxOptions } from './sandbox.js';
 export { ExecutionSession } from './session.js';
+export { Process } from './processes.js';
 export { parseSSEStream } from './sse.js';
 export type { Fetcher, RemoteEndpoint, SandboxBinding } from './transport.js';
 export {
   ContainerUnavailableError,
   FileNotFoundError,
+  ProcessNotFoundError,
   SandboxError,
   SessionAlreadyExistsError,
   SessionNotFoundError,

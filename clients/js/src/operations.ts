@@ -2,9 +2,10 @@
 // default session when `sessionId` is undefined). `Sandbox` and `ExecutionSession` are built on this.
 
 import { SandboxError } from './errors.js';
+import { Process, followLogs, killProcess, processLogs } from './processes.js';
 import { ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
-import type { Transport } from './transport.js';
+import { withId, type Transport } from './transport.js';
 import type * as wire from './wire.js';
 import type {
   EnvVars,
@@ -18,8 +19,14 @@ import type {
   MkdirOptions,
   MkdirResult,
   ReadFileOptions,
+  ProcessEvent,
+  ProcessInfo,
+  ProcessLogs,
+  ProcessLogsOptions,
+  ProcessOptions,
   ReadFileResult,
   RenameFileResult,
+  StreamLogsOptions,
   SetEnvVarsResult,
   WriteFileOptions,
 } from './types.js';
@@ -186,6 +193,57 @@ export class Operations {
 
   exists(path: string): Promise<ExistsResult> {
     return this.transport.call('POST', ROUTES.filesExists, this.#body<wire.ExistsRequest>({ path }));
+  }
+
+  /**
+   * Starts a background process from this session's directory and exported variables (a snapshot now), without
+   * waiting for the session's running command. It belongs to the sandbox: ending the session leaves it running.
+   */
+  async startProcess(command: string, options: ProcessOptions = {}): Promise<Process> {
+    const body = this.#body<wire.StartProcessRequest>({
+      command,
+      processId: options.processId,
+      env: options.env && definedEntries(options.env),
+      cwd: options.cwd,
+      timeout: options.timeout,
+      autoCleanup: options.autoCleanup,
+    });
+    return new Process(this.transport, await this.transport.call<wire.ProcessInfo>('POST', ROUTES.processes, body));
+  }
+
+  /** Every process of the sandbox (all sessions share one process table), running or ended and kept. */
+  async listProcesses(): Promise<Process[]> {
+    const list = await this.transport.call<wire.ProcessList>('GET', ROUTES.processes);
+    return list.processes.map((info) => new Process(this.transport, info));
+  }
+
+  /** The process, or `null` when the sandbox has none with that id. */
+  async getProcess(processId: string): Promise<Process | null> {
+    try {
+      return new Process(this.transport, await this.transport.call<wire.ProcessInfo>('GET', withId(ROUTES.process, processId)));
+    } catch (error) {
+      if (error instanceof SandboxError && error.code === 'PROCESS_NOT_FOUND') return null;
+      throw error;
+    }
+  }
+
+  /** Ends a process and its whole tree; resolves once they are gone. */
+  killProcess(processId: string, signal?: string): Promise<ProcessInfo> {
+    return killProcess(this.transport, processId, signal);
+  }
+
+  /** Ends every running process of the sandbox; resolves with how many there were. */
+  async killAllProcesses(): Promise<number> {
+    return (await this.transport.call<wire.KillAllResult>('DELETE', ROUTES.processes)).killed;
+  }
+
+  getProcessLogs(processId: string, options: ProcessLogsOptions = {}): Promise<ProcessLogs> {
+    return processLogs(this.transport, processId, options);
+  }
+
+  /** A process's output as events, then live to its end, resuming by itself after a broken connection. */
+  streamProcessLogs(processId: string, options: StreamLogsOptions = {}): AsyncGenerator<ProcessEvent> {
+    return followLogs(this.transport, processId, options);
   }
 
   /** A request body of type `T` (a wire type) with the session's id, without the options left undefined. */

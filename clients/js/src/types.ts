@@ -237,3 +237,57 @@ export interface DestroyResult {
   success: boolean;
   id: string;
 }
+
+/** Options of `startProcess`. */
+export interface ProcessOptions {
+  /** 1-128 of `[A-Za-z0-9._-]`, unique in the sandbox; generated when absent. */
+  processId?: string;
+  /** Set for this process only (`null` unsets); it otherwise inherits the session's exported variables. */
+  env?: EnvVars;
+  /** Its working directory instead of the session's. */
+  cwd?: string;
+  /** Milliseconds; the process is killed (its whole tree) when they pass. */
+  timeout?: number;
+  /** Forget the process (and its log) once it has ended, instead of keeping it for listing. */
+  autoCleanup?: boolean;
+}
+
+export interface ProcessLogsOptions {
+  /** `utf-8` (default: invalid bytes replaced) or `base64` (exact bytes). */
+  encoding?: 'utf-8' | 'base64';
+}
+
+export interface StreamLogsOptions extends ProcessLogsOptions {
+  /** The offset to start at (an event's `offset`); 0, the start of what the log holds, by default. */
+  from?: number;
+  /** Aborting closes the stream (the process runs on). */
+  signal?: AbortSignal;
+}
+
+export interface WaitForLogOptions {
+  /** Only this stream; both by default. */
+  stream?: 'stdout' | 'stderr';
+  /** Milliseconds (at most 15 minutes, the default). */
+  timeout?: number;
+}
+
+export interface WaitForPortOptions {
+  /** Also wait until an HTTP `GET` of this path answers with `status`. */
+  path?: string;
+  /** With `path`: the status to wait for (200 by default). */
+  status?: number;
+  /** Milliseconds (at most 15 minutes, the default). */
+  timeout?: number;
+}
+
+export type {
+  KillAllResult,
+  LogRange,
+  ProcessEvent,
+  ProcessEventType,
+  ProcessInfo,
+  ProcessList,
+  ProcessLogs,
+  ProcessStatus,
+  WaitResult,
+} from './wire.js';

@@ -14,15 +14,17 @@ mod error;
 mod events;
 #[cfg(feature = "native")]
 mod native;
+mod processes;
 mod sandbox;
 mod session;
 mod sse;
 mod transport;
 
 pub use error::{Error, ErrorCode, Result};
-pub use events::ExecEvents;
+pub use events::{ExecEvents, ProcessEvents};
 #[cfg(feature = "native")]
 pub use native::NativeUrl;
+pub use processes::ProcessOptions;
 pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{

@@ -152,7 +152,7 @@ impl<T: Transport> ExecutionSession<T> {
         self.connection.call("GET", &at_id(routes::SESSION_HISTORY, &self.id)?, None::<&()>).await
     }
 
-    fn session_id(&self) -> Option<String> {
+    pub(crate) fn session_id(&self) -> Option<String> {
         (self.id != DEFAULT_SESSION_ID).then(|| self.id.clone())
     }
 

@@ -1,0 +1,168 @@
+//! Background processes, on a session (and so on a sandbox, through its default session): start one from the
+//! session's state, list, show, kill, read and follow its log, write to its stdin, and wait inside the sandbox.
+
+use std::collections::BTreeMap;
+
+use sandbox_protocol::{
+    routes, Encoding, KillAllResult, LogStream, ProcessInfo, ProcessList, ProcessLogs, StartProcessRequest,
+    StdinRequest, StdinResult, WaitCondition, WaitRequest, WaitResult,
+};
+
+use crate::connection::{at, at_id};
+use crate::error::Result;
+use crate::events::{process_events, ProcessEvents};
+use crate::session::ExecutionSession;
+use crate::transport::Transport;
+
+/// Options of `start_process`, as the SDK names them.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessOptions {
+    pub process_id: Option<String>,
+    /// For this process only; a `None` value unsets the variable.
+    pub env: Option<BTreeMap<String, Option<String>>>,
+    pub cwd: Option<String>,
+    /// Milliseconds; the process and its tree are killed when they pass.
+    pub timeout: Option<u64>,
+    pub auto_cleanup: bool,
+}
+
+impl<T: Transport> ExecutionSession<T> {
+    /// Starts a background process from this session's directory and exported variables as they are now. It
+    /// belongs to the sandbox: ending the session leaves it running.
+    pub async fn start_process(&self, command: &str, options: ProcessOptions) -> Result<ProcessInfo> {
+        let req = StartProcessRequest {
+            command: command.to_string(),
+            process_id: options.process_id,
+            session_id: self.session_id(),
+            env: options.env,
+            cwd: options.cwd,
+            timeout: options.timeout,
+            auto_cleanup: options.auto_cleanup.then_some(true),
+        };
+        self.connection.call("POST", at(routes::PROCESSES), Some(&req)).await
+    }
+
+    /// Every process of the sandbox, running or ended and kept.
+    pub async fn list_processes(&self) -> Result<ProcessList> {
+        self.connection.call("GET", at(routes::PROCESSES), None::<&()>).await
+    }
+
+    /// The process; `PROCESS_NOT_FOUND` when there is none with that id.
+    pub async fn get_process(&self, id: &str) -> Result<ProcessInfo> {
+        self.connection.call("GET", &at_id(routes::PROCESS, id)?, None::<&()>).await
+    }
+
+    /// Ends the process and its whole tree (`signal`, `SIGTERM` by default, then `SIGKILL`), once they are gone.
+    pub async fn kill_process(&self, id: &str, signal: Option<&str>) -> Result<ProcessInfo> {
+        let mut path = at_id(routes::PROCESS, id)?;
+        if let Some(signal) = signal {
+            path.push_str(&format!("?signal={}", plain(signal)?));
+        }
+        self.connection.call("DELETE", &path, None::<&()>).await
+    }
+
+    pub async fn kill_all_processes(&self) -> Result<KillAllResult> {
+        self.connection.call("DELETE", at(routes::PROCESSES), None::<&()>).await
+    }
+
+    pub async fn get_process_logs(&self, id: &str, encoding: Option<Encoding>) -> Result<ProcessLogs> {
+        let path = at_id(routes::PROCESS_LOGS, id)? + &encoding_query(encoding, '?');
+        self.connection.call("GET", &path, None::<&()>).await
+    }
+
+    /// The process's output from offset `from` (0: the start of what its log holds) as events, then live, until
+    /// `exit`. After a cut, open it again from the last event's `offset`: nothing is lost or repeated.
+    pub async fn stream_process_logs(&self, id: &str, from: u64, encoding: Option<Encoding>) -> Result<ProcessEvents> {
+        let path = format!("{}?from={from}{}", at_id(routes::PROCESS_STREAM, id)?, encoding_query(encoding, '&'));
+        let answer = self.connection.open("GET", &path, None::<&()>).await?;
+        Ok(process_events(answer.body))
+    }
+
+    /// Writes to the process's stdin; `end` closes it afterwards.
+    pub async fn write_process_stdin(&self, id: &str, data: &str, end: bool) -> Result<StdinResult> {
+        let req = StdinRequest { data: data.to_string(), encoding: None, end: end.then_some(true) };
+        self.connection.call("POST", &at_id(routes::PROCESS_STDIN, id)?, Some(&req)).await
+    }
+
+    /// Waits until the process has ended.
+    pub async fn wait_for_exit(&self, id: &str, timeout: Option<u64>) -> Result<WaitResult> {
+        self.wait_process(id, WaitRequest { timeout, ..wait(WaitCondition::Exit) }).await
+    }
+
+    /// Waits until a line of the process's output (already logged, or to come) contains `pattern` (or matches it
+    /// as a regular expression, with `regex`).
+    pub async fn wait_for_log(
+        &self,
+        id: &str,
+        pattern: &str,
+        regex: bool,
+        stream: Option<LogStream>,
+        timeout: Option<u64>,
+    ) -> Result<WaitResult> {
+        let req = WaitRequest {
+            pattern: Some(pattern.to_string()),
+            regex: regex.then_some(true),
+            stream,
+            timeout,
+            ..wait(WaitCondition::Log)
+        };
+        self.wait_process(id, req).await
+    }
+
+    /// Waits until something listens on `port` inside the sandbox (and, with `http`, answers `GET path` with that
+    /// status).
+    pub async fn wait_for_port(
+        &self,
+        id: &str,
+        port: u16,
+        http: Option<(&str, u16)>,
+        timeout: Option<u64>,
+    ) -> Result<WaitResult> {
+        let req = WaitRequest {
+            port: Some(port),
+            path: http.map(|(path, _)| path.to_string()),
+            status: http.map(|(_, status)| status),
+            timeout,
+            ..wait(WaitCondition::Port)
+        };
+        self.wait_process(id, req).await
+    }
+
+    async fn wait_process(&self, id: &str, req: WaitRequest) -> Result<WaitResult> {
+        self.connection.call("POST", &at_id(routes::PROCESS_WAIT, id)?, Some(&req)).await
+    }
+}
+
+fn wait(condition: WaitCondition) -> WaitRequest {
+    WaitRequest {
+        condition,
+        pattern: None,
+        regex: None,
+        stream: None,
+        port: None,
+        path: None,
+        status: None,
+        timeout: None,
+    }
+}
+
+fn encoding_query(encoding: Option<Encoding>, lead: char) -> String {
+    match encoding {
+        Some(Encoding::Base64) => format!("{lead}encoding=base64"),
+        _ => String::new(),
+    }
+}
+
+/// A query value made of letters and digits only (a signal's name or number).
+fn plain(value: &str) -> Result<&str> {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(value)
+    } else {
+        Err(crate::error::Error::Api {
+            code: sandbox_protocol::ErrorCode::ValidationFailed,
+            status: 400,
+            message: format!("signal {value:?} is not a signal's name or number"),
+            retry_after: None,
+        })
+    }
+}

@@ -1,0 +1,101 @@
+// Background processes through the whole path (the JavaScript client, the Worker, the Durable Object, the agent):
+// a dev server that outlives its session and is waited for inside the sandbox, logs that resume, stdin, kill.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { getSandbox, Process, ProcessNotFoundError, SandboxError } from 'sandbox-rs';
+import { callJson, startStack } from './stack.mjs';
+
+const token = 'processes-token-789';
+let stack;
+let n = 0;
+
+before(async () => {
+  stack = await startStack({ token });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+function fresh() {
+  return getSandbox({ url: stack.base, token }, `proc-${process.pid}-${++n}`);
+}
+
+describe('background processes', () => {
+  test('a dev server starts from its session, outlives it, is waited for inside the sandbox and killed', async () => {
+    const sandbox = fresh();
+    const session = await sandbox.createSession({ id: 'dev', env: { GREETING: 'hello' } });
+    await session.exec('mkdir -p site && cd site && echo "$GREETING from the site" > index.html');
+    const port = 8000 + (process.pid % 1000);
+    const server = await session.startProcess(`echo "serving $GREETING"; exec python3 -m http.server ${port} --bind 127.0.0.1`, { processId: 'web' });
+    assert.ok(server instanceof Process);
+    assert.equal(server.id, 'web');
+    assert.equal(server.status, 'running');
+    assert.equal(server.sessionId, 'dev');
+    const ready = await server.waitForPort(port, { path: '/index.html', timeout: 20000 });
+    assert.equal(ready.process.status, 'running');
+    assert.equal((await server.waitForLog('serving')).line, 'serving hello');
+    assert.equal((await server.waitForLog(/^serving h.llo$/)).line, 'serving hello');
+    // The page is there, seen from inside the sandbox.
+    const page = await sandbox.exec(`curl -s http://127.0.0.1:${port}/index.html`);
+    assert.equal(page.stdout, 'hello from the site');
+    await sandbox.deleteSession('dev');
+    assert.equal(await server.getStatus(), 'running', 'ending the session left the process alone');
+    const listed = await sandbox.listProcesses();
+    assert.deepEqual(listed.map((p) => p.id), ['web']);
+    const ended = await server.kill();
+    assert.equal(ended.status, 'killed');
+    assert.equal(ended.signal, 'SIGTERM');
+    assert.equal(server.status, 'killed');
+    assert.equal(await sandbox.getProcess('nope'), null);
+    await assert.rejects(sandbox.killProcess('nope'), (e) => e instanceof ProcessNotFoundError && e.status === 404);
+  });
+
+  test('logs, a live stream that resumes from an offset, stdin and exit codes', async () => {
+    const sandbox = fresh();
+    const proc = await sandbox.startProcess('for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.1; done; echo done >&2; exit 3');
+    const seen = [];
+    let last;
+    for await (const event of proc.streamLogs()) {
+      seen.push(event);
+      last = event.offset;
+      if (seen.length === 2) break;
+    }
+    const rest = [];
+    for await (const event of sandbox.streamProcessLogs(proc.id, { from: last })) rest.push(event);
+    const text = (events, type) => events.filter((e) => e.type === type).map((e) => e.data).join('');
+    const all = [...seen, ...rest];
+    assert.equal(text(all, 'stdout'), 'tick 1\ntick 2\ntick 3\ntick 4\ntick 5\ntick 6\n');
+    assert.equal(text(all, 'stderr'), 'done\n');
+    const exit = rest.at(-1);
+    assert.equal(exit.type, 'exit');
+    assert.equal(exit.process.status, 'failed');
+    assert.equal(exit.process.exitCode, 3);
+    const logs = await sandbox.getProcessLogs(proc.id);
+    assert.equal(logs.stdout.split('\n').length, 7);
+    assert.deepEqual(logs.stderrRange, { from: 0, to: 5 });
+    const b64 = await proc.getLogs({ encoding: 'base64' });
+    assert.equal(Buffer.from(b64.stderr, 'base64').toString(), 'done\n');
+
+    const cat = await sandbox.startProcess('cat', { processId: 'cat' });
+    const stdin = await callJson(stack.base, 'POST', `/v1/sandboxes/${sandbox.id}/processes/cat/stdin`, { data: 'typed\n', end: true }, { authorization: `Bearer ${token}` });
+    assert.equal(stdin.status, 200, stdin.text);
+    const info = await cat.waitForExit(10000);
+    assert.equal(info.status, 'completed');
+    assert.equal((await cat.getLogs()).stdout, 'typed\n');
+  });
+
+  test('waits fail clearly, and every process goes with the sandbox', async () => {
+    const sandbox = fresh();
+    const short = await sandbox.startProcess('exit 4');
+    await assert.rejects(short.waitForLog('never'), (e) => e instanceof SandboxError && e.code === 'PROCESS_EXITED' && /exit code 4/.test(e.message));
+    const quiet = await sandbox.startProcess('sleep 60', { processId: 'quiet' });
+    await assert.rejects(quiet.waitForLog('never', { timeout: 200 }), { code: 'WAIT_TIMED_OUT', status: 408 });
+    await assert.rejects(sandbox.startProcess('true', { processId: 'quiet' }), { code: 'PROCESS_ALREADY_EXISTS', status: 409 });
+    assert.equal(await sandbox.killAllProcesses(), 1);
+    assert.equal(await quiet.getStatus(), 'killed');
+    await sandbox.startProcess('sleep 60', { processId: 'left' });
+    await sandbox.destroy();
+    assert.equal(await sandbox.getProcess('left'), null, 'a destroyed sandbox has no processes');
+  });
+});
