@@ -19,7 +19,7 @@ after(async () => {
   await stack?.stop();
 });
 
-test('a native Rust program runs the docs example and stops a streamed command by its id', () => {
+test('a native Rust program runs the docs example, stops a streamed command by its id and follows a process', () => {
   const run = spawnSync(join(root, 'target/debug/examples/native'), [stack.base, token], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout);
@@ -30,4 +30,8 @@ test('a native Rust program runs the docs example and stops a streamed command b
   assert.equal(events[1].data, 'started\n');
   assert.equal(events[2].exitCode, 130);
   assert.deepEqual(report.missing, { code: 'SESSION_NOT_FOUND', status: 404 });
+  const { process } = report;
+  assert.equal(process.ready, 'ready secret-key');
+  assert.match(process.lines, /^ready secret-key\ntick\ntick\n/);
+  assert.deepEqual([process.status, process.signal, process.gone], ['killed', 'SIGINT', 'PROCESS_NOT_FOUND']);
 });

@@ -1,10 +1,11 @@
-//! A native Rust program using sandbox-rs by URL: the createSession docs example, then a streamed command stopped
-//! by its id, printed as JSON. `cargo run -p sandbox-client --features native --example native -- URL [TOKEN]`.
+//! A native Rust program using sandbox-rs by URL: the createSession docs example, a streamed command stopped by
+//! its id, and a background process waited for, followed and killed, printed as JSON. `cargo run -p sandbox-client --features native --example native -- URL [TOKEN]`.
 
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
-use sandbox_client::{get_sandbox, ExecOptions, ListFilesOptions, NativeUrl, SessionOptions};
+use sandbox_client::protocol::ProcessEventType;
+use sandbox_client::{get_sandbox, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions, SessionOptions};
 use serde_json::json;
 
 #[tokio::main(flavor = "current_thread")]
@@ -44,12 +45,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.push(json!({ "type": event.kind, "data": event.data, "exitCode": event.exit_code }));
     }
 
+    // A background process: started from the session, waited for inside the sandbox, its log followed, killed.
+    let options = ProcessOptions { process_id: Some("ticker".into()), ..Default::default() };
+    let ticker =
+        session.start_process("echo \"ready $API_KEY\"; while :; do echo tick; sleep 0.1; done", options).await?;
+    let ready = sandbox.wait_for_log(&ticker.id, "ready", false, None, Some(10_000)).await?;
+    let mut log = sandbox.stream_process_logs(&ticker.id, 0, None).await?;
+    let mut lines = String::new();
+    while let Some(event) = log.next().await {
+        let event = event?;
+        if event.event_type == ProcessEventType::Stdout {
+            lines.push_str(event.data.as_deref().unwrap_or(""));
+        }
+        if lines.matches("tick").count() >= 2 {
+            break;
+        }
+    }
+    let killed = sandbox.kill_process(&ticker.id, Some("SIGINT")).await?;
+    let gone = sandbox.get_process("no-such-process").await.err().map(|e| e.code().map(|c| c.as_str()));
+    let process = json!({
+        "ready": ready.line, "lines": lines, "status": killed.status, "signal": killed.signal, "gone": gone,
+    });
+
     let missing = sandbox
         .get_session("no-such-session")
         .await
         .err()
         .map(|e| json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }));
     sandbox.destroy().await?;
-    println!("{}", json!({ "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing }));
+    println!(
+        "{}",
+        json!({ "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process })
+    );
     Ok(())
 }
