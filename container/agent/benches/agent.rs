@@ -149,6 +149,37 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem}, Linux {kernel}, {bash}")
 }
 
+/// A process writes its clock (ns) as a line every 20 ms; each line's latency is the clock here when its event
+/// arrives minus the clock it carries.
+async fn line_latency(c: &mut Client, lines: usize) -> Vec<Duration> {
+    use http_body_util::BodyExt;
+    let command = format!("for i in $(seq 1 {lines}); do date +%s%N; sleep 0.02; done");
+    let r = c.post("/v1/processes", json!({"command": command, "processId": "clock"})).await;
+    assert_eq!(r.status, 201);
+    let mut body = c.start("GET", "/v1/processes/clock/stream", Vec::new()).await.into_body();
+    let mut samples = Vec::new();
+    let mut buf = String::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.unwrap().into_data() else { continue };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        buf.push_str(std::str::from_utf8(&data).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+            let event: serde_json::Value = serde_json::from_str(json).unwrap();
+            if event["type"] == "exit" {
+                return samples;
+            }
+            for line in event["data"].as_str().unwrap_or("").lines() {
+                if let Ok(at) = line.trim().parse::<u128>() {
+                    samples.push(Duration::from_nanos(now.saturating_sub(at) as u64));
+                }
+            }
+        }
+    }
+    samples
+}
+
 fn make_files(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     for i in 0..n {
@@ -254,6 +285,24 @@ async fn main() {
         )
         .await
         .row(),
+    );
+
+    // Background processes: the answer to a start, and how long a line takes from the process to a live stream.
+    rows.push(
+        measure(
+            &mut c,
+            "process start (`true`) to its `running` answer",
+            scale(200),
+            "/v1/processes",
+            |i| json!({"command": "true", "processId": format!("b{i}")}),
+            |r| assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body)),
+        )
+        .await
+        .row(),
+    );
+    rows.push(
+        Stats { name: "a process's line to its live stream".into(), samples: line_latency(&mut c, scale(200)).await }
+            .row(),
     );
 
     // Throughput: 4 clients, each on its own session, exec `true` for a fixed time.
