@@ -17,8 +17,11 @@ use std::time::Duration;
 
 use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
-use sandbox_protocol::{MetricsSummary, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
-use worker::{Container, Date, Delay, Env, Fetch, Request, Response, State};
+use sandbox_protocol::{
+    MetricsSummary, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER, PREVIEW_HEADER,
+    PREVIEW_ORIGIN_HEADER, SANDBOX_ID_HEADER,
+};
+use worker::{Container, Date, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, State};
 
 use crate::container_life::{ContainerLife, FAILED_START_BACKOFF_S};
 use crate::errors::WorkerError;
@@ -26,7 +29,7 @@ use crate::forward::{json_get, readdress};
 use crate::log::Log;
 
 /// The port the agent listens on inside the container.
-pub const AGENT_PORT: u16 = 3000;
+pub use sandbox_protocol::AGENT_PORT;
 /// The variable that selects local mode.
 pub const AGENT_URL_VAR: &str = "SANDBOX_AGENT_URL";
 /// The token the local host agent asks of its callers (set by `npm run dev` and the tests).
@@ -111,6 +114,41 @@ impl AgentLink {
         match &self.to {
             To::Local { .. } => true,
             To::Container { container, .. } => container.running(),
+        }
+    }
+
+    /// A preview request passed to `port` in the sandbox as it came: method, headers (the Worker's own taken out),
+    /// body stream, and no redirect followed. The app sees `Host: localhost:<port>` in a container
+    /// (`127.0.0.1:<port>` in local mode) and the browser's host in `X-Forwarded-Host`.
+    pub async fn send_to_port(&self, req: Request, port: u16) -> Result<Response, WorkerError> {
+        let url = req.url()?;
+        let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let target = match &self.to {
+            To::Local { .. } => format!("http://127.0.0.1:{port}{}{query}", url.path()),
+            To::Container { .. } => format!("http://localhost:{port}{}{query}", url.path()),
+        };
+        let headers = Headers::new();
+        for (name, value) in req.headers().entries() {
+            if ![PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, SANDBOX_ID_HEADER, "host"].contains(&name.as_str()) {
+                headers.set(&name, &value)?;
+            }
+        }
+        let mut init = RequestInit::new();
+        init.with_method(req.method()).with_headers(headers).with_redirect(RequestRedirect::Manual);
+        if let Some(body) = req.inner().body() {
+            init.with_body(Some(body.into()));
+        }
+        let forwarded = Request::new_with_init(&target, &init)?;
+        let sent = match &self.to {
+            To::Local { .. } => Fetch::Request(forwarded).send().await,
+            To::Container { container, .. } => container.get_tcp_port(port)?.fetch_request(forwarded).await,
+        };
+        match sent {
+            Ok(response) => Ok(response),
+            Err(err) => {
+                self.log.warn("preview.unanswered", format!("port {port} did not answer: {err}"));
+                Ok(Response::error(format!("Nothing in the sandbox answers on port {port}"), 502)?)
+            }
         }
     }
 

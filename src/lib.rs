@@ -13,13 +13,15 @@ mod in_flight;
 mod log;
 mod object_call;
 mod object_state;
+mod port_registry;
+mod preview;
 mod route;
 mod sandbox_object;
 mod session_registry;
 mod sleep_after;
 
 use sandbox_protocol::ids::valid_request_id;
-use sandbox_protocol::{screen, REQUEST_ID_HEADER};
+use sandbox_protocol::{screen, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};
 use worker::{event, Context, Env, Request, Response, Result};
 
 pub use sandbox_object::SandboxObject;
@@ -43,6 +45,9 @@ const LOCAL_DEV_VAR: &str = "SANDBOX_LOCAL_DEV";
 /// Set only by the end-to-end tests: enables `GET /v1/_test/panic`, which panics, to prove that a panic still
 /// reaches the caller as JSON (`src/entry.mjs`).
 const TEST_HOOKS_VAR: &str = "SANDBOX_TEST_HOOKS";
+/// The domain whose subdomains serve preview URLs (`{port}-{sandboxId}-{token}.<domain>`): a wildcard route or custom
+/// domain of this Worker. In local mode `localhost` when unset.
+const PREVIEW_HOST_VAR: &str = "SANDBOX_PREVIEW_HOST";
 
 #[event(start)]
 fn start() {
@@ -51,6 +56,11 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    // A preview URL's request is a browser's for the app in the sandbox: its token is in its host name, and it
+    // goes to the app as it came (no bearer token, no API rules).
+    if let Some(preview) = preview_of(&req, &env) {
+        return preview_call(req, &env, preview).await;
+    }
     let request_id = request_id(&req);
     match handle(req, env, &request_id).await {
         Ok(response) => Ok(response),
@@ -102,10 +112,62 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
                 Some(query) => format!("{agent_path}?{query}"),
                 None => agent_path,
             };
+            let origin = preview_origin(&req, &env);
             let forwarded = forward::to_object(req, &id, &target, request_id)?;
+            if let Some(origin) = origin {
+                forwarded.headers().set(PREVIEW_ORIGIN_HEADER, &origin)?;
+            }
             Ok(stub.fetch_with_request(forwarded).await?)
         }
     }
+}
+
+/// The domain preview URLs are served under, if any.
+fn preview_domain(env: &Env) -> Option<String> {
+    let local =
+        text(env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty()) || text(env, LOCAL_DEV_VAR).as_deref() == Some("1");
+    text(env, PREVIEW_HOST_VAR).filter(|d| !d.is_empty()).or_else(|| local.then(|| "localhost".to_string()))
+}
+
+/// The preview a request's host names, if it is one.
+fn preview_of(req: &Request, env: &Env) -> Option<preview::Preview> {
+    let host = req.headers().get("host").ok().flatten()?;
+    preview::parse_host(&host, &preview_domain(env)?)
+}
+
+/// Preview URLs' origin as a caller of this request would open them: its scheme, `*` for the label, the domain,
+/// and (locally) the port this Worker answers on.
+fn preview_origin(req: &Request, env: &Env) -> Option<String> {
+    let domain = preview_domain(env)?;
+    let url = req.url().ok()?;
+    let port =
+        if domain == "localhost" { url.port().map(|p| format!(":{p}")).unwrap_or_default() } else { String::new() };
+    let scheme = if domain == "localhost" { url.scheme().to_string() } else { "https".to_string() };
+    Some(format!("{scheme}://*.{domain}{port}"))
+}
+
+/// Hands a preview request to its sandbox's object, which checks the token and passes it to the port.
+async fn preview_call(req: Request, env: &Env, preview: preview::Preview) -> Result<Response> {
+    let url = req.url()?;
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let headers = worker::Headers::new();
+    for (name, value) in req.headers().entries() {
+        headers.set(&name, &value)?;
+    }
+    if let Some(host) = req.headers().get("host")? {
+        headers.set("x-forwarded-host", &host)?;
+    }
+    headers.set("x-forwarded-proto", url.scheme())?;
+    headers.set(PREVIEW_HEADER, &format!("{}.{}", preview.port, preview.token))?;
+    headers.set(sandbox_protocol::SANDBOX_ID_HEADER, &preview.sandbox_id)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(req.method()).with_headers(headers).with_redirect(worker::RequestRedirect::Manual);
+    if let Some(body) = req.inner().body() {
+        init.with_body(Some(body.into()));
+    }
+    let forwarded = Request::new_with_init(&format!("https://sandbox.internal{}{query}", url.path()), &init)?;
+    let stub = env.durable_object(SANDBOX_BINDING)?.get_by_name(&preview.sandbox_id)?;
+    stub.fetch_with_request(forwarded).await
 }
 
 /// A secret or variable of the Worker's configuration.

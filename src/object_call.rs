@@ -3,7 +3,7 @@
 //! Most calls go to the agent as they came. The object answers the sandbox's own routes itself, and looks into
 //! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
 
-use sandbox_protocol::routes::{ENV, SANDBOX, SESSION, SESSIONS};
+use sandbox_protocol::routes::{ENV, PORT, PORTS, SANDBOX, SESSION, SESSIONS};
 use sandbox_protocol::ErrorCode;
 
 use crate::errors::WorkerError;
@@ -19,7 +19,15 @@ pub enum ObjectCall {
     /// `POST /v1/env`: the variables are remembered with their session.
     SetEnvVars,
     /// `DELETE /v1/sessions/{id}`: the session is forgotten once the agent ended it.
-    DeleteSession { session: String },
+    DeleteSession {
+        session: String,
+    },
+    /// `POST /v1/ports`, `GET /v1/ports`, `DELETE /v1/ports/{port}`: the object's own (storage), no agent.
+    ExposePort,
+    ListPorts,
+    UnexposePort {
+        port: u16,
+    },
     /// Anything else goes to the agent as it came.
     Agent,
 }
@@ -31,6 +39,19 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
         (_, SANDBOX) => {
             return Err(WorkerError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on a sandbox")))
         }
+        ("POST", PORTS) => ObjectCall::ExposePort,
+        ("GET", PORTS) => ObjectCall::ListPorts,
+        (_, PORTS) => return Err(not_allowed(method, path)),
+        (_, path) if path.starts_with(PORT.trim_end_matches("{id}")) => {
+            let rest = &path[PORT.trim_end_matches("{id}").len()..];
+            let port = rest
+                .parse()
+                .map_err(|_| WorkerError::new(ErrorCode::ValidationFailed, format!("{rest:?} is not a port number")))?;
+            if method != "DELETE" {
+                return Err(not_allowed(method, path));
+            }
+            ObjectCall::UnexposePort { port }
+        }
         ("POST", SESSIONS) => ObjectCall::CreateSession,
         ("POST", ENV) => ObjectCall::SetEnvVars,
         ("DELETE", _) => match session_of(path) {
@@ -39,6 +60,10 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
         },
         _ => ObjectCall::Agent,
     })
+}
+
+fn not_allowed(method: &str, path: &str) -> WorkerError {
+    WorkerError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {path}"))
 }
 
 /// The session `/v1/sessions/{id}` names (and not its history, nor anything below it).
@@ -68,6 +93,17 @@ mod tests {
         assert_eq!(call("POST", "/v1/sessions"), ObjectCall::CreateSession);
         assert_eq!(call("POST", "/v1/env"), ObjectCall::SetEnvVars);
         assert_eq!(call("DELETE", "/v1/sessions/build-1"), ObjectCall::DeleteSession { session: "build-1".into() });
+    }
+
+    #[test]
+    fn ports_are_the_objects_own() {
+        assert_eq!(call("POST", "/v1/ports"), ObjectCall::ExposePort);
+        assert_eq!(call("GET", "/v1/ports"), ObjectCall::ListPorts);
+        assert_eq!(call("DELETE", "/v1/ports/8080"), ObjectCall::UnexposePort { port: 8080 });
+        assert_eq!(classify("DELETE", "/v1/ports/http").unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(classify("DELETE", "/v1/ports/99999").unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(classify("GET", "/v1/ports/8080").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(classify("DELETE", "/v1/ports").unwrap_err().code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]

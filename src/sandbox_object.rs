@@ -13,8 +13,9 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use sandbox_protocol::{
-    DestroyResult, ErrorCode, SandboxStatus, SessionOptions, SetEnvVarsRequest, DEFAULT_SESSION_ID, REQUEST_ID_HEADER,
-    SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER,
+    DestroyResult, ErrorCode, ExposePortRequest, ExposedPort, ExposedPortList, SandboxStatus, SessionOptions,
+    SetEnvVarsRequest, UnexposePortResult, DEFAULT_SESSION_ID, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER,
+    REQUEST_ID_HEADER, SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER,
 };
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
@@ -27,6 +28,8 @@ use crate::in_flight::{hold_until_done, InFlight};
 use crate::log::Log;
 use crate::object_call::{classify, ObjectCall};
 use crate::object_state::{Adoption, ObjectState};
+use crate::port_registry::{self, PortRecord};
+use crate::preview;
 use crate::session_registry;
 use crate::sleep_after::{self, OnAlarm};
 use sandbox_protocol::routes::{ENV as ENV_PATH, SANDBOX as SANDBOX_PATH, SESSIONS as SESSIONS_PATH};
@@ -127,10 +130,16 @@ impl SandboxObject {
             *self.sandbox_id.borrow_mut() = id.clone();
         }
         let link = AgentLink::new(&self.state, &self.env, &self.life, Log::new(&id, request_id.as_deref()))?;
+        if let Some(preview) = req.headers().get(PREVIEW_HEADER)? {
+            return self.preview(req, &preview, &link).await;
+        }
         let what = classify(req.method().as_ref(), &path)?;
         match what {
             ObjectCall::Status => return self.status(&id, &link).await,
             ObjectCall::Destroy => return self.destroy(&req, &id, &link).await,
+            ObjectCall::ExposePort => return self.expose_port(req, &id).await,
+            ObjectCall::ListPorts => return self.list_ports(&req, &id).await,
+            ObjectCall::UnexposePort { port } => return self.unexpose_port(port).await,
             _ => {}
         }
         let call = self.in_flight.begin();
@@ -154,7 +163,12 @@ impl SandboxObject {
             ObjectCall::CreateSession => self.create_session(req, &id, &link).await,
             ObjectCall::SetEnvVars => self.set_env_vars(req, &id, &link).await,
             ObjectCall::DeleteSession { session } => self.delete_session(req, &path, &session, &id, &link).await,
-            ObjectCall::Agent | ObjectCall::Status | ObjectCall::Destroy => {
+            ObjectCall::Agent
+            | ObjectCall::Status
+            | ObjectCall::Destroy
+            | ObjectCall::ExposePort
+            | ObjectCall::ListPorts
+            | ObjectCall::UnexposePort { .. } => {
                 // The agent gets the query as it came (`?from=`, `?encoding=`, ...): it reads plain tokens only.
                 let target = match req.url()?.query() {
                     Some(query) => format!("{path}?{query}"),
@@ -432,6 +446,68 @@ impl SandboxObject {
         })?)
     }
 
+    /// Exposes a port: its preview URL's token is made once and kept (exposing it again keeps the URL).
+    async fn expose_port(&self, req: Request, id: &str) -> std::result::Result<Response, WorkerError> {
+        let origin = preview_origin(&req)?;
+        let text = small_body(req, "exposePort").await?;
+        let asked: ExposePortRequest = serde_json::from_str(&text)
+            .map_err(|e| WorkerError::new(ErrorCode::ValidationFailed, format!("exposePort: {e}")))?;
+        preview::check_exposable(asked.port, id)?;
+        if asked.name.as_ref().is_some_and(|n| n.len() > 256 || n.contains('\0')) {
+            return Err(WorkerError::new(ErrorCode::ValidationFailed, "name must be at most 256 bytes, without NUL"));
+        }
+        let storage = self.state.storage();
+        let kept = port_registry::get(&storage, asked.port).await.map_err(storage_failed)?;
+        let record = PortRecord {
+            name: asked.name,
+            token: match kept {
+                Some(kept) => kept.token,
+                None => new_token()?,
+            },
+            exposed_at: worker::js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default(),
+        };
+        port_registry::put(&storage, asked.port, &record).await.map_err(storage_failed)?;
+        Log::new(id, None).info("port.exposed", format!("port {} exposed", asked.port));
+        Ok(Response::from_json(&exposed(asked.port, record, &origin, id))?)
+    }
+
+    async fn list_ports(&self, req: &Request, id: &str) -> std::result::Result<Response, WorkerError> {
+        let origin = preview_origin(req)?;
+        let ports = port_registry::all(&self.state.storage()).await.map_err(storage_failed)?;
+        let ports: Vec<ExposedPort> = ports.into_iter().map(|(port, r)| exposed(port, r, &origin, id)).collect();
+        Ok(Response::from_json(&ExposedPortList { success: true, count: ports.len(), ports })?)
+    }
+
+    async fn unexpose_port(&self, port: u16) -> std::result::Result<Response, WorkerError> {
+        if !port_registry::remove(&self.state.storage(), port).await.map_err(storage_failed)? {
+            return Err(WorkerError::new(ErrorCode::PortNotExposed, format!("port {port} is not exposed")));
+        }
+        Ok(Response::from_json(&UnexposePortResult { success: true, port })?)
+    }
+
+    /// A browser's request for an exposed port (`<port>.<token>` from the Worker): checked against the stored
+    /// token in constant time, and passed to the port as it came, unbuffered both ways (WebSocket upgrades too).
+    /// Anything that does not match is the same bare 404.
+    async fn preview(
+        &self,
+        req: Request,
+        preview: &str,
+        link: &AgentLink,
+    ) -> std::result::Result<Response, WorkerError> {
+        let not_found = || Response::error("Not found", 404).map_err(WorkerError::from);
+        let Some((port, token)) = preview.split_once('.') else { return not_found() };
+        let Ok(port) = port.parse::<u16>() else { return not_found() };
+        let stored = port_registry::get(&self.state.storage(), port).await.map_err(storage_failed)?;
+        if !stored.is_some_and(|record| preview::same_token(&record.token, token)) {
+            return not_found();
+        }
+        if !link.running() {
+            return Response::error("The sandbox is not running", 503).map_err(WorkerError::from);
+        }
+        self.keep_awake(&link.log).await;
+        link.send_to_port(req, port).await
+    }
+
     /// Ends every session and process, stops the container, and forgets the sandbox's state.
     async fn destroy(&self, req: &Request, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
         if link.running() {
@@ -487,6 +563,27 @@ fn with_recreated(response: Response, recreated: &[String]) -> std::result::Resu
     let headers = response.headers().clone();
     headers.set(SESSIONS_RECREATED_HEADER, &names.join(","))?;
     Ok(response.with_headers(headers))
+}
+
+/// The preview URLs' origin the Worker gave (`*` for the label); refused when the Worker serves none.
+fn preview_origin(req: &Request) -> std::result::Result<String, WorkerError> {
+    req.headers().get(PREVIEW_ORIGIN_HEADER)?.ok_or_else(|| {
+        WorkerError::new(
+            ErrorCode::ValidationFailed,
+            "this Worker serves no preview URLs: set SANDBOX_PREVIEW_HOST to the domain whose subdomains route to it",
+        )
+    })
+}
+
+fn exposed(port: u16, record: PortRecord, origin: &str, id: &str) -> ExposedPort {
+    let url = origin.replacen('*', &preview::label(port, id, &record.token), 1) + "/";
+    ExposedPort { port, name: record.name, url, exposed_at: record.exposed_at }
+}
+
+fn new_token() -> std::result::Result<String, WorkerError> {
+    let mut random = [0u8; preview::TOKEN_LEN];
+    getrandom::fill(&mut random).map_err(|e| WorkerError::new(ErrorCode::InternalError, e.to_string()))?;
+    Ok(preview::token_from(&random))
 }
 
 /// A storage failure, as callers see it: no engine text (it is logged).

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     ProcessExited,
     /// A wait's condition did not hold within its timeout.
     WaitTimedOut,
+    /// The port is not exposed.
+    PortNotExposed,
     /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
     ResourceExhausted,
     /// The sandbox's container (or local agent) cannot be reached now; retry later.
@@ -71,7 +73,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 33] = {
+    pub const ALL: [ErrorCode; 34] = {
         use ErrorCode::*;
         [
             ValidationFailed,
@@ -102,6 +104,7 @@ impl ErrorCode {
             ProcessNotRunning,
             ProcessExited,
             WaitTimedOut,
+            PortNotExposed,
             ResourceExhausted,
             ContainerUnavailable,
             ShuttingDown,
@@ -120,7 +123,7 @@ impl ErrorCode {
             AgentRestarted => 412,
             RequestTimeout | WaitTimedOut => 408,
             PermissionDenied | CrossSiteRefused => 403,
-            NotFound | SessionNotFound | FileNotFound | ProcessNotFound => 404,
+            NotFound | SessionNotFound | FileNotFound | ProcessNotFound | PortNotExposed => 404,
             MethodNotAllowed => 405,
             SessionAlreadyExists | FileExists | DirectoryNotEmpty => 409,
             ProcessAlreadyExists | ProcessNotRunning | ProcessExited => 409,
@@ -165,6 +168,7 @@ impl ErrorCode {
             ProcessNotRunning => "PROCESS_NOT_RUNNING",
             ProcessExited => "PROCESS_EXITED",
             WaitTimedOut => "WAIT_TIMED_OUT",
+            PortNotExposed => "PORT_NOT_EXPOSED",
             ResourceExhausted => "RESOURCE_EXHAUSTED",
             ContainerUnavailable => "CONTAINER_UNAVAILABLE",
             ShuttingDown => "SHUTTING_DOWN",

@@ -8,6 +8,7 @@ mod evolution;
 mod exec;
 mod files;
 pub mod ids;
+mod ports;
 mod process;
 pub mod routes;
 #[cfg(test)]
@@ -26,6 +27,10 @@ pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,
     RenameFileRequest, RenameResult, WriteFileRequest,
+};
+pub use ports::{
+    ExposePortRequest, ExposedPort, ExposedPortList, UnexposePortResult, AGENT_PORT, MIN_EXPOSED_PORT, PREVIEW_HEADER,
+    PREVIEW_ORIGIN_HEADER,
 };
 pub use process::{
     query as process_query, KillAllResult, LogRange, LogStream, ProcessEvent, ProcessEventType, ProcessInfo,

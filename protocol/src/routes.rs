@@ -33,6 +33,10 @@ pub const PROCESS_LOGS: &str = "/v1/processes/{id}/logs";
 pub const PROCESS_STREAM: &str = "/v1/processes/{id}/stream";
 pub const PROCESS_STDIN: &str = "/v1/processes/{id}/stdin";
 pub const PROCESS_WAIT: &str = "/v1/processes/{id}/wait";
+/// The sandbox's exposed ports (the Worker's own): `POST` exposes one, `GET` lists them.
+pub const PORTS: &str = "/v1/ports";
+/// `DELETE` stops exposing the port `{id}`.
+pub const PORT: &str = "/v1/ports/{id}";
 /// The agent's counters in the Prometheus text format.
 pub const METRICS: &str = "/v1/metrics";
 /// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.
@@ -74,6 +78,8 @@ pub const ALL: &[Route] = &[
     Route { name: "processStream", methods: &["GET"], path: PROCESS_STREAM },
     Route { name: "processStdin", methods: &["POST"], path: PROCESS_STDIN },
     Route { name: "processWait", methods: &["POST"], path: PROCESS_WAIT },
+    Route { name: "ports", methods: &["GET", "POST"], path: PORTS },
+    Route { name: "port", methods: &["DELETE"], path: PORT },
     Route { name: "metrics", methods: &["GET"], path: METRICS },
     Route { name: "sandbox", methods: &["GET", "DELETE"], path: SANDBOX },
 ];

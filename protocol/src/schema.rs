@@ -64,6 +64,10 @@ fn definitions() -> Map<String, Value> {
         StdinResult,
         WaitRequest,
         WaitResult,
+        ExposePortRequest,
+        ExposedPort,
+        ExposedPortList,
+        UnexposePortResult,
     );
     let mut defs = generator.take_definitions(true);
     defs.sort_keys();

@@ -34,4 +34,7 @@ test('a native Rust program runs the docs example, stops a streamed command by i
   assert.equal(process.ready, 'ready secret-key');
   assert.match(process.lines, /^ready secret-key\ntick\ntick\n/);
   assert.deepEqual([process.status, process.signal, process.gone], ['killed', 'SIGINT', 'PROCESS_NOT_FOUND']);
+  const { ports } = report;
+  assert.match(ports.url, new RegExp(`^http://8123-native-example-[a-z0-9]{16}\\.localhost:${new URL(stack.base).port}/$`));
+  assert.deepEqual([ports.name, ports.listed, ports.after], ['web', 1, 0]);
 });

@@ -48,6 +48,10 @@ export const ROUTES = {
   processStdin: '/processes/{id}/stdin',
   /** POST */
   processWait: '/processes/{id}/wait',
+  /** GET, POST */
+  ports: '/ports',
+  /** DELETE */
+  port: '/ports/{id}',
   /** GET */
   metrics: '/metrics',
   /** GET, DELETE */
@@ -87,6 +91,7 @@ export const ERROR_STATUS = {
   PROCESS_NOT_RUNNING: 409,
   PROCESS_EXITED: 409,
   WAIT_TIMED_OUT: 408,
+  PORT_NOT_EXPOSED: 404,
   RESOURCE_EXHAUSTED: 503,
   CONTAINER_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,

@@ -4,7 +4,7 @@ import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
 import { ROUTES } from './protocol.js';
 import { Transport, withId, type SandboxBinding } from './transport.js';
-import type { DestroyResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
+import type { DestroyResult, ExposedPort, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
 import type * as wire from './wire.js';
 
 export interface SandboxOptions {
@@ -54,6 +54,25 @@ export class Sandbox extends Operations {
   async deleteSession(sessionId: string): Promise<SessionDeleteResult> {
     const result = await this.transport.call<wire.DeleteResult>('DELETE', withId(ROUTES.session, sessionId));
     return { success: result.success, sessionId: result.id, timestamp: result.timestamp };
+  }
+
+  /**
+   * Serves `port` of the sandbox to browsers at a preview URL (`{port}-{id}-{token}.<preview host>`, the token
+   * random). Exposing it again keeps its URL; it lasts until `unexposePort` or `destroy`.
+   */
+  exposePort(port: number, options: { name?: string } = {}): Promise<ExposedPort> {
+    const body: wire.ExposePortRequest = { port };
+    if (options.name !== undefined) body.name = options.name;
+    return this.transport.call('POST', ROUTES.ports, body);
+  }
+
+  /** Stops serving the port: its preview URL answers 404 from then on. */
+  unexposePort(port: number): Promise<wire.UnexposePortResult> {
+    return this.transport.call('DELETE', withId(ROUTES.port, String(port)));
+  }
+
+  async getExposedPorts(): Promise<ExposedPort[]> {
+    return (await this.transport.call<wire.ExposedPortList>('GET', ROUTES.ports)).ports;
   }
 
   /** Whether the sandbox's container runs, and in which mode. */

@@ -281,6 +281,7 @@ export interface WaitForPortOptions {
 }
 
 export type {
+  ExposedPort,
   KillAllResult,
   LogRange,
   ProcessEvent,

@@ -81,7 +81,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -176,6 +176,39 @@ export interface ExistsResult {
   path: string;
   success: boolean;
   timestamp: string;
+}
+
+/**
+ * `POST /v1/sandboxes/{id}/ports` (the Worker's own route).
+ */
+export interface ExposePortRequest {
+  /**
+   * A label of the caller's (at most 256 bytes).
+   */
+  name?: string;
+  /**
+   * 1024-65535, not the agent's own port.
+   */
+  port: number;
+}
+
+/**
+ * An exposed port and the URL a browser opens it at.
+ */
+export interface ExposedPort {
+  /**
+   * ISO 8601.
+   */
+  exposedAt: string;
+  name?: string;
+  port: number;
+  url: string;
+}
+
+export interface ExposedPortList {
+  count: number;
+  ports: ExposedPort[];
+  success: boolean;
 }
 
 export interface FileInfo {
@@ -632,6 +665,14 @@ export interface StdinResult {
    * Bytes written.
    */
   written: number;
+}
+
+/**
+ * `DELETE /v1/sandboxes/{id}/ports/{port}`.
+ */
+export interface UnexposePortResult {
+  port: number;
+  success: boolean;
 }
 
 /**

@@ -67,6 +67,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ready": ready.line, "lines": lines, "status": killed.status, "signal": killed.signal, "gone": gone,
     });
 
+    // A port exposed at a preview URL, listed and unexposed.
+    let exposed = sandbox.expose_port(8123, Some("web")).await?;
+    let listed = sandbox.get_exposed_ports().await?.len();
+    sandbox.unexpose_port(8123).await?;
+    let ports = json!({ "url": exposed.url, "name": exposed.name, "listed": listed, "after": sandbox.get_exposed_ports().await?.len() });
+
     let missing = sandbox
         .get_session("no-such-session")
         .await
@@ -75,7 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sandbox.destroy().await?;
     println!(
         "{}",
-        json!({ "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process })
+        json!({
+            "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
+            "ports": ports,
+        })
     );
     Ok(())
 }

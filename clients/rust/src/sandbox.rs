@@ -5,7 +5,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use sandbox_protocol::{
-    DeleteResult, DestroyResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, DEFAULT_SESSION_ID,
+    DeleteResult, DestroyResult, ExposePortRequest, ExposedPort, ExposedPortList, SandboxStatus, SessionInfo,
+    SessionList, SessionOptions, UnexposePortResult, DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{at, at_id, Connection};
@@ -64,6 +65,23 @@ impl<T: Transport> Sandbox<T> {
     /// Ends the session's shell and every process it started.
     pub async fn delete_session(&self, id: &str) -> Result<DeleteResult> {
         self.connection().call("DELETE", &at_id(routes::SESSION, id)?, None::<&()>).await
+    }
+
+    /// Serves `port` of the sandbox to browsers at a preview URL (`{port}-{id}-{token}.<preview host>`); exposing it
+    /// again keeps the URL.
+    pub async fn expose_port(&self, port: u16, name: Option<&str>) -> Result<ExposedPort> {
+        let req = ExposePortRequest { port, name: name.map(str::to_string) };
+        self.connection().call("POST", at(routes::PORTS), Some(&req)).await
+    }
+
+    /// Stops serving the port: its preview URL answers 404 from then on.
+    pub async fn unexpose_port(&self, port: u16) -> Result<UnexposePortResult> {
+        self.connection().call("DELETE", &at_id(routes::PORT, &port.to_string())?, None::<&()>).await
+    }
+
+    pub async fn get_exposed_ports(&self) -> Result<Vec<ExposedPort>> {
+        let list: ExposedPortList = self.connection().call("GET", at(routes::PORTS), None::<&()>).await?;
+        Ok(list.ports)
     }
 
     pub async fn status(&self) -> Result<SandboxStatus> {
