@@ -2,9 +2,10 @@
 // Full path: client → workerd (`wrangler dev`) → Worker → Durable Object → agent. Both over HTTP keep-alive from
 // this process. Run with `npm run bench:worker` (builds the release agent and the Worker first).
 import { statSync } from 'node:fs';
+import { Agent as HttpAgent, request } from 'node:http';
 import { cpus, totalmem, release } from 'node:os';
 
-import { startStack } from '../tests/e2e/stack.mjs';
+import { freePort, startStack } from '../tests/e2e/stack.mjs';
 
 const n = Number(process.env.BENCH_N ?? 1000);
 const token = 'bench';
@@ -48,7 +49,7 @@ try {
   rows.push(await measure('full path (workerd → Worker → Durable Object → agent)', `${stack.base}/v1/sandboxes/bench-box/exec`, auth));
   rows.push(await measure('agent alone, again', `${agentUrl}/v1/exec`, { 'x-sandbox-id': 'bench-box', 'x-sandbox-agent-token': stack.agentToken }));
   rows.push(await measure('for reference: workerd → Worker only (`GET /v1/health`)', `${stack.base}/v1/health`, auth, health));
-  rows.push(await measure('for reference: workerd → Worker → Durable Object, no agent (`GET /v1/sandboxes/bench-box`)', `${stack.base}/v1/sandboxes/bench-box`, auth, health));
+  rows.push(await measure('for reference: workerd → Worker → Durable Object, no agent (`GET /v1/sandboxes/bench-box/ports`)', `${stack.base}/v1/sandboxes/bench-box/ports`, auth, health));
   const alone = (rows[0].p50 + rows[2].p50) / 2;
   console.log('## Full path against the agent alone\n');
   console.log(`Machine: ${cpus()[0].model}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}\n`);
@@ -59,6 +60,44 @@ try {
   console.log(`\nOverhead of the Worker path: ${(rows[1].p50 / alone).toFixed(2)}× the agent alone at p50 (+${(rows[1].p50 - alone).toFixed(3)} ms).`);
   const wasm = statSync(new URL('../build/index_bg.wasm', import.meta.url)).size;
   console.log(`\nWorker WASM (build/index_bg.wasm, as built): ${(wasm / 1024).toFixed(0)} KiB.`);
+  await previewOverhead(auth);
 } finally {
   await stack.stop();
+}
+
+/// A page served by a process of the sandbox, fetched through its preview URL (workerd → Worker → Durable Object →
+/// the port) and straight from the port, alternately, over keep-alive connections.
+async function previewOverhead(auth) {
+  const port = await freePort();
+  const call = (method, path, body) => fetch(`${stack.base}/v1/sandboxes/bench-box${path}`, {
+    method, headers: { ...auth, 'content-type': 'application/json' }, body: body && JSON.stringify(body),
+  }).then((r) => r.json());
+  await call('POST', '/exec', { command: 'mkdir -p site && printf hello > site/index.html' });
+  await call('POST', '/processes', { command: `exec python3 -m http.server ${port} --bind 127.0.0.1 --directory site`, processId: 'site' });
+  await call('POST', '/processes/site/wait', { condition: 'port', port, path: '/index.html', timeout: 20000 });
+  const { url } = await call('POST', '/ports', { port });
+  const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const get = (target, host) => new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port: target, path: '/index.html', agent: keepAlive, headers: host ? { host } : {} }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => (res.statusCode === 200 && body === 'hello' ? ok() : fail(new Error(`${res.statusCode} ${body}`))));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+  const viaPreview = () => get(new URL(stack.base).port, new URL(url).host);
+  const direct = () => get(port);
+  const rows = [];
+  rows.push(await measure('straight to the port', null, null, direct));
+  rows.push(await measure('through the preview URL (workerd → Worker → Durable Object → port)', null, null, viaPreview));
+  rows.push(await measure('straight to the port, again', null, null, direct));
+  const alone = (rows[0].p50 + rows[2].p50) / 2;
+  console.log('\n## Preview URL against the port alone\n');
+  console.log(`GET of a 5-byte page from \`python3 -m http.server\` in the sandbox, n = ${n} per row.\n`);
+  console.log('| path | p50 | p99 |');
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(3)} ms | ${r.p99.toFixed(3)} ms |`);
+  console.log(`\nOverhead of the preview path: ${(rows[1].p50 / alone).toFixed(2)}× the port alone at p50 (+${(rows[1].p50 - alone).toFixed(3)} ms).`);
+  keepAlive.destroy();
 }
