@@ -42,7 +42,7 @@ try:
 
 TXT
   node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
-    --enable-containers --var SANDBOX_LOCAL_DEV:1 &
+    --enable-containers --var SANDBOX_LOCAL_DEV:1 --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
   wait "$!"
   exit
 fi
@@ -94,6 +94,7 @@ echo
 # In the background, so that a signal to this script is handled at once (bash holds traps while a foreground
 # command runs).
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
-  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" --var "SANDBOX_AGENT_TOKEN:${agent_token}" &
+  --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" --var "SANDBOX_AGENT_TOKEN:${agent_token}" \
+  --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
 pids+=("$!")
 wait "$!"

@@ -46,7 +46,8 @@ const LOCAL_DEV_VAR: &str = "SANDBOX_LOCAL_DEV";
 /// reaches the caller as JSON (`src/entry.mjs`).
 const TEST_HOOKS_VAR: &str = "SANDBOX_TEST_HOOKS";
 /// The domain whose subdomains serve preview URLs (`{port}-{sandboxId}-{token}.<domain>`): a wildcard route or custom
-/// domain of this Worker. In local mode `localhost` when unset.
+/// domain of this Worker, optionally with the port browsers reach it on (`localhost:8787`). In local mode
+/// `localhost` when unset (the port is then the one the call came to; a call through a service binding has none).
 const PREVIEW_HOST_VAR: &str = "SANDBOX_PREVIEW_HOST";
 
 #[event(start)]
@@ -122,28 +123,32 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
     }
 }
 
-/// The domain preview URLs are served under, if any.
-fn preview_domain(env: &Env) -> Option<String> {
+/// The domain preview URLs are served under, and the port given with it, if any.
+fn preview_domain(env: &Env) -> Option<(String, Option<u16>)> {
     let local =
         text(env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty()) || text(env, LOCAL_DEV_VAR).as_deref() == Some("1");
-    text(env, PREVIEW_HOST_VAR).filter(|d| !d.is_empty()).or_else(|| local.then(|| "localhost".to_string()))
+    let configured = text(env, PREVIEW_HOST_VAR).filter(|d| !d.is_empty());
+    let host = configured.or_else(|| local.then(|| "localhost".to_string()))?;
+    match host.rsplit_once(':') {
+        Some((domain, port)) => Some((domain.to_string(), Some(port.parse().ok()?))),
+        None => Some((host, None)),
+    }
 }
 
 /// The preview a request's host names, if it is one.
 fn preview_of(req: &Request, env: &Env) -> Option<preview::Preview> {
     let host = req.headers().get("host").ok().flatten()?;
-    preview::parse_host(&host, &preview_domain(env)?)
+    preview::parse_host(&host, &preview_domain(env)?.0)
 }
 
-/// Preview URLs' origin as a caller of this request would open them: its scheme, `*` for the label, the domain,
-/// and (locally) the port this Worker answers on.
+/// Preview URLs' origin as a caller of this request would open them: `https` (`http` on localhost), `*` for the
+/// label, the domain, and the port (the configured one, or locally the one this call came to).
 fn preview_origin(req: &Request, env: &Env) -> Option<String> {
-    let domain = preview_domain(env)?;
-    let url = req.url().ok()?;
-    let port =
-        if domain == "localhost" { url.port().map(|p| format!(":{p}")).unwrap_or_default() } else { String::new() };
-    let scheme = if domain == "localhost" { url.scheme().to_string() } else { "https".to_string() };
-    Some(format!("{scheme}://*.{domain}{port}"))
+    let (domain, port) = preview_domain(env)?;
+    let local = domain == "localhost";
+    let port = port.or_else(|| if local { req.url().ok()?.port() } else { None });
+    let scheme = if local { "http" } else { "https" };
+    Some(format!("{scheme}://*.{domain}{}", port.map(|p| format!(":{p}")).unwrap_or_default()))
 }
 
 /// Hands a preview request to its sandbox's object, which checks the token and passes it to the port.

@@ -1,8 +1,10 @@
 // The caller Workers of examples/ (JavaScript and Rust), each under its own `wrangler dev`, reaching the sandbox
 // Worker through a service binding named SANDBOX (connected through the dev registry): the createSession docs
-// page, example by example, through both; and every method of the Rust client through the Rust caller.
+// page, example by example, through both, and a dev server opened at its preview URL; and every method of the Rust
+// client through the Rust caller.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 
 import { getSandbox } from 'sandbox-rs';
 import { startStack } from './stack.mjs';
@@ -22,6 +24,21 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
+
+/// GETs a preview URL as a browser does: the Worker's loopback address, the URL's host in `Host`.
+function browse(url) {
+  const { host, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: new URL(stack.base).port, path: pathname, headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 async function run(base, example) {
   const res = await fetch(`${base}/examples/${example}`, { method: 'POST' });
@@ -67,6 +84,16 @@ for (const name of ['js-caller', 'rust-caller']) {
     test('non-session calls use the default session, isolated from the others, on one filesystem', async () => {
       const r = await run(base, 'default-session');
       assert.deepEqual(r, { inDefault: 'yes unset', inDefaultSession: 'default', inSession: 'unset yes', shared: 'one filesystem' });
+    });
+
+    test('a dev server started in the background answers at its preview URL', async () => {
+      const { url, port, status } = await run(base, 'dev-server');
+      assert.equal(status, 'running');
+      const { port: devPort } = new URL(stack.base);
+      assert.match(url, new RegExp(`^http://${port}-my-sandbox-[a-z0-9]{16}\\.localhost:${devPort}/$`));
+      const page = await browse(url);
+      assert.deepEqual(page, { status: 200, body: '<h1>Hello from the sandbox</h1>' });
+      await sandbox().killProcess('dev-server');
     });
   });
 }

@@ -179,7 +179,8 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   let agent = containers ? undefined : await startAgent(join(dir, 'sandboxes'), undefined, profile);
   const relay = withRelay && !containers ? await startRelay(() => agent.port) : undefined;
   const port = await freePort();
-  const vars = ['--var', 'SANDBOX_TEST_HOOKS:1'];
+  // Preview URLs at this Worker's port, also for calls that come through a service binding (which have none).
+  const vars = ['--var', 'SANDBOX_TEST_HOOKS:1', '--var', `SANDBOX_PREVIEW_HOST:localhost:${port}`];
   if (containers) {
     vars.push('--enable-containers', '--var', 'SANDBOX_LOCAL_DEV:1');
   } else {

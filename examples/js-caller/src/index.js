@@ -97,6 +97,23 @@ const examples = {
 
     return { inDefault: inDefault.stdout, inDefaultSession: inDefault.sessionId, inSession: inSession.stdout, shared: read.content };
   },
+
+  // A dev server: started in the background, waited for inside the sandbox, opened at its preview URL.
+  async 'dev-server'(env) {
+    const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+
+    await sandbox.writeFile('/workspace/site/index.html', '<h1>Hello from the sandbox</h1>');
+    const server = await sandbox.startProcess('python3 -u -m http.server 0 --bind 127.0.0.1 --directory /workspace/site', {
+      processId: 'dev-server',
+    });
+    // It picks a free port and says which.
+    const { line } = await server.waitForLog(/port \d+/);
+    const port = Number(line.match(/port (\d+)/)[1]);
+    await server.waitForPort(port, { path: '/' });
+    const { url } = await sandbox.exposePort(port, { name: 'site' });
+
+    return { url, port, status: await server.getStatus() };
+  },
 };
 
 export default {

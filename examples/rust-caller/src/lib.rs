@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use sandbox_client::{get_sandbox, Error, ExecOptions, ListFilesOptions, SessionOptions};
+use sandbox_client::{get_sandbox, Error, ExecOptions, ListFilesOptions, ProcessOptions, SessionOptions};
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 mod tour;
 
-const EXAMPLES: [&str; 4] = ["custom-environment", "isolated-sessions", "session-cleanup", "default-session"];
+const EXAMPLES: [&str; 5] =
+    ["custom-environment", "isolated-sessions", "session-cleanup", "default-session", "dev-server"];
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -34,6 +35,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "custom-environment" => custom_environment(&env).await,
         "isolated-sessions" => isolated_sessions(&env).await,
         "session-cleanup" => session_cleanup(&env).await,
+        "dev-server" => dev_server(&env).await,
         _ => default_session(&env).await,
     };
     answer(outcome)
@@ -179,4 +181,28 @@ async fn default_session(env: &Env) -> std::result::Result<Value, Failure> {
         "inSession": in_session.stdout,
         "shared": read.content,
     }))
+}
+
+/// A dev server: started in the background, waited for inside the sandbox, opened at its preview URL.
+async fn dev_server(env: &Env) -> std::result::Result<Value, Failure> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+
+    sandbox.write_file("/workspace/site/index.html", "<h1>Hello from the sandbox</h1>", None).await?;
+    let options = ProcessOptions { process_id: Some("dev-server".into()), ..Default::default() };
+    let command = "python3 -u -m http.server 0 --bind 127.0.0.1 --directory /workspace/site";
+    let server = sandbox.start_process(command, options).await?;
+    // It picks a free port and says which.
+    let ready = sandbox.wait_for_log(&server.id, r"port \d+", true, None, None).await?;
+    let line = ready.line.unwrap_or_default();
+    let port: u16 = line
+        .split("port ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| Failure::from(worker::Error::RustError(format!("no port in {line:?}"))))?;
+    sandbox.wait_for_port(&server.id, port, Some(("/", 200)), None).await?;
+    let exposed = sandbox.expose_port(port, Some("site")).await?;
+    let status = sandbox.get_process(&server.id).await?.status;
+
+    Ok(json!({ "url": exposed.url, "port": port, "status": status }))
 }
