@@ -11,7 +11,8 @@ let stack;
 let n = 0;
 
 before(async () => {
-  stack = await startStack({ token });
+  // Keep-alive comments of quiet streams every 300 ms (15 s by default), so that a test sees several.
+  stack = await startStack({ token, agentArgs: ['--heartbeat-ms', '300'] });
 });
 after(async () => {
   await stack?.stop();
@@ -83,6 +84,32 @@ describe('background processes', () => {
     const info = await cat.waitForExit(10000);
     assert.equal(info.status, 'completed');
     assert.equal((await cat.getLogs()).stdout, 'typed\n');
+  });
+
+  test('a raw stream through the Worker: resumed with Last-Event-ID, and kept open by comments while quiet', async (t) => {
+    const sandbox = fresh();
+    const auth = { authorization: `Bearer ${token}` };
+    await sandbox.startProcess('echo one; sleep 2; echo two', { processId: 'quiet' });
+    const path = `${stack.base}/v1/sandboxes/${sandbox.id}/processes/quiet/stream`;
+    // The first event, then the connection is dropped.
+    const first = await fetch(path, { headers: auth });
+    const reader = first.body.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const id = text.match(/^id: (\d+)$/m)[1];
+    assert.match(text, /"data":"one\\n"/);
+    // Resumed after it: only what came later, then the end.
+    const t0 = Date.now();
+    const rest = await (await fetch(path, { headers: { ...auth, 'last-event-id': id } })).text();
+    assert.ok(!rest.includes('"one'), rest);
+    assert.match(rest, /"data":"two\\n"/);
+    assert.match(rest, /"type":"exit"/);
+    if (stack.containers) {
+      t.diagnostic('the container agent runs with its image\'s heartbeat (15 s): no comment is expected in 2 s');
+    } else {
+      assert.ok(rest.split(': keep-alive').length - 1 >= 3, `keep-alive comments while quiet for ${Date.now() - t0} ms: ${rest}`);
+    }
   });
 
   test('waits fail clearly, and every process goes with the sandbox', async () => {

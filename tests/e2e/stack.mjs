@@ -94,9 +94,9 @@ if (!isolated) {
 /// as `SANDBOX_AGENT_TOKEN`, and tests that call the agent directly send it as `X-Sandbox-Agent-Token`.
 export const agentToken = `agent-${process.pid}-${Date.now()}`;
 
-export async function startAgent(dir, port, profile = 'debug') {
+export async function startAgent(dir, port, profile = 'debug', extra = []) {
   port ??= await freePort();
-  const args = ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir, ...(isolated ? [] : ['--unconfined'])];
+  const args = ['--listen', `127.0.0.1:${port}`, '--multi-sandbox', dir, ...(isolated ? [] : ['--unconfined']), ...extra];
   const agent = spawn(join(root, `target/${profile}/sandbox-agent`), args, {
     stdio: ['ignore', 'ignore', 'inherit'],
     // The agent's log (JSON lines on stderr) at warnings unless SANDBOX_AGENT_LOG asks for more.
@@ -173,10 +173,10 @@ async function startRelay(agentPort) {
 /// With SANDBOX_E2E_STACK=containers there is no host agent and no relay (`agent` and `relay` are undefined);
 /// `vars` adds Worker variables, `config` names another wrangler configuration (a test Worker of the same code),
 /// and the first `wrangler dev` builds the image (minutes; later ones hit the cache).
-export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {}, config } = {}) {
+export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {}, config, agentArgs = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
   const registry = join(dir, 'registry');
-  let agent = containers ? undefined : await startAgent(join(dir, 'sandboxes'), undefined, profile);
+  let agent = containers ? undefined : await startAgent(join(dir, 'sandboxes'), undefined, profile, agentArgs);
   const relay = withRelay && !containers ? await startRelay(() => agent.port) : undefined;
   const port = await freePort();
   // Preview URLs at this Worker's port, also for calls that come through a service binding (which have none).
@@ -228,7 +228,7 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
         return;
       }
       await agent.stop();
-      agent = await startAgent(join(dir, 'sandboxes'), agent.port, profile);
+      agent = await startAgent(join(dir, 'sandboxes'), agent.port, profile, agentArgs);
     },
     /// Sends a request straight to the agent of `sandbox`, past the Worker: the host agent over HTTP, or the
     /// container's own with curl inside it. Returns `{ status, text }`.
