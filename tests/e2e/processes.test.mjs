@@ -12,7 +12,7 @@ let n = 0;
 
 before(async () => {
   // Keep-alive comments of quiet streams every 300 ms (15 s by default), so that a test sees several.
-  stack = await startStack({ token, agentArgs: ['--heartbeat-ms', '300'] });
+  stack = await startStack({ token, relay: true, agentArgs: ['--heartbeat-ms', '300'] });
 });
 after(async () => {
   await stack?.stop();
@@ -110,6 +110,57 @@ describe('background processes', () => {
     } else {
       assert.ok(rest.split(': keep-alive').length - 1 >= 3, `keep-alive comments while quiet for ${Date.now() - t0} ms: ${rest}`);
     }
+  });
+
+  test('kill leaves nothing of a tree whose children ignore SIGTERM; a chatty log says what it dropped; 200 are listed', async () => {
+    const sandbox = fresh();
+    const tree = await sandbox.startProcess(
+      "(trap '' TERM; exec sleep 61) & echo $! > /workspace/pids; (trap '' TERM; exec sleep 62) & echo $! >> /workspace/pids; " +
+        "echo started; trap '' TERM; wait",
+      { processId: 'stubborn' },
+    );
+    await tree.waitForLog('started');
+    const alive = 'for p in $(cat /workspace/pids); do [ -e /proc/$p ] && echo "$p"; done; true';
+    assert.equal((await sandbox.exec(alive)).stdout.split('\n').length, 2);
+    const t0 = Date.now();
+    const ended = await tree.kill();
+    assert.equal(ended.status, 'killed');
+    assert.ok(Date.now() - t0 < 8000);
+    assert.equal((await sandbox.exec(alive)).stdout, '', 'a child that ignored SIGTERM is still there');
+
+    // 3 MiB through a 1 MiB log: the start fell out, and the log says how much.
+    const chatty = await sandbox.startProcess("head -c 3145728 /dev/zero | tr '\\0' x", { processId: 'chatty' });
+    await chatty.waitForExit(20000);
+    const logs = await chatty.getLogs();
+    assert.equal(logs.stdoutRange.to, 3145728);
+    assert.equal(logs.stdoutRange.from, 3145728 - logs.stdout.length);
+    assert.ok(logs.stdoutRange.from >= 2 * 1048576, JSON.stringify(logs.stdoutRange));
+    const events = [];
+    for await (const event of chatty.streamLogs()) {
+      events.push(event.type === 'stdout' ? 'stdout' : `${event.type}:${event.dropped ?? ''}`);
+    }
+    assert.equal(events[0], `dropped:${logs.stdoutRange.from}`);
+    assert.equal(events.at(-1), 'exit:');
+
+    for (let i = 0; i < 200; i++) await sandbox.startProcess('true', { processId: `p${i}` });
+    const listed = await sandbox.listProcesses();
+    assert.equal(listed.filter((p) => p.id.startsWith('p')).length, 200);
+  });
+
+    test('a live log whose connection breaks resumes by itself, every byte once', async (t) => {
+    if (!stack.relay) return t.skip('no relay to cut between the Worker and the containers');
+    const sandbox = fresh();
+    const proc = await sandbox.startProcess('for i in $(seq 1 40); do echo "tick $i"; sleep 0.05; done', { processId: 'ticks' });
+    let text = '';
+    let events = 0;
+    for await (const event of proc.streamLogs()) {
+      if (event.type === 'stdout') text += event.data;
+      if (++events === 5) stack.relay.cut();
+    }
+    assert.equal(text, Array.from({ length: 40 }, (_, i) => `tick ${i + 1}\n`).join(''));
+    const opened = stack.relay.seen.filter((s) => s.url.startsWith('/v1/processes/ticks/stream')).map((s) => s.url);
+    assert.ok(opened.length >= 2, `the stream was not opened again: ${opened}`);
+    assert.ok(opened.slice(1).every((url) => /from=[1-9]/.test(url)), `resumed from an offset: ${opened}`);
   });
 
   test('waits fail clearly, and every process goes with the sandbox', async () => {

@@ -163,7 +163,13 @@ async function startRelay(agentPort) {
     req.pipe(upstream);
   });
   const port = await new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server.address().port)));
-  return { port, seen, stop: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }) };
+  return {
+    port,
+    seen,
+    /// Cuts every connection through the relay, as a network that breaks would (new ones are relayed again).
+    cut: () => server.closeAllConnections(),
+    stop: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
+  };
 }
 
 /// The whole stack. `token`, when given, is set as SANDBOX_API_TOKEN; `profile` picks the agent build (debug or

@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ticker =
         session.start_process("echo \"ready $API_KEY\"; while :; do echo tick; sleep 0.1; done", options).await?;
     let ready = sandbox.wait_for_log(&ticker.id, "ready", false, None, Some(10_000)).await?;
-    let mut log = sandbox.stream_process_logs(&ticker.id, 0, None).await?;
+    let mut log = sandbox.follow_process_logs(&ticker.id, 0, None).await?;
     let mut lines = String::new();
     while let Some(event) = log.next().await {
         let event = event?;

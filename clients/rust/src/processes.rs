@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use sandbox_protocol::{
-    routes, Encoding, KillAllResult, LogStream, ProcessInfo, ProcessList, ProcessLogs, StartProcessRequest,
-    StdinRequest, StdinResult, WaitCondition, WaitRequest, WaitResult,
+    routes, Encoding, KillAllResult, LogStream, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs,
+    StartProcessRequest, StdinRequest, StdinResult, WaitCondition, WaitRequest, WaitResult,
 };
 
 use crate::connection::{at, at_id};
@@ -78,6 +78,29 @@ impl<T: Transport> ExecutionSession<T> {
         Ok(process_events(answer.body))
     }
 
+    /// `stream_process_logs` that follows the process to its end across broken connections: each time one
+    /// breaks (a network error, a cut stream, the container briefly unavailable) it is opened again from the last
+    /// event's offset, so no byte is lost or repeated; it gives up after `RECONNECTS` failures in a row.
+    pub async fn follow_process_logs(&self, id: &str, from: u64, encoding: Option<Encoding>) -> Result<ProcessEvents>
+    where
+        T: 'static,
+    {
+        let first = self.stream_process_logs(id, from, encoding).await?;
+        let follow = Follow {
+            session: self.clone(),
+            id: id.to_string(),
+            encoding,
+            from,
+            current: Some(first),
+            failures: 0,
+            done: false,
+        };
+        Ok(Box::pin(futures_util::stream::unfold(follow, |mut f| async move {
+            let item = f.next().await?;
+            Some((item, f))
+        })))
+    }
+
     /// Writes to the process's stdin; `end` closes it afterwards.
     pub async fn write_process_stdin(&self, id: &str, data: &str, end: bool) -> Result<StdinResult> {
         let req = StdinRequest { data: data.to_string(), encoding: None, end: end.then_some(true) };
@@ -130,6 +153,76 @@ impl<T: Transport> ExecutionSession<T> {
 
     async fn wait_process(&self, id: &str, req: WaitRequest) -> Result<WaitResult> {
         self.connection.call("POST", &at_id(routes::PROCESS_WAIT, id)?, Some(&req)).await
+    }
+}
+
+/// How many times in a row a followed log is opened again before it gives up.
+const RECONNECTS: u32 = 5;
+
+struct Follow<T> {
+    session: ExecutionSession<T>,
+    id: String,
+    encoding: Option<Encoding>,
+    from: u64,
+    current: Option<ProcessEvents>,
+    failures: u32,
+    done: bool,
+}
+
+impl<T: Transport> Follow<T> {
+    async fn next(&mut self) -> Option<Result<ProcessEvent>> {
+        use futures_util::StreamExt;
+        loop {
+            if self.done {
+                return None;
+            }
+            let stream = match self.current.as_mut() {
+                Some(stream) => stream,
+                None => match self.session.stream_process_logs(&self.id, self.from, self.encoding).await {
+                    Ok(stream) => self.current.insert(stream),
+                    Err(e) => match self.retry(e) {
+                        Some(e) => return Some(Err(e)),
+                        None => continue,
+                    },
+                },
+            };
+            match stream.next().await {
+                Some(Ok(event)) => {
+                    self.failures = 0;
+                    if event.event_type == ProcessEventType::Exit {
+                        self.done = true;
+                    } else {
+                        self.from = event.offset;
+                    }
+                    return Some(Ok(event));
+                }
+                Some(Err(e)) => {
+                    self.current = None;
+                    if let Some(e) = self.retry(e) {
+                        return Some(Err(e));
+                    }
+                }
+                None => {
+                    self.current = None;
+                    if let Some(e) = self.retry(crate::error::Error::StreamInterrupted) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `None` when the failure is worth another try (and tries are left); the error to end with otherwise.
+    fn retry(&mut self, error: crate::error::Error) -> Option<crate::error::Error> {
+        use crate::error::Error;
+        let passing = matches!(error, Error::StreamInterrupted | Error::Network(_))
+            || error.code() == Some(sandbox_protocol::ErrorCode::ContainerUnavailable);
+        self.failures += 1;
+        if passing && self.failures <= RECONNECTS {
+            return None;
+        }
+        self.done = true;
+        Some(error)
     }
 }
 
