@@ -56,6 +56,8 @@ pub enum ErrorCode {
     WaitTimedOut,
     /// The port is not exposed.
     PortNotExposed,
+    /// No terminal with that id (it ended, or never was).
+    PtyNotFound,
     /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
     ResourceExhausted,
     /// The sandbox's container (or local agent) cannot be reached now; retry later.
@@ -73,7 +75,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 34] = {
+    pub const ALL: [ErrorCode; 35] = {
         use ErrorCode::*;
         [
             ValidationFailed,
@@ -105,6 +107,7 @@ impl ErrorCode {
             ProcessExited,
             WaitTimedOut,
             PortNotExposed,
+            PtyNotFound,
             ResourceExhausted,
             ContainerUnavailable,
             ShuttingDown,
@@ -124,6 +127,7 @@ impl ErrorCode {
             RequestTimeout | WaitTimedOut => 408,
             PermissionDenied | CrossSiteRefused => 403,
             NotFound | SessionNotFound | FileNotFound | ProcessNotFound | PortNotExposed => 404,
+            PtyNotFound => 404,
             MethodNotAllowed => 405,
             SessionAlreadyExists | FileExists | DirectoryNotEmpty => 409,
             ProcessAlreadyExists | ProcessNotRunning | ProcessExited => 409,
@@ -169,6 +173,7 @@ impl ErrorCode {
             ProcessExited => "PROCESS_EXITED",
             WaitTimedOut => "WAIT_TIMED_OUT",
             PortNotExposed => "PORT_NOT_EXPOSED",
+            PtyNotFound => "PTY_NOT_FOUND",
             ResourceExhausted => "RESOURCE_EXHAUSTED",
             ContainerUnavailable => "CONTAINER_UNAVAILABLE",
             ShuttingDown => "SHUTTING_DOWN",

@@ -16,6 +16,7 @@ mod schema;
 pub mod screen;
 mod session;
 pub mod start;
+mod terminal;
 #[cfg(test)]
 mod typescript;
 
@@ -42,6 +43,7 @@ pub use session::{
     CommandCounts, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode, SandboxStatus,
     SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
 };
+pub use terminal::{pty_query, PtyControl, PtyInfo, PtyList, MAX_PTY_DIMENSION};
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).
 pub const SANDBOX_ID_HEADER: &str = "x-sandbox-id";

@@ -33,6 +33,12 @@ pub const PROCESS_LOGS: &str = "/v1/processes/{id}/logs";
 pub const PROCESS_STREAM: &str = "/v1/processes/{id}/stream";
 pub const PROCESS_STDIN: &str = "/v1/processes/{id}/stdin";
 pub const PROCESS_WAIT: &str = "/v1/processes/{id}/wait";
+/// A terminal: `GET` upgraded to a WebSocket (`?cols=&rows=&sessionId=&ptyId=`).
+pub const PTY: &str = "/v1/pty";
+/// `GET` lists the terminals.
+pub const PTYS: &str = "/v1/ptys";
+/// `DELETE` ends a terminal and its whole process group.
+pub const PTY_ONE: &str = "/v1/ptys/{id}";
 /// The sandbox's exposed ports (the Worker's own): `POST` exposes one, `GET` lists them.
 pub const PORTS: &str = "/v1/ports";
 /// `DELETE` stops exposing the port `{id}`.
@@ -78,6 +84,9 @@ pub const ALL: &[Route] = &[
     Route { name: "processStream", methods: &["GET"], path: PROCESS_STREAM },
     Route { name: "processStdin", methods: &["POST"], path: PROCESS_STDIN },
     Route { name: "processWait", methods: &["POST"], path: PROCESS_WAIT },
+    Route { name: "pty", methods: &["GET"], path: PTY },
+    Route { name: "ptys", methods: &["GET"], path: PTYS },
+    Route { name: "ptyOne", methods: &["DELETE"], path: PTY_ONE },
     Route { name: "ports", methods: &["GET", "POST"], path: PORTS },
     Route { name: "port", methods: &["DELETE"], path: PORT },
     Route { name: "metrics", methods: &["GET"], path: METRICS },

@@ -68,6 +68,9 @@ fn definitions() -> Map<String, Value> {
         ExposedPort,
         ExposedPortList,
         UnexposePortResult,
+        PtyControl,
+        PtyInfo,
+        PtyList,
     );
     let mut defs = generator.take_definitions(true);
     defs.sort_keys();
@@ -175,8 +178,27 @@ fn one_type(name: &str, schema: &Value) -> String {
                 format!("{items}[]")
             }
         }
-        "object" => match schema.get("additionalProperties") {
-            Some(values) if values.is_object() => format!("Record<string, {}>", ts_type(values)),
+        "object" => match (schema.get("properties").and_then(Value::as_object), schema.get("additionalProperties")) {
+            // An inline object (a variant of a tagged enum): its fields on one line.
+            (Some(properties), _) => {
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let fields: Vec<String> = properties
+                    .iter()
+                    .map(|(field, property)| {
+                        if required.contains(&field.as_str()) {
+                            format!("{field}: {}", ts_type(property))
+                        } else {
+                            format!("{field}?: {}", without_null(&ts_type(property)))
+                        }
+                    })
+                    .collect();
+                format!("{{ {} }}", fields.join("; "))
+            }
+            (None, Some(values)) if values.is_object() => format!("Record<string, {}>", ts_type(values)),
             _ => panic!("no TypeScript for the object schema {schema}"),
         },
         other => panic!("no TypeScript for the type {other:?} in {schema}"),

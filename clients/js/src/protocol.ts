@@ -48,6 +48,12 @@ export const ROUTES = {
   processStdin: '/processes/{id}/stdin',
   /** POST */
   processWait: '/processes/{id}/wait',
+  /** GET */
+  pty: '/pty',
+  /** GET */
+  ptys: '/ptys',
+  /** DELETE */
+  ptyOne: '/ptys/{id}',
   /** GET, POST */
   ports: '/ports',
   /** DELETE */
@@ -92,6 +98,7 @@ export const ERROR_STATUS = {
   PROCESS_EXITED: 409,
   WAIT_TIMED_OUT: 408,
   PORT_NOT_EXPOSED: 404,
+  PTY_NOT_FOUND: 404,
   RESOURCE_EXHAUSTED: 503,
   CONTAINER_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,

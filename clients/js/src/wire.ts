@@ -81,7 +81,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -456,6 +456,36 @@ export interface ProcessLogs {
  * reaped it; `killed` when a signal ended it (`signal` says which); `error` when it could not start.
  */
 export type ProcessStatus = 'starting' | 'running' | 'completed' | 'failed' | 'killed' | 'error';
+
+/**
+ * A control message of a terminal's WebSocket (a text frame).
+ */
+export type PtyControl = { cols: number; rows: number; type: 'resize' } | { ptyId: string; type: 'ready' } | { code: number; type: 'exit' };
+
+/**
+ * A terminal, as `GET /v1/ptys` lists it.
+ */
+export interface PtyInfo {
+  /**
+   * WebSockets attached now.
+   */
+  attached: number;
+  cols: number;
+  /**
+   * ISO 8601.
+   */
+  createdAt: string;
+  id: string;
+  pid: number;
+  rows: number;
+  sessionId?: string;
+}
+
+export interface PtyList {
+  count: number;
+  ptys: PtyInfo[];
+  success: boolean;
+}
 
 export interface ReadFileRequest {
   /**

@@ -26,6 +26,7 @@ OPTIONS:
   --process-log-bytes N     the bound of each background process's log, both streams (default 1048576)
   --heartbeat-ms N          how often a live log stream of a quiet process sends a keep-alive comment
                             (default 15000)
+  --terminal-idle-ms N      how long a terminal may have no viewer before it is ended (default 600000)
   --memory-budget-mb N      memory that requests in flight may hold in all; beyond it they get 503
                             (default: half of the container's memory limit, or of the machine's)
   --state-dir DIR           where the agent notes what must outlive it in its container (default
@@ -45,6 +46,7 @@ pub struct Config {
     pub max_sessions: usize,
     pub max_connections: usize,
     pub processes: crate::background::Settings,
+    pub terminals: crate::terminal::Settings,
     pub io_timeout: Duration,
     pub memory_budget: Option<usize>,
     pub isolate: bool,
@@ -79,6 +81,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         max_sessions: DEFAULT_MAX_SESSIONS,
         max_connections: 1024,
         processes: crate::background::Settings::default(),
+        terminals: crate::terminal::Settings::default(),
         io_timeout: Duration::from_secs(30),
         memory_budget: None,
         isolate: false,
@@ -133,6 +136,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--heartbeat-ms")?;
                 let ms = positive(&v).ok_or(format!("--heartbeat-ms: {v:?} is not a positive number"))?;
                 config.processes.heartbeat = Duration::from_millis(ms as u64);
+            }
+            "--terminal-idle-ms" => {
+                let v = value("--terminal-idle-ms")?;
+                let ms = positive(&v).ok_or(format!("--terminal-idle-ms: {v:?} is not a positive number"))?;
+                config.terminals.idle = Duration::from_millis(ms as u64);
             }
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,

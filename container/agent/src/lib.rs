@@ -22,6 +22,7 @@ mod server;
 mod session;
 mod start_claim;
 mod tenant;
+mod terminal;
 mod workspace;
 
 pub use config::{parse, Config, Parsed, USAGE};

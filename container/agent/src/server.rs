@@ -51,6 +51,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         default_timeout: config.command_timeout,
         max_sessions: config.max_sessions,
         processes: config.processes,
+        terminals: config.terminals,
         budget: Arc::clone(&budget),
     });
     let start_id = config.start_id.clone().and_then(|start| crate::start_claim::claim(&config.state_dir, start));

@@ -19,6 +19,7 @@ use crate::names::{
 use crate::session::cancel::InFlight;
 use crate::session::table::{Inserted, SessionTable};
 use crate::session::{terminate_all, Session, SessionConfig, SessionContext};
+use crate::terminal::Terminals;
 use crate::workspace::Workspace;
 
 /// Where sessions see their workspace, in a container and in local mode alike.
@@ -31,6 +32,8 @@ pub struct Tenant {
     pub in_flight: Arc<InFlight>,
     /// Its background processes: they belong to the sandbox, not to a session.
     pub processes: Processes,
+    /// Its terminals: they outlive their WebSockets.
+    pub terminals: Terminals,
     sessions: SessionTable,
     context: Arc<SessionContext>,
 }
@@ -38,7 +41,16 @@ pub struct Tenant {
 impl Tenant {
     pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
         let processes = Processes::new(Arc::clone(&context.reaper), context.processes);
-        Self { id, workspace, in_flight: Arc::default(), processes, sessions: SessionTable::default(), context }
+        let terminals = Terminals::new(Arc::clone(&context.reaper), context.terminals);
+        Self {
+            id,
+            workspace,
+            in_flight: Arc::default(),
+            processes,
+            terminals,
+            sessions: SessionTable::default(),
+            context,
+        }
     }
 
     /// Creates a session and waits until its shell is ready.
@@ -187,6 +199,7 @@ impl Tenant {
         tracing::info!(sessions = sessions.len(), "ending every session of the sandbox");
         terminate_all(&sessions);
         self.processes.end_all();
+        self.terminals.end_all();
         if reopen {
             self.sessions.open();
         }
@@ -288,6 +301,7 @@ impl Tenants {
                 terminate_all(&sessions);
                 for sandbox in &all {
                     sandbox.processes.end_all();
+                    sandbox.terminals.end_all();
                 }
             }
         }

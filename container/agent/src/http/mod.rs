@@ -9,6 +9,7 @@ mod files;
 mod health;
 mod metrics;
 mod processes;
+mod pty;
 mod screen;
 mod sessions;
 mod sse;
@@ -71,6 +72,9 @@ pub fn router(state: AppState) -> Router {
         .route(routes::PROCESS_STREAM, get(processes::stream))
         .route(routes::PROCESS_STDIN, post(processes::stdin))
         .route(routes::PROCESS_WAIT, post(processes::wait_for))
+        .route(routes::PTY, get(pty::open))
+        .route(routes::PTYS, get(pty::list))
+        .route(routes::PTY_ONE, delete(pty::end))
         .route(routes::METRICS, get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -294,7 +294,7 @@ pub async fn wait_for(
 }
 
 /// A query parameter's value, as given (the process routes take plain tokens only).
-fn query(uri: &Uri, name: &str) -> Option<String> {
+pub(super) fn query(uri: &Uri, name: &str) -> Option<String> {
     uri.query()?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (key == name).then(|| value.to_string())

@@ -41,6 +41,8 @@ pub struct SessionContext {
     pub max_sessions: usize,
     /// What each sandbox's background processes may hold.
     pub processes: crate::background::Settings,
+    /// Each sandbox's terminals: scrollback, idle time, how many.
+    pub terminals: crate::terminal::Settings,
     /// What requests in flight may hold; buffered output is charged to it.
     pub budget: Arc<Budget>,
 }

@@ -32,5 +32,6 @@ mod shell_death;
 mod stalled_reader;
 mod start_failure;
 mod streaming;
+mod terminal;
 mod timeouts;
 mod web_pages;

@@ -1,0 +1,120 @@
+//! `GET /v1/pty` (a terminal over a WebSocket), `GET /v1/ptys`, `DELETE /v1/ptys/{id}`.
+//!
+//! Everything is checked before the upgrade (size, session, `ptyId`), so a refusal is a JSON error with its status.
+//! After it: the agent sends `ready` with the terminal's id, the scrollback, then the live output as binary frames;
+//! binary frames from the client are typed into the terminal, text frames are `PtyControl` (`resize`); when the
+//! shell ends the agent sends `exit` with its code and closes. A viewer that goes leaves the terminal running.
+
+use std::path::Path as FsPath;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::Path;
+use axum::http::Uri;
+use axum::response::Response;
+use axum::Json;
+use sandbox_protocol::{pty_query, PtyControl, PtyList, MAX_PTY_DIMENSION};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::context::TenantCtx;
+use super::processes::query;
+use crate::error::{AgentError, AgentResult};
+use crate::session::script::{process_prelude, Start as Inherit};
+use crate::terminal::{Attached, Terminal};
+
+pub async fn open(TenantCtx(sandbox): TenantCtx, uri: Uri, upgrade: WebSocketUpgrade) -> AgentResult<Response> {
+    let dimension = |name: &str, default: u16| -> AgentResult<u16> {
+        match query(&uri, name) {
+            None => Ok(default),
+            Some(text) => text.parse::<u16>().ok().filter(|n| (1..=MAX_PTY_DIMENSION).contains(n)).ok_or_else(|| {
+                AgentError::invalid(format!("{name} {text:?} is not a size from 1 to {MAX_PTY_DIMENSION}"))
+            }),
+        }
+    };
+    let (cols, rows) = (dimension(pty_query::COLS, 80)?, dimension(pty_query::ROWS, 24)?);
+    let terminal = match query(&uri, pty_query::PTY_ID) {
+        Some(id) => {
+            let terminal = sandbox.terminals.get(&id)?;
+            if query(&uri, pty_query::COLS).is_some() || query(&uri, pty_query::ROWS).is_some() {
+                terminal.resize(cols, rows).map_err(|e| AgentError::internal(e.to_string()))?;
+            }
+            terminal
+        }
+        None => {
+            let session = sandbox.session(query(&uri, pty_query::SESSION_ID).as_deref())?;
+            let cwd = session.cwd();
+            let exports = session.exported_now().await;
+            let inherited = if exports.is_empty() {
+                Inherit::Fresh { env: session.initial_env(), cwd: &cwd }
+            } else {
+                Inherit::Restore { exports: &exports, cwd: &cwd }
+            };
+            let prelude = process_prelude(&inherited, &[]);
+            sandbox.terminals.open(cols, rows, FsPath::new(&cwd), &prelude, Some(session.id.clone()))?
+        }
+    };
+    let attached = terminal.attach();
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, terminal, attached)))
+}
+
+async fn serve(mut socket: WebSocket, terminal: std::sync::Arc<Terminal>, attached: Attached) {
+    let Attached { scrollback, mut live, mut ended, viewer: _viewer } = attached;
+    let ready = PtyControl::Ready { pty_id: terminal.id.clone() };
+    if send_control(&mut socket, &ready).await.is_err() {
+        return;
+    }
+    if !scrollback.is_empty() && socket.send(Message::Binary(scrollback.into())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            output = live.recv() => match output {
+                Ok(bytes) => if socket.send(Message::Binary(bytes)).await.is_err() { return },
+                // A viewer too slow for the terminal lost some output; it goes on with what comes next.
+                Err(RecvError::Lagged(skipped)) => tracing::debug!(skipped, "a terminal viewer fell behind"),
+                Err(RecvError::Closed) => {}
+            },
+            code = async { ended.wait_for(Option::is_some).await.ok().and_then(|c| *c) } => {
+                let code = code.unwrap_or(-1);
+                // What the terminal wrote last is sent before its end.
+                while let Ok(bytes) = live.try_recv() {
+                    if socket.send(Message::Binary(bytes)).await.is_err() { return }
+                }
+                let _ = send_control(&mut socket, &PtyControl::Exit { code }).await;
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Binary(bytes))) => {
+                    if terminal.master.write_all(&bytes).await.is_err() { return }
+                }
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<PtyControl>(text.as_str()) {
+                    Ok(PtyControl::Resize { cols, rows })
+                        if (1..=MAX_PTY_DIMENSION).contains(&cols) && (1..=MAX_PTY_DIMENSION).contains(&rows) =>
+                    {
+                        if let Err(err) = terminal.resize(cols, rows) {
+                            tracing::warn!(%err, "a terminal could not be resized");
+                        }
+                    }
+                    _ => tracing::debug!("a terminal viewer sent a control message that is not a valid resize"),
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send_control(socket: &mut WebSocket, control: &PtyControl) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(control).expect("a control message serialises");
+    socket.send(Message::Text(text.into())).await
+}
+
+pub async fn list(TenantCtx(sandbox): TenantCtx) -> Json<PtyList> {
+    let ptys: Vec<_> = sandbox.terminals.list().iter().map(|t| t.info()).collect();
+    Json(PtyList { success: true, count: ptys.len(), ptys })
+}
+
+pub async fn end(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<serde_json::Value>> {
+    sandbox.terminals.end(&id)?;
+    Ok(Json(serde_json::json!({ "success": true, "id": id })))
+}
