@@ -30,12 +30,21 @@ pub fn readdress(req: &Request, url: &str, sandbox_id: &str) -> Result<Request> 
         }
     }
     headers.set(SANDBOX_ID_HEADER, sandbox_id)?;
+    // A WebSocket upgrade (a terminal) travels on as one: workerd makes the handshake with the next hop.
+    if is_websocket_upgrade(req) {
+        headers.set("upgrade", "websocket")?;
+    }
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(headers);
     if let Some(body) = req.inner().body() {
         init.with_body(Some(body.into()));
     }
     Request::new_with_init(url, &init)
+}
+
+/// Whether `req` asks to become a WebSocket.
+pub fn is_websocket_upgrade(req: &Request) -> bool {
+    req.headers().get("upgrade").ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// A `POST` of a JSON body to the sandbox's object path `path` (for requests the object makes itself).

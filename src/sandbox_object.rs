@@ -554,7 +554,8 @@ impl SandboxObject {
 
 /// Names the sessions re-created for this call in `X-Sandbox-Sessions-Recreated` (when there are any).
 fn with_recreated(response: Response, recreated: &[String]) -> std::result::Result<Response, WorkerError> {
-    if recreated.is_empty() {
+    // An accepted WebSocket (101) is passed on as it is: a new response made of it would lose its socket.
+    if recreated.is_empty() || response.status_code() == 101 {
         return Ok(response);
     }
     let mut names = response.headers().get(SESSIONS_RECREATED_HEADER)?.map(|n| vec![n]).unwrap_or_default();
