@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 
 import { getSandbox } from 'sandbox-rs';
-import { startStack } from './stack.mjs';
+import { openWebSocket, startStack } from './stack.mjs';
 
 let stack;
 const callers = new Map();
@@ -97,6 +97,24 @@ for (const name of ['js-caller', 'rust-caller']) {
     });
   });
 }
+
+describe('a terminal through js-caller', () => {
+  test("sandbox.terminal(request) hands the browser's WebSocket through to a terminal", async () => {
+    const base = await caller('js-caller');
+    const ws = await openWebSocket(base, '/terminal?cols=90&rows=20');
+    assert.equal(ws.refused, undefined, ws.body);
+    const ready = await ws.text();
+    assert.equal(ready.type, 'ready');
+    ws.send('echo $((7*6)) from the caller; stty size\r');
+    await ws.until('42 from the caller');
+    await ws.until('20 90');
+    ws.close();
+    assert.deepEqual(await run(base, 'terminal-command'), { answered: true }, 'openTerminal: a socket of the Worker its own');
+    const plain = await fetch(`${base}/terminal`);
+    assert.equal(plain.status, 400);
+    assert.equal((await plain.json()).code, 'VALIDATION_FAILED');
+  });
+});
 
 describe('the Rust client, every method, through rust-caller', () => {
   test('commands, streams, cancel, variables, sessions, files, errors and the sandbox', async () => {

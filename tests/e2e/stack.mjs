@@ -4,6 +4,7 @@
 // `State::container()` (the production path; scripts/test-containers.sh prepares Docker and runs the suite so).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -276,3 +277,62 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
     },
   };
 }
+
+/// A WebSocket to `path` of the Worker at `base` (Node 20 has no WebSocket client: the few frames a terminal needs,
+/// spoken here): `send(text, opcode)` sends (binary by default), `text()` waits for the next text message as JSON,
+/// `until(needle)` reads binary messages until they hold `needle`. `refused` and `body` when there was no upgrade.
+export function openWebSocket(base, path, headers = {}) {
+  const { port } = new URL(base);
+  const upgrade = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: upgrade });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ refused: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.on('upgrade', (_res, socket, head) => {
+      let buffer = Buffer.alloc(0);
+      let output = Buffer.alloc(0);
+      const texts = [];
+      let wake = () => {};
+      socket.on('data', (chunk) => {
+        buffer = Buffer.concat([buffer, chunk]);
+        for (;;) {
+          if (buffer.length < 2) break;
+          let length = buffer[1] & 0x7f;
+          let at = 2;
+          if (length === 126) { if (buffer.length < 4) break; length = buffer.readUInt16BE(2); at = 4; }
+          else if (length === 127) { if (buffer.length < 10) break; length = Number(buffer.readBigUInt64BE(2)); at = 10; }
+          if (buffer.length < at + length) break;
+          const opcode = buffer[0] & 0x0f;
+          const payload = buffer.subarray(at, at + length);
+          if (opcode === 1) texts.push(JSON.parse(payload.toString()));
+          if (opcode === 2) output = Buffer.concat([output, payload]);
+          buffer = buffer.subarray(at + length);
+        }
+        wake();
+      });
+      socket.unshift(head);
+      const waitFor = (check, what) => new Promise((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no ${what} within 10 s; output: ${JSON.stringify(output.toString())}`)), 10_000);
+        wake = () => { const found = check(); if (found !== undefined) { clearTimeout(timer); wake = () => {}; ok(found); } };
+        wake();
+      });
+      resolve({
+        send(text, opcode = 2) {
+          const payload = Buffer.from(text);
+          const mask = randomBytes(4);
+          const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+          socket.write(Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4])]));
+        },
+        text: () => waitFor(() => texts.shift(), 'control message'),
+        until: (needle) => waitFor(() => (output.includes(needle) ? output.toString() : undefined), JSON.stringify(needle)),
+        close: () => socket.destroy(),
+      });
+    });
+    req.end();
+  });
+}
+

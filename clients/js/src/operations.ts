@@ -5,7 +5,7 @@ import { SandboxError } from './errors.js';
 import { Process, followLogs, killProcess, processLogs } from './processes.js';
 import { ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
-import { withId, type Transport } from './transport.js';
+import { upgrade, withId, type Transport } from './transport.js';
 import type * as wire from './wire.js';
 import type {
   EnvVars,
@@ -27,6 +27,7 @@ import type {
   ReadFileResult,
   RenameFileResult,
   StreamLogsOptions,
+  TerminalOptions,
   SetEnvVarsResult,
   WriteFileOptions,
 } from './types.js';
@@ -244,6 +245,37 @@ export class Operations {
   /** A process's output as events, then live to its end, resuming by itself after a broken connection. */
   streamProcessLogs(processId: string, options: StreamLogsOptions = {}): AsyncGenerator<ProcessEvent> {
     return followLogs(this.transport, processId, options);
+  }
+
+  /**
+   * For a caller Worker: opens a terminal on the sandbox (or reattaches `ptyId`) for the browser's WebSocket
+   * `request`, and returns the response to hand back as it is (the upgrade passes straight through). The page then
+   * speaks the terminal's protocol: binary frames both ways, JSON text frames (`resize` in; `ready`, `exit` out).
+   */
+  async terminal(request: Request, options: TerminalOptions = {}): Promise<Response> {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new SandboxError('VALIDATION_FAILED', 'terminal() takes a WebSocket upgrade request', 400);
+    }
+    return upgrade(this.transport, this.#terminalPath(options));
+  }
+
+  /** A WebSocket of the caller Worker's own to a terminal (Workers runtime), accepted and ready to use. */
+  async openTerminal(options: TerminalOptions = {}): Promise<WebSocket> {
+    const response = await upgrade(this.transport, this.#terminalPath(options));
+    const socket = (response as Response & { webSocket?: WebSocket & { accept(): void } }).webSocket;
+    if (!socket) throw new SandboxError('INVALID_RESPONSE', 'the terminal answered without a WebSocket (only the Workers runtime has one)', response.status);
+    socket.accept();
+    return socket;
+  }
+
+  #terminalPath(options: TerminalOptions): string {
+    const query = new URLSearchParams();
+    if (options.cols !== undefined) query.set('cols', String(options.cols));
+    if (options.rows !== undefined) query.set('rows', String(options.rows));
+    if (options.ptyId !== undefined) query.set('ptyId', options.ptyId);
+    if (this.#sessionId !== undefined) query.set('sessionId', this.#sessionId);
+    const text = query.toString();
+    return ROUTES.pty + (text ? `?${text}` : '');
   }
 
   /** A request body of type `T` (a wire type) with the session's id, without the options left undefined. */

@@ -60,8 +60,8 @@ export class Transport {
   }
 
   /** Sends a call and returns the response once it is known to be a success (its body unread). */
-  async open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
-    const headers = new Headers();
+  async open(method: string, path: string, body?: unknown, signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Response> {
+    const headers = new Headers(extra);
     if (body !== undefined) headers.set('content-type', 'application/json');
     if (this.#token !== undefined) headers.set('authorization', `Bearer ${this.#token}`);
     const init: RequestInit = { method, headers };
@@ -75,7 +75,8 @@ export class Transport {
       const message = error instanceof Error ? error.message : String(error);
       throw new SandboxError('NETWORK_ERROR', `the sandbox cannot be reached: ${message}`, 0, {}, { cause: error });
     }
-    if (!response.ok) {
+    // A WebSocket accepted (101) is a success too.
+    if (!response.ok && response.status !== 101) {
       const text = await response.text().catch(() => '');
       let parsed: unknown;
       try {
@@ -87,6 +88,14 @@ export class Transport {
     }
     return response;
   }
+}
+
+/**
+ * Asks for a WebSocket at `path` (Workers runtime: the answer is a `101` carrying `webSocket`). A refusal is thrown
+ * as a `SandboxError`, as for any call.
+ */
+export async function upgrade(transport: Transport, path: string): Promise<Response> {
+  return transport.open('GET', path, undefined, undefined, { upgrade: 'websocket' });
 }
 
 /**

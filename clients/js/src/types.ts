@@ -280,8 +280,19 @@ export interface WaitForPortOptions {
   timeout?: number;
 }
 
+/** Options of `terminal` and `openTerminal`. */
+export interface TerminalOptions {
+  /** The terminal's size (80 x 24 by default; at most 1000 each way). */
+  cols?: number;
+  rows?: number;
+  /** Reattach this terminal (its recent output is replayed first) instead of opening a new one. */
+  ptyId?: string;
+}
+
 export type {
   ExposedPort,
+  PtyControl,
+  PtyInfo,
   KillAllResult,
   LogRange,
   ProcessEvent,

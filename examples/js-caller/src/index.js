@@ -98,6 +98,35 @@ const examples = {
     return { inDefault: inDefault.stdout, inDefaultSession: inDefault.sessionId, inSession: inSession.stdout, shared: read.content };
   },
 
+  // A terminal of the Worker's own: type a command, read the screen until its answer, close.
+  async 'terminal-command'(env) {
+    const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+
+    const socket = await sandbox.openTerminal({ cols: 80, rows: 24 });
+    const screen = await new Promise((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`no answer on the terminal: ${JSON.stringify(text)}`)), 10000);
+      const decoder = new TextDecoder();
+      let order = Promise.resolve();
+      socket.addEventListener('message', (event) => {
+        if (typeof event.data === 'string') return; // control messages: ready, exit
+        // The terminal's bytes (an ArrayBuffer, or a Blob where the runtime gives one), read in arrival order.
+        order = order.then(async () => {
+          const bytes = event.data instanceof ArrayBuffer ? event.data : await event.data.arrayBuffer();
+          text += decoder.decode(bytes, { stream: true });
+          if (text.includes('25 squared')) {
+            clearTimeout(timer);
+            resolve(text);
+          }
+        });
+      });
+      socket.send(new TextEncoder().encode('echo "$((5*5)) squared"\r'));
+    });
+    socket.close();
+
+    return { answered: screen.includes('25 squared') };
+  },
+
   // A dev server: started in the background, waited for inside the sandbox, opened at its preview URL.
   async 'dev-server'(env) {
     const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
@@ -119,6 +148,17 @@ const examples = {
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    // A terminal on the sandbox for a browser's WebSocket: the upgrade passes straight through.
+    if (request.method === 'GET' && url.pathname === '/terminal') {
+      const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
+      const size = (name) => (url.searchParams.has(name) ? Number(url.searchParams.get(name)) : undefined);
+      const options = { cols: size('cols'), rows: size('rows'), ptyId: url.searchParams.get('ptyId') ?? undefined };
+      try {
+        return await sandbox.terminal(request, Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
+      } catch (error) {
+        return Response.json({ code: error.code ?? 'INTERNAL_ERROR', message: error.message }, { status: error.status || 500 });
+      }
+    }
     if (request.method === 'GET' && url.pathname === '/') {
       return Response.json({ examples: Object.keys(examples) });
     }
