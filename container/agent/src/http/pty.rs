@@ -21,6 +21,9 @@ use crate::error::{AgentError, AgentResult};
 use crate::session::script::{process_prelude, Start as Inherit};
 use crate::terminal::{Attached, Terminal};
 
+/// The largest message a viewer may send (a paste of up to 4 MiB at once).
+const MAX_MESSAGE: usize = 4 << 20;
+
 pub async fn open(TenantCtx(sandbox): TenantCtx, uri: Uri, upgrade: WebSocketUpgrade) -> AgentResult<Response> {
     let dimension = |name: &str, default: u16| -> AgentResult<u16> {
         match query(&uri, name) {
@@ -53,6 +56,8 @@ pub async fn open(TenantCtx(sandbox): TenantCtx, uri: Uri, upgrade: WebSocketUpg
         }
     };
     let attached = terminal.attach();
+    // A message is held whole before it is typed in: bounded, so no viewer can make the agent hold more.
+    let upgrade = upgrade.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| serve(socket, terminal, attached)))
 }
 
