@@ -216,29 +216,16 @@ fn literal(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn check(relative: &str, generated: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-        if std::env::var_os("SANDBOX_WRITE_GENERATED").is_some() {
-            std::fs::write(&path, generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{} differs from what the protocol crate generates: run `SANDBOX_WRITE_GENERATED=1 cargo test -p \
-             sandbox-protocol` and commit it",
-            path.display()
-        );
-    }
+    use crate::typescript::check_generated;
 
     #[test]
     fn the_committed_schema_is_the_crates() {
-        check(SCHEMA_PATH, &schema_json());
+        check_generated(SCHEMA_PATH, &schema_json());
     }
 
     #[test]
     fn the_javascript_clients_wire_types_are_the_crates() {
-        check(WIRE_TS_PATH, &wire_ts());
+        check_generated(WIRE_TS_PATH, &wire_ts());
     }
 
     #[test]

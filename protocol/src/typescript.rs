@@ -62,23 +62,28 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// Fails when the committed file at `relative` (from this crate's folder) is not `generated`; with
+/// `SANDBOX_WRITE_GENERATED` set, writes it first. Every generated file of the crate is checked so.
+pub fn check_generated(relative: &str, generated: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if std::env::var_os("SANDBOX_WRITE_GENERATED").is_some() {
+        std::fs::write(&path, generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} differs from what the protocol crate generates: run `SANDBOX_WRITE_GENERATED=1 cargo test -p \
+         sandbox-protocol` and commit it",
+        path.display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_javascript_clients_tables_are_the_crates() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(MODULE_PATH);
-        let generated = module();
-        if std::env::var_os("SANDBOX_WRITE_GENERATED").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{} differs from what the protocol crate generates: run `SANDBOX_WRITE_GENERATED=1 cargo test -p \
-             sandbox-protocol` and commit it",
-            path.display()
-        );
+        check_generated(MODULE_PATH, &module());
     }
 }

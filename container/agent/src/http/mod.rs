@@ -10,6 +10,7 @@ mod health;
 mod metrics;
 mod processes;
 mod pty;
+mod query;
 mod screen;
 mod sessions;
 mod sse;

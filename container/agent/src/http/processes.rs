@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use super::body::JsonBody;
 use super::context::TenantCtx;
+use super::query::query;
 use crate::background::ring::Stream;
 use crate::background::wait::{self, LineMatcher, Pattern};
 use crate::background::{Proc, Spawn, Start, KILL_GRACE, MAX_COMMAND_BYTES};
@@ -293,14 +294,6 @@ pub async fn wait_for(
     Ok(Json(WaitResult { success: true, condition: req.condition, line, process }))
 }
 
-/// A query parameter's value, as given (the process routes take plain tokens only).
-pub(super) fn query(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| value.to_string())
-    })
-}
-
 fn encoding_of(uri: &Uri) -> AgentResult<Encoding> {
     match query(uri, process_query::ENCODING).as_deref() {
         None | Some("utf-8" | "utf8") => Ok(Encoding::Utf8),
@@ -349,10 +342,9 @@ mod tests {
     }
 
     #[test]
-    fn query_parameters_are_read_as_given() {
+    fn the_encoding_is_utf8_or_base64() {
         let uri: Uri = "/v1/processes/p/stream?encoding=base64&from=12".parse().unwrap();
-        assert_eq!(query(&uri, "from").as_deref(), Some("12"));
-        assert_eq!(query(&uri, "status"), None);
         assert_eq!(encoding_of(&uri).unwrap(), Encoding::Base64);
+        assert!(encoding_of(&"/x?encoding=latin1".parse().unwrap()).is_err());
     }
 }

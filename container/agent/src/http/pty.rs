@@ -16,7 +16,7 @@ use sandbox_protocol::{pty_query, PtyControl, PtyList, MAX_PTY_DIMENSION};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::context::TenantCtx;
-use super::processes::query;
+use super::query::query;
 use crate::error::{AgentError, AgentResult};
 use crate::session::script::{process_prelude, Start as Inherit};
 use crate::terminal::{Attached, Terminal};

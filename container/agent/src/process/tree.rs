@@ -19,6 +19,8 @@ pub struct ProcStat {
     pub state: char,
     pub ppid: i32,
     pub pgid: i32,
+    /// Its session (a terminal's shell leads one, and job control puts each job in a group of its own inside it).
+    pub sid: i32,
     /// Clock ticks after boot.
     pub start_ticks: u64,
 }
@@ -36,6 +38,7 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
         state: rest.first()?.chars().next()?,
         ppid: rest.get(1)?.parse().ok()?,
         pgid: rest.get(2)?.parse().ok()?,
+        sid: rest.get(3)?.parse().ok()?,
         start_ticks: rest.get(19)?.parse().ok()?,
     })
 }
@@ -178,14 +181,14 @@ mod tests {
     use super::*;
 
     fn p(pid: i32, ppid: i32, pgid: i32, start: u64) -> ProcStat {
-        ProcStat { pid, state: 'S', ppid, pgid, start_ticks: start }
+        ProcStat { pid, state: 'S', ppid, pgid, sid: pgid, start_ticks: start }
     }
 
     #[test]
     fn parses_names_with_spaces_and_parentheses() {
-        let line = "4242 (my (odd) name) S 10 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 50";
+        let line = "4242 (my (odd) name) S 10 4242 4000 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 50";
         let s = parse_stat(line).unwrap();
-        assert_eq!((s.pid, s.state, s.ppid, s.pgid, s.start_ticks), (4242, 'S', 10, 4242, 98765));
+        assert_eq!((s.pid, s.state, s.ppid, s.pgid, s.sid, s.start_ticks), (4242, 'S', 10, 4242, 4000, 98765));
     }
 
     #[test]

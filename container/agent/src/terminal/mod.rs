@@ -135,19 +135,12 @@ impl Terminal {
         let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
         kill_until_gone(|all| {
             let mut pids = session_processes(all, &[me]);
-            pids.extend(all.iter().filter(|p| p.pgid == self.pid || sid_of(p.pid) == Some(self.pid)).map(|p| p.pid));
+            pids.extend(all.iter().filter(|p| p.sid == self.pid).map(|p| p.pid));
             pids.sort_unstable();
             pids.dedup();
             pids
         });
     }
-}
-
-/// The session id of a process (field 6 of its stat), for the programs that moved to their own process group
-/// inside the terminal's session (job control does that for every pipeline).
-fn sid_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// One sandbox's terminals.
