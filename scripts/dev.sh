@@ -88,6 +88,8 @@ if $examples; then
 example callers (service binding SANDBOX → sandbox-rs), once built:
   curl -s -X POST http://127.0.0.1:$((port + 1))/examples/custom-environment    # JavaScript
   curl -s -X POST http://127.0.0.1:$((port + 2))/examples/custom-environment    # Rust
+a terminal on my-sandbox in the browser (it reattaches after a reload):
+  http://127.0.0.1:$((port + 1))/terminal.html
 TXT
 fi
 echo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: the lint gate (scripts/lint.sh), the Rust unit and integration
 # tests (the real agent binary, real bash, real files), then the end-to-end suite through the real workerd
-# (`wrangler dev`), the Worker and the agent, with the JavaScript client and the example caller Workers; then, when
+# (`wrangler dev`), the Worker and the agent, with the JavaScript client and the example caller Workers, and the
+# terminal page in a real browser (scripts/test-browser.sh); then, when
 # a Docker engine runs or can be installed here, the container image (scripts/test-image.sh) and the production
 # path: the end-to-end suite again through real containers started by the Durable Objects, and what only
 # containers show (scripts/test-containers.sh). Installs what it needs (scripts/toolchain.sh).
@@ -24,6 +25,10 @@ if [ "$status" -eq 0 ]; then
   bash scripts/build-worker.sh
   node_modules/.bin/tsc -p clients/js/tsconfig.json
   node --test --test-concurrency=1 tests/types/ tests/e2e/ 2>&1 | tee -a "$log" || status=$?
+fi
+if [ "$status" -eq 0 ]; then
+  # The terminal page in Chromium (installed when missing, with root and apt; skipped, saying why, otherwise).
+  bash scripts/test-browser.sh --if-available 2>&1 | tee -a "$log" || status=$?
 fi
 if [ "$status" -eq 0 ]; then
   # The container image, when a Docker engine is (or can be started) here; skipped with a message otherwise.

@@ -114,6 +114,27 @@ describe('a terminal through js-caller', () => {
     assert.equal(plain.status, 400);
     assert.equal((await plain.json()).code, 'VALIDATION_FAILED');
   });
+
+  test("a terminal opens from the caller's own page only, which it serves with xterm.js", async () => {
+    const base = await caller('js-caller');
+    const host = new URL(base).host;
+    const foreign = await openWebSocket(base, '/terminal', { origin: 'https://evil.example' });
+    assert.equal(foreign.refused, 403, 'another site cannot open a terminal in its visitor\'s name');
+    assert.equal(JSON.parse(foreign.body).code, 'FORBIDDEN');
+    assert.equal((await openWebSocket(base, '/terminal', { origin: 'null' })).refused, 403);
+    const own = await openWebSocket(base, '/terminal', { origin: `http://${host}` });
+    assert.equal(own.refused, undefined, own.body);
+    assert.equal((await own.text()).type, 'ready');
+    own.close();
+    const page = await fetch(`${base}/terminal.html`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="\/terminal.js">/);
+    for (const asset of ['/terminal.js', '/vendor/xterm.mjs', '/vendor/addon-fit.mjs', '/vendor/xterm.css']) {
+      const res = await fetch(`${base}${asset}`);
+      assert.equal(res.status, 200, asset);
+      await res.arrayBuffer();
+    }
+  });
 });
 
 describe('the Rust client, every method, through rust-caller', () => {
