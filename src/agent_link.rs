@@ -18,7 +18,7 @@ use std::time::Duration;
 use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
 use sandbox_protocol::{
-    MetricsSummary, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER, PREVIEW_HEADER,
+    MetricsSummary, PtyList, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER, PREVIEW_HEADER,
     PREVIEW_ORIGIN_HEADER, SANDBOX_ID_HEADER,
 };
 use worker::{Container, Date, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, State};
@@ -175,6 +175,33 @@ impl AgentLink {
             None => {
                 self.log.warn("status.summary", "the agent's counters did not come in time");
                 None
+            }
+        }
+    }
+
+    /// How many of the running agent's terminals have a viewer attached now (their traffic does not pass through
+    /// this object, so the idle alarm asks). 0 when no container runs or the agent does not answer in time.
+    pub async fn watched_terminals(&self, sandbox_id: &str) -> usize {
+        if !self.running() {
+            return 0;
+        }
+        let asked = async {
+            let req = json_get(routes::PTYS).map_err(|e| e.to_string())?;
+            let mut response = self.send(&req, routes::PTYS, sandbox_id, None).await.map_err(|e| e.message)?;
+            if response.status_code() != 200 {
+                return Err(format!("HTTP {}", response.status_code()));
+            }
+            response.json::<PtyList>().await.map_err(|e| e.to_string())
+        };
+        match within(SUMMARY_TIMEOUT, asked).await {
+            Some(Ok(list)) => list.ptys.iter().filter(|pty| pty.attached > 0).count(),
+            Some(Err(message)) => {
+                self.log.warn("idle.terminals", format!("the agent's terminals could not be read: {message}"));
+                0
+            }
+            None => {
+                self.log.warn("idle.terminals", "the agent's terminals did not come in time");
+                0
             }
         }
     }

@@ -84,7 +84,7 @@ impl DurableObject for SandboxObject {
     }
 
     /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container, unless a call is still in flight (a long exec
-    /// or stream). The next call starts a new one.
+    /// or stream) or a terminal has a viewer attached. The next call starts a new one.
     async fn alarm(&self) -> Result<Response> {
         let idle_ms = self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
         match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.sleep_after()) {
@@ -99,6 +99,14 @@ impl DurableObject for SandboxObject {
                 let log = self.alarm_log();
                 if let Ok(link) = AgentLink::new(&self.state, &self.env, &self.life, log.clone()) {
                     if let Some(container) = link.container().filter(|c| c.running()) {
+                        // Someone watching a terminal is using the sandbox, though no call reaches this object.
+                        let id = self.sandbox_id.borrow().clone();
+                        let watched = link.watched_terminals(&id).await;
+                        if watched > 0 {
+                            log.info("idle.deferred", format!("{watched} terminal(s) with a viewer attached"));
+                            self.state.storage().set_alarm(self.sleep_after().as_millis() as i64).await?;
+                            return Response::ok("in use");
+                        }
                         let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.sleep_after().as_secs());
                         log.info("container.stop", format!("stopping the container: {reason}"));
                         // Recorded first: once the container is gone, the status route says why.

@@ -1,10 +1,10 @@
 // Idle stop through real containers (scripts/test-containers.sh runs this with SANDBOX_E2E_STACK=containers): with a
 // short SANDBOX_SLEEP_AFTER a sandbox's container is stopped once nobody calls, never while an exec or a stream is
-// still being answered, and the next call starts it again with the sandbox's sessions back.
+// still being answered or a terminal is watched, and the next call starts it again with the sandbox's sessions back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { callJson, containers, docker, sandboxContainers, startStack } from '../e2e/stack.mjs';
+import { callJson, containers, docker, openWebSocket, sandboxContainers, startStack } from '../e2e/stack.mjs';
 
 const skip = !containers && 'needs SANDBOX_E2E_STACK=containers (scripts/test-containers.sh)';
 const SLEEP_AFTER_S = 3;
@@ -82,4 +82,27 @@ test('no idle stop while a stream is being read', { skip }, async () => {
   assert.equal(events.at(-1).exitCode, 0);
   assert.equal(events.filter((e) => e.type === 'stdout').map((e) => e.data).join('').split('\n').filter(Boolean).length, SLEEP_AFTER_S * 3);
   assert.equal(running('streaming')[0]?.pid, before.pid, 'the same container throughout');
+});
+
+test('no idle stop while someone watches a terminal, though no call comes; stopped once nobody does', { skip }, async () => {
+  const ws = await openWebSocket(stack.base, '/v1/sandboxes/watched/pty?cols=80&rows=24');
+  assert.equal(ws.refused, undefined, ws.body);
+  assert.equal((await ws.text()).type, 'ready');
+  const [before] = running('watched');
+  // Watching, not typing: the terminal's traffic never reaches the Durable Object.
+  await sleep(SLEEP_AFTER_S * 3000 + 2000);
+  assert.equal(running('watched')[0]?.pid, before.pid, 'the same container throughout');
+  ws.send('echo still $((40+2))\r');
+  await ws.until('still 42');
+  ws.close();
+  // The agent sees the viewer go (the list is a call too: the idle time counts from the last one).
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const list = await call('GET', '/v1/sandboxes/watched/ptys');
+    assert.equal(list.status, 200, list.text);
+    if (list.json.ptys.every((pty) => pty.attached === 0)) break;
+    assert.ok(Date.now() < deadline, `the viewer is still attached: ${list.text}`);
+    await sleep(200);
+  }
+  await stopped('watched', (SLEEP_AFTER_S + 15) * 1000);
 });

@@ -329,7 +329,17 @@ export function openWebSocket(base, path, headers = {}) {
         },
         text: () => waitFor(() => texts.shift(), 'control message'),
         until: (needle) => waitFor(() => (output.includes(needle) ? output.toString() : undefined), JSON.stringify(needle)),
-        close: () => socket.destroy(),
+        /// Bytes of terminal output received so far, and a wait until there are at least `n`.
+        received: () => output.length,
+        atLeast: (n) => waitFor(() => (output.length >= n ? output.length : undefined), `${n} bytes`),
+        /// A close frame, as a browser sends when its page goes, then the connection's end.
+        close() {
+          const mask = randomBytes(4);
+          const payload = Buffer.from([0x03, 0xe8]).map((b, i) => b ^ mask[i % 4]); // 1000: normal closure
+          socket.end(Buffer.concat([Buffer.from([0x88, 0x82]), mask, payload]));
+        },
+        /// The connection cut without a close frame (a network failure).
+        drop: () => socket.destroy(),
       });
     });
     req.end();
