@@ -137,6 +137,29 @@ describe('a terminal through js-caller', () => {
   });
 });
 
+describe('a terminal through rust-caller', () => {
+  test('terminal(&request) hands the WebSocket through; open_terminal gives the Worker its own; errors come first', async () => {
+    const base = await caller('rust-caller');
+    const ws = await openWebSocket(base, '/terminal?cols=100&rows=30');
+    assert.equal(ws.refused, undefined, ws.body);
+    assert.equal((await ws.text()).type, 'ready');
+    ws.send('echo $((7*6)) via rust; stty size\r');
+    await ws.until('42 via rust');
+    await ws.until('30 100');
+    ws.close();
+    assert.deepEqual(await run(base, 'terminal-command'), { answered: true, ready: 'ready' });
+    const unknown = await openWebSocket(base, '/terminal?ptyId=pty-none');
+    assert.equal(unknown.refused, 404, unknown.body);
+    assert.equal(JSON.parse(unknown.body).code, 'PTY_NOT_FOUND');
+    const tooWide = await openWebSocket(base, '/terminal?cols=5000');
+    assert.equal(tooWide.refused, 400, tooWide.body);
+    assert.equal(JSON.parse(tooWide.body).code, 'VALIDATION_FAILED');
+    const plain = await fetch(`${base}/terminal`);
+    assert.equal(plain.status, 400);
+    assert.equal((await plain.json()).code, 'VALIDATION_FAILED');
+  });
+});
+
 describe('the Rust client, every method, through rust-caller', () => {
   test('commands, streams, cancel, variables, sessions, files, errors and the sandbox', async () => {
     const res = await fetch(`${await caller('rust-caller')}/tour`, { method: 'POST' });

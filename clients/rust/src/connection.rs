@@ -52,6 +52,23 @@ impl<T: Transport> Connection<T> {
     }
 }
 
+#[cfg(feature = "worker")]
+impl<T: crate::transport::Upgrade> Connection<T> {
+    /// Asks for a WebSocket at `path` and returns the `101` that carries it; a refusal is an `Error::Api`, as for
+    /// any call.
+    pub async fn upgrade(&self, path: &str) -> Result<worker::Response> {
+        let full_path = format!("{}{path}", self.base);
+        let call = Call { method: "GET", path: &full_path, body: None, token: self.token.as_deref() };
+        let mut response = self.transport.upgrade(call).await?;
+        if response.status_code() == 101 {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        let retry_after = response.headers().get("retry-after").ok().flatten();
+        Err(Error::from_answer(response.status_code(), &bytes, retry_after.as_deref()))
+    }
+}
+
 async fn collect(mut body: Chunks) -> Result<Vec<u8>> {
     let mut all = Vec::new();
     while let Some(chunk) = body.next().await {

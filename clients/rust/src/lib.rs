@@ -18,6 +18,8 @@ mod processes;
 mod sandbox;
 mod session;
 mod sse;
+#[cfg(feature = "worker")]
+mod terminal;
 mod transport;
 
 pub use error::{Error, ErrorCode, Result};
@@ -33,5 +35,7 @@ pub use sandbox_protocol::{
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]
-pub use transport::RemoteUrl;
+pub use terminal::TerminalOptions;
 pub use transport::{Answer, Call, Chunks, Transport};
+#[cfg(feature = "worker")]
+pub use transport::{RemoteUrl, Upgrade};

@@ -40,11 +40,24 @@ mod workers {
     use super::{Answer, Call, Transport};
     use crate::error::{Error, Result};
 
+    /// A transport that can ask for a WebSocket (a terminal's): `Upgrade: websocket` is sent, and the answer is
+    /// handed back whole (a `101` carries the socket), unread.
+    #[allow(async_fn_in_trait)]
+    pub trait Upgrade {
+        async fn upgrade(&self, call: Call<'_>) -> Result<Response>;
+    }
+
     /// A service binding to the sandbox Worker (`env.service("SANDBOX")?`).
     impl Transport for Fetcher {
         async fn send(&self, call: Call<'_>) -> Result<Answer> {
             let request = request(BINDING_ORIGIN, &call)?;
             answer(self.fetch_request(request).await.map_err(network)?)
+        }
+    }
+
+    impl Upgrade for Fetcher {
+        async fn upgrade(&self, call: Call<'_>) -> Result<Response> {
+            self.fetch_request(upgrading(request(BINDING_ORIGIN, &call)?)?).await.map_err(network)
         }
     }
 
@@ -65,6 +78,17 @@ mod workers {
             let request = request(&self.base, &call)?;
             answer(Fetch::Request(request).send().await.map_err(network)?)
         }
+    }
+
+    impl Upgrade for RemoteUrl {
+        async fn upgrade(&self, call: Call<'_>) -> Result<Response> {
+            Fetch::Request(upgrading(request(&self.base, &call)?)?).send().await.map_err(network)
+        }
+    }
+
+    fn upgrading(request: Request) -> Result<Request> {
+        request.headers().set("upgrade", "websocket").map_err(|e| Error::InvalidResponse(e.to_string()))?;
+        Ok(request)
     }
 
     fn request(origin: &str, call: &Call<'_>) -> Result<Request> {
@@ -97,4 +121,4 @@ mod workers {
 }
 
 #[cfg(feature = "worker")]
-pub use workers::RemoteUrl;
+pub use workers::{RemoteUrl, Upgrade};

@@ -5,14 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use sandbox_client::{get_sandbox, Error, ExecOptions, ListFilesOptions, ProcessOptions, SessionOptions};
+use sandbox_client::{
+    get_sandbox, Error, ExecOptions, ListFilesOptions, ProcessOptions, SessionOptions, TerminalOptions,
+};
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
+mod terminal;
 mod tour;
 
-const EXAMPLES: [&str; 5] =
-    ["custom-environment", "isolated-sessions", "session-cleanup", "default-session", "dev-server"];
+const EXAMPLES: [&str; 6] =
+    ["custom-environment", "isolated-sessions", "session-cleanup", "default-session", "dev-server", "terminal-command"];
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -20,6 +23,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     if req.method() == Method::Get && path == "/" {
         return Response::from_json(&json!({ "examples": EXAMPLES }));
+    }
+    if req.method() == Method::Get && path == "/terminal" {
+        return terminal(&req, &env).await;
     }
     if req.method() == Method::Post && path == "/tour" {
         return answer(tour::run(&env).await);
@@ -36,9 +42,23 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "isolated-sessions" => isolated_sessions(&env).await,
         "session-cleanup" => session_cleanup(&env).await,
         "dev-server" => dev_server(&env).await,
+        "terminal-command" => terminal::command(&env).await,
         _ => default_session(&env).await,
     };
     answer(outcome)
+}
+
+/// A terminal on the sandbox for a browser's WebSocket: the upgrade passes straight through (`?cols=&rows=&ptyId=`).
+async fn terminal(req: &Request, env: &Env) -> Result<Response> {
+    let url = req.url()?;
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let size = |name: &str| param(name).and_then(|v| v.parse().ok());
+    let options = TerminalOptions { cols: size("cols"), rows: size("rows"), pty_id: param("ptyId") };
+    match get_sandbox(env.service("SANDBOX")?, "my-sandbox").terminal(req, options).await {
+        Ok(response) => Ok(response),
+        Err(e) => Ok(Response::from_json(&json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string() }))?
+            .with_status(if e.status() == 0 { 500 } else { e.status() })),
+    }
 }
 
 fn answer(outcome: std::result::Result<Value, Failure>) -> Result<Response> {

@@ -1,0 +1,79 @@
+//! Terminals (feature `worker`): a pseudo-terminal in the sandbox running an interactive bash, reached over a
+//! WebSocket. `terminal` hands a browser's WebSocket through the caller Worker; `open_terminal` gives the Worker a
+//! socket of its own. Binary messages carry the terminal's bytes both ways; text messages carry
+//! `protocol::PtyControl` as JSON (`resize` in; `ready` with the id to reattach by, then `exit` with the code, out).
+
+use sandbox_protocol::{pty_query, routes};
+use worker::js_sys::Reflect;
+use worker::{web_sys, Request, Response, WebSocket};
+
+use crate::connection::{at, encode};
+use crate::error::{Error, ErrorCode, Result};
+use crate::session::ExecutionSession;
+use crate::transport::{Transport, Upgrade};
+
+/// Options of `terminal` and `open_terminal`.
+#[derive(Debug, Clone, Default)]
+pub struct TerminalOptions {
+    /// Columns (80 by default; at most 1000).
+    pub cols: Option<u16>,
+    /// Rows (24 by default; at most 1000).
+    pub rows: Option<u16>,
+    /// Reattach this terminal (its recent output is replayed first) instead of opening a new one.
+    pub pty_id: Option<String>,
+}
+
+impl<T: Transport + Upgrade> ExecutionSession<T> {
+    /// For a caller Worker: opens a terminal (or reattaches `pty_id`) for the browser's WebSocket `request`, and
+    /// returns the response to hand back as it is (the upgrade passes straight through). A session's terminal starts
+    /// from its directory and exported variables. Unknown `pty_id`, a bad size: `Error::Api` before any upgrade.
+    pub async fn terminal(&self, request: &Request, options: TerminalOptions) -> Result<Response> {
+        let upgrade = request.headers().get("upgrade").ok().flatten();
+        if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+            return Err(Error::Api {
+                code: ErrorCode::ValidationFailed,
+                status: 400,
+                message: "terminal() takes a WebSocket upgrade request".into(),
+                retry_after: None,
+            });
+        }
+        self.connection.upgrade(&self.terminal_path(&options)).await
+    }
+
+    /// A WebSocket of the caller Worker's own to a terminal, accepted and ready to use. Its binary messages come
+    /// as bytes (`MessageEvent::bytes`), its controls as text.
+    pub async fn open_terminal(&self, options: TerminalOptions) -> Result<WebSocket> {
+        let response = self.connection.upgrade(&self.terminal_path(&options)).await?;
+        let socket = response
+            .websocket()
+            .ok_or_else(|| Error::InvalidResponse("the terminal answered 101 without a WebSocket".into()))?;
+        socket.accept().map_err(|e| Error::Network(e.to_string()))?;
+        // The runtime's default is a Blob per binary message, which `MessageEvent::bytes` cannot read.
+        let socket_js: &web_sys::WebSocket = socket.as_ref();
+        Reflect::set(socket_js, &"binaryType".into(), &"arraybuffer".into())
+            .map_err(|_| Error::InvalidResponse("the terminal's socket took no binaryType".into()))?;
+        Ok(socket)
+    }
+
+    fn terminal_path(&self, options: &TerminalOptions) -> String {
+        let mut query = Vec::new();
+        if let Some(cols) = options.cols {
+            query.push(format!("{}={cols}", pty_query::COLS));
+        }
+        if let Some(rows) = options.rows {
+            query.push(format!("{}={rows}", pty_query::ROWS));
+        }
+        if let Some(id) = &options.pty_id {
+            query.push(format!("{}={}", pty_query::PTY_ID, encode(id)));
+        }
+        if let Some(id) = self.session_id() {
+            query.push(format!("{}={}", pty_query::SESSION_ID, encode(&id)));
+        }
+        let path = at(routes::PTY);
+        if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", query.join("&"))
+        }
+    }
+}
