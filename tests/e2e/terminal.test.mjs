@@ -4,14 +4,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { openWebSocket, startStack } from './stack.mjs';
+import { callJson, containers, openWebSocket, startStack } from './stack.mjs';
 
 const token = 'terminal-token-654';
 let stack;
 let n = 0;
 
 before(async () => {
-  stack = await startStack({ token });
+  // A short idle end for terminals (the local stack's agent; in isolated mode, each sandbox's own gets it too).
+  stack = await startStack({ token, agentArgs: ['--terminal-idle-ms', '3000'] });
 });
 after(async () => {
   await stack?.stop();
@@ -40,6 +41,22 @@ describe('terminals through the Worker', () => {
     await again.until('42 xterm-256color');
     again.send('exit 3\r');
     assert.deepEqual(await again.text(), { type: 'exit', code: 3 });
+  });
+
+  test('a viewer cut off without a close frees its terminal, which then ends after the idle time', { skip: containers && "the containers' agents keep the default idle time" }, async () => {
+    const sandbox = `term-${process.pid}-${++n}`;
+    const ws = await connect(`/v1/sandboxes/${sandbox}/pty`);
+    assert.equal((await ws.text()).type, 'ready');
+    ws.drop();
+    const auth = { authorization: `Bearer ${token}` };
+    const t0 = Date.now();
+    for (;;) {
+      const list = await callJson(stack.base, 'GET', `/v1/sandboxes/${sandbox}/ptys`, undefined, auth);
+      assert.equal(list.status, 200, list.text);
+      if (list.json.count === 0) break;
+      assert.ok(Date.now() - t0 < 15_000, `still there after 15 s: ${list.text}`);
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
   });
 
   test('without the token, or with an unknown terminal, the upgrade is refused with a JSON error', async () => {

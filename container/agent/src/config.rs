@@ -27,6 +27,7 @@ OPTIONS:
   --heartbeat-ms N          how often a live log stream of a quiet process sends a keep-alive comment
                             (default 15000)
   --terminal-idle-ms N      how long a terminal may have no viewer before it is ended (default 600000)
+  --terminal-ping-ms N      how often a terminal's viewers are pinged; one silent for 3 pings is let go (default 30000)
   --memory-budget-mb N      memory that requests in flight may hold in all; beyond it they get 503
                             (default: half of the container's memory limit, or of the machine's)
   --state-dir DIR           where the agent notes what must outlive it in its container (default
@@ -141,6 +142,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--terminal-idle-ms")?;
                 let ms = positive(&v).ok_or(format!("--terminal-idle-ms: {v:?} is not a positive number"))?;
                 config.terminals.idle = Duration::from_millis(ms as u64);
+            }
+            "--terminal-ping-ms" => {
+                let v = value("--terminal-ping-ms")?;
+                let ms = positive(&v).ok_or(format!("--terminal-ping-ms: {v:?} is not a positive number"))?;
+                config.terminals.ping = Duration::from_millis(ms as u64);
             }
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,

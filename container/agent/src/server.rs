@@ -142,6 +142,10 @@ fn child_flags(config: &Config) -> Vec<String> {
         config.processes.ring_bytes.to_string(),
         "--heartbeat-ms".to_string(),
         config.processes.heartbeat.as_millis().to_string(),
+        "--terminal-idle-ms".to_string(),
+        config.terminals.idle.as_millis().to_string(),
+        "--terminal-ping-ms".to_string(),
+        config.terminals.ping.as_millis().to_string(),
     ];
     if let Some(timeout) = config.command_timeout {
         flags.extend(["--command-timeout-ms".to_string(), timeout.as_millis().to_string()]);

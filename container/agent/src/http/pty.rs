@@ -3,9 +3,11 @@
 //! Everything is checked before the upgrade (size, session, `ptyId`), so a refusal is a JSON error with its status.
 //! After it: the agent sends `ready` with the terminal's id, the scrollback, then the live output as binary frames;
 //! binary frames from the client are typed into the terminal, text frames are `PtyControl` (`resize`); when the
-//! shell ends the agent sends `exit` with its code and closes. A viewer that goes leaves the terminal running.
+//! shell ends the agent sends `exit` with its code and closes. A viewer that goes leaves the terminal running; one
+//! that stops answering pings is let go.
 
 use std::path::Path as FsPath;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::Path;
@@ -14,6 +16,7 @@ use axum::response::Response;
 use axum::Json;
 use sandbox_protocol::{pty_query, PtyControl, PtyList, MAX_PTY_DIMENSION};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 use super::context::TenantCtx;
 use super::query::query;
@@ -58,10 +61,14 @@ pub async fn open(TenantCtx(sandbox): TenantCtx, uri: Uri, upgrade: WebSocketUpg
     let attached = terminal.attach();
     // A message is held whole before it is typed in: bounded, so no viewer can make the agent hold more.
     let upgrade = upgrade.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, terminal, attached)))
+    let ping = sandbox.terminals.ping();
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, terminal, attached, ping)))
 }
 
-async fn serve(mut socket: WebSocket, terminal: std::sync::Arc<Terminal>, attached: Attached) {
+/// Serves one viewer until it goes or the terminal ends. Every `ping` the viewer is pinged; one that has sent
+/// nothing for three pings (a browser answers each with a pong) is gone without a close (its network failed) and
+/// is let go, so that it holds neither the terminal's idle end nor the sandbox's.
+async fn serve(mut socket: WebSocket, terminal: std::sync::Arc<Terminal>, attached: Attached, ping: Duration) {
     let Attached { scrollback, mut live, mut ended, viewer: _viewer } = attached;
     let ready = PtyControl::Ready { pty_id: terminal.id.clone() };
     if send_control(&mut socket, &ready).await.is_err() {
@@ -70,8 +77,18 @@ async fn serve(mut socket: WebSocket, terminal: std::sync::Arc<Terminal>, attach
     if !scrollback.is_empty() && socket.send(Message::Binary(scrollback.into())).await.is_err() {
         return;
     }
+    let mut pings = tokio::time::interval_at(Instant::now() + ping, ping);
+    let mut heard = Instant::now();
     loop {
         tokio::select! {
+            _ = pings.tick() => {
+                if heard.elapsed() >= ping * 3 {
+                    tracing::info!(pty = %terminal.id, "a terminal viewer went silent: let go");
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() { return }
+            },
             output = live.recv() => match output {
                 Ok(bytes) => if socket.send(Message::Binary(bytes)).await.is_err() { return },
                 // A viewer too slow for the terminal lost some output; it goes on with what comes next.
@@ -88,22 +105,25 @@ async fn serve(mut socket: WebSocket, terminal: std::sync::Arc<Terminal>, attach
                 let _ = socket.send(Message::Close(None)).await;
                 return;
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Binary(bytes))) => {
-                    if terminal.master.write_all(&bytes).await.is_err() { return }
-                }
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<PtyControl>(text.as_str()) {
-                    Ok(PtyControl::Resize { cols, rows })
-                        if (1..=MAX_PTY_DIMENSION).contains(&cols) && (1..=MAX_PTY_DIMENSION).contains(&rows) =>
-                    {
-                        if let Err(err) = terminal.resize(cols, rows) {
-                            tracing::warn!(%err, "a terminal could not be resized");
-                        }
+            incoming = socket.recv() => {
+                heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if terminal.master.write_all(&bytes).await.is_err() { return }
                     }
-                    _ => tracing::debug!("a terminal viewer sent a control message that is not a valid resize"),
-                },
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
+                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<PtyControl>(text.as_str()) {
+                        Ok(PtyControl::Resize { cols, rows })
+                            if (1..=MAX_PTY_DIMENSION).contains(&cols) && (1..=MAX_PTY_DIMENSION).contains(&rows) =>
+                        {
+                            if let Err(err) = terminal.resize(cols, rows) {
+                                tracing::warn!(%err, "a terminal could not be resized");
+                            }
+                        }
+                        _ => tracing::debug!("a terminal viewer sent a control message that is not a valid resize"),
+                    },
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
             },
         }
     }

@@ -34,11 +34,19 @@ pub struct Settings {
     pub idle: Duration,
     /// Most terminals one sandbox may have.
     pub max_terminals: usize,
+    /// How often a viewer is pinged: traffic that keeps proxies from closing a quiet WebSocket (Cloudflare's edge
+    /// closes one idle for 100 s). A viewer that sends nothing, not even a pong, for three of these is let go.
+    pub ping: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { scrollback_bytes: 1024 * 1024, idle: Duration::from_secs(10 * 60), max_terminals: 32 }
+        Settings {
+            scrollback_bytes: 1024 * 1024,
+            idle: Duration::from_secs(10 * 60),
+            max_terminals: 32,
+            ping: Duration::from_secs(30),
+        }
     }
 }
 
@@ -153,6 +161,11 @@ pub struct Terminals {
 impl Terminals {
     pub fn new(reaper: Arc<Reaper>, settings: Settings) -> Terminals {
         Terminals { table: Arc::default(), reaper, settings }
+    }
+
+    /// How often a viewer is pinged (`Settings::ping`).
+    pub fn ping(&self) -> Duration {
+        self.settings.ping
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Terminal>>> {

@@ -170,3 +170,25 @@ fn ws_headers() -> Vec<(&'static str, &'static str)> {
         ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ]
 }
+
+#[tokio::test]
+async fn viewers_are_pinged_and_one_that_never_answers_is_let_go() {
+    let agent = Agent::start_with(&["--terminal-ping-ms", "100"]);
+    let (mut answering, id) = open(&agent, "").await;
+    // Never read again, so never a pong: as a browser whose network went away without a close.
+    let (silent, _) = open(&agent, &format!("ptyId={id}")).await;
+    let mut c = agent.client().await;
+    assert_eq!(c.get("/v1/ptys").await.json()["ptys"][0]["attached"], 2);
+    // The answering viewer reads (tungstenite answers each ping as it reads).
+    let mut pings = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, answering.next()).await {
+        pings += usize::from(matches!(message, Message::Ping(_)));
+    }
+    assert!(pings >= 4, "{pings} pings in 800 ms at one per 100 ms");
+    let listed = c.get("/v1/ptys").await.json();
+    assert_eq!(listed["ptys"][0]["attached"], 1, "the silent viewer was let go: {listed}");
+    type_in(&mut answering, b"echo $((2+3))k\r").await;
+    until(&mut answering, b"5k").await;
+    drop(silent);
+}
