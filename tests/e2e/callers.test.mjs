@@ -176,6 +176,7 @@ describe('the Rust client, every method, through rust-caller', () => {
     assert.deepEqual(t.cancelled, { first: 'start', cancelled: true, exitCode: 130 });
     assert.deepEqual(t.env, ['on', 'unset']);
     assert.deepEqual(t.session, { id: 'tour', cwd: '/workspace/t', historyTotal: 1, listed: true });
+    assert.deepEqual(t.terminals, { listed: 1, attached: 1, killed: true, again: { code: 'PTY_NOT_FOUND', status: 404 }, left: 0 });
     assert.deepEqual(t.duplicate, { code: 'SESSION_ALREADY_EXISTS', status: 409 });
     assert.deepEqual(t.afterDelete, { code: 'SESSION_NOT_FOUND', status: 404 });
     assert.deepEqual(t.files, { read: 'hello', renamed: '/workspace/d/b.txt', exists: true, paths: ['d', 'sub', 't', 'x', 'x/y', 'x/y/b.txt'] });

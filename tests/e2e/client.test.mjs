@@ -7,7 +7,7 @@ import {
   getSandbox, parseSSEStream, ContainerUnavailableError, SandboxError, SessionAlreadyExistsError,
   SessionNotFoundError, FileNotFoundError, UnauthorizedError, ValidationError,
 } from 'sandbox-rs';
-import { startStack } from './stack.mjs';
+import { openWebSocket, startStack } from './stack.mjs';
 
 const token = 'client-token-456';
 let stack;
@@ -200,6 +200,23 @@ describe('files', () => {
     assert.deepEqual(listed.files.map((f) => f.relativePath).sort(), ['d', 'd/bin', 'x', 'x/y', 'x/y/b.txt']);
     await sandbox.deleteFile('/workspace/x/y/b.txt');
     await assert.rejects(sandbox.readFile('/workspace/x/y/b.txt'), (e) => e instanceof FileNotFoundError && e.code === 'FILE_NOT_FOUND');
+  });
+});
+
+describe('terminals', () => {
+  test('listTerminals shows each with its viewers; killTerminal ends one, its viewer gets exit', async () => {
+    const sandbox = fresh();
+    assert.deepEqual(await sandbox.listTerminals(), []);
+    const ws = await openWebSocket(stack.base, `/v1/sandboxes/${sandbox.id}/pty?cols=90&rows=20`, { authorization: `Bearer ${token}` });
+    const { ptyId } = await ws.text();
+    const [listed] = await sandbox.listTerminals();
+    assert.deepEqual([listed.id, listed.cols, listed.rows, listed.attached], [ptyId, 90, 20, 1]);
+    const killed = await sandbox.killTerminal(ptyId);
+    assert.deepEqual([killed.success, killed.ptyId], [true, ptyId]);
+    assert.equal((await ws.text()).type, 'exit');
+    assert.deepEqual(await sandbox.listTerminals(), []);
+    await assert.rejects(sandbox.killTerminal(ptyId), (e) => e instanceof SandboxError && e.code === 'PTY_NOT_FOUND' && e.status === 404);
+    ws.close();
   });
 });
 

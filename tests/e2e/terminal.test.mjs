@@ -67,5 +67,8 @@ describe('terminals through the Worker', () => {
     const unknown = await connect(`${path}?ptyId=pty-nope`);
     assert.equal(unknown.refused, 404);
     assert.equal(JSON.parse(unknown.body).code, 'PTY_NOT_FOUND');
+    // A web page cannot open a shell on the developer's machine, token or not (cross-site WebSocket hijacking).
+    const fromPage = await connect(path, { authorization: `Bearer ${token}`, origin: 'https://evil.example' });
+    assert.equal(fromPage.refused, 403, fromPage.body);
   });
 });

@@ -16,6 +16,8 @@ import {
   type ReadFileResult,
   type Sandbox,
   type SessionOptions,
+  type PtyInfo,
+  type TerminalOptions,
 } from 'sandbox-rs';
 
 declare const env: { SANDBOX: { fetch(request: Request): Promise<Response> } };
@@ -64,6 +66,23 @@ export async function everyMethod(signal: AbortSignal): Promise<void> {
   const running: boolean = (await sandbox.status()).running;
   await sandbox.destroy();
   void [binary, made, renamed, exists, sessions, state, total, running];
+}
+
+export async function terminals(request: Request): Promise<Response> {
+  const sandbox = getSandbox(env.SANDBOX, 'box');
+  const options: TerminalOptions = { cols: 120, rows: 40, ptyId: 'pty-1' };
+  const socket: WebSocket = await sandbox.openTerminal({ cols: 80 });
+  socket.send(new TextEncoder().encode('ls\r'));
+  const listed: PtyInfo[] = await sandbox.listTerminals();
+  const viewers: number | undefined = listed[0]?.attached;
+  const ended: string = (await sandbox.killTerminal('pty-1')).ptyId;
+  const session = await sandbox.getSession('s');
+  void [viewers, ended, await session.openTerminal()];
+  // @ts-expect-error sizes are numbers
+  await sandbox.openTerminal({ cols: '80' });
+  // @ts-expect-error misspelt option
+  await sandbox.terminal(request, { ptyid: 'pty-1' });
+  return sandbox.terminal(request, options);
 }
 
 export function errors(e: unknown): void {

@@ -4,7 +4,16 @@ import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
 import { ROUTES } from './protocol.js';
 import { Transport, withId, type SandboxBinding } from './transport.js';
-import type { DestroyResult, ExposedPort, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions } from './types.js';
+import type {
+  DestroyResult,
+  ExposedPort,
+  PtyInfo,
+  SandboxStatus,
+  SessionDeleteResult,
+  SessionList,
+  SessionOptions,
+  TerminalKillResult,
+} from './types.js';
 import type * as wire from './wire.js';
 
 export interface SandboxOptions {
@@ -76,6 +85,21 @@ export class Sandbox extends Operations {
   }
 
   /** Whether the sandbox's container runs, and in which mode. */
+  /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
+  async listTerminals(): Promise<PtyInfo[]> {
+    const list = await this.transport.call<wire.PtyList>('GET', ROUTES.ptys);
+    return list.ptys;
+  }
+
+  /**
+   * Ends a terminal and everything started in it; its viewers get `exit`. Rejects with `PTY_NOT_FOUND` when there
+   * is none.
+   */
+  async killTerminal(ptyId: string): Promise<TerminalKillResult> {
+    const result = await this.transport.call<wire.DeleteResult>('DELETE', withId(ROUTES.ptyOne, ptyId));
+    return { success: result.success, ptyId: result.id, timestamp: result.timestamp };
+  }
+
   status(): Promise<SandboxStatus> {
     return this.transport.call('GET', ROUTES.sandbox);
   }

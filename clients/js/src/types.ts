@@ -280,6 +280,13 @@ export interface WaitForPortOptions {
   timeout?: number;
 }
 
+/** What `killTerminal` answers. */
+export interface TerminalKillResult {
+  success: boolean;
+  ptyId: string;
+  timestamp: string;
+}
+
 /** Options of `terminal` and `openTerminal`. */
 export interface TerminalOptions {
   /** The terminal's size (80 x 24 by default; at most 1000 each way). */

@@ -5,8 +5,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use sandbox_protocol::{
-    DeleteResult, DestroyResult, ExposePortRequest, ExposedPort, ExposedPortList, SandboxStatus, SessionInfo,
-    SessionList, SessionOptions, UnexposePortResult, DEFAULT_SESSION_ID,
+    DeleteResult, DestroyResult, ExposePortRequest, ExposedPort, ExposedPortList, PtyInfo, PtyList, SandboxStatus,
+    SessionInfo, SessionList, SessionOptions, UnexposePortResult, DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{at, at_id, Connection};
@@ -82,6 +82,18 @@ impl<T: Transport> Sandbox<T> {
     pub async fn get_exposed_ports(&self) -> Result<Vec<ExposedPort>> {
         let list: ExposedPortList = self.connection().call("GET", at(routes::PORTS), None::<&()>).await?;
         Ok(list.ports)
+    }
+
+    /// The sandbox's terminals (open with `terminal` or `open_terminal`, feature `worker`), with how many viewers
+    /// each has now.
+    pub async fn list_terminals(&self) -> Result<Vec<PtyInfo>> {
+        let list: PtyList = self.connection().call("GET", at(routes::PTYS), None::<&()>).await?;
+        Ok(list.ptys)
+    }
+
+    /// Ends a terminal and everything started in it; its viewers get `exit`. `PTY_NOT_FOUND` when there is none.
+    pub async fn kill_terminal(&self, pty_id: &str) -> Result<DeleteResult> {
+        self.connection().call("DELETE", &at_id(routes::PTY_ONE, pty_id)?, None::<&()>).await
     }
 
     pub async fn status(&self) -> Result<SandboxStatus> {

@@ -1,10 +1,12 @@
 //! Every method of the Rust client once, through the service binding, with what each returned: commands (with
-//! per-command options, streamed, cancelled), variables, files, sessions, errors, and the sandbox itself.
+//! per-command options, streamed, cancelled), variables, files, sessions, terminals, errors, and the sandbox itself.
 
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
-use sandbox_client::{get_sandbox, Encoding, ExecEventType, ExecOptions, ListFilesOptions, SessionOptions};
+use sandbox_client::{
+    get_sandbox, Encoding, ExecEventType, ExecOptions, ListFilesOptions, SessionOptions, TerminalOptions,
+};
 use serde_json::{json, Value};
 use worker::Env;
 
@@ -85,6 +87,15 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     sandbox.delete_file("/workspace/x/y/b.txt").await?;
     let missing = sandbox.read_file("/workspace/x/y/b.txt", None).await.err();
 
+    // Terminals: one of the Worker's own, listed, ended.
+    let socket = sandbox.open_terminal(TerminalOptions::default()).await?;
+    let terminals = sandbox.list_terminals().await?;
+    let pty_id = terminals.first().map(|t| t.id.clone()).unwrap_or_default();
+    let killed = sandbox.kill_terminal(&pty_id).await?;
+    let killed_again = sandbox.kill_terminal(&pty_id).await.err();
+    let left = sandbox.list_terminals().await?.len();
+    socket.close(Some(1000), Some("done"))?;
+
     // The sandbox itself, and an invalid one.
     let status = sandbox.status().await?;
     let invalid = get_sandbox(env.service("SANDBOX")?, "Not_Valid").exec("true", ExecOptions::default()).await.err();
@@ -112,5 +123,12 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
         "status": status,
         "invalid": err(invalid),
         "destroyed": destroyed.success,
+        "terminals": {
+            "listed": terminals.len(),
+            "attached": terminals.first().map(|t| t.attached),
+            "killed": killed.success && killed.id == pty_id,
+            "again": err(killed_again),
+            "left": left,
+        },
     }))
 }

@@ -14,12 +14,13 @@ use axum::extract::Path;
 use axum::http::Uri;
 use axum::response::Response;
 use axum::Json;
-use sandbox_protocol::{pty_query, PtyControl, PtyList, MAX_PTY_DIMENSION};
+use sandbox_protocol::{pty_query, DeleteResult, PtyControl, PtyList, MAX_PTY_DIMENSION};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use super::context::TenantCtx;
 use super::query::query;
+use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::session::script::{process_prelude, Start as Inherit};
 use crate::terminal::{Attached, Terminal};
@@ -139,7 +140,7 @@ pub async fn list(TenantCtx(sandbox): TenantCtx) -> Json<PtyList> {
     Json(PtyList { success: true, count: ptys.len(), ptys })
 }
 
-pub async fn end(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<serde_json::Value>> {
+pub async fn end(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<DeleteResult>> {
     sandbox.terminals.end(&id)?;
-    Ok(Json(serde_json::json!({ "success": true, "id": id })))
+    Ok(Json(DeleteResult { success: true, id, timestamp: iso_now() }))
 }
