@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::time::{clock_gettime, ClockId};
@@ -146,8 +147,6 @@ fn descendants(all: &[ProcStat], roots: &[i32]) -> Vec<i32> {
     out
 }
 
-/// Stops, then kills, whatever `select` picks from fresh snapshots, until it picks nothing new.
-/// Returns how many processes were killed.
 /// Sends `signal` once to each process `select` picks from a fresh snapshot (never to this process or PID 1).
 pub fn signal_each(select: impl Fn(&[ProcStat]) -> Vec<i32>, signal: Signal) {
     let me = std::process::id() as i32;
@@ -156,15 +155,35 @@ pub fn signal_each(select: impl Fn(&[ProcStat]) -> Vec<i32>, signal: Signal) {
     }
 }
 
+/// How long `kill_until_gone` waits for killed processes to be gone (SIGKILL takes effect when each next runs).
+const GONE_WITHIN: Duration = Duration::from_secs(2);
+
+/// Stops, then kills, whatever `select` picks from fresh snapshots, and returns once it picks nothing but zombies:
+/// what it killed is dead, and what appeared meanwhile was killed too (at most 20 rounds of new processes; the
+/// wait for the dead at most `GONE_WITHIN`). Returns how many processes were killed.
 pub fn kill_until_gone(select: impl Fn(&[ProcStat]) -> Vec<i32>) -> usize {
     let me = std::process::id() as i32;
     let mut killed: HashSet<i32> = HashSet::new();
-    for _ in 0..20 {
-        let targets: Vec<i32> = select(&snapshot()).into_iter().filter(|&pid| pid != me && pid > 1).collect();
-        let fresh: Vec<i32> = targets.iter().copied().filter(|pid| !killed.contains(pid)).collect();
-        if fresh.is_empty() {
+    let mut rounds = 0;
+    let deadline = Instant::now() + GONE_WITHIN;
+    loop {
+        let all = snapshot();
+        let running: HashSet<i32> = all.iter().filter(|p| p.state != 'Z').map(|p| p.pid).collect();
+        let live: Vec<i32> =
+            select(&all).into_iter().filter(|&pid| pid != me && pid > 1 && running.contains(&pid)).collect();
+        if live.is_empty() {
             break;
         }
+        let fresh: Vec<i32> = live.iter().copied().filter(|pid| !killed.contains(pid)).collect();
+        if fresh.is_empty() || rounds >= 20 {
+            if Instant::now() >= deadline {
+                tracing::warn!(left = live.len(), "killed processes are still there");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        rounds += 1;
         for &pid in &fresh {
             let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
         }
