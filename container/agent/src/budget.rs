@@ -16,11 +16,18 @@ use crate::error::AgentError;
 pub struct Budget {
     limit: usize,
     used: AtomicUsize,
+    /// Bytes given back since `take_released` last looked (what the allocator may now return to the system).
+    released: AtomicUsize,
 }
 
 impl Budget {
     pub fn new(limit: usize) -> Arc<Budget> {
-        Arc::new(Budget { limit, used: AtomicUsize::new(0) })
+        Arc::new(Budget { limit, used: AtomicUsize::new(0), released: AtomicUsize::new(0) })
+    }
+
+    /// The bytes given back since the last call, counted from zero again.
+    pub fn take_released(&self) -> usize {
+        self.released.swap(0, Ordering::AcqRel)
     }
 
     /// A charge of `bytes`, or `None` when they do not fit.
@@ -76,6 +83,7 @@ impl Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.budget.released.fetch_add(self.bytes, Ordering::Relaxed);
     }
 }
 

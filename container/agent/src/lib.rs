@@ -23,6 +23,7 @@ mod session;
 mod start_claim;
 mod tenant;
 mod terminal;
+mod trim;
 mod workspace;
 
 pub use config::{parse, Config, Parsed, USAGE};
@@ -31,3 +32,4 @@ pub use local::children::TOKEN_ENV;
 pub use local::jail::available as jail_available;
 pub use logging::init as init_logging;
 pub use server::run;
+pub use trim::configure as configure_allocator;

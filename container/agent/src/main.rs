@@ -3,6 +3,7 @@
 use sandbox_agent::{parse, Parsed, USAGE};
 
 fn main() {
+    sandbox_agent::configure_allocator();
     let config = match parse(std::env::args().skip(1)) {
         Ok(Parsed::Run(config)) => *config,
         Ok(Parsed::Help) => {

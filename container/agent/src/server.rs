@@ -46,6 +46,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     become_subreaper();
     let reaper = Reaper::start()?;
     let budget = Budget::new(config.memory_budget.unwrap_or_else(default_limit));
+    crate::trim::watch(Arc::clone(&budget));
     let context = Arc::new(SessionContext {
         reaper,
         default_timeout: config.command_timeout,
