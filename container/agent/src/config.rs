@@ -28,6 +28,8 @@ OPTIONS:
                             (default 15000)
   --terminal-idle-ms N      how long a terminal may have no viewer before it is ended (default 600000)
   --terminal-ping-ms N      how often a terminal's viewers are pinged; one silent for 3 pings is let go (default 30000)
+  --shell-pool N            ready shells each sandbox keeps, so that a new session starts at once; 0 for none
+                            (default 2)
   --memory-budget-mb N      memory that requests in flight may hold in all; beyond it they get 503
                             (default: half of the container's memory limit, or of the machine's)
   --state-dir DIR           where the agent notes what must outlive it in its container (default
@@ -48,6 +50,8 @@ pub struct Config {
     pub max_connections: usize,
     pub processes: crate::background::Settings,
     pub terminals: crate::terminal::Settings,
+    /// Ready shells each sandbox keeps for new sessions.
+    pub shell_pool: usize,
     pub io_timeout: Duration,
     pub memory_budget: Option<usize>,
     pub isolate: bool,
@@ -83,6 +87,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         max_connections: 1024,
         processes: crate::background::Settings::default(),
         terminals: crate::terminal::Settings::default(),
+        shell_pool: 2,
         io_timeout: Duration::from_secs(30),
         memory_budget: None,
         isolate: false,
@@ -142,6 +147,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let v = value("--terminal-idle-ms")?;
                 let ms = positive(&v).ok_or(format!("--terminal-idle-ms: {v:?} is not a positive number"))?;
                 config.terminals.idle = Duration::from_millis(ms as u64);
+            }
+            "--shell-pool" => {
+                let v = value("--shell-pool")?;
+                config.shell_pool =
+                    v.parse().ok().filter(|n| *n <= 64).ok_or(format!("--shell-pool: {v:?} is not 0-64"))?;
             }
             "--terminal-ping-ms" => {
                 let v = value("--terminal-ping-ms")?;

@@ -54,6 +54,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         processes: config.processes,
         terminals: config.terminals,
         budget: Arc::clone(&budget),
+        shell_pool: config.shell_pool,
     });
     let start_id = config.start_id.clone().and_then(|start| crate::start_claim::claim(&config.state_dir, start));
     let boot_id: Arc<str> =
@@ -147,6 +148,8 @@ fn child_flags(config: &Config) -> Vec<String> {
         config.terminals.idle.as_millis().to_string(),
         "--terminal-ping-ms".to_string(),
         config.terminals.ping.as_millis().to_string(),
+        "--shell-pool".to_string(),
+        config.shell_pool.to_string(),
     ];
     if let Some(timeout) = config.command_timeout {
         flags.extend(["--command-timeout-ms".to_string(), timeout.as_millis().to_string()]);

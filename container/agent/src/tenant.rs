@@ -17,8 +17,9 @@ use crate::names::{
     check_env, check_no_nul, check_sandbox_id, check_session_id, check_session_name, new_session_id, MAX_PATH_BYTES,
 };
 use crate::session::cancel::InFlight;
+use crate::session::pool::ShellPool;
 use crate::session::table::{Inserted, SessionTable};
-use crate::session::{terminate_all, Session, SessionConfig, SessionContext};
+use crate::session::{close_all, terminate_all, Remains, Session, SessionConfig, SessionContext};
 use crate::terminal::Terminals;
 use crate::workspace::Workspace;
 
@@ -36,12 +37,15 @@ pub struct Tenant {
     pub terminals: Terminals,
     sessions: SessionTable,
     context: Arc<SessionContext>,
+    /// Shells started ahead for its sessions.
+    pool: Arc<ShellPool>,
 }
 
 impl Tenant {
     pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
         let processes = Processes::new(Arc::clone(&context.reaper), context.processes);
         let terminals = Terminals::new(Arc::clone(&context.reaper), context.terminals);
+        let pool = ShellPool::new(context.shell_pool, Arc::clone(&context.reaper), workspace.real_root().to_path_buf());
         Self {
             id,
             workspace,
@@ -50,6 +54,7 @@ impl Tenant {
             terminals,
             sessions: SessionTable::default(),
             context,
+            pool,
         }
     }
 
@@ -82,6 +87,7 @@ impl Tenant {
             cwd,
             command_timeout: options.command_timeout_ms.map(Duration::from_millis),
             workspace: self.workspace.clone(),
+            pool: Some(Arc::clone(&self.pool)),
         };
         let mut ready = None;
         let session = self.sessions.insert_new(&id, self.context.max_sessions, || {
@@ -140,6 +146,7 @@ impl Tenant {
                 cwd: self.workspace.real_root().to_path_buf(),
                 command_timeout: None,
                 workspace: self.workspace.clone(),
+                pool: Some(Arc::clone(&self.pool)),
             };
             // Commands queue behind the shell's start, so nobody waits for readiness here.
             tracing::info!(session = DEFAULT_SESSION_ID, "session created");
@@ -178,7 +185,9 @@ impl Tenant {
         self.sessions.all()
     }
 
-    pub fn delete_session(&self, id: &str) -> AgentResult<()> {
+    /// Removes a session and ends it: from now on it runs nothing and its id is free. Its processes are returned
+    /// to be killed (`Remains::kill`), which the caller may finish after answering.
+    pub fn delete_session(&self, id: &str) -> AgentResult<Remains> {
         if id == DEFAULT_SESSION_ID {
             return Err(AgentError::new(
                 ErrorCode::DefaultSessionProtected,
@@ -187,9 +196,9 @@ impl Tenant {
         }
         let session = self.existing_session(id)?;
         self.sessions.remove(id);
-        session.terminate();
+        let remains = close_all(std::slice::from_ref(&session));
         tracing::info!(session = %id, "session deleted");
-        Ok(())
+        Ok(remains)
     }
 
     /// Ends every session and every process they started, and every background process. The sandbox takes no
@@ -201,7 +210,10 @@ impl Tenant {
         self.processes.end_all();
         self.terminals.end_all();
         if reopen {
+            self.pool.reset();
             self.sessions.open();
+        } else {
+            self.pool.close();
         }
     }
 }
@@ -212,6 +224,10 @@ fn destroying() -> AgentError {
 }
 
 async fn create_dir(real: &Path, shown: &str) -> AgentResult<()> {
+    // Mostly there already: one `stat` here rather than a trip to a blocking thread.
+    if real.is_dir() {
+        return Ok(());
+    }
     tokio::fs::create_dir_all(real).await.map_err(|e| AgentError::from_io(&e, shown))
 }
 
@@ -302,6 +318,7 @@ impl Tenants {
                 for sandbox in &all {
                     sandbox.processes.end_all();
                     sandbox.terminals.end_all();
+                    sandbox.pool.close();
                 }
             }
         }

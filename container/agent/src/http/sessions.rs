@@ -32,13 +32,16 @@ pub async fn history(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> A
     Ok(Json(sandbox.existing_session(&id)?.history()))
 }
 
+/// The answer comes once the session is ended (it runs nothing more, its id is free) and its shells' process
+/// groups are killed; the search for anything that left them (it walks /proc) follows off the async workers, a
+/// moment later so that the answer goes first, and is not waited for.
 pub async fn remove(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<DeleteResult>> {
-    let id_for_kill = id.clone();
-    let sandbox_for_kill = sandbox.clone();
-    // Killing walks /proc: keep it off the async workers.
-    tokio::task::spawn_blocking(move || sandbox_for_kill.delete_session(&id_for_kill))
-        .await
-        .map_err(|e| crate::error::AgentError::internal(e.to_string()))??;
+    let remains = sandbox.delete_session(&id)?;
+    remains.kill_groups();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let _ = tokio::task::spawn_blocking(move || remains.kill()).await;
+    });
     Ok(Json(DeleteResult { success: true, id, timestamp: iso_now() }))
 }
 

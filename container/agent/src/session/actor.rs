@@ -19,7 +19,8 @@ use tracing::Instrument;
 
 use super::drive::{drive, Buffers, End, Limits, Ran};
 use super::escalation::{self, EXIT_CANCELLED};
-use super::script::{init_script, Scope, Start};
+use super::pool::ShellPool;
+use super::script::{init_script, settle_script, Scope, Start};
 use super::shell::{Running, Shell};
 use super::{ExecSpec, Job, Outcome, Session, SessionContext, Sink};
 use crate::clock::iso;
@@ -43,24 +44,31 @@ struct Actor {
     saved: Option<Saved>,
     terminated: watch::Receiver<bool>,
     buffers: Buffers,
+    /// The sandbox's ready shells, taken before starting one.
+    pool: Option<Arc<ShellPool>>,
 }
 
 pub(super) fn spawn(
     session: Arc<Session>,
     context: Arc<SessionContext>,
     env: Vec<(String, String)>,
+    pool: Option<Arc<ShellPool>>,
     jobs: mpsc::UnboundedReceiver<Job>,
     ready: oneshot::Sender<AgentResult<()>>,
 ) {
     let terminated = session.terminated.subscribe();
-    let mut actor = Actor { session, context, env, shell: None, saved: None, terminated, buffers: Buffers::default() };
+    let buffers = Buffers::default();
+    let mut actor = Actor { session, context, env, shell: None, saved: None, terminated, buffers, pool };
     tokio::spawn(async move {
         // A shell that fails to start (descriptors exhausted for a moment, say) is started again by the next
         // command: the actor serves on, so the session is never left dead.
-        let started = actor.ensure_shell().await;
-        let _ = ready.send(started);
+        actor.first_shell(ready).await;
         actor.serve(jobs).await;
-        actor.stop();
+        // A session ended from outside has its shells killed by whoever ended it (`Remains`), off the async
+        // workers; one whose handle was dropped is ended here.
+        if !*actor.terminated.borrow() {
+            actor.stop();
+        }
     });
 }
 
@@ -190,16 +198,44 @@ impl Actor {
         unreachable!("the loop returns on its last attempt")
     }
 
+    /// The session's first shell. One taken from the pool is started and ready: the session is answered at once,
+    /// and its variables and directory are applied before its first command (which queues behind). Otherwise the
+    /// answer waits for a new shell's start, and says if it failed.
+    async fn first_shell(&mut self, ready: oneshot::Sender<AgentResult<()>>) {
+        let Some(shell) = self.pool.as_ref().and_then(|pool| pool.take()) else {
+            let _ = ready.send(self.ensure_shell().await);
+            return;
+        };
+        let _ = ready.send(Ok(()));
+        if let Err(err) = self.start_shell(shell, true).await {
+            if *self.terminated.borrow() {
+                return;
+            }
+            tracing::debug!(%err, "a pooled shell failed: starting one");
+            // A failure here reaches the first command, whose own start tries again.
+            if let Err(err) = self.ensure_shell().await {
+                tracing::warn!(session = %self.session.id, %err, "the session's shell did not start");
+            }
+        }
+    }
+
     async fn ensure_shell(&mut self) -> AgentResult<()> {
         if self.shell.as_ref().is_some_and(|s| !s.has_exited()) {
             return Ok(());
         }
         self.stop();
+        if let Some(shell) = self.pool.as_ref().and_then(|pool| pool.take()) {
+            match self.start_shell(shell, true).await {
+                Ok(()) => return Ok(()),
+                // A pooled shell that fails its first command of the session's (killed meanwhile): a new one.
+                Err(err) if !*self.terminated.borrow() => tracing::debug!(%err, "a pooled shell failed: starting one"),
+                Err(err) => return Err(err),
+            }
+        }
         if *self.terminated.borrow() {
             return Err(AgentError::session_not_found(&self.session.id));
         }
-        let cwd = self.session.cwd();
-        let mut shell = Shell::spawn(&self.context.reaper, &cwd).map_err(|e| {
+        let shell = Shell::spawn(&self.context.reaper, &self.session.cwd()).map_err(|e| {
             if *self.terminated.borrow() {
                 // The session was ended meanwhile (its sandbox destroyed, its folder gone).
                 ended_while_starting()
@@ -207,22 +243,34 @@ impl Actor {
                 start_failed(&e)
             }
         })?;
-        if !self.session.add_shell(shell.pid, shell.exit_watch()) {
+        self.start_shell(shell, false).await
+    }
+
+    /// Makes `shell` the session's: its variables and directory (and, unless it comes `pooled` with them already,
+    /// the traps), then its first report.
+    async fn start_shell(&mut self, mut shell: Shell, pooled: bool) -> AgentResult<()> {
+        if *self.terminated.borrow() || !self.session.add_shell(shell.pid, shell.exit_watch()) {
             // The session was terminated while this shell started: it goes too.
             shell.kill_all();
             return Err(AgentError::session_not_found(&self.session.id));
         }
-        let (control, state) = (shell.control_path(), shell.exit_state_path());
-        let script = match &self.saved {
+        let cwd = self.session.cwd();
+        let pwd;
+        let start = match &self.saved {
             Some(saved) => {
-                let pwd = if saved.pwd.is_empty() {
+                pwd = if saved.pwd.is_empty() {
                     cwd.clone()
                 } else {
                     PathBuf::from(std::ffi::OsStr::from_bytes(&saved.pwd))
                 };
-                init_script(&control, &state, &Start::Restore { exports: &saved.exports, cwd: &pwd })
+                Start::Restore { exports: &saved.exports, cwd: &pwd }
             }
-            None => init_script(&control, &state, &Start::Fresh { env: &self.env, cwd: &cwd }),
+            None => Start::Fresh { env: &self.env, cwd: &cwd },
+        };
+        let script = if pooled {
+            settle_script(&start)
+        } else {
+            init_script(&shell.control_path(), &shell.exit_state_path(), &start)
         };
         let terminated = self.terminated.clone();
         let failed = |what: String| {
@@ -246,7 +294,10 @@ impl Actor {
                 self.shell = Some(shell);
                 Ok(())
             }
-            End::Died { code, .. } => Err(failed(format!("it exited with status {code}"))),
+            End::Died { code, .. } => {
+                shell.kill_all();
+                Err(failed(format!("it exited with status {code}")))
+            }
         }
     }
 }

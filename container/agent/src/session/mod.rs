@@ -9,6 +9,7 @@ pub mod control;
 mod drive;
 mod escalation;
 mod history;
+pub mod pool;
 pub mod script;
 pub mod shell;
 mod sink;
@@ -45,6 +46,8 @@ pub struct SessionContext {
     pub terminals: crate::terminal::Settings,
     /// What requests in flight may hold; buffered output is charged to it.
     pub budget: Arc<Budget>,
+    /// How many ready shells each sandbox keeps for its new sessions.
+    pub shell_pool: usize,
 }
 
 /// How a session is made.
@@ -57,6 +60,8 @@ pub struct SessionConfig {
     pub cwd: PathBuf,
     pub command_timeout: Option<Duration>,
     pub workspace: Workspace,
+    /// The sandbox's ready shells (none: the session starts its own).
+    pub pool: Option<Arc<pool::ShellPool>>,
 }
 
 /// One command to run.
@@ -162,7 +167,7 @@ impl Session {
             budget: Arc::clone(&context.budget),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
-        actor::spawn(Arc::clone(&session), context, config.env, jobs_rx, ready_tx);
+        actor::spawn(Arc::clone(&session), context, config.env, config.pool, jobs_rx, ready_tx);
         (session, ready_rx)
     }
 
@@ -329,6 +334,12 @@ fn shell_refs(shells: &[(i32, ExitWatch)]) -> Vec<ShellRef> {
 /// Terminates many sessions at once: one walk of the process table for all of them, so ending a sandbox of a
 /// thousand sessions costs one scan, not a thousand.
 pub fn terminate_all(sessions: &[impl std::ops::Deref<Target = Session>]) {
+    close_all(sessions).kill();
+}
+
+/// Marks the sessions ended (no command starts in them from now on, a shell starting is killed as it registers)
+/// and returns what is left to kill. Cheap: no process is looked for.
+pub fn close_all(sessions: &[impl std::ops::Deref<Target = Session>]) -> Remains {
     let mut shells = Vec::new();
     for session in sessions {
         let mut recorded = session.shells.lock().expect("shells lock");
@@ -336,9 +347,34 @@ pub fn terminate_all(sessions: &[impl std::ops::Deref<Target = Session>]) {
         session.terminated.send_replace(true);
         shells.extend(recorded.all.iter().cloned());
     }
-    if !shells.is_empty() {
-        // Whether each shell has been reaped is read anew for every snapshot.
-        kill_until_gone(|all| session_processes(all, &shell_refs(&shells)));
+    Remains { shells }
+}
+
+/// The shells of ended sessions and everything they started, still to be killed.
+#[must_use = "what an ended session left runs until killed"]
+pub struct Remains {
+    shells: Vec<(i32, ExitWatch)>,
+}
+
+impl Remains {
+    /// SIGKILL to each shell's process group (the shell, its commands and their jobs, unless they left the group),
+    /// at once and without walking /proc; `kill` then finds the rest. A shell not yet reaped still owns its group's
+    /// number, so the signal cannot reach anyone else's.
+    pub fn kill_groups(&self) {
+        for (pid, exit) in &self.shells {
+            if exit.borrow().is_none() {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Kills them all and returns once none is left (walks /proc: blocking).
+    pub fn kill(self) {
+        if !self.shells.is_empty() {
+            // Whether each shell has been reaped is read anew for every snapshot.
+            let shells = self.shells;
+            kill_until_gone(|all| session_processes(all, &shell_refs(&shells)));
+        }
     }
 }
 

@@ -158,7 +158,15 @@ pub fn init_script(control: &str, exit_state: &str, start: &Start<'_>) -> Vec<u8
     s.extend_from_slice(b"\\builtin shopt -s expand_aliases\n");
     s.extend_from_slice(format!("\\builtin trap {} USR1\n", quote(usr1.as_bytes())).as_bytes());
     s.extend_from_slice(format!("\\builtin trap {} EXIT\n", quote(exit.as_bytes())).as_bytes());
+    s.extend_from_slice(&settle_script(start));
+    s
+}
+
+/// What makes a started shell a given session's: its variables and its directory. The end of `init_script`, and
+/// all a shell taken from the pool (started with `Start::Fresh` and no variables) still needs.
+pub fn settle_script(start: &Start<'_>) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
+    let mut s = Vec::with_capacity(256);
     let cwd = inherit(&mut s, start);
     s.extend_from_slice(format!("\\builtin cd -- {}\n", quote(cwd.as_os_str().as_bytes())).as_bytes());
     s

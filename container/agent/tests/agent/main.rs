@@ -29,6 +29,7 @@ mod session_state;
 mod sessions_api;
 mod set_env_vars;
 mod shell_death;
+mod shell_pool;
 mod stalled_reader;
 mod start_failure;
 mod streaming;

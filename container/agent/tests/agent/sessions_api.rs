@@ -132,6 +132,21 @@ async fn delete_ends_the_session_and_its_processes() {
 }
 
 #[tokio::test]
+async fn a_deleted_sessions_processes_die_though_its_id_is_taken_again_at_once() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    c.post("/v1/sessions", json!({"id": "again"})).await;
+    let old: i32 = s(&c.run(Some("again"), "sleep 60 & echo $!").await["stdout"]).parse().unwrap();
+    // The answer comes before the kill is done; the id is free at once.
+    assert_eq!(c.delete("/v1/sessions/again").await.status, 200);
+    assert_eq!(c.post("/v1/sessions", json!({"id": "again"})).await.status, 201);
+    let new: i32 = s(&c.run(Some("again"), "sleep 61 & echo $!").await["stdout"]).parse().unwrap();
+    assert!(eventually(std::time::Duration::from_secs(2), || !alive(old)).await, "the deleted session's process lives");
+    assert!(alive(new), "the kill of the old session reached the new one");
+    assert_eq!(c.run(Some("again"), "echo fine").await["stdout"], "fine");
+}
+
+#[tokio::test]
 async fn delete_during_a_command_ends_it() {
     let agent = Agent::start();
     let mut c = agent.client().await;

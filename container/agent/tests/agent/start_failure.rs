@@ -24,7 +24,8 @@ async fn the_default_session_starts_on_the_next_call_after_a_failed_start() {
         eprintln!("skipped: prlimit (util-linux) is not installed");
         return;
     }
-    let agent = Agent::start_with(&["--multi-sandbox", "{dir}"]);
+    // No pool: its shells, started in the background, would take and give back descriptors under the test's limit.
+    let agent = Agent::start_with(&["--multi-sandbox", "{dir}", "--shell-pool", "0"]);
     let pid = agent.pid();
     let mut c = agent.client().await.for_sandbox("starved");
     assert_eq!(c.get("/v1/sessions").await.status, 200);
