@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building the Worker needs, on a fresh machine: the wasm32 target, worker-build, the
-# wasm-bindgen CLI at exactly the version in Cargo.lock, the npm packages (wrangler, typescript), and bubblewrap for
+# wasm-bindgen CLI at exactly the version in Cargo.lock, the npm packages (wrangler, typescript, binaryen's
+# wasm-opt, xterm.js for the terminal page, playwright-core for its browser test), and bubblewrap for
 # the local jails (as root, from Debian). Skips what is there.
 # Prints the environment lines the build needs.
 set -euo pipefail
@@ -30,6 +31,8 @@ if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/d
     || echo "toolchain: could not install bubblewrap; local sandboxes will run unconfined" >&2
 fi
 
-if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/tsc ]; then
+# (Every package the scripts use: one missing means node_modules predates package-lock.json.)
+if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/wasm-opt ] \
+  || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@xterm/xterm ]; then
   npm ci --no-audit --no-fund >&2
 fi
