@@ -237,7 +237,7 @@ async fn main() {
     let created = scale(200);
     let create = measure(
         &mut c,
-        "session creation (shell ready)",
+        "session creation, back to back (shell ready)",
         created,
         "/v1/sessions",
         |i| json!({"id": format!("s{i}")}),
@@ -247,13 +247,44 @@ async fn main() {
     rows.push(create.row());
     let after_sessions = rss_kib(pid);
     let (shells, shells_rss) = children_rss_kib(pid);
+    // Delete, then create and delete again one at a time with a pause between (the pool refilled, the last
+    // delete's kill done): what a caller sees from a sandbox that is not flooded.
     let sessions = c.get("/v1/sessions").await.json();
+    let mut deletes = Vec::new();
     for session in sessions["sessions"].as_array().unwrap() {
         let id = session["id"].as_str().unwrap();
         if id.starts_with('s') {
-            c.delete(&format!("/v1/sessions/{id}")).await;
+            let t0 = Instant::now();
+            assert_eq!(c.delete(&format!("/v1/sessions/{id}")).await.status, 200);
+            deletes.push(t0.elapsed());
         }
     }
+    rows.push(Stats { name: "session delete, back to back (to its answer)".into(), samples: deletes }.row());
+    let (mut paced_creates, mut paced_deletes, mut paced_execs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut paced_health = Vec::new();
+    for i in 0..scale(200) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        assert_eq!(c.get("/v1/health").await.status, 200);
+        paced_health.push(t0.elapsed());
+        // For reference: one request after the same pause (the workers asleep again) costs more than in a run.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        assert_eq!(c.post("/v1/exec", json!({"command": "true", "sessionId": "bench"})).await.status, 200);
+        paced_execs.push(t0.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        assert_eq!(c.post("/v1/sessions", json!({"id": format!("q{i}")})).await.status, 201);
+        paced_creates.push(t0.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        assert_eq!(c.delete(&format!("/v1/sessions/q{i}")).await.status, 200);
+        paced_deletes.push(t0.elapsed());
+    }
+    rows.push(Stats { name: "session creation, one every 10 ms (shell ready)".into(), samples: paced_creates }.row());
+    rows.push(Stats { name: "session delete, one every 10 ms (to its answer)".into(), samples: paced_deletes }.row());
+    rows.push(Stats { name: "for reference: exec `true`, one every 10 ms".into(), samples: paced_execs }.row());
+    rows.push(Stats { name: "for reference: `GET /v1/health`, one every 10 ms".into(), samples: paced_health }.row());
     let created = created + (created / 10).max(2);
 
     let big = agent.dir.join("ten-mb");
@@ -272,6 +303,8 @@ async fn main() {
         .row(),
     );
     let rss_after_big = rss_kib(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_2s_after_big = rss_kib(pid);
 
     make_files(&agent.dir.join("many"), 10_000);
     rows.push(
@@ -286,6 +319,9 @@ async fn main() {
         .await
         .row(),
     );
+    let rss_after_listing = rss_kib(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_2s_after_listing = rss_kib(pid);
 
     // Background processes: the answer to a start, and how long a line takes from the process to a live stream.
     rows.push(
@@ -350,5 +386,18 @@ async fn main() {
         "| bash RSS per session ({shells} shells) | {:.1} MiB |",
         shells_rss as f64 / shells.max(1) as f64 / 1024.0
     );
-    println!("| agent RSS after 10 MB outputs | {:.1} MiB |", rss_after_big as f64 / 1024.0);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let of_idle = |kib: u64| kib as f64 / idle_rss.max(1) as f64;
+    println!("| agent RSS right after 10 MB outputs | {:.1} MiB |", mib(rss_after_big));
+    println!(
+        "| agent RSS 2 s after them | {:.1} MiB ({:.2}x idle) |",
+        mib(rss_2s_after_big),
+        of_idle(rss_2s_after_big)
+    );
+    println!("| agent RSS right after 10,000-entry listings | {:.1} MiB |", mib(rss_after_listing));
+    println!(
+        "| agent RSS 2 s after them | {:.1} MiB ({:.2}x idle) |",
+        mib(rss_2s_after_listing),
+        of_idle(rss_2s_after_listing)
+    );
 }
