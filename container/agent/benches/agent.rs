@@ -180,6 +180,33 @@ async fn line_latency(c: &mut Client, lines: usize) -> Vec<Duration> {
     samples
 }
 
+/// `clients` connections, each on a session of its own, running exec `true` for `window`: execs per second in all,
+/// and the fewest and most that one session ran.
+async fn throughput_of(addr: SocketAddr, clients: usize, prefix: &str, window: Duration) -> (f64, u64, u64) {
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let id = format!("{prefix}{i}");
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(addr).await;
+            c.post("/v1/sessions", json!({"id": id})).await;
+            let t0 = Instant::now();
+            let mut n = 0u64;
+            while t0.elapsed() < window {
+                c.post("/v1/exec", json!({"command": "true", "sessionId": id})).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap());
+    }
+    let total: u64 = counts.iter().sum();
+    let (least, most) = (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
+    (total as f64 / window.as_secs_f64(), least, most)
+}
+
 fn make_files(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     for i in 0..n {
@@ -319,6 +346,23 @@ async fn main() {
         .await
         .row(),
     );
+    // The floor of a listing: the same directory read and every entry `lstat`ed, here, on one thread.
+    let many = agent.dir.join("many");
+    let mut floor = Vec::new();
+    for _ in 0..scale(50) {
+        let t0 = Instant::now();
+        let mut n = 0;
+        for entry in std::fs::read_dir(&many).unwrap() {
+            let _ = entry.unwrap().metadata().unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 10_000);
+        floor.push(t0.elapsed());
+    }
+    rows.push(
+        Stats { name: "for reference: readdir + lstat of those 10,000 entries, in-process".into(), samples: floor }
+            .row(),
+    );
     let rss_after_listing = rss_kib(pid);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_2s_after_listing = rss_kib(pid);
@@ -341,29 +385,11 @@ async fn main() {
             .row(),
     );
 
-    // Throughput: 4 clients, each on its own session, exec `true` for a fixed time.
+    // Throughput: 4 and then 16 clients, each on its own session, exec `true` for a fixed time; with the fewest
+    // and most execs one session got, for fairness.
     let window = Duration::from_secs(if quick { 1 } else { 3 });
-    let mut tasks = Vec::new();
-    for i in 0..4 {
-        let addr = agent.addr;
-        tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(addr).await;
-            let id = format!("t{i}");
-            c.post("/v1/sessions", json!({"id": id})).await;
-            let t0 = Instant::now();
-            let mut n = 0u64;
-            while t0.elapsed() < window {
-                c.post("/v1/exec", json!({"command": "true", "sessionId": id})).await;
-                n += 1;
-            }
-            n
-        }));
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    let throughput = total as f64 / window.as_secs_f64();
+    let throughput = throughput_of(agent.addr, 4, "t", window).await;
+    let throughput16 = throughput_of(agent.addr, 16, "u", window).await;
 
     println!("## sandbox-agent benchmark\n");
     println!("Machine: {}\n", machine());
@@ -376,7 +402,11 @@ async fn main() {
     println!();
     println!("| measurement | value |");
     println!("|---|---|");
-    println!("| throughput, 4 clients on 4 sessions, exec `true` | {throughput:.0} execs/s |");
+    for (clients, (rate, least, most)) in [(4, throughput), (16, throughput16)] {
+        println!(
+            "| throughput, {clients} clients on {clients} sessions, exec `true` | {rate:.0} execs/s (per session: {least}-{most}) |"
+        );
+    }
     println!("| agent RSS, idle after start | {:.1} MiB |", idle_rss as f64 / 1024.0);
     println!(
         "| agent RSS per session ({created} sessions) | {:.1} KiB |",
