@@ -34,6 +34,38 @@ async fn list_files_reports_sdk_fields() {
 }
 
 #[tokio::test]
+async fn a_large_listing_is_whole_sorted_and_exact() {
+    // Past the size from which entries are stat'ed and serialised on several threads.
+    let agent = Agent::start();
+    let dir = agent.dir.join("big");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..3000 {
+        std::fs::write(dir.join(format!("f-{i:04}-\"q\"[x]")), vec![b'x'; i % 7]).unwrap();
+    }
+    std::fs::create_dir(dir.join("d-sub")).unwrap();
+    let mut c = agent.client().await;
+    let r = c.post("/v1/files/list", json!({"path": "big"})).await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["count"], 3001);
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3001);
+    let names: Vec<&str> = files.iter().map(|f| s(&f["relativePath"])).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert_eq!(files[0]["name"], "d-sub");
+    assert_eq!(files[0]["type"], "directory");
+    let f = &files[1 + 1234];
+    assert_eq!(f["name"], "f-1234-\"q\"[x]");
+    assert!(s(&f["absolutePath"]).ends_with("/big/f-1234-\"q\"[x]"), "{f}");
+    assert_eq!(f["size"], 1234 % 7);
+    assert_eq!(f["type"], "file");
+    assert!(s(&v["path"]).ends_with("/big"));
+    assert_eq!(v["success"], true);
+}
+
+#[tokio::test]
 async fn recursive_listing_prunes_hidden_directories_unless_asked() {
     let agent = Agent::start();
     std::fs::create_dir_all(agent.dir.join("r/.git/objects")).unwrap();
