@@ -61,6 +61,7 @@ try {
   const wasm = statSync(new URL('../build/index_bg.wasm', import.meta.url)).size;
   console.log(`\nWorker WASM (build/index_bg.wasm, as built): ${(wasm / 1024).toFixed(0)} KiB.`);
   await previewOverhead(auth);
+  await againstBaseline(auth, agentUrl);
 } finally {
   await stack.stop();
 }
@@ -100,4 +101,24 @@ async function previewOverhead(auth) {
   for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(3)} ms | ${r.p99.toFixed(3)} ms |`);
   console.log(`\nOverhead of the preview path: ${(rows[1].p50 / alone).toFixed(2)}× the port alone at p50 (+${(rows[1].p50 - alone).toFixed(3)} ms).`);
   keepAlive.destroy();
+}
+
+/// The Worker path against a baseline: a minimal JavaScript Worker and Durable Object forwarding the same call the
+/// same way (bench/baseline), under the same `wrangler dev`, alternately with the sandbox Worker. What the baseline
+/// costs belongs to workerd and wrangler's dev proxy; what the Worker costs beyond it is its own.
+async function againstBaseline(auth, agentUrl) {
+  const baseline = await stack.startWorker(new URL('./baseline/', import.meta.url).pathname, [
+    '--var', `AGENT_URL:${agentUrl}`, '--var', `AGENT_TOKEN:${stack.agentToken}`,
+  ]);
+  const rows = [];
+  rows.push(await measure('baseline: workerd → minimal JS Worker → Durable Object → agent', `${baseline}/v1/sandboxes/bench-box/exec`, {}));
+  rows.push(await measure('sandbox-rs: workerd → Worker → Durable Object → agent', `${stack.base}/v1/sandboxes/bench-box/exec`, auth));
+  rows.push(await measure('baseline, again', `${baseline}/v1/sandboxes/bench-box/exec`, {}));
+  const floor = (rows[0].p50 + rows[2].p50) / 2;
+  console.log('\n## The Worker path against a minimal forwarding Worker\n');
+  console.log(`exec \`true\` in one session, n = ${n} per row.\n`);
+  console.log('| path | p50 | p99 |');
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(3)} ms | ${r.p99.toFixed(3)} ms |`);
+  console.log(`\nsandbox-rs against the baseline: ${(rows[1].p50 / floor).toFixed(2)}× at p50 (${(rows[1].p50 - floor).toFixed(3)} ms of its own).`);
 }

@@ -261,12 +261,17 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
     /// Starts the caller Worker of `examples/<name>` (its `SANDBOX` binding reaches this stack's Worker) and
     /// returns its base URL.
     async startCaller(name) {
-      const callerPort = await freePort();
-      const cwd = join(root, 'examples', name);
-      callers.push(wranglerDev({ cwd, port: callerPort, registry, persist: join(dir, `wrangler-${name}`) }));
-      const callerBase = `http://127.0.0.1:${callerPort}`;
-      await waitFor(`${callerBase}/`, {}, 300_000, callers.at(-1));
-      return callerBase;
+      return this.startWorker(join(root, 'examples', name));
+    },
+    /// Starts the Worker configured in `cwd` under its own `wrangler dev` (with `args`, such as `--var`s) and
+    /// returns its base URL once `GET {ready}` answers.
+    async startWorker(cwd, args = [], ready = '/') {
+      const workerPort = await freePort();
+      const persist = join(dir, `wrangler-${callers.length}`);
+      callers.push(wranglerDev({ cwd, port: workerPort, registry, persist, args }));
+      const workerBase = `http://127.0.0.1:${workerPort}`;
+      await waitFor(`${workerBase}${ready}`, {}, 300_000, callers.at(-1));
+      return workerBase;
     },
     async stop() {
       await Promise.all([wrangler, ...callers].map(stopGroup));
