@@ -155,53 +155,45 @@ impl AgentLink {
     /// The running agent's counters in brief, for the sandbox's status: `None` when no container runs (nothing is
     /// started for it) or the agent does not answer within `SUMMARY_TIMEOUT` (logged).
     pub async fn summary(&self, sandbox_id: &str) -> Option<MetricsSummary> {
-        if !self.running() {
-            return None;
-        }
-        let asked = async {
-            let req = json_get(routes::METRICS).map_err(|e| e.to_string())?;
-            let mut response = self.send(&req, routes::METRICS, sandbox_id, None).await.map_err(|e| e.message)?;
-            if response.status_code() != 200 {
-                return Err(format!("HTTP {}", response.status_code()));
-            }
-            response.json::<MetricsSummary>().await.map_err(|e| e.to_string())
-        };
-        match within(SUMMARY_TIMEOUT, asked).await {
-            Some(Ok(summary)) => Some(summary),
-            Some(Err(message)) => {
-                self.log.warn("status.summary", format!("the agent's counters could not be read: {message}"));
-                None
-            }
-            None => {
-                self.log.warn("status.summary", "the agent's counters did not come in time");
-                None
-            }
-        }
+        self.ask(routes::METRICS, sandbox_id, "status.summary", "the agent's counters").await
     }
 
     /// How many of the running agent's terminals have a viewer attached now (their traffic does not pass through
     /// this object, so the idle alarm asks). 0 when no container runs or the agent does not answer in time.
     pub async fn watched_terminals(&self, sandbox_id: &str) -> usize {
+        let list: Option<PtyList> = self.ask(routes::PTYS, sandbox_id, "idle.terminals", "the agent's terminals").await;
+        list.map_or(0, |list| list.ptys.iter().filter(|pty| pty.attached > 0).count())
+    }
+
+    /// `GET route` of the running agent, read as JSON within `SUMMARY_TIMEOUT`; never starts a container. `None`
+    /// when none runs, or (logged as `event`, naming `what`) when the answer fails or is late.
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        route: &str,
+        sandbox_id: &str,
+        event: &str,
+        what: &str,
+    ) -> Option<T> {
         if !self.running() {
-            return 0;
+            return None;
         }
         let asked = async {
-            let req = json_get(routes::PTYS).map_err(|e| e.to_string())?;
-            let mut response = self.send(&req, routes::PTYS, sandbox_id, None).await.map_err(|e| e.message)?;
+            let req = json_get(route).map_err(|e| e.to_string())?;
+            let mut response = self.send(&req, route, sandbox_id, None).await.map_err(|e| e.message)?;
             if response.status_code() != 200 {
                 return Err(format!("HTTP {}", response.status_code()));
             }
-            response.json::<PtyList>().await.map_err(|e| e.to_string())
+            response.json::<T>().await.map_err(|e| e.to_string())
         };
         match within(SUMMARY_TIMEOUT, asked).await {
-            Some(Ok(list)) => list.ptys.iter().filter(|pty| pty.attached > 0).count(),
+            Some(Ok(value)) => Some(value),
             Some(Err(message)) => {
-                self.log.warn("idle.terminals", format!("the agent's terminals could not be read: {message}"));
-                0
+                self.log.warn(event, format!("{what} could not be read: {message}"));
+                None
             }
             None => {
-                self.log.warn("idle.terminals", "the agent's terminals did not come in time");
-                0
+                self.log.warn(event, format!("{what} did not come in time"));
+                None
             }
         }
     }
