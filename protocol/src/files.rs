@@ -54,6 +54,22 @@ pub struct FileInfo {
     pub permissions: Permissions,
 }
 
+/// A `FileInfo` that borrows its text, written the same way (tested): the agent writes each entry of a large
+/// listing from one of these without building its strings.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfoRef<'a> {
+    pub name: &'a str,
+    pub absolute_path: &'a str,
+    pub relative_path: &'a str,
+    #[serde(rename = "type")]
+    pub kind: FileType,
+    pub size: u64,
+    pub modified_at: &'a str,
+    pub mode: &'a str,
+    pub permissions: Permissions,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -64,6 +80,27 @@ pub struct ListFilesResult {
     pub files: Vec<FileInfo>,
     pub count: usize,
     pub timestamp: String,
+}
+
+impl ListFilesResult {
+    /// The JSON of a successful result around entries written elsewhere: the text before the first entry and the
+    /// text after the last. Between them go the entries (each a serialized `FileInfo` or `FileInfoRef`), separated
+    /// by commas; the whole equals the serialized result (tested). This lets a large listing be written in parts,
+    /// on several threads, and sent without joining them.
+    pub fn envelope(path: &str, count: usize, timestamp: &str) -> (Vec<u8>, Vec<u8>) {
+        let mut head = br#"{"success":true,"path":"#.to_vec();
+        write_str(&mut head, path);
+        head.extend_from_slice(br#","files":["#);
+        let mut tail = format!(r#"],"count":{count},"timestamp":"#).into_bytes();
+        write_str(&mut tail, timestamp);
+        tail.push(b'}');
+        (head, tail)
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, text);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -193,4 +230,55 @@ pub struct ExistsResult {
     pub path: String,
     pub exists: bool,
     pub timestamp: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> FileInfo {
+        FileInfo {
+            name: name.to_string(),
+            absolute_path: format!("/workspace/\"q\"/{name}"),
+            relative_path: format!("d/{name}"),
+            kind: FileType::Symlink,
+            size: 42,
+            modified_at: "2026-11-27T10:00:00.000Z".into(),
+            mode: "rwxr-x---".into(),
+            permissions: Permissions { readable: true, writable: false, executable: true },
+        }
+    }
+
+    #[test]
+    fn a_borrowed_entry_is_written_as_the_owned_one() {
+        let owned = entry("caf\u{e9} \\ \n");
+        let borrowed = FileInfoRef {
+            name: &owned.name,
+            absolute_path: &owned.absolute_path,
+            relative_path: &owned.relative_path,
+            kind: owned.kind,
+            size: owned.size,
+            modified_at: &owned.modified_at,
+            mode: &owned.mode,
+            permissions: owned.permissions,
+        };
+        assert_eq!(serde_json::to_string(&borrowed).unwrap(), serde_json::to_string(&owned).unwrap());
+    }
+
+    #[test]
+    fn the_envelope_around_its_entries_is_the_whole_result() {
+        for files in [vec![], vec![entry("a")], vec![entry("a"), entry("b"), entry("c")]] {
+            let result = ListFilesResult {
+                success: true,
+                path: "/workspace/\"odd\" [path]".into(),
+                count: files.len(),
+                files: files.clone(),
+                timestamp: "2026-11-27T10:00:00.000Z".into(),
+            };
+            let (head, tail) = ListFilesResult::envelope(&result.path, result.count, &result.timestamp);
+            let entries: Vec<String> = files.iter().map(|f| serde_json::to_string(f).unwrap()).collect();
+            let whole = [head, entries.join(",").into_bytes(), tail].concat();
+            assert_eq!(String::from_utf8(whole).unwrap(), serde_json::to_string(&result).unwrap());
+        }
+    }
 }

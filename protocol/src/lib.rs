@@ -25,7 +25,7 @@ pub use exec::{
     CancelExecRequest, CancelExecResult, Encoding, Ended, ExecEvent, ExecEventType, ExecRequest, ExecResult,
 };
 pub use files::{
-    DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileOpResult, FileType, ListFilesRequest,
+    DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileInfoRef, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,
     RenameFileRequest, RenameResult, WriteFileRequest,
 };

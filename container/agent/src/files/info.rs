@@ -19,16 +19,28 @@ pub fn file_type(meta: &Metadata) -> FileType {
     }
 }
 
-/// `rwxr-xr-x` for the nine permission bits of `mode`.
-pub fn mode_string(mode: u32) -> String {
-    let mut s = String::with_capacity(9);
-    for shift in [6, 3, 0] {
-        let bits = (mode >> shift) & 0o7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+/// `rwxr-xr-x` for the nine permission bits of `mode`, without allocating.
+#[derive(Clone, Copy)]
+pub struct ModeString([u8; 9]);
+
+impl ModeString {
+    pub fn as_str(&self) -> &str {
+        // Only `r`, `w`, `x` and `-` are written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
-    s
+}
+
+pub fn mode_string(mode: u32) -> ModeString {
+    let mut out = [b'-'; 9];
+    for (i, shift) in [6, 3, 0].into_iter().enumerate() {
+        let bits = (mode >> shift) & 0o7;
+        for (j, (bit, letter)) in [(4, b'r'), (2, b'w'), (1, b'x')].into_iter().enumerate() {
+            if bits & bit != 0 {
+                out[i * 3 + j] = letter;
+            }
+        }
+    }
+    ModeString(out)
 }
 
 /// The owner's bits, as the SDK reports them.
@@ -50,9 +62,10 @@ mod tests {
 
     #[test]
     fn modes_read_like_ls() {
-        assert_eq!(mode_string(0o755), "rwxr-xr-x");
-        assert_eq!(mode_string(0o100644), "rw-r--r--");
-        assert_eq!(mode_string(0o000), "---------");
+        assert_eq!(mode_string(0o755).as_str(), "rwxr-xr-x");
+        assert_eq!(mode_string(0o100644).as_str(), "rw-r--r--");
+        assert_eq!(mode_string(0o000).as_str(), "---------");
+        assert_eq!(mode_string(0o4777).as_str(), "rwxrwxrwx");
         assert_eq!(owner_permissions(0o500), Permissions { readable: true, writable: false, executable: true });
     }
 }

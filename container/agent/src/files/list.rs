@@ -5,11 +5,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use sandbox_protocol::{ErrorCode, FileInfo, FileType, ListFilesResult};
+use bytes::Bytes;
+
+use sandbox_protocol::{ErrorCode, FileInfoRef, FileType, ListFilesResult};
 
 use super::info::{file_type, mode_of, mode_string, owner_permissions, size_of};
+use super::parallel::{as_read, in_parts};
 use super::Target;
-use crate::clock::{iso, iso_now};
+use crate::clock::{epoch_ms, iso_ms};
 use crate::error::{AgentError, AgentResult};
 
 /// Most entries one listing returns (about 60 MiB of JSON): a tree of millions of files is refused, not held.
@@ -20,25 +23,48 @@ pub struct ListOptions {
     pub include_hidden: bool,
 }
 
+/// A listing, sorted: each entry as compact as its JSON needs (its relative path, its name the path's tail, and
+/// its metadata); the strings of the answer are built only as it is written.
+pub struct Listing {
+    /// The listed directory as callers see it, without a trailing `/`: absolute paths are this, `/`, the relative.
+    base: String,
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    relative: String,
+    name_at: usize,
+    kind: FileType,
+    size: u64,
+    modified_ms: i64,
+    mode: u32,
+}
+
+impl Entry {
+    fn name(&self) -> &str {
+        &self.relative[self.name_at..]
+    }
+}
+
 /// Lists `dir`. `shown_root` is the directory as callers see it: absolute paths in the result start with it.
-pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResult<ListFilesResult> {
+pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResult<Listing> {
     let meta = fs::metadata(&dir.real).map_err(|e| AgentError::from_io(&e, &dir.shown))?;
     if !meta.is_dir() {
         return Err(AgentError::new(ErrorCode::NotDirectory, format!("{}: not a directory", dir.shown)));
     }
-    let mut files = Vec::new();
+    let mut entries = Vec::new();
     // An explicit stack, not recursion: the sandbox chooses how deep its trees go.
-    let mut pending = vec![(dir.real.clone(), shown_root.to_path_buf(), String::new())];
+    let mut pending = vec![(dir.real.clone(), String::new())];
     let mut first = true;
-    while let Some((real, shown, prefix)) = pending.pop() {
-        match list_one(&real, &shown, &prefix, options, &mut files, &mut pending) {
+    while let Some((real, prefix)) = pending.pop() {
+        match list_one(&real, &prefix, options, &mut entries, &mut pending) {
             Ok(()) => {}
             Err(e) if first => return Err(AgentError::from_io(&e, &dir.shown)),
             // A subdirectory that cannot be read is listed but not entered.
             Err(_) => {}
         }
         first = false;
-        if files.len() > MAX_ENTRIES {
+        if entries.len() > MAX_ENTRIES {
             return Err(AgentError::new(
                 ErrorCode::FileTooLarge,
                 format!(
@@ -48,85 +74,163 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
             ));
         }
     }
-    files.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
-    Ok(ListFilesResult {
-        success: true,
-        path: shown_root.to_string_lossy().into_owned(),
-        count: files.len(),
-        files,
-        timestamp: iso_now(),
-    })
+    // Relative paths are unique: no order among equals to keep.
+    entries.sort_unstable_by(|a, b| a.relative.cmp(&b.relative));
+    let base = shown_root.to_string_lossy().trim_end_matches('/').to_string();
+    Ok(Listing { base, entries })
 }
 
 /// Lists one directory into `out`; with `recursive`, queues its subdirectories on `pending`.
 fn list_one(
     real: &Path,
-    shown: &Path,
     prefix: &str,
     options: &ListOptions,
-    out: &mut Vec<FileInfo>,
-    pending: &mut Vec<(PathBuf, PathBuf, String)>,
+    out: &mut Vec<Entry>,
+    pending: &mut Vec<(PathBuf, String)>,
 ) -> io::Result<()> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(real)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if options.include_hidden || !name.starts_with('.') {
-            entries.push((entry, name));
-        }
-        if out.len() + entries.len() > MAX_ENTRIES {
-            // Enough to know the listing is refused: read no further.
-            break;
-        }
-    }
-    let base = shown.to_string_lossy();
-    let base = base.trim_end_matches('/');
-    let infos = stat_all(entries, |(entry, name)| {
-        // The entry may vanish while we list: skip it rather than fail the listing.
-        let meta = entry.metadata().ok()?;
-        let mode = mode_of(&meta);
-        Some(FileInfo {
-            absolute_path: format!("{base}/{name}"),
-            relative_path: if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") },
-            name,
-            kind: file_type(&meta),
-            size: size_of(&meta),
-            modified_at: meta.modified().map(iso).unwrap_or_default(),
-            mode: mode_string(mode),
-            permissions: owner_permissions(mode),
+    let mut read = 0;
+    let names = fs::read_dir(real)?
+        .filter_map(|entry| {
+            let name = match entry {
+                Ok(entry) => (utf8_name(entry.file_name()), entry),
+                Err(e) => return Some(Err(e)),
+            };
+            (options.include_hidden || !name.0.starts_with('.')).then_some(Ok(name))
         })
-    });
-    for info in infos {
-        if options.recursive && info.kind == FileType::Directory {
-            pending.push((real.join(&info.name), PathBuf::from(&info.absolute_path), info.relative_path.clone()));
+        // Enough to know the listing is refused: read no further.
+        .take_while(|_| {
+            read += 1;
+            out.len() + read <= MAX_ENTRIES + 1
+        });
+    // Entries are described while the directory is still being read. Each `stat` is relative to the directory
+    // read (the entry's own handle on it), never a path walked again.
+    let described = as_read(names, |batch| {
+        batch
+            .into_iter()
+            .filter_map(|(name, entry)| {
+                // The entry may vanish while we list: skip it rather than fail the listing.
+                let meta = entry.metadata().ok()?;
+                let (relative, name_at) =
+                    if prefix.is_empty() { (name, 0) } else { (format!("{prefix}/{name}"), prefix.len() + 1) };
+                Some(Entry {
+                    relative,
+                    name_at,
+                    kind: file_type(&meta),
+                    size: size_of(&meta),
+                    modified_ms: meta.modified().map(epoch_ms).unwrap_or_default(),
+                    mode: mode_of(&meta),
+                })
+            })
+            .collect::<Vec<_>>()
+    })?;
+    for part in described {
+        for entry in part {
+            if options.recursive && entry.kind == FileType::Directory {
+                pending.push((real.join(entry.name()), entry.relative.clone()));
+            }
+            out.push(entry);
         }
-        out.push(info);
     }
     Ok(())
 }
 
-/// Entries of one directory beyond which their `stat` calls are spread over the machine's cores.
-const PARALLEL_FROM: usize = 512;
+/// A name as text: itself when it is UTF-8 (no copy), with U+FFFD for each invalid sequence otherwise.
+fn utf8_name(name: std::ffi::OsString) -> String {
+    name.into_string().unwrap_or_else(|name| name.to_string_lossy().into_owned())
+}
 
-/// Maps `describe` over `items`, on several threads when there are many (a `stat` per entry dominates a large
-/// listing), keeping the order.
-fn stat_all<T: Send, U: Send>(items: Vec<T>, describe: impl Fn(T) -> Option<U> + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    if items.len() < PARALLEL_FROM || threads < 2 {
-        return items.into_iter().filter_map(describe).collect();
+impl Listing {
+    pub fn count(&self) -> usize {
+        self.entries.len()
     }
-    let chunk = items.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<T>> = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        chunks.push(items.by_ref().take(chunk).collect());
+
+    /// The listing as the JSON of a `ListFilesResult`, in pieces to send one after another: a large one is
+    /// written in contiguous parts on several threads, and never joined into one buffer.
+    pub fn to_json(&self, timestamp: &str) -> Vec<Bytes> {
+        let (head, tail) = ListFilesResult::envelope(&self.base, self.entries.len(), timestamp);
+        let parts = in_parts(self.entries.iter().collect(), |part| self.write_entries(&part));
+        let mut pieces = vec![Bytes::from(head)];
+        for part in parts.into_iter().filter(|p| !p.is_empty()) {
+            let part = Bytes::from(part);
+            // Every entry is written after a comma; the first of all has none.
+            pieces.push(if pieces.len() == 1 { part.slice(1..) } else { part });
+        }
+        pieces.push(Bytes::from(tail));
+        pieces
     }
-    let describe = &describe;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = chunks
-            .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().filter_map(describe).collect::<Vec<U>>()))
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-    })
+
+    /// Entries as JSON objects, each after a comma.
+    fn write_entries(&self, entries: &[&Entry]) -> Vec<u8> {
+        // The entry's text and about 180 bytes of names, punctuation and metadata.
+        let size = entries.iter().map(|e| 180 + self.base.len() + 2 * e.relative.len()).sum();
+        let mut out = Vec::with_capacity(size);
+        let mut absolute = String::new();
+        for entry in entries {
+            out.push(b',');
+            absolute.clear();
+            absolute.push_str(&self.base);
+            absolute.push('/');
+            absolute.push_str(&entry.relative);
+            let mode = mode_string(entry.mode);
+            let modified = iso_ms(entry.modified_ms);
+            let info = FileInfoRef {
+                name: entry.name(),
+                absolute_path: &absolute,
+                relative_path: &entry.relative,
+                kind: entry.kind,
+                size: entry.size,
+                modified_at: modified.as_str(),
+                mode: mode.as_str(),
+                permissions: owner_permissions(entry.mode),
+            };
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, &info);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    use sandbox_protocol::FileInfo;
+
+    #[test]
+    fn a_file_dated_beyond_any_calendar_is_listed_not_a_failure() {
+        // Code in a sandbox can date a file on a tmpfs to year 3,170,843 (`touch -d @99999999999999`); ext4 clamps
+        // such dates, so this needs the machine's tmpfs.
+        let root = Path::new("/dev/shm");
+        if !root.is_dir() {
+            eprintln!("skipped: no /dev/shm here");
+            return;
+        }
+        let dir = root.join(format!("sandbox-agent-list-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        for (name, secs) in [("far", 99_999_999_999_999), ("past", -99_999_999_999), ("now", 1_764_140_791)] {
+            let file = dir.join(name);
+            fs::write(&file, name).unwrap();
+            let at = TimeSpec::new(secs, 0);
+            utimensat(nix::fcntl::AT_FDCWD, &file, &at, &at, UtimensatFlags::NoFollowSymlink).unwrap();
+        }
+        let target = Target { real: dir.clone(), shown: "/workspace/d".into() };
+        let options = ListOptions { recursive: false, include_hidden: false };
+        let listed = list(&target, Path::new("/workspace/d"), &options).unwrap();
+        let json = listed.to_json("2026-11-27T10:00:00.000Z").concat();
+        let _ = fs::remove_dir_all(&dir);
+        let result: ListFilesResult = serde_json::from_slice(&json).unwrap();
+        let dates: Vec<(&str, &str)> =
+            result.files.iter().map(|f: &FileInfo| (f.name.as_str(), f.modified_at.as_str())).collect();
+        assert_eq!(
+            dates,
+            [
+                ("far", "+275760-09-13T00:00:00.000Z"),
+                ("now", "2025-11-26T07:06:31.000Z"),
+                ("past", "-001199-02-15T14:13:21.000Z")
+            ]
+        );
+        assert_eq!(result.files[0].absolute_path, "/workspace/d/far");
+    }
 }

@@ -4,6 +4,7 @@
 pub mod info;
 pub mod list;
 pub mod ops;
+mod parallel;
 pub mod tree;
 
 /// A path as the caller named it and as it is on this machine.

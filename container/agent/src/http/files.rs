@@ -16,6 +16,7 @@ use sandbox_protocol::{
 
 use super::body::JsonBody;
 use super::context::TenantCtx;
+use super::pieces;
 use super::AppState;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
@@ -47,19 +48,16 @@ pub async fn list(
 ) -> AgentResult<Response> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let options = ListOptions { recursive: req.recursive, include_hidden: req.include_hidden };
-    // Listing and serialising a large directory are both heavy: do both off the async workers, into a buffer
-    // sized up front (about 220 bytes an entry).
-    let body = blocking(move || {
+    // Listing and writing a large directory are both heavy: both run off the async workers.
+    let (pieces, charge) = blocking(move || {
         let shown = PathBuf::from(&dir.shown);
         let listed = listing::list(&dir, Path::new(&shown), &options)?;
-        let size = 256 + listed.files.len() * 240;
-        let _charge = state.budget.charge(size, "listFiles")?;
-        let mut body = Vec::with_capacity(size);
-        serde_json::to_writer(&mut body, &listed).map_err(|e| AgentError::internal(e.to_string()))?;
-        Ok(body)
+        // About 240 bytes of JSON an entry, held until the answer is sent.
+        let charge = state.budget.charge(256 + listed.count() * 240, "listFiles")?;
+        Ok((listed.to_json(&iso_now()), charge))
     })
     .await?;
-    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(([(CONTENT_TYPE, "application/json")], pieces::body(pieces, charge)).into_response())
 }
 
 pub async fn write(

@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod health;
 mod metrics;
+mod pieces;
 mod processes;
 mod pty;
 mod query;
