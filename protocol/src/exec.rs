@@ -114,6 +114,32 @@ impl ExecResult {
     pub fn ended(&self) -> Ended {
         self.ended_as.unwrap_or(if self.timed_out { Ended::TimedOut } else { Ended::Exited })
     }
+
+    /// This result's JSON, the bytes serde writes (tested), into `out`, with its text fields written by
+    /// `json::write_str`: megabytes of output are most of an exec's answer, and serde scans them a byte at a time.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let text = self.stdout.len() + self.stderr.len() + self.command.len();
+        out.reserve(320 + text + text / 16);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, r#"{{"success":{},"exitCode":{},"stdout":"#, self.success, self.exit_code);
+        crate::json::write_str(out, &self.stdout);
+        out.extend_from_slice(br#","stderr":"#);
+        crate::json::write_str(out, &self.stderr);
+        out.extend_from_slice(br#","command":"#);
+        crate::json::write_str(out, &self.command);
+        let _ = write!(out, r#","duration":{},"timestamp":"#, self.duration);
+        crate::json::write_str(out, &self.timestamp);
+        out.extend_from_slice(br#","sessionId":"#);
+        crate::json::write_str(out, &self.session_id);
+        if let Some(ended) = self.ended_as {
+            out.extend_from_slice(br#","ended":"#);
+            let _ = serde_json::to_writer(&mut *out, &ended);
+        }
+        let _ = write!(out, r#","timedOut":{},"truncated":{},"encoding":"#, self.timed_out, self.truncated);
+        let _ = serde_json::to_writer(&mut *out, &self.encoding);
+        out.push(b'}');
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +181,34 @@ pub struct ExecEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_result_written_by_hand_is_what_serde_writes(
+            success: bool,
+            exit_code: i32,
+            stdout: String,
+            stderr in "[a-z\n\"\\\u{0}-\u{1f}]{0,40}",
+            command: String,
+            duration: u64,
+            session_id: String,
+            ended in prop::option::of(prop::sample::select(Ended::ALL.to_vec())),
+            timed_out: bool,
+            truncated: bool,
+            base64: bool,
+        ) {
+            let result = ExecResult {
+                success, exit_code, stdout, stderr, command, duration,
+                timestamp: "2026-11-27T10:00:00.000Z".into(),
+                session_id, ended_as: ended, timed_out, truncated,
+                encoding: if base64 { Encoding::Base64 } else { Encoding::Utf8 },
+            };
+            let mut ours = Vec::new();
+            result.write_json(&mut ours);
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&result).unwrap());
+        }
+    }
 
     #[test]
     fn encoding_accepts_both_spellings_of_utf8() {

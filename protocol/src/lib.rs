@@ -8,6 +8,7 @@ mod evolution;
 mod exec;
 mod files;
 pub mod ids;
+pub mod json;
 mod ports;
 mod process;
 pub mod routes;

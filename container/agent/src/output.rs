@@ -42,16 +42,24 @@ impl Capture {
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// The kept bytes, and their charge: hold it until the result made of them is sent.
+    pub fn into_parts(self) -> (Vec<u8>, Option<Charge>) {
+        (self.bytes, self.charge)
+    }
 }
 
 /// The whole output of a buffered result in the requested encoding. Text drops exactly one trailing `\n`
-/// (so `echo hi` gives `"hi"`) and replaces invalid UTF-8; base64 keeps every byte.
-pub fn encode_result(bytes: &[u8], encoding: Encoding) -> String {
+/// (so `echo hi` gives `"hi"`) and replaces invalid UTF-8; base64 keeps every byte. Valid UTF-8, the usual case,
+/// becomes the text without a copy.
+pub fn encode_result(mut bytes: Vec<u8>, encoding: Encoding) -> String {
     match encoding {
         Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
         Encoding::Utf8 => {
-            let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-            String::from_utf8_lossy(body).into_owned()
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            String::from_utf8(bytes).unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
         }
     }
 }
@@ -143,21 +151,21 @@ mod tests {
 
     #[test]
     fn text_results_drop_exactly_one_trailing_newline() {
-        assert_eq!(encode_result(b"secret-key\n", Encoding::Utf8), "secret-key");
-        assert_eq!(encode_result(b"a\n\n", Encoding::Utf8), "a\n");
-        assert_eq!(encode_result(b"no newline", Encoding::Utf8), "no newline");
-        assert_eq!(encode_result(b"crlf\r\n", Encoding::Utf8), "crlf\r");
-        assert_eq!(encode_result(b"", Encoding::Utf8), "");
+        assert_eq!(encode_result(b"secret-key\n".to_vec(), Encoding::Utf8), "secret-key");
+        assert_eq!(encode_result(b"a\n\n".to_vec(), Encoding::Utf8), "a\n");
+        assert_eq!(encode_result(b"no newline".to_vec(), Encoding::Utf8), "no newline");
+        assert_eq!(encode_result(b"crlf\r\n".to_vec(), Encoding::Utf8), "crlf\r");
+        assert_eq!(encode_result(b"".to_vec(), Encoding::Utf8), "");
     }
 
     #[test]
     fn text_results_replace_invalid_utf8_and_keep_nul() {
-        assert_eq!(encode_result(b"a\0b\xffc", Encoding::Utf8), "a\0b\u{fffd}c");
+        assert_eq!(encode_result(b"a\0b\xffc".to_vec(), Encoding::Utf8), "a\0b\u{fffd}c");
     }
 
     #[test]
     fn base64_results_keep_every_byte() {
-        assert_eq!(encode_result(b"a\n", Encoding::Base64), "YQo=");
+        assert_eq!(encode_result(b"a\n".to_vec(), Encoding::Base64), "YQo=");
     }
 
     #[test]

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::response::Response;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use sandbox_protocol::Ended;
@@ -75,22 +76,30 @@ fn prepare(sandbox: &Tenant, req: ExecRequest) -> AgentResult<Prepared> {
     Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize, registration })
 }
 
-pub async fn exec(
-    TenantCtx(sandbox): TenantCtx,
-    JsonBody(req, _held): JsonBody<ExecRequest>,
-) -> AgentResult<Json<ExecResult>> {
+pub async fn exec(TenantCtx(sandbox): TenantCtx, JsonBody(req, _held): JsonBody<ExecRequest>) -> AgentResult<Response> {
     let Prepared { session, spec, encoding, cap, registration } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
     // Dropping this future (the client went away) drops the reply channel, which kills the command.
     let collected = session.exec(spec, cap).await?;
     drop(registration);
     let truncated = collected.stdout.truncated() || collected.stderr.truncated();
-    Ok(Json(ExecResult {
-        stdout: encode_result(collected.stdout.bytes(), encoding),
-        stderr: encode_result(collected.stderr.bytes(), encoding),
+    // The output's charges are held until its text is written.
+    let (stdout, _stdout_charge) = collected.stdout.into_parts();
+    let (stderr, _stderr_charge) = collected.stderr.into_parts();
+    let result = ExecResult {
+        stdout: encode_result(stdout, encoding),
+        stderr: encode_result(stderr, encoding),
         truncated,
         ..result(&collected.outcome, command, &session.id, encoding)
-    }))
+    };
+    Ok(written(&result))
+}
+
+/// The result's JSON in one buffer sized for it up front: a large output is copied once, not regrown.
+fn written(result: &ExecResult) -> Response {
+    let mut body = Vec::new();
+    result.write_json(&mut body);
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encoding) -> ExecResult {

@@ -59,7 +59,7 @@ impl Client {
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let body = Vec::from(response.into_body().collect().await.expect("body").to_bytes());
         Reply { status, content_type, body }
     }
 
