@@ -183,8 +183,7 @@ impl Listing {
                 mode: mode.as_str(),
                 permissions: owner_permissions(entry.mode),
             };
-            // Writing into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut out, &info);
+            info.write_json(&mut out);
         }
         out
     }
