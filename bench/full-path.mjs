@@ -1,6 +1,7 @@
 // The full path against the agent alone, in one run: exec `true` in one session, p50/p99, and the overhead ratio.
 // Full path: client → workerd (`wrangler dev`) → Worker → Durable Object → agent. Both over HTTP keep-alive from
 // this process. Run with `npm run bench:worker` (builds the release agent and the Worker first).
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { Agent as HttpAgent, request } from 'node:http';
 import { cpus, totalmem, release } from 'node:os';
@@ -105,11 +106,18 @@ async function previewOverhead(auth) {
 
 /// The Worker path against a baseline: a minimal JavaScript Worker and Durable Object forwarding the same call the
 /// same way (bench/baseline), under the same `wrangler dev`, alternately with the sandbox Worker. What the baseline
-/// costs belongs to workerd and wrangler's dev proxy; what the Worker costs beyond it is its own.
+/// costs belongs to workerd and wrangler's dev proxy; what the Worker costs beyond it is its own. Both are also
+/// timed without the dev proxy, straight at their workerd, and the hops split: the Worker alone, the Worker and its
+/// Durable Object, the whole path.
 async function againstBaseline(auth, agentUrl) {
+  const agentHeaders = { 'x-sandbox-id': 'bench-box', 'x-sandbox-agent-token': stack.agentToken };
+  const before = workerdPorts();
+  const direct = await directEntry(before, [new URL(stack.base).port], '/v1/health', auth);
   const baseline = await stack.startWorker(new URL('./baseline/', import.meta.url).pathname, [
     '--var', `AGENT_URL:${agentUrl}`, '--var', `AGENT_TOKEN:${stack.agentToken}`,
   ]);
+  const added = new Set([...workerdPorts()].filter((p) => !before.has(p)));
+  const baselineDirect = await directEntry(added, [new URL(baseline).port], '/v1/sandboxes/bench-box/health', {});
   const rows = [];
   rows.push(await measure('baseline: workerd → minimal JS Worker → Durable Object → agent', `${baseline}/v1/sandboxes/bench-box/exec`, {}));
   rows.push(await measure('sandbox-rs: workerd → Worker → Durable Object → agent', `${stack.base}/v1/sandboxes/bench-box/exec`, auth));
@@ -121,4 +129,53 @@ async function againstBaseline(auth, agentUrl) {
   console.log('|---|---|---|');
   for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(3)} ms | ${r.p99.toFixed(3)} ms |`);
   console.log(`\nsandbox-rs against the baseline: ${(rows[1].p50 / floor).toFixed(2)}× at p50 (${(rows[1].p50 - floor).toFixed(3)} ms of its own).`);
+  if (!direct || !baselineDirect) {
+    console.log('\n(The hops without the dev proxy: skipped, workerd\'s own port was not found; this needs `ss`.)');
+    return;
+  }
+  const at = (port) => `http://127.0.0.1:${port}`;
+  const exec = '/v1/sandboxes/bench-box/exec';
+  const hops = [];
+  hops.push(await measure('agent alone: `GET /v1/health` (a round trip from this client)', `${agentUrl}/v1/health`, agentHeaders, health));
+  hops.push(await measure('agent alone: exec', `${agentUrl}/v1/exec`, agentHeaders));
+  for (const [how, base] of [['direct', at(direct)], ['dev proxy', stack.base]]) {
+    hops.push(await measure(`${how}: Worker only (\`GET /v1/health\`)`, `${base}/v1/health`, auth, health));
+    hops.push(await measure(`${how}: Worker → Durable Object (\`GET .../ports\`, one storage list, no agent)`, `${base}/v1/sandboxes/bench-box/ports`, auth, health));
+    hops.push(await measure(`${how}: Worker → Durable Object → agent (exec)`, `${base}${exec}`, auth));
+  }
+  hops.push(await measure('direct: baseline Worker → Durable Object → agent (exec)', `${at(baselineDirect)}${exec}`, {}));
+  hops.push(await measure('dev proxy: baseline Worker → Durable Object → agent (exec)', `${baseline}${exec}`, {}));
+  hops.push(await measure('agent alone: exec, again', `${agentUrl}/v1/exec`, agentHeaders));
+  console.log('\n## Hop by hop, with and without wrangler\'s dev proxy\n');
+  console.log('"direct": to the port workerd itself listens on, past the dev proxy that `wrangler dev` puts in front of it.\n');
+  console.log('| path | p50 | p99 |');
+  console.log('|---|---|---|');
+  for (const r of hops) console.log(`| ${r.name} | ${r.p50.toFixed(3)} ms | ${r.p99.toFixed(3)} ms |`);
+  const p50 = (name) => hops.find((r) => r.name.startsWith(name)).p50;
+  const alone = (p50('agent alone: exec') + p50('agent alone: exec, again')) / 2;
+  console.log(`\nWhole path over the agent alone at p50: direct +${(p50('direct: Worker → Durable Object → agent') - alone).toFixed(3)} ms, through the dev proxy +${(p50('dev proxy: Worker → Durable Object → agent') - alone).toFixed(3)} ms.`);
+}
+
+/// The TCP ports workerd processes listen on (from `ss`; none when it is missing).
+function workerdPorts() {
+  try {
+    const lines = execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' }).split('\n');
+    return new Set(lines.filter((l) => l.includes('"workerd"')).map((l) => Number(l.trim().split(/\s+/)[3].split(':').pop())));
+  } catch {
+    return new Set();
+  }
+}
+
+/// Which of `ports` (not the dev proxy's) answers `probe` as a healthy agent does: workerd's own entry port.
+async function directEntry(ports, proxies, probe, headers) {
+  for (const port of ports) {
+    if (proxies.includes(String(port))) continue;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${probe}`, { headers, signal: AbortSignal.timeout(2000) });
+      if (res.status === 200 && (await res.text()).includes('"status":"ok"')) return port;
+    } catch {
+      // Not an HTTP entry (the inspector, a loopback of workerd's own).
+    }
+  }
+  return null;
 }
