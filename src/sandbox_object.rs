@@ -204,8 +204,14 @@ impl SandboxObject {
         link: &AgentLink,
     ) -> std::result::Result<Response, WorkerError> {
         if retryable(&req) {
+            // The call itself goes first; a copy (its body teed, buffered only if read) is kept for a second send.
             let copy = req.clone()?;
-            return self.send(|| copy.clone().map_err(WorkerError::from), path, id, link).await;
+            let first = RefCell::new(Some(req));
+            let make = || match first.borrow_mut().take() {
+                Some(req) => Ok(req),
+                None => copy.clone().map_err(WorkerError::from),
+            };
+            return self.send(make, path, id, link).await;
         }
         if let Some(boot) = link.current_boot(id).await? {
             self.adopt(&boot, id, link).await?;
