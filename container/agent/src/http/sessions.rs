@@ -32,13 +32,13 @@ pub async fn history(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> A
     Ok(Json(sandbox.existing_session(&id)?.history()))
 }
 
-/// The answer comes once the session is ended (it runs nothing more, its id is free) and its shells' process
-/// groups are killed; the search for anything that left them (it walks /proc) follows off the async workers, a
-/// moment later so that the answer goes first, and is not waited for.
+/// The answer comes once the session is ended (it takes no more commands, its id is free). Its shells' process
+/// groups are SIGKILLed right after, by a task of its own, so that the answer goes first; the search for anything
+/// that left them (it walks /proc) follows 2 ms later, off the async workers. Neither is waited for.
 pub async fn remove(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<DeleteResult>> {
     let remains = sandbox.delete_session(&id)?;
-    remains.kill_groups();
     tokio::spawn(async move {
+        remains.kill_groups();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let _ = tokio::task::spawn_blocking(move || remains.kill()).await;
     });
