@@ -21,6 +21,8 @@ pub const MAX_ENTRIES: usize = 200_000;
 pub struct ListOptions {
     pub recursive: bool,
     pub include_hidden: bool,
+    /// Most entries to list (`MAX_ENTRIES` for callers): more is refused.
+    pub limit: usize,
 }
 
 /// A listing, sorted: each entry as compact as its JSON needs (its relative path, its name the path's tail, and
@@ -64,12 +66,13 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
             Err(_) => {}
         }
         first = false;
-        if entries.len() > MAX_ENTRIES {
+        if entries.len() > options.limit {
             return Err(AgentError::new(
                 ErrorCode::FileTooLarge,
                 format!(
-                    "{}: more than {MAX_ENTRIES} entries; list a subdirectory, or without recursive",
-                    crate::error::short(&dir.shown)
+                    "{}: more than {} entries; list a subdirectory, or without recursive",
+                    crate::error::short(&dir.shown),
+                    options.limit
                 ),
             ));
         }
@@ -100,7 +103,7 @@ fn list_one(
         // Enough to know the listing is refused: read no further.
         .take_while(|_| {
             read += 1;
-            out.len() + read <= MAX_ENTRIES + 1
+            out.len() + read <= options.limit + 1
         });
     // Entries are described while the directory is still being read. Each `stat` is relative to the directory
     // read (the entry's own handle on it), never a path walked again.
@@ -215,7 +218,7 @@ mod tests {
             utimensat(nix::fcntl::AT_FDCWD, &file, &at, &at, UtimensatFlags::NoFollowSymlink).unwrap();
         }
         let target = Target { real: dir.clone(), shown: "/workspace/d".into() };
-        let options = ListOptions { recursive: false, include_hidden: false };
+        let options = ListOptions { recursive: false, include_hidden: false, limit: MAX_ENTRIES };
         let listed = list(&target, Path::new("/workspace/d"), &options).unwrap();
         let json = listed.to_json("2026-11-27T10:00:00.000Z").concat();
         let _ = fs::remove_dir_all(&dir);
@@ -231,5 +234,31 @@ mod tests {
             ]
         );
         assert_eq!(result.files[0].absolute_path, "/workspace/d/far");
+    }
+
+    #[test]
+    fn a_listing_past_its_limit_is_refused_and_one_at_it_is_whole() {
+        let dir = std::env::temp_dir().join(format!("sandbox-agent-limit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        for i in 0..700 {
+            fs::write(dir.join(format!("f{i:03}")), "").unwrap();
+        }
+        for i in 0..300 {
+            fs::write(dir.join("sub").join(format!("g{i:03}")), "").unwrap();
+        }
+        let target = Target { real: dir.clone(), shown: "/workspace".into() };
+        let listed = |recursive, limit| {
+            let options = ListOptions { recursive, include_hidden: false, limit };
+            list(&target, Path::new("/workspace"), &options).map(|l| l.count())
+        };
+        // 701 entries here (700 files and `sub`), 1,001 with `sub`'s.
+        assert_eq!(listed(false, 701).unwrap(), 701);
+        assert_eq!(listed(false, 700).unwrap_err().code, ErrorCode::FileTooLarge);
+        assert_eq!(listed(true, 1001).unwrap(), 1001);
+        let refused = listed(true, 1000).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::FileTooLarge);
+        assert!(refused.message.contains("more than 1000 entries"), "{}", refused.message);
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -47,7 +47,8 @@ pub async fn list(
     JsonBody(req, _held): JsonBody<ListFilesRequest>,
 ) -> AgentResult<Response> {
     let dir = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
-    let options = ListOptions { recursive: req.recursive, include_hidden: req.include_hidden };
+    let options =
+        ListOptions { recursive: req.recursive, include_hidden: req.include_hidden, limit: listing::MAX_ENTRIES };
     // Listing and writing a large directory are both heavy: both run off the async workers.
     let (pieces, charge) = blocking(move || {
         let shown = PathBuf::from(&dir.shown);
