@@ -28,7 +28,9 @@ pub struct ListOptions {
 /// A listing, sorted: each entry as compact as its JSON needs (its relative path, its name the path's tail, and
 /// its metadata); the strings of the answer are built only as it is written.
 pub struct Listing {
-    /// The listed directory as callers see it, without a trailing `/`: absolute paths are this, `/`, the relative.
+    /// The listed directory as callers see it (the result's `path`).
+    path: String,
+    /// `path` without a trailing `/`: absolute paths are this, `/`, the relative.
     base: String,
     entries: Vec<Entry>,
 }
@@ -79,8 +81,9 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
     }
     // Relative paths are unique: no order among equals to keep.
     entries.sort_unstable_by(|a, b| a.relative.cmp(&b.relative));
-    let base = shown_root.to_string_lossy().trim_end_matches('/').to_string();
-    Ok(Listing { base, entries })
+    let path = shown_root.to_string_lossy().into_owned();
+    let base = path.trim_end_matches('/').to_string();
+    Ok(Listing { path, base, entries })
 }
 
 /// Lists one directory into `out`; with `recursive`, queues its subdirectories on `pending`.
@@ -150,7 +153,7 @@ impl Listing {
     /// The listing as the JSON of a `ListFilesResult`, in pieces to send one after another: a large one is
     /// written in contiguous parts on several threads, and never joined into one buffer.
     pub fn to_json(&self, timestamp: &str) -> Vec<Bytes> {
-        let (head, tail) = ListFilesResult::envelope(&self.base, self.entries.len(), timestamp);
+        let (head, tail) = ListFilesResult::envelope(&self.path, self.entries.len(), timestamp);
         let parts = in_parts(self.entries.iter().collect(), |part| self.write_entries(&part));
         let mut pieces = vec![Bytes::from(head)];
         for part in parts.into_iter().filter(|p| !p.is_empty()) {
@@ -260,5 +263,20 @@ mod tests {
         assert_eq!(refused.code, ErrorCode::FileTooLarge);
         assert!(refused.message.contains("more than 1000 entries"), "{}", refused.message);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_root_lists_as_itself_with_absolute_paths_below_it() {
+        let dir = std::env::temp_dir().join(format!("sandbox-agent-root-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("etc")).unwrap();
+        let target = Target { real: dir.clone(), shown: "/".into() };
+        let options = ListOptions { recursive: true, include_hidden: false, limit: MAX_ENTRIES };
+        let json = list(&target, Path::new("/"), &options).unwrap().to_json("2026-11-27T10:00:00.000Z").concat();
+        let _ = fs::remove_dir_all(&dir);
+        let result: ListFilesResult = serde_json::from_slice(&json).unwrap();
+        assert_eq!(result.path, "/");
+        assert_eq!(result.files[0].absolute_path, "/etc");
+        assert_eq!(result.files[0].relative_path, "etc");
     }
 }
