@@ -48,6 +48,14 @@ struct Actor {
     pool: Option<Arc<ShellPool>>,
 }
 
+/// How a session gets its first shell.
+enum First {
+    /// Taken from the pool; the session was answered when it was taken.
+    Pooled(Box<Shell>),
+    /// Started anew; the answer waits for it.
+    Start(oneshot::Sender<AgentResult<()>>),
+}
+
 pub(super) fn spawn(
     session: Arc<Session>,
     context: Arc<SessionContext>,
@@ -60,19 +68,18 @@ pub(super) fn spawn(
     let buffers = Buffers::default();
     // A shell from the pool is taken here, and the session answered now: the caller's task goes on without
     // waiting for this one to be scheduled (a wake-up of another worker thread costs a tenth of a millisecond).
-    let pooled = pool.as_ref().and_then(|pool| pool.take());
-    let ready = match pooled {
-        Some(_) => {
+    let first = match pool.as_ref().and_then(|pool| pool.take()) {
+        Some(shell) => {
             let _ = ready.send(Ok(()));
-            None
+            First::Pooled(Box::new(shell))
         }
-        None => Some(ready),
+        None => First::Start(ready),
     };
     let mut actor = Actor { session, context, env, shell: None, saved: None, terminated, buffers, pool };
     tokio::spawn(async move {
         // A shell that fails to start (descriptors exhausted for a moment, say) is started again by the next
         // command: the actor serves on, so the session is never left dead.
-        actor.first_shell(pooled, ready).await;
+        actor.first_shell(first).await;
         actor.serve(jobs).await;
         // A session ended from outside has its shells killed by whoever ended it (`Remains`), off the async
         // workers; one whose handle was dropped is ended here.
@@ -208,16 +215,16 @@ impl Actor {
         unreachable!("the loop returns on its last attempt")
     }
 
-    /// The session's first shell. One `pooled` is started and ready: the session was answered already, and its
-    /// variables and directory are applied before its first command (which queues behind). Otherwise the answer
-    /// (`ready`) waits for a new shell's start, and says if it failed.
-    async fn first_shell(&mut self, pooled: Option<Shell>, ready: Option<oneshot::Sender<AgentResult<()>>>) {
-        let Some(shell) = pooled else {
-            let started = self.ensure_shell().await;
-            if let Some(ready) = ready {
-                let _ = ready.send(started);
+    /// The session's first shell. One from the pool is started and ready: the session was answered already, and
+    /// its variables and directory are applied before its first command (which queues behind). Otherwise the
+    /// answer waits for a new shell's start, and says if it failed.
+    async fn first_shell(&mut self, first: First) {
+        let shell = match first {
+            First::Pooled(shell) => *shell,
+            First::Start(ready) => {
+                let _ = ready.send(self.ensure_shell().await);
+                return;
             }
-            return;
         };
         if let Err(err) = self.start_shell(shell, true).await {
             if *self.terminated.borrow() {
