@@ -87,6 +87,7 @@ impl FileInfoRef<'_> {
     /// its names and paths are scanned for escapes eight bytes at a time (`json::write_str`).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         use crate::json::write_str;
+        use std::io::Write;
         out.extend_from_slice(br#"{"name":"#);
         write_str(out, self.name);
         out.extend_from_slice(br#","absolutePath":"#);
@@ -99,18 +100,8 @@ impl FileInfoRef<'_> {
             FileType::Symlink => br#","type":"symlink","size":"#,
             FileType::Other => br#","type":"other","size":"#,
         });
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut size = self.size;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (size % 10) as u8;
-            size /= 10;
-            if size == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[at..]);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{}", self.size);
         out.extend_from_slice(br#","modifiedAt":"#);
         write_str(out, self.modified_at);
         out.extend_from_slice(br#","mode":"#);
@@ -133,6 +124,7 @@ impl ListFilesResult {
     /// by commas; the whole equals the serialized result (tested). This lets a large listing be written in parts,
     /// on several threads, and sent without joining them.
     pub fn envelope(path: &str, count: usize, timestamp: &str) -> (Vec<u8>, Vec<u8>) {
+        use crate::json::write_str;
         let mut head = br#"{"success":true,"path":"#.to_vec();
         write_str(&mut head, path);
         head.extend_from_slice(br#","files":["#);
@@ -141,11 +133,6 @@ impl ListFilesResult {
         tail.push(b'}');
         (head, tail)
     }
-}
-
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    // Writing a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, text);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
