@@ -17,7 +17,7 @@ use tokio::net::unix::pipe;
 use super::control::{ControlParser, Report};
 use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
-use crate::process::reaper::{exited, ExitWatch, Reaper};
+use crate::process::reaper::{ended, exited, ExitWatch, Reaper};
 use crate::process::tree::{command_processes, kill_until_gone, now_ticks, session_processes, signal_each, ShellRef};
 
 pub struct Shell {
@@ -25,8 +25,20 @@ pub struct Shell {
     stdin: pipe::Sender,
     /// The shell's reports.
     control: ControlReader,
-    /// Kept open so the shell can reopen the control pipe by path (its EXIT trap does), and so the pipe never
-    /// reads as closed: the shell's end is known from the reaper, not from EOF.
+    /// What the shell opens by path, for as long as it lives.
+    files: Arc<ByPath>,
+    exit: ExitWatch,
+    seq: u64,
+}
+
+/// The files a shell opens by path, `/proc/<agent>/fd/<n>`, whenever it runs a command and once more as it ends.
+/// A path names a number, and the kernel gives a closed number to the next file the agent opens: were these
+/// closed before the shell is gone, its last words (the EXIT trap runs after the agent let go of the shell) would
+/// land in whatever took the number, another sandbox's command text, output pipe or input. So they outlive the
+/// `Shell` until its process has been reaped (`Drop`).
+struct ByPath {
+    /// Kept open so the shell can reopen the control pipe by path, and so the pipe never reads as closed: the
+    /// shell's end is known from the reaper, not from EOF.
     control_write: OwnedFd,
     /// The shell's state files: after each command it rewrites its exported variables into one of the first two,
     /// in turn, so one always holds the last whole state while the other is rewritten; the EXIT trap writes the
@@ -35,8 +47,6 @@ pub struct Shell {
     states: Arc<[OwnedFd; 3]>,
     /// Sourced before each command to give it the previous command's `$?` (`script::STATUS_FILE`).
     status: OwnedFd,
-    exit: ExitWatch,
-    seq: u64,
 }
 
 /// What the shell does next while a command runs: a report, or its own end (with its exit code).
@@ -89,9 +99,7 @@ impl Shell {
                 parser: ControlParser::default(),
                 reports: VecDeque::new(),
             },
-            control_write,
-            states,
-            status,
+            files: Arc::new(ByPath { control_write, states, status }),
             exit,
             seq: 0,
         })
@@ -99,22 +107,22 @@ impl Shell {
 
     /// The path the shell writes its reports to.
     pub fn control_path(&self) -> String {
-        proc_path(&self.control_write)
+        proc_path(&self.files.control_write)
     }
 
     /// The path of the state file the EXIT trap writes.
     pub fn exit_state_path(&self) -> String {
-        proc_path(&self.states[2])
+        proc_path(&self.files.states[2])
     }
 
     /// The exported variables as the shell last wrote them (`export -p` text; empty before its first report).
     pub fn exported(&self) -> Vec<u8> {
-        exported_from(&self.states)
+        exported_from(&self.files.states)
     }
 
     /// The state files, for the session to read the exported variables from at any time.
     pub fn state_files(&self) -> Arc<[OwnedFd; 3]> {
-        Arc::clone(&self.states)
+        Arc::clone(&self.files.states)
     }
 
     /// Hands the shell a command's text; its output arrives on the returned pipes. `user`: a command of the
@@ -132,8 +140,8 @@ impl Shell {
                 stdout: &proc_path(&out_write),
                 stderr: &proc_path(&err_write),
                 control: &self.control_path(),
-                state: &proc_path(&self.states[(self.seq % 2) as usize]),
-                status: &proc_path(&self.status),
+                state: &proc_path(&self.files.states[(self.seq % 2) as usize]),
+                status: &proc_path(&self.files.status),
             },
             scope,
             user,
@@ -201,6 +209,28 @@ impl Shell {
     /// Kills the shell and every process it started.
     pub fn kill_all(&self) {
         kill_until_gone(|all| session_processes(all, &[self.reference()]));
+    }
+}
+
+impl Drop for Shell {
+    /// Closes the shell's input (a live shell reads its end and exits) but keeps the files it opens by path until
+    /// it has been reaped (`ByPath`).
+    fn drop(&mut self) {
+        if self.has_exited() {
+            return;
+        }
+        let files = Arc::clone(&self.files);
+        let mut exit = self.exit.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    ended(&mut exit).await;
+                    drop(files);
+                });
+            }
+            // No runtime: the agent is ending, and the shell with it. The numbers are never given out again.
+            Err(_) => std::mem::forget(files),
+        }
     }
 }
 

@@ -58,3 +58,43 @@ async fn destroy_racing_with_execs_leaves_no_shell_behind() {
         shells_of(pid)
     );
 }
+
+/// A shell the agent lets go of still writes its last words (its EXIT trap reopens the control pipe and a state
+/// file by `/proc/<agent>/fd/<n>` path). Were those numbers closed first, the kernel would hand them to the next
+/// pipe or file the agent opens, and the words would land in another sandbox's command: its text truncated, its
+/// output with a stranger's variables, its shell's input garbled so that it waits for ever. Sandboxes are
+/// destroyed here, their shells ending on their own, while another sandbox runs commands without pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_words_of_ending_shells_never_reach_another_command() {
+    let agent = Agent::start_with(&["--multi-sandbox", "{dir}"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    let addr = agent.addr;
+    let dying = tokio::spawn(async move {
+        let mut c = http::Client::connect(addr).await.for_sandbox("dying");
+        let mut rounds = 0;
+        while std::time::Instant::now() < deadline {
+            for i in 0..6 {
+                let body = json!({"id": format!("s{i}"), "env": {"LAST_WORDS": "a-stranger's-variable"}});
+                let r = c.post("/v1/sessions", body).await;
+                assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            }
+            assert_eq!(c.delete("/v1/sandbox").await.status, 200);
+            rounds += 1;
+        }
+        rounds
+    });
+    let mut busy = agent.client().await.for_sandbox("busy");
+    let mut commands = 0;
+    while std::time::Instant::now() < deadline {
+        let command = format!("echo ok-{commands}");
+        let r = tokio::time::timeout(Duration::from_secs(5), busy.exec(json!({"command": command})))
+            .await
+            .unwrap_or_else(|_| panic!("command {commands} never finished: its shell lost its input"));
+        assert_eq!(r["stdout"], format!("ok-{commands}"), "command {commands}: {r}");
+        assert_eq!(r["stderr"], "", "command {commands}: {r}");
+        assert_eq!(r["exitCode"], 0, "command {commands}: {r}");
+        commands += 1;
+    }
+    let rounds = dying.await.unwrap();
+    eprintln!("{commands} commands while {rounds} sandboxes of 6 sessions ended");
+}
