@@ -26,7 +26,7 @@ impl Iso {
 }
 
 pub fn iso(at: SystemTime) -> String {
-    iso_of(at).as_str().to_string()
+    iso_ms(epoch_ms(at)).as_str().to_string()
 }
 
 pub fn iso_now() -> String {
@@ -45,10 +45,6 @@ pub fn epoch_ms(at: SystemTime) -> i64 {
             whole.saturating_neg().saturating_sub(i64::from(partial))
         }
     }
-}
-
-pub fn iso_of(at: SystemTime) -> Iso {
-    iso_ms(epoch_ms(at))
 }
 
 /// Formats milliseconds since the epoch; years outside 0-9999 get a sign and six digits, as in JavaScript.
