@@ -268,7 +268,7 @@ pub fn signal_name(n: i32) -> String {
 }
 
 /// Reads the process's output into its ring until both pipes close, and records its end when the reaper has it.
-async fn collect(proc: Arc<Proc>, mut out: pipe::Receiver, mut err: pipe::Receiver, mut exit: ExitWatch) {
+async fn collect(proc: Arc<Proc>, mut out: pipe::Receiver, err: pipe::Receiver, mut exit: ExitWatch) {
     let mut out_buf = vec![0u8; 64 * 1024];
     let mut err_buf = vec![0u8; 16 * 1024];
     let (mut out_open, mut err_open, mut done) = (true, true, false);
@@ -281,27 +281,46 @@ async fn collect(proc: Arc<Proc>, mut out: pipe::Receiver, mut err: pipe::Receiv
                     flush(&proc, Stream::Stdout);
                 }
             },
-            read = err.read(&mut err_buf), if err_open => match read {
-                Ok(n) if n > 0 => append(&proc, Stream::Stderr, &err_buf[..n]),
-                _ => {
-                    err_open = false;
-                    flush(&proc, Stream::Stderr);
+            ready = err.readable(), if err_open => {
+                // When both pipes hold bytes, which were written first is unknowable; stdout's go first, so a
+                // process that writes its output and then its error keeps that order (and a full ring drops the
+                // output before the error, not the error behind output read after it).
+                if out_open {
+                    take_pending(&proc, &out, Stream::Stdout, &mut out_buf);
+                }
+                match ready.and_then(|()| err.try_read(&mut err_buf)) {
+                    Ok(n) if n > 0 => append(&proc, Stream::Stderr, &err_buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    _ => {
+                        err_open = false;
+                        flush(&proc, Stream::Stderr);
+                    }
                 }
             },
             how = ended(&mut exit), if !done => {
                 // What it wrote before it ended is in the ring before the end is told.
-                for (reader, stream, buf) in [(&out, Stream::Stdout, &mut out_buf), (&err, Stream::Stderr, &mut err_buf)] {
-                    while pending_bytes(reader) > 0 {
-                        match read_now(reader, buf) {
-                            Ok(n) if n > 0 => append(&proc, stream, &buf[..n]),
-                            _ => break,
-                        }
-                    }
-                    flush(&proc, stream);
-                }
+                take_pending(&proc, &out, Stream::Stdout, &mut out_buf);
+                take_pending(&proc, &err, Stream::Stderr, &mut err_buf);
+                flush(&proc, Stream::Stdout);
+                flush(&proc, Stream::Stderr);
                 finish(&proc, how);
                 done = true;
             },
+        }
+    }
+}
+
+/// Moves what a pipe holds right now into the ring, asking the kernel (Tokio's readiness can lag behind it); bytes
+/// written while it reads are left for later, so a writer that never stops cannot hold it.
+fn take_pending(proc: &Proc, reader: &pipe::Receiver, stream: Stream, buf: &mut [u8]) {
+    let mut left = pending_bytes(reader);
+    while left > 0 {
+        match read_now(reader, buf) {
+            Ok(n) if n > 0 => {
+                append(proc, stream, &buf[..n]);
+                left = left.saturating_sub(n);
+            }
+            _ => break,
         }
     }
 }

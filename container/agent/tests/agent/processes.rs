@@ -168,6 +168,35 @@ async fn logs_are_bounded_and_say_what_they_dropped() {
 }
 
 #[tokio::test]
+async fn a_full_log_keeps_the_error_written_after_the_output_when_the_agent_reads_late() {
+    // The agent is stopped while the process writes its output and then its error, so both pipes hold bytes when
+    // it reads again: the output must go into the log first, or the error is the oldest byte and falls out.
+    let agent = Agent::start_with(&["--process-log-bytes", "1000"]);
+    let mut c = agent.client().await;
+    let written = agent.dir.join("written");
+    let command = format!(
+        "{}; head -c 5000 /dev/zero | tr '\\0' x; printf 'the error' >&2; touch {}",
+        gate(&path_str(&agent.dir.join("go"))),
+        path_str(&written)
+    );
+    start(&mut c, json!({"command": command, "processId": "late"})).await;
+    let pid = agent.pid() as i32;
+    signal(pid, 19); // SIGSTOP
+    open_gate(&agent.dir, "go");
+    let seen = eventually(Duration::from_secs(10), || written.exists()).await;
+    signal(pid, 18); // SIGCONT
+    assert!(seen, "the process never wrote");
+    wait_exit(&mut c, "late").await;
+    let logs = c.get("/v1/processes/late/logs").await.json();
+    assert_eq!(logs["stderr"], "the error", "{logs}");
+    assert_eq!(logs["stdoutRange"]["to"], 5000);
+    let (events, _) = read_events(c.start("GET", "/v1/processes/late/stream", Vec::new()).await, |_| false).await;
+    let kinds: Vec<&str> = events.iter().map(|(_, e)| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"dropped"));
+    assert_eq!(kinds[kinds.len() - 2..], ["stderr", "exit"], "{kinds:?}");
+}
+
+#[tokio::test]
 async fn a_stream_resumes_from_its_last_event_with_every_byte_once() {
     let agent = Agent::start();
     let mut c = agent.client().await;
