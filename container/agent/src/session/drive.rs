@@ -78,9 +78,17 @@ pub(super) async fn drive(
                 Ok(n) if n > 0 => failed_push = sink.push(Stream::Stdout, &bufs.out[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
                 _ => out_open = false,
             },
-            read = running.stderr.read(&mut bufs.err), if err_open => match read {
-                Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &bufs.err[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
-                _ => err_open = false,
+            ready = running.stderr.readable(), if err_open => {
+                // Both pipes holding bytes: stdout's go first (as in a background process's log).
+                let watch = watched(&stopping, &mut cancel, &mut unwatched);
+                failed_push = take_pending(&running.stdout, Stream::Stdout, sink, &mut bufs.out, limit, watch).await;
+                if failed_push.is_none() {
+                    match ready.and_then(|()| running.stderr.try_read(&mut bufs.err)) {
+                        Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &bufs.err[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        _ => err_open = false,
+                    }
+                }
             },
             event = shell.next_event() => match event {
                 ShellEvent::Report(Report::Done { seq, status, pwd }) if seq == running.seq => {
@@ -173,18 +181,34 @@ async fn drain(
     cancel: &mut Option<CancelSignal>,
 ) {
     for (reader, stream) in [(&running.stdout, Stream::Stdout), (&running.stderr, Stream::Stderr)] {
-        let mut left = pending_bytes(reader);
-        while left > 0 {
-            let want = left.min(buf.len());
-            match read_now(reader, &mut buf[..want]) {
-                Ok(n) if n > 0 => {
-                    left -= n;
-                    if sink.push(stream, &buf[..n], limit, cancel).await.is_some() {
-                        return;
-                    }
-                }
-                _ => break,
-            }
+        if take_pending(reader, stream, sink, buf, limit, cancel).await.is_some() {
+            return;
         }
     }
+}
+
+/// Delivers what one pipe holds right now (asking the kernel, not Tokio's readiness, which can lag); bytes written
+/// meanwhile are left for later. `Some(reason)` when a chunk could not be delivered.
+async fn take_pending(
+    reader: &tokio::net::unix::pipe::Receiver,
+    stream: Stream,
+    sink: &mut Sink,
+    buf: &mut [u8],
+    limit: Option<Instant>,
+    cancel: &mut Option<CancelSignal>,
+) -> Option<StopReason> {
+    let mut left = pending_bytes(reader);
+    while left > 0 {
+        let want = left.min(buf.len());
+        match read_now(reader, &mut buf[..want]) {
+            Ok(n) if n > 0 => {
+                left -= n;
+                if let Some(reason) = sink.push(stream, &buf[..n], limit, cancel).await {
+                    return Some(reason);
+                }
+            }
+            _ => break,
+        }
+    }
+    None
 }

@@ -111,3 +111,39 @@ async fn errors_before_the_stream_starts_are_plain_json() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["code"], "SESSION_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn output_before_an_error_streams_before_it_when_the_agent_reads_late() {
+    // The agent is stopped while the command writes a line to stdout and then one to stderr, so both pipes hold
+    // bytes when it reads again: the stdout line must be sent first. Five rounds: a random pick among the
+    // actor's branches took stderr first in about one round of seven.
+    let agent = Agent::start();
+    let pid = agent.pid() as i32;
+    for round in 0..5 {
+        let path = |name: &str| path_str(&agent.dir.join(format!("{name}-{round}")));
+        let command = format!(
+            "touch {}; {}; printf 'first\\n'; printf 'second\\n' >&2; touch {}; {}",
+            path("started"),
+            gate(&path("go")),
+            path("written"),
+            gate(&path("end"))
+        );
+        let mut c = agent.client().await;
+        let body = serde_json::to_vec(&json!({ "command": command })).unwrap();
+        let reader = tokio::spawn(async move { events(c.start("POST", "/v1/exec/stream", body).await).await });
+        until_exists(&agent.dir.join(format!("started-{round}"))).await;
+        signal(pid, 19); // SIGSTOP
+        open_gate(&agent.dir, &format!("go-{round}"));
+        let written = eventually(Duration::from_secs(10), || agent.dir.join(format!("written-{round}")).exists()).await;
+        signal(pid, 18); // SIGCONT
+        assert!(written, "the command never wrote");
+        open_gate(&agent.dir, &format!("end-{round}"));
+        let events = reader.await.unwrap();
+        let output: Vec<(&str, &str)> = events
+            .iter()
+            .filter(|(_, e)| e["type"] == "stdout" || e["type"] == "stderr")
+            .map(|(_, e)| (s(&e["type"]), s(&e["data"])))
+            .collect();
+        assert_eq!(output, [("stdout", "first\n"), ("stderr", "second\n")], "round {round}");
+    }
+}
