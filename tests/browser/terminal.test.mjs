@@ -59,6 +59,9 @@ describe('the terminal page in Chromium', { skip: !executablePath && 'SANDBOX_CH
     await page.keyboard.type('iwritten in vim');
     await page.keyboard.press('Escape');
     await type(':wq');
+    // Type on only once the shell's prompt is back: keys sent while vim is still exiting are vim's to read (it
+    // took the `c` of `cat` once).
+    await until((row) => /^\S+@\S+:\S+[#$]$/.test(row), 'the prompt after vim');
     await type('cat /tmp/from-the-browser.txt');
     await until((row) => row === 'written in vim', 'the file vim wrote');
   });
