@@ -22,7 +22,7 @@ use super::ring::{Piece, Ring, Stream, StreamLog};
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::output::incomplete_tail_start;
-use crate::process::fds::{pending_bytes, pipe, proc_path, read_now};
+use crate::process::fds::{pipe, proc_path, Pending};
 use crate::process::reaper::{ended, Exit, ExitWatch, Reaper};
 use crate::process::tree::{kill_until_gone, session_processes, signal_each, ShellRef};
 
@@ -310,18 +310,11 @@ async fn collect(proc: Arc<Proc>, mut out: pipe::Receiver, err: pipe::Receiver, 
     }
 }
 
-/// Moves what a pipe holds right now into the ring, asking the kernel (Tokio's readiness can lag behind it); bytes
-/// written while it reads are left for later, so a writer that never stops cannot hold it.
+/// Moves what a pipe holds right now into the ring, asking the kernel (Tokio's readiness can lag behind it).
 fn take_pending(proc: &Proc, reader: &pipe::Receiver, stream: Stream, buf: &mut [u8]) {
-    let mut left = pending_bytes(reader);
-    while left > 0 {
-        match read_now(reader, buf) {
-            Ok(n) if n > 0 => {
-                append(proc, stream, &buf[..n]);
-                left = left.saturating_sub(n);
-            }
-            _ => break,
-        }
+    let mut pending = Pending::of(reader);
+    while let Some(n) = pending.read(reader, buf) {
+        append(proc, stream, &buf[..n]);
     }
 }
 

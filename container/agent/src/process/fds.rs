@@ -31,8 +31,33 @@ pub fn memfile(name: &str, content: &[u8]) -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(file))
 }
 
+/// The bytes a pipe holds at one moment, read piece by piece; bytes written after that moment are left for later,
+/// so a writer that never stops cannot keep a reader here.
+pub struct Pending(usize);
+
+impl Pending {
+    pub fn of(fd: &impl AsRawFd) -> Pending {
+        Pending(pending_bytes(fd))
+    }
+
+    /// Reads the next piece into `buf`: its length, or `None` once all of them are read (or a read failed).
+    pub fn read(&mut self, fd: &impl AsRawFd, buf: &mut [u8]) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let want = self.0.min(buf.len());
+        match read_now(fd, &mut buf[..want]) {
+            Ok(n) if n > 0 => {
+                self.0 -= n;
+                Some(n)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How many bytes wait in a pipe right now.
-pub fn pending_bytes(fd: &impl AsRawFd) -> usize {
+fn pending_bytes(fd: &impl AsRawFd) -> usize {
     let mut n: nix::libc::c_int = 0;
     let rc = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
     if rc == 0 {

@@ -10,7 +10,7 @@ use super::escalation::{self, Escalation, Step, StopReason};
 use super::shell::{Running, Shell, ShellEvent};
 use super::sink::{sleep_until_some, Stream};
 use super::Sink;
-use crate::process::fds::{pending_bytes, read_now};
+use crate::process::fds::Pending;
 
 /// While a command is being stopped: how often processes it starts anew are looked for and killed.
 const REKILL_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
@@ -187,8 +187,8 @@ async fn drain(
     }
 }
 
-/// Delivers what one pipe holds right now (asking the kernel, not Tokio's readiness, which can lag); bytes written
-/// meanwhile are left for later. `Some(reason)` when a chunk could not be delivered.
+/// Delivers what one pipe holds right now, asking the kernel (Tokio's readiness can lag behind it). `Some(reason)`
+/// when a chunk could not be delivered.
 async fn take_pending(
     reader: &tokio::net::unix::pipe::Receiver,
     stream: Stream,
@@ -197,17 +197,10 @@ async fn take_pending(
     limit: Option<Instant>,
     cancel: &mut Option<CancelSignal>,
 ) -> Option<StopReason> {
-    let mut left = pending_bytes(reader);
-    while left > 0 {
-        let want = left.min(buf.len());
-        match read_now(reader, &mut buf[..want]) {
-            Ok(n) if n > 0 => {
-                left -= n;
-                if let Some(reason) = sink.push(stream, &buf[..n], limit, cancel).await {
-                    return Some(reason);
-                }
-            }
-            _ => break,
+    let mut pending = Pending::of(reader);
+    while let Some(n) = pending.read(reader, buf) {
+        if let Some(reason) = sink.push(stream, &buf[..n], limit, cancel).await {
+            return Some(reason);
         }
     }
     None
