@@ -133,7 +133,7 @@ impl Processes {
     pub fn end_all(&self) {
         for proc in self.lock().drain(..) {
             let me = Arc::clone(&proc);
-            crate::process::tree::kill_until_gone(move |all| me.tree(all));
+            crate::process::tree::kill_until_gone(move || me.tree());
         }
     }
 }

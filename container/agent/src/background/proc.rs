@@ -24,7 +24,7 @@ use crate::error::{AgentError, AgentResult};
 use crate::output::incomplete_tail_start;
 use crate::process::fds::{pipe, proc_path, Pending};
 use crate::process::reaper::{ended, Exit, ExitWatch, Reaper};
-use crate::process::tree::{kill_until_gone, session_processes, signal_each, ShellRef};
+use crate::process::tree::{kill_until_gone, pick, session_processes, signal_each, ProcStat, ShellRef};
 
 /// The variable every background process and its descendants carry: its id, so that the agent finds a
 /// descendant that left the process group and its parent (a double fork with `setsid`) when it kills the process.
@@ -199,14 +199,14 @@ impl Proc {
     /// tree is gone and the process reaped (or after a bounded wait if the reaper is slow).
     pub async fn kill(self: &Arc<Self>, first: Signal, grace: Duration) {
         let me = Arc::clone(self);
-        let select = move |all: &[crate::process::tree::ProcStat]| me.tree(all);
+        let select = move || me.tree();
         if first != Signal::SIGKILL {
             let s = select.clone();
             let _ = tokio::task::spawn_blocking(move || signal_each(s, first)).await;
             let t0 = tokio::time::Instant::now();
             while t0.elapsed() < grace {
                 let s = select.clone();
-                let left = tokio::task::spawn_blocking(move || s(&crate::process::tree::snapshot()).len()).await;
+                let left = tokio::task::spawn_blocking(move || pick(s).len()).await;
                 if left.unwrap_or(0) == 0 {
                     break;
                 }
@@ -228,11 +228,16 @@ impl Proc {
         .await;
     }
 
-    /// The processes of this one's tree in a snapshot: itself until reaped, its process group while the number is
-    /// still its own, their descendants, and the processes that carry its mark and were left to the agent (a
-    /// double fork), with theirs.
-    pub fn tree(&self, all: &[crate::process::tree::ProcStat]) -> Vec<i32> {
+    /// The choice of this one's tree from a snapshot to be taken (see `tree::pick`): itself until reaped, its
+    /// process group while the number is still its own, their descendants, and the processes that carry its mark
+    /// and were left to the agent (a double fork), with theirs.
+    pub fn tree(self: &Arc<Self>) -> impl FnOnce(&[ProcStat]) -> Vec<i32> {
         let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
+        let this = Arc::clone(self);
+        move |all| this.tree_in(all, me)
+    }
+
+    fn tree_in(&self, all: &[ProcStat], me: ShellRef) -> Vec<i32> {
         let mut pids = session_processes(all, &[me]);
         let agent = std::process::id() as i32;
         let orphans: Vec<i32> = all

@@ -147,10 +147,19 @@ fn descendants(all: &[ProcStat], roots: &[i32]) -> Vec<i32> {
     out
 }
 
-/// Sends `signal` once to each process `select` picks from a fresh snapshot (never to this process or PID 1).
-pub fn signal_each(select: impl Fn(&[ProcStat]) -> Vec<i32>, signal: Signal) {
+/// The processes a selection picks from a snapshot taken now. `select` runs first, before the snapshot: it reads
+/// what its choice depends on (whether a shell has been reaped) and returns the choice. Read after the snapshot, a
+/// shell reaped in between would look reaped while the snapshot still shows it, which is what a reused number
+/// looks like: its group was spared, and what the shell left behind lived on.
+pub fn pick<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl FnOnce() -> S) -> Vec<i32> {
+    let choose = select();
+    choose(&snapshot())
+}
+
+/// Sends `signal` once to each process `select` picks (as `pick` does), never to this process or PID 1.
+pub fn signal_each<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl FnOnce() -> S, signal: Signal) {
     let me = std::process::id() as i32;
-    for pid in select(&snapshot()).into_iter().filter(|&pid| pid != me && pid > 1) {
+    for pid in pick(select).into_iter().filter(|&pid| pid != me && pid > 1) {
         let _ = kill(Pid::from_raw(pid), signal);
     }
 }
@@ -158,19 +167,21 @@ pub fn signal_each(select: impl Fn(&[ProcStat]) -> Vec<i32>, signal: Signal) {
 /// How long `kill_until_gone` waits for killed processes to be gone (SIGKILL takes effect when each next runs).
 const GONE_WITHIN: Duration = Duration::from_secs(2);
 
-/// Stops, then kills, whatever `select` picks from fresh snapshots, and returns once it picks nothing but zombies:
+/// Stops, then kills, whatever `select` picks from fresh snapshots (as `pick` does), and returns once it picks
+/// nothing but zombies:
 /// what it killed is dead, and what appeared meanwhile was killed too (at most 20 rounds of new processes; the
 /// wait for the dead at most `GONE_WITHIN`). Returns how many processes were killed.
-pub fn kill_until_gone(select: impl Fn(&[ProcStat]) -> Vec<i32>) -> usize {
+pub fn kill_until_gone<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl Fn() -> S) -> usize {
     let me = std::process::id() as i32;
     let mut killed: HashSet<i32> = HashSet::new();
     let mut rounds = 0;
     let deadline = Instant::now() + GONE_WITHIN;
     loop {
+        let choose = select();
         let all = snapshot();
         let running: HashSet<i32> = all.iter().filter(|p| p.state != 'Z').map(|p| p.pid).collect();
         let live: Vec<i32> =
-            select(&all).into_iter().filter(|&pid| pid != me && pid > 1 && running.contains(&pid)).collect();
+            choose(&all).into_iter().filter(|&pid| pid != me && pid > 1 && running.contains(&pid)).collect();
         if live.is_empty() {
             break;
         }
@@ -253,5 +264,38 @@ mod tests {
         ];
         let shells = [ShellRef { pid: 100, reaped: false }, ShellRef { pid: 90, reaped: true }];
         assert_eq!(session_processes(&all, &shells), vec![100, 101, 102, 300]);
+    }
+
+    /// A child of this test process that is gone and reaped once `end` returns.
+    fn child() -> (i32, impl FnOnce()) {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
+        let pid = child.id() as i32;
+        (pid, move || {
+            let _ = child.kill();
+            let _ = child.wait();
+        })
+    }
+
+    #[test]
+    fn a_selection_reads_its_state_before_the_snapshot_is_taken() {
+        // A shell that ends between the two must not be seen reaped in a snapshot that still shows it: that is
+        // what a reused number looks like, and its group would be spared (a destroyed sandbox's job lived on).
+        let (pid, end) = child();
+        let seen = pick(|| {
+            end();
+            move |all: &[ProcStat]| all.iter().filter(|p| p.pid == pid).map(|p| p.pid).collect()
+        });
+        assert!(seen.is_empty(), "the snapshot was taken before the selection read its state");
+        let (pid, end) = child();
+        let end = std::cell::Cell::new(Some(end));
+        let rounds = std::cell::Cell::new(0);
+        kill_until_gone(|| {
+            rounds.set(rounds.get() + 1);
+            if let Some(end) = end.take() {
+                end();
+            }
+            move |all: &[ProcStat]| all.iter().filter(|p| p.pid == pid).map(|p| p.pid).collect()
+        });
+        assert_eq!(rounds.get(), 1, "a snapshot older than the selection's state showed the ended child");
     }
 }

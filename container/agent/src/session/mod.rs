@@ -29,7 +29,7 @@ use crate::error::{AgentError, AgentResult};
 use crate::output::Capture;
 use crate::process::reaper::ExitWatch;
 use crate::process::reaper::Reaper;
-use crate::process::tree::{kill_until_gone, session_processes, ShellRef};
+use crate::process::tree::{kill_until_gone, session_processes, ProcStat, ShellRef};
 use crate::workspace::Workspace;
 use history::History;
 
@@ -371,9 +371,12 @@ impl Remains {
     /// Kills them all and returns once none is left (walks /proc: blocking).
     pub fn kill(self) {
         if !self.shells.is_empty() {
-            // Whether each shell has been reaped is read anew for every snapshot.
+            // Whether each shell has been reaped is read anew before every snapshot.
             let shells = self.shells;
-            kill_until_gone(|all| session_processes(all, &shell_refs(&shells)));
+            kill_until_gone(|| {
+                let refs = shell_refs(&shells);
+                move |all: &[ProcStat]| session_processes(all, &refs)
+            });
         }
     }
 }

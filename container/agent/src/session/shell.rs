@@ -18,7 +18,9 @@ use super::control::{ControlParser, Report};
 use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
 use crate::process::reaper::{ended, exited, ExitWatch, Reaper};
-use crate::process::tree::{command_processes, kill_until_gone, now_ticks, session_processes, signal_each, ShellRef};
+use crate::process::tree::{
+    command_processes, kill_until_gone, now_ticks, session_processes, signal_each, ProcStat, ShellRef,
+};
 
 pub struct Shell {
     pub pid: i32,
@@ -197,18 +199,30 @@ impl Shell {
             }
         }
         let since = running.since_ticks;
-        signal_each(|all| command_processes(all, self.reference(), since), Signal::SIGINT);
+        signal_each(
+            || {
+                let me = self.reference();
+                move |all: &[ProcStat]| command_processes(all, me, since)
+            },
+            Signal::SIGINT,
+        );
     }
 
     /// Kills what is left of `running`: the processes it started, the shell itself spared.
     pub fn kill_command(&self, running: &Running) {
         let since = running.since_ticks;
-        kill_until_gone(|all| command_processes(all, self.reference(), since));
+        kill_until_gone(|| {
+            let me = self.reference();
+            move |all: &[ProcStat]| command_processes(all, me, since)
+        });
     }
 
     /// Kills the shell and every process it started.
     pub fn kill_all(&self) {
-        kill_until_gone(|all| session_processes(all, &[self.reference()]));
+        kill_until_gone(|| {
+            let me = self.reference();
+            move |all: &[ProcStat]| session_processes(all, &[me])
+        });
     }
 }
 

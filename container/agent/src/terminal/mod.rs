@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, watch};
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::process::reaper::{ended, ExitWatch, Reaper};
-use crate::process::tree::{kill_until_gone, session_processes, ShellRef};
+use crate::process::tree::{kill_until_gone, session_processes, ProcStat, ShellRef};
 
 pub use pty::Master;
 
@@ -140,13 +140,15 @@ impl Terminal {
 
     /// Ends the shell and everything in its session (its process group, their descendants).
     pub fn end(&self) {
-        let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
-        kill_until_gone(|all| {
-            let mut pids = session_processes(all, &[me]);
-            pids.extend(all.iter().filter(|p| p.sid == self.pid).map(|p| p.pid));
-            pids.sort_unstable();
-            pids.dedup();
-            pids
+        kill_until_gone(|| {
+            let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
+            move |all: &[ProcStat]| {
+                let mut pids = session_processes(all, &[me]);
+                pids.extend(all.iter().filter(|p| p.sid == me.pid).map(|p| p.pid));
+                pids.sort_unstable();
+                pids.dedup();
+                pids
+            }
         });
     }
 }
