@@ -119,18 +119,25 @@ impl AgentLink {
 
     /// A preview request passed to `port` in the sandbox as it came: method, headers (the Worker's own taken out),
     /// body stream, and no redirect followed. The app sees `Host: localhost:<port>` in a container
-    /// (`127.0.0.1:<port>` in local mode) and the browser's host in `X-Forwarded-Host`.
-    pub async fn send_to_port(&self, req: Request, port: u16) -> Result<Response, WorkerError> {
+    /// (`127.0.0.1:<port>` in local mode) and the browser's host in `X-Forwarded-Host`. A local sandbox's network
+    /// is its own: its port is reached through the host agent (`routes::PORT_HTTP`), with the agent's token.
+    pub async fn send_to_port(&self, req: Request, port: u16, sandbox_id: &str) -> Result<Response, WorkerError> {
         let url = req.url()?;
         let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
         let target = match &self.to {
-            To::Local { .. } => format!("http://127.0.0.1:{port}{}{query}", url.path()),
+            To::Local { base, .. } => format!("{base}{}{query}", routes::port_http(port, url.path())),
             To::Container { .. } => format!("http://localhost:{port}{}{query}", url.path()),
         };
         let headers = Headers::new();
         for (name, value) in req.headers().entries() {
             if ![PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, SANDBOX_ID_HEADER, "host"].contains(&name.as_str()) {
                 headers.set(&name, &value)?;
+            }
+        }
+        if let To::Local { token, .. } = &self.to {
+            headers.set(SANDBOX_ID_HEADER, sandbox_id)?;
+            if let Some(token) = token {
+                headers.set(AGENT_TOKEN_HEADER, token)?;
             }
         }
         let mut init = RequestInit::new();

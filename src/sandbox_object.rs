@@ -519,7 +519,8 @@ impl SandboxObject {
             return Response::error("The sandbox is not running", 503).map_err(WorkerError::from);
         }
         self.keep_awake(&link.log).await;
-        link.send_to_port(req, port).await
+        let id = self.sandbox_id.borrow().clone();
+        link.send_to_port(req, port, &id).await
     }
 
     /// Ends every session and process, stops the container, and forgets the sandbox's state.

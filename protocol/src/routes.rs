@@ -43,6 +43,12 @@ pub const PTY_ONE: &str = "/v1/ptys/{id}";
 pub const PORTS: &str = "/v1/ports";
 /// `DELETE` stops exposing the port `{id}`.
 pub const PORT: &str = "/v1/ports/{id}";
+/// The agent's own way to a port in its sandbox, for a preview's request in local mode (a local sandbox's network
+/// is its own, so the Worker cannot reach the port directly): any method; what follows the prefix is the path the
+/// app sees. Not a client route.
+pub const PORT_HTTP: &str = "/v1/ports/{port}/http";
+/// `PORT_HTTP` with a path after it.
+pub const PORT_HTTP_PATH: &str = "/v1/ports/{port}/http/{*path}";
 /// The agent's counters in the Prometheus text format.
 pub const METRICS: &str = "/v1/metrics";
 /// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.
@@ -110,6 +116,26 @@ pub fn agent_path(rest: Option<&str>) -> String {
     }
 }
 
+/// The agent path that passes a request for `path` (without its query) to `port` in the sandbox; the app's root
+/// is the prefix alone.
+pub fn port_http(port: u16, path: &str) -> String {
+    let path = if path == "/" { "" } else { path };
+    format!("{}{path}", PORT_HTTP.replace("{port}", &port.to_string()))
+}
+
+/// The port and the app's path of an agent path made by `port_http`.
+pub fn parse_port_http(path: &str) -> Option<(u16, &str)> {
+    let rest = path.strip_prefix("/v1/ports/")?;
+    let (port, rest) = rest.split_once('/')?;
+    let app_path = rest.strip_prefix("http")?;
+    let port = port.parse().ok().filter(|p| *p > 0)?;
+    match app_path {
+        "" => Some((port, "/")),
+        p if p.starts_with('/') => Some((port, p)),
+        _ => None,
+    }
+}
+
 /// `path` with its `{id}` filled in.
 pub fn with_id(path: &str, id: &str) -> String {
     path.replace("{id}", id)
@@ -129,6 +155,19 @@ mod tests {
         assert_eq!(under_sandbox(EXEC), "/exec");
         assert_eq!(under_sandbox(SANDBOX), "");
         assert_eq!(with_id(SESSION_HISTORY, "s1"), "/v1/sessions/s1/history");
+    }
+
+    #[test]
+    fn a_port_path_carries_the_apps_path_whole() {
+        assert_eq!(port_http(8080, "/a/b"), "/v1/ports/8080/http/a/b");
+        assert_eq!(port_http(8080, "/"), "/v1/ports/8080/http");
+        assert_eq!(parse_port_http("/v1/ports/8080/http/a/b"), Some((8080, "/a/b")));
+        assert_eq!(parse_port_http("/v1/ports/8080/http"), Some((8080, "/")));
+        assert_eq!(parse_port_http("/v1/ports/8080/http/"), Some((8080, "/")));
+        assert_eq!(parse_port_http("/v1/ports/8080/httpx"), None);
+        assert_eq!(parse_port_http("/v1/ports/0/http/"), None);
+        assert_eq!(parse_port_http("/v1/ports/99999/http/"), None);
+        assert_eq!(parse_port_http("/v1/ports/x/http/"), None);
     }
 
     #[test]

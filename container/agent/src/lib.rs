@@ -18,6 +18,7 @@ mod metrics;
 mod names;
 mod output;
 mod process;
+mod relay;
 mod server;
 mod session;
 mod start_claim;

@@ -9,6 +9,7 @@ mod files;
 mod health;
 mod metrics;
 mod pieces;
+mod ports;
 mod processes;
 mod pty;
 mod query;
@@ -24,7 +25,7 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use sandbox_protocol::{routes, ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route(routes::PTYS, get(pty::list))
         .route(routes::PTY_ONE, delete(pty::end))
         .route(routes::METRICS, get(metrics::metrics))
+        .route(routes::PORT_HTTP, any(ports::pass))
+        .route(routes::PORT_HTTP_PATH, any(ports::pass))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_other_boot))

@@ -26,6 +26,12 @@ pub async fn refuse_web_pages_locally(req: Request, next: Next) -> Response {
 }
 
 fn check(local: bool, req: &Request) -> Result<(), AgentError> {
+    // A preview's request is a browser's by design, for the sandbox's app, admitted by its token in the Worker
+    // (which alone holds the agent's token); its origin and body are the app's to judge. A web page cannot reach
+    // it here: a local agent asks for `X-Sandbox-Id`, which no page sends without a preflight that lacks it.
+    if sandbox_protocol::routes::parse_port_http(req.uri().path()).is_some() {
+        return Ok(());
+    }
     // A header that is not text is still present: it must not pass as missing.
     let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
     let refused = |message: String| AgentError::new(ErrorCode::CrossSiteRefused, message);
