@@ -50,12 +50,16 @@ cargo build --release --locked -p sandbox-agent
 mkdir -p .state/sandboxes .state/registry
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_REGISTRY_PATH="$PWD/.state/registry"
 confinement=()
-if ! bwrap --unshare-user-try --unshare-pid --ro-bind / / --proc /proc --dev /dev true 2>/dev/null; then
+# (The agent's own probe: user and network namespaces, as an unprivileged uid of its jails' range when root.)
+as_jail=()
+[ "$(id -u)" = 0 ] && as_jail=(setpriv --reuid=1073741824 --regid=1073741824 --clear-groups)
+if ! (cd / && env -i "${as_jail[@]}" bwrap --unshare-user --uid 0 --unshare-pid --unshare-net --ro-bind / / \
+  --proc /proc --dev /dev true) 2>/dev/null; then
   echo "npm run dev: WARNING: bubblewrap cannot make namespaces here: local sandboxes run UNCONFINED, as $(id -un)" \
     "on this machine. Run only code you would run yourself." >&2
   confinement=(--unconfined)
 fi
-# The agent answers only the Worker: code in a local sandbox shares this machine's loopback.
+# The agent answers only the Worker, not whatever else runs on this machine (a jail has a loopback of its own).
 agent_token="agent-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 SANDBOX_AGENT_TOKEN="$agent_token" ./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" \
   --multi-sandbox .state/sandboxes "${confinement[@]}" &

@@ -25,10 +25,13 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
   cargo install wasm-bindgen-cli --version "$want" --force >&2
 fi
 
-# Local sandboxes are jailed with bubblewrap (Debian's package); without it the local agent runs them unconfined.
-if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >&2 \
-    || echo "toolchain: could not install bubblewrap; local sandboxes will run unconfined" >&2
+# Local sandboxes are jailed with bubblewrap, get their way out through slirp4netns, and have the host's addresses
+# closed with iproute2's ip (Debian's packages); without bubblewrap the local agent runs them unconfined, without
+# slirp4netns they have no network.
+if { ! command -v bwrap || ! command -v slirp4netns || ! command -v ip; } >/dev/null \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap slirp4netns iproute2) >&2 \
+    || echo "toolchain: could not install bubblewrap, slirp4netns and iproute2; local sandboxes may be unconfined" >&2
 fi
 
 # (Every package the scripts use: one missing means node_modules predates package-lock.json.)

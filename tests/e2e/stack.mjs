@@ -83,15 +83,18 @@ export function removeSandboxContainers() {
 
 /// Whether this machine can give each local sandbox its own jail (bubblewrap and namespaces); the agent isolates
 /// sandboxes by default and refuses to start otherwise, so the stack asks for `--unconfined` then, and says so.
+/// (The agent's own probe: user and network namespaces, as an unprivileged uid of its jails' range when root.)
+const jailUid = process.getuid() === 0 ? 0x40000000 : undefined;
 export const isolated = spawnSync(
-  'bwrap', ['--unshare-user-try', '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'],
-  { stdio: 'ignore' },
+  'bwrap',
+  ['--unshare-user', '--uid', '0', '--unshare-pid', '--unshare-net', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'],
+  { stdio: 'ignore', cwd: '/', env: {}, uid: jailUid, gid: jailUid },
 ).status === 0;
 if (!isolated) {
   console.error('e2e: bubblewrap cannot make namespaces here: the local agent runs UNCONFINED (sandboxes not isolated)');
 }
 
-/// The token the local agent asks of its callers (code in a local sandbox shares the loopback): the Worker gets it
+/// The token the local agent asks of its callers (anything else on this machine's loopback): the Worker gets it
 /// as `SANDBOX_AGENT_TOKEN`, and tests that call the agent directly send it as `X-Sandbox-Agent-Token`.
 export const agentToken = `agent-${process.pid}-${Date.now()}`;
 

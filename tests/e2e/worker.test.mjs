@@ -2,6 +2,7 @@
 // public API behaves as documented, sandboxes are isolated, and errors from every layer are JSON with a code.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import { startStack } from './stack.mjs';
 
@@ -377,7 +378,25 @@ describe('sandboxes', () => {
     const attack = `curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:${port}/v1/files/read `
       + `-H 'x-sandbox-id: victim' -H 'content-type: application/json' -d '{"path":"/workspace/secret.txt"}'`;
     const r = await call('POST', '/v1/sandboxes/attacker/exec', { command: attack });
-    assert.equal(r.json.stdout, '401', r.text);
+    // A jail's loopback is its own: the agent is not even reached. Unconfined, its token refuses the call.
+    assert.equal(r.json.stdout, stack.isolated ? '000' : '401', r.text);
+  });
+
+  test("nothing that listens on this machine's loopback is reachable from a local sandbox", async (t) => {
+    if (stack.containers) return t.skip('no local jail: containers have a network of their own');
+    if (!stack.isolated) return t.skip('bubblewrap cannot make namespaces here: the local stack is unconfined');
+    // Every TCP socket listening on 127.0.0.1 now: the Worker, wrangler's inspector, the agent, this test's own.
+    const listening = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[3] === '0A' && f[1]?.startsWith('0100007F:'))
+      .map((f) => parseInt(f[1].split(':')[1], 16));
+    const { port: worker } = new URL(stack.base);
+    assert.ok(listening.includes(Number(worker)) && listening.includes(stack.agent.port), `${listening}`);
+    const probes = [...new Set(listening)].flatMap((p) => [`127.0.0.1 ${p}`, `10.0.2.2 ${p}`]);
+    const command = `for t in ${probes.map((p) => `'${p}'`).join(' ')}; do set -- $t; `
+      + `timeout 3 bash -c "echo > /dev/tcp/$1/$2" 2>/dev/null && echo "reached $1:$2"; done; echo done`;
+    const r = await call('POST', '/v1/sandboxes/prober/exec', { command, timeout: 120000 });
+    assert.equal(r.json.stdout, 'done', r.text);
   });
 
   test('a local sandbox sees what a container would: /workspace, its own files and processes only', async (t) => {

@@ -11,6 +11,9 @@ USAGE: sandbox-agent [OPTIONS]
 
 OPTIONS:
   --listen ADDR             address to serve on (default 0.0.0.0:3000; port 0 picks a free port)
+  --listen-fd N             serve the listening Unix socket inherited as descriptor N instead (a local
+                            sandbox's agent in its jail)
+  --token-stdin             read the token every call must carry from the first line of standard input
   --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
   --isolate                 with --multi-sandbox (the default there): give each sandbox its own agent
@@ -40,9 +43,17 @@ OPTIONS:
   -V, --version             the version
 ";
 
+/// The environment variable through which the agent gets the token every call must carry (it removes it from its
+/// environment); a jail's agent reads its token from standard input instead (`--token-stdin`).
+pub const TOKEN_ENV: &str = "SANDBOX_AGENT_TOKEN";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// A listening Unix socket inherited from the agent that started this one, served instead of `listen`.
+    pub listen_fd: Option<i32>,
+    /// The token comes on standard input (`--token-stdin`): a jail's agent, whose environment its sandbox reads.
+    pub token_stdin: bool,
     pub workspace: PathBuf,
     pub multi_sandbox: Option<PathBuf>,
     pub command_timeout: Option<Duration>,
@@ -81,6 +92,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut config = Config {
         listen: "0.0.0.0:3000".parse().expect("valid default"),
         workspace: PathBuf::from("/workspace"),
+        listen_fd: None,
+        token_stdin: false,
         multi_sandbox: None,
         command_timeout: None,
         max_sessions: DEFAULT_MAX_SESSIONS,
@@ -158,6 +171,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let ms = positive(&v).ok_or(format!("--terminal-ping-ms: {v:?} is not a positive number"))?;
                 config.terminals.ping = Duration::from_millis(ms as u64);
             }
+            "--listen-fd" => {
+                let v = value("--listen-fd")?;
+                let fd = v
+                    .parse()
+                    .ok()
+                    .filter(|fd| *fd > 2)
+                    .ok_or(format!("--listen-fd: {v:?} is not a descriptor above 2"))?;
+                config.listen_fd = Some(fd);
+            }
+            "--token-stdin" => config.token_stdin = true,
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,
             "--memory-budget-mb" => {

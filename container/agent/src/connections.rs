@@ -13,8 +13,8 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use sandbox_protocol::{ErrorBody, ErrorCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 
 #[derive(Debug, Clone, Copy)]
@@ -30,10 +30,33 @@ const MAX_REFUSALS: usize = 64;
 /// How long a refusal may take to be written.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A listener the agent serves: TCP (a container's port, the local agent's) or Unix (a local sandbox's agent in
+/// its jail, reached only by the agent that started it).
+pub trait Accept {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn next(&self) -> impl std::future::Future<Output = io::Result<Self::Stream>>;
+}
+
+impl Accept for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn next(&self) -> io::Result<Self::Stream> {
+        let (stream, _) = self.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+impl Accept for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn next(&self) -> io::Result<Self::Stream> {
+        Ok(self.accept().await?.0)
+    }
+}
+
 /// Serves `app` on `listener` until `stop` turns true, then lets the open connections finish their requests for
 /// at most `grace`.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L: Accept>(
+    listener: L,
     app: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
@@ -43,8 +66,8 @@ pub async fn serve(
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     loop {
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+            accepted = listener.next() => match accepted {
+                Ok(stream) => stream,
                 // Out of descriptors, or the peer left before we accepted: wait a moment rather than spin.
                 Err(_) => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -62,7 +85,6 @@ pub async fn serve(
             }
             continue;
         };
-        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
         let mut stop = stop.clone();
         tokio::spawn(async move {
@@ -90,7 +112,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// Answers a connection over the cap with a 503 and closes it.
-async fn refuse(mut stream: TcpStream, cap: usize) {
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, cap: usize) {
     tracing::warn!(cap, "connection refused: the agent serves as many connections as it may");
     crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Connections);
     let body = ErrorBody {

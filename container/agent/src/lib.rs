@@ -27,10 +27,10 @@ mod terminal;
 mod trim;
 mod workspace;
 
-pub use config::{parse, Config, Parsed, USAGE};
-pub use local::children::TOKEN_ENV;
+pub use config::{parse, Config, Parsed, TOKEN_ENV, USAGE};
 /// Whether this machine can jail local sandboxes (bubblewrap and the namespaces it needs), and if not, why.
 pub use local::jail::available as jail_available;
 pub use logging::init as init_logging;
+pub use process::inherit::close_inherited_on_exec;
 pub use server::run;
 pub use trim::configure as configure_allocator;

@@ -19,12 +19,25 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Nothing this agent inherited reaches what it starts (the socket it was given to serve included).
+    sandbox_agent::close_inherited_on_exec();
     // A token for this agent comes through the environment (not the command line, which every process of the
     // machine can read), and leaves it before any thread or shell starts.
     let mut config = config;
     if let Ok(token) = std::env::var(sandbox_agent::TOKEN_ENV) {
         std::env::remove_var(sandbox_agent::TOKEN_ENV);
         config.token = Some(token);
+    }
+    // ... or on standard input, for an agent in a jail, whose sandbox reads every process's environment.
+    if config.token_stdin {
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(_) if !line.trim().is_empty() => config.token = Some(line.trim().to_string()),
+            _ => {
+                eprintln!("sandbox-agent: --token-stdin: no token on standard input");
+                std::process::exit(2);
+            }
+        }
     }
     // The start id is the Durable Object's, for the boot id; the sandbox's programs have no use for it.
     if let Ok(start) = std::env::var(sandbox_protocol::start::START_ID_ENV) {

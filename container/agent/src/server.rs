@@ -111,24 +111,50 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             })
         }
     };
-    let listener = TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "sandbox-agent listening on http://{addr} (workspace {})", describe(&config));
-        let _ = out.flush();
-    }
-    tracing::info!(
-        %addr,
-        boot_id = %boot_id_shown,
-        version = env!("CARGO_PKG_VERSION"),
-        workspace = %describe(&config),
-        "listening"
-    );
     let limits = Limits { max_connections: config.max_connections, head_timeout: config.io_timeout };
-    connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
+    match config.listen_fd {
+        Some(fd) => {
+            let listener = inherited_listener(fd)?;
+            listening(&format!("unix socket on descriptor {fd}"), &boot_id_shown, &config);
+            connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
+        }
+        None => {
+            let listener = TcpListener::bind(config.listen).await?;
+            listening(&format!("http://{}", listener.local_addr()?), &boot_id_shown, &config);
+            connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
+        }
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says where the agent listens: on standard output for whoever started it (the first line, which they wait
+/// for), and in the log.
+fn listening(addr: &str, boot_id: &str, config: &Config) {
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "sandbox-agent listening on {addr} (workspace {})", describe(config));
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, %boot_id, version = env!("CARGO_PKG_VERSION"), workspace = %describe(config), "listening");
+}
+
+/// The listening Unix socket this agent was given as descriptor `fd` (`--listen-fd`).
+fn inherited_listener(fd: i32) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fstat only reads the descriptor's status into the buffer given.
+    let is_socket = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    };
+    if !is_socket {
+        return Err(std::io::Error::other(format!("--listen-fd {fd}: no socket was given as that descriptor")));
+    }
+    // SAFETY: the descriptor is a socket this process inherited for this use and nothing else owns (main marked
+    // it close-on-exec before any shell started: none may accept the calls meant for this agent).
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    listener.set_nonblocking(true)?;
+    tokio::net::UnixListener::from_std(listener)
 }
 
 /// The flags a local sandbox's own agent gets from this one.

@@ -1,10 +1,15 @@
 //! Local development with isolation (`--multi-sandbox ROOT --isolate`): this agent serves no sandbox itself. Each
-//! sandbox has an agent of its own in a jail of its own (`children.rs`, `jail.rs`) that sees the sandbox's folder
-//! as `/workspace` and nothing of the other sandboxes or of this agent, as a container would; every call is passed
-//! on to it (`proxy.rs`), so paths, processes and files look as they do deployed.
+//! sandbox has an agent of its own in a jail of its own (`children.rs`, `launch.rs`, `jail.rs`) that sees the
+//! sandbox's folder as `/workspace` and nothing of the other sandboxes or of this agent, runs as no user of the
+//! host, with no capability and a network of its own (`network.rs`), as a container would; every call is passed
+//! on to it (`proxy.rs`), so paths, processes and files look as they do deployed. What a jail writes to its
+//! standard error reaches this agent's through `jail_log.rs`.
 
 pub mod children;
 pub mod jail;
+pub mod jail_log;
+pub mod launch;
+pub mod network;
 pub mod proxy;
 
 use std::sync::Arc;
@@ -27,8 +32,8 @@ pub struct LocalState {
     pub children: Arc<Children>,
     pub started: Instant,
     pub boot_id: Arc<str>,
-    /// Asked of every call but the bare health check (`SANDBOX_AGENT_TOKEN`): code in a local sandbox shares the
-    /// host's loopback and must not be able to drive this agent, or through it another sandbox.
+    /// Asked of every call but the bare health check (`SANDBOX_AGENT_TOKEN`): the Worker's proof that a call is
+    /// its own, for anything else on this machine's loopback (a jail has a loopback of its own).
     pub token: Option<Arc<str>>,
 }
 

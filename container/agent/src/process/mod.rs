@@ -2,5 +2,6 @@
 //! command's input and output travel through.
 
 pub mod fds;
+pub mod inherit;
 pub mod reaper;
 pub mod tree;

@@ -4,18 +4,6 @@
 
 use crate::support::*;
 
-fn jail_available() -> bool {
-    if std::env::var("SANDBOX_AGENT_IMAGE").is_ok_and(|image| !image.is_empty()) {
-        eprintln!("skipped: the agent runs in a container here, where bubblewrap gets no namespaces");
-        return false;
-    }
-    if let Err(why) = sandbox_agent::jail_available() {
-        eprintln!("skipped: {why}");
-        return false;
-    }
-    true
-}
-
 #[tokio::test]
 async fn a_sandbox_sees_its_own_workspace_tmp_and_processes_only() {
     if !jail_available() {

@@ -17,6 +17,7 @@ mod expected_boot;
 mod file_safety;
 mod files_api;
 mod isolation;
+mod jail_attacks;
 mod lifecycle;
 mod limits;
 mod logging;

@@ -51,6 +51,12 @@ impl Agent {
 
     /// `start_with`, with these variables in the agent's environment.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Agent {
+        Self::start_configured(extra, env, |_| {})
+    }
+
+    /// `start_with_env`, with the command changed by `configure` before it starts (its standard error, what it
+    /// inherits, its user).
+    pub fn start_configured(extra: &[&str], env: &[(&str, &str)], configure: impl FnOnce(&mut Command)) -> Agent {
         let dir = scratch_dir("ws");
         let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
         if !extra.contains(&"--multi-sandbox") {
@@ -69,8 +75,9 @@ impl Agent {
         let mut shared = vec![dir.clone()];
         shared.extend(args.iter().map(PathBuf::from).filter(|p| p.starts_with(std::env::temp_dir()) && p.is_dir()));
         let (mut command, container) = launcher(&shared, env);
-        let mut child =
-            command.args(&args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the agent");
+        command.args(&args).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        configure(&mut command);
+        let mut child = command.spawn().expect("start the agent");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("agent prints its address");
         let addr = line
@@ -188,6 +195,19 @@ impl Drop for Agent {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether local sandboxes can be jailed here; says why not (the test then returns: skipped).
+pub fn jail_available() -> bool {
+    if std::env::var("SANDBOX_AGENT_IMAGE").is_ok_and(|image| !image.is_empty()) {
+        eprintln!("skipped: the agent runs in a container here, where bubblewrap gets no namespaces");
+        return false;
+    }
+    if let Err(why) = sandbox_agent::jail_available() {
+        eprintln!("skipped: {why}");
+        return false;
+    }
+    true
 }
 
 /// Whether a process with this pid exists (and is not a zombie).

@@ -1,0 +1,347 @@
+//! Starting one local sandbox's jail (`jail.rs` says what it shows), step by step:
+//!
+//! 1. The sandbox's folder is made and, when this agent is root, given to the jail's uid (`jail::jail_uid`).
+//! 2. bwrap starts with exactly the descriptors of `jail::fd` (nothing else this agent holds), a clean
+//!    environment (`jail::ENVIRONMENT`), and, when this agent is root, as the jail's uid: in the forked child,
+//!    still root, it takes a private mount namespace where the folder and this binary are bound at fixed paths
+//!    under `Runtime::stage` (so the jail's uid needs no right to walk to the real ones), then gives up root.
+//! 3. bwrap says where the jail is (`--info-fd`) and waits (`--block-fd`) for a byte before it runs the agent.
+//! 4. The agent starts in the jail, reads its token from standard input, serves the listening socket it was
+//!    given, and says so on standard output. Its standard error goes to `jail_log.rs`.
+//! 5. The jail's network is set up (`network.rs`): the way out, then the host's addresses closed. Only then is the
+//!    jail given calls, so no code of the sandbox runs before.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
+
+use super::jail::{self, fd};
+use super::network::{self, Network};
+use crate::names::random_id;
+use crate::process::fds::pipe;
+use crate::process::inherit::place_exactly;
+use crate::process::reaper::{ExitWatch, Reaper};
+
+/// How long a jail may take to start its agent.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A sandbox's running agent in its jail.
+pub struct ChildAgent {
+    /// The Unix socket it serves: a path on the host, in a folder the jails do not see.
+    pub socket: PathBuf,
+    pub token: String,
+    /// bwrap's pid: killing it ends the jail's PID namespace and everything in it.
+    pid: i32,
+    exit: ExitWatch,
+    /// Its way out, ended with it.
+    network: Option<Network>,
+}
+
+impl ChildAgent {
+    pub fn alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// Ends the jail (only while its process is not reaped: its number is ours until then) and its network.
+    pub fn kill(&self) {
+        if self.alive() {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+        if let Some(network) = &self.network {
+            network.kill();
+        }
+    }
+
+    /// Resolves once the jail's process has been reaped.
+    pub async fn ended(&self) {
+        let mut exit = self.exit.clone();
+        crate::process::reaper::ended(&mut exit).await;
+    }
+}
+
+impl Drop for ChildAgent {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// This agent's folder for the jails' sockets and staging paths: in the system's temp folder (which no jail
+/// sees: each has its own `/tmp`), walkable but not listable by others, removed when the agent ends.
+pub struct Runtime {
+    dir: PathBuf,
+    next: AtomicU64,
+}
+
+impl Runtime {
+    pub fn new() -> std::io::Result<Runtime> {
+        let dir = std::env::temp_dir().join(format!("sandbox-agent-{}-{}", std::process::id(), random_id("rt")));
+        std::fs::DirBuilder::new().mode(0o711).create(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
+        // Staging mount points: each jail's bwrap binds its own folder and the agent over them, in a mount
+        // namespace of its own, so they stay empty here.
+        std::fs::DirBuilder::new().mode(0o755).create(dir.join("workspace"))?;
+        std::fs::File::create(dir.join("agent"))?;
+        Ok(Runtime { dir, next: AtomicU64::new(0) })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join(format!("{}.sock", self.next.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    fn stage(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What every jail's start shares.
+pub struct Launcher {
+    pub runtime: Runtime,
+    /// This binary, run in every jail.
+    pub agent: PathBuf,
+    /// Flags every jail's agent gets after its own (timeouts, limits).
+    pub flags: Vec<String>,
+    /// Whether jails get a way out (slirp4netns is here).
+    pub network: bool,
+}
+
+impl Launcher {
+    /// Starts the jail of sandbox `id`, whose folder is `folder`.
+    pub async fn start(&self, reaper: &Reaper, id: &str, folder: &Path) -> Result<ChildAgent, String> {
+        let root = nix::unistd::geteuid().is_root();
+        let uid = root.then(|| jail::jail_uid(id));
+        std::fs::create_dir_all(folder).map_err(|e| format!("cannot make its folder: {e}"))?;
+        if let Some(uid) = uid {
+            let folder = folder.to_path_buf();
+            tokio::task::spawn_blocking(move || give_tree(&folder, uid))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("cannot give its folder to its uid: {e}"))?;
+        }
+        let socket = self.runtime.socket();
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket).map_err(|e| format!("cannot make its socket: {e}"))?;
+        let token = random_id("token");
+        let (token_read, token_write) = pipe().map_err(|e| e.to_string())?;
+        std::fs::File::from(token_write).write_all(format!("{token}\n").as_bytes()).map_err(|e| e.to_string())?;
+        let (out_read, out_write) = pipe().map_err(|e| e.to_string())?;
+        let (err_read, err_write) = pipe().map_err(|e| e.to_string())?;
+        let (info_read, info_write) = pipe().map_err(|e| e.to_string())?;
+        let (block_read, block_write) = pipe().map_err(|e| e.to_string())?;
+        let (resolv_read, resolv_write) = pipe().map_err(|e| e.to_string())?;
+        std::fs::File::from(resolv_write).write_all(jail::RESOLV_CONF.as_bytes()).map_err(|e| e.to_string())?;
+
+        let (workspace, agent) = match uid {
+            Some(_) => (self.runtime.stage("workspace"), self.runtime.stage("agent")),
+            None => (folder.to_path_buf(), self.agent.clone()),
+        };
+        let mut command = Command::new("bwrap");
+        command
+            .args(jail::bwrap_args(id, &workspace, &agent, self.network))
+            .args(jail::agent_args())
+            .args(&self.flags)
+            .env_clear()
+            .envs(jail::ENVIRONMENT)
+            .env("HOSTNAME", id)
+            .env("SANDBOX_ID", id)
+            .envs(crate::logging::child_env())
+            .current_dir("/")
+            .stdin(Stdio::from(token_read))
+            .stdout(Stdio::from(out_write))
+            .stderr(Stdio::from(err_write))
+            .process_group(0);
+        let pairs = [
+            (listener.as_raw_fd(), fd::LISTEN),
+            (info_write.as_raw_fd(), fd::INFO),
+            (block_read.as_raw_fd(), fd::BLOCK),
+            (resolv_read.as_raw_fd(), fd::RESOLV),
+        ];
+        let staging = match uid {
+            Some(uid) => Some(Staging::new(uid, folder, &self.agent, &workspace, &agent)?),
+            None => None,
+        };
+        // SAFETY: only system calls (no allocation) between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                place_exactly(&pairs)?;
+                if let Some(staging) = &staging {
+                    staging.enter()?;
+                }
+                Ok(())
+            })
+        };
+        let (pid, exit) = reaper.spawn(&mut command).map_err(|e| format!("bwrap did not start: {e}"))?;
+        drop(command);
+        drop((listener, info_write, block_read, resolv_read));
+        jail_log_relay(id, err_read);
+        let mut child = ChildAgent { socket, token, pid, exit, network: None };
+
+        let started = tokio::time::timeout(START_TIMEOUT, async {
+            let jail_pid = read_info(info_read).await?;
+            std::fs::File::from(block_write).write_all(b"1").map_err(|e| format!("bwrap: {e}"))?;
+            read_ready(out_read).await?;
+            // Only now: bwrap configures the jail's loopback itself, after it says where the jail is and before it
+            // starts the agent, and a way out set up meanwhile races it (its netlink request fails). No call
+            // reaches the jail before this returns, so its code never runs without the routes below.
+            if self.network {
+                match network::start(reaper, jail_pid).await {
+                    Ok(net) => child.network = Some(net),
+                    Err(why) => tracing::warn!(sandbox = id, %why, "the sandbox has no network"),
+                }
+                if child.network.is_some() {
+                    network::seal(reaper, jail_pid).await.map_err(|why| format!("its network: {why}"))?;
+                }
+            }
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap_or_else(|_| Err("it did not start in time".into()));
+        match started {
+            Ok(()) => Ok(child),
+            Err(why) => {
+                child.kill();
+                Err(format!("its agent did not start in its jail: {why}"))
+            }
+        }
+    }
+}
+
+fn jail_log_relay(id: &str, err: OwnedFd) {
+    super::jail_log::relay(id.to_string(), err);
+}
+
+/// The jail's process id, from bwrap's `--info-fd` (written in parts; complete at its closing brace).
+async fn read_info(info: OwnedFd) -> Result<i32, String> {
+    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(info).map_err(|e| e.to_string())?;
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !text.contains(&b'}') && text.len() < 4096 {
+        match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    jail::child_pid(&text).ok_or_else(|| format!("bwrap did not say where the jail is ({text:?})"))
+}
+
+/// Waits for the jail's agent to say it listens (its first line).
+async fn read_ready(out: OwnedFd) -> Result<(), String> {
+    let mut out = tokio::net::unix::pipe::Receiver::from_owned_fd(out).map_err(|e| e.to_string())?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while out.read(&mut byte).await.ok() == Some(1) && byte[0] != b'\n' && line.len() < 1024 {
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line);
+    if line.starts_with("sandbox-agent listening on ") {
+        Ok(())
+    } else {
+        Err(format!("it said {line:?}"))
+    }
+}
+
+/// What the forked child of a root agent does before it runs bwrap: binds the sandbox's folder and this binary at
+/// the staging paths in a mount namespace of its own, then becomes the jail's uid. Everything is prepared here,
+/// before the fork, so that `enter` only makes system calls.
+struct Staging {
+    uid: libc::uid_t,
+    folder: CString,
+    agent: CString,
+    workspace_stage: CString,
+    agent_stage: CString,
+}
+
+impl Staging {
+    fn new(
+        uid: u32,
+        folder: &Path,
+        agent: &Path,
+        workspace_stage: &Path,
+        agent_stage: &Path,
+    ) -> Result<Staging, String> {
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} has a NUL", p.display()));
+        Ok(Staging {
+            uid,
+            folder: c(folder)?,
+            agent: c(agent)?,
+            workspace_stage: c(workspace_stage)?,
+            agent_stage: c(agent_stage)?,
+        })
+    }
+
+    fn enter(&self) -> std::io::Result<()> {
+        let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+        // SAFETY: plain system calls on strings made before the fork.
+        unsafe {
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                self.folder.as_ptr(),
+                self.workspace_stage.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                self.agent.as_ptr(),
+                self.agent_stage.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))?;
+            check(libc::setgroups(0, std::ptr::null()))?;
+            check(libc::setresgid(self.uid, self.uid, self.uid))?;
+            check(libc::setresuid(self.uid, self.uid, self.uid))?;
+        }
+        Ok(())
+    }
+}
+
+/// Gives `folder` and everything in it to `uid` (and the group of the same number), unless the folder is its
+/// already: a folder of an earlier agent, or of one that ran as root before jails had uids of their own.
+/// Symbolic links are changed, never followed.
+fn give_tree(folder: &Path, uid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::symlink_metadata(folder)?.uid() == uid {
+        return Ok(());
+    }
+    // Everything inside first, the folder itself last: an interrupted pass is done again at the next start.
+    let mut stack = vec![folder.to_path_buf()];
+    let mut found = Vec::new();
+    while let Some(path) = stack.pop() {
+        if std::fs::symlink_metadata(&path)?.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                stack.push(entry?.path());
+            }
+        }
+        found.push(path);
+    }
+    for path in found.iter().rev() {
+        std::os::unix::fs::lchown(path, Some(uid), Some(uid))?;
+    }
+    Ok(())
+}
