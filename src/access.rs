@@ -23,6 +23,8 @@ pub struct BrowserCheck<'a> {
     pub fetch_site: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub host: Option<&'a str>,
+    /// The `Host` of the browser page whose WebSocket a caller hands on (`PAGE_HOST_HEADER`), if any.
+    pub page_host: Option<&'a str>,
     /// `SANDBOX_ALLOWED_ORIGINS`: pages that may call (none by default).
     pub allowed_origins: &'a [String],
     /// Local development (`SANDBOX_AGENT_URL`): the `Host` must be this machine or one of `allowed_hosts`.
@@ -30,13 +32,14 @@ pub struct BrowserCheck<'a> {
     pub allowed_hosts: &'a [String],
 }
 
-/// Refuses what a web page could send: a foreign origin, a non-JSON body, and in local mode a foreign `Host`
-/// (DNS rebinding).
+/// Refuses what a web page could send: a foreign origin, a non-JSON body, and in local mode a foreign `Host`, its
+/// own or the one a caller says its page named (DNS rebinding, directly or through a caller's terminal).
 pub fn check_browser(request: &BrowserCheck<'_>) -> Result<(), WorkerError> {
     let refused = |message: String| WorkerError::new(ErrorCode::CrossSiteRefused, message);
     screen::check_not_cross_site(request.origin, request.fetch_site, request.allowed_origins).map_err(refused)?;
     if request.local {
         screen::check_local_host(request.host, request.allowed_hosts).map_err(refused)?;
+        screen::check_local_host(request.page_host, request.allowed_hosts).map_err(refused)?;
     }
     screen::check_json_body(request.method, request.content_type)
         .map_err(|message| WorkerError::new(ErrorCode::UnsupportedMediaType, message))
@@ -84,6 +87,7 @@ mod tests {
             fetch_site: None,
             content_type,
             host: Some(host),
+            page_host: None,
             allowed_origins: &[],
             local,
             allowed_hosts: &[],
@@ -102,5 +106,12 @@ mod tests {
         assert_eq!(check_browser(&rebound).unwrap_err().code, ErrorCode::CrossSiteRefused);
         // Deployed, the Worker has its own host names.
         assert!(check_browser(&request("GET", None, None, "sandbox.example.com", false)).is_ok());
+        // A terminal handed on by a caller whose page named a rebound host.
+        let through_caller =
+            BrowserCheck { page_host: Some("evil.example:8788"), ..request("GET", None, None, "sandbox", true) };
+        assert_eq!(check_browser(&through_caller).unwrap_err().code, ErrorCode::CrossSiteRefused);
+        let local_page =
+            BrowserCheck { page_host: Some("localhost:8788"), ..request("GET", None, None, "sandbox", true) };
+        assert!(check_browser(&local_page).is_ok());
     }
 }

@@ -18,8 +18,8 @@ use std::time::Duration;
 use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
 use sandbox_protocol::{
-    MetricsSummary, PtyList, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER, PREVIEW_HEADER,
-    PREVIEW_ORIGIN_HEADER, SANDBOX_ID_HEADER,
+    MetricsSummary, PtyList, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER,
+    SANDBOX_ID_HEADER,
 };
 use worker::{Container, Date, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, State};
 
@@ -117,7 +117,8 @@ impl AgentLink {
         }
     }
 
-    /// A preview request passed to `port` in the sandbox as it came: method, headers (the Worker's own taken out),
+    /// A preview request passed to `port` in the sandbox as it came: method, headers (ours taken out: the app gets
+    /// what a browser sends to its own host),
     /// body stream, and no redirect followed. The app sees `Host: localhost:<port>` in a container
     /// (`127.0.0.1:<port>` in local mode) and the browser's host in `X-Forwarded-Host`. A local sandbox's network
     /// is its own: its port is reached through the host agent (`routes::PORT_HTTP`), with the agent's token.
@@ -130,7 +131,7 @@ impl AgentLink {
         };
         let headers = Headers::new();
         for (name, value) in req.headers().entries() {
-            if ![PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, SANDBOX_ID_HEADER, "host"].contains(&name.as_str()) {
+            if !crate::preview::ours(&name) {
                 headers.set(&name, &value)?;
             }
         }
@@ -151,7 +152,7 @@ impl AgentLink {
             To::Container { container, .. } => container.get_tcp_port(port)?.fetch_request(forwarded).await,
         };
         match sent {
-            Ok(response) => Ok(response),
+            Ok(response) => Ok(crate::reply::for_preview(response)?),
             Err(err) => {
                 self.log.warn("preview.unanswered", format!("port {port} did not answer: {err}"));
                 Ok(Response::error(format!("Nothing in the sandbox answers on port {port}"), 502)?)

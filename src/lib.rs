@@ -6,6 +6,7 @@
 mod access;
 mod agent_link;
 mod container_life;
+mod cors;
 mod errors;
 mod forward;
 mod ids;
@@ -15,13 +16,14 @@ mod object_call;
 mod object_state;
 mod port_registry;
 mod preview;
+mod reply;
 mod route;
 mod sandbox_object;
 mod session_registry;
 mod sleep_after;
 
 use sandbox_protocol::ids::valid_request_id;
-use sandbox_protocol::{screen, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};
+use sandbox_protocol::{screen, PAGE_HOST_HEADER, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};
 use worker::{event, Context, Env, Request, Response, Result};
 
 pub use sandbox_object::SandboxObject;
@@ -62,14 +64,32 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Some(preview) = preview_of(&req, &env) {
         return preview_call(req, &env, preview).await;
     }
+    // A page of an allowed origin: its preflight is answered before the token is asked for (a browser sends none
+    // with it), and its answers say it may read them.
+    let allowed_origins = screen::parse_list(&text(&env, ALLOWED_ORIGINS_VAR).unwrap_or_default());
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let page = cors::allowed(header("origin").as_deref(), &allowed_origins).map(str::to_string);
+    if let Some(origin) = &page {
+        if cors::is_preflight(req.method().as_ref(), header("access-control-request-method").as_deref()) {
+            let mut response = Response::empty()?.with_status(204);
+            for (name, value) in cors::preflight_headers(origin) {
+                response.headers_mut().set(name, &value)?;
+            }
+            return Ok(response);
+        }
+    }
     let request_id = request_id(&req);
-    match handle(req, env, &request_id).await {
-        Ok(response) => Ok(response),
+    let response = match handle(req, env, &request_id).await {
+        Ok(response) => response,
         Err(err) => {
             let mut response = err.for_request(Some(request_id.clone())).into_response()?;
             response.headers_mut().set(REQUEST_ID_HEADER, &request_id)?;
-            Ok(response)
+            response
         }
+    };
+    match page {
+        Some(origin) => reply::for_allowed_origin(response, &origin),
+        None => Ok(response),
     }
 }
 
@@ -94,6 +114,7 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
         fetch_site: fetch_site.as_deref(),
         content_type: content_type.as_deref(),
         host: host.as_deref(),
+        page_host: header(PAGE_HOST_HEADER).as_deref(),
         allowed_origins: &allowed_origins,
         local: text(&env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty())
             || text(&env, LOCAL_DEV_VAR).as_deref() == Some("1"),

@@ -72,6 +72,36 @@ pub fn same_token(a: &str, b: &str) -> bool {
 }
 
 /// A port a sandbox may expose, and a sandbox id that fits a preview label.
+/// Whether a request header is one of ours (`x-sandbox-*`, `x-agent-*`), which an app in a sandbox never gets:
+/// it gets what a browser sends to its own host.
+pub fn ours(header: &str) -> bool {
+    let header = header.to_ascii_lowercase();
+    header.starts_with("x-sandbox-") || header.starts_with("x-agent-") || header == "host"
+}
+
+/// A `Set-Cookie` an app in a sandbox sends, made host-only: its `Domain` attributes are removed, so the cookie is
+/// the preview host's alone. Every preview shares the preview domain; a cookie for the domain would reach every
+/// other sandbox's app (and a cookie another app set for it would reach this one): tossing, fixation, theft.
+pub fn host_only_cookie(set_cookie: &str) -> String {
+    let mut parts = set_cookie.split(';');
+    let mut kept = vec![parts.next().unwrap_or_default().trim().to_string()];
+    kept.extend(
+        parts
+            .map(str::trim)
+            .filter(|attribute| {
+                let name = attribute.split('=').next().unwrap_or_default().trim();
+                !attribute.is_empty() && !name.eq_ignore_ascii_case("domain")
+            })
+            .map(str::to_string),
+    );
+    kept.join("; ")
+}
+
+/// The `Referrer-Policy` every preview answer carries, whatever the app says: the URL's token is a credential and
+/// must not reach the third-party hosts a previewed page loads (it still goes out in `Origin`, where a page sends
+/// one, and to DNS resolvers).
+pub const REFERRER_POLICY: &str = "no-referrer";
+
 pub fn check_exposable(port: u16, sandbox_id: &str) -> Result<(), WorkerError> {
     if port < MIN_EXPOSED_PORT {
         return Err(invalid(format!("port {port} is below {MIN_EXPOSED_PORT}: the system's ports are not exposed")));
@@ -146,6 +176,25 @@ mod tests {
         assert!(check_exposable(8080, "box").is_ok());
         assert!(check_exposable(1023, "box").is_err());
         assert!(check_exposable(AGENT_PORT, "box").is_err());
+    }
+
+    #[test]
+    fn an_apps_cookies_stay_on_its_own_host() {
+        assert_eq!(host_only_cookie("sid=1; Domain=localhost; Path=/; HttpOnly"), "sid=1; Path=/; HttpOnly");
+        assert_eq!(host_only_cookie("sid=1;domain=.example.dev;Secure"), "sid=1; Secure");
+        assert_eq!(host_only_cookie("sid=1; DOMAIN = x; Domain=y"), "sid=1");
+        assert_eq!(host_only_cookie("a=b=c; Path=/domain"), "a=b=c; Path=/domain");
+        assert_eq!(host_only_cookie("plain"), "plain");
+    }
+
+    #[test]
+    fn our_headers_are_told_apart() {
+        for header in ["X-Sandbox-Preview", "x-sandbox-id", "x-agent-boot", "Host"] {
+            assert!(ours(header), "{header}");
+        }
+        for header in ["cookie", "authorization", "x-forwarded-host", "x-request-id", "sandbox-x"] {
+            assert!(!ours(header), "{header}");
+        }
         assert!(check_exposable(8080, &"a".repeat(MAX_PREVIEW_ID)).is_ok());
         assert!(check_exposable(8080, &"a".repeat(MAX_PREVIEW_ID + 1)).is_err());
         assert!(check_exposable(8080, "Box").is_err());

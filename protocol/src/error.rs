@@ -56,6 +56,8 @@ pub enum ErrorCode {
     WaitTimedOut,
     /// The port is not exposed.
     PortNotExposed,
+    /// Local mode: this machine runs as many sandboxes as the agent's `--max-sandboxes` allows; destroy one first.
+    TooManySandboxes,
     /// No terminal with that id (it ended, or never was).
     PtyNotFound,
     /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
@@ -75,7 +77,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 35] = {
+    pub const ALL: [ErrorCode; 36] = {
         use ErrorCode::*;
         [
             ValidationFailed,
@@ -107,6 +109,7 @@ impl ErrorCode {
             ProcessExited,
             WaitTimedOut,
             PortNotExposed,
+            TooManySandboxes,
             PtyNotFound,
             ResourceExhausted,
             ContainerUnavailable,
@@ -133,7 +136,7 @@ impl ErrorCode {
             ProcessAlreadyExists | ProcessNotRunning | ProcessExited => 409,
             BodyTooLarge | FileTooLarge => 413,
             UnsupportedMediaType => 415,
-            TooManySessions | TooManyProcesses => 429,
+            TooManySessions | TooManyProcesses | TooManySandboxes => 429,
             ContainerUnavailable | ShuttingDown | ResourceExhausted => 503,
             NoSpace => 507,
             InternalError | Unknown => 500,
@@ -173,6 +176,7 @@ impl ErrorCode {
             ProcessExited => "PROCESS_EXITED",
             WaitTimedOut => "WAIT_TIMED_OUT",
             PortNotExposed => "PORT_NOT_EXPOSED",
+            TooManySandboxes => "TOO_MANY_SANDBOXES",
             PtyNotFound => "PTY_NOT_FOUND",
             ResourceExhausted => "RESOURCE_EXHAUSTED",
             ContainerUnavailable => "CONTAINER_UNAVAILABLE",

@@ -61,6 +61,12 @@ pub const EXPECTED_BOOT_HEADER: &str = "x-agent-boot-expected";
 /// local sandbox's own agent in its jail).
 pub const AGENT_TOKEN_HEADER: &str = "x-sandbox-agent-token";
 
+/// Request header with the `Host` a browser page named, when a caller Worker hands the page's WebSocket on
+/// (`terminal(request)` in the clients, which also check the page's `Origin`): in local mode the Worker refuses a
+/// host that is not this machine, as it does its own `Host`, so a DNS-rebinding page cannot reach a terminal
+/// through a caller either.
+pub const PAGE_HOST_HEADER: &str = "x-sandbox-page-host";
+
 /// Response header listing the sessions the Worker re-created because the agent had restarted.
 pub const SESSIONS_RECREATED_HEADER: &str = "x-sandbox-sessions-recreated";
 

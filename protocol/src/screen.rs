@@ -81,6 +81,30 @@ fn host_name(host: &str) -> &str {
     }
 }
 
+/// For a caller Worker that hands a browser's WebSocket on to a sandbox (a terminal): the page must be one of the
+/// caller's own, its `Origin` naming the host the request came to (`own_host`, with its port), or be one of
+/// `allowed_origins` (exact matches). A request without `Origin` is no page's (browsers send it with every
+/// WebSocket). `Origin: null` (a sandboxed frame, a file) is never the caller's own.
+pub fn check_page_origin(
+    origin: Option<&str>,
+    own_host: Option<&str>,
+    allowed_origins: &[String],
+) -> Result<(), String> {
+    let Some(origin) = origin else { return Ok(()) };
+    if allowed_origins.iter().any(|allowed| allowed == origin) {
+        return Ok(());
+    }
+    let page_host =
+        origin.split_once("://").map(|(_, rest)| rest).filter(|host| !host.is_empty() && !host.contains('/'));
+    match (page_host, own_host) {
+        (Some(page), Some(own)) if page.eq_ignore_ascii_case(own) => Ok(()),
+        _ => Err(format!(
+            "a terminal opens only for a page of this Worker's own host{}, not for one of {origin:?} (allowedOrigins lists others)",
+            own_host.map(|h| format!(" ({h})")).unwrap_or_default()
+        )),
+    }
+}
+
 /// A comma-separated list from configuration, trimmed, empty items dropped.
 pub fn parse_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
@@ -122,6 +146,21 @@ mod tests {
         let allowed = vec!["https://app.example".to_string()];
         assert!(check_not_cross_site(Some("https://app.example"), Some("cross-site"), &allowed).is_ok());
         assert!(check_not_cross_site(Some("https://app.example.evil"), None, &allowed).is_err());
+    }
+
+    #[test]
+    fn a_terminal_opens_for_the_callers_own_pages_only() {
+        let own = Some("app.example:8788");
+        assert!(check_page_origin(None, own, &[]).is_ok());
+        assert!(check_page_origin(Some("http://app.example:8788"), own, &[]).is_ok());
+        assert!(check_page_origin(Some("https://APP.example:8788"), own, &[]).is_ok());
+        assert!(check_page_origin(Some("https://evil.example"), own, &[]).is_err());
+        assert!(check_page_origin(Some("http://app.example"), own, &[]).is_err(), "another port is another origin");
+        assert!(check_page_origin(Some("http://app.example:8788.evil.example"), own, &[]).is_err());
+        assert!(check_page_origin(Some("null"), own, &[]).is_err());
+        assert!(check_page_origin(Some("http://app.example:8788"), None, &[]).is_err());
+        let allowed = vec!["https://console.example".to_string()];
+        assert!(check_page_origin(Some("https://console.example"), own, &allowed).is_ok());
     }
 
     #[test]

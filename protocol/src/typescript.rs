@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::routes;
-use crate::{Ended, ErrorCode, BINDING_ORIGIN, DEFAULT_SESSION_ID, SESSIONS_RECREATED_HEADER};
+use crate::{Ended, ErrorCode, BINDING_ORIGIN, DEFAULT_SESSION_ID, PAGE_HOST_HEADER, SESSIONS_RECREATED_HEADER};
 
 /// Where the generated module lives, from this crate's folder.
 pub const MODULE_PATH: &str = "../clients/js/src/protocol.ts";
@@ -53,6 +53,11 @@ pub fn module() -> String {
         out,
         "/** Response header listing the sessions the Worker re-created after the agent restarted. */\nexport const SESSIONS_RECREATED_HEADER = {};\n",
         quote(SESSIONS_RECREATED_HEADER)
+    );
+    let _ = writeln!(
+        out,
+        "/** Request header with the `Host` a browser page named, when a caller hands its WebSocket on. */\nexport const PAGE_HOST_HEADER = {};\n",
+        quote(PAGE_HOST_HEADER)
     );
     let _ = writeln!(out, "/** The origin of requests through a service binding (the binding ignores it). */\nexport const BINDING_ORIGIN = {};", quote(BINDING_ORIGIN));
     out

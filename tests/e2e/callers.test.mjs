@@ -98,6 +98,27 @@ for (const name of ['js-caller', 'rust-caller']) {
   });
 }
 
+/// Opens terminals through the caller at `base` as web pages would: another site's page, a `null` origin and a
+/// DNS-rebinding page (its own host name, resolved to this machine) are refused with 403 CROSS_SITE_REFUSED before
+/// anything reaches the sandbox; the caller's own page gets its terminal.
+async function onlyOwnPagesOpenTerminals(base) {
+  const { host, port } = new URL(base);
+  const refusals = [
+    ['another site', { origin: 'https://evil.example' }],
+    ['a null origin', { origin: 'null' }],
+    ['a same-origin page on a rebound name', { origin: `http://rebind.evil.example:${port}`, host: `rebind.evil.example:${port}` }],
+  ];
+  for (const [who, headers] of refusals) {
+    const ws = await openWebSocket(base, '/terminal', headers);
+    assert.equal(ws.refused, 403, `${who}: ${ws.body}`);
+    assert.equal(JSON.parse(ws.body).code, 'CROSS_SITE_REFUSED', who);
+  }
+  const own = await openWebSocket(base, '/terminal', { origin: `http://${host}` });
+  assert.equal(own.refused, undefined, own.body);
+  assert.equal((await own.text()).type, 'ready');
+  own.close();
+}
+
 describe('a terminal through js-caller', () => {
   test("sandbox.terminal(request) hands the browser's WebSocket through to a terminal", async () => {
     const base = await caller('js-caller');
@@ -117,15 +138,7 @@ describe('a terminal through js-caller', () => {
 
   test("a terminal opens from the caller's own page only, which it serves with xterm.js", async () => {
     const base = await caller('js-caller');
-    const host = new URL(base).host;
-    const foreign = await openWebSocket(base, '/terminal', { origin: 'https://evil.example' });
-    assert.equal(foreign.refused, 403, 'another site cannot open a terminal in its visitor\'s name');
-    assert.equal(JSON.parse(foreign.body).code, 'FORBIDDEN');
-    assert.equal((await openWebSocket(base, '/terminal', { origin: 'null' })).refused, 403);
-    const own = await openWebSocket(base, '/terminal', { origin: `http://${host}` });
-    assert.equal(own.refused, undefined, own.body);
-    assert.equal((await own.text()).type, 'ready');
-    own.close();
+    await onlyOwnPagesOpenTerminals(base);
     const page = await fetch(`${base}/terminal.html`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script type="module" src="\/terminal.js">/);
@@ -157,6 +170,10 @@ describe('a terminal through rust-caller', () => {
     const plain = await fetch(`${base}/terminal`);
     assert.equal(plain.status, 400);
     assert.equal((await plain.json()).code, 'VALIDATION_FAILED');
+  });
+
+  test("a terminal opens from the caller's own page only", async () => {
+    await onlyOwnPagesOpenTerminals(await caller('rust-caller'));
   });
 });
 

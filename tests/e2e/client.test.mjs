@@ -218,6 +218,21 @@ describe('terminals', () => {
     await assert.rejects(sandbox.killTerminal(ptyId), (e) => e instanceof SandboxError && e.code === 'PTY_NOT_FOUND' && e.status === 404);
     ws.close();
   });
+
+  test("terminal(request) refuses another site's page before anything is sent; allowedOrigins lets one in", async () => {
+    let sent = 0;
+    const binding = { fetch: async () => { sent += 1; return new Response('{"code":"PTY_NOT_FOUND","message":"x"}', { status: 404 }); } };
+    const sandbox = getSandbox(binding, 'box');
+    const page = (origin, host = 'app.example:8788') => new Request(`http://${host}/terminal`, { headers: { upgrade: 'websocket', origin } });
+    for (const origin of ['https://evil.example', 'null', 'http://app.example:8788.evil.example', 'http://app.example']) {
+      await assert.rejects(sandbox.terminal(page(origin)), (e) => e instanceof SandboxError && e.code === 'CROSS_SITE_REFUSED' && e.status === 403, origin);
+    }
+    assert.equal(sent, 0, 'a refused page reached the sandbox');
+    // The caller's own page, and an allowed one, go on (here to a binding that answers 404).
+    await assert.rejects(sandbox.terminal(page('http://app.example:8788')), { code: 'PTY_NOT_FOUND' });
+    await assert.rejects(sandbox.terminal(page('https://console.example'), { allowedOrigins: ['https://console.example'] }), { code: 'PTY_NOT_FOUND' });
+    assert.equal(sent, 2);
+  });
 });
 
 describe('errors and the sandbox itself', () => {

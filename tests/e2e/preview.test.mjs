@@ -26,11 +26,11 @@ function fresh() {
 
 /// A request to the Worker as a browser sends it to the preview URL `url` (the Worker's loopback address, the URL's
 /// host in `Host`), with the events of its body as they arrive.
-function browse(url, { path = '/', onChunk } = {}) {
+function browse(url, { path = '/', onChunk, headers = {} } = {}) {
   const { host } = new URL(url);
   const { port } = new URL(stack.base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { ...headers, host } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
@@ -139,6 +139,55 @@ describe('preview URLs', () => {
     await assert.rejects(sandbox.unexposePort(port), { code: 'PORT_NOT_EXPOSED', status: 404 });
     await assert.rejects(sandbox.exposePort(3000), { code: 'VALIDATION_FAILED', status: 400 });
     await assert.rejects(sandbox.exposePort(80), { code: 'VALIDATION_FAILED', status: 400 });
+    await server.kill();
+  });
+
+  test("an app gets what a browser sends to its own host, nothing of ours, and its cookies stay on its host", async () => {
+    const sandbox = fresh();
+    const port = await freePort();
+    // An app that answers with the headers it got, sets a cookie for the whole preview domain and one of its own
+    // host, and asks for the weakest referrer policy.
+    const app = [
+      'import http.server, json',
+      'class H(http.server.BaseHTTPRequestHandler):',
+      '    def do_GET(self):',
+      '        body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()',
+      '        self.send_response(200)',
+      "        self.send_header('content-type', 'application/json')",
+      "        self.send_header('set-cookie', 'wide=1; Domain=localhost; Path=/')",
+      "        self.send_header('set-cookie', 'own=2; Path=/; HttpOnly; Expires=Wed, 21 Oct 2037 07:28:00 GMT')",
+      "        self.send_header('referrer-policy', 'unsafe-url')",
+      "        self.send_header('content-length', str(len(body)))",
+      '        self.end_headers(); self.wfile.write(body)',
+      `http.server.HTTPServer(('127.0.0.1', ${port}), H).serve_forever()`,
+    ].join('\n');
+    await sandbox.writeFile('/workspace/echo.py', app);
+    const server = await sandbox.startProcess('exec python3 echo.py');
+    await server.waitForPort(port, { timeout: 20000 });
+    const { url } = await sandbox.exposePort(port);
+    const page = await browse(url, {
+      headers: { cookie: 'mine=3', 'x-sandbox-id': 'victim', 'x-sandbox-agent-token': 'forged', 'x-agent-boot-expected': 'b', 'x-forwarded-host': 'kept' },
+    });
+    assert.equal(page.status, 200, page.body);
+    const seen = JSON.parse(page.body);
+    assert.deepEqual(Object.keys(seen).filter((h) => h.startsWith('x-sandbox-') || h.startsWith('x-agent-')), [], page.body);
+    assert.equal(seen.cookie, 'mine=3');
+    assert.deepEqual(page.headers['set-cookie'], ['wide=1; Path=/', 'own=2; Path=/; HttpOnly; Expires=Wed, 21 Oct 2037 07:28:00 GMT']);
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    await server.kill();
+  });
+
+  test("a local sandbox's port of the agent's number is its own app's, never the host agent", async (t) => {
+    if (stack.containers) return t.skip('deployed and in containers the agent owns port 3000, which is refused');
+    if (!stack.isolated) return t.skip('bubblewrap cannot make namespaces here: the sandbox shares the host network');
+    const sandbox = fresh();
+    const port = stack.agent.port;
+    await sandbox.exec('mkdir -p own && echo "the sandbox app" > own/index.html');
+    const server = await sandbox.startProcess(`exec python3 -m http.server ${port} --bind 127.0.0.1 --directory own`);
+    await server.waitForPort(port, { path: '/', timeout: 20000 });
+    const { url } = await sandbox.exposePort(port);
+    const page = await browse(url, { path: '/index.html' });
+    assert.deepEqual([page.status, page.body], [200, 'the sandbox app\n']);
     await server.kill();
   });
 

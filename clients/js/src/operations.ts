@@ -3,7 +3,8 @@
 
 import { SandboxError } from './errors.js';
 import { Process, followLogs, killProcess, processLogs } from './processes.js';
-import { ROUTES } from './protocol.js';
+import { checkPageOrigin, pageHost } from './page.js';
+import { PAGE_HOST_HEADER, ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
 import { upgrade, withId, type Transport } from './transport.js';
 import type * as wire from './wire.js';
@@ -251,12 +252,17 @@ export class Operations {
    * For a caller Worker: opens a terminal on the sandbox (or reattaches `ptyId`) for the browser's WebSocket
    * `request`, and returns the response to hand back as it is (the upgrade passes straight through). The page then
    * speaks the terminal's protocol: binary frames both ways, JSON text frames (`resize` in; `ready`, `exit` out).
+   * Only the caller's own pages get one (`Origin` naming the request's own host) unless `allowedOrigins` names
+   * others: any other site's page is refused with `CROSS_SITE_REFUSED` (403), and in local development so is a
+   * page whose host is not this machine (DNS rebinding; the sandbox Worker checks the host passed on).
    */
   async terminal(request: Request, options: TerminalOptions = {}): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       throw new SandboxError('VALIDATION_FAILED', 'terminal() takes a WebSocket upgrade request', 400);
     }
-    return upgrade(this.transport, this.#terminalPath(options));
+    checkPageOrigin(request, options.allowedOrigins);
+    const host = pageHost(request);
+    return upgrade(this.transport, this.#terminalPath(options), host === undefined ? {} : { [PAGE_HOST_HEADER]: host });
   }
 
   /** A WebSocket of the caller Worker's own to a terminal (Workers runtime), accepted and ready to use. */

@@ -98,6 +98,7 @@ export const ERROR_STATUS = {
   PROCESS_EXITED: 409,
   WAIT_TIMED_OUT: 408,
   PORT_NOT_EXPOSED: 404,
+  TOO_MANY_SANDBOXES: 429,
   PTY_NOT_FOUND: 404,
   RESOURCE_EXHAUSTED: 503,
   CONTAINER_UNAVAILABLE: 503,
@@ -120,6 +121,9 @@ export const DEFAULT_SESSION_ID = 'default';
 
 /** Response header listing the sessions the Worker re-created after the agent restarted. */
 export const SESSIONS_RECREATED_HEADER = 'x-sandbox-sessions-recreated';
+
+/** Request header with the `Host` a browser page named, when a caller hands its WebSocket on. */
+export const PAGE_HOST_HEADER = 'x-sandbox-page-host';
 
 /** The origin of requests through a service binding (the binding ignores it). */
 export const BINDING_ORIGIN = 'https://sandbox';

@@ -94,8 +94,8 @@ export class Transport {
  * Asks for a WebSocket at `path` (Workers runtime: the answer is a `101` carrying `webSocket`). A refusal is thrown
  * as a `SandboxError`, as for any call.
  */
-export async function upgrade(transport: Transport, path: string): Promise<Response> {
-  return transport.open('GET', path, undefined, undefined, { upgrade: 'websocket' });
+export async function upgrade(transport: Transport, path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return transport.open('GET', path, undefined, undefined, { ...headers, upgrade: 'websocket' });
 }
 
 /**

@@ -294,6 +294,11 @@ export interface TerminalOptions {
   rows?: number;
   /** Reattach this terminal (its recent output is replayed first) instead of opening a new one. */
   ptyId?: string;
+  /**
+   * `terminal(request)` only: origins of pages besides the caller's own that may open one (exact matches, such as
+   * `https://console.example.com`). Every other site's page is refused.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 export type {

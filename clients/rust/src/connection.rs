@@ -42,7 +42,8 @@ impl<T: Transport> Connection<T> {
     pub async fn open(&self, method: &str, path: &str, body: Option<&impl Serialize>) -> Result<Answer> {
         let json = body.map(|b| serde_json::to_string(b).expect("request bodies serialize"));
         let full_path = format!("{}{path}", self.base);
-        let call = Call { method, path: &full_path, body: json.as_deref(), token: self.token.as_deref() };
+        let call =
+            Call { method, path: &full_path, body: json.as_deref(), token: self.token.as_deref(), page_host: None };
         let answer = self.transport.send(call).await?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
@@ -56,9 +57,9 @@ impl<T: Transport> Connection<T> {
 impl<T: crate::transport::Upgrade> Connection<T> {
     /// Asks for a WebSocket at `path` and returns the `101` that carries it; a refusal is an `Error::Api`, as for
     /// any call.
-    pub async fn upgrade(&self, path: &str) -> Result<worker::Response> {
+    pub async fn upgrade(&self, path: &str, page_host: Option<&str>) -> Result<worker::Response> {
         let full_path = format!("{}{path}", self.base);
-        let call = Call { method: "GET", path: &full_path, body: None, token: self.token.as_deref() };
+        let call = Call { method: "GET", path: &full_path, body: None, token: self.token.as_deref(), page_host };
         let mut response = self.transport.upgrade(call).await?;
         if response.status_code() == 101 {
             return Ok(response);

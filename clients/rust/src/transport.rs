@@ -15,6 +15,8 @@ pub struct Call<'a> {
     pub body: Option<&'a str>,
     /// Sent as `Authorization: Bearer <token>`.
     pub token: Option<&'a str>,
+    /// The `Host` of the browser page whose WebSocket is handed on (`PAGE_HOST_HEADER`), for a terminal.
+    pub page_host: Option<&'a str>,
 }
 
 /// The body of an answer, chunk by chunk.
@@ -99,6 +101,9 @@ mod workers {
         }
         if let Some(token) = call.token {
             headers.set("authorization", &format!("Bearer {token}")).map_err(invalid)?;
+        }
+        if let Some(host) = call.page_host {
+            headers.set(sandbox_protocol::PAGE_HOST_HEADER, host).map_err(invalid)?;
         }
         let mut init = RequestInit::new();
         init.with_method(Method::from(call.method.to_string())).with_headers(headers);

@@ -49,11 +49,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 /// A terminal on the sandbox for a browser's WebSocket: the upgrade passes straight through (`?cols=&rows=&ptyId=`).
+/// The client opens it only for a page of this Worker's own host (another site's page gets 403
+/// `CROSS_SITE_REFUSED`, and so does a rebound host name in local development); a real application also checks
+/// who the visitor is here.
 async fn terminal(req: &Request, env: &Env) -> Result<Response> {
     let url = req.url()?;
     let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
     let size = |name: &str| param(name).and_then(|v| v.parse().ok());
-    let options = TerminalOptions { cols: size("cols"), rows: size("rows"), pty_id: param("ptyId") };
+    let options =
+        TerminalOptions { cols: size("cols"), rows: size("rows"), pty_id: param("ptyId"), ..Default::default() };
     match get_sandbox(env.service("SANDBOX")?, "my-sandbox").terminal(req, options).await {
         Ok(response) => Ok(response),
         Err(e) => Ok(Response::from_json(&json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string() }))?

@@ -10,7 +10,8 @@ use crate::Failure;
 
 pub async fn command(env: &Env) -> Result<Value, Failure> {
     let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
-    let socket = sandbox.open_terminal(TerminalOptions { cols: Some(80), rows: Some(24), pty_id: None }).await?;
+    let socket =
+        sandbox.open_terminal(TerminalOptions { cols: Some(80), rows: Some(24), ..Default::default() }).await?;
     let mut events = socket.events()?;
     socket.send_with_bytes(b"echo \"$((6*7)) from Rust\"\r")?;
     let mut screen = Vec::new();
