@@ -13,8 +13,8 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use sandbox_protocol::{
-    DestroyResult, ErrorCode, ExposePortRequest, ExposedPort, ExposedPortList, SandboxStatus, SessionOptions,
-    SetEnvVarsRequest, UnexposePortResult, DEFAULT_SESSION_ID, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER,
+    DestroyResult, ErrorCode, ExposePortRequest, ExposedPort, ExposedPortList, SandboxMode, SandboxStatus,
+    SessionOptions, SetEnvVarsRequest, UnexposePortResult, DEFAULT_SESSION_ID, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER,
     REQUEST_ID_HEADER, SANDBOX_ID_HEADER, SESSIONS_RECREATED_HEADER,
 };
 use serde::{Deserialize, Serialize};
@@ -153,6 +153,17 @@ impl SandboxObject {
         let call = self.in_flight.begin();
         // A container this object instance finds running (it was started before the object was) is watched too.
         link.watch(&self.state);
+        // A read of a local sandbox that never ran here (no agent of it was ever adopted) starts nothing: the host
+        // agent answers it as an empty sandbox would (`local/absent.rs` in the agent). A command, a write or a
+        // terminal starts it as before.
+        if what == ObjectCall::Agent
+            && link.mode() == SandboxMode::Local
+            && only_reads(&req)?
+            && self.known_boot().await?.is_none()
+        {
+            let response = link.send(&req, &with_query(&req, &path)?, &id, None).await;
+            return Ok(hold_until_done(response?, call)?);
+        }
         let mut recreated = Vec::new();
         let needs_recovery = self.known.borrow_mut().needs_recovery(link.running());
         if needs_recovery {
@@ -177,11 +188,7 @@ impl SandboxObject {
             | ObjectCall::ExposePort
             | ObjectCall::ListPorts
             | ObjectCall::UnexposePort { .. } => {
-                // The agent gets the query as it came (`?from=`, `?encoding=`, ...): it reads plain tokens only.
-                let target = match req.url()?.query() {
-                    Some(query) => format!("{path}?{query}"),
-                    None => path.clone(),
-                };
+                let target = with_query(&req, &path)?;
                 self.forward(req, &target, &id, &link).await
             }
         };
@@ -646,4 +653,18 @@ async fn drain_stream(mut chunks: worker::ByteStream, mut read: usize) {
             break;
         }
     }
+}
+
+/// Whether a call only reads: a `GET` that is no WebSocket.
+fn only_reads(req: &Request) -> std::result::Result<bool, WorkerError> {
+    Ok(req.method() == worker::Method::Get && req.headers().get("upgrade")?.is_none())
+}
+
+/// The agent path `path` with the call's query as it came (`?from=`, `?encoding=`, ...): the agent reads plain
+/// tokens only.
+fn with_query(req: &Request, path: &str) -> std::result::Result<String, WorkerError> {
+    Ok(match req.url()?.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    })
 }

@@ -2,15 +2,18 @@
 // public API behaves as documented, sandboxes are isolated, and errors from every layer are JSON with a code.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { startStack } from './stack.mjs';
 
 const token = 'e2e-token-123';
+/// The one page origin this stack lets call (`SANDBOX_ALLOWED_ORIGINS`).
+const allowedOrigin = 'https://console.example';
 let stack;
 
 before(async () => {
-  stack = await startStack({ token, relay: true });
+  stack = await startStack({ token, relay: true, vars: { SANDBOX_ALLOWED_ORIGINS: allowedOrigin } });
 });
 after(async () => {
   await stack?.stop();
@@ -97,6 +100,30 @@ describe('access and validation', () => {
     assert.equal(r.status, 200, r.text);
     const exists = await call('POST', '/v1/sandboxes/web/files/exists', { path: '/workspace/pwned' });
     assert.equal(exists.json.exists, false);
+  });
+
+  test("an allowed origin's page can call as a browser does: its preflight answered before the token, its answers readable", async () => {
+    const preflight = (origin) => fetch(`${stack.base}/v1/sandboxes/cors/exec`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    const ok = await preflight(allowedOrigin);
+    assert.equal(ok.status, 204, await ok.text());
+    assert.equal(ok.headers.get('access-control-allow-origin'), allowedOrigin);
+    assert.match(ok.headers.get('access-control-allow-headers'), /authorization/);
+    assert.match(ok.headers.get('access-control-allow-methods'), /POST/);
+    // Any other origin learns nothing without the token, as before.
+    const foreign = await preflight('https://evil.example');
+    assert.equal(foreign.status, 401);
+    assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+    // The page's call itself, with the token, and a refusal without it: both readable by the page.
+    const r = await call('POST', '/v1/sandboxes/cors/exec', { command: 'echo from-the-console' }, { origin: allowedOrigin });
+    assert.deepEqual([r.status, r.json.stdout], [200, 'from-the-console']);
+    assert.equal(r.headers.get('access-control-allow-origin'), allowedOrigin);
+    assert.match(r.headers.get('access-control-expose-headers'), /x-request-id/);
+    const noToken = await fetch(`${stack.base}/v1/sandboxes/cors/exec`, { method: 'POST', headers: { origin: allowedOrigin, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(noToken.status, 401);
+    assert.equal(noToken.headers.get('access-control-allow-origin'), allowedOrigin);
   });
 
   test('session ids a URL would rewrite or that are percent-encoded never reach the object', async () => {
@@ -380,6 +407,23 @@ describe('sandboxes', () => {
     const r = await call('POST', '/v1/sandboxes/attacker/exec', { command: attack });
     // A jail's loopback is its own: the agent is not even reached. Unconfined, its token refuses the call.
     assert.equal(r.json.stdout, stack.isolated ? '000' : '401', r.text);
+  });
+
+  test('reads of local sandboxes that never ran start none: lists come back empty, and no folder is made', async (t) => {
+    if (stack.containers) return t.skip('a container per sandbox: a read starts it, as deployed');
+    for (let n = 0; n < 5; n++) {
+      const id = `ghost-${process.pid}-${n}`;
+      const processes = await call('GET', `/v1/sandboxes/${id}/processes`);
+      assert.deepEqual([processes.status, processes.json.processes], [200, []], processes.text);
+      const sessions = await call('GET', `/v1/sandboxes/${id}/sessions`);
+      assert.deepEqual([sessions.status, sessions.json.sessions], [200, []], sessions.text);
+      assert.equal(existsSync(join(stack.dir, 'sandboxes', id)), false, `${id} was started by a read`);
+    }
+    // A command starts one, and its reads are then its agent's.
+    const id = `ghost-${process.pid}-run`;
+    assert.equal((await call('POST', `/v1/sandboxes/${id}/exec`, { command: 'true' })).status, 200);
+    assert.equal(existsSync(join(stack.dir, 'sandboxes', id)), true);
+    assert.equal((await call('GET', `/v1/sandboxes/${id}/processes`)).status, 200);
   });
 
   test("nothing that listens on this machine's loopback is reachable from a local sandbox", async (t) => {

@@ -21,6 +21,8 @@ OPTIONS:
                             processes); the agent refuses to start when the machine cannot make one
   --unconfined              with --multi-sandbox: no jail; sandboxes run as this user on this machine
                             and can reach each other (for machines without namespaces)
+  --max-sandboxes N         with --multi-sandbox: most sandboxes (jails) running at once; more get 429
+                            TOO_MANY_SANDBOXES (default 64)
   --command-timeout-ms N    default command timeout; 0 means none (default 0)
   --max-sessions N          most sessions one sandbox may have (default 256)
   --max-connections N       most connections open at once; more get 503 (default 1024)
@@ -58,6 +60,8 @@ pub struct Config {
     pub multi_sandbox: Option<PathBuf>,
     pub command_timeout: Option<Duration>,
     pub max_sessions: usize,
+    /// Local mode: jails running at once.
+    pub max_sandboxes: usize,
     pub max_connections: usize,
     pub processes: crate::background::Settings,
     pub terminals: crate::terminal::Settings,
@@ -78,6 +82,10 @@ pub struct Config {
     pub state_dir: PathBuf,
 }
 
+/// Jails one machine runs at once in local mode: each is about 5 processes and 12 MB, and a loop over ids must not
+/// exhaust the machine that every sandbox shares.
+pub const DEFAULT_MAX_SANDBOXES: usize = 64;
+
 /// Each session is a bash of about 3 MiB: 256 of them fit the smallest instance that runs real work.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
 
@@ -97,6 +105,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         multi_sandbox: None,
         command_timeout: None,
         max_sessions: DEFAULT_MAX_SESSIONS,
+        max_sandboxes: DEFAULT_MAX_SANDBOXES,
         max_connections: 1024,
         processes: crate::background::Settings::default(),
         terminals: crate::terminal::Settings::default(),
@@ -135,6 +144,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--max-sessions" => {
                 let v = value("--max-sessions")?;
                 config.max_sessions = positive(&v).ok_or(format!("--max-sessions: {v:?} is not a positive number"))?;
+            }
+            "--max-sandboxes" => {
+                let v = value("--max-sandboxes")?;
+                config.max_sandboxes =
+                    positive(&v).ok_or(format!("--max-sandboxes: {v:?} is not a positive number"))?;
             }
             "--max-connections" => {
                 let v = value("--max-connections")?;

@@ -65,7 +65,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         (Some(root), true) => {
             std::fs::create_dir_all(root)?;
             let root = std::fs::canonicalize(root)?;
-            let children = Arc::new(Children::new(root, Arc::clone(&context.reaper), child_flags(&config))?);
+            let children =
+                Arc::new(Children::new(root, Arc::clone(&context.reaper), child_flags(&config), config.max_sandboxes)?);
             let ending = Arc::clone(&children);
             tokio::spawn(async move {
                 wait_for_stop_signal().await;

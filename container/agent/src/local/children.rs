@@ -4,10 +4,13 @@
 //!
 //! Each sandbox has a slot of its own, locked while its jail starts or ends: one sandbox's start (up to 10 s) or
 //! destroy (the kill, then its whole tree removed) never holds up a call to another. The table of slots is locked
-//! only to find or add one.
+//! only to find or add one. At most `max` jails run at once (`--max-sandboxes`): each holds a `Reservation` from
+//! before its start until it is replaced or destroyed, so a loop over new ids gets 429 `TOO_MANY_SANDBOXES`
+//! instead of exhausting the machine every sandbox shares.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,8 +20,24 @@ use super::launch::{ChildAgent, Launcher, Runtime};
 use crate::error::{AgentError, AgentResult};
 use crate::process::reaper::Reaper;
 
-/// One sandbox's running agent, if any.
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<ChildAgent>>>>;
+/// One sandbox's running agent, if any, with the place it holds among the running.
+type Slot = Arc<tokio::sync::Mutex<Option<(Arc<ChildAgent>, Reservation)>>>;
+
+/// A place among the jails that may run at once, given back when dropped.
+struct Reservation(Arc<AtomicUsize>);
+
+impl Reservation {
+    fn take(running: &Arc<AtomicUsize>, max: usize) -> Option<Reservation> {
+        running.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(Reservation(Arc::clone(running)))
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 pub struct Children {
     /// The folder of all sandboxes' folders (`ROOT/<id>`).
@@ -26,16 +45,20 @@ pub struct Children {
     launcher: Launcher,
     reaper: Arc<Reaper>,
     slots: Mutex<HashMap<String, Slot>>,
+    /// Jails running (or starting) now, and how many may.
+    running: Arc<AtomicUsize>,
+    max: usize,
 }
 
 impl Children {
-    pub fn new(root: PathBuf, reaper: Arc<Reaper>, flags: Vec<String>) -> std::io::Result<Children> {
+    pub fn new(root: PathBuf, reaper: Arc<Reaper>, flags: Vec<String>, max: usize) -> std::io::Result<Children> {
         let network = super::network::available();
         if !network {
             tracing::warn!("slirp4netns is not installed: local sandboxes have no network but their own loopback");
         }
         let launcher = Launcher { runtime: Runtime::new()?, agent: std::env::current_exe()?, flags, network };
-        Ok(Children { root, launcher, reaper, slots: Mutex::new(HashMap::new()) })
+        let running = Arc::new(AtomicUsize::new(0));
+        Ok(Children { root, launcher, reaper, slots: Mutex::new(HashMap::new()), running, max })
     }
 
     fn slot(&self, id: &str) -> Slot {
@@ -47,21 +70,41 @@ impl Children {
     pub async fn get(&self, id: &str) -> AgentResult<Arc<ChildAgent>> {
         let slot = self.slot(id);
         let mut running = slot.lock().await;
-        if let Some(child) = running.as_ref().filter(|c| c.alive()) {
+        if let Some((child, _)) = running.as_ref().filter(|(c, _)| c.alive()) {
             return Ok(Arc::clone(child));
         }
-        if let Some(dead) = running.take() {
+        if let Some((dead, _)) = running.take() {
             dead.kill();
         }
+        let reservation = Reservation::take(&self.running, self.max).ok_or_else(|| {
+            AgentError::new(
+                ErrorCode::TooManySandboxes,
+                format!(
+                    "this machine runs {} local sandboxes, as many as the agent's --max-sandboxes allows: destroy one \
+                     first (sandbox {id} was not started)",
+                    self.max
+                ),
+            )
+        })?;
         let child = self
             .launcher
             .start(&self.reaper, id, &self.root.join(id))
             .await
             .map_err(|why| AgentError::new(ErrorCode::ContainerUnavailable, format!("sandbox {id}: {why}")))?;
         let child = Arc::new(child);
-        *running = Some(Arc::clone(&child));
+        *running = Some((Arc::clone(&child), reservation));
         tracing::info!(sandbox = id, "jail started");
         Ok(child)
+    }
+
+    /// Whether the sandbox exists here: its jail runs, or its folder is there (it ran before, and was not
+    /// destroyed). A read of one that does not exist starts nothing.
+    pub fn exists(&self, id: &str) -> bool {
+        let running =
+            self.slots.lock().expect("slots lock").get(id).is_some_and(|slot| {
+                slot.try_lock().map_or(true, |child| child.as_ref().is_some_and(|(c, _)| c.alive()))
+            });
+        running || self.root.join(id).exists()
     }
 
     /// Ends the sandbox's agent and everything in its jail, and removes its folder; no new agent starts for it
@@ -69,7 +112,7 @@ impl Children {
     pub async fn destroy(&self, id: &str) -> std::io::Result<()> {
         let slot = self.slot(id);
         let mut running = slot.lock().await;
-        if let Some(child) = running.take() {
+        if let Some((child, _)) = running.take() {
             child.kill();
             let _ = tokio::time::timeout(Duration::from_secs(5), child.ended()).await;
         }
@@ -89,7 +132,7 @@ impl Children {
     pub async fn end_all(&self) {
         let slots: Vec<Slot> = self.slots.lock().expect("slots lock").drain().map(|(_, slot)| slot).collect();
         for slot in slots {
-            if let Some(child) = slot.lock().await.take() {
+            if let Some((child, _)) = slot.lock().await.take() {
                 child.kill();
             }
         }

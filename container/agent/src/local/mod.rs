@@ -5,6 +5,7 @@
 //! on to it (`proxy.rs`), so paths, processes and files look as they do deployed. What a jail writes to its
 //! standard error reaches this agent's through `jail_log.rs`.
 
+pub mod absent;
 pub mod children;
 pub mod jail;
 pub mod jail_log;
@@ -75,6 +76,9 @@ async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
             return Err(refusal);
         }
         let id = sandbox_id(&req)?;
+        if absent::is_read(&req) && !state.children.exists(&id) {
+            return Ok(absent::answer(&id, req.uri().path()));
+        }
         let child = state.children.get(&id).await?;
         proxy::forward(&child, req).await
     };

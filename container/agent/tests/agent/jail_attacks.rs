@@ -309,3 +309,53 @@ impl Drop for TestHost {
         let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
     }
 }
+
+/// A loop over new ids meets the cap on jails (`--max-sandboxes`) with 429 TOO_MANY_SANDBOXES, naming the limit;
+/// a destroyed sandbox makes room.
+#[tokio::test]
+async fn a_loop_over_new_ids_is_capped() {
+    if !jail_available() {
+        return;
+    }
+    let agent = Agent::start_with(&["--multi-sandbox", "{dir}", "--isolate", "--max-sandboxes", "2"]);
+    let mut a = agent.client().await.for_sandbox("box-a");
+    let mut b = agent.client().await.for_sandbox("box-b");
+    let mut c = agent.client().await.for_sandbox("box-c");
+    assert_eq!(stdout(&a.run(None, "echo a").await), "a");
+    assert_eq!(stdout(&b.run(None, "echo b").await), "b");
+    let refused = c.post("/v1/exec", json!({"command": "echo c"})).await;
+    assert_eq!(refused.status, 429, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(refused.json()["code"], "TOO_MANY_SANDBOXES");
+    assert!(refused.json()["message"].as_str().unwrap().contains("runs 2 local sandboxes"), "{}", refused.json());
+    assert!(!agent.dir.join("box-c").exists(), "a refused sandbox got a folder");
+    assert_eq!(a.delete("/v1/sandbox").await.status, 200);
+    assert_eq!(stdout(&c.run(None, "echo c").await), "c");
+}
+
+/// Reads of sandboxes that do not exist start no jail: lists come back empty, other reads 404, no folder is made
+/// and no place among the running is taken.
+#[tokio::test]
+async fn a_read_of_a_sandbox_that_does_not_exist_starts_nothing() {
+    if !jail_available() {
+        return;
+    }
+    let agent = Agent::start_with(&["--multi-sandbox", "{dir}", "--isolate", "--max-sandboxes", "1"]);
+    for n in 0..20 {
+        let mut ghost = agent.client().await.for_sandbox(&format!("ghost-{n}"));
+        let sessions = ghost.get("/v1/sessions").await;
+        assert_eq!(sessions.status, 200);
+        assert_eq!(sessions.json()["sessions"], json!([]));
+        assert_eq!(ghost.get("/v1/processes").await.json()["processes"], json!([]));
+        assert_eq!(ghost.get("/v1/processes/web").await.json()["code"], "PROCESS_NOT_FOUND");
+        assert_eq!(ghost.get("/v1/sessions/s1").await.json()["code"], "SESSION_NOT_FOUND");
+        let metrics = ghost.get("/v1/metrics").await;
+        assert_eq!(metrics.status, 404, "{}", String::from_utf8_lossy(&metrics.body));
+        assert_eq!(metrics.json()["code"], "NOT_FOUND");
+    }
+    assert_eq!(std::fs::read_dir(&agent.dir).unwrap().count(), 0, "a read made a sandbox's folder");
+    // None of them took the one place: a real sandbox starts.
+    let mut real = agent.client().await.for_sandbox("real");
+    assert_eq!(stdout(&real.run(None, "echo started").await), "started");
+    // Once it exists, its reads are its agent's.
+    assert_eq!(real.get("/v1/metrics").await.status, 200);
+}
