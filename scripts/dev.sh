@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 port="${PORT:-8787}"
 agent_port="${AGENT_PORT:-3000}"
-inspector="${INSPECTOR_PORT:-9229}"
+# No inspector unless asked for (INSPECTOR_PORT): its protocol runs code in the Worker with its variables.
+inspector="${INSPECTOR_PORT:-}"
 examples=false
 containers=false
 for arg in "$@"; do
@@ -41,8 +42,10 @@ try:
   curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -H 'content-type: application/json' -d '{"command":"echo hello"}'
 
 TXT
-  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
-    --enable-containers --var SANDBOX_LOCAL_DEV:1 --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
+  # (wrangler's command line always opens an inspector; the containers have no way to this machine's loopback.)
+  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "${inspector:-9229}" \
+    --persist-to .state/wrangler --enable-containers --var SANDBOX_LOCAL_DEV:1 \
+    --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
   wait "$!"
   exit
 fi
@@ -73,10 +76,10 @@ if $examples; then
   n=0
   for example in js-caller rust-caller; do
     n=$((n + 1))
-    # Each wrangler needs its own inspector port too (started together, they would pick the same free one).
-    (cd "examples/$example" && exec ../../node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$((port + n))" \
-      --inspector-port "$((inspector + n))" --persist-to ../../.state/wrangler-callers \
-      --show-interactive-dev-session=false) &
+    # Through wrangler's API, without an inspector (a caller's would drive the sandboxes through its binding);
+    # with INSPECTOR_PORT, each its own port next to the sandbox Worker's.
+    (cd "examples/$example" && exec node ../../scripts/dev-worker.mjs --port "$((port + n))" \
+      --persist-to ../../.state/wrangler-callers ${inspector:+--inspector-port "$((inspector + n))"}) &
     pids+=("$!")
   done
 fi
@@ -99,7 +102,7 @@ fi
 echo
 # In the background, so that a signal to this script is handled at once (bash holds traps while a foreground
 # command runs).
-node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to .state/wrangler \
+node scripts/dev-worker.mjs --port "$port" --persist-to .state/wrangler ${inspector:+--inspector-port "$inspector"} \
   --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" --var "SANDBOX_AGENT_TOKEN:${agent_token}" \
   --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
 pids+=("$!")

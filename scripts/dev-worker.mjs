@@ -1,0 +1,54 @@
+// The sandbox Worker for `npm run dev` (scripts/dev.sh), through wrangler's own API rather than `wrangler dev`: the
+// command line always opens an inspector on 127.0.0.1, whose protocol evaluates JavaScript in the Worker, reads
+// its variables (the agent's token among them) and so drives every sandbox; here none opens unless asked for.
+//
+//   node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N]
+//
+// Stops (and disposes of the Worker) on SIGINT or SIGTERM.
+import { unstable_startWorker } from 'wrangler';
+
+const args = process.argv.slice(2);
+const options = { vars: {} };
+for (let i = 0; i < args.length; i += 2) {
+  const [flag, value] = [args[i], args[i + 1]];
+  if (value === undefined) usage(`${flag} needs a value`);
+  if (flag === '--port') options.port = Number(value);
+  else if (flag === '--persist-to') options.persist = value;
+  else if (flag === '--inspector-port') options.inspectorPort = Number(value);
+  else if (flag === '--var') {
+    const at = value.indexOf(':');
+    if (at <= 0) usage(`--var ${value}: NAME:VALUE`);
+    options.vars[value.slice(0, at)] = value.slice(at + 1);
+  } else usage(`unknown ${flag}`);
+}
+if (!Number.isInteger(options.port) || !options.persist) usage('--port and --persist-to are required');
+
+function usage(problem) {
+  console.error(`dev-worker: ${problem}\nusage: node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N]`);
+  process.exit(2);
+}
+
+const worker = await unstable_startWorker({
+  config: 'wrangler.toml',
+  bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }])),
+  dev: {
+    server: { hostname: '127.0.0.1', port: options.port },
+    inspector: options.inspectorPort ? { hostname: '127.0.0.1', port: options.inspectorPort } : false,
+    persist: options.persist,
+    registry: process.env.WRANGLER_REGISTRY_PATH,
+    enableContainers: false,
+    watch: false,
+  },
+});
+await worker.ready;
+console.log(`dev-worker: the sandbox Worker is ready on ${await worker.url}${options.inspectorPort ? ` (inspector on 127.0.0.1:${options.inspectorPort})` : ' (no inspector)'}`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    await worker.dispose().catch(() => {});
+    process.exit(0);
+  });
+}
