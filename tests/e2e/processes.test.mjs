@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { getSandbox, Process, ProcessNotFoundError, SandboxError } from 'sandbox-rs';
+import { getSandbox, parseSSEStream, Process, ProcessNotFoundError, SandboxError } from 'sandbox-rs';
 import { callJson, startStack } from './stack.mjs';
 
 const token = 'processes-token-789';
@@ -63,7 +63,10 @@ describe('background processes', () => {
       if (seen.length === 2) break;
     }
     const rest = [];
-    for await (const event of sandbox.streamProcessLogs(proc.id, { from: last })) rest.push(event);
+    // The SDK's form: a ReadableStream of server-sent events, read with parseSSEStream.
+    const stream = await sandbox.streamProcessLogs(proc.id, { from: last });
+    assert.ok(stream instanceof ReadableStream && typeof stream.getReader === 'function');
+    for await (const event of parseSSEStream(stream)) rest.push(event);
     const text = (events, type) => events.filter((e) => e.type === type).map((e) => e.data).join('');
     const all = [...seen, ...rest];
     assert.equal(text(all, 'stdout'), 'tick 1\ntick 2\ntick 3\ntick 4\ntick 5\ntick 6\n');

@@ -16,6 +16,7 @@ import {
   type ReadFileResult,
   type Sandbox,
   type SessionOptions,
+  type ProcessEvent,
   type PtyInfo,
   type TerminalOptions,
 } from 'sandbox-rs';
@@ -48,6 +49,16 @@ export async function everyMethod(signal: AbortSignal): Promise<void> {
     const type: 'start' | 'stdout' | 'stderr' | 'complete' | 'error' = event.type;
     void [type, event.data, event.exitCode, event.result?.stdout, event.error?.code];
   }
+  // The SDK's log stream: a ReadableStream of server-sent events, for parseSSEStream or a reader of its own.
+  const logs: ReadableStream<Uint8Array> = await sandbox.streamProcessLogs('web', { from: 0 });
+  const reader: ReadableStreamDefaultReader<Uint8Array> = logs.getReader();
+  void reader;
+  for await (const event of parseSSEStream<ProcessEvent>(await sandbox.streamProcessLogs('web'))) {
+    void [event.type, event.offset];
+  }
+  for await (const event of sandbox.followProcessLogs('web', { from: 0 })) void event.type;
+  // @ts-expect-error: the SDK's stream is a promise of a ReadableStream, not something to loop over
+  for await (const event of sandbox.streamProcessLogs('web')) void event;
   const session = await sandbox.getSession('s');
   await session.setEnvVars({ A: '1', B: null });
   await sandbox.setEnvVars({ A: '1' });

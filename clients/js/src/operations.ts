@@ -2,7 +2,7 @@
 // default session when `sessionId` is undefined). `Sandbox` and `ExecutionSession` are built on this.
 
 import { SandboxError } from './errors.js';
-import { Process, followLogs, killProcess, processLogs } from './processes.js';
+import { Process, followLogs, killProcess, openLogStream, processLogs } from './processes.js';
 import { checkPageOrigin, pageHost } from './page.js';
 import { PAGE_HOST_HEADER, ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
@@ -243,8 +243,18 @@ export class Operations {
     return processLogs(this.transport, processId, options);
   }
 
+  /**
+   * A process's output, from `options.from` (an offset) then live to its end, as the SDK gives it: a
+   * `ReadableStream` of server-sent events, for `parseSSEStream<ProcessEvent>(stream)` or `stream.getReader()`.
+   * One connection: if it breaks, the stream ends early (`followProcessLogs` resumes by itself). Rejects, before any
+   * stream, when the process does not exist (`PROCESS_NOT_FOUND`).
+   */
+  async streamProcessLogs(processId: string, options: StreamLogsOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return openLogStream(this.transport, processId, options);
+  }
+
   /** A process's output as events, then live to its end, resuming by itself after a broken connection. */
-  streamProcessLogs(processId: string, options: StreamLogsOptions = {}): AsyncGenerator<ProcessEvent> {
+  followProcessLogs(processId: string, options: StreamLogsOptions = {}): AsyncGenerator<ProcessEvent> {
     return followLogs(this.transport, processId, options);
   }
 

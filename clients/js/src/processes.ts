@@ -105,6 +105,17 @@ async function wait(transport: Transport, id: string, request: wire.WaitRequest)
   return transport.call<wire.WaitResult>('POST', withId(ROUTES.processWait, id), request);
 }
 
+/** The process's live log stream (server-sent events), from `options.from`: one connection, its body as it is. */
+export async function openLogStream(transport: Transport, id: string, options: StreamLogsOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  const response = await transport.open('GET', withId(ROUTES.processStream, id) + streamQuery(options.from ?? 0, options), undefined, options.signal);
+  if (response.body === null) throw new SandboxError('INVALID_RESPONSE', 'the log stream has no body', response.status);
+  return response.body;
+}
+
+function streamQuery(from: number, options: StreamLogsOptions): string {
+  return `?from=${from}${options.encoding === 'base64' ? '&encoding=base64' : ''}`;
+}
+
 /**
  * The process's output as events, from `options.from` (an offset; 0 by default), then live, until its `exit`
  * event. A connection that breaks is opened again from the last event's offset, so no byte is lost or repeated;
@@ -116,11 +127,9 @@ export async function* followLogs(transport: Transport, id: string, options: Str
   const { signal } = options;
   for (;;) {
     signal?.throwIfAborted();
-    const query = `?from=${from}${options.encoding === 'base64' ? '&encoding=base64' : ''}`;
     try {
-      const response = await transport.open('GET', withId(ROUTES.processStream, id) + query, undefined, signal);
-      if (response.body === null) throw new SandboxError('INVALID_RESPONSE', 'the log stream has no body', response.status);
-      for await (const event of parseSSEStream<wire.ProcessEvent>(response.body, signal)) {
+      const body = await openLogStream(transport, id, { ...options, from });
+      for await (const event of parseSSEStream<wire.ProcessEvent>(body, signal)) {
         failures = 0;
         yield event as ProcessEvent;
         if (event.type === 'exit') return;

@@ -9,6 +9,7 @@
 use std::path::Path as FsPath;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::Path;
 use axum::http::Uri;
@@ -28,7 +29,18 @@ use crate::terminal::{Attached, Terminal};
 /// The largest message a viewer may send (a paste of up to 4 MiB at once).
 const MAX_MESSAGE: usize = 4 << 20;
 
-pub async fn open(TenantCtx(sandbox): TenantCtx, uri: Uri, upgrade: WebSocketUpgrade) -> AgentResult<Response> {
+pub async fn open(
+    TenantCtx(sandbox): TenantCtx,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> AgentResult<Response> {
+    // A plain GET (no upgrade) is told so as every refusal is, in JSON, before anything else.
+    let upgrade = upgrade.map_err(|rejection| {
+        AgentError::invalid(format!(
+            "GET {} opens a terminal over a WebSocket, and this request asks for none ({rejection})",
+            sandbox_protocol::routes::PTY
+        ))
+    })?;
     let dimension = |name: &str, default: u16| -> AgentResult<u16> {
         match query(&uri, name) {
             None => Ok(default),
@@ -122,7 +134,14 @@ async fn serve(mut socket: WebSocket, terminal: std::sync::Arc<Terminal>, attach
                         }
                         _ => tracing::debug!("a terminal viewer sent a control message that is not a valid resize"),
                     },
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    // The viewer closes: its close is answered with ours, which the WebSocket queued as it read the
+                    // viewer's and sends at its next read (the viewer then ends the connection; one that does not
+                    // is given a second). Returning at once dropped it: the viewer saw 1006, not a clean close.
+                    Some(Ok(Message::Close(_))) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
+                        return;
+                    }
+                    None | Some(Err(_)) => return,
                     Some(Ok(_)) => {}
                 }
             },

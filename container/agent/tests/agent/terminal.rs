@@ -153,6 +153,43 @@ async fn ending_a_terminal_ends_its_processes_and_bad_requests_are_refused_befor
     }
 }
 
+/// A plain GET of the terminal route (no upgrade) is a JSON 400 like every other refusal, not a bare text error.
+#[tokio::test]
+async fn a_plain_get_of_the_terminal_route_is_a_json_refusal() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let r = c.get("/v1/pty").await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["code"], "VALIDATION_FAILED");
+    assert!(r.json()["message"].as_str().unwrap().contains("WebSocket"), "{}", r.json());
+}
+
+/// A viewer that closes cleanly gets the server's close frame back (a clean close), not a dropped connection.
+#[tokio::test]
+async fn a_viewer_that_closes_gets_the_servers_close() {
+    let agent = Agent::start();
+    let (mut ws, _) = open(&agent, "").await;
+    ws.send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+        reason: "bye".into(),
+    })))
+    .await
+    .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return Some(frame),
+                Some(Ok(_)) => continue,
+                // The connection dropped without a close frame (a browser reports 1006).
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the server neither closed nor dropped the connection");
+    assert!(answered.is_some(), "the server dropped the connection without its close frame");
+}
+
 /// The number printed as `p<digits>d` (a form the typed command's echo does not contain).
 fn pid_in(seen: &[u8]) -> i32 {
     let text = String::from_utf8_lossy(seen);
