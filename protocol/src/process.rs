@@ -107,6 +107,17 @@ pub struct LogRange {
     pub from: u64,
     /// Bytes the stream has written in all.
     pub to: u64,
+    /// Bytes of this stream that fell out of the ring and are not returned (`from`, said plainly): 0 when the log
+    /// holds everything the stream wrote. (Absent from an older agent's answer: read as 0.)
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+impl LogRange {
+    /// The range of a stream whose log holds its bytes from `from` to `to`.
+    pub fn new(from: u64, to: u64) -> LogRange {
+        LogRange { from, to, dropped: from }
+    }
 }
 
 /// `GET /v1/processes/{id}/logs`: what the process wrote so far, as much as its ring holds.

@@ -303,6 +303,11 @@ export interface ListFilesResult {
  */
 export interface LogRange {
   /**
+   * Bytes of this stream that fell out of the ring and are not returned (`from`, said plainly): 0 when the log
+   * holds everything the stream wrote. (Absent from an older agent's answer: read as 0.)
+   */
+  dropped?: number;
+  /**
    * Offset of the first byte returned; the `from` bytes before it fell out of the log's ring.
    */
   from: number;

@@ -123,8 +123,8 @@ pub async fn logs(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>, uri: Ur
         stdout: encode(&stdout.bytes, encoding),
         stderr: encode(&stderr.bytes, encoding),
         encoding,
-        stdout_range: LogRange { from: stdout.from, to: stdout.to },
-        stderr_range: LogRange { from: stderr.from, to: stderr.to },
+        stdout_range: LogRange::new(stdout.from, stdout.to),
+        stderr_range: LogRange::new(stderr.from, stderr.to),
     }))
 }
 

@@ -155,9 +155,11 @@ async fn logs_are_bounded_and_say_what_they_dropped() {
     wait_exit(&mut c, "chatty").await;
     let logs = c.get("/v1/processes/chatty/logs").await.json();
     assert_eq!(logs["stdoutRange"]["to"], 5000);
-    assert_eq!(logs["stderrRange"], json!({"from": 0, "to": 1}));
+    assert_eq!(logs["stderrRange"], json!({"from": 0, "to": 1, "dropped": 0}));
     let from = logs["stdoutRange"]["from"].as_u64().unwrap();
     assert!(from >= 4000, "{logs}");
+    // How much fell out, said plainly per stream: no arithmetic on the ranges.
+    assert_eq!(logs["stdoutRange"]["dropped"].as_u64(), Some(from), "{logs}");
     assert_eq!(s(&logs["stdout"]).len() as u64, 5000 - from);
     assert_eq!(logs["stderr"], "E");
     // A stream from the start says how much fell out before it sends what is left.
