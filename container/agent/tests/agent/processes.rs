@@ -385,3 +385,30 @@ async fn two_hundred_processes_are_listed() {
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A process that closes its stdout and stderr and runs on keeps its live stream open (no error, no early end)
+/// until it really exits, and the stream then ends with its exit and real code.
+#[tokio::test]
+async fn a_process_that_closes_its_output_streams_until_it_exits() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let gate = agent.dir.join("gate");
+    let command = format!("echo hi; exec >&- 2>&-; {}; exit 3", gate_at(&gate));
+    start(&mut c, json!({"command": command, "processId": "closer"})).await;
+    let stream = c.start("GET", "/v1/processes/closer/stream", Vec::new()).await;
+    let reading = tokio::spawn(read_events(stream, |events| events.iter().any(|(_, e)| e["type"] == "exit")));
+    // The process's streams are closed now, and it still runs: its stream must wait for it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!reading.is_finished(), "the live stream ended while the process still ran");
+    std::fs::write(&gate, "").unwrap();
+    let (events, _) = reading.await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(_, e)| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["stdout", "exit"], "{events:?}");
+    assert_eq!(events[0].1["data"], "hi\n");
+    assert_eq!(events[1].1["process"]["exitCode"], 3, "{events:?}");
+}
+
+/// Shell text that waits until the file at `path` exists.
+fn gate_at(path: &std::path::Path) -> String {
+    format!("until [ -e {} ]; do sleep 0.01; done", path.display())
+}
