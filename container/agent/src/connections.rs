@@ -1,8 +1,11 @@
 //! Serving connections within bounds: how many may be open at once, how long a request head may take to arrive
 //! (which is also how long a kept-alive connection may sit idle between requests), and a graceful end. Without
 //! them a half-sent request head stays open forever, and a thousand idle connections take the descriptors that
-//! sessions need, so health and exec stop answering. A connection over the cap is answered with a 503
-//! `RESOURCE_EXHAUSTED` at once and closed.
+//! sessions need, so health and exec stop answering. At the cap, the oldest connection with no request in flight
+//! (an idle kept-alive one, or a half-open one whose head has not come) is closed to make room
+//! (`open_connections.rs`); only when every open one is busy is a new one answered with a 503
+//! `RESOURCE_EXHAUSTED` at once and closed. The cap is at most half the descriptors the agent may open
+//! (`server.rs`), so connections alone never exhaust them.
 
 use std::io;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 
+use crate::open_connections::{Busy, BusyBody, Connection, OpenConnections};
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Connections open at once; more are refused.
@@ -25,6 +30,8 @@ pub struct Limits {
     pub head_timeout: Duration,
 }
 
+/// How long a new connection waits for the slot of the idle one shed for it.
+const SHED_WAIT: Duration = Duration::from_secs(1);
 /// Refusals written at once; beyond them, a connection over the cap is closed without an answer.
 const MAX_REFUSALS: usize = 64;
 /// How long a refusal may take to be written.
@@ -64,6 +71,7 @@ pub async fn serve<L: Accept>(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    let open = Arc::new(OpenConnections::default());
     loop {
         let stream = tokio::select! {
             accepted = listener.next() => match accepted {
@@ -76,7 +84,15 @@ pub async fn serve<L: Accept>(
             },
             _ = stopped(&mut stop) => break,
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            // At the cap: the oldest connection with no request in flight (half-open ones among them) makes room.
+            Err(_) if open.shed_oldest_idle() => {
+                tokio::time::timeout(SHED_WAIT, Arc::clone(&slots).acquire_owned()).await.ok().and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        let Some(slot) = slot else {
             if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
                 tokio::spawn(async move {
                     refuse(stream, limits.max_connections).await;
@@ -85,7 +101,8 @@ pub async fn serve<L: Accept>(
             }
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        let registered = open.add();
+        let service = tracked(TowerToHyperService::new(app.clone()), Arc::clone(&registered.connection));
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();
@@ -94,16 +111,39 @@ pub async fn serve<L: Accept>(
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
+                _ = registered.connection.shed() => {}
                 _ = stopped(&mut stop) => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
             }
+            drop(registered);
             drop(slot);
         });
     }
     // Every slot back means every connection has ended.
     let _ = tokio::time::timeout(grace, slots.acquire_many(limits.max_connections as u32)).await;
+}
+
+/// `service` with each request counted in flight on `connection` until its response body is done.
+fn tracked(
+    service: TowerToHyperService<Router>,
+    connection: Arc<Connection>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = hyper::Response<BusyBody>,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<hyper::Response<BusyBody>, std::convert::Infallible>> + Send,
+> + Clone {
+    let service = Arc::new(service);
+    hyper::service::service_fn(move |req| {
+        let busy = Busy::start(&connection);
+        let answer = hyper::service::Service::call(&*service, req);
+        async move {
+            let response = answer.await?;
+            Ok(response.map(|body| BusyBody { body, _busy: busy }))
+        }
+    })
 }
 
 /// Resolves once `stop` is true (or its sender is gone).

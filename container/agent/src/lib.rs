@@ -16,6 +16,7 @@ mod local;
 mod logging;
 mod metrics;
 mod names;
+mod open_connections;
 mod output;
 mod process;
 mod relay;

@@ -27,13 +27,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
     // Descriptors for every connection the cap allows, and for the sessions' pipes beside them.
-    match raise_descriptor_limit(DESCRIPTORS_WANTED) {
+    let descriptors = match raise_descriptor_limit(DESCRIPTORS_WANTED) {
         Ok(limit) if limit < DESCRIPTORS_WANTED => {
             tracing::warn!(limit, wanted = DESCRIPTORS_WANTED, "fewer file descriptors than wanted: the hard limit");
+            limit
         }
-        Ok(_) => {}
-        Err(err) => tracing::warn!(%err, "the file descriptor limit could not be read or raised"),
-    }
+        Ok(limit) => limit,
+        Err(err) => {
+            tracing::warn!(%err, "the file descriptor limit could not be read or raised");
+            1024
+        }
+    };
     if config.isolate {
         // Before the reaper starts: this probe waits for its own child.
         jail::available().map_err(|m| {
@@ -112,7 +116,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             })
         }
     };
-    let limits = Limits { max_connections: config.max_connections, head_timeout: config.io_timeout };
+    // Connections get at most half the descriptors: the rest are the sessions' pipes, processes and files.
+    let max_connections = config.max_connections.min((descriptors / 2).max(1) as usize);
+    if max_connections < config.max_connections {
+        tracing::info!(max_connections, descriptors, "fewer connections than --max-connections: the descriptor limit");
+    }
+    let limits = Limits { max_connections, head_timeout: config.io_timeout };
     match config.listen_fd {
         Some(fd) => {
             let listener = inherited_listener(fd)?;
