@@ -87,27 +87,11 @@ impl Drop for Charge {
     }
 }
 
-/// The budget when none is configured: half the memory this agent may use (its cgroup's limit, else the
-/// machine's), at least 64 MiB.
+/// The budget when none is configured: half the memory this agent may use (`memory_limit::own_limit`: its
+/// cgroup's limit, else the machine's), at least 64 MiB.
 pub fn default_limit() -> usize {
-    let cgroup = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
-        .iter()
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .find_map(|text| text.trim().parse::<u64>().ok());
-    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_total(&text));
-    let limit = match (cgroup, total) {
-        (Some(cgroup), Some(total)) => cgroup.min(total),
-        (Some(one), None) | (None, Some(one)) => one,
-        (None, None) => 1 << 30,
-    };
+    let limit = crate::memory_limit::own_limit().unwrap_or(1 << 30);
     ((limit / 2) as usize).max(64 << 20)
-}
-
-/// `MemTotal` of `/proc/meminfo`, in bytes.
-fn mem_total(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]
@@ -141,11 +125,5 @@ mod tests {
         });
         assert_eq!(held.len(), 1000 / 7);
         assert!(budget.used() <= 1000);
-    }
-
-    #[test]
-    fn mem_total_is_read_in_bytes() {
-        assert_eq!(mem_total("MemTotal:       24576000 kB\nMemFree: 1 kB\n"), Some(24_576_000 * 1024));
-        assert_eq!(mem_total("nothing"), None);
     }
 }

@@ -14,6 +14,7 @@ mod files;
 mod http;
 mod local;
 mod logging;
+mod memory_limit;
 mod metrics;
 mod names;
 mod open_connections;

@@ -78,3 +78,93 @@ async fn bodies_over_the_budget_get_a_retryable_503() {
     let mut c = agent.client().await;
     assert_eq!(c.post("/v1/files/write", json!({"path": "after", "content": content})).await.status, 200);
 }
+
+/// A memory cgroup of the test's own (v1's memory controller, or v2 where it has the memory controller), with a
+/// limit, removed when dropped; `None` where the machine has neither or the test is not root.
+struct MemoryCgroup {
+    dir: std::path::PathBuf,
+    /// The file whose `oom_kill` line counts the processes the kernel killed in it.
+    events: std::path::PathBuf,
+}
+
+impl MemoryCgroup {
+    fn make(limit: u64) -> Option<MemoryCgroup> {
+        let name = format!("sandbox-agent-test-{}", std::process::id());
+        let v1 = std::path::Path::new("/sys/fs/cgroup/memory");
+        let v2 = std::path::Path::new("/sys/fs/cgroup");
+        let (dir, limit_file, events) = if v1.join("memory.limit_in_bytes").exists() {
+            (v1.join(&name), "memory.limit_in_bytes", "memory.oom_control")
+        } else if std::fs::read_to_string(v2.join("cgroup.subtree_control")).is_ok_and(|c| c.contains("memory")) {
+            (v2.join(&name), "memory.max", "memory.events")
+        } else {
+            return None;
+        };
+        std::fs::create_dir(&dir).ok()?;
+        std::fs::write(dir.join(limit_file), limit.to_string()).ok()?;
+        let events = dir.join(events);
+        Some(MemoryCgroup { dir, events })
+    }
+
+    fn oom_kills(&self) -> u64 {
+        let text = std::fs::read_to_string(&self.events).unwrap_or_default();
+        let line = text.lines().find(|l| l.starts_with("oom_kill ")).unwrap_or("oom_kill 0");
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// In a 1 GiB cgroup, 120 sessions that each print 16 MiB at once are all answered and nothing is killed: the
+/// agent's default budget is half of its own cgroup's limit (found through /proc/self/cgroup), not of the
+/// machine's, which is what a hybrid or nested host's root cgroup says. An exec after the burst works.
+#[tokio::test]
+async fn a_burst_in_a_small_cgroup_is_answered_and_kills_nothing() {
+    if std::env::var("SANDBOX_AGENT_IMAGE").is_ok_and(|image| !image.is_empty()) {
+        eprintln!("skipped: the agent runs in a container here");
+        return;
+    }
+    let Some(cgroup) = MemoryCgroup::make(1 << 30) else {
+        eprintln!("skipped: no memory cgroup can be made here (root and a memory controller are needed)");
+        return;
+    };
+    let procs = cgroup.dir.join("cgroup.procs");
+    let agent = Agent::start_configured(&[], &[], move |c| {
+        use std::os::unix::process::CommandExt;
+        let procs = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: open, write and close only, between fork and exec: the agent starts in the cgroup.
+        unsafe {
+            c.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd >= 0 {
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
+    });
+    let mut c = agent.client().await;
+    for i in 0..120 {
+        assert_eq!(c.post("/v1/sessions", json!({"id": format!("s{i}")})).await.status, 201);
+    }
+    let calls: Vec<_> = (0..120)
+        .map(|i| {
+            let addr = agent.addr;
+            tokio::spawn(async move {
+                let mut c = Client::connect(addr).await;
+                let body = json!({"command": "head -c 16777216 /dev/zero | tr '\\0' a", "sessionId": format!("s{i}")});
+                c.post("/v1/exec", body).await.status
+            })
+        })
+        .collect();
+    for call in calls {
+        let status = call.await.expect("every call is answered");
+        assert!(status == 200 || status == 503, "{status}");
+    }
+    assert_eq!(cgroup.oom_kills(), 0, "the kernel killed something in the agent's cgroup");
+    assert_eq!(c.run(None, "echo after").await["stdout"], "after");
+}
