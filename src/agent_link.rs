@@ -427,6 +427,18 @@ impl AgentLink {
     }
 
     /// Stops the container (local mode: nothing to stop).
+    /// Local mode: stops the sandbox's jail on the host agent (its folder stays; the next call starts it anew).
+    pub async fn stop_local(&self, sandbox_id: &str) -> Result<(), WorkerError> {
+        let req = crate::forward::json_post(routes::SANDBOX_STOP, "{}")?;
+        let response = self.send(&req, routes::SANDBOX_STOP, sandbox_id, None).await?;
+        match response.status_code() {
+            200 => Ok(()),
+            status => {
+                Err(WorkerError::unavailable(format!("the host agent did not stop the sandbox: HTTP {status}"), 1))
+            }
+        }
+    }
+
     pub async fn stop(&self) -> Result<(), WorkerError> {
         if let To::Container { container, .. } = &self.to {
             if container.running() {

@@ -83,8 +83,10 @@ impl DurableObject for SandboxObject {
         }
     }
 
-    /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container, unless a call is still in flight (a long exec
-    /// or stream) or a terminal has a viewer attached. The next call starts a new one.
+    /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container (locally, the sandbox's jail: its folder stays),
+    /// unless a call is still in flight (a long exec or stream) or a terminal has a viewer attached. The decision
+    /// is logged (`sandbox.stop`) and shown by the status route (`stoppedAt`, `stopReason`). The next call starts a
+    /// new one.
     async fn alarm(&self) -> Result<Response> {
         let idle_ms = self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
         match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.sleep_after()) {
@@ -98,9 +100,12 @@ impl DurableObject for SandboxObject {
             OnAlarm::Stop => {
                 let log = self.alarm_log();
                 if let Ok(link) = AgentLink::new(&self.state, &self.env, &self.life, log.clone()) {
-                    if let Some(container) = link.container().filter(|c| c.running()) {
+                    let id = self.sandbox_id.borrow().clone();
+                    // A container that runs (deployed), or a local sandbox's jail (the host agent's to stop).
+                    let container = link.container().filter(|c| c.running());
+                    let local = link.mode() == SandboxMode::Local && !id.is_empty();
+                    if container.is_some() || local {
                         // Someone watching a terminal is using the sandbox, though no call reaches this object.
-                        let id = self.sandbox_id.borrow().clone();
                         let watched = link.watched_terminals(&id).await;
                         if watched > 0 {
                             log.info("idle.deferred", format!("{watched} terminal(s) with a viewer attached"));
@@ -108,14 +113,19 @@ impl DurableObject for SandboxObject {
                             return Response::ok("in use");
                         }
                         let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.sleep_after().as_secs());
-                        log.info("container.stop", format!("stopping the container: {reason}"));
+                        let what = if local { "the sandbox's jail" } else { "the container" };
+                        log.info("sandbox.stop", format!("stopping {what}: {reason}"));
                         // Recorded first: once the container is gone, the status route says why.
                         let at = worker::js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
                         if let Err(err) = self.state.storage().put(LAST_STOP_KEY, LastStop { at, reason }).await {
                             log.error("storage.failed", format!("could not record the stop: {err}"));
                         }
-                        if let Err(err) = container.destroy(None).await {
-                            log.error("container.stop.failed", format!("the container did not stop: {err}"));
+                        let stopped = match container {
+                            Some(container) => container.destroy(None).await.map_err(|e| e.to_string()),
+                            None => link.stop_local(&id).await.map_err(|e| e.message),
+                        };
+                        if let Err(err) = stopped {
+                            log.error("sandbox.stop.failed", format!("{what} did not stop: {err}"));
                         }
                     }
                 }

@@ -53,6 +53,10 @@ pub const PORT_HTTP_PATH: &str = "/v1/ports/{port}/http/{*path}";
 pub const METRICS: &str = "/v1/metrics";
 /// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.
 pub const SANDBOX: &str = "/v1/sandbox";
+/// Local mode (the host agent): `POST` stops the sandbox's jail (its processes and sessions end) and keeps its
+/// folder; its next call starts it anew. The Durable Object's idle stop, as a container's is stopped deployed. Not
+/// a client route.
+pub const SANDBOX_STOP: &str = "/v1/sandbox/stop";
 /// The Worker's prefix of one sandbox's routes; the sandbox id follows.
 pub const SANDBOXES_PREFIX: &str = "/v1/sandboxes/";
 /// The part every agent path begins with, which the Worker replaces with the sandbox's prefix.

@@ -77,7 +77,7 @@ describe('background processes', () => {
     assert.equal(exit.process.exitCode, 3);
     const logs = await sandbox.getProcessLogs(proc.id);
     assert.equal(logs.stdout.split('\n').length, 7);
-    assert.deepEqual(logs.stderrRange, { from: 0, to: 5 });
+    assert.deepEqual(logs.stderrRange, { from: 0, to: 5, dropped: 0 });
     const b64 = await proc.getLogs({ encoding: 'base64' });
     assert.equal(Buffer.from(b64.stderr, 'base64').toString(), 'done\n');
 

@@ -128,6 +128,18 @@ impl Children {
         }
     }
 
+    /// Stops the sandbox's jail (its processes and sessions end, its place among the running is given back) and
+    /// keeps its folder: the local form of a container's idle stop. Whether one was running.
+    pub async fn stop(&self, id: &str) -> bool {
+        let slot = self.slot(id);
+        let mut running = slot.lock().await;
+        let Some((child, _)) = running.take() else { return false };
+        child.kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), child.ended()).await;
+        tracing::info!(sandbox = id, "jail stopped (its folder kept)");
+        true
+    }
+
     /// Ends every sandbox's agent (on shutdown).
     pub async fn end_all(&self) {
         let slots: Vec<Slot> = self.slots.lock().expect("slots lock").drain().map(|(_, slot)| slot).collect();

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::delete;
+use axum::routing::{delete, post};
 use axum::{Json, Router};
 use sandbox_protocol::{routes, DeleteResult, ErrorCode, Health, SANDBOX_ID_HEADER};
 
@@ -41,6 +41,7 @@ pub struct LocalState {
 pub fn router(state: LocalState) -> Router {
     Router::new()
         .route(routes::SANDBOX, delete(destroy))
+        .route(routes::SANDBOX_STOP, post(stop))
         .fallback(pass_on)
         .layer(axum::middleware::from_fn(refuse_web_pages_locally))
         .with_state(state)
@@ -86,6 +87,16 @@ async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
         Ok(response) => response.into_response(),
         Err(err) => err.into_response(),
     }
+}
+
+/// Stops the sandbox's jail and keeps its folder (the Durable Object's idle stop); its next call starts it anew.
+async fn stop(State(state): State<LocalState>, req: Request) -> AgentResult<Json<DeleteResult>> {
+    if let Some(refusal) = token_refusal(state.token.as_deref(), &req) {
+        return Err(refusal);
+    }
+    let id = sandbox_id(&req)?;
+    state.children.stop(&id).await;
+    Ok(Json(DeleteResult { success: true, id, timestamp: iso_now() }))
 }
 
 /// Ends the sandbox: its agent and everything in its jail, and its folder.

@@ -1,0 +1,45 @@
+// The idle stop in local mode, as deployed: a sandbox nobody calls for SANDBOX_SLEEP_AFTER has its jail stopped
+// (its processes end; its files stay, as a local folder does), the status route says when and why (and says
+// nothing while calls keep coming), and its next call starts it anew. With containers the same is tested in
+// tests/containers/idle.test.mjs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { getSandbox } from 'sandbox-rs';
+import { startStack } from './stack.mjs';
+
+let stack;
+
+before(async () => {
+  stack = await startStack({ vars: { SANDBOX_SLEEP_AFTER: '2s' } });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test('a local sandbox left alone is stopped, its status says so, and its next call starts it anew', async (t) => {
+  if (stack.containers) return t.skip('tests/containers/idle.test.mjs tests the containers');
+  const sandbox = getSandbox({ url: stack.base }, `idle-${process.pid}`);
+  await sandbox.writeFile('/workspace/kept.txt', 'kept');
+  const proc = await sandbox.startProcess('sleep 300');
+  // Calls every half second for twice the idle time: no stop is decided meanwhile.
+  for (let i = 0; i < 8; i++) {
+    await sleep(500);
+    await sandbox.exec('true');
+  }
+  assert.equal((await sandbox.status()).stoppedAt ?? null, null, 'a stop was decided while calls came');
+  // Then nobody calls: the decision comes, with its time and reason.
+  let status;
+  for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(200)) {
+    status = await sandbox.status();
+    if (status.stoppedAt) break;
+  }
+  assert.ok(status.stoppedAt, `no stop after 20 s alone: ${JSON.stringify(status)}`);
+  assert.match(status.stopReason, /idle for 2 s \(SANDBOX_SLEEP_AFTER\)/);
+  assert.ok(Date.parse(status.stoppedAt) > Date.now() - 30_000);
+  // Stopped for real: the next call meets a new jail (the process is gone), and the files are still there.
+  assert.equal(await sandbox.getProcess(proc.id), null);
+  assert.equal((await sandbox.readFile('/workspace/kept.txt')).content, 'kept');
+  assert.equal((await sandbox.exec('echo back')).stdout, 'back');
+});
