@@ -141,7 +141,7 @@ fn tracked(
         let answer = hyper::service::Service::call(&*service, req);
         async move {
             let response = answer.await?;
-            Ok(response.map(|body| BusyBody { body, _busy: busy }))
+            Ok(response.map(|body| BusyBody { body, held: busy }))
         }
     })
 }

@@ -11,6 +11,7 @@ mod config;
 mod connections;
 mod error;
 mod files;
+mod held_body;
 mod http;
 mod local;
 mod logging;

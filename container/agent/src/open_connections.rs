@@ -5,14 +5,12 @@
 //! is never taken for idle.
 
 use std::collections::BTreeMap;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use hyper::body::{Frame, SizeHint};
 use tokio::sync::Notify;
+
+use crate::held_body::Holding;
 
 /// One open connection: its requests in flight, and the signal that sheds it.
 #[derive(Default)]
@@ -92,27 +90,7 @@ impl Drop for Busy {
 }
 
 /// A response body that keeps its request in flight until it is sent or dropped.
-pub struct BusyBody {
-    pub body: axum::body::Body,
-    pub _busy: Busy,
-}
-
-impl hyper::body::Body for BusyBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
+pub type BusyBody = Holding<axum::body::Body, Busy>;
 
 #[cfg(test)]
 mod tests {

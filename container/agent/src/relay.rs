@@ -6,19 +6,16 @@
 //! Used for a local sandbox's own agent (`local/proxy.rs`, over its Unix socket) and for a port in the sandbox
 //! (`http/ports.rs`, a preview's request in local mode).
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::UPGRADE;
 use axum::http::{Response, StatusCode};
-use bytes::Bytes;
-use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::AbortHandle;
+
+use crate::held_body::Holding;
 
 /// Sends `req` over `stream` and returns the answer, its body still arriving. The error says why the far side
 /// could not be asked (its connection failed before an answer).
@@ -49,7 +46,8 @@ where
         });
         return Ok(answer.map(|_| Body::empty()));
     }
-    Ok(answer.map(|body| Body::new(Guarded { body, _guard: guard })))
+    // The far side's body holds its connection open until it is done or dropped.
+    Ok(answer.map(|body| Body::new(Holding { body, held: guard })))
 }
 
 /// Aborts the connection task when dropped.
@@ -58,28 +56,5 @@ struct Abort(AbortHandle);
 impl Drop for Abort {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// The far side's response body, holding its connection open until the body is done or dropped.
-struct Guarded {
-    body: Incoming,
-    _guard: Abort,
-}
-
-impl hyper::body::Body for Guarded {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
