@@ -47,8 +47,9 @@ pub const PORT: &str = "/v1/ports/{id}";
 /// is its own, so the Worker cannot reach the port directly): any method; what follows the prefix is the path the
 /// app sees. Not a client route.
 pub const PORT_HTTP: &str = "/v1/ports/{port}/http";
-/// `PORT_HTTP` with a path after it.
+/// `PORT_HTTP` with a path after it, and with the slash alone.
 pub const PORT_HTTP_PATH: &str = "/v1/ports/{port}/http/{*path}";
+pub const PORT_HTTP_ROOT: &str = "/v1/ports/{port}/http/";
 /// The agent's counters in the Prometheus text format.
 pub const METRICS: &str = "/v1/metrics";
 /// The sandbox itself: `GET` its status (the Worker), `DELETE` destroys it.

@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::METRICS, get(metrics::metrics))
         .route(routes::PORT_HTTP, any(ports::pass))
         .route(routes::PORT_HTTP_PATH, any(ports::pass))
+        .route(routes::PORT_HTTP_ROOT, any(ports::pass))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_other_boot))

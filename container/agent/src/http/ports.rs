@@ -1,24 +1,27 @@
 //! A preview's request passed to a port in the sandbox: `ANY /v1/ports/{port}/http/{*path}`. A local sandbox's
 //! network is its own, so the Worker reaches its apps through its agent, as a deployed one's through the
 //! container's port. The app sees the path and query after the prefix, `Host: 127.0.0.1:<port>`, and the
-//! request's headers less the agent's own; nothing listening is a 502.
+//! request's headers less the agent's own; nothing listening is a 502 in plain text (a browser's answer), a path
+//! that names no port a JSON 404.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use sandbox_protocol::{routes, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER, SANDBOX_ID_HEADER};
+use sandbox_protocol::{routes, ErrorCode, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER, SANDBOX_ID_HEADER};
+
+use crate::error::AgentError;
 use tokio::net::TcpStream;
 
 pub async fn pass(mut req: Request) -> Response {
     let Some((port, path)) = routes::parse_port_http(req.uri().path()) else {
-        return (StatusCode::NOT_FOUND, "not a port's path").into_response();
+        return AgentError::new(ErrorCode::NotFound, "not a port's path: /v1/ports/{1-65535}/http/...").into_response();
     };
     let target = match req.uri().query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     };
     let Ok(uri) = target.parse::<Uri>() else {
-        return (StatusCode::BAD_REQUEST, "the path is not a valid URI").into_response();
+        return AgentError::invalid(format!("{target:?} is not a path an app can be asked for")).into_response();
     };
     *req.uri_mut() = uri;
     let headers = req.headers_mut();

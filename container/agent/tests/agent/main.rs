@@ -24,6 +24,7 @@ mod logging;
 mod memory;
 mod per_command;
 mod pid_reuse;
+mod ports;
 mod processes;
 mod queue;
 mod session_state;
