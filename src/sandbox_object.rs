@@ -465,15 +465,19 @@ impl SandboxObject {
 
     async fn status(&self, id: &str, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
         let last_stop: Option<LastStop> = self.state.storage().get(LAST_STOP_KEY).await.unwrap_or(None);
+        // A status starts nothing. Locally the host agent answers for a sandbox's jail only while it has one (a
+        // sandbox never used, stopped or destroyed has none): running is whether it answered.
+        let agent = link.summary(id).await;
+        let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
         Ok(Response::from_json(&SandboxStatus {
             success: true,
             id: id.to_string(),
             mode: link.mode(),
-            running: link.running(),
+            running,
             in_flight: self.in_flight.count(),
             stopped_at: last_stop.as_ref().map(|s| s.at.clone()),
             stop_reason: last_stop.map(|s| s.reason),
-            agent: link.summary(id).await,
+            agent,
         })?)
     }
 

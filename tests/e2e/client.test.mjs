@@ -247,6 +247,10 @@ describe('errors and the sandbox itself', () => {
     await assert.rejects(getSandbox({ url: stack.base }, 'box').exec('true'), (e) => e instanceof UnauthorizedError && e.status === 401);
     await assert.rejects(getSandbox({ url: 'http://127.0.0.1:1' }, 'box').exec('true'), { code: 'NETWORK_ERROR', status: 0 });
     assert.throws(() => getSandbox({}, 'box'), TypeError);
+    // An id a URL would rewrite is the client's to refuse (it was sent as another route: 405 on /v1/sandboxes/exec).
+    for (const id of ['', '.', '..']) {
+      assert.throws(() => getSandbox({ url: stack.base, token }, id), (e) => e instanceof ValidationError && e.code === 'VALIDATION_FAILED', JSON.stringify(id));
+    }
   });
 
   test('status and destroy', async () => {

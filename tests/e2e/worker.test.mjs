@@ -409,7 +409,7 @@ describe('sandboxes', () => {
     assert.equal(r.json.stdout, stack.isolated ? '000' : '401', r.text);
   });
 
-  test('reads of local sandboxes that never ran start none: lists come back empty, and no folder is made', async (t) => {
+  test('reads and statuses of local sandboxes that never ran start none: lists come back empty, not running, no folder', async (t) => {
     if (stack.containers) return t.skip('a container per sandbox: a read starts it, as deployed');
     for (let n = 0; n < 5; n++) {
       const id = `ghost-${process.pid}-${n}`;
@@ -417,6 +417,9 @@ describe('sandboxes', () => {
       assert.deepEqual([processes.status, processes.json.processes], [200, []], processes.text);
       const sessions = await call('GET', `/v1/sandboxes/${id}/sessions`);
       assert.deepEqual([sessions.status, sessions.json.sessions], [200, []], sessions.text);
+      // Its status says it is not running, and makes nothing either.
+      const status = await call('GET', `/v1/sandboxes/${id}`);
+      assert.deepEqual([status.status, status.json.running, status.json.agent ?? null], [200, false, null], status.text);
       assert.equal(existsSync(join(stack.dir, 'sandboxes', id)), false, `${id} was started by a read`);
     }
     // A command starts one, and its reads are then its agent's.

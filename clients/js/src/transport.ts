@@ -39,7 +39,8 @@ export class Transport {
   readonly #token: string | undefined;
 
   constructor(binding: SandboxBinding, sandboxId: string, token?: string) {
-    const path = SANDBOXES_PREFIX + encodeURIComponent(sandboxId);
+    // An id a URL would rewrite (empty, `.`, `..`) is refused here, not sent as another route.
+    const path = SANDBOXES_PREFIX + idSegment(sandboxId);
     if (isFetcher(binding)) {
       this.#send = (request) => binding.fetch(request);
       this.#base = BINDING_ORIGIN + path;

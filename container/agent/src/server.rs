@@ -28,10 +28,6 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
     // Descriptors for every connection the cap allows, and for the sessions' pipes beside them.
     let descriptors = match raise_descriptor_limit(DESCRIPTORS_WANTED) {
-        Ok(limit) if limit < DESCRIPTORS_WANTED => {
-            tracing::warn!(limit, wanted = DESCRIPTORS_WANTED, "fewer file descriptors than wanted: the hard limit");
-            limit
-        }
         Ok(limit) => limit,
         Err(err) => {
             tracing::warn!(%err, "the file descriptor limit could not be read or raised");
@@ -118,8 +114,13 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     };
     // Connections get at most half the descriptors: the rest are the sessions' pipes, processes and files.
     let max_connections = config.max_connections.min((descriptors / 2).max(1) as usize);
+    // Said only when it changes something: a limit below what the connection cap needs.
     if max_connections < config.max_connections {
-        tracing::info!(max_connections, descriptors, "fewer connections than --max-connections: the descriptor limit");
+        tracing::warn!(
+            max_connections,
+            descriptors,
+            "fewer connections than --max-connections: the descriptor limit (raise it with ulimit -n)"
+        );
     }
     let limits = Limits { max_connections, head_timeout: config.io_timeout };
     match config.listen_fd {
