@@ -175,6 +175,15 @@ describe('a terminal through rust-caller', () => {
   test("a terminal opens from the caller's own page only", async () => {
     await onlyOwnPagesOpenTerminals(await caller('rust-caller'));
   });
+
+  test("the README's Rust snippet runs as written in a handler returning worker::Result", async () => {
+    const res = await fetch(`${await caller('rust-caller')}/readme`, { method: 'POST' });
+    assert.equal(res.status, 200, await res.clone().text());
+    // (`my-sandbox` is the examples' shared sandbox: what /workspace/analysis holds depends on what ran before.)
+    const answer = await res.json();
+    assert.equal(answer.exitCode, 0);
+    assert.equal(typeof answer.files, 'number');
+  });
 });
 
 describe('the Rust client, every method, through rust-caller', () => {

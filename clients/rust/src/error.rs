@@ -66,6 +66,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// In a workers-rs handler (`worker::Result`), `?` on a call of this client gives the handler's error: its text is
+/// this error's (code, status and message), as `worker::Error::RustError`. Keep the `Error` itself where the
+/// code matters (`e.code()`, `e.status()`).
+#[cfg(feature = "worker")]
+impl From<Error> for worker::Error {
+    fn from(error: Error) -> worker::Error {
+        worker::Error::RustError(error.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if req.method() == Method::Post && path == "/tour" {
         return answer(tour::run(&env).await);
     }
+    if req.method() == Method::Post && path == "/readme" {
+        return readme(&env).await;
+    }
     let name = path.strip_prefix("/examples/").filter(|n| EXAMPLES.contains(n));
     let (Method::Post, Some(name)) = (req.method(), name) else {
         return Ok(Response::from_json(
@@ -46,6 +49,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         _ => default_session(&env).await,
     };
     answer(outcome)
+}
+
+/// The README's Rust snippet as it is written there, in a handler that returns `worker::Result`: `?` on the
+/// client's calls gives the handler's error (the client's `From<Error> for worker::Error`, feature `worker`).
+async fn readme(env: &Env) -> Result<Response> {
+    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let session = sandbox
+        .create_session(SessionOptions { cwd: Some("/workspace/analysis".into()), ..Default::default() })
+        .await?;
+    let result = session.exec("echo $API_KEY", ExecOptions::default()).await?;
+    let files = session.list_files(".", ListFilesOptions::default()).await?;
+    sandbox.delete_session(session.id()).await?;
+    Response::from_json(&json!({ "exitCode": result.exit_code, "files": files.count }))
 }
 
 /// A terminal on the sandbox for a browser's WebSocket: the upgrade passes straight through (`?cols=&rows=&ptyId=`).
