@@ -4,33 +4,28 @@
 use base64::Engine;
 use sandbox_protocol::Encoding;
 
-use crate::budget::Charge;
-
-/// Bytes of one stream (stdout or stderr) kept up to a cap, each charged to the agent's memory budget (twice:
-/// the bytes, and the result's text made of them); what comes after the cap, or while the budget is spent, is
-/// counted, not kept.
+/// Bytes of one stream (stdout or stderr) kept up to a cap; what comes after the cap, or what the memory budget
+/// has no room for (`session::collector` decides), is counted, not kept.
 #[derive(Debug)]
 pub struct Capture {
     bytes: Vec<u8>,
     cap: usize,
     dropped: u64,
-    charge: Option<Charge>,
 }
 
 impl Capture {
-    /// `charge`: where the kept bytes are charged (none: not charged).
-    pub fn new(cap: usize, charge: Option<Charge>) -> Self {
-        Self { bytes: Vec::new(), cap, dropped: 0, charge }
+    pub fn new(cap: usize) -> Self {
+        Self { bytes: Vec::new(), cap, dropped: 0 }
     }
 
-    pub fn push(&mut self, chunk: &[u8]) {
-        let room = self.cap.saturating_sub(self.bytes.len());
-        let mut keep = room.min(chunk.len());
-        if let Some(charge) = &mut self.charge {
-            if keep > 0 && !charge.try_grow(keep * 2) {
-                keep = 0;
-            }
-        }
+    /// How many more bytes the cap leaves room for.
+    pub fn room(&self) -> usize {
+        self.cap.saturating_sub(self.bytes.len())
+    }
+
+    /// Keeps the first `keep` bytes of `chunk` (at most the room left) and counts the rest as dropped.
+    pub fn keep(&mut self, chunk: &[u8], keep: usize) {
+        let keep = keep.min(self.room()).min(chunk.len());
         self.bytes.extend_from_slice(&chunk[..keep]);
         self.dropped += (chunk.len() - keep) as u64;
     }
@@ -43,9 +38,12 @@ impl Capture {
         &self.bytes
     }
 
-    /// The kept bytes, and their charge: hold it until the result made of them is sent.
-    pub fn into_parts(self) -> (Vec<u8>, Option<Charge>) {
-        (self.bytes, self.charge)
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
 
@@ -128,25 +126,21 @@ mod tests {
 
     #[test]
     fn capture_keeps_up_to_the_cap_and_reports_the_rest() {
-        let mut c = Capture::new(5, None);
-        c.push(b"abc");
+        let mut c = Capture::new(5);
+        c.keep(b"abc", 3);
         assert!(!c.truncated());
-        c.push(b"defg");
+        c.keep(b"defg", 4);
         assert_eq!(c.bytes(), b"abcde");
         assert!(c.truncated());
     }
 
     #[test]
-    fn capture_keeps_nothing_the_budget_cannot_hold() {
-        let budget = crate::budget::Budget::new(8);
-        let mut c = Capture::new(100, budget.try_charge(0));
-        c.push(b"abc");
-        c.push(b"def");
-        assert_eq!(c.bytes(), b"abc");
-        assert!(c.truncated());
-        assert_eq!(budget.used(), 6);
-        drop(c);
-        assert_eq!(budget.used(), 0);
+    fn capture_keeps_what_it_is_told_within_the_cap() {
+        let mut c = Capture::new(5);
+        c.keep(b"abc", 2);
+        assert_eq!((c.bytes(), c.room(), c.truncated()), (&b"ab"[..], 3, true));
+        c.keep(b"cdefg", 9);
+        assert_eq!(c.bytes(), b"abcde");
     }
 
     #[test]

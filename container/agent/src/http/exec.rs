@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::body::JsonBody;
 use super::context::TenantCtx;
+use crate::budget::{charged, Charge};
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
 use crate::names::{check_command_id, check_env, check_no_nul};
@@ -83,23 +85,21 @@ pub async fn exec(TenantCtx(sandbox): TenantCtx, JsonBody(req, _held): JsonBody<
     let collected = session.exec(spec, cap).await?;
     drop(registration);
     let truncated = collected.stdout.truncated() || collected.stderr.truncated();
-    // The output's charges are held until its text is written.
-    let (stdout, _stdout_charge) = collected.stdout.into_parts();
-    let (stderr, _stderr_charge) = collected.stderr.into_parts();
     let result = ExecResult {
-        stdout: encode_result(stdout, encoding),
-        stderr: encode_result(stderr, encoding),
+        stdout: encode_result(collected.stdout.into_bytes(), encoding),
+        stderr: encode_result(collected.stderr.into_bytes(), encoding),
         truncated,
         ..result(&collected.outcome, command, &session.id, encoding)
     };
-    Ok(written(&result))
+    Ok(written(&result, collected.charge))
 }
 
-/// The result's JSON in one buffer sized for it up front: a large output is copied once, not regrown.
-fn written(result: &ExecResult) -> Response {
+/// The result's JSON in one buffer sized for it up front (a large output is copied once, not regrown), holding
+/// the output's charge to the memory budget until it is written out.
+fn written(result: &ExecResult, charge: Option<Charge>) -> Response {
     let mut body = Vec::new();
     result.write_json(&mut body);
-    ([(CONTENT_TYPE, "application/json")], body).into_response()
+    ([(CONTENT_TYPE, "application/json")], Body::from(charged(body, charge))).into_response()
 }
 
 fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encoding) -> ExecResult {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::State;
 
 use axum::http::header::CONTENT_TYPE;
@@ -11,13 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sandbox_protocol::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, MkdirRequest, MkdirResult,
-    MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, WriteFileRequest,
+    MoveFileRequest, ReadFileRequest, RenameFileRequest, RenameResult, WriteFileRequest,
 };
 
 use super::body::JsonBody;
 use super::context::TenantCtx;
 use super::pieces;
 use super::AppState;
+use crate::budget::charged;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::files::list::ListOptions;
@@ -76,11 +78,14 @@ pub async fn read(
     State(state): State<AppState>,
     TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<ReadFileRequest>,
-) -> AgentResult<Json<ReadFileResult>> {
+) -> AgentResult<Response> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let budget = Arc::clone(&state.budget);
-    let (result, _charge) = blocking(move || ops::read(&file, req.encoding, &budget)).await?;
-    Ok(Json(result))
+    let (result, charge) = blocking(move || ops::read(&file, req.encoding, &budget)).await?;
+    // Written here, with the file's charge held until the answer is out (a `Json` would be written after it).
+    let body = serde_json::to_vec(&result).map_err(|e| AgentError::internal(format!("readFile answer: {e}")))?;
+    drop(result);
+    Ok(([(CONTENT_TYPE, "application/json")], Body::from(charged(body, charge))).into_response())
 }
 
 pub async fn mkdir(

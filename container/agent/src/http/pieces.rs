@@ -1,24 +1,27 @@
 //! A response body already in memory as several pieces (a large listing written on several threads), sent one
-//! after another with its exact length, holding the memory budget's charge for it until it is sent or dropped.
+//! after another with its exact length, each piece holding the memory budget's charge for them all until the
+//! last of them is written out or dropped.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 
-use crate::budget::Charge;
+use crate::budget::{charged, Charge};
 
 pub fn body(pieces: Vec<Bytes>, charge: Charge) -> Body {
-    Body::new(Pieces { pieces: pieces.into_iter().filter(|p| !p.is_empty()).collect(), _charge: charge })
+    let charge = Arc::new(charge);
+    let pieces = pieces.into_iter().filter(|p| !p.is_empty()).map(|p| charged(p, Arc::clone(&charge))).collect();
+    Body::new(Pieces { pieces })
 }
 
 struct Pieces {
     pieces: VecDeque<Bytes>,
-    _charge: Charge,
 }
 
 impl hyper::body::Body for Pieces {

@@ -5,6 +5,7 @@
 
 mod actor;
 pub mod cancel;
+mod collector;
 pub mod control;
 mod drive;
 mod escalation;
@@ -23,7 +24,7 @@ use std::time::{Duration, SystemTime};
 use sandbox_protocol::{HistoryEntry, SessionHistory, SessionInfo, SessionStatus};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Charge};
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::output::Capture;
@@ -31,6 +32,7 @@ use crate::process::reaper::ExitWatch;
 use crate::process::reaper::Reaper;
 use crate::process::tree::{kill_until_gone, session_processes, ProcStat, ShellRef};
 use crate::workspace::Workspace;
+use collector::Collector;
 use history::History;
 
 /// What every session of the agent shares.
@@ -95,6 +97,8 @@ pub struct Collected {
     pub outcome: Outcome,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// The output's charge to the memory budget: hold it until the result made of it is sent.
+    pub charge: Option<Charge>,
 }
 
 /// What a streamed command sends, in order: `Start`, output chunks, then `Done` or `Failed`.
@@ -108,7 +112,7 @@ pub enum StreamItem {
 }
 
 pub(crate) enum Sink {
-    Collect { stdout: Capture, stderr: Capture, reply: oneshot::Sender<AgentResult<Collected>> },
+    Collect { output: Collector, reply: oneshot::Sender<AgentResult<Collected>> },
     Stream(mpsc::Sender<StreamItem>),
     Discard,
 }
@@ -174,8 +178,7 @@ impl Session {
     /// Runs a command and returns its buffered output, each stream capped at `cap` bytes.
     pub async fn exec(&self, spec: ExecSpec, cap: usize) -> AgentResult<Collected> {
         let (reply, result) = oneshot::channel();
-        let capture = || Capture::new(cap, self.budget.try_charge(0));
-        let sink = Sink::Collect { stdout: capture(), stderr: capture(), reply };
+        let sink = Sink::Collect { output: Collector::new(cap, Some(&self.budget)), reply };
         self.submit(Job { spec, sink })?;
         result.await.map_err(|_| self.gone())?
     }

@@ -1,6 +1,7 @@
 //! Where a command's output and result go: collected for a plain exec, sent to a stream's reader, or dropped (the
-//! shell's own start-up). A reader that falls behind holds output back, but never past the limit the actor gives
-//! (the deadline, or the end of a stop) nor past a cancel: then the chunk is dropped and the command stopped.
+//! shell's own start-up). A reader that falls behind, or collected output waiting for room in the memory budget,
+//! holds output back, but never past the limit the actor gives (the deadline, or the end of a stop) nor past a
+//! cancel: then the chunk is dropped and the command stopped.
 
 use std::time::SystemTime;
 
@@ -8,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::cancel::{cancelled, CancelSignal};
+use super::collector::Pushed;
 use super::escalation::StopReason;
 use super::{Collected, Outcome, Sink, StreamItem};
 use crate::error::AgentError;
@@ -59,13 +61,17 @@ impl Sink {
             Stream::Stderr => METRICS.output(0, bytes.len()),
         }
         match self {
-            Sink::Collect { stdout, stderr, .. } => {
-                match stream {
-                    Stream::Stdout => stdout.push(bytes),
-                    Stream::Stderr => stderr.push(bytes),
-                }
-                None
-            }
+            Sink::Collect { output, reply } => loop {
+                let Pushed::Wait(reservation) = output.push(stream, bytes) else { return None };
+                // Waiting for room holds the command (its pipe fills) but never past the deadline or a cancel.
+                let granted = tokio::select! {
+                    granted = reservation.granted() => granted,
+                    _ = sleep_until_some(limit) => return Some(StopReason::TimedOut),
+                    _ = cancelled(cancel) => return Some(StopReason::Cancelled),
+                    _ = reply.closed() => return Some(StopReason::Cancelled),
+                };
+                output.grant(granted);
+            },
             Sink::Stream(tx) => {
                 let item = match stream {
                     Stream::Stdout => StreamItem::Stdout(bytes.to_vec()),
@@ -102,8 +108,9 @@ impl Sink {
 
     pub(super) async fn finish(self, outcome: Outcome, limit: Option<Instant>, cancel: &mut Option<CancelSignal>) {
         match self {
-            Sink::Collect { stdout, stderr, reply } => {
-                let _ = reply.send(Ok(Collected { outcome, stdout, stderr }));
+            Sink::Collect { output, reply } => {
+                let (stdout, stderr, charge) = output.finish();
+                let _ = reply.send(Ok(Collected { outcome, stdout, stderr, charge }));
             }
             Sink::Stream(tx) => {
                 let _ = deliver(&tx, StreamItem::Done(outcome), limit, cancel).await;
