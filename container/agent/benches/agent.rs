@@ -2,6 +2,7 @@
 //! time, printed as a Markdown report. Run with `npm run bench:agent` (or `cargo bench -p sandbox-agent --bench
 //! agent`); `BENCH_QUICK=1` runs fewer iterations.
 
+mod floor;
 #[path = "../tests/agent/support/http.rs"]
 mod http;
 
@@ -252,6 +253,22 @@ async fn main() {
     let exec = |command: &'static str| move |_| json!({"command": command, "sessionId": "bench"});
     let ok = |r: &http::Reply| assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     rows.push(measure(&mut c, "exec `true`", scale(3000), "/v1/exec", exec("true"), ok).await.row());
+    // The floor, in the same run: the least a server can do for the same requests (`floor.rs`).
+    let floor = floor::Floor::start();
+    let mut f = Client::connect(floor.addr).await;
+    let floor_ok = |r: &http::Reply| assert_eq!(r.status, 200);
+    rows.push(
+        measure(
+            &mut f,
+            "floor: exec `true` (one bash over pipes, minimal server)",
+            scale(3000),
+            "/v1/exec",
+            exec("true"),
+            floor_ok,
+        )
+        .await
+        .row(),
+    );
     rows.push(
         measure(&mut c, "exec `echo hello`", scale(3000), "/v1/exec", exec("echo hello"), |r| {
             assert_eq!(r.json()["stdout"], "hello")
@@ -288,12 +305,20 @@ async fn main() {
     }
     rows.push(Stats { name: "session delete, back to back (to its answer)".into(), samples: deletes }.row());
     let (mut paced_creates, mut paced_deletes, mut paced_execs) = (Vec::new(), Vec::new(), Vec::new());
-    let mut paced_health = Vec::new();
+    let (mut paced_health, mut paced_floor, mut paced_floor_execs) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..scale(200) {
         tokio::time::sleep(Duration::from_millis(10)).await;
         let t0 = Instant::now();
         assert_eq!(c.get("/v1/health").await.status, 200);
         paced_health.push(t0.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        assert_eq!(f.post("/v1/sessions", json!({"id": format!("q{i}")})).await.status, 200);
+        paced_floor.push(t0.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        assert_eq!(f.post("/v1/exec", json!({"command": "true"})).await.status, 200);
+        paced_floor_execs.push(t0.elapsed());
         // For reference: one request after the same pause (the workers asleep again) costs more than in a run.
         tokio::time::sleep(Duration::from_millis(10)).await;
         let t0 = Instant::now();
@@ -312,6 +337,9 @@ async fn main() {
     rows.push(Stats { name: "session delete, one every 10 ms (to its answer)".into(), samples: paced_deletes }.row());
     rows.push(Stats { name: "for reference: exec `true`, one every 10 ms".into(), samples: paced_execs }.row());
     rows.push(Stats { name: "for reference: `GET /v1/health`, one every 10 ms".into(), samples: paced_health }.row());
+    rows.push(Stats { name: "floor: a request answered at once, one every 10 ms".into(), samples: paced_floor }.row());
+    rows.push(Stats { name: "floor: exec `true`, one every 10 ms".into(), samples: paced_floor_execs }.row());
+    drop((f, floor));
     let created = created + (created / 10).max(2);
 
     let big = agent.dir.join("ten-mb");
