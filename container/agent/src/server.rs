@@ -34,8 +34,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             1024
         }
     };
+    // Both probes before the reaper starts: each waits for its own child, which the reaper (it waits for any
+    // child) would otherwise take first, and a probe that lost that race would say "not installed".
+    let jail_network = config.isolate && crate::local::network::available();
     if config.isolate {
-        // Before the reaper starts: this probe waits for its own child.
         jail::available().map_err(|m| {
             std::io::Error::other(format!(
                 "local mode isolates each sandbox, and cannot here: {m}. Install bubblewrap, or pass --unconfined to \
@@ -65,8 +67,13 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         (Some(root), true) => {
             std::fs::create_dir_all(root)?;
             let root = std::fs::canonicalize(root)?;
-            let children =
-                Arc::new(Children::new(root, Arc::clone(&context.reaper), child_flags(&config), config.max_sandboxes)?);
+            let children = Arc::new(Children::new(
+                root,
+                Arc::clone(&context.reaper),
+                child_flags(&config),
+                config.max_sandboxes,
+                jail_network,
+            )?);
             let ending = Arc::clone(&children);
             tokio::spawn(async move {
                 wait_for_stop_signal().await;

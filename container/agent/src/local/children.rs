@@ -51,8 +51,14 @@ pub struct Children {
 }
 
 impl Children {
-    pub fn new(root: PathBuf, reaper: Arc<Reaper>, flags: Vec<String>, max: usize) -> std::io::Result<Children> {
-        let network = super::network::available();
+    /// `network`: whether jails can have a way out here (`network::available`, probed before the reaper started).
+    pub fn new(
+        root: PathBuf,
+        reaper: Arc<Reaper>,
+        flags: Vec<String>,
+        max: usize,
+        network: bool,
+    ) -> std::io::Result<Children> {
         if !network {
             tracing::warn!("slirp4netns is not installed: local sandboxes have no network but their own loopback");
         }

@@ -45,6 +45,7 @@ impl Network {
 }
 
 /// Whether jails can have a way out here (slirp4netns is installed); without it a jail has its loopback alone.
+/// It waits for its own child: call it before the reaper starts.
 pub fn available() -> bool {
     Command::new("slirp4netns").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
@@ -75,9 +76,11 @@ pub fn slirp_args(pid: i32, root: bool) -> Vec<String> {
 pub async fn start(reaper: &Reaper, pid: i32) -> Result<Network, String> {
     let (ready_read, ready_write) = pipe().map_err(|e| e.to_string())?;
     let (exit_read, exit_write) = pipe().map_err(|e| e.to_string())?;
+    // What slirp4netns says on its way out is the reason a network did not come up: kept for that error.
+    let (said_read, said_write) = pipe().map_err(|e| e.to_string())?;
     let root = nix::unistd::geteuid().is_root();
     let mut command = Command::new("slirp4netns");
-    command.args(slirp_args(pid, root)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    command.args(slirp_args(pid, root)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(said_write));
     let pairs = [(ready_write.as_raw_fd(), READY_FD), (exit_read.as_raw_fd(), EXIT_FD)];
     // SAFETY: place_exactly makes only async-signal-safe calls.
     unsafe { command.pre_exec(move || place_exactly(&pairs)) };
@@ -86,13 +89,43 @@ pub async fn start(reaper: &Reaper, pid: i32) -> Result<Network, String> {
     drop((ready_write, exit_read));
     let network = Network { pid: slirp_pid, exit, _exit_fd: exit_write };
     let mut ready = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read).map_err(|e| e.to_string())?;
+    let mut said = tokio::net::unix::pipe::Receiver::from_owned_fd(said_read).map_err(|e| e.to_string())?;
     let mut byte = [0u8; 1];
     match tokio::time::timeout(READY_TIMEOUT, ready.read(&mut byte)).await {
-        Ok(Ok(1)) => Ok(network),
-        _ => {
-            network.kill();
-            Err("slirp4netns did not bring the jail's network up".into())
+        Ok(Ok(1)) => {
+            // Read on for its life (and dropped), so that nothing it says can fill the pipe and stop it.
+            tokio::spawn(async move { while said.read(&mut [0u8; 4096]).await.is_ok_and(|n| n > 0) {} });
+            Ok(network)
         }
+        outcome => {
+            network.kill();
+            let why = match outcome {
+                Err(_) => format!("not up within {} s", READY_TIMEOUT.as_secs()),
+                Ok(_) => last_words(&mut said).await,
+            };
+            Err(format!("slirp4netns did not bring the jail's network up: {why}"))
+        }
+    }
+}
+
+/// The end of what slirp4netns wrote to its standard error (it has exited, or is being killed).
+async fn last_words(said: &mut tokio::net::unix::pipe::Receiver) -> String {
+    let mut text = Vec::new();
+    let read_all = async {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = said.read(&mut chunk).await {
+            if text.len() < 64 * 1024 {
+                text.extend_from_slice(&chunk[..n]);
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), read_all).await;
+    let text = String::from_utf8_lossy(&text);
+    let last = text.trim().lines().rev().take(3).collect::<Vec<_>>();
+    if last.is_empty() {
+        "it ended without a word".into()
+    } else {
+        last.into_iter().rev().collect::<Vec<_>>().join(" / ")
     }
 }
 
