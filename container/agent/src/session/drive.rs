@@ -127,8 +127,9 @@ pub(super) async fn drive(
                 stopping = Some(stop(shell, &running, StopReason::Cancelled));
             },
             _ = rekill.tick(), if stopping.is_some() => {
-                match stopping.expect("guarded").step_at(Instant::now()) {
+                match stopping.as_mut().expect("guarded").step_at(Instant::now()) {
                     Step::Wait => {}
+                    Step::InterruptAgain => shell.interrupt_processes(&running),
                     Step::KillCommand => {
                         tracing::debug!("the interrupted command's processes are still there: SIGKILL");
                         shell.kill_command(&running);
@@ -166,7 +167,7 @@ fn watched<'a>(
 
 /// Begins stopping the command: the shell is asked to abandon it and its processes get SIGINT.
 fn stop(shell: &Shell, running: &Running, reason: StopReason) -> Escalation {
-    tracing::info!(?reason, "interrupting the command: SIGINT, SIGKILL after a grace period");
+    tracing::info!(?reason, "interrupting the command: SIGINT (twice), SIGKILL after a grace period");
     shell.interrupt(running);
     Escalation::begin(reason, Instant::now())
 }

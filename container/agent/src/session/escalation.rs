@@ -1,9 +1,11 @@
 //! How a command is stopped, as decisions over time: pure, so "what happens at t" is tested without a shell.
 //!
 //! A command that times out or whose caller leaves is interrupted as a Ctrl-C would: the shell is asked to abandon
-//! it and its processes get SIGINT. Those still there after `SOFT` are killed; a shell that has not reported the
-//! command done after `GRACE` is given up on and killed with everything it started (the session's next command
-//! gets a new shell). The actor acts on each `Step`; the timing lives here.
+//! it and its processes get SIGINT. After `AGAIN` its processes get SIGINT once more: one whose fork was under way
+//! at the first (the shell had begun to start it when it was asked to stop) did not get it. Those still there after
+//! `SOFT` are killed; a shell that has not reported the command done after `GRACE` is given up on and killed with
+//! everything it started (the session's next command gets a new shell). The actor acts on each `Step`; the timing
+//! lives here.
 
 use std::time::Duration;
 
@@ -13,7 +15,10 @@ use tokio::time::Instant;
 /// How long an interrupted command's processes have to end on SIGINT before they are killed. SIGINT first, as a
 /// Ctrl-C would: bash reports a foreground command killed by any other signal on the command's stderr
 /// ("line 1: 123 Killed  sleep 30"), which is not the user's output.
-pub const SOFT: Duration = Duration::from_millis(100);
+pub const SOFT: Duration = Duration::from_millis(150);
+/// When the command's processes get SIGINT a second time: one that the shell was forking at the first missed it,
+/// and killing it would make bash print "Killed" into the command's stderr.
+pub const AGAIN: Duration = Duration::from_millis(50);
 /// How long an interrupted shell has to report before it is replaced.
 pub const GRACE: Duration = Duration::from_millis(1000);
 /// Exit code of a command that hit its timeout (as `timeout(1)` reports it).
@@ -33,6 +38,8 @@ pub enum StopReason {
 pub enum Step {
     /// SIGINT was sent; give its processes time to end.
     Wait,
+    /// SIGINT to the command's processes again, those started since the first among them (once).
+    InterruptAgain,
     /// Kill what is left of the command (its processes that ignored SIGINT, or were started since).
     KillCommand,
     /// The shell did not report in time: kill it with everything it started.
@@ -43,6 +50,8 @@ pub enum Step {
 #[derive(Debug, Clone, Copy)]
 pub struct Escalation {
     pub reason: StopReason,
+    again_at: Instant,
+    interrupted_again: bool,
     hard_from: Instant,
     give_up: Instant,
 }
@@ -50,14 +59,24 @@ pub struct Escalation {
 impl Escalation {
     /// The stop begins at `now` (the shell has been asked to abandon the command, its processes got SIGINT).
     pub fn begin(reason: StopReason, now: Instant) -> Escalation {
-        Escalation { reason, hard_from: now + SOFT, give_up: now + GRACE }
+        Escalation {
+            reason,
+            again_at: now + AGAIN,
+            interrupted_again: false,
+            hard_from: now + SOFT,
+            give_up: now + GRACE,
+        }
     }
 
-    pub fn step_at(&self, now: Instant) -> Step {
+    /// The step due at `now`; `InterruptAgain` is given once.
+    pub fn step_at(&mut self, now: Instant) -> Step {
         if now >= self.give_up {
             Step::GiveUpShell
         } else if now >= self.hard_from {
             Step::KillCommand
+        } else if now >= self.again_at && !self.interrupted_again {
+            self.interrupted_again = true;
+            Step::InterruptAgain
         } else {
             Step::Wait
         }
@@ -97,10 +116,13 @@ mod tests {
     }
 
     #[test]
-    fn a_stop_waits_then_kills_the_command_then_gives_up_on_the_shell() {
+    fn a_stop_waits_interrupts_again_then_kills_the_command_then_gives_up_on_the_shell() {
         let t0 = Instant::now();
-        let stop = Escalation::begin(StopReason::TimedOut, t0);
+        let mut stop = Escalation::begin(StopReason::TimedOut, t0);
         assert_eq!(stop.step_at(t0), Step::Wait);
+        assert_eq!(stop.step_at(t0 + AGAIN - ms(1)), Step::Wait);
+        assert_eq!(stop.step_at(t0 + AGAIN), Step::InterruptAgain);
+        assert_eq!(stop.step_at(t0 + AGAIN + ms(1)), Step::Wait, "once");
         assert_eq!(stop.step_at(t0 + SOFT - ms(1)), Step::Wait);
         assert_eq!(stop.step_at(t0 + SOFT), Step::KillCommand);
         assert_eq!(stop.step_at(t0 + GRACE - ms(1)), Step::KillCommand);

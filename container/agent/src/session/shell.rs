@@ -198,6 +198,11 @@ impl Shell {
                 tracing::debug!(%err, "the shell did not take the interrupt");
             }
         }
+        self.interrupt_processes(running);
+    }
+
+    /// SIGINT to the processes `running` started (the shell spared).
+    pub fn interrupt_processes(&self, running: &Running) {
         let since = running.since_ticks;
         signal_each(
             || {
