@@ -5,8 +5,10 @@
 
 mod access;
 mod agent_link;
+mod body_limit;
 mod container_life;
 mod cors;
+mod drain;
 mod errors;
 mod forward;
 mod ids;
@@ -129,6 +131,10 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
             Ok(Response::from_json(&serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))?)
         }
         Route::Sandbox { id, agent_path } => {
+            if let Err(err) = body_limit::check(header("content-length").as_deref()) {
+                drain::request(req, 0).await;
+                return Err(err);
+            }
             let stub = env.durable_object(SANDBOX_BINDING)?.get_by_name(&id)?;
             let target = match req.url()?.query() {
                 Some(query) => format!("{agent_path}?{query}"),

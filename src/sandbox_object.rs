@@ -22,6 +22,7 @@ use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response
 
 use crate::agent_link::{boot_of, AgentLink, Sent};
 use crate::container_life::ContainerLife;
+use crate::drain;
 use crate::errors::WorkerError;
 use crate::forward::{json_post, retryable};
 use crate::in_flight::{hold_until_done, InFlight};
@@ -36,8 +37,6 @@ use sandbox_protocol::routes::{ENV as ENV_PATH, SANDBOX as SANDBOX_PATH, SESSION
 
 /// Largest `createSession` or `setEnvVars` body the object reads (options are small).
 const SESSION_BODY_LIMIT: usize = 1024 * 1024;
-/// How much of a refused body is read and dropped before the connection is let go.
-const DRAIN_LIMIT: usize = 32 * 1024 * 1024;
 /// Storage key of the last container stop, for the status route.
 const LAST_STOP_KEY: &str = "last-stop";
 
@@ -182,7 +181,7 @@ impl SandboxObject {
                 Err(err) => {
                     // Answered before its body was read: read it first, or the connection that brought it cannot
                     // carry the caller's next request.
-                    drain(req, 0).await;
+                    drain::request(req, 0).await;
                     return Err(err);
                 }
             }
@@ -644,29 +643,12 @@ async fn small_body(mut req: Request, what: &str) -> std::result::Result<String,
             // still sends.
             let read = body.len() + chunk.len();
             drop(body);
-            drain_stream(chunks, read).await;
+            drain::stream(chunks, read).await;
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
-}
-
-/// Reads a request's body to its end and drops it (at most `DRAIN_LIMIT` in all), for an answer given before
-/// the body was needed.
-async fn drain(mut req: Request, read: usize) {
-    if let Ok(chunks) = req.stream() {
-        drain_stream(chunks, read).await;
-    }
-}
-
-async fn drain_stream(mut chunks: worker::ByteStream, mut read: usize) {
-    while let Some(Ok(chunk)) = chunks.next().await {
-        read += chunk.len();
-        if read > DRAIN_LIMIT {
-            break;
-        }
-    }
 }
 
 /// Whether a call only reads: a `GET` that is no WebSocket.

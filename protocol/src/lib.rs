@@ -9,6 +9,7 @@ mod exec;
 mod files;
 pub mod ids;
 pub mod json;
+pub mod limits;
 mod ports;
 mod process;
 pub mod routes;

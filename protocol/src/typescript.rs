@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::routes;
+use crate::{limits, routes};
 use crate::{Ended, ErrorCode, BINDING_ORIGIN, DEFAULT_SESSION_ID, PAGE_HOST_HEADER, SESSIONS_RECREATED_HEADER};
 
 /// Where the generated module lives, from this crate's folder.
@@ -59,7 +59,17 @@ pub fn module() -> String {
         "/** Request header with the `Host` a browser page named, when a caller hands its WebSocket on. */\nexport const PAGE_HOST_HEADER = {};\n",
         quote(PAGE_HOST_HEADER)
     );
-    let _ = writeln!(out, "/** The origin of requests through a service binding (the binding ignores it). */\nexport const BINDING_ORIGIN = {};", quote(BINDING_ORIGIN));
+    let _ = writeln!(out, "/** The origin of requests through a service binding (the binding ignores it). */\nexport const BINDING_ORIGIN = {};\n", quote(BINDING_ORIGIN));
+    out.push_str("/** The sizes the servers hold to (`protocol/src/limits.rs`). */\nexport const LIMITS = {\n");
+    let _ = writeln!(out, "  /** The largest request body, in bytes (JSON; a writeFile of bytes sends them as base64). */\n  maxBodyBytes: {},", limits::MAX_BODY_BYTES);
+    let _ = writeln!(
+        out,
+        "  /** The largest file readFile returns whole. */\n  maxReadFileBytes: {},",
+        limits::MAX_READ_FILE_BYTES
+    );
+    let _ = writeln!(out, "  /** Each output stream of exec is kept up to this unless maxOutputBytes says otherwise. */\n  defaultMaxOutputBytes: {},", limits::DEFAULT_MAX_OUTPUT_BYTES);
+    let _ = writeln!(out, "  /** The largest maxOutputBytes. */\n  maxOutputBytes: {},", limits::MAX_OUTPUT_BYTES);
+    out.push_str("} as const;\n");
     out
 }
 

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  getSandbox, parseSSEStream, ContainerUnavailableError, SandboxError, SessionAlreadyExistsError,
+  getSandbox, parseSSEStream, LIMITS, ContainerUnavailableError, SandboxError, SessionAlreadyExistsError,
   SessionNotFoundError, FileNotFoundError, UnauthorizedError, ValidationError,
 } from 'sandbox-rs';
 import { openWebSocket, startStack } from './stack.mjs';
@@ -251,6 +251,28 @@ describe('errors and the sandbox itself', () => {
     for (const id of ['', '.', '..']) {
       assert.throws(() => getSandbox({ url: stack.base, token }, id), (e) => e instanceof ValidationError && e.code === 'VALIDATION_FAILED', JSON.stringify(id));
     }
+  });
+
+  test('a body over the limit is a BODY_TOO_LARGE naming the limit, the old file stays, and the Worker answers on', async () => {
+    const sandbox = fresh();
+    await sandbox.writeFile('kept.bin', 'the old content');
+    // 40 MB of bytes travel as 53 MB of base64: over the 32 MiB a call may send (LIMITS.maxBodyBytes).
+    const e = await sandbox.writeFile('kept.bin', new Uint8Array(40_000_000)).catch((e) => e);
+    assert.ok(e instanceof ValidationError, String(e));
+    assert.equal(e.code, 'BODY_TOO_LARGE');
+    assert.equal(e.status, 413);
+    assert.match(e.message, /50\.9 MiB.*at most 32 MiB \(33554432 bytes\).*about 24 MiB of a binary file/);
+    assert.equal(LIMITS.maxBodyBytes, 33554432);
+    // The same over plain HTTP, as curl sends it: the answer is JSON (it was a bare 503 "worker restarted").
+    const raw = await fetch(`${stack.base}/v1/sandboxes/${sandbox.id}/files/write`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ path: 'kept.bin', content: 'x'.repeat(40_000_000) }),
+    });
+    assert.equal(raw.status, 413);
+    assert.equal((await raw.json()).code, 'BODY_TOO_LARGE');
+    assert.equal((await sandbox.readFile('kept.bin')).content, 'the old content');
+    assert.equal((await sandbox.exec('echo on')).stdout, 'on');
   });
 
   test('status and destroy', async () => {

@@ -127,3 +127,15 @@ export const PAGE_HOST_HEADER = 'x-sandbox-page-host';
 
 /** The origin of requests through a service binding (the binding ignores it). */
 export const BINDING_ORIGIN = 'https://sandbox';
+
+/** The sizes the servers hold to (`protocol/src/limits.rs`). */
+export const LIMITS = {
+  /** The largest request body, in bytes (JSON; a writeFile of bytes sends them as base64). */
+  maxBodyBytes: 33554432,
+  /** The largest file readFile returns whole. */
+  maxReadFileBytes: 33554432,
+  /** Each output stream of exec is kept up to this unless maxOutputBytes says otherwise. */
+  defaultMaxOutputBytes: 16777216,
+  /** The largest maxOutputBytes. */
+  maxOutputBytes: 67108864,
+} as const;

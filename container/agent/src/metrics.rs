@@ -22,13 +22,19 @@ pub enum Limit {
     Memory,
     Connections,
     Processes,
+    /// A buffered result's output cut at its `maxOutputBytes` (or what the memory budget could hold).
+    Output,
+    /// A request body over `MAX_BODY_BYTES`.
+    Body,
 }
 
-const LIMITS: [(Limit, &str); 4] = [
+const LIMITS: [(Limit, &str); 6] = [
     (Limit::Sessions, "sessions"),
     (Limit::Memory, "memory"),
     (Limit::Connections, "connections"),
     (Limit::Processes, "processes"),
+    (Limit::Output, "output"),
+    (Limit::Body, "body"),
 ];
 const ENDS: [(Ended, &str); 3] =
     [(Ended::Exited, "exited"), (Ended::TimedOut, "timed_out"), (Ended::Cancelled, "cancelled")];
@@ -48,7 +54,7 @@ pub struct Metrics {
     start_failures: AtomicU64,
     stdout_bytes: AtomicU64,
     stderr_bytes: AtomicU64,
-    limits: [AtomicU64; 4],
+    limits: [AtomicU64; LIMITS.len()],
     shells_lost: AtomicU64,
 }
 
@@ -154,7 +160,7 @@ pub struct Snapshot {
     pub start_failures: u64,
     pub stdout_bytes: u64,
     pub stderr_bytes: u64,
-    pub limits: [u64; 4],
+    pub limits: [u64; LIMITS.len()],
     pub shells_lost: u64,
     pub sessions: usize,
     /// Processes of the sandbox, where the agent can count them (in a container: all but itself).
@@ -213,7 +219,7 @@ pub fn render(s: &Snapshot) -> String {
         [("{stream=\"stdout\"}".to_string(), s.stdout_bytes), ("{stream=\"stderr\"}".to_string(), s.stderr_bytes)];
     counter("sandbox_agent_output_bytes_total", "Bytes commands wrote, by stream.", &bytes);
     let limits: Vec<_> = LIMITS.iter().zip(s.limits).map(|((_, l), n)| (format!("{{limit=\"{l}\"}}"), n)).collect();
-    counter("sandbox_agent_limits_hit_total", "Requests refused at a limit, by limit.", &limits);
+    counter("sandbox_agent_limits_hit_total", "Requests refused, or outputs cut, at a limit, by limit.", &limits);
     counter(
         "sandbox_agent_shells_lost_total",
         "Session shells that ended during a command.",
@@ -266,6 +272,7 @@ mod tests {
         m.output(10, 2);
         m.limit_hit(Limit::Memory);
         m.limit_hit(Limit::Sessions);
+        m.limit_hit(Limit::Output);
         m.shell_lost();
         let s = summary(&m.snapshot(3, None, Duration::from_millis(2500)));
         assert_eq!(
@@ -280,7 +287,7 @@ mod tests {
                 commands: CommandCounts { exited: 2, timed_out: 0, cancelled: 1, not_started: 1 },
                 stdout_bytes: 10,
                 stderr_bytes: 2,
-                limits_hit: 2,
+                limits_hit: 3,
                 shells_lost: 1,
             }
         );

@@ -17,7 +17,7 @@ use crate::error::{short, AgentError, AgentResult};
 use crate::names::random_id;
 
 /// Largest file `readFile` returns (its JSON result is bigger still).
-pub const READ_LIMIT: u64 = 32 * 1024 * 1024;
+pub const READ_LIMIT: u64 = sandbox_protocol::limits::MAX_READ_FILE_BYTES;
 
 fn io_err(target: &Target) -> impl Fn(io::Error) -> AgentError + '_ {
     move |e| AgentError::from_io(&e, &target.shown)

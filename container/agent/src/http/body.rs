@@ -11,8 +11,11 @@ use super::AppState;
 use crate::budget::Charge;
 use crate::error::{AgentError, AgentResult};
 
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+use sandbox_protocol::limits::{self, MAX_BODY_BYTES};
+
+/// How much of a body over the limit is read and dropped before the answer, so that the caller (still sending)
+/// gets it rather than a connection cut; past this the connection is let go.
+const DRAIN_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// A JSON request body: always an object (an empty body or an array is refused, not read as defaults). The second
 /// field is the body's charge to the memory budget: a handler keeps it (`JsonBody(req, _held)`) while the parsed
@@ -25,13 +28,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AgentError> {
         let declared =
             req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large());
-        }
-        let declared = declared.unwrap_or(0) as usize;
         let mut body = req.into_body();
         // A body that trickles in must not hold the request (and what it has read so far) for ever.
         let deadline = tokio::time::Instant::now() + state.io_timeout;
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            // Answered at once, and the body read on and dropped meanwhile: the caller, still sending, gets the
+            // answer instead of a connection cut under it (a reset would discard the answer unread).
+            tokio::spawn(async move { discard(&mut body, deadline).await });
+            return Err(too_large(declared));
+        }
+        let declared = declared.unwrap_or(0) as usize;
         // Charged before it is read: a body that does not fit is refused without being taken into memory (it is
         // read and dropped, so the client gets the answer rather than a broken connection).
         let Some(mut charge) = state.budget.try_charge(declared.max(1)) else {
@@ -53,7 +59,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             })?;
             let Ok(data) = frame.into_data() else { continue };
             if bytes.len() + data.len() > MAX_BODY_BYTES {
-                return Err(too_large());
+                tokio::spawn(async move { discard(&mut body, deadline).await });
+                return Err(too_large(None));
             }
             if bytes.len() + data.len() > charged {
                 let more = (bytes.len() + data.len() - charged).max(64 * 1024);
@@ -70,13 +77,20 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// Reads the rest of a body and drops it, until `deadline`.
+/// Reads the rest of a body and drops it, until `deadline` or `DRAIN_LIMIT` bytes.
 async fn discard(body: &mut axum::body::Body, deadline: tokio::time::Instant) {
-    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
+    let mut read = 0u64;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
+        read += frame.data_ref().map_or(0, |d| d.len() as u64);
+        if read > DRAIN_LIMIT {
+            return;
+        }
+    }
 }
 
-fn too_large() -> AgentError {
-    AgentError::new(ErrorCode::BodyTooLarge, format!("request body is larger than {MAX_BODY_BYTES} bytes"))
+fn too_large(declared: Option<u64>) -> AgentError {
+    crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Body);
+    AgentError::new(ErrorCode::BodyTooLarge, limits::body_too_large(declared))
 }
 
 /// Parses a body, telling malformed JSON apart from JSON of the wrong shape.

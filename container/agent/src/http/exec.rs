@@ -27,9 +27,9 @@ use crate::session::{ExecSpec, Outcome, Session, StreamItem};
 use crate::tenant::Tenant;
 
 /// Default cap on each of stdout and stderr in a buffered result.
-pub const DEFAULT_OUTPUT_CAP: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_OUTPUT_CAP: u64 = sandbox_protocol::limits::DEFAULT_MAX_OUTPUT_BYTES;
 /// The largest cap a request may ask for.
-pub const MAX_OUTPUT_CAP: u64 = 64 * 1024 * 1024;
+pub const MAX_OUTPUT_CAP: u64 = sandbox_protocol::limits::MAX_OUTPUT_BYTES;
 
 struct Prepared {
     session: Arc<Session>,
@@ -85,6 +85,9 @@ pub async fn exec(TenantCtx(sandbox): TenantCtx, JsonBody(req, _held): JsonBody<
     let collected = session.exec(spec, cap).await?;
     drop(registration);
     let truncated = collected.stdout.truncated() || collected.stderr.truncated();
+    if truncated {
+        crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Output);
+    }
     let result = ExecResult {
         stdout: encode_result(collected.stdout.into_bytes(), encoding),
         stderr: encode_result(collected.stderr.into_bytes(), encoding),

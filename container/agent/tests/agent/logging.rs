@@ -102,6 +102,8 @@ async fn metrics_count_requests_commands_output_and_limits() {
     let agent = Agent::start_with(&["--max-sessions", "2"]);
     let mut c = agent.client().await;
     c.run(None, "printf 12345").await;
+    let cut = c.exec(json!({"command": "printf 12345", "maxOutputBytes": 3})).await;
+    assert_eq!((cut["stdout"].as_str(), cut["truncated"].as_bool()), (Some("123"), Some(true)));
     c.exec(json!({"command": "sleep 5", "timeout": 100})).await;
     assert_eq!(c.post("/v1/sessions", json!({"id": "second"})).await.status, 201);
     assert_eq!(c.post("/v1/sessions", json!({"id": "third"})).await.status, 429);
@@ -114,14 +116,15 @@ async fn metrics_count_requests_commands_output_and_limits() {
         let line = text.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '));
         line.unwrap_or_else(|| panic!("no {series} in\n{text}")).rsplit_once(' ').unwrap().1.parse().unwrap()
     };
-    assert_eq!(value("sandbox_agent_requests_total{route=\"/v1/exec\",status=\"2xx\"}"), 2.0);
+    assert_eq!(value("sandbox_agent_requests_total{route=\"/v1/exec\",status=\"2xx\"}"), 3.0);
     assert_eq!(value("sandbox_agent_requests_total{route=\"/v1/sessions\",status=\"4xx\"}"), 1.0);
     assert_eq!(value("sandbox_agent_requests_total{route=\"other\",status=\"4xx\"}"), 1.0);
-    assert_eq!(value("sandbox_agent_request_duration_seconds_count{route=\"/v1/exec\"}"), 2.0);
-    assert_eq!(value("sandbox_agent_commands_total{ended=\"exited\"}"), 1.0);
+    assert_eq!(value("sandbox_agent_request_duration_seconds_count{route=\"/v1/exec\"}"), 3.0);
+    assert_eq!(value("sandbox_agent_commands_total{ended=\"exited\"}"), 2.0);
     assert_eq!(value("sandbox_agent_commands_total{ended=\"timed_out\"}"), 1.0);
     assert!(value("sandbox_agent_output_bytes_total{stream=\"stdout\"}") >= 5.0);
     assert_eq!(value("sandbox_agent_limits_hit_total{limit=\"sessions\"}"), 1.0);
+    assert_eq!(value("sandbox_agent_limits_hit_total{limit=\"output\"}"), 1.0, "a capped output counts");
     assert_eq!(value("sandbox_agent_sessions"), 2.0);
     assert!(value("sandbox_agent_uptime_seconds") > 0.0);
 
@@ -131,11 +134,11 @@ async fn metrics_count_requests_commands_output_and_limits() {
     assert!(r.content_type.starts_with("application/json"), "{}", r.content_type);
     let s: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(s["sessions"], 2);
-    assert_eq!(s["commands"]["exited"], 1);
+    assert_eq!(s["commands"]["exited"], 2);
     assert_eq!(s["commands"]["timedOut"], 1);
-    assert_eq!(s["limitsHit"], 1);
-    // The text scrape, the two exec calls, the session made and refused, the unknown route.
-    assert_eq!(s["requests"], 6);
+    assert_eq!(s["limitsHit"], 2);
+    // The text scrape, the three exec calls, the session made and refused, the unknown route.
+    assert_eq!(s["requests"], 7);
     assert_eq!(s["clientErrors"], 2);
     assert!(s["stdoutBytes"].as_u64().unwrap() >= 5);
 }
