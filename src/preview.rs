@@ -123,6 +123,21 @@ pub fn check_exposable(port: u16, sandbox_id: &str) -> Result<(), WorkerError> {
     Ok(())
 }
 
+/// The SDK's `exposePort(port, { hostname })`: the domain a caller expects its preview URLs under. Honoured as a
+/// check: it must be the domain this Worker serves them under (`origin`, as `https://*.example.com:8443`), with or
+/// without its port, else the URL would not be where the caller thinks.
+pub fn check_hostname(hostname: &str, origin: &str) -> Result<(), WorkerError> {
+    let served = origin.split_once("://*.").map_or(origin, |(_, rest)| rest);
+    let domain = |h: &str| h.rsplit_once(':').map_or(h, |(name, _)| name).to_ascii_lowercase();
+    if hostname == served || domain(hostname) == domain(served) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "hostname {hostname:?}: this Worker serves preview URLs under {served:?} (SANDBOX_PREVIEW_HOST); leave hostname \
+         out, or give that one"
+    )))
+}
+
 fn invalid(message: String) -> WorkerError {
     WorkerError::new(ErrorCode::ValidationFailed, message)
 }
@@ -130,6 +145,16 @@ fn invalid(message: String) -> WorkerError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hostname_must_be_the_served_domain() {
+        assert!(check_hostname("example.com", "https://*.example.com").is_ok());
+        assert!(check_hostname("Example.com", "https://*.example.com").is_ok());
+        assert!(check_hostname("localhost", "http://*.localhost:8787").is_ok());
+        assert!(check_hostname("localhost:8787", "http://*.localhost:8787").is_ok());
+        let err = check_hostname("other.dev", "https://*.example.com").unwrap_err();
+        assert!(err.message.contains("\"example.com\""), "{}", err.message);
+    }
 
     const TOKEN: &str = "abcdefgh01234567";
 

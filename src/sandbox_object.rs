@@ -487,6 +487,9 @@ impl SandboxObject {
         let asked: ExposePortRequest = serde_json::from_str(&text)
             .map_err(|e| WorkerError::new(ErrorCode::ValidationFailed, format!("exposePort: {e}")))?;
         preview::check_exposable(asked.port, id)?;
+        if let Some(hostname) = &asked.hostname {
+            preview::check_hostname(hostname, &origin)?;
+        }
         if asked.name.as_ref().is_some_and(|n| n.len() > 256 || n.contains('\0')) {
             return Err(WorkerError::new(ErrorCode::ValidationFailed, "name must be at most 256 bytes, without NUL"));
         }

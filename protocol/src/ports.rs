@@ -13,6 +13,10 @@ pub struct ExposePortRequest {
     /// A label of the caller's (at most 256 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The SDK's: the domain the caller expects preview URLs under; refused unless it is the one they are served
+    /// under (`SANDBOX_PREVIEW_HOST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 /// An exposed port and the URL a browser opens it at.

@@ -247,6 +247,11 @@ describe('errors and the sandbox itself', () => {
     await assert.rejects(getSandbox({ url: stack.base }, 'box').exec('true'), (e) => e instanceof UnauthorizedError && e.status === 401);
     await assert.rejects(getSandbox({ url: 'http://127.0.0.1:1' }, 'box').exec('true'), { code: 'NETWORK_ERROR', status: 0 });
     assert.throws(() => getSandbox({}, 'box'), TypeError);
+    // The SDK's options are taken or refused, never ignored: keepAlive only as false, sleepAfter not per sandbox.
+    assert.equal(getSandbox({ url: stack.base, token }, 'box', { keepAlive: false }).id, 'box');
+    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { keepAlive: true }), (e) => e instanceof ValidationError && /SANDBOX_SLEEP_AFTER/.test(e.message));
+    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { sleepAfter: '30m' }), (e) => e instanceof ValidationError && /SANDBOX_SLEEP_AFTER/.test(e.message));
+    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { tokn: 'x' }), /unknown option "tokn"/);
     // An id a URL would rewrite is the client's to refuse (it was sent as another route: 405 on /v1/sandboxes/exec).
     for (const id of ['', '.', '..']) {
       assert.throws(() => getSandbox({ url: stack.base, token }, id), (e) => e instanceof ValidationError && e.code === 'VALIDATION_FAILED', JSON.stringify(id));

@@ -122,8 +122,10 @@ describe('preview URLs', () => {
     const page = await browse(exposed.url, { path: '/index.html' });
     assert.equal(page.status, 200);
     assert.equal(page.body, '<h1>hello from the sandbox</h1>\n');
-    // The same URL again, and in the list.
+    // The same URL again, and in the list; the SDK's hostname is taken when it is the served domain, else refused.
     assert.equal((await sandbox.exposePort(port)).url, exposed.url);
+    assert.equal((await sandbox.exposePort(port, { hostname: 'localhost' })).url, exposed.url);
+    await assert.rejects(sandbox.exposePort(port, { hostname: 'example.com' }), (e) => e.code === 'VALIDATION_FAILED' && /serves preview URLs under "localhost:\d+"/.test(e.message));
     assert.deepEqual((await sandbox.getExposedPorts()).map((p) => p.url), [exposed.url]);
 
     const token16 = exposed.url.match(/-([a-z0-9]{16})\.localhost/)[1];

@@ -127,4 +127,11 @@ export async function refused(session: ExecutionSession): Promise<void> {
   await session.readFile('/f', { encoding: 'latin1' });
   // @ts-expect-error a binding needs fetch, or a url
   getSandbox({}, 'box');
+  // The SDK's options: keepAlive only as false (the default), sleepAfter refused, hostname taken.
+  getSandbox(env.SANDBOX, 'box', { keepAlive: false });
+  // @ts-expect-error keepAlive: true is refused (the Worker's SANDBOX_SLEEP_AFTER decides)
+  getSandbox(env.SANDBOX, 'box', { keepAlive: true });
+  // @ts-expect-error sleepAfter is refused (set SANDBOX_SLEEP_AFTER)
+  getSandbox(env.SANDBOX, 'box', { sleepAfter: '30m' });
+  await getSandbox(env.SANDBOX, 'box').exposePort(8080, { hostname: 'example.com' });
 }

@@ -1,6 +1,7 @@
 // `getSandbox` and `Sandbox`: one sandbox by id, its default session's methods, its sessions, and its end.
 
 import { ExecutionSession } from './session.js';
+import { ValidationError } from './errors.js';
 import { Operations } from './operations.js';
 import { ROUTES } from './protocol.js';
 import { Transport, withId, type SandboxBinding } from './transport.js';
@@ -21,6 +22,30 @@ export interface SandboxOptions {
   token?: string;
   /** Lower-case the id first, as the SDK's `normalizeId` does. */
   normalizeId?: boolean;
+  /**
+   * The SDK's; only `false` (the default) is taken. A sandbox stops after the sandbox Worker's `SANDBOX_SLEEP_AFTER`
+   * without calls (a call in flight, a stream or a terminal included, keeps it awake); `true` is refused.
+   */
+  keepAlive?: false;
+  /** The SDK's; refused here: the idle time is the sandbox Worker's `SANDBOX_SLEEP_AFTER` (default `10m`). */
+  sleepAfter?: never;
+}
+
+/** The SDK options `getSandbox` refuses, with why. */
+const REFUSED: Record<string, (value: unknown) => string | undefined> = {
+  keepAlive: (v) => (v ? 'keepAlive: true is not supported: a sandbox sleeps after SANDBOX_SLEEP_AFTER without calls (a call, stream or terminal in flight keeps it awake); set that variable of the sandbox Worker instead' : undefined),
+  sleepAfter: () => 'sleepAfter is not supported per sandbox: set SANDBOX_SLEEP_AFTER on the sandbox Worker (default 10m)',
+  baseUrl: () => 'baseUrl is not supported: preview URLs are under the sandbox Worker\'s SANDBOX_PREVIEW_HOST',
+  containerTimeouts: () => 'containerTimeouts is not supported: the sandbox Worker waits for its container itself',
+};
+const TAKEN = new Set(['token', 'normalizeId']);
+
+function checkOptions(options: SandboxOptions): void {
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined || TAKEN.has(name)) continue;
+    const why = REFUSED[name] ? REFUSED[name](value) : `getSandbox: unknown option ${JSON.stringify(name)} (it takes token, normalizeId)`;
+    if (why !== undefined) throw new ValidationError('VALIDATION_FAILED', why, 400);
+  }
 }
 
 /**
@@ -29,6 +54,7 @@ export interface SandboxOptions {
  * default session come into being then.
  */
 export function getSandbox(binding: SandboxBinding, id: string, options: SandboxOptions = {}): Sandbox {
+  checkOptions(options);
   const sandboxId = options.normalizeId ? id.toLowerCase() : id;
   return new Sandbox(new Transport(binding, sandboxId, options.token), sandboxId);
 }
@@ -69,9 +95,11 @@ export class Sandbox extends Operations {
    * Serves `port` of the sandbox to browsers at a preview URL (`{port}-{id}-{token}.<preview host>`, the token
    * random). Exposing it again keeps its URL; it lasts until `unexposePort` or `destroy`.
    */
-  exposePort(port: number, options: { name?: string } = {}): Promise<ExposedPort> {
+  exposePort(port: number, options: { name?: string; hostname?: string } = {}): Promise<ExposedPort> {
     const body: wire.ExposePortRequest = { port };
     if (options.name !== undefined) body.name = options.name;
+    // The SDK's: the domain the caller expects the URL under; refused unless it is the one previews are served under.
+    if (options.hostname !== undefined) body.hostname = options.hostname;
     return this.transport.call('POST', ROUTES.ports, body);
   }
 

@@ -183,6 +183,11 @@ export interface ExistsResult {
  */
 export interface ExposePortRequest {
   /**
+   * The SDK's: the domain the caller expects preview URLs under; refused unless it is the one they are served
+   * under (`SANDBOX_PREVIEW_HOST`).
+   */
+  hostname?: string;
+  /**
    * A label of the caller's (at most 256 bytes).
    */
   name?: string;

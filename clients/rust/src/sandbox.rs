@@ -70,7 +70,7 @@ impl<T: Transport> Sandbox<T> {
     /// Serves `port` of the sandbox to browsers at a preview URL (`{port}-{id}-{token}.<preview host>`); exposing it
     /// again keeps the URL.
     pub async fn expose_port(&self, port: u16, name: Option<&str>) -> Result<ExposedPort> {
-        let req = ExposePortRequest { port, name: name.map(str::to_string) };
+        let req = ExposePortRequest { port, name: name.map(str::to_string), hostname: None };
         self.connection().call("POST", at(routes::PORTS), Some(&req)).await
     }
 
