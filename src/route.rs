@@ -33,6 +33,12 @@ pub fn parse(method: &str, path: &str) -> Result<Route, WorkerError> {
         None => {}
     }
     let agent_path = routes::agent_path(tail);
+    // Refused here, in the caller's words: the agent would name its own path (`no route /v1/run`).
+    match routes::find(&agent_path) {
+        None => return Err(WorkerError::new(ErrorCode::NotFound, format!("no route {path}"))),
+        Some(route) if !route.methods.contains(&method) => return Err(method_not_allowed(method, path)),
+        Some(_) => {}
+    }
     Ok(Route::Sandbox { id: id.to_string(), agent_path })
 }
 
@@ -65,6 +71,17 @@ fn method_not_allowed(method: &str, path: &str) -> WorkerError {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_route_the_worker_does_not_serve_is_named_as_the_caller_wrote_it() {
+        let err = parse("POST", "/v1/sandboxes/box/run").unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (ErrorCode::NotFound, "no route /v1/sandboxes/box/run"));
+        let err = parse("PUT", "/v1/sandboxes/box/exec").unwrap_err();
+        assert_eq!(err.code, ErrorCode::MethodNotAllowed);
+        assert_eq!(err.message, "PUT is not allowed on /v1/sandboxes/box/exec");
+        assert!(parse("POST", "/v1/sandboxes/box/sandbox/stop").is_err(), "the agent's own routes are not public");
+        assert!(parse("GET", "/v1/sandboxes/box/sessions/s1/history").is_ok());
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]

@@ -113,6 +113,17 @@ pub fn under_sandbox(path: &str) -> &str {
     path.strip_prefix(VERSION_PREFIX).unwrap_or(path)
 }
 
+/// The public route `path` (an agent path, with ids in place of `{id}`) is, if any: what the Worker serves under
+/// a sandbox, so that a path it does not serve is refused with the caller's own words.
+pub fn find(path: &str) -> Option<&'static Route> {
+    let given: Vec<&str> = path.split('/').collect();
+    ALL.iter().find(|route| {
+        let pattern: Vec<&str> = route.path.split('/').collect();
+        pattern.len() == given.len()
+            && pattern.iter().zip(&given).all(|(p, g)| (p.starts_with('{') && !g.is_empty()) || p == g)
+    })
+}
+
 /// The agent path the Worker's `rest` (what follows `/v1/sandboxes/{id}/`, empty for the sandbox itself) names.
 pub fn agent_path(rest: Option<&str>) -> String {
     match rest {
@@ -149,6 +160,17 @@ pub fn with_id(path: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_finds_its_route_with_ids_in_place() {
+        assert_eq!(find("/v1/exec").map(|r| r.name), Some("exec"));
+        assert_eq!(find("/v1/sessions/s1/history").map(|r| r.name), Some("sessionHistory"));
+        assert_eq!(find("/v1/ptys/p-1").map(|r| r.name), Some("ptyOne"));
+        assert!(find("/v1/run").is_none());
+        assert!(find("/v1/sessions//history").is_none());
+        assert!(find("/v1/sandbox/stop").is_none(), "the agent's own routes are not public");
+        assert!(find("/v1/ports/8080/http").is_none());
+    }
 
     #[test]
     fn client_and_worker_paths_map_back_to_the_agents() {

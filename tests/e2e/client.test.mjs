@@ -247,6 +247,12 @@ describe('errors and the sandbox itself', () => {
     await assert.rejects(getSandbox({ url: stack.base }, 'box').exec('true'), (e) => e instanceof UnauthorizedError && e.status === 401);
     await assert.rejects(getSandbox({ url: 'http://127.0.0.1:1' }, 'box').exec('true'), { code: 'NETWORK_ERROR', status: 0 });
     assert.throws(() => getSandbox({}, 'box'), TypeError);
+    // A route the Worker does not serve is named as the caller wrote it (the agent named its own: no route /v1/run).
+    const unknown = await fetch(`${stack.base}/v1/sandboxes/box/run`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).message, 'no route /v1/sandboxes/box/run');
+    // openTerminal needs the Workers runtime: here (Node) it says so and sends nothing, not a bare network error.
+    await assert.rejects(getSandbox({ url: stack.base, token }, 'box').openTerminal(), (e) => e.code === 'UNSUPPORTED_RUNTIME' && /Workers runtime/.test(e.message));
     // The SDK's options are taken or refused, never ignored: keepAlive only as false, sleepAfter not per sandbox.
     assert.equal(getSandbox({ url: stack.base, token }, 'box', { keepAlive: false }).id, 'box');
     assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { keepAlive: true }), (e) => e instanceof ValidationError && /SANDBOX_SLEEP_AFTER/.test(e.message));

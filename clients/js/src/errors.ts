@@ -11,7 +11,9 @@ export type ErrorCode =
   /** The server answered with something that is not the API's JSON. */
   | 'INVALID_RESPONSE'
   /** A command's (or a process log's) event stream ended without its last event. */
-  | 'STREAM_INTERRUPTED';
+  | 'STREAM_INTERRUPTED'
+  /** A method this runtime cannot serve (`openTerminal` outside the Workers runtime); nothing was sent. */
+  | 'UNSUPPORTED_RUNTIME';
 
 /** Any error the sandbox reports. `code` is stable; `status` is the HTTP status (0 when there was no answer). */
 export class SandboxError extends Error {

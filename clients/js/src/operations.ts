@@ -277,6 +277,15 @@ export class Operations {
 
   /** A WebSocket of the caller Worker's own to a terminal (Workers runtime), accepted and ready to use. */
   async openTerminal(options: TerminalOptions = {}): Promise<WebSocket> {
+    // Only the Workers runtime makes a WebSocket from a fetch (Node's fetch would refuse the upgrade: a bare
+    // "fetch failed"). Elsewhere, nothing is sent and the caller is told what to do.
+    if (typeof (globalThis as { WebSocketPair?: unknown }).WebSocketPair === 'undefined') {
+      throw new SandboxError(
+        'UNSUPPORTED_RUNTIME',
+        'openTerminal() needs the Workers runtime (call it in a caller Worker); elsewhere open a WebSocket to the terminal route (ROUTES.pty) yourself, with the same Authorization header',
+        0,
+      );
+    }
     const response = await upgrade(this.transport, this.#terminalPath(options));
     const socket = (response as Response & { webSocket?: WebSocket & { accept(): void } }).webSocket;
     if (!socket) throw new SandboxError('INVALID_RESPONSE', 'the terminal answered without a WebSocket (only the Workers runtime has one)', response.status);

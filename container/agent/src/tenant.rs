@@ -223,6 +223,15 @@ fn destroying() -> AgentError {
     AgentError::new(ErrorCode::ShuttingDown, "the sandbox is being destroyed; retry the call")
 }
 
+/// A working directory a call names, made when it is missing, as a session's is: a per-command `cwd` and a
+/// process's agree with `createSession` (the shell's `cd` would otherwise fail with an internal path in its text).
+pub fn ensure_cwd(real: &Path, shown: &str) -> AgentResult<()> {
+    if real.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(real).map_err(|e| AgentError::from_io(&e, shown))
+}
+
 async fn create_dir(real: &Path, shown: &str) -> AgentResult<()> {
     // Mostly there already: one `stat` here rather than a trip to a blocking thread.
     if real.is_dir() {

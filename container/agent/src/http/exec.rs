@@ -51,7 +51,9 @@ fn prepare(sandbox: &Tenant, req: ExecRequest) -> AgentResult<Prepared> {
     let cwd = match req.cwd.as_deref() {
         Some(cwd) => {
             let base = sandbox.workspace.to_visible(&session.cwd());
-            Some(sandbox.real_path(cwd, Path::new(&base), "cwd")?)
+            let real = sandbox.real_path(cwd, Path::new(&base), "cwd")?;
+            crate::tenant::ensure_cwd(&real, cwd)?;
+            Some(real)
         }
         None => None,
     };

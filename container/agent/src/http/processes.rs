@@ -61,7 +61,9 @@ pub async fn start(
     let cwd = match req.cwd.as_deref() {
         Some(cwd) => {
             let base = sandbox.workspace.to_visible(&session_cwd);
-            sandbox.real_path(cwd, FsPath::new(&base), "cwd")?
+            let real = sandbox.real_path(cwd, FsPath::new(&base), "cwd")?;
+            crate::tenant::ensure_cwd(&real, cwd)?;
+            real
         }
         None => session_cwd,
     };

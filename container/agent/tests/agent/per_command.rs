@@ -37,14 +37,20 @@ async fn cwd_applies_to_one_command_and_changes_inside_do_not_leak() {
     assert_eq!(r["stdout"], format!("{}\nnone", path_str(&agent.dir)));
 }
 
+/// A per-command `cwd` that is missing is made, as a session's is (they agree); one that cannot be a directory is
+/// refused before anything runs, in words of the caller's path, never the shell's internal `/proc/.../fd` text.
 #[tokio::test]
-async fn a_missing_cwd_fails_the_command_with_a_message() {
+async fn a_missing_cwd_is_made_and_one_that_cannot_be_is_refused_before_running() {
     let agent = Agent::start();
     let mut c = agent.client().await;
-    let r = c.exec(json!({"command": "echo never", "cwd": "/no/such/dir"})).await;
-    assert_eq!(r["exitCode"], 1);
-    assert_eq!(r["stdout"], "");
-    assert!(s(&r["stderr"]).contains("/no/such/dir"), "{}", r["stderr"]);
+    let r = c.exec(json!({"command": "pwd", "cwd": "made/here"})).await;
+    assert_eq!((r["exitCode"].as_i64(), r["stderr"].as_str()), (Some(0), Some("")), "{r}");
+    assert_eq!(r["stdout"], path_str(&agent.dir.join("made/here")));
+    c.run(None, "echo x > plain-file").await;
+    let r = c.post("/v1/exec", json!({"command": "echo never", "cwd": "plain-file/sub"})).await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("plain-file/sub") && !message.contains("/proc/"), "{message}");
     assert_eq!(c.run(None, "echo fine").await["stdout"], "fine");
 }
 
