@@ -170,8 +170,8 @@ const GONE_WITHIN: Duration = Duration::from_secs(2);
 /// Stops, then kills, whatever `select` picks from fresh snapshots (as `pick` does), and returns once it picks
 /// nothing but zombies:
 /// what it killed is dead, and what appeared meanwhile was killed too (at most 20 rounds of new processes; the
-/// wait for the dead at most `GONE_WITHIN`). Returns how many processes were killed.
-pub fn kill_until_gone<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl Fn() -> S) -> usize {
+/// wait for the dead at most `GONE_WITHIN`). Returns the processes it killed.
+pub fn kill_until_gone<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl Fn() -> S) -> HashSet<i32> {
     let me = std::process::id() as i32;
     let mut killed: HashSet<i32> = HashSet::new();
     let mut rounds = 0;
@@ -203,7 +203,7 @@ pub fn kill_until_gone<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl Fn() -> 
             killed.insert(pid);
         }
     }
-    killed.len()
+    killed
 }
 
 #[cfg(test)]

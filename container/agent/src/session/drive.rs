@@ -7,6 +7,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 use super::cancel::{cancelled, CancelSignal};
 use super::control::Report;
 use super::escalation::{self, Escalation, Step, StopReason};
+use super::kill_report::KillReports;
 use super::shell::{Running, Shell, ShellEvent};
 use super::sink::{sleep_until_some, Stream};
 use super::Sink;
@@ -70,6 +71,8 @@ pub(super) async fn drive(
     rekill.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // What a wait for a slow reader watches once the command is being stopped: no cancel (the stop bounds it).
     let mut unwatched: Option<CancelSignal> = None;
+    // Bash's reports of the processes this stop killed, kept out of the command's stderr.
+    let mut reports = KillReports::default();
     let end = loop {
         let limit = escalation::reader_limit(stopping.as_ref(), deadline);
         let mut failed_push = None;
@@ -81,10 +84,10 @@ pub(super) async fn drive(
             ready = running.stderr.readable(), if err_open => {
                 // Both pipes holding bytes: stdout's go first (as in a background process's log).
                 let watch = watched(&stopping, &mut cancel, &mut unwatched);
-                failed_push = take_pending(&running.stdout, Stream::Stdout, sink, &mut bufs.out, limit, watch).await;
+                failed_push = take_pending(&running.stdout, Stream::Stdout, sink, &mut bufs.out, limit, watch, &mut reports).await;
                 if failed_push.is_none() {
                     match ready.and_then(|()| running.stderr.try_read(&mut bufs.err)) {
-                        Ok(n) if n > 0 => failed_push = sink.push(Stream::Stderr, &bufs.err[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
+                        Ok(n) if n > 0 => failed_push = push_err(sink, &mut reports, &bufs.err[..n], limit, watched(&stopping, &mut cancel, &mut unwatched)).await,
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         _ => err_open = false,
                     }
@@ -94,15 +97,15 @@ pub(super) async fn drive(
                 ShellEvent::Report(Report::Done { seq, status, pwd }) if seq == running.seq => {
                     if stopping.is_some() {
                         // What is left of the command (its background jobs ignore SIGINT) goes now.
-                        shell.kill_command(&running);
+                        reports.killed(shell.kill_command(&running));
                     }
-                    drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched)).await;
+                    drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched), &mut reports).await;
                     break End::Done { status, pwd };
                 }
                 ShellEvent::Report(Report::Done { .. }) => {}
                 ShellEvent::Report(Report::Exit { pwd, .. }) => exit_pwd = Some(pwd),
                 ShellEvent::Exited(code) => {
-                    drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched)).await;
+                    drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched), &mut reports).await;
                     let mut code = code;
                     for report in shell.reports_left() {
                         match report {
@@ -132,7 +135,7 @@ pub(super) async fn drive(
                     Step::InterruptAgain => shell.interrupt_processes(&running),
                     Step::KillCommand => {
                         tracing::debug!("the interrupted command's processes are still there: SIGKILL");
-                        shell.kill_command(&running);
+                        reports.killed(shell.kill_command(&running));
                     }
                     Step::GiveUpShell => {
                         tracing::warn!("the interrupted shell did not report: killing it with the command's processes");
@@ -145,6 +148,12 @@ pub(super) async fn drive(
             stopping = Some(stop(shell, &running, reason));
         }
     };
+    // An unended line held back while looking for reports is the command's: it goes last.
+    let rest = reports.finish();
+    if !rest.is_empty() {
+        let limit = escalation::reader_limit(stopping.as_ref(), deadline);
+        let _ = sink.push(Stream::Stderr, &rest, limit, &mut unwatched).await;
+    }
     let seq = running.seq;
     running.finish();
     let patience = escalation::patience(stopping.as_ref(), deadline, Instant::now());
@@ -180,12 +189,28 @@ async fn drain(
     buf: &mut [u8],
     limit: Option<Instant>,
     cancel: &mut Option<CancelSignal>,
+    reports: &mut KillReports,
 ) {
     for (reader, stream) in [(&running.stdout, Stream::Stdout), (&running.stderr, Stream::Stderr)] {
-        if take_pending(reader, stream, sink, buf, limit, cancel).await.is_some() {
+        if take_pending(reader, stream, sink, buf, limit, cancel, reports).await.is_some() {
             return;
         }
     }
+}
+
+/// Delivers a chunk of stderr less bash's reports of the processes the agent killed.
+async fn push_err(
+    sink: &mut Sink,
+    reports: &mut KillReports,
+    chunk: &[u8],
+    limit: Option<Instant>,
+    cancel: &mut Option<CancelSignal>,
+) -> Option<StopReason> {
+    let chunk = reports.filter(chunk);
+    if chunk.is_empty() {
+        return None;
+    }
+    sink.push(Stream::Stderr, &chunk, limit, cancel).await
 }
 
 /// Delivers what one pipe holds right now, asking the kernel (Tokio's readiness can lag behind it). `Some(reason)`
@@ -197,10 +222,15 @@ async fn take_pending(
     buf: &mut [u8],
     limit: Option<Instant>,
     cancel: &mut Option<CancelSignal>,
+    reports: &mut KillReports,
 ) -> Option<StopReason> {
     let mut pending = Pending::of(reader);
     while let Some(n) = pending.read(reader, buf) {
-        if let Some(reason) = sink.push(stream, &buf[..n], limit, cancel).await {
+        let pushed = match stream {
+            Stream::Stderr => push_err(sink, reports, &buf[..n], limit, cancel).await,
+            Stream::Stdout => sink.push(stream, &buf[..n], limit, cancel).await,
+        };
+        if let Some(reason) = pushed {
             return Some(reason);
         }
     }

@@ -10,6 +10,7 @@ pub mod control;
 mod drive;
 mod escalation;
 mod history;
+mod kill_report;
 pub mod pool;
 pub mod script;
 pub mod shell;

@@ -213,13 +213,13 @@ impl Shell {
         );
     }
 
-    /// Kills what is left of `running`: the processes it started, the shell itself spared.
-    pub fn kill_command(&self, running: &Running) {
+    /// Kills what is left of `running`: the processes it started, the shell itself spared. Returns the pids killed.
+    pub fn kill_command(&self, running: &Running) -> std::collections::HashSet<i32> {
         let since = running.since_ticks;
         kill_until_gone(|| {
             let me = self.reference();
             move |all: &[ProcStat]| command_processes(all, me, since)
-        });
+        })
     }
 
     /// Kills the shell and every process it started.

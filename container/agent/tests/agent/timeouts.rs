@@ -156,6 +156,9 @@ async fn a_process_that_ignores_the_interrupt_is_killed_and_its_background_jobs_
         .await;
     assert!(t0.elapsed() < Duration::from_secs(3), "took {:?}", t0.elapsed());
     assert_eq!(r["exitCode"], 124);
+    // Bash reports the foreground process it lost to SIGKILL ("line 1: 123 Killed ..."): the agent's doing, kept
+    // out of the command's stderr.
+    assert_eq!(r["stderr"], "", "{r}");
     let bg: i32 = std::fs::read_to_string(agent.dir.join("bg.pid")).unwrap().trim().parse().unwrap();
     assert!(eventually(Duration::from_secs(2), || !alive(bg)).await, "the background job survived");
     assert_eq!(c.run(None, "echo alive").await["stdout"], "alive");
