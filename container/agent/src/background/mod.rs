@@ -72,15 +72,20 @@ impl Processes {
         self.table.lock().expect("process table lock")
     }
 
-    /// Starts a process. Refused when its id is taken, or the table is full of running processes.
+    /// Starts a process. Refused when a running process has its id, or the table is full of running processes.
+    /// An ended process with the id is replaced (its record and log go): a server that crashed is started again
+    /// under its own name.
     pub fn start(&self, start: Start<'_>) -> AgentResult<Arc<Proc>> {
         let Start { spawn, timeout, auto_cleanup } = start;
         let mut table = self.lock();
-        if table.iter().any(|p| p.id == spawn.id) {
-            return Err(AgentError::new(
-                ErrorCode::ProcessAlreadyExists,
-                format!("process {:?} already exists", spawn.id),
-            ));
+        if let Some(at) = table.iter().position(|p| p.id == spawn.id) {
+            if !table[at].status().ended() {
+                return Err(AgentError::new(
+                    ErrorCode::ProcessAlreadyExists,
+                    format!("process {:?} is running: kill it first, or choose another processId", spawn.id),
+                ));
+            }
+            table.remove(at);
         }
         if table.len() >= self.settings.max_processes {
             match table.iter().position(|p| p.status().ended()) {

@@ -318,6 +318,28 @@ async fn waits_happen_inside_the_agent() {
 }
 
 #[tokio::test]
+async fn an_ended_process_gives_its_id_to_the_next_start_and_a_running_one_keeps_it() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    start(&mut c, json!({"command": "echo first; exit 3", "processId": "web"})).await;
+    assert_eq!(wait_exit(&mut c, "web").await["exitCode"], 3);
+    // A crashed server is started again under its own name; the record and log are the new process's.
+    let again = start(&mut c, json!({"command": "echo second; sleep 60", "processId": "web"})).await;
+    assert_eq!(again["status"], "running");
+    let shown = c.get("/v1/processes/web").await.json();
+    assert_eq!((shown["pid"].clone(), shown["status"].clone()), (again["pid"].clone(), json!("running")));
+    let r = c.post("/v1/processes/web/wait", json!({"condition": "log", "pattern": "second"})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(c.get("/v1/processes/web/logs").await.json()["stdout"], "second\n");
+    let listed = c.get("/v1/processes").await.json();
+    assert_eq!(listed["processes"].as_array().map(|p| p.len()), Some(1), "{listed}");
+    // Running: its id is refused, saying what to do.
+    let r = c.post("/v1/processes", json!({"command": "true", "processId": "web"})).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("PROCESS_ALREADY_EXISTS")));
+    assert!(s(&r.json()["message"]).contains("kill it first"), "{}", r.json());
+}
+
+#[tokio::test]
 async fn limits_and_bad_input_get_clear_errors() {
     let agent = Agent::start_with(&["--max-processes", "2"]);
     let mut c = agent.client().await;
