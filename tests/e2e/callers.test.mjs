@@ -47,10 +47,14 @@ async function run(base, example) {
   return body;
 }
 
+/// Each caller's examples use a sandbox of their own, so that both can run side by side.
+const EXAMPLE_SANDBOX = { 'js-caller': 'my-sandbox', 'rust-caller': 'my-rust-sandbox' };
+
 for (const name of ['js-caller', 'rust-caller']) {
   describe(`the docs' createSession examples through ${name}`, () => {
     let base;
-    const sandbox = () => getSandbox({ url: stack.base }, 'my-sandbox');
+    const id = EXAMPLE_SANDBOX[name];
+    const sandbox = () => getSandbox({ url: stack.base }, id);
 
     before(async () => {
       base = await caller(name);
@@ -66,13 +70,14 @@ for (const name of ['js-caller', 'rust-caller']) {
       assert.deepEqual(files.files.map((f) => [f.name, f.absolutePath, f.type]), [['data.csv', '/workspace/analysis/data.csv', 'file']]);
     });
 
-    test('multiple isolated sessions: each sees its own TOKEN', async () => {
-      const { result1, result2 } = await run(base, 'isolated-sessions');
-      assert.equal(result1, 'abc123');
-      assert.equal(result2, 'xyz789');
-      const sessions = await sandbox().listSessions();
-      assert.deepEqual(sessions.sessions.map((s) => [s.id, s.cwd]).filter(([id]) => id.startsWith('user-')).sort(),
-        [['user-1', '/workspace/user1'], ['user-2', '/workspace/user2']]);
+    test('multiple isolated sessions: each sees its own TOKEN, and the example runs again', async () => {
+      for (const round of [1, 2]) {
+        const { result1, result2, sessions } = await run(base, 'isolated-sessions');
+        assert.deepEqual([result1, result2], ['abc123', 'xyz789'], `round ${round}`);
+        assert.deepEqual(sessions.sort(), [['user-1', '/workspace/user1'], ['user-2', '/workspace/user2']]);
+      }
+      const left = (await sandbox().listSessions()).sessions.filter((s) => s.id.startsWith('user-'));
+      assert.deepEqual(left, [], 'the example ends its sessions');
     });
 
     test('a session with cleanup: after deleteSession its calls fail with SESSION_NOT_FOUND', async () => {
@@ -86,13 +91,19 @@ for (const name of ['js-caller', 'rust-caller']) {
       assert.deepEqual(r, { inDefault: 'yes unset', inDefaultSession: 'default', inSession: 'unset yes', shared: 'one filesystem' });
     });
 
-    test('a dev server started in the background answers at its preview URL', async () => {
-      const { url, port, status } = await run(base, 'dev-server');
-      assert.equal(status, 'running');
+    test('a dev server started in the background answers at its preview URL, and the example runs again', async () => {
+      const first = await run(base, 'dev-server');
+      assert.equal(first.status, 'running');
       const { port: devPort } = new URL(stack.base);
-      assert.match(url, new RegExp(`^http://${port}-my-sandbox-[a-z0-9]{16}\\.localhost:${devPort}/$`));
-      const page = await browse(url);
-      assert.deepEqual(page, { status: 200, body: '<h1>Hello from the sandbox</h1>' });
+      assert.match(first.url, new RegExp(`^http://${first.port}-${id}-[a-z0-9]{16}\\.localhost:${devPort}/$`));
+      assert.deepEqual(await browse(first.url), { status: 200, body: '<h1>Hello from the sandbox</h1>' });
+      // Again while it runs: the same server, at the same URL.
+      assert.deepEqual(await run(base, 'dev-server'), first);
+      // Again after it ended: a new server under the same process id.
+      await sandbox().killProcess('dev-server');
+      const third = await run(base, 'dev-server');
+      assert.equal(third.status, 'running');
+      assert.deepEqual(await browse(third.url), { status: 200, body: '<h1>Hello from the sandbox</h1>' });
       await sandbox().killProcess('dev-server');
     });
   });
@@ -200,6 +211,8 @@ describe('the Rust client, every method, through rust-caller', () => {
     // stdout and stderr are separate pipes: their events may come in either order.
     assert.deepEqual([kinds[0], kinds.slice(1, -1).sort(), kinds.at(-1), exitCode], ['start', ['stderr', 'stdout'], 'complete', 0]);
     assert.deepEqual(t.cancelled, { first: 'start', cancelled: true, exitCode: 130 });
+    assert.equal(t.afterDrop, 'stopped', 'dropping an exec_stream stopped its command');
+    assert.deepEqual(t.binary, { same: true, size: '256' }, 'write_file_bytes / read_file_bytes: every byte value');
     assert.deepEqual(t.env, ['on', 'unset']);
     assert.deepEqual(t.session, { id: 'tour', cwd: '/workspace/t', historyTotal: 1, listed: true });
     assert.deepEqual(t.terminals, { listed: 1, attached: 1, killed: true, again: { code: 'PTY_NOT_FOUND', status: 404 }, left: 0 });

@@ -19,7 +19,7 @@ after(async () => {
   await stack?.stop();
 });
 
-test('a native Rust program runs the docs example, stops a streamed command by its id and follows a process', () => {
+test('a native Rust program runs the docs example, stops a streamed command by its id and by dropping it, and follows a process', () => {
   const run = spawnSync(join(root, 'target/debug/examples/native'), [stack.base, token], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout);
@@ -33,7 +33,9 @@ test('a native Rust program runs the docs example, stops a streamed command by i
   const { process } = report;
   assert.equal(process.ready, 'ready secret-key');
   assert.match(process.lines, /^ready secret-key\ntick\ntick\n/);
-  assert.deepEqual([process.status, process.signal, process.gone], ['killed', 'SIGINT', 'PROCESS_NOT_FOUND']);
+  assert.deepEqual([process.status, process.signal, process.gone], ['killed', 'SIGINT', true], 'get_process of an unknown id is None');
+  // Dropping a stream after its first output stopped its command: the next one ran at once and found no file.
+  assert.equal(report.afterDrop, 'stopped');
   const { ports } = report;
   assert.match(ports.url, new RegExp(`^http://8123-native-example-[a-z0-9]{16}\\.localhost:${new URL(stack.base).port}/$`));
   assert.deepEqual([ports.name, ports.listed, ports.after], ['web', 1, 0]);

@@ -289,18 +289,29 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
 /// A WebSocket to `path` of the Worker at `base` (Node 20 has no WebSocket client: the few frames a terminal needs,
 /// spoken here): `send(text, opcode)` sends (binary by default), `text()` waits for the next text message as JSON,
 /// `until(needle)` reads binary messages until they hold `needle`. `refused` and `body` when there was no upgrade.
+/// How long a WebSocket handshake may take: a container's first start included.
+const UPGRADE_DEADLINE_MS = 60_000;
+
 export function openWebSocket(base, path, headers = {}) {
   const { port } = new URL(base);
   const upgrade = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers };
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, headers: upgrade });
+    // The handshake has a deadline as every other wait here has: a stack that never answers fails the test, naming
+    // what it waited for, instead of holding the run until CI's own limit.
+    const deadline = setTimeout(() => {
+      req.destroy(new Error(`no answer to the WebSocket upgrade of ${path} within ${UPGRADE_DEADLINE_MS / 1000} s`));
+    }, UPGRADE_DEADLINE_MS);
+    req.on('close', () => clearTimeout(deadline));
     req.on('response', (res) => {
+      clearTimeout(deadline);
       let body = '';
       res.on('data', (c) => { body += c; });
       res.on('end', () => resolve({ refused: res.statusCode, body }));
     });
     req.on('error', reject);
     req.on('upgrade', (_res, socket, head) => {
+      clearTimeout(deadline);
       let buffer = Buffer.alloc(0);
       let output = Buffer.alloc(0);
       const texts = [];

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
-use sandbox_client::{get_sandbox, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions, SessionOptions};
+use sandbox_client::{
+    get_sandbox, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions, SessionOptions, WaitForLogOptions,
+};
 use serde_json::json;
 
 #[tokio::main(flavor = "current_thread")]
@@ -45,11 +47,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.push(json!({ "type": event.kind, "data": event.data, "exitCode": event.exit_code }));
     }
 
+    // A streamed command dropped after its first output: the command stops (the next command of the session
+    // runs at once, and the sleeper never writes its file).
+    let mut dropped =
+        sandbox.exec_stream("echo up; sleep 30; touch /tmp/native-finished", ExecOptions::default()).await?;
+    while let Some(event) = dropped.next().await {
+        if event?.data.is_some() {
+            break;
+        }
+    }
+    drop(dropped);
+    let after_drop =
+        sandbox.exec("test -e /tmp/native-finished && echo finished || echo stopped", ExecOptions::default()).await?;
+
     // A background process: started from the session, waited for inside the sandbox, its log followed, killed.
     let options = ProcessOptions { process_id: Some("ticker".into()), ..Default::default() };
     let ticker =
         session.start_process("echo \"ready $API_KEY\"; while :; do echo tick; sleep 0.1; done", options).await?;
-    let ready = sandbox.wait_for_log(&ticker.id, "ready", false, None, Some(10_000)).await?;
+    let ready = sandbox
+        .wait_for_log(&ticker.id, "ready", WaitForLogOptions { timeout: Some(10_000), ..Default::default() })
+        .await?;
     let mut log = sandbox.follow_process_logs(&ticker.id, 0, None).await?;
     let mut lines = String::new();
     while let Some(event) = log.next().await {
@@ -62,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let killed = sandbox.kill_process(&ticker.id, Some("SIGINT")).await?;
-    let gone = sandbox.get_process("no-such-process").await.err().map(|e| e.code().map(|c| c.as_str()));
+    let gone = sandbox.get_process("no-such-process").await?.is_none();
     let process = json!({
         "ready": ready.line, "lines": lines, "status": killed.status, "signal": killed.signal, "gone": gone,
     });
@@ -83,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
-            "ports": ports,
+            "ports": ports, "afterDrop": after_drop.stdout,
         })
     );
     Ok(())

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::transport::{Answer, Call, Chunks, Transport};
+use crate::transport::{Answer, Call, Chunks, Detached, Transport};
 use sandbox_protocol::routes;
 
 pub(crate) struct Connection<T> {
@@ -50,6 +50,15 @@ impl<T: Transport> Connection<T> {
         }
         let bytes = collect(answer.body).await.unwrap_or_default();
         Err(Error::from_answer(answer.status, &bytes, answer.retry_after.as_deref()))
+    }
+}
+
+impl<T: Transport> Connection<T> {
+    /// Sends a call whose answer nobody waits for (`Transport::send_detached`).
+    pub fn send_detached(&self, method: &'static str, path: &str, body: &impl Serialize) {
+        let body = serde_json::to_string(body).expect("request bodies serialize");
+        let path = format!("{}{path}", self.base);
+        self.transport.send_detached(Detached { method, path, body: Some(body), token: self.token.clone() });
     }
 }
 

@@ -18,6 +18,7 @@ mod processes;
 mod sandbox;
 mod session;
 mod sse;
+mod stop_on_drop;
 #[cfg(feature = "worker")]
 mod terminal;
 mod transport;
@@ -26,7 +27,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use events::{ExecEvents, ProcessEvents};
 #[cfg(feature = "native")]
 pub use native::NativeUrl;
-pub use processes::ProcessOptions;
+pub use processes::{ProcessOptions, WaitForLogOptions, WaitForPortOptions, WaitOptions};
 pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
@@ -36,6 +37,6 @@ pub use sandbox_protocol::{
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]
 pub use terminal::TerminalOptions;
-pub use transport::{Answer, Call, Chunks, Transport};
+pub use transport::{Answer, Call, Chunks, Detached, Transport};
 #[cfg(feature = "worker")]
 pub use transport::{RemoteUrl, Upgrade};

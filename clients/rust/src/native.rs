@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
-use crate::transport::{Answer, Call, Transport};
+use crate::transport::{Answer, Call, Detached, Transport};
 
 pub struct NativeUrl {
     /// `host:port`.
@@ -64,6 +64,15 @@ impl Transport for NativeUrl {
             std::future::ready(item)
         });
         Ok(Answer { status, retry_after, body: Box::pin(chunks) })
+    }
+
+    /// Spawned on the current tokio runtime; outside one, nothing is sent.
+    fn send_detached(&self, call: Detached) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let transport = NativeUrl { authority: self.authority.clone() };
+        runtime.spawn(async move {
+            let _ = transport.send(call.call()).await;
+        });
     }
 }
 

@@ -26,6 +26,35 @@ pub struct ProcessOptions {
     pub auto_cleanup: bool,
 }
 
+/// Options of `wait_for_exit`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitOptions {
+    /// Milliseconds; the wait fails with `WAIT_TIMED_OUT` when they pass.
+    pub timeout: Option<u64>,
+}
+
+/// Options of `wait_for_log`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitForLogOptions {
+    /// The pattern is a regular expression (otherwise: text a line contains).
+    pub regex: bool,
+    /// Only this stream's lines (both when `None`).
+    pub stream: Option<LogStream>,
+    /// Milliseconds; the wait fails with `WAIT_TIMED_OUT` when they pass.
+    pub timeout: Option<u64>,
+}
+
+/// Options of `wait_for_port`, as the SDK names them.
+#[derive(Debug, Clone, Default)]
+pub struct WaitForPortOptions {
+    /// Wait until `GET path` answers (with `status`), not only until something listens.
+    pub path: Option<String>,
+    /// The status `GET path` must answer with (200 when not given).
+    pub status: Option<u16>,
+    /// Milliseconds; the wait fails with `WAIT_TIMED_OUT` when they pass.
+    pub timeout: Option<u64>,
+}
+
 impl<T: Transport> ExecutionSession<T> {
     /// Starts a background process from this session's directory and exported variables as they are now. It
     /// belongs to the sandbox: ending the session leaves it running.
@@ -47,9 +76,13 @@ impl<T: Transport> ExecutionSession<T> {
         self.connection.call("GET", at(routes::PROCESSES), None::<&()>).await
     }
 
-    /// The process; `PROCESS_NOT_FOUND` when there is none with that id.
-    pub async fn get_process(&self, id: &str) -> Result<ProcessInfo> {
-        self.connection.call("GET", &at_id(routes::PROCESS, id)?, None::<&()>).await
+    /// The process, or `None` when the sandbox has none with that id.
+    pub async fn get_process(&self, id: &str) -> Result<Option<ProcessInfo>> {
+        match self.connection.call("GET", &at_id(routes::PROCESS, id)?, None::<&()>).await {
+            Ok(info) => Ok(Some(info)),
+            Err(e) if e.code() == Some(sandbox_protocol::ErrorCode::ProcessNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Ends the process and its whole tree (`signal`, `SIGTERM` by default, then `SIGKILL`), once they are gone.
@@ -108,44 +141,31 @@ impl<T: Transport> ExecutionSession<T> {
     }
 
     /// Waits until the process has ended.
-    pub async fn wait_for_exit(&self, id: &str, timeout: Option<u64>) -> Result<WaitResult> {
-        self.wait_process(id, WaitRequest { timeout, ..wait(WaitCondition::Exit) }).await
+    pub async fn wait_for_exit(&self, id: &str, options: WaitOptions) -> Result<WaitResult> {
+        self.wait_process(id, WaitRequest { timeout: options.timeout, ..wait(WaitCondition::Exit) }).await
     }
 
     /// Waits until a line of the process's output (already logged, or to come) contains `pattern` (or matches it
-    /// as a regular expression, with `regex`).
-    pub async fn wait_for_log(
-        &self,
-        id: &str,
-        pattern: &str,
-        regex: bool,
-        stream: Option<LogStream>,
-        timeout: Option<u64>,
-    ) -> Result<WaitResult> {
+    /// as a regular expression, with `options.regex`).
+    pub async fn wait_for_log(&self, id: &str, pattern: &str, options: WaitForLogOptions) -> Result<WaitResult> {
         let req = WaitRequest {
             pattern: Some(pattern.to_string()),
-            regex: regex.then_some(true),
-            stream,
-            timeout,
+            regex: options.regex.then_some(true),
+            stream: options.stream,
+            timeout: options.timeout,
             ..wait(WaitCondition::Log)
         };
         self.wait_process(id, req).await
     }
 
-    /// Waits until something listens on `port` inside the sandbox (and, with `http`, answers `GET path` with that
-    /// status).
-    pub async fn wait_for_port(
-        &self,
-        id: &str,
-        port: u16,
-        http: Option<(&str, u16)>,
-        timeout: Option<u64>,
-    ) -> Result<WaitResult> {
+    /// Waits until something listens on `port` inside the sandbox (and, with `options.path`, answers `GET path`
+    /// with `options.status`, 200 when not given).
+    pub async fn wait_for_port(&self, id: &str, port: u16, options: WaitForPortOptions) -> Result<WaitResult> {
         let req = WaitRequest {
             port: Some(port),
-            path: http.map(|(path, _)| path.to_string()),
-            status: http.map(|(_, status)| status),
-            timeout,
+            path: options.path,
+            status: options.status,
+            timeout: options.timeout,
             ..wait(WaitCondition::Port)
         };
         self.wait_process(id, req).await

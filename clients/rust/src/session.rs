@@ -12,8 +12,12 @@ use sandbox_protocol::{
 };
 
 use crate::connection::{at, at_id, Connection};
-use crate::error::Result;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+
+use crate::error::{Error, Result};
 use crate::events::{exec_events, ExecEvents};
+use crate::stop_on_drop::{new_command_id, stop_on_drop};
 use crate::transport::Transport;
 use sandbox_protocol::routes;
 
@@ -66,11 +70,19 @@ impl<T: Transport> ExecutionSession<T> {
     }
 
     /// Runs a command and returns its events as they come: `start`, `stdout` / `stderr`, then `complete`.
-    /// Dropping the stream closes the connection; to be sure the command stops, give it a `command_id` and `cancel`.
-    pub async fn exec_stream(&self, command: &str, options: ExecOptions) -> Result<ExecEvents> {
+    /// Dropping the stream before its last event stops the command in the sandbox (it is cancelled by its
+    /// `command_id`: the one given, or one the client makes), as cancelling the stream does in the JS client.
+    pub async fn exec_stream(&self, command: &str, mut options: ExecOptions) -> Result<ExecEvents>
+    where
+        T: 'static,
+    {
+        let command_id = match &options.command_id {
+            Some(id) => id.clone(),
+            None => options.command_id.insert(new_command_id()?).clone(),
+        };
         let answer =
             self.connection.open("POST", at(routes::EXEC_STREAM), Some(&self.exec_request(command, options))).await?;
-        Ok(exec_events(answer.body))
+        Ok(stop_on_drop(exec_events(answer.body), Arc::clone(&self.connection), command_id))
     }
 
     /// Stops the command started with `command_id`, running or queued (it ends with exit code 130).
@@ -108,6 +120,17 @@ impl<T: Transport> ExecutionSession<T> {
     pub async fn read_file(&self, path: &str, encoding: Option<Encoding>) -> Result<ReadFileResult> {
         let req = ReadFileRequest { path: path.into(), encoding, session_id: self.session_id() };
         self.connection.call("POST", at(routes::FILES_READ), Some(&req)).await
+    }
+
+    /// Writes `bytes` as the file, whatever they hold (sent as base64), making its parent directories.
+    pub async fn write_file_bytes(&self, path: &str, bytes: &[u8]) -> Result<FileOpResult> {
+        self.write_file(path, &BASE64.encode(bytes), Some(Encoding::Base64)).await
+    }
+
+    /// The file's bytes, whatever they hold (read as base64 and decoded).
+    pub async fn read_file_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let read = self.read_file(path, Some(Encoding::Base64)).await?;
+        BASE64.decode(read.content.as_bytes()).map_err(|e| Error::InvalidResponse(format!("{path}: base64: {e}")))
     }
 
     pub async fn mkdir(&self, path: &str, recursive: bool) -> Result<MkdirResult> {

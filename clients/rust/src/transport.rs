@@ -28,9 +28,37 @@ pub struct Answer {
     pub body: Chunks,
 }
 
+/// A call sent without anyone waiting for its answer: it owns its parts, as it outlives the code that made it.
+pub struct Detached {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<String>,
+    pub token: Option<String>,
+}
+
+impl Detached {
+    pub fn call(&self) -> Call<'_> {
+        Call {
+            method: self.method,
+            path: &self.path,
+            body: self.body.as_deref(),
+            token: self.token.as_deref(),
+            page_host: None,
+        }
+    }
+}
+
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     async fn send(&self, call: Call<'_>) -> Result<Answer>;
+
+    /// Sends `call` in the background, from code that cannot wait for it: a dropped `exec_stream` telling the
+    /// sandbox to stop its command. The crate's transports spawn it (workers-rs: on the Worker's event loop while
+    /// its handler runs; native: on the current tokio runtime). The default sends nothing: with a transport of your
+    /// own that cannot spawn, stop a command with an explicit `cancel`.
+    fn send_detached(&self, call: Detached) {
+        let _ = call;
+    }
 }
 
 #[cfg(feature = "worker")]
@@ -39,7 +67,7 @@ mod workers {
     use sandbox_protocol::BINDING_ORIGIN;
     use worker::{Fetch, Fetcher, Headers, Method, Request, RequestInit, Response};
 
-    use super::{Answer, Call, Transport};
+    use super::{Answer, Call, Detached, Transport};
     use crate::error::{Error, Result};
 
     /// A transport that can ask for a WebSocket (a terminal's): `Upgrade: websocket` is sent, and the answer is
@@ -54,6 +82,13 @@ mod workers {
         async fn send(&self, call: Call<'_>) -> Result<Answer> {
             let request = request(BINDING_ORIGIN, &call)?;
             answer(self.fetch_request(request).await.map_err(network)?)
+        }
+
+        fn send_detached(&self, call: Detached) {
+            let fetcher = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = fetcher.send(call.call()).await;
+            });
         }
     }
 
@@ -79,6 +114,13 @@ mod workers {
         async fn send(&self, call: Call<'_>) -> Result<Answer> {
             let request = request(&self.base, &call)?;
             answer(Fetch::Request(request).send().await.map_err(network)?)
+        }
+
+        fn send_detached(&self, call: Detached) {
+            let remote = RemoteUrl { base: self.base.clone() };
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = remote.send(call.call()).await;
+            });
         }
     }
 

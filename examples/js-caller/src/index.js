@@ -55,7 +55,16 @@ const examples = {
     const result2 = await user2Session.exec('echo $TOKEN');
     console.log(result2.stdout); // "xyz789"
 
-    return { result1: result1.stdout, result2: result2.stdout };
+    // What the sandbox holds now; then the sessions go, so that this example can run again.
+    const { sessions } = await sandbox.listSessions();
+    await sandbox.deleteSession(user1Session.id);
+    await sandbox.deleteSession(user2Session.id);
+
+    return {
+      result1: result1.stdout,
+      result2: result2.stdout,
+      sessions: sessions.filter((s) => s.id.startsWith('user-')).map((s) => [s.id, s.cwd]),
+    };
   },
 
   // "Example: Session with Cleanup"
@@ -127,14 +136,18 @@ const examples = {
     return { answered: screen.includes('25 squared') };
   },
 
-  // A dev server: started in the background, waited for inside the sandbox, opened at its preview URL.
+  // A dev server: started in the background unless it runs already (this example can run again), waited for
+  // inside the sandbox, opened at its preview URL.
   async 'dev-server'(env) {
     const sandbox = getSandbox(env.SANDBOX, 'my-sandbox');
 
     await sandbox.writeFile('/workspace/site/index.html', '<h1>Hello from the sandbox</h1>');
-    const server = await sandbox.startProcess('python3 -u -m http.server 0 --bind 127.0.0.1 --directory /workspace/site', {
-      processId: 'dev-server',
-    });
+    const running = await sandbox.getProcess('dev-server');
+    const server = running && (await running.getStatus()) === 'running'
+      ? running
+      : await sandbox.startProcess('python3 -u -m http.server 0 --bind 127.0.0.1 --directory /workspace/site', {
+        processId: 'dev-server',
+      });
     // It picks a free port and says which.
     const { line } = await server.waitForLog(/port \d+/);
     const port = Number(line.match(/port (\d+)/)[1]);

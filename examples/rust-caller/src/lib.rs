@@ -5,14 +5,19 @@
 
 use std::collections::BTreeMap;
 
+use sandbox_client::protocol::ProcessStatus;
 use sandbox_client::{
     get_sandbox, Error, ExecOptions, ListFilesOptions, ProcessOptions, SessionOptions, TerminalOptions,
+    WaitForLogOptions, WaitForPortOptions,
 };
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 mod terminal;
 mod tour;
+
+/// The examples' sandbox: their own, apart from the JavaScript caller's `my-sandbox` (both can run beside each other).
+const SANDBOX_ID: &str = "my-rust-sandbox";
 
 const EXAMPLES: [&str; 6] =
     ["custom-environment", "isolated-sessions", "session-cleanup", "default-session", "dev-server", "terminal-command"];
@@ -74,7 +79,7 @@ async fn terminal(req: &Request, env: &Env) -> Result<Response> {
     let size = |name: &str| param(name).and_then(|v| v.parse().ok());
     let options =
         TerminalOptions { cols: size("cols"), rows: size("rows"), pty_id: param("ptyId"), ..Default::default() };
-    match get_sandbox(env.service("SANDBOX")?, "my-sandbox").terminal(req, options).await {
+    match get_sandbox(env.service("SANDBOX")?, SANDBOX_ID).terminal(req, options).await {
         Ok(response) => Ok(response),
         Err(e) => Ok(Response::from_json(&json!({ "code": e.code().map(|c| c.as_str()), "message": e.to_string() }))?
             .with_status(if e.status() == 0 { 500 } else { e.status() })),
@@ -115,7 +120,7 @@ fn env_of(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, Option<String>>> {
 
 /// "Create a session with custom environment"
 async fn custom_environment(env: &Env) -> std::result::Result<Value, Failure> {
-    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let sandbox = get_sandbox(env.service("SANDBOX")?, SANDBOX_ID);
 
     // Create a session with custom environment
     let session = sandbox
@@ -139,7 +144,7 @@ async fn custom_environment(env: &Env) -> std::result::Result<Value, Failure> {
 
 /// "Example: Multiple Isolated Sessions"
 async fn isolated_sessions(env: &Env) -> std::result::Result<Value, Failure> {
-    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let sandbox = get_sandbox(env.service("SANDBOX")?, SANDBOX_ID);
 
     // Create sessions for different users
     let user1_session = sandbox
@@ -169,12 +174,24 @@ async fn isolated_sessions(env: &Env) -> std::result::Result<Value, Failure> {
     let result2 = user2_session.exec("echo $TOKEN", ExecOptions::default()).await?;
     worker::console_log!("{}", result2.stdout); // "xyz789"
 
-    Ok(json!({ "result1": result1.stdout, "result2": result2.stdout }))
+    // What the sandbox holds now; then the sessions go, so that this example can run again.
+    let sessions: Vec<Value> = sandbox
+        .list_sessions()
+        .await?
+        .sessions
+        .into_iter()
+        .filter(|s| s.id.starts_with("user-"))
+        .map(|s| json!([s.id, s.cwd]))
+        .collect();
+    sandbox.delete_session(user1_session.id()).await?;
+    sandbox.delete_session(user2_session.id()).await?;
+
+    Ok(json!({ "result1": result1.stdout, "result2": result2.stdout, "sessions": sessions }))
 }
 
 /// "Example: Session with Cleanup"
 async fn session_cleanup(env: &Env) -> std::result::Result<Value, Failure> {
-    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let sandbox = get_sandbox(env.service("SANDBOX")?, SANDBOX_ID);
 
     let session = sandbox
         .create_session(SessionOptions {
@@ -203,7 +220,7 @@ async fn session_cleanup(env: &Env) -> std::result::Result<Value, Failure> {
 
 /// "The sandbox automatically creates a default session for non-session methods"
 async fn default_session(env: &Env) -> std::result::Result<Value, Failure> {
-    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let sandbox = get_sandbox(env.service("SANDBOX")?, SANDBOX_ID);
 
     sandbox.exec("export FROM_DEFAULT=yes; cd /workspace", ExecOptions::default()).await?;
     let session = sandbox
@@ -223,16 +240,24 @@ async fn default_session(env: &Env) -> std::result::Result<Value, Failure> {
     }))
 }
 
-/// A dev server: started in the background, waited for inside the sandbox, opened at its preview URL.
+/// A dev server: started in the background unless it runs already (this example can run again), waited for inside
+/// the sandbox, opened at its preview URL.
 async fn dev_server(env: &Env) -> std::result::Result<Value, Failure> {
-    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let sandbox = get_sandbox(env.service("SANDBOX")?, SANDBOX_ID);
 
     sandbox.write_file("/workspace/site/index.html", "<h1>Hello from the sandbox</h1>", None).await?;
-    let options = ProcessOptions { process_id: Some("dev-server".into()), ..Default::default() };
-    let command = "python3 -u -m http.server 0 --bind 127.0.0.1 --directory /workspace/site";
-    let server = sandbox.start_process(command, options).await?;
+    let running = sandbox.get_process("dev-server").await?.filter(|p| p.status == ProcessStatus::Running);
+    let server = match running {
+        Some(server) => server,
+        None => {
+            let options = ProcessOptions { process_id: Some("dev-server".into()), ..Default::default() };
+            let command = "python3 -u -m http.server 0 --bind 127.0.0.1 --directory /workspace/site";
+            sandbox.start_process(command, options).await?
+        }
+    };
     // It picks a free port and says which.
-    let ready = sandbox.wait_for_log(&server.id, r"port \d+", true, None, None).await?;
+    let ready =
+        sandbox.wait_for_log(&server.id, r"port \d+", WaitForLogOptions { regex: true, ..Default::default() }).await?;
     let line = ready.line.unwrap_or_default();
     let port: u16 = line
         .split("port ")
@@ -240,9 +265,10 @@ async fn dev_server(env: &Env) -> std::result::Result<Value, Failure> {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|digits| digits.parse().ok())
         .ok_or_else(|| Failure::from(worker::Error::RustError(format!("no port in {line:?}"))))?;
-    sandbox.wait_for_port(&server.id, port, Some(("/", 200)), None).await?;
+    let http = WaitForPortOptions { path: Some("/".into()), ..Default::default() };
+    sandbox.wait_for_port(&server.id, port, http).await?;
     let exposed = sandbox.expose_port(port, Some("site")).await?;
-    let status = sandbox.get_process(&server.id).await?.status;
+    let status = sandbox.get_process(&server.id).await?.map(|p| p.status);
 
     Ok(json!({ "url": exposed.url, "port": port, "status": status }))
 }

@@ -9,7 +9,7 @@ use worker::{Delay, Env, WebsocketEvent};
 use crate::Failure;
 
 pub async fn command(env: &Env) -> Result<Value, Failure> {
-    let sandbox = get_sandbox(env.service("SANDBOX")?, "my-sandbox");
+    let sandbox = get_sandbox(env.service("SANDBOX")?, crate::SANDBOX_ID);
     let socket =
         sandbox.open_terminal(TerminalOptions { cols: Some(80), rows: Some(24), ..Default::default() }).await?;
     let mut events = socket.events()?;

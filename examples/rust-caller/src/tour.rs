@@ -56,6 +56,18 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
         cancelled_exit = event?.exit_code.or(cancelled_exit);
     }
 
+    // A streamed command dropped after its first output: the command stops (the session's next command runs at
+    // once and finds no file of it).
+    let mut dropped = sandbox.exec_stream("echo up; sleep 30; touch /tmp/finished", ExecOptions::default()).await?;
+    while let Some(event) = dropped.next().await {
+        if event?.data.is_some() {
+            break;
+        }
+    }
+    drop(dropped);
+    let after_drop =
+        sandbox.exec("test -e /tmp/finished && echo finished || echo stopped", ExecOptions::default()).await?;
+
     // Variables and sessions.
     let session = sandbox
         .create_session(SessionOptions {
@@ -79,6 +91,10 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     // Files.
     sandbox.write_file("/workspace/d/a.txt", "hello", None).await?;
     let read = sandbox.read_file("/workspace/d/a.txt", None).await?;
+    let binary: Vec<u8> = (0..=255).collect();
+    sandbox.write_file_bytes("/tmp/all.bytes", &binary).await?;
+    let binary_back = sandbox.read_file_bytes("/tmp/all.bytes").await?;
+    let binary_size = sandbox.exec("stat -c %s /tmp/all.bytes", ExecOptions::default()).await?;
     let renamed = sandbox.rename_file("/workspace/d/a.txt", "/workspace/d/b.txt").await?;
     sandbox.mkdir("/workspace/x/y", true).await?;
     sandbox.move_file("/workspace/d/b.txt", "/workspace/x/y").await?;
@@ -114,6 +130,8 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
         "bytes": bytes.stdout,
         "streamed": { "kinds": kinds, "exitCode": exit_code },
         "cancelled": { "first": first, "cancelled": cancel.cancelled, "exitCode": cancelled_exit },
+        "afterDrop": after_drop.stdout,
+        "binary": { "same": binary_back == binary, "size": binary_size.stdout },
         "env": [in_session.stdout, in_default.stdout],
         "session": { "id": again.id(), "cwd": info.cwd, "historyTotal": history.total, "listed": listed.sessions.iter().any(|s| s.id == "tour") },
         "duplicate": err(duplicate),

@@ -1,0 +1,72 @@
+//! A streamed command that stops when its stream is dropped before the command ended, as cancelling the stream
+//! does in the JS client. A closed connection alone does not reach the sandbox through a Worker, so the stream
+//! knows its command's id (the caller's, or one made here) and sends `cancel` for it when dropped early.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::Stream;
+use sandbox_protocol::{routes, CancelExecRequest, ExecEvent, ExecEventType};
+
+use crate::connection::{at, Connection};
+use crate::error::{Error, Result};
+use crate::events::ExecEvents;
+use crate::transport::Transport;
+
+pub(crate) struct StopOnDrop<T: Transport> {
+    events: ExecEvents,
+    connection: Arc<Connection<T>>,
+    command_id: String,
+    /// The command's last event (`complete` or `error`) has been read: nothing is left to stop.
+    ended: bool,
+}
+
+pub(crate) fn stop_on_drop<T: Transport + 'static>(
+    events: ExecEvents,
+    connection: Arc<Connection<T>>,
+    command_id: String,
+) -> ExecEvents {
+    Box::pin(StopOnDrop { events, connection, command_id, ended: false })
+}
+
+impl<T: Transport> Stream for StopOnDrop<T> {
+    type Item = Result<ExecEvent>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let next = this.events.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Ok(event))) = &next {
+            this.ended |= matches!(event.kind, ExecEventType::Complete | ExecEventType::Error);
+        }
+        next
+    }
+}
+
+impl<T: Transport> Drop for StopOnDrop<T> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let stop = CancelExecRequest { command_id: std::mem::take(&mut self.command_id) };
+            self.connection.send_detached("POST", at(routes::EXEC_CANCEL), &stop);
+        }
+    }
+}
+
+/// A command id of the client's own for a stream started without one: `rs-` and 16 random hex digits.
+pub(crate) fn new_command_id() -> Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Network(format!("no randomness for a command id: {e}")))?;
+    Ok(format!("rs-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_ids_differ_and_are_plain() {
+        let a = super::new_command_id().unwrap();
+        let b = super::new_command_id().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 19);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'), "{a}");
+    }
+}
