@@ -18,8 +18,8 @@ use std::time::Duration;
 use sandbox_protocol::routes;
 use sandbox_protocol::start::START_ID_ENV;
 use sandbox_protocol::{
-    MetricsSummary, PtyList, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER,
-    SANDBOX_ID_HEADER,
+    CommandInfo, CommandList, MetricsSummary, PtyList, SandboxMode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER,
+    EXPECTED_BOOT_HEADER, SANDBOX_ID_HEADER,
 };
 use worker::{Container, Date, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, State};
 
@@ -164,6 +164,13 @@ impl AgentLink {
     /// started for it) or the agent does not answer within `SUMMARY_TIMEOUT` (logged).
     pub async fn summary(&self, sandbox_id: &str) -> Option<MetricsSummary> {
         self.ask(routes::METRICS, sandbox_id, "status.summary", "the agent's counters").await
+    }
+
+    /// The running agent's commands in flight (none asked of an agent that does not run).
+    pub async fn commands(&self, sandbox_id: &str) -> Option<Vec<CommandInfo>> {
+        let list: Option<CommandList> =
+            self.ask(routes::COMMANDS, sandbox_id, "status.commands", "the agent's commands").await;
+        list.map(|list| list.commands)
     }
 
     /// How many of the running agent's terminals have a viewer attached now (their traffic does not pass through

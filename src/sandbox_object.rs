@@ -468,6 +468,7 @@ impl SandboxObject {
         // sandbox never used, stopped or destroyed has none): running is whether it answered.
         let agent = link.summary(id).await;
         let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
+        let commands = if agent.is_some() { link.commands(id).await } else { None };
         Ok(Response::from_json(&SandboxStatus {
             success: true,
             id: id.to_string(),
@@ -477,6 +478,7 @@ impl SandboxObject {
             stopped_at: last_stop.as_ref().map(|s| s.at.clone()),
             stop_reason: last_stop.map(|s| s.reason),
             agent,
+            commands,
         })?)
     }
 

@@ -107,6 +107,9 @@ pub struct ExecResult {
     pub timed_out: bool,
     pub truncated: bool,
     pub encoding: Encoding,
+    /// The command's id: the caller's `commandId`, or one the agent gave it (absent from an older agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
 }
 
 impl ExecResult {
@@ -138,6 +141,10 @@ impl ExecResult {
         }
         let _ = write!(out, r#","timedOut":{},"truncated":{},"encoding":"#, self.timed_out, self.truncated);
         let _ = serde_json::to_writer(&mut *out, &self.encoding);
+        if let Some(id) = &self.command_id {
+            out.extend_from_slice(br#","commandId":"#);
+            crate::json::write_str(out, id);
+        }
         out.push(b'}');
     }
 }
@@ -176,6 +183,55 @@ pub struct ExecEvent {
     pub error: Option<crate::ErrorBody>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// `start`: the command's id (the caller's `commandId`, or the agent's), to cancel it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+}
+
+/// What a command in flight is doing: waiting for its session's shell, or running in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CommandState {
+    Queued,
+    Running,
+}
+
+/// One command in flight (`GET /v1/commands`): queued behind its session's running command, or running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommandInfo {
+    /// Cancel it with `POST /v1/exec/cancel` and this id.
+    pub command_id: String,
+    pub session_id: String,
+    /// The command as sent (its first 1,024 bytes).
+    pub command: String,
+    pub state: CommandState,
+    /// When the agent took it, ISO 8601.
+    pub queued_at: String,
+    /// When it began to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Milliseconds after its start when it is stopped (its own timeout, its session's, or the sandbox's
+    /// default); absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Query parameters of `GET /v1/commands`.
+pub mod commands_query {
+    /// That session's commands only.
+    pub const SESSION_ID: &str = "sessionId";
+}
+
+/// `GET /v1/commands` (`?sessionId=`: that session's only): the commands in flight, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommandList {
+    pub success: bool,
+    pub commands: Vec<CommandInfo>,
 }
 
 #[cfg(test)]
@@ -197,12 +253,14 @@ mod tests {
             timed_out: bool,
             truncated: bool,
             base64: bool,
+            command_id in prop::option::of("[a-z0-9-]{1,20}"),
         ) {
             let result = ExecResult {
                 success, exit_code, stdout, stderr, command, duration,
                 timestamp: "2026-11-27T10:00:00.000Z".into(),
                 session_id, ended_as: ended, timed_out, truncated,
                 encoding: if base64 { Encoding::Base64 } else { Encoding::Utf8 },
+                command_id,
             };
             let mut ours = Vec::new();
             result.write_json(&mut ours);
@@ -234,8 +292,10 @@ mod tests {
             timed_out: false,
             truncated: false,
             encoding: Encoding::Utf8,
+            command_id: Some("cmd-1".into()),
         };
         let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["commandId"], "cmd-1");
         for key in ["success", "exitCode", "stdout", "stderr", "command", "duration", "timestamp", "sessionId"] {
             assert!(v.get(key).is_some(), "{key}");
         }
@@ -271,6 +331,7 @@ mod tests {
             result: None,
             error: None,
             session_id: None,
+            command_id: None,
         };
         assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"type":"stdout","timestamp":"t","data":"hi"}"#);
     }

@@ -24,7 +24,8 @@ mod typescript;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{
-    CancelExecRequest, CancelExecResult, Encoding, Ended, ExecEvent, ExecEventType, ExecRequest, ExecResult,
+    commands_query, CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandState, Encoding, Ended,
+    ExecEvent, ExecEventType, ExecRequest, ExecResult,
 };
 pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileInfoRef, FileOpResult, FileType, ListFilesRequest,

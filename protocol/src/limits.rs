@@ -11,6 +11,11 @@ pub const MAX_READ_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// Each output stream of a buffered `exec` is kept up to this many bytes unless `maxOutputBytes` says otherwise.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
 
+/// A command that runs this long is stopped (exit code 124, `ended: timedOut`) unless its call (`timeout`) or its
+/// session (`commandTimeoutMs`) says otherwise; 0 in either means no limit. Ten minutes: a build or an install
+/// finishes, a command that never ends does not hold its session for ever.
+pub const DEFAULT_COMMAND_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
 /// The largest `maxOutputBytes` a call may ask for.
 pub const MAX_OUTPUT_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -16,6 +16,8 @@ pub const ENV: &str = "/v1/env";
 pub const EXEC: &str = "/v1/exec";
 pub const EXEC_STREAM: &str = "/v1/exec/stream";
 pub const EXEC_CANCEL: &str = "/v1/exec/cancel";
+/// `GET` lists the commands in flight, queued or running (`?sessionId=`).
+pub const COMMANDS: &str = "/v1/commands";
 pub const FILES_LIST: &str = "/v1/files/list";
 pub const FILES_WRITE: &str = "/v1/files/write";
 pub const FILES_READ: &str = "/v1/files/read";
@@ -81,6 +83,7 @@ pub const ALL: &[Route] = &[
     Route { name: "exec", methods: &["POST"], path: EXEC },
     Route { name: "execStream", methods: &["POST"], path: EXEC_STREAM },
     Route { name: "execCancel", methods: &["POST"], path: EXEC_CANCEL },
+    Route { name: "commands", methods: &["GET"], path: COMMANDS },
     Route { name: "filesList", methods: &["POST"], path: FILES_LIST },
     Route { name: "filesWrite", methods: &["POST"], path: FILES_WRITE },
     Route { name: "filesRead", methods: &["POST"], path: FILES_READ },

@@ -29,6 +29,7 @@ fn definitions() -> Map<String, Value> {
         ExecEvent,
         CancelExecRequest,
         CancelExecResult,
+        CommandList,
         SessionOptions,
         SessionInfo,
         SessionList,

@@ -143,6 +143,9 @@ pub struct SandboxStatus {
     /// time: the status never starts or waits for one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<MetricsSummary>,
+    /// The commands in flight in the running agent, queued or running (absent as `agent` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<crate::CommandInfo>>,
 }
 
 /// The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.

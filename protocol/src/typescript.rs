@@ -69,6 +69,11 @@ pub fn module() -> String {
     );
     let _ = writeln!(out, "  /** Each output stream of exec is kept up to this unless maxOutputBytes says otherwise. */\n  defaultMaxOutputBytes: {},", limits::DEFAULT_MAX_OUTPUT_BYTES);
     let _ = writeln!(out, "  /** The largest maxOutputBytes. */\n  maxOutputBytes: {},", limits::MAX_OUTPUT_BYTES);
+    let _ = writeln!(
+        out,
+        "  /** A command's timeout, in ms, when neither its call nor its session sets one (0 in either: none). */\n  defaultCommandTimeoutMs: {},",
+        limits::DEFAULT_COMMAND_TIMEOUT_MS
+    );
     out.push_str("} as const;\n");
     out
 }

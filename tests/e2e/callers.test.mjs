@@ -212,6 +212,7 @@ describe('the Rust client, every method, through rust-caller', () => {
     assert.deepEqual([kinds[0], kinds.slice(1, -1).sort(), kinds.at(-1), exitCode], ['start', ['stderr', 'stdout'], 'complete', 0]);
     assert.deepEqual(t.cancelled, { first: 'start', cancelled: true, exitCode: 130 });
     assert.equal(t.afterDrop, 'stopped', 'dropping an exec_stream stopped its command');
+    assert.deepEqual(t.givenUp, { listed: ['running', 'queued'], after: 'never' }, 'a dropped exec future cancels its queued command');
     assert.deepEqual(t.binary, { same: true, size: '256' }, 'write_file_bytes / read_file_bytes: every byte value');
     assert.deepEqual(t.env, ['on', 'unset']);
     assert.deepEqual(t.session, { id: 'tour', cwd: '/workspace/t', historyTotal: 1, listed: true });

@@ -129,6 +129,48 @@ describe('exec', () => {
   });
 });
 
+describe('commands in flight', () => {
+  const blocking = 'touch /tmp/blocking; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo released';
+
+  test('every command has an id; listCommands shows what runs and what waits; cancelCommand stops one; status too', async () => {
+    const sandbox = fresh();
+    const session = await sandbox.createSession({ id: 'work' });
+    const blocker = session.exec(blocking, { timeout: 20000 });
+    assert.ok(await eventually(async () => (await sandbox.exists('/tmp/blocking')).exists));
+    const queued = session.exec('echo second');
+    assert.ok(await eventually(async () => (await session.listCommands()).length === 2));
+    const [running, waiting] = await session.listCommands();
+    assert.deepEqual([running.state, running.sessionId, running.timeoutMs], ['running', 'work', 20000]);
+    assert.deepEqual([waiting.state, waiting.command, waiting.timeoutMs], ['queued', 'echo second', LIMITS.defaultCommandTimeoutMs]);
+    assert.match(running.commandId, /^cmd-[0-9a-f]{16}$/);
+    assert.deepEqual((await sandbox.listCommands()).map((c) => c.commandId), [running.commandId, waiting.commandId], 'the sandbox lists every session');
+    const status = await sandbox.status();
+    assert.deepEqual(status.commands.map((c) => [c.commandId, c.state]), [[running.commandId, 'running'], [waiting.commandId, 'queued']]);
+    assert.equal(await sandbox.cancelCommand(running.commandId), true);
+    const stopped = await blocker;
+    assert.deepEqual([stopped.ended, stopped.exitCode, stopped.commandId], ['cancelled', 130, running.commandId]);
+    const second = await queued;
+    assert.deepEqual([second.stdout, second.commandId], ['second', waiting.commandId]);
+    assert.deepEqual(await sandbox.listCommands(), []);
+    assert.equal(await sandbox.cancelCommand(running.commandId), false, 'it is over');
+  });
+
+  test('a queued call whose caller gives up never runs: the client cancels it by its id', async () => {
+    const sandbox = fresh();
+    const blocker = sandbox.exec(blocking, { timeout: 20000 });
+    assert.ok(await eventually(async () => (await sandbox.exists('/tmp/blocking')).exists));
+    const controller = new AbortController();
+    const given_up = sandbox.exec('touch /tmp/ran', { signal: controller.signal }).then(() => 'answered', (e) => e.name);
+    assert.ok(await eventually(async () => (await sandbox.listCommands()).length === 2));
+    controller.abort();
+    assert.equal(await given_up, 'AbortError');
+    assert.ok(await eventually(async () => (await sandbox.listCommands()).length === 1), 'the queued call is gone');
+    await sandbox.writeFile('/tmp/go', '');
+    assert.equal((await blocker).stdout, 'released');
+    assert.equal((await sandbox.exists('/tmp/ran')).exists, false, 'it never ran');
+  });
+});
+
 describe('parseSSEStream', () => {
   test('events split across chunks, several data lines and comments', async () => {
     const parts = [': hi\ndata: {"type":"st', 'art","timestamp":"t"}\n\ndata: {"type":"stdout",\r\ndata: "data":"x"}\n\n', 'data: {"type":"complete"}'];

@@ -260,7 +260,8 @@ describe('sandboxes', () => {
     const direct = await stack.agentCall('same', '/v1/exec', body);
     const agent = JSON.parse(direct.text);
     assert.equal(viaWorker.status, direct.status);
-    const strip = ({ timestamp, duration, ...rest }) => rest;
+    // Each command gets an id of its own (`cmd-` and 16 hex digits).
+    const strip = ({ timestamp, duration, commandId, ...rest }) => (assert.match(commandId, /^cmd-[0-9a-f]{16}$/), rest);
     assert.deepEqual(strip(viaWorker.json), strip(agent));
     assert.equal(agent.stdout, 'out');
     assert.equal(agent.exitCode, 3);
@@ -273,7 +274,7 @@ describe('sandboxes', () => {
         .split('\n\n')
         .filter(Boolean)
         .map((e) => JSON.parse(e.replace(/^data: /, '')))
-        .map(({ timestamp, result, ...rest }) => ({ ...rest, exit: result?.exitCode }));
+        .map(({ timestamp, result, commandId, ...rest }) => ({ ...rest, exit: result?.exitCode, id: commandId === undefined ? undefined : commandId.slice(0, 4) }));
     const viaWorker = read(
       await (await fetch(`${stack.base}/v1/sandboxes/same-stream/exec/stream`, {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body,

@@ -7,6 +7,8 @@ import {
   ContainerUnavailableError,
   SandboxError,
   type CommandEnd,
+  type CommandInfo,
+  type CommandState,
   type ErrorCode,
   type ExecEvent,
   type ExecResult,
@@ -75,8 +77,12 @@ export async function everyMethod(signal: AbortSignal): Promise<void> {
   const state: 'idle' | 'busy' = (await session.info()).status;
   const total: number = (await session.history()).total;
   const running: boolean = (await sandbox.status()).running;
+  const inFlight: CommandInfo[] = (await sandbox.status()).commands ?? [];
+  const queued: CommandState[] = (await session.listCommands()).map((c) => c.state);
+  const cancelled: boolean = await sandbox.cancelCommand(inFlight[0]?.commandId ?? 'cmd-x');
+  const id: string | undefined = (await sandbox.exec('true')).commandId;
   await sandbox.destroy();
-  void [binary, made, renamed, exists, sessions, state, total, running];
+  void [binary, made, renamed, exists, sessions, state, total, running, queued, cancelled, id];
 }
 
 export async function terminals(request: Request): Promise<Response> {

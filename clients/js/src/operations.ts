@@ -9,6 +9,7 @@ import { parseSSEStream } from './sse.js';
 import { upgrade, withId, type Transport } from './transport.js';
 import type * as wire from './wire.js';
 import type {
+  CommandInfo,
   EnvVars,
   ExecEvent,
   ExecOptions,
@@ -129,6 +130,25 @@ export class Operations {
       options.onError?.(thrown as Error);
       throw thrown;
     }
+  }
+
+  /**
+   * The commands in flight, running or queued behind the running one, oldest first: all of the sandbox's (called
+   * on a sandbox) or this session's. Each carries the `commandId` that `cancelCommand` takes (the caller's, or the
+   * one the sandbox gave it), its state, and its timeout.
+   */
+  async listCommands(): Promise<CommandInfo[]> {
+    const query = this.#sessionId === undefined ? '' : `?sessionId=${encodeURIComponent(this.#sessionId)}`;
+    return (await this.transport.call<wire.CommandList>('GET', ROUTES.commands + query)).commands;
+  }
+
+  /**
+   * Stops a command in flight, running or queued, as its timeout would: it ends with exit code 130 and `ended:
+   * 'cancelled'` (a queued one never starts). Resolves with whether there was such a command.
+   */
+  async cancelCommand(commandId: string): Promise<boolean> {
+    const body: wire.CancelExecRequest = { commandId };
+    return (await this.transport.call<wire.CancelExecResult>('POST', ROUTES.execCancel, body)).cancelled;
   }
 
   /**

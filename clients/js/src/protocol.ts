@@ -20,6 +20,8 @@ export const ROUTES = {
   execStream: '/exec/stream',
   /** POST */
   execCancel: '/exec/cancel',
+  /** GET */
+  commands: '/commands',
   /** POST */
   filesList: '/files/list',
   /** POST */
@@ -138,4 +140,6 @@ export const LIMITS = {
   defaultMaxOutputBytes: 16777216,
   /** The largest maxOutputBytes. */
   maxOutputBytes: 67108864,
+  /** A command's timeout, in ms, when neither its call nor its session sets one (0 in either: none). */
+  defaultCommandTimeoutMs: 600000,
 } as const;

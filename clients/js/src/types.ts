@@ -56,6 +56,8 @@ export interface ExecResult {
   /** Output passed `maxOutputBytes` and was cut. */
   truncated: boolean;
   encoding: 'utf-8' | 'base64';
+  /** The command's id: the `commandId` it was sent with, or the one the sandbox gave it. */
+  commandId?: string;
 }
 
 export type ExecEventType = 'start' | 'stdout' | 'stderr' | 'complete' | 'error';
@@ -74,6 +76,8 @@ export interface ExecEvent {
   /** On `error`. */
   error?: { code: string; message: string };
   sessionId?: string;
+  /** On `start`: the command's id, which `cancelCommand` takes. */
+  commandId?: string;
 }
 
 export interface SessionOptions {
@@ -228,10 +232,12 @@ export interface SandboxStatus {
    * starts one. In local mode one host agent serves every sandbox, and this counts them all.
    */
   agent?: MetricsSummary;
+  /** The commands in flight, running or queued (absent as `agent` is). */
+  commands?: CommandInfo[];
 }
 
-export type { CommandCounts, MetricsSummary } from './wire.js';
-import type { MetricsSummary } from './wire.js';
+export type { CommandCounts, CommandInfo, CommandState, MetricsSummary } from './wire.js';
+import type { CommandInfo, MetricsSummary } from './wire.js';
 
 export interface DestroyResult {
   success: boolean;

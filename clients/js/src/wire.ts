@@ -30,6 +30,48 @@ export interface CommandCounts {
 }
 
 /**
+ * One command in flight (`GET /v1/commands`): queued behind its session's running command, or running.
+ */
+export interface CommandInfo {
+  /**
+   * The command as sent (its first 1,024 bytes).
+   */
+  command: string;
+  /**
+   * Cancel it with `POST /v1/exec/cancel` and this id.
+   */
+  commandId: string;
+  /**
+   * When the agent took it, ISO 8601.
+   */
+  queuedAt: string;
+  sessionId: string;
+  /**
+   * When it began to run.
+   */
+  startedAt?: string;
+  state: CommandState;
+  /**
+   * Milliseconds after its start when it is stopped (its own timeout, its session's, or the sandbox's
+   * default); absent when it has none.
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * `GET /v1/commands` (`?sessionId=`: that session's only): the commands in flight, oldest first.
+ */
+export interface CommandList {
+  commands: CommandInfo[];
+  success: boolean;
+}
+
+/**
+ * What a command in flight is doing: waiting for its session's shell, or running in it.
+ */
+export type CommandState = 'queued' | 'running';
+
+/**
  * `deleteFile`: removes a file or symlink; a directory is refused with `IS_DIRECTORY`.
  */
 export interface DeleteFileRequest {
@@ -91,6 +133,10 @@ export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_N
  */
 export interface ExecEvent {
   command?: string;
+  /**
+   * `start`: the command's id (the caller's `commandId`, or the agent's), to cancel it by.
+   */
+  commandId?: string;
   data?: string;
   error?: ErrorBody;
   exitCode?: number;
@@ -141,6 +187,10 @@ export interface ExecRequest {
  */
 export interface ExecResult {
   command: string;
+  /**
+   * The command's id: the caller's `commandId`, or one the agent gave it (absent from an older agent).
+   */
+  commandId?: string;
   /**
    * Milliseconds.
    */
@@ -547,6 +597,10 @@ export interface SandboxStatus {
    * time: the status never starts or waits for one).
    */
   agent?: MetricsSummary;
+  /**
+   * The commands in flight in the running agent, queued or running (absent as `agent` is).
+   */
+  commands?: CommandInfo[];
   id: string;
   /**
    * Calls the sandbox is answering now (streams included); the idle stop waits for them.

@@ -5,19 +5,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sandbox_protocol::{
-    CancelExecRequest, CancelExecResult, DeleteFileRequest, Encoding, ExecRequest, ExecResult, ExistsRequest,
-    ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest,
-    ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo, SetEnvVarsRequest,
-    SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
+    commands_query, CancelExecRequest, CancelExecResult, CommandInfo, CommandList, DeleteFileRequest, Encoding,
+    ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult,
+    MkdirRequest, MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult,
+    SessionHistory, SessionInfo, SetEnvVarsRequest, SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
-use crate::connection::{at, at_id, Connection};
+use crate::connection::{at, at_id, encode, Connection};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use crate::error::{Error, Result};
 use crate::events::{exec_events, ExecEvents};
-use crate::stop_on_drop::{new_command_id, stop_on_drop};
+use crate::stop_on_drop::{new_command_id, stop_on_drop, CancelOnDrop};
 use crate::transport::Transport;
 use sandbox_protocol::routes;
 
@@ -64,9 +64,17 @@ impl<T: Transport> ExecutionSession<T> {
         &self.id
     }
 
-    /// Runs a command in the session's shell and returns its result.
-    pub async fn exec(&self, command: &str, options: ExecOptions) -> Result<ExecResult> {
-        self.connection.call("POST", at(routes::EXEC), Some(&self.exec_request(command, options))).await
+    /// Runs a command in the session's shell and returns its result. Dropping the future before it resolves (the
+    /// caller gave up: a timeout, a `select!`) cancels the command in the sandbox: a queued one never runs.
+    pub async fn exec(&self, command: &str, mut options: ExecOptions) -> Result<ExecResult> {
+        let command_id = match &options.command_id {
+            Some(id) => id.clone(),
+            None => options.command_id.insert(new_command_id()?).clone(),
+        };
+        let guard = CancelOnDrop::new(&self.connection, command_id);
+        let result = self.connection.call("POST", at(routes::EXEC), Some(&self.exec_request(command, options))).await;
+        guard.answered();
+        result
     }
 
     /// Runs a command and returns its events as they come: `start`, `stdout` / `stderr`, then `complete`.
@@ -90,6 +98,16 @@ impl<T: Transport> ExecutionSession<T> {
         self.connection
             .call("POST", at(routes::EXEC_CANCEL), Some(&CancelExecRequest { command_id: command_id.to_string() }))
             .await
+    }
+
+    /// The commands in flight, running or queued behind the running one, oldest first: all of the sandbox's (on a
+    /// sandbox) or this session's. Each has the `command_id` that `cancel` takes.
+    pub async fn list_commands(&self) -> Result<Vec<CommandInfo>> {
+        let mut path = at(routes::COMMANDS).to_string();
+        if let Some(id) = self.session_id() {
+            path.push_str(&format!("?{}={}", commands_query::SESSION_ID, encode(&id)));
+        }
+        Ok(self.connection.call::<CommandList>("GET", &path, None::<&()>).await?.commands)
     }
 
     /// Exports variables into the session for its later commands; a `None` value unsets one.

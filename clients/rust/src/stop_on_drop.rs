@@ -1,6 +1,8 @@
-//! A streamed command that stops when its stream is dropped before the command ended, as cancelling the stream
-//! does in the JS client. A closed connection alone does not reach the sandbox through a Worker, so the stream
-//! knows its command's id (the caller's, or one made here) and sends `cancel` for it when dropped early.
+//! A command that stops when its caller drops it: an `exec` future dropped before its answer (a `select!` or a
+//! timeout of the caller's gave up on it), or an `exec_stream` dropped before its last event, as aborting does in
+//! the JS client. A closed connection alone does not reach the sandbox through a Worker, so the call knows its
+//! command's id (the caller's, or one made here) and sends `cancel` for it: a queued command then never runs,
+//! and a running one is stopped.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,10 +48,38 @@ impl<T: Transport> Stream for StopOnDrop<T> {
 impl<T: Transport> Drop for StopOnDrop<T> {
     fn drop(&mut self) {
         if !self.ended {
-            let stop = CancelExecRequest { command_id: std::mem::take(&mut self.command_id) };
-            self.connection.send_detached("POST", at(routes::EXEC_CANCEL), &stop);
+            cancel_detached(&self.connection, std::mem::take(&mut self.command_id));
         }
     }
+}
+
+/// Held while an `exec` waits for its answer: dropped before `answered`, it cancels the command.
+pub(crate) struct CancelOnDrop<'a, T: Transport> {
+    connection: &'a Connection<T>,
+    command_id: Option<String>,
+}
+
+impl<'a, T: Transport> CancelOnDrop<'a, T> {
+    pub(crate) fn new(connection: &'a Connection<T>, command_id: String) -> Self {
+        CancelOnDrop { connection, command_id: Some(command_id) }
+    }
+
+    /// The answer came: nothing to cancel.
+    pub(crate) fn answered(mut self) {
+        self.command_id = None;
+    }
+}
+
+impl<T: Transport> Drop for CancelOnDrop<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.command_id.take() {
+            cancel_detached(self.connection, id);
+        }
+    }
+}
+
+fn cancel_detached<T: Transport>(connection: &Connection<T>, command_id: String) {
+    connection.send_detached("POST", at(routes::EXEC_CANCEL), &CancelExecRequest { command_id });
 }
 
 /// A command id of the client's own for a stream started without one: `rs-` and 16 random hex digits.

@@ -23,7 +23,7 @@ OPTIONS:
                             and can reach each other (for machines without namespaces)
   --max-sandboxes N         with --multi-sandbox: most sandboxes (jails) running at once; more get 429
                             TOO_MANY_SANDBOXES (default 64)
-  --command-timeout-ms N    default command timeout; 0 means none (default 0)
+  --command-timeout-ms N    default command timeout; 0 means none (default 600000: ten minutes)
   --max-sessions N          most sessions one sandbox may have (default 256)
   --max-connections N       most connections open at once; more get 503 (default 1024)
   --max-processes N         most background processes one sandbox may have, running or ended and
@@ -103,7 +103,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         listen_fd: None,
         token_stdin: false,
         multi_sandbox: None,
-        command_timeout: None,
+        command_timeout: Some(Duration::from_millis(sandbox_protocol::limits::DEFAULT_COMMAND_TIMEOUT_MS)),
         max_sessions: DEFAULT_MAX_SESSIONS,
         max_sandboxes: DEFAULT_MAX_SANDBOXES,
         max_connections: 1024,
@@ -238,7 +238,9 @@ mod tests {
         let Parsed::Run(c) = parse(args(&[])).unwrap() else { panic!() };
         assert_eq!(c.listen.to_string(), "0.0.0.0:3000");
         assert_eq!(c.workspace, PathBuf::from("/workspace"));
-        assert_eq!(c.command_timeout, None);
+        assert_eq!(c.command_timeout, Some(Duration::from_secs(600)), "ten minutes");
+        let Parsed::Run(c) = parse(args(&["--command-timeout-ms", "0"])).unwrap() else { panic!() };
+        assert_eq!(c.command_timeout, None, "0: none");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::files::tree::remove_tree;
 use crate::names::{
     check_env, check_no_nul, check_sandbox_id, check_session_id, check_session_name, new_session_id, MAX_PATH_BYTES,
 };
-use crate::session::cancel::InFlight;
+use crate::session::in_flight::InFlight;
 use crate::session::pool::ShellPool;
 use crate::session::table::{Inserted, SessionTable};
 use crate::session::{close_all, terminate_all, Remains, Session, SessionConfig, SessionContext};
@@ -29,7 +29,7 @@ pub const VISIBLE_WORKSPACE: &str = "/workspace";
 pub struct Tenant {
     pub id: String,
     pub workspace: Workspace,
-    /// Commands that carry a `commandId`, for `POST /v1/exec/cancel`.
+    /// Its commands in flight, by id: `GET /v1/commands`, `POST /v1/exec/cancel`.
     pub in_flight: Arc<InFlight>,
     /// Its background processes: they belong to the sandbox, not to a session.
     pub processes: Processes,
@@ -56,6 +56,11 @@ impl Tenant {
             context,
             pool,
         }
+    }
+
+    /// The timeout of commands whose request and session set none (`--command-timeout-ms`).
+    pub fn default_command_timeout(&self) -> Option<Duration> {
+        self.context.default_timeout
     }
 
     /// Creates a session and waits until its shell is ready.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use sandbox_client::{
-    get_sandbox, Encoding, ExecEventType, ExecOptions, ListFilesOptions, SessionOptions, TerminalOptions,
+    get_sandbox, CommandState, Encoding, ExecEventType, ExecOptions, ListFilesOptions, SessionOptions, TerminalOptions,
 };
 use serde_json::{json, Value};
 use worker::Env;
@@ -67,6 +67,32 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     drop(dropped);
     let after_drop =
         sandbox.exec("test -e /tmp/finished && echo finished || echo stopped", ExecOptions::default()).await?;
+
+    // An exec given up while it waits its turn (here: once the sandbox lists it as queued): dropping its future
+    // cancels it, and it never runs.
+    let mut holder = sandbox.exec_stream("echo held; sleep 1", ExecOptions::default()).await?;
+    holder.next().await.transpose()?;
+    let given_up = sandbox.exec("touch /tmp/given-up", ExecOptions::default());
+    let queued = async {
+        loop {
+            let listed = sandbox.list_commands().await?;
+            if listed.iter().any(|c| c.state == CommandState::Queued) {
+                return Ok::<_, Failure>(listed);
+            }
+            worker::Delay::from(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let listed = match futures_util::future::select(std::pin::pin!(given_up), std::pin::pin!(queued)).await {
+        futures_util::future::Either::Left((answered, _)) => {
+            return Err(Failure::Worker(worker::Error::RustError(format!(
+                "the queued exec was answered: {answered:?}"
+            ))))
+        }
+        futures_util::future::Either::Right((listed, _)) => listed?,
+    };
+    while holder.next().await.transpose()?.is_some() {}
+    let after_give_up = sandbox.exec("test -e /tmp/given-up && echo ran || echo never", ExecOptions::default()).await?;
+    let listed_states: Vec<CommandState> = listed.iter().map(|c| c.state).collect();
 
     // Variables and sessions.
     let session = sandbox
@@ -131,6 +157,7 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
         "streamed": { "kinds": kinds, "exitCode": exit_code },
         "cancelled": { "first": first, "cancelled": cancel.cancelled, "exitCode": cancelled_exit },
         "afterDrop": after_drop.stdout,
+        "givenUp": { "listed": listed_states, "after": after_give_up.stdout },
         "binary": { "same": binary_back == binary, "size": binary_size.stdout },
         "env": [in_session.stdout, in_default.stdout],
         "session": { "id": again.id(), "cwd": info.cwd, "historyTotal": history.total, "listed": listed.sessions.iter().any(|s| s.id == "tour") },

@@ -11,18 +11,22 @@ use axum::Json;
 use bytes::Bytes;
 use sandbox_protocol::Ended;
 use sandbox_protocol::{
-    CancelExecRequest, CancelExecResult, Encoding, ErrorCode, ExecEvent, ExecEventType, ExecRequest, ExecResult,
+    commands_query, CancelExecRequest, CancelExecResult, CommandList, Encoding, ErrorCode, ExecEvent, ExecEventType,
+    ExecRequest, ExecResult,
 };
 use tokio::sync::mpsc;
 
+use axum::http::Uri;
+
 use super::body::JsonBody;
 use super::context::TenantCtx;
+use super::query::query;
 use crate::budget::{charged, Charge};
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
 use crate::names::{check_command_id, check_env, check_no_nul};
 use crate::output::{encode_result, ChunkEncoder};
-use crate::session::cancel::Registration;
+use crate::session::in_flight::{withdrawn, Described, Registration, Tracked};
 use crate::session::{ExecSpec, Outcome, Session, StreamItem};
 use crate::tenant::Tenant;
 
@@ -36,8 +40,8 @@ struct Prepared {
     spec: ExecSpec,
     encoding: Encoding,
     cap: usize,
-    /// Holds the `commandId` while the command is in flight.
-    registration: Option<Registration>,
+    /// Keeps the command listed (and its id taken) while it is in flight.
+    registration: Registration,
 }
 
 fn prepare(sandbox: &Tenant, req: ExecRequest) -> AgentResult<Prepared> {
@@ -57,24 +61,26 @@ fn prepare(sandbox: &Tenant, req: ExecRequest) -> AgentResult<Prepared> {
         }
         None => None,
     };
-    let (registration, cancel) = match req.command_id.as_deref() {
-        Some(id) => {
-            check_command_id(id).map_err(AgentError::invalid)?;
-            let (registration, signal) = sandbox
-                .in_flight
-                .register(id)
-                .ok_or_else(|| AgentError::invalid(format!("commandId {id} is in use by a command in flight")))?;
-            (Some(registration), Some(signal))
-        }
-        None => (None, None),
-    };
+    if let Some(id) = req.command_id.as_deref() {
+        check_command_id(id).map_err(AgentError::invalid)?;
+    }
+    let timeout = req.timeout.map(Duration::from_millis);
+    // The timeout it will run with, as the session's actor decides it (0: none).
+    let effective = timeout.or(session.command_timeout).or(sandbox.default_command_timeout()).filter(|t| !t.is_zero());
+    let what = Described { session_id: &session.id, command: &req.command, timeout: effective };
+    let (registration, tracked) = sandbox.in_flight.register(req.command_id.as_deref(), what).ok_or_else(|| {
+        AgentError::invalid(format!(
+            "commandId {} is in use by a command in flight",
+            req.command_id.unwrap_or_default()
+        ))
+    })?;
     let spec = ExecSpec {
         command: req.command,
         env,
         cwd,
-        timeout: req.timeout.map(Duration::from_millis),
+        timeout,
         internal: false,
-        cancel,
+        tracked: Some(tracked),
         request_id: super::trace::current(),
     };
     Ok(Prepared { session, spec, encoding: req.encoding.unwrap_or_default(), cap: cap as usize, registration })
@@ -85,6 +91,7 @@ pub async fn exec(TenantCtx(sandbox): TenantCtx, JsonBody(req, _held): JsonBody<
     let command = spec.command.clone();
     // Dropping this future (the client went away) drops the reply channel, which kills the command.
     let collected = session.exec(spec, cap).await?;
+    let command_id = registration.id().to_string();
     drop(registration);
     let truncated = collected.stdout.truncated() || collected.stderr.truncated();
     if truncated {
@@ -94,6 +101,7 @@ pub async fn exec(TenantCtx(sandbox): TenantCtx, JsonBody(req, _held): JsonBody<
         stdout: encode_result(collected.stdout.into_bytes(), encoding),
         stderr: encode_result(collected.stderr.into_bytes(), encoding),
         truncated,
+        command_id: Some(command_id),
         ..result(&collected.outcome, command, &session.id, encoding)
     };
     Ok(written(&result, collected.charge))
@@ -121,6 +129,7 @@ fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encodi
         timed_out: outcome.ended == Ended::TimedOut,
         truncated: false,
         encoding,
+        command_id: None,
     }
 }
 
@@ -130,10 +139,12 @@ pub async fn stream(
 ) -> AgentResult<Response> {
     let Prepared { session, spec, encoding, registration, .. } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
+    let tracked = spec.tracked.clone();
     let items = session.exec_stream(spec)?;
     let events = EventWriter {
         items,
-        _registration: registration,
+        registration,
+        tracked,
         command,
         session_id: session.id.clone(),
         stdout: ChunkEncoder::new(encoding),
@@ -153,11 +164,19 @@ pub async fn cancel(
     Json(CancelExecResult { success: true, command_id: req.command_id, cancelled })
 }
 
+/// `GET /v1/commands` (`?sessionId=`): the sandbox's commands in flight, oldest first.
+pub async fn list(TenantCtx(sandbox): TenantCtx, uri: Uri) -> Json<CommandList> {
+    let session = query(&uri, commands_query::SESSION_ID);
+    Json(CommandList { success: true, commands: sandbox.in_flight.list(session.as_deref()) })
+}
+
 /// Turns a command's stream items into server-sent event frames.
 struct EventWriter {
     items: mpsc::Receiver<StreamItem>,
-    /// Keeps the `commandId` while the stream lasts.
-    _registration: Option<Registration>,
+    /// Keeps the command listed (and its id taken) while the stream lasts.
+    registration: Registration,
+    /// Its entry, to end the stream at once when a cancel withdraws the command from its queue.
+    tracked: Option<Tracked>,
     command: String,
     session_id: String,
     stdout: ChunkEncoder,
@@ -172,17 +191,26 @@ impl super::sse::Frames for EventWriter {
             return None;
         }
         loop {
-            let Some(item) = self.items.recv().await else {
+            let item = tokio::select! {
+                biased;
+                item = self.items.recv() => item,
+                () = withdrawn(&mut self.tracked) => {
+                    // Cancelled while it waited its turn: it never runs, and its caller learns so now.
+                    crate::metrics::METRICS.command_ended(Ended::Cancelled);
+                    let outcome = Outcome::withdrawn();
+                    let mut out = self.start_frame(outcome.started_at).to_vec();
+                    out.extend_from_slice(&self.complete_frame(&outcome));
+                    self.ended = true;
+                    return Some(Bytes::from(out));
+                }
+            };
+            let Some(item) = item else {
                 self.ended = true;
                 let err = AgentError::new(ErrorCode::SessionNotFound, "the session ended before the command finished");
                 return Some(self.error(err));
             };
             let frame = match item {
-                StreamItem::Start(at) => frame(&ExecEvent {
-                    command: Some(self.command.clone()),
-                    session_id: Some(self.session_id.clone()),
-                    ..event(ExecEventType::Start, iso(at))
-                }),
+                StreamItem::Start(at) => self.start_frame(at),
                 StreamItem::Stdout(bytes) => match self.stdout.push(&bytes) {
                     Some(data) => data_frame(ExecEventType::Stdout, data),
                     None => continue,
@@ -200,13 +228,7 @@ impl super::sse::Frames for EventWriter {
                     if let Some(data) = self.stderr.finish() {
                         out.extend_from_slice(&data_frame(ExecEventType::Stderr, data));
                     }
-                    let result = result(&outcome, self.command.clone(), &self.session_id, self.encoding);
-                    out.extend_from_slice(&frame(&ExecEvent {
-                        exit_code: Some(outcome.exit_code),
-                        session_id: Some(self.session_id.clone()),
-                        result: Some(result),
-                        ..event(ExecEventType::Complete, iso_now())
-                    }));
+                    out.extend_from_slice(&self.complete_frame(&outcome));
                     Bytes::from(out)
                 }
                 StreamItem::Failed(err) => {
@@ -220,6 +242,28 @@ impl super::sse::Frames for EventWriter {
 }
 
 impl EventWriter {
+    fn start_frame(&self, at: std::time::SystemTime) -> Bytes {
+        frame(&ExecEvent {
+            command: Some(self.command.clone()),
+            session_id: Some(self.session_id.clone()),
+            command_id: Some(self.registration.id().to_string()),
+            ..event(ExecEventType::Start, iso(at))
+        })
+    }
+
+    fn complete_frame(&self, outcome: &Outcome) -> Bytes {
+        let result = ExecResult {
+            command_id: Some(self.registration.id().to_string()),
+            ..result(outcome, self.command.clone(), &self.session_id, self.encoding)
+        };
+        frame(&ExecEvent {
+            exit_code: Some(outcome.exit_code),
+            session_id: Some(self.session_id.clone()),
+            result: Some(result),
+            ..event(ExecEventType::Complete, iso_now())
+        })
+    }
+
     fn error(&self, err: AgentError) -> Bytes {
         frame(&ExecEvent {
             error: Some(err.body()),
@@ -239,6 +283,7 @@ fn event(kind: ExecEventType, timestamp: String) -> ExecEvent {
         result: None,
         error: None,
         session_id: None,
+        command_id: None,
     }
 }
 

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::EXEC, post(exec::exec))
         .route(routes::EXEC_STREAM, post(exec::stream))
         .route(routes::EXEC_CANCEL, post(exec::cancel))
+        .route(routes::COMMANDS, get(exec::list))
         .route(routes::FILES_LIST, post(files::list))
         .route(routes::FILES_WRITE, post(files::write))
         .route(routes::FILES_READ, post(files::read))

@@ -9,7 +9,7 @@
 use axum::http::{header::UPGRADE, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sandbox_protocol::{routes, ErrorCode, ProcessList, PtyList, SessionList};
+use sandbox_protocol::{routes, CommandList, ErrorCode, ProcessList, PtyList, SessionList};
 
 use crate::error::AgentError;
 
@@ -26,6 +26,7 @@ pub fn answer(id: &str, path: &str) -> Response {
         routes::SESSIONS => Json(SessionList { success: true, sessions: Vec::new(), count: 0 }).into_response(),
         routes::PROCESSES => Json(ProcessList { success: true, processes: Vec::new(), count: 0 }).into_response(),
         routes::PTYS => Json(PtyList { success: true, ptys: Vec::new(), count: 0 }).into_response(),
+        routes::COMMANDS => Json(CommandList { success: true, commands: Vec::new() }).into_response(),
         p if p.starts_with("/v1/processes/") => {
             AgentError::new(ErrorCode::ProcessNotFound, format!("no such process: {gone}")).into_response()
         }

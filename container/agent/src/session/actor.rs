@@ -135,7 +135,8 @@ impl Actor {
             return;
         }
         let started_at = SystemTime::now();
-        if spec.cancel.as_ref().is_some_and(|c| *c.borrow()) {
+        // Cancelled, or withdrawn by its cancel, while it waited its turn; otherwise it is taken to run now.
+        if spec.tracked.as_ref().is_some_and(|t| *t.signal.borrow() || !t.try_begin()) {
             // Cancelled while it waited its turn: it never starts.
             let soon = Some(Instant::now() + escalation::GRACE);
             sink.start(started_at, soon, &mut None).await;
@@ -149,7 +150,7 @@ impl Actor {
         self.session.began();
         let timeout = spec.timeout.or(self.session.command_timeout).or(self.context.default_timeout);
         let deadline = timeout.filter(|t| !t.is_zero()).map(|t| t0 + t);
-        let mut cancel = spec.cancel.clone();
+        let mut cancel = spec.tracked.as_ref().map(|t| t.signal.clone());
         let ran = match self.start_command(&spec).await {
             Ok(running) => {
                 sink.start(started_at, deadline, &mut cancel).await;

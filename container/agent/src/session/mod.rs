@@ -4,12 +4,12 @@
 //! Reading a session's state (cwd, status, history) never waits for its running command.
 
 mod actor;
-pub mod cancel;
 mod collector;
 pub mod control;
 mod drive;
 mod escalation;
 mod history;
+pub mod in_flight;
 mod kill_report;
 pub mod pool;
 pub mod script;
@@ -78,8 +78,9 @@ pub struct ExecSpec {
     pub timeout: Option<Duration>,
     /// Sent by the agent itself (`setEnvVars`): kept out of the session's history.
     pub internal: bool,
-    /// Raised by `POST /v1/exec/cancel`: the command stops (or never starts) with exit code 130.
-    pub cancel: Option<cancel::CancelSignal>,
+    /// Its entry among the sandbox's commands in flight: raised by `POST /v1/exec/cancel`, the command stops (or
+    /// never starts) with exit code 130; told when it begins to run.
+    pub tracked: Option<in_flight::Tracked>,
     /// The request that sent it, for the log lines of its run (which happen in the session's own task).
     pub request_id: Option<String>,
 }
@@ -100,6 +101,25 @@ pub struct Collected {
     pub stderr: Capture,
     /// The output's charge to the memory budget: hold it until the result made of it is sent.
     pub charge: Option<Charge>,
+}
+
+impl Collected {
+    /// A command cancelled while it waited its turn: it never ran.
+    pub fn withdrawn() -> Collected {
+        Collected { outcome: Outcome::withdrawn(), stdout: Capture::new(0), stderr: Capture::new(0), charge: None }
+    }
+}
+
+impl Outcome {
+    /// A command cancelled while it waited its turn (exit code 130, `cancelled`, no time run).
+    pub fn withdrawn() -> Outcome {
+        Outcome {
+            exit_code: escalation::EXIT_CANCELLED,
+            ended: sandbox_protocol::Ended::Cancelled,
+            started_at: SystemTime::now(),
+            duration: Duration::ZERO,
+        }
+    }
 }
 
 /// What a streamed command sends, in order: `Start`, output chunks, then `Done` or `Failed`.
@@ -179,9 +199,17 @@ impl Session {
     /// Runs a command and returns its buffered output, each stream capped at `cap` bytes.
     pub async fn exec(&self, spec: ExecSpec, cap: usize) -> AgentResult<Collected> {
         let (reply, result) = oneshot::channel();
+        let mut tracked = spec.tracked.clone();
         let sink = Sink::Collect { output: Collector::new(cap, Some(&self.budget)), reply };
         self.submit(Job { spec, sink })?;
-        result.await.map_err(|_| self.gone())?
+        tokio::select! {
+            biased;
+            collected = result => collected.map_err(|_| self.gone())?,
+            () = in_flight::withdrawn(&mut tracked) => {
+                crate::metrics::METRICS.command_ended(sandbox_protocol::Ended::Cancelled);
+                Ok(Collected::withdrawn())
+            }
+        }
     }
 
     /// Exports (or, for `None`, unsets) variables in the session's shell, after the commands queued before.

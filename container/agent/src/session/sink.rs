@@ -8,9 +8,9 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use super::cancel::{cancelled, CancelSignal};
 use super::collector::Pushed;
 use super::escalation::StopReason;
+use super::in_flight::{cancelled, CancelSignal};
 use super::{Collected, Outcome, Sink, StreamItem};
 use crate::error::AgentError;
 use crate::metrics::METRICS;

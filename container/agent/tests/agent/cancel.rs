@@ -41,11 +41,15 @@ async fn a_queued_command_that_is_cancelled_never_starts() {
     // Cancelled as soon as the agent knows the id (the command is then queued behind the blocker).
     let cancel = async || other.post("/v1/exec/cancel", json!({"commandId": "q"})).await.json()["cancelled"] == true;
     assert!(eventually_async(Duration::from_secs(10), cancel).await);
-    open_gate(&agent.dir, "go");
+    // Answered at once, while the blocker still runs: withdrawn from the queue, it will never run.
     let queued = queued.await.unwrap();
     assert_eq!(queued["exitCode"], 130);
     assert_eq!(queued["ended"], "cancelled", "cancelled before it started");
+    assert!(!blocker.is_finished());
+    open_gate(&agent.dir, "go");
     blocker.await.unwrap();
+    let next = other.run(None, "echo next").await;
+    assert_eq!(next["stdout"], "next", "the session runs on");
     assert!(!agent.dir.join("ran").exists());
 }
 

@@ -8,6 +8,7 @@ mod support;
 mod background;
 mod bad_input;
 mod cancel;
+mod commands;
 mod concurrency;
 mod connections;
 mod destroy_race;
