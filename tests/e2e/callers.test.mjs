@@ -80,8 +80,14 @@ for (const name of ['js-caller', 'rust-caller']) {
       assert.deepEqual(left, [], 'the example ends its sessions');
     });
 
-    test('a session with cleanup: after deleteSession its calls fail with SESSION_NOT_FOUND', async () => {
-      const { sessionId, after } = await run(base, 'session-cleanup');
+    test('a session with cleanup: npm install and npm test run; after deleteSession its calls fail with SESSION_NOT_FOUND', async () => {
+      // The project the docs' example works on (offline: no registry is reached).
+      await sandbox().writeFile('/tmp/session/package.json', JSON.stringify({ name: 'work', version: '1.0.0', scripts: { test: 'echo tests pass' } }));
+      await sandbox().writeFile('/tmp/session/.npmrc', 'offline=true\naudit=false\nfund=false\n');
+      const { sessionId, after, npm, tested } = await run(base, 'session-cleanup');
+      // npm is in the image as it is on the host a local sandbox sees (/usr): the docs' code works deployed too.
+      assert.deepEqual(npm, [0, 0], tested);
+      assert.match(tested, /tests pass/);
       assert.deepEqual(after, { code: 'SESSION_NOT_FOUND', status: 404 });
       await assert.rejects(sandbox().getSession(sessionId), { code: 'SESSION_NOT_FOUND' });
     });

@@ -76,10 +76,11 @@ const examples = {
       cwd: '/tmp/session'
     });
 
+    let installed, tested;
     try {
       // Do work in session
-      await session.exec('npm install');
-      await session.exec('npm test');
+      installed = await session.exec('npm install');
+      tested = await session.exec('npm test');
     } finally {
       // Cleanup
       await sandbox.deleteSession(session.id);
@@ -89,7 +90,7 @@ const examples = {
       (result) => ({ stdout: result.stdout }),
       (error) => ({ code: error.code, status: error.status }),
     );
-    return { sessionId: session.id, after };
+    return { sessionId: session.id, after, npm: [installed.exitCode, tested.exitCode], tested: tested.stdout };
   },
 
   // "The sandbox automatically creates a default session for non-session methods"

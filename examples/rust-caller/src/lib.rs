@@ -203,19 +203,25 @@ async fn session_cleanup(env: &Env) -> std::result::Result<Value, Failure> {
 
     // Do work in session (Rust has no `finally`: the cleanup runs whatever the work returned)
     let work = async {
-        session.exec("npm install", ExecOptions::default()).await?;
-        session.exec("npm test", ExecOptions::default()).await
+        let installed = session.exec("npm install", ExecOptions::default()).await?;
+        let tested = session.exec("npm test", ExecOptions::default()).await?;
+        Ok::<_, Error>((installed, tested))
     }
     .await;
     // Cleanup
     sandbox.delete_session(session.id()).await?;
-    work?;
+    let (installed, tested) = work?;
 
     let after = match session.exec("echo still here", ExecOptions::default()).await {
         Ok(result) => json!({ "stdout": result.stdout }),
         Err(e) => json!({ "code": e.code().map(|c| c.as_str()), "status": e.status() }),
     };
-    Ok(json!({ "sessionId": session.id(), "after": after }))
+    Ok(json!({
+        "sessionId": session.id(),
+        "after": after,
+        "npm": [installed.exit_code, tested.exit_code],
+        "tested": tested.stdout,
+    }))
 }
 
 /// "The sandbox automatically creates a default session for non-session methods"
