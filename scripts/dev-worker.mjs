@@ -5,7 +5,21 @@
 //   node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N]
 //
 // Stops (and disposes of the Worker) on SIGINT or SIGTERM.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
 import { unstable_startWorker } from 'wrangler';
+
+/// The dev registry a plain `wrangler dev` uses, so that a caller Worker of the user's finds this one (wrangler's
+/// API uses none unless given one): WRANGLER_REGISTRY_PATH, else `registry` in wrangler's global config folder
+/// (`~/.wrangler` where it exists, else `$XDG_CONFIG_HOME/.wrangler` or `~/.config/.wrangler`), as its CLI decides.
+function devRegistry() {
+  if (process.env.WRANGLER_REGISTRY_PATH) return process.env.WRANGLER_REGISTRY_PATH;
+  const legacy = join(homedir(), '.wrangler');
+  const config = existsSync(legacy) ? legacy : join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), '.wrangler');
+  return join(config, 'registry');
+}
 
 const args = process.argv.slice(2);
 const options = { vars: {} };
@@ -35,7 +49,7 @@ const worker = await unstable_startWorker({
     server: { hostname: '127.0.0.1', port: options.port },
     inspector: options.inspectorPort ? { hostname: '127.0.0.1', port: options.inspectorPort } : false,
     persist: options.persist,
-    registry: process.env.WRANGLER_REGISTRY_PATH,
+    registry: devRegistry(),
     enableContainers: false,
     watch: false,
   },

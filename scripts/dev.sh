@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 
 port="${PORT:-8787}"
 agent_port="${AGENT_PORT:-3000}"
+# Where the local stack keeps its sandboxes' folders and wrangler's state (SANDBOX_STATE_DIR: another stack's).
+state="$(realpath -m "${SANDBOX_STATE_DIR:-.state}")"
 # No inspector unless asked for (INSPECTOR_PORT): its protocol runs code in the Worker with its variables.
 inspector="${INSPECTOR_PORT:-}"
 examples=false
@@ -50,8 +52,10 @@ TXT
   exit
 fi
 cargo build --release --locked -p sandbox-agent
-mkdir -p .state/sandboxes .state/registry
-export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false WRANGLER_REGISTRY_PATH="$PWD/.state/registry"
+mkdir -p "$state/sandboxes"
+# wrangler's default dev registry: a caller Worker of the user's, run with plain `wrangler dev` anywhere on this
+# machine, finds `sandbox-rs` through it (README, "Calling it from another Worker").
+export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 confinement=()
 # (The agent's own probe: user and network namespaces, as an unprivileged uid of its jails' range when root.)
 as_jail=()
@@ -65,7 +69,7 @@ fi
 # The agent answers only the Worker, not whatever else runs on this machine (a jail has a loopback of its own).
 agent_token="agent-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 SANDBOX_AGENT_TOKEN="$agent_token" ./target/release/sandbox-agent --listen "127.0.0.1:${agent_port}" \
-  --multi-sandbox .state/sandboxes "${confinement[@]}" &
+  --multi-sandbox "$state/sandboxes" "${confinement[@]}" &
 pids=("$!")
 # Every process started here stops with the script: on Ctrl-C, on SIGTERM, or when one of them ends.
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
@@ -79,7 +83,7 @@ if $examples; then
     # Through wrangler's API, without an inspector (a caller's would drive the sandboxes through its binding);
     # with INSPECTOR_PORT, each its own port next to the sandbox Worker's.
     (cd "examples/$example" && exec node ../../scripts/dev-worker.mjs --port "$((port + n))" \
-      --persist-to ../../.state/wrangler-callers ${inspector:+--inspector-port "$((inspector + n))"}) &
+      --persist-to "$state/wrangler-callers" ${inspector:+--inspector-port "$((inspector + n))"}) &
     pids+=("$!")
   done
 fi
@@ -102,7 +106,7 @@ fi
 echo
 # In the background, so that a signal to this script is handled at once (bash holds traps while a foreground
 # command runs).
-node scripts/dev-worker.mjs --port "$port" --persist-to .state/wrangler ${inspector:+--inspector-port "$inspector"} \
+node scripts/dev-worker.mjs --port "$port" --persist-to "$state/wrangler" ${inspector:+--inspector-port "$inspector"} \
   --var "SANDBOX_AGENT_URL:http://127.0.0.1:${agent_port}" --var "SANDBOX_AGENT_TOKEN:${agent_token}" \
   --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
 pids+=("$!")

@@ -14,4 +14,16 @@ echo "lint: cargo clippy (the Worker for wasm32)"
 cargo clippy -p sandbox-rs --target wasm32-unknown-unknown --locked --quiet -- -D warnings
 echo "lint: tsc --noEmit (the JS client; its public types are checked against a build by tests/types)"
 node_modules/.bin/tsc -p clients/js/tsconfig.json --noEmit
+# The client's build is committed (a caller installs the package from a clone, with nothing to build): it must be
+# what the sources compile to.
+echo "lint: clients/js/dist is the build of clients/js/src (npm run build:client writes it)"
+built=$(mktemp -d)
+node_modules/.bin/tsc -p clients/js/tsconfig.json --outDir "$built"
+if ! diff -r "$built" clients/js/dist >/dev/null; then
+  diff -r "$built" clients/js/dist | head -20 >&2
+  rm -rf "$built"
+  echo "lint: clients/js/dist differs from its sources: run npm run build:client and commit it" >&2
+  exit 1
+fi
+rm -rf "$built"
 echo "lint: clean"

@@ -23,7 +23,7 @@ export function freePort() {
   });
 }
 
-async function waitFor(url, headers, limitMs, child) {
+export async function waitFor(url, headers, limitMs, child) {
   const deadline = Date.now() + limitMs;
   for (;;) {
     if (child && child.exitCode !== null) throw new Error(`${url}: the server exited (code ${child.exitCode}) before it answered`);
@@ -120,8 +120,20 @@ function stop(child) {
 }
 
 /// `wrangler dev` of the Worker configured in `cwd`, on `port`, its own process group; `registry` is the dev
-/// registry folder through which Workers in separate `wrangler dev` processes reach each other's service bindings.
-function wranglerDev({ cwd, port, registry, persist, args = [] }) {
+/// registry folder through which Workers in separate `wrangler dev` processes reach each other's service bindings
+/// (`{ home }` instead: wrangler's default registry, with `home` as the user's home and config folder).
+export function wranglerDev({ cwd, port, registry, persist, args = [] }) {
+  // (The Rust toolchain stays where it is: the Worker's build runs cargo through rustup.)
+  const realHome = process.env.HOME ?? '/root';
+  const where = typeof registry === 'string'
+    ? { WRANGLER_REGISTRY_PATH: registry }
+    : {
+      HOME: registry.home,
+      XDG_CONFIG_HOME: join(registry.home, '.config'),
+      WRANGLER_REGISTRY_PATH: undefined,
+      RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
+      CARGO_HOME: process.env.CARGO_HOME ?? join(realHome, '.cargo'),
+    };
   return spawn(
     join(root, 'node_modules/.bin/wrangler'),
     [
@@ -132,15 +144,19 @@ function wranglerDev({ cwd, port, registry, persist, args = [] }) {
       cwd,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: {
-        ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: 'true',
-        WRANGLER_REGISTRY_PATH: registry,
+        ...withoutUndefined({ ...process.env, ...where }), CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false',
+        CI: 'true',
       },
       detached: true,
     },
   );
 }
 
-function stopGroup(child) {
+function withoutUndefined(env) {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
+}
+
+export function stopGroup(child) {
   return new Promise((ok) => {
     if (child.exitCode !== null) return ok();
     child.once('exit', () => ok());
@@ -183,9 +199,10 @@ async function startRelay(agentPort) {
 /// With SANDBOX_E2E_STACK=containers there is no host agent and no relay (`agent` and `relay` are undefined);
 /// `vars` adds Worker variables, `config` names another wrangler configuration (a test Worker of the same code),
 /// and the first `wrangler dev` builds the image (minutes; later ones hit the cache).
-export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {}, config, agentArgs = [] } = {}) {
+export async function startStack({ token, profile = 'debug', relay: withRelay = false, vars: extra = {}, config, agentArgs = [], home } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
-  const registry = join(dir, 'registry');
+  // With `home`, wrangler's default registry under that home, as a user's `npm run dev` and `wrangler dev` share it.
+  const registry = home ? { home } : join(dir, 'registry');
   let agent = containers ? undefined : await startAgent(join(dir, 'sandboxes'), undefined, profile, agentArgs);
   const relay = withRelay && !containers ? await startRelay(() => agent.port) : undefined;
   const port = await freePort();
@@ -203,7 +220,15 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
   const callers = [];
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, containers ? 900_000 : 120_000, wrangler);
+  try {
+    await waitFor(`${base}/v1/health`, token ? { authorization: `Bearer ${token}` } : {}, containers ? 900_000 : 120_000, wrangler);
+  } catch (error) {
+    // Nothing started here outlives a stack that did not come up (its output would hold the test run open).
+    await stopGroup(wrangler);
+    await relay?.stop();
+    await agent?.stop();
+    throw error;
+  }
   return {
     base,
     relay,
@@ -286,12 +311,12 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   };
 }
 
-/// A WebSocket to `path` of the Worker at `base` (Node 20 has no WebSocket client: the few frames a terminal needs,
-/// spoken here): `send(text, opcode)` sends (binary by default), `text()` waits for the next text message as JSON,
-/// `until(needle)` reads binary messages until they hold `needle`. `refused` and `body` when there was no upgrade.
 /// How long a WebSocket handshake may take: a container's first start included.
 const UPGRADE_DEADLINE_MS = 60_000;
 
+/// A WebSocket to `path` of the Worker at `base` (Node 20 has no WebSocket client: the few frames a terminal needs,
+/// spoken here): `send(text, opcode)` sends (binary by default), `text()` waits for the next text message as JSON,
+/// `until(needle)` reads binary messages until they hold `needle`. `refused` and `body` when there was no upgrade.
 export function openWebSocket(base, path, headers = {}) {
   const { port } = new URL(base);
   const upgrade = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers };

@@ -1,0 +1,7 @@
+// The JavaScript client of sandbox-rs: `getSandbox` and the SDK's methods over a service binding or a URL.
+export { getSandbox, Sandbox } from './sandbox.js';
+export { ExecutionSession } from './session.js';
+export { Process } from './processes.js';
+export { parseSSEStream } from './sse.js';
+export { LIMITS } from './protocol.js';
+export { ContainerUnavailableError, FileNotFoundError, ProcessNotFoundError, SandboxError, SessionAlreadyExistsError, SessionNotFoundError, UnauthorizedError, ValidationError, } from './errors.js';

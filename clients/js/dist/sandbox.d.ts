@@ -1,0 +1,59 @@
+import { ExecutionSession } from './session.js';
+import { Operations } from './operations.js';
+import { Transport, type SandboxBinding } from './transport.js';
+import type { DestroyResult, ExposedPort, PtyInfo, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, TerminalKillResult } from './types.js';
+import type * as wire from './wire.js';
+export interface SandboxOptions {
+    /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
+    token?: string;
+    /** Lower-case the id first, as the SDK's `normalizeId` does. */
+    normalizeId?: boolean;
+    /**
+     * The SDK's; only `false` (the default) is taken. A sandbox stops after the sandbox Worker's `SANDBOX_SLEEP_AFTER`
+     * without calls (a call in flight, a stream or a terminal included, keeps it awake); `true` is refused.
+     */
+    keepAlive?: false;
+    /** The SDK's; refused here: the idle time is the sandbox Worker's `SANDBOX_SLEEP_AFTER` (default `10m`). */
+    sleepAfter?: never;
+}
+/**
+ * The sandbox named `id` (1-63 characters, DNS-label rules), reached through `binding`: a service binding to the
+ * sandbox Worker (`env.SANDBOX`) or `{ url, token? }`. Nothing is sent until the first call; the sandbox and its
+ * default session come into being then.
+ */
+export declare function getSandbox(binding: SandboxBinding, id: string, options?: SandboxOptions): Sandbox;
+/** A sandbox. Its command, file and variable methods run in its default session. */
+export declare class Sandbox extends Operations {
+    readonly id: string;
+    /** @internal Made by `getSandbox`. */
+    constructor(transport: Transport, id: string);
+    /** Creates a session: an isolated shell with its own variables, directory and history. */
+    createSession(options?: SessionOptions): Promise<ExecutionSession>;
+    /** An existing session; rejects with `SessionNotFoundError` when there is none with that id. */
+    getSession(sessionId: string): Promise<ExecutionSession>;
+    listSessions(): Promise<SessionList>;
+    /** Ends the session's shell and every process it started; its later calls fail with `SESSION_NOT_FOUND`. */
+    deleteSession(sessionId: string): Promise<SessionDeleteResult>;
+    /**
+     * Serves `port` of the sandbox to browsers at a preview URL (`{port}-{id}-{token}.<preview host>`, the token
+     * random). Exposing it again keeps its URL; it lasts until `unexposePort` or `destroy`.
+     */
+    exposePort(port: number, options?: {
+        name?: string;
+        hostname?: string;
+    }): Promise<ExposedPort>;
+    /** Stops serving the port: its preview URL answers 404 from then on. */
+    unexposePort(port: number): Promise<wire.UnexposePortResult>;
+    getExposedPorts(): Promise<ExposedPort[]>;
+    /** Whether the sandbox's container runs, and in which mode. */
+    /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
+    listTerminals(): Promise<PtyInfo[]>;
+    /**
+     * Ends a terminal and everything started in it; its viewers get `exit`. Rejects with `PTY_NOT_FOUND` when there
+     * is none.
+     */
+    killTerminal(ptyId: string): Promise<TerminalKillResult>;
+    status(): Promise<SandboxStatus>;
+    /** Ends every session and process, stops the container and forgets the sandbox's state. */
+    destroy(): Promise<DestroyResult>;
+}

@@ -1,0 +1,101 @@
+// `getSandbox` and `Sandbox`: one sandbox by id, its default session's methods, its sessions, and its end.
+import { ExecutionSession } from './session.js';
+import { ValidationError } from './errors.js';
+import { Operations } from './operations.js';
+import { ROUTES } from './protocol.js';
+import { Transport, withId } from './transport.js';
+/** The SDK options `getSandbox` refuses, with why. */
+const REFUSED = {
+    keepAlive: (v) => (v ? 'keepAlive: true is not supported: a sandbox sleeps after SANDBOX_SLEEP_AFTER without calls (a call, stream or terminal in flight keeps it awake); set that variable of the sandbox Worker instead' : undefined),
+    sleepAfter: () => 'sleepAfter is not supported per sandbox: set SANDBOX_SLEEP_AFTER on the sandbox Worker (default 10m)',
+    baseUrl: () => 'baseUrl is not supported: preview URLs are under the sandbox Worker\'s SANDBOX_PREVIEW_HOST',
+    containerTimeouts: () => 'containerTimeouts is not supported: the sandbox Worker waits for its container itself',
+};
+const TAKEN = new Set(['token', 'normalizeId']);
+function checkOptions(options) {
+    for (const [name, value] of Object.entries(options)) {
+        if (value === undefined || TAKEN.has(name))
+            continue;
+        const why = REFUSED[name] ? REFUSED[name](value) : `getSandbox: unknown option ${JSON.stringify(name)} (it takes token, normalizeId)`;
+        if (why !== undefined)
+            throw new ValidationError('VALIDATION_FAILED', why, 400);
+    }
+}
+/**
+ * The sandbox named `id` (1-63 characters, DNS-label rules), reached through `binding`: a service binding to the
+ * sandbox Worker (`env.SANDBOX`) or `{ url, token? }`. Nothing is sent until the first call; the sandbox and its
+ * default session come into being then.
+ */
+export function getSandbox(binding, id, options = {}) {
+    checkOptions(options);
+    const sandboxId = options.normalizeId ? id.toLowerCase() : id;
+    return new Sandbox(new Transport(binding, sandboxId, options.token), sandboxId);
+}
+/** A sandbox. Its command, file and variable methods run in its default session. */
+export class Sandbox extends Operations {
+    id;
+    /** @internal Made by `getSandbox`. */
+    constructor(transport, id) {
+        super(transport, undefined);
+        this.id = id;
+    }
+    /** Creates a session: an isolated shell with its own variables, directory and history. */
+    async createSession(options = {}) {
+        const info = await this.transport.call('POST', ROUTES.sessions, options);
+        return new ExecutionSession(this.transport, info.id);
+    }
+    /** An existing session; rejects with `SessionNotFoundError` when there is none with that id. */
+    async getSession(sessionId) {
+        const info = await this.transport.call('GET', withId(ROUTES.session, sessionId));
+        return new ExecutionSession(this.transport, info.id);
+    }
+    listSessions() {
+        return this.transport.call('GET', ROUTES.sessions);
+    }
+    /** Ends the session's shell and every process it started; its later calls fail with `SESSION_NOT_FOUND`. */
+    async deleteSession(sessionId) {
+        const result = await this.transport.call('DELETE', withId(ROUTES.session, sessionId));
+        return { success: result.success, sessionId: result.id, timestamp: result.timestamp };
+    }
+    /**
+     * Serves `port` of the sandbox to browsers at a preview URL (`{port}-{id}-{token}.<preview host>`, the token
+     * random). Exposing it again keeps its URL; it lasts until `unexposePort` or `destroy`.
+     */
+    exposePort(port, options = {}) {
+        const body = { port };
+        if (options.name !== undefined)
+            body.name = options.name;
+        // The SDK's: the domain the caller expects the URL under; refused unless it is the one previews are served under.
+        if (options.hostname !== undefined)
+            body.hostname = options.hostname;
+        return this.transport.call('POST', ROUTES.ports, body);
+    }
+    /** Stops serving the port: its preview URL answers 404 from then on. */
+    unexposePort(port) {
+        return this.transport.call('DELETE', withId(ROUTES.port, String(port)));
+    }
+    async getExposedPorts() {
+        return (await this.transport.call('GET', ROUTES.ports)).ports;
+    }
+    /** Whether the sandbox's container runs, and in which mode. */
+    /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
+    async listTerminals() {
+        const list = await this.transport.call('GET', ROUTES.ptys);
+        return list.ptys;
+    }
+    /**
+     * Ends a terminal and everything started in it; its viewers get `exit`. Rejects with `PTY_NOT_FOUND` when there
+     * is none.
+     */
+    async killTerminal(ptyId) {
+        const result = await this.transport.call('DELETE', withId(ROUTES.ptyOne, ptyId));
+        return { success: result.success, ptyId: result.id, timestamp: result.timestamp };
+    }
+    status() {
+        return this.transport.call('GET', ROUTES.sandbox);
+    }
+    /** Ends every session and process, stops the container and forgets the sandbox's state. */
+    destroy() {
+        return this.transport.call('DELETE', ROUTES.sandbox);
+    }
+}

@@ -1,0 +1,30 @@
+/** An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session `..`
+ * would address the sandbox itself). */
+export declare function idSegment(id: string): string;
+/** A route of the protocol (`ROUTES`) with its session id filled in. */
+export declare function withId(route: string, id: string): string;
+/** A service binding to the sandbox Worker, or anything else with its `fetch`. */
+export interface Fetcher {
+    fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+}
+/** The sandbox Worker by URL, for callers outside Cloudflare. */
+export interface RemoteEndpoint {
+    /** The Worker's origin, for example `https://sandbox.example.com` or `http://127.0.0.1:8787`. */
+    url: string;
+    /** Sent as `Authorization: Bearer <token>` when the Worker has `SANDBOX_API_TOKEN` set. */
+    token?: string;
+}
+export type SandboxBinding = Fetcher | RemoteEndpoint;
+export declare class Transport {
+    #private;
+    constructor(binding: SandboxBinding, sandboxId: string, token?: string);
+    /** Sends a call and returns its JSON result; a non-2xx answer is thrown as a `SandboxError`. */
+    call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
+    /** Sends a call and returns the response once it is known to be a success (its body unread). */
+    open(method: string, path: string, body?: unknown, signal?: AbortSignal, extra?: Record<string, string>): Promise<Response>;
+}
+/**
+ * Asks for a WebSocket at `path` (Workers runtime: the answer is a `101` carrying `webSocket`). A refusal is thrown
+ * as a `SandboxError`, as for any call.
+ */
+export declare function upgrade(transport: Transport, path: string, headers?: Record<string, string>): Promise<Response>;

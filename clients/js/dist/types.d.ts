@@ -1,0 +1,276 @@
+/** How output and file contents are carried: text, or the exact bytes as base64. */
+export type Encoding = 'utf-8' | 'utf8' | 'base64';
+/**
+ * Variables for a command or a session. A `null` value unsets the variable; an `undefined` value is skipped, as in
+ * the SDK.
+ */
+export type EnvVars = Record<string, string | null | undefined>;
+export interface ExecOptions {
+    /** Milliseconds; the command's whole process tree is killed when it passes. `0`: no timeout. */
+    timeout?: number;
+    /** For this command only; the session's own values are back afterwards. */
+    env?: EnvVars;
+    /** Working directory for this command only. */
+    cwd?: string;
+    /** `utf-8` (default: invalid bytes replaced, one trailing newline removed) or `base64` (exact bytes). */
+    encoding?: Encoding;
+    /** Cap on each of stdout and stderr in the result, in bytes; `truncated` tells when it was hit. */
+    maxOutputBytes?: number;
+    /** Run streamed and call `onOutput` as output arrives; `exec` still resolves with the whole result. */
+    stream?: boolean;
+    onOutput?: (stream: 'stdout' | 'stderr', data: string) => void;
+    onComplete?: (result: ExecResult) => void;
+    onError?: (error: Error) => void;
+    /** Aborting kills the command in the sandbox, and `exec` rejects with the signal's reason. */
+    signal?: AbortSignal;
+}
+import type { CommandEnd } from './protocol.js';
+export type { CommandEnd, ServerErrorCode } from './protocol.js';
+export interface ExecResult {
+    success: boolean;
+    exitCode: number;
+    stdout: string;
+    stderr: string;
+    command: string;
+    /** Milliseconds. */
+    duration: number;
+    /** When the command started, ISO 8601. */
+    timestamp: string;
+    sessionId: string;
+    /**
+     * How the command ended: by itself (`exitCode` is its status), stopped by its timeout (exit code 124) or
+     * cancelled (exit code 130). A command may exit with 124 or 130 by itself; only this tells them apart.
+     */
+    ended: CommandEnd;
+    /** `ended === 'timedOut'`. */
+    timedOut: boolean;
+    /** Output passed `maxOutputBytes` and was cut. */
+    truncated: boolean;
+    encoding: 'utf-8' | 'base64';
+    /** The command's id: the `commandId` it was sent with, or the one the sandbox gave it. */
+    commandId?: string;
+}
+export type ExecEventType = 'start' | 'stdout' | 'stderr' | 'complete' | 'error';
+/** One server-sent event of `execStream`. */
+export interface ExecEvent {
+    type: ExecEventType;
+    timestamp: string;
+    /** Output of a `stdout` or `stderr` event, in the requested encoding. */
+    data?: string;
+    command?: string;
+    /** On `complete`. */
+    exitCode?: number;
+    /** On `complete`: the result, with empty `stdout` and `stderr` (the output went out as events). */
+    result?: ExecResult;
+    /** On `error`. */
+    error?: {
+        code: string;
+        message: string;
+    };
+    sessionId?: string;
+    /** On `start`: the command's id, which `cancelCommand` takes. */
+    commandId?: string;
+}
+export interface SessionOptions {
+    /** 1-128 characters; generated when absent. */
+    id?: string;
+    name?: string;
+    /** Exported into the session's shell. */
+    env?: EnvVars;
+    /** The session's starting directory; created when missing. */
+    cwd?: string;
+    /** Accepted for SDK compatibility: every session is an isolated shell. */
+    isolation?: boolean;
+    /** Default timeout of the session's commands, in milliseconds. */
+    commandTimeoutMs?: number;
+}
+export interface SessionInfo {
+    success: boolean;
+    id: string;
+    name?: string;
+    cwd: string;
+    status: 'idle' | 'busy';
+    createdAt: string;
+    lastUsedAt: string;
+    commandCount: number;
+    commandTimeoutMs?: number;
+}
+export interface SessionList {
+    success: boolean;
+    sessions: SessionInfo[];
+    count: number;
+}
+export interface HistoryEntry {
+    command: string;
+    exitCode: number;
+    startedAt: string;
+    duration: number;
+    timedOut: boolean;
+}
+export interface SessionHistory {
+    success: boolean;
+    sessionId: string;
+    /** The newest commands, oldest first. */
+    entries: HistoryEntry[];
+    /** Commands run in all. */
+    total: number;
+}
+export interface SessionDeleteResult {
+    success: boolean;
+    sessionId: string;
+    timestamp: string;
+}
+export interface SetEnvVarsResult {
+    success: boolean;
+    sessionId: string;
+    timestamp: string;
+}
+export interface ListFilesOptions {
+    recursive?: boolean;
+    includeHidden?: boolean;
+}
+export type FileType = 'file' | 'directory' | 'symlink' | 'other';
+export interface FileInfo {
+    name: string;
+    absolutePath: string;
+    relativePath: string;
+    type: FileType;
+    size: number;
+    modifiedAt: string;
+    /** For example `rwxr-xr-x`. */
+    mode: string;
+    /** The owner's bits. */
+    permissions: {
+        readable: boolean;
+        writable: boolean;
+        executable: boolean;
+    };
+}
+export interface ListFilesResult {
+    success: boolean;
+    path: string;
+    files: FileInfo[];
+    count: number;
+    timestamp: string;
+}
+export interface WriteFileOptions {
+    /** How `content` is encoded when it is a string: `utf-8` (default) or `base64`. */
+    encoding?: Encoding;
+}
+export interface ReadFileOptions {
+    /** Without it: `utf-8` for text, `base64` for binary content. */
+    encoding?: Encoding;
+}
+export interface ReadFileResult {
+    success: boolean;
+    path: string;
+    content: string;
+    timestamp: string;
+    encoding: 'utf-8' | 'base64';
+    isBinary: boolean;
+    mimeType: string;
+    size: number;
+}
+export interface MkdirOptions {
+    recursive?: boolean;
+}
+export interface FileOpResult {
+    success: boolean;
+    path: string;
+    timestamp: string;
+}
+export interface MkdirResult extends FileOpResult {
+    recursive: boolean;
+}
+export interface RenameFileResult extends FileOpResult {
+    newPath: string;
+}
+export interface ExistsResult {
+    success: boolean;
+    path: string;
+    exists: boolean;
+    timestamp: string;
+}
+export interface SandboxStatus {
+    success: boolean;
+    id: string;
+    /** `container` in production, `local` when the Worker forwards to a host agent. */
+    mode: 'container' | 'local';
+    running: boolean;
+    /** Calls the sandbox is answering now (streams included); the idle stop waits for them. */
+    inFlight: number;
+    /** When the container was last stopped by the sandbox itself, and why. */
+    stoppedAt?: string;
+    stopReason?: string;
+    /**
+     * What the running agent has done since it started (sessions alive, commands by how they ended, output bytes,
+     * limits hit, shells lost). Absent when no container runs or its agent did not answer in time: a status never
+     * starts one. In local mode one host agent serves every sandbox, and this counts them all.
+     */
+    agent?: MetricsSummary;
+    /** The commands in flight, running or queued (absent as `agent` is). */
+    commands?: CommandInfo[];
+}
+export type { CommandCounts, CommandInfo, CommandState, MetricsSummary } from './wire.js';
+import type { CommandInfo, MetricsSummary } from './wire.js';
+export interface DestroyResult {
+    success: boolean;
+    id: string;
+}
+/** Options of `startProcess`. */
+export interface ProcessOptions {
+    /** 1-128 of `[A-Za-z0-9._-]`, unique in the sandbox; generated when absent. */
+    processId?: string;
+    /** Set for this process only (`null` unsets); it otherwise inherits the session's exported variables. */
+    env?: EnvVars;
+    /** Its working directory instead of the session's. */
+    cwd?: string;
+    /** Milliseconds; the process is killed (its whole tree) when they pass. */
+    timeout?: number;
+    /** Forget the process (and its log) once it has ended, instead of keeping it for listing. */
+    autoCleanup?: boolean;
+}
+export interface ProcessLogsOptions {
+    /** `utf-8` (default: invalid bytes replaced) or `base64` (exact bytes). */
+    encoding?: 'utf-8' | 'base64';
+}
+export interface StreamLogsOptions extends ProcessLogsOptions {
+    /** The offset to start at (an event's `offset`); 0, the start of what the log holds, by default. */
+    from?: number;
+    /** Aborting closes the stream (the process runs on). */
+    signal?: AbortSignal;
+}
+export interface WaitForLogOptions {
+    /** Only this stream; both by default. */
+    stream?: 'stdout' | 'stderr';
+    /** Milliseconds (at most 15 minutes, the default). */
+    timeout?: number;
+}
+export interface WaitForPortOptions {
+    /** Also wait until an HTTP `GET` of this path answers with `status`. */
+    path?: string;
+    /** With `path`: the status to wait for (200 by default). */
+    status?: number;
+    /** Milliseconds (at most 15 minutes, the default). */
+    timeout?: number;
+}
+/** What `killTerminal` answers. */
+export interface TerminalKillResult {
+    success: boolean;
+    ptyId: string;
+    timestamp: string;
+}
+/** Options of `terminal` and `openTerminal`. */
+export interface TerminalOptions {
+    /** The terminal's size (80 x 24 by default; at most 1000 each way). */
+    cols?: number;
+    rows?: number;
+    /** Reattach this terminal (its recent output is replayed first) instead of opening a new one. */
+    ptyId?: string;
+    /**
+     * `terminal(request)` only: origins of pages besides the caller's own that may open one (exact matches, such as
+     * `https://console.example.com`). Every other site's page is refused.
+     */
+    allowedOrigins?: readonly string[];
+}
+export type { ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';

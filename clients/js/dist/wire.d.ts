@@ -1,0 +1,758 @@
+/**
+ * `POST /v1/exec/cancel`: stops a command started with this `commandId`, queued or running, as a timeout would;
+ * it ends with exit code 130.
+ */
+export interface CancelExecRequest {
+    commandId: string;
+}
+export interface CancelExecResult {
+    /**
+     * False when no such command was in flight (it had finished, or never started).
+     */
+    cancelled: boolean;
+    commandId: string;
+    success: boolean;
+}
+/**
+ * Commands run, by how they ended (`Ended`), and those whose shell could not start.
+ */
+export interface CommandCounts {
+    cancelled: number;
+    exited: number;
+    notStarted: number;
+    timedOut: number;
+}
+/**
+ * One command in flight (`GET /v1/commands`): queued behind its session's running command, or running.
+ */
+export interface CommandInfo {
+    /**
+     * The command as sent (its first 1,024 bytes).
+     */
+    command: string;
+    /**
+     * Cancel it with `POST /v1/exec/cancel` and this id.
+     */
+    commandId: string;
+    /**
+     * When the agent took it, ISO 8601.
+     */
+    queuedAt: string;
+    sessionId: string;
+    /**
+     * When it began to run.
+     */
+    startedAt?: string;
+    state: CommandState;
+    /**
+     * Milliseconds after its start when it is stopped (its own timeout, its session's, or the sandbox's
+     * default); absent when it has none.
+     */
+    timeoutMs?: number;
+}
+/**
+ * `GET /v1/commands` (`?sessionId=`: that session's only): the commands in flight, oldest first.
+ */
+export interface CommandList {
+    commands: CommandInfo[];
+    success: boolean;
+}
+/**
+ * What a command in flight is doing: waiting for its session's shell, or running in it.
+ */
+export type CommandState = 'queued' | 'running';
+/**
+ * `deleteFile`: removes a file or symlink; a directory is refused with `IS_DIRECTORY`.
+ */
+export interface DeleteFileRequest {
+    path: string;
+    sessionId?: string;
+}
+/**
+ * Reply to a delete of a session or a sandbox.
+ */
+export interface DeleteResult {
+    id: string;
+    success: boolean;
+    timestamp: string;
+}
+/**
+ * `DELETE /v1/sandboxes/{id}` on the Worker: the sandbox was destroyed.
+ */
+export interface DestroyResult {
+    id: string;
+    success: boolean;
+}
+/**
+ * How output bytes are carried in JSON.
+ */
+export type Encoding = 'utf-8' | 'base64';
+/**
+ * How a command ended: on its own (`exitCode` is its status, 128+N when signal N killed it), stopped by its
+ * timeout (exit code 124), or cancelled (`POST /v1/exec/cancel` or the caller leaving; exit code 130). A command
+ * can exit with 124 or 130 by itself: only this field tells them apart.
+ */
+export type Ended = 'exited' | 'timedOut' | 'cancelled';
+/**
+ * The body of every error response: `{ "code": "...", "message": "...", "requestId": "..." }`.
+ */
+export interface ErrorBody {
+    code: ErrorCode;
+    message: string;
+    /**
+     * The call's `X-Request-Id`, to find its log lines.
+     */
+    requestId?: string;
+}
+/**
+ * Every error the API reports, by its stable wire code.
+ */
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
+/**
+ * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
+ *
+ * `complete` carries `exitCode` and a `result` whose `stdout` and `stderr` are empty (the output went out as
+ * events). A stream that ends without `complete` or `error` was cut off and must be treated as a failure.
+ */
+export interface ExecEvent {
+    command?: string;
+    /**
+     * `start`: the command's id (the caller's `commandId`, or the agent's), to cancel it by.
+     */
+    commandId?: string;
+    data?: string;
+    error?: ErrorBody;
+    exitCode?: number;
+    result?: ExecResult;
+    sessionId?: string;
+    timestamp: string;
+    type: ExecEventType;
+}
+export type ExecEventType = 'start' | 'stdout' | 'stderr' | 'complete' | 'error';
+/**
+ * `POST /v1/exec` and `POST /v1/exec/stream`.
+ */
+export interface ExecRequest {
+    command: string;
+    /**
+     * Chosen by the caller (1-128 characters, like a session id) to cancel the command with `POST
+     * /v1/exec/cancel`; unique among the sandbox's commands in flight.
+     */
+    commandId?: string;
+    /**
+     * Working directory for this command only.
+     */
+    cwd?: string;
+    encoding?: Encoding;
+    /**
+     * Set for this command only, values taken literally. A `null` value unsets the variable for this command.
+     */
+    env?: Record<string, string | null>;
+    /**
+     * Cap on each of stdout and stderr in a buffered result (bytes); beyond it output is dropped and
+     * `truncated` is set. Streams have no cap.
+     */
+    maxOutputBytes?: number;
+    sessionId?: string;
+    /**
+     * Milliseconds; overrides the session's and the agent's default.
+     */
+    timeout?: number;
+}
+/**
+ * The result of a buffered exec, as the SDK names it, plus `ended`, `timedOut` and `truncated`.
+ *
+ * `ended` is the newest field: a result from an agent without it reads as `exited`, or `timedOut` when that
+ * flag is set (`ExecResult::ended`).
+ */
+export interface ExecResult {
+    command: string;
+    /**
+     * The command's id: the caller's `commandId`, or one the agent gave it (absent from an older agent).
+     */
+    commandId?: string;
+    /**
+     * Milliseconds.
+     */
+    duration: number;
+    encoding: Encoding;
+    /**
+     * How it ended; read it with `ended()`.
+     */
+    ended?: Ended;
+    exitCode: number;
+    sessionId: string;
+    stderr: string;
+    stdout: string;
+    success: boolean;
+    /**
+     * `ended == timedOut`, kept for callers that read it.
+     */
+    timedOut: boolean;
+    /**
+     * When the command started, ISO 8601.
+     */
+    timestamp: string;
+    truncated: boolean;
+}
+export interface ExistsRequest {
+    path: string;
+    sessionId?: string;
+}
+export interface ExistsResult {
+    exists: boolean;
+    path: string;
+    success: boolean;
+    timestamp: string;
+}
+/**
+ * `POST /v1/sandboxes/{id}/ports` (the Worker's own route).
+ */
+export interface ExposePortRequest {
+    /**
+     * The SDK's: the domain the caller expects preview URLs under; refused unless it is the one they are served
+     * under (`SANDBOX_PREVIEW_HOST`).
+     */
+    hostname?: string;
+    /**
+     * A label of the caller's (at most 256 bytes).
+     */
+    name?: string;
+    /**
+     * 1024-65535, not the agent's own port.
+     */
+    port: number;
+}
+/**
+ * An exposed port and the URL a browser opens it at.
+ */
+export interface ExposedPort {
+    /**
+     * ISO 8601.
+     */
+    exposedAt: string;
+    name?: string;
+    port: number;
+    url: string;
+}
+export interface ExposedPortList {
+    count: number;
+    ports: ExposedPort[];
+    success: boolean;
+}
+export interface FileInfo {
+    absolutePath: string;
+    /**
+     * `rwxr-xr-x` style.
+     */
+    mode: string;
+    /**
+     * ISO 8601 with zone.
+     */
+    modifiedAt: string;
+    name: string;
+    permissions: Permissions;
+    /**
+     * Relative to the listed directory.
+     */
+    relativePath: string;
+    size: number;
+    type: FileType;
+}
+/**
+ * Result of write and delete.
+ */
+export interface FileOpResult {
+    path: string;
+    success: boolean;
+    timestamp: string;
+}
+export type FileType = 'file' | 'directory' | 'symlink' | 'other';
+/**
+ * `GET /v1/health`.
+ */
+export interface Health {
+    /**
+     * Random per agent process: a different value means the agent restarted.
+     */
+    bootId: string;
+    status: string;
+    uptimeMs: number;
+    version: string;
+}
+/**
+ * One finished command of a session.
+ */
+export interface HistoryEntry {
+    command: string;
+    /**
+     * Milliseconds.
+     */
+    duration: number;
+    exitCode: number;
+    startedAt: string;
+    timedOut: boolean;
+}
+/**
+ * `DELETE /v1/processes`: every process of the sandbox killed (and, like every ended one, kept for listing).
+ */
+export interface KillAllResult {
+    /**
+     * Processes that were running and are now gone.
+     */
+    killed: number;
+    success: boolean;
+}
+export interface ListFilesRequest {
+    includeHidden?: boolean;
+    path: string;
+    recursive?: boolean;
+    sessionId?: string;
+}
+export interface ListFilesResult {
+    count: number;
+    files: FileInfo[];
+    /**
+     * The listed directory, absolute.
+     */
+    path: string;
+    success: boolean;
+    timestamp: string;
+}
+/**
+ * Where one stream's log sits in everything that stream wrote.
+ */
+export interface LogRange {
+    /**
+     * Bytes of this stream that fell out of the ring and are not returned (`from`, said plainly): 0 when the log
+     * holds everything the stream wrote. (Absent from an older agent's answer: read as 0.)
+     */
+    dropped?: number;
+    /**
+     * Offset of the first byte returned; the `from` bytes before it fell out of the log's ring.
+     */
+    from: number;
+    /**
+     * Bytes the stream has written in all.
+     */
+    to: number;
+}
+/**
+ * One of a process's two output streams.
+ */
+export type LogStream = 'stdout' | 'stderr';
+/**
+ * The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.
+ * The Prometheus text of the same route has them in full (by route, stream and limit, with latencies).
+ */
+export interface MetricsSummary {
+    clientErrors: number;
+    commands: CommandCounts;
+    /**
+     * Requests refused at a limit (sessions, memory, connections).
+     */
+    limitsHit: number;
+    /**
+     * Processes in the sandbox besides the agent, where the agent can count them (in a container).
+     */
+    processes?: number;
+    /**
+     * Requests answered, and how many of them with a 4xx or a 5xx.
+     */
+    requests: number;
+    serverErrors: number;
+    /**
+     * Sessions alive now.
+     */
+    sessions: number;
+    /**
+     * Session shells that ended during a command (each replaced at the next one).
+     */
+    shellsLost: number;
+    stderrBytes: number;
+    stdoutBytes: number;
+    uptimeMs: number;
+}
+export interface MkdirRequest {
+    path: string;
+    recursive?: boolean;
+    sessionId?: string;
+}
+export interface MkdirResult {
+    path: string;
+    recursive: boolean;
+    success: boolean;
+    timestamp: string;
+}
+export interface MoveFileRequest {
+    destinationPath: string;
+    sessionId?: string;
+    sourcePath: string;
+}
+/**
+ * The owner's permission bits.
+ */
+export interface Permissions {
+    executable: boolean;
+    readable: boolean;
+    writable: boolean;
+}
+/**
+ * One server-sent event of `GET /v1/processes/{id}/stream` (the JSON on its `data:` line). Every event but `exit`
+ * carries an SSE `id:`, the offset in the process's whole output (both streams, in order) just after it: a
+ * reconnect with `Last-Event-ID` (or `?from=`) resumes there, with no byte lost or repeated.
+ */
+export interface ProcessEvent {
+    data?: string;
+    dropped?: number;
+    /**
+     * The offset after this event (as its SSE `id`).
+     */
+    offset: number;
+    /**
+     * On `exit`: the process as it ended.
+     */
+    process?: ProcessInfo;
+    type: ProcessEventType;
+}
+/**
+ * The type of a process's log event.
+ */
+export type ProcessEventType = 'stdout' | 'stderr' | 'dropped' | 'exit';
+/**
+ * A background process, as the SDK's `Process` names it.
+ */
+export interface ProcessInfo {
+    command: string;
+    endTime?: string;
+    /**
+     * Its exit status once it exited by itself; 128 + N when signal N killed it.
+     */
+    exitCode?: number;
+    id: string;
+    pid: number;
+    sessionId?: string;
+    /**
+     * The signal that killed it (`SIGKILL`, ...), when one did.
+     */
+    signal?: string;
+    /**
+     * ISO 8601.
+     */
+    startTime: string;
+    status: ProcessStatus;
+}
+/**
+ * `GET /v1/processes`.
+ */
+export interface ProcessList {
+    count: number;
+    processes: ProcessInfo[];
+    success: boolean;
+}
+/**
+ * `GET /v1/processes/{id}/logs`: what the process wrote so far, as much as its ring holds.
+ */
+export interface ProcessLogs {
+    encoding: Encoding;
+    processId: string;
+    stderr: string;
+    stderrRange: LogRange;
+    /**
+     * Text (invalid UTF-8 replaced; no newline removed) or base64 (`?encoding=base64`: every byte).
+     */
+    stdout: string;
+    stdoutRange: LogRange;
+    success: boolean;
+}
+/**
+ * Where a process is in its life. `completed` (exit code 0) and `failed` (any other) only once the agent has
+ * reaped it; `killed` when a signal ended it (`signal` says which); `error` when it could not start.
+ */
+export type ProcessStatus = 'starting' | 'running' | 'completed' | 'failed' | 'killed' | 'error';
+/**
+ * A control message of a terminal's WebSocket (a text frame).
+ */
+export type PtyControl = {
+    cols: number;
+    rows: number;
+    type: 'resize';
+} | {
+    ptyId: string;
+    type: 'ready';
+} | {
+    code: number;
+    type: 'exit';
+};
+/**
+ * A terminal, as `GET /v1/ptys` lists it.
+ */
+export interface PtyInfo {
+    /**
+     * WebSockets attached now.
+     */
+    attached: number;
+    cols: number;
+    /**
+     * ISO 8601.
+     */
+    createdAt: string;
+    id: string;
+    pid: number;
+    rows: number;
+    sessionId?: string;
+}
+export interface PtyList {
+    count: number;
+    ptys: PtyInfo[];
+    success: boolean;
+}
+export interface ReadFileRequest {
+    /**
+     * When absent: UTF-8 text for text files, base64 for binary ones.
+     */
+    encoding?: Encoding;
+    path: string;
+    sessionId?: string;
+}
+export interface ReadFileResult {
+    content: string;
+    encoding: Encoding;
+    isBinary: boolean;
+    mimeType: string;
+    path: string;
+    size: number;
+    success: boolean;
+    timestamp: string;
+}
+export interface RenameFileRequest {
+    newPath: string;
+    oldPath: string;
+    sessionId?: string;
+}
+/**
+ * Result of rename and move.
+ */
+export interface RenameResult {
+    newPath: string;
+    path: string;
+    success: boolean;
+    timestamp: string;
+}
+/**
+ * Where a sandbox's agent runs.
+ */
+export type SandboxMode = 'container' | 'local';
+/**
+ * `GET /v1/sandboxes/{id}` on the Worker: the sandbox's state.
+ */
+export interface SandboxStatus {
+    /**
+     * What the running agent has done since it started (absent when no container runs, or it did not answer in
+     * time: the status never starts or waits for one).
+     */
+    agent?: MetricsSummary;
+    /**
+     * The commands in flight in the running agent, queued or running (absent as `agent` is).
+     */
+    commands?: CommandInfo[];
+    id: string;
+    /**
+     * Calls the sandbox is answering now (streams included); the idle stop waits for them.
+     */
+    inFlight?: number;
+    mode: SandboxMode;
+    /**
+     * Whether the sandbox's container runs.
+     */
+    running: boolean;
+    stopReason?: string;
+    /**
+     * When the container was last stopped by the sandbox itself, and why (`idle for 600 s ...`).
+     */
+    stoppedAt?: string;
+    success: boolean;
+}
+/**
+ * `GET /v1/sessions/{id}/history`: the newest entries, oldest first.
+ */
+export interface SessionHistory {
+    entries: HistoryEntry[];
+    sessionId: string;
+    success: boolean;
+    /**
+     * Commands run in all; more than `entries.len()` when the oldest were dropped.
+     */
+    total: number;
+}
+/**
+ * What `GET /v1/sessions/{id}` (and session creation) returns.
+ */
+export interface SessionInfo {
+    commandCount: number;
+    commandTimeoutMs?: number;
+    createdAt: string;
+    /**
+     * The shell's working directory after its last command.
+     */
+    cwd: string;
+    id: string;
+    lastUsedAt: string;
+    name?: string;
+    status: SessionStatus;
+    success: boolean;
+}
+export interface SessionList {
+    count: number;
+    sessions: SessionInfo[];
+    success: boolean;
+}
+/**
+ * `createSession` options, as the SDK names them.
+ */
+export interface SessionOptions {
+    /**
+     * Default timeout of this session's commands, in milliseconds.
+     */
+    commandTimeoutMs?: number;
+    /**
+     * The session's starting directory; created when missing.
+     */
+    cwd?: string;
+    /**
+     * Exported into the session's shell. A `null` value is skipped, as the SDK skips `undefined`.
+     */
+    env?: Record<string, string | null>;
+    id?: string;
+    /**
+     * Accepted for SDK compatibility; every session here is an isolated shell.
+     */
+    isolation?: boolean;
+    name?: string;
+}
+export type SessionStatus = 'idle' | 'busy';
+/**
+ * `POST /v1/env`: `setEnvVars`, exporting variables into a session's shell for its later commands.
+ */
+export interface SetEnvVarsRequest {
+    /**
+     * Values are taken literally; a `null` value unsets the variable.
+     */
+    envVars: Record<string, string | null>;
+    /**
+     * The default session when absent.
+     */
+    sessionId?: string;
+}
+export interface SetEnvVarsResult {
+    sessionId: string;
+    success: boolean;
+    timestamp: string;
+}
+/**
+ * `POST /v1/processes`: starts a program from a session's directory and exported variables (a snapshot taken at
+ * the start), in its own process group. It belongs to the sandbox, not the session.
+ */
+export interface StartProcessRequest {
+    /**
+     * Forget the process as soon as it has ended (its logs with it), rather than keep it for listing.
+     */
+    autoCleanup?: boolean;
+    /**
+     * Run by `bash -c`.
+     */
+    command: string;
+    /**
+     * Its working directory instead of the session's.
+     */
+    cwd?: string;
+    /**
+     * Set for this process only; a `null` value unsets the variable.
+     */
+    env?: Record<string, string | null>;
+    /**
+     * Chosen by the caller (1-128 of `[A-Za-z0-9._-]`); generated when absent. Unique in the sandbox.
+     */
+    processId?: string;
+    /**
+     * Whose directory and exported variables it starts with (the default session when absent).
+     */
+    sessionId?: string;
+    /**
+     * Milliseconds: when they pass, the process is killed as `DELETE` kills it. None: it runs until it ends.
+     */
+    timeout?: number;
+}
+/**
+ * `POST /v1/processes/{id}/stdin`.
+ */
+export interface StdinRequest {
+    data?: string;
+    /**
+     * How `data` is encoded: `utf-8` (default) or `base64`.
+     */
+    encoding?: Encoding;
+    /**
+     * Close the process's stdin after `data` (it reads end-of-input).
+     */
+    end?: boolean;
+}
+export interface StdinResult {
+    closed: boolean;
+    success: boolean;
+    /**
+     * Bytes written.
+     */
+    written: number;
+}
+/**
+ * `DELETE /v1/sandboxes/{id}/ports/{port}`.
+ */
+export interface UnexposePortResult {
+    port: number;
+    success: boolean;
+}
+/**
+ * What `POST /v1/processes/{id}/wait` waits for.
+ */
+export type WaitCondition = 'exit' | 'log' | 'port';
+/**
+ * `POST /v1/processes/{id}/wait`: one call that returns when the condition holds, evaluated inside the sandbox.
+ */
+export interface WaitRequest {
+    condition: WaitCondition;
+    path?: string;
+    /**
+     * `log`: the text a line must contain, or a regular expression with `regex`.
+     */
+    pattern?: string;
+    port?: number;
+    regex?: boolean;
+    status?: number;
+    /**
+     * `log`: only this stream; both when absent.
+     */
+    stream?: LogStream;
+    /**
+     * Milliseconds (at most 15 minutes); none waits up to that.
+     */
+    timeout?: number;
+}
+export interface WaitResult {
+    condition: WaitCondition;
+    /**
+     * `log`: the line that matched (without its newline).
+     */
+    line?: string;
+    /**
+     * The process as it is now (for `exit`, as it ended).
+     */
+    process: ProcessInfo;
+    success: boolean;
+}
+export interface WriteFileRequest {
+    content: string;
+    encoding?: Encoding;
+    path: string;
+    sessionId?: string;
+}
