@@ -44,7 +44,8 @@ function usage(problem) {
 
 const worker = await unstable_startWorker({
   config: 'wrangler.toml',
-  bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }])),
+  // The agent's token as a secret: wrangler prints every other variable's value in its table of bindings.
+  bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: name.endsWith('_TOKEN') ? 'secret_text' : 'plain_text', value }])),
   dev: {
     server: { hostname: '127.0.0.1', port: options.port },
     inspector: options.inspectorPort ? { hostname: '127.0.0.1', port: options.inspectorPort } : false,
