@@ -12,22 +12,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { containers, freePort, stopGroup, waitFor, wranglerDev } from './stack.mjs';
+import { containers, freePort, homeEnv, stopGroup, waitFor, wranglerDev } from './stack.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // The user's home (wrangler's default registry is under it), the folder they make their caller in, the stack's state.
 const home = mkdtempSync(join(tmpdir(), 'sandbox-home-'));
 const outside = mkdtempSync(join(tmpdir(), 'sandbox-user-'));
 const state = mkdtempSync(join(tmpdir(), 'sandbox-state-'));
-const realHome = process.env.HOME ?? '/root';
-// As the user's shell has it, but for the home (the Rust toolchain stays where it is).
-const userEnv = {
-  ...process.env,
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, '.config'),
-  RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
-  CARGO_HOME: process.env.CARGO_HOME ?? join(realHome, '.cargo'),
-};
+// As the user's shell has it, but for the home.
+const userEnv = { ...process.env, ...homeEnv(home) };
 delete userEnv.WRANGLER_REGISTRY_PATH;
 const running = [];
 

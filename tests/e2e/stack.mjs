@@ -123,17 +123,7 @@ function stop(child) {
 /// registry folder through which Workers in separate `wrangler dev` processes reach each other's service bindings
 /// (`{ home }` instead: wrangler's default registry, with `home` as the user's home and config folder).
 export function wranglerDev({ cwd, port, registry, persist, args = [] }) {
-  // (The Rust toolchain stays where it is: the Worker's build runs cargo through rustup.)
-  const realHome = process.env.HOME ?? '/root';
-  const where = typeof registry === 'string'
-    ? { WRANGLER_REGISTRY_PATH: registry }
-    : {
-      HOME: registry.home,
-      XDG_CONFIG_HOME: join(registry.home, '.config'),
-      WRANGLER_REGISTRY_PATH: undefined,
-      RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
-      CARGO_HOME: process.env.CARGO_HOME ?? join(realHome, '.cargo'),
-    };
+  const where = typeof registry === 'string' ? { WRANGLER_REGISTRY_PATH: registry } : homeEnv(registry.home);
   return spawn(
     join(root, 'node_modules/.bin/wrangler'),
     [
@@ -150,6 +140,20 @@ export function wranglerDev({ cwd, port, registry, persist, args = [] }) {
       detached: true,
     },
   );
+}
+
+/// The variables that make `home` the user's home and config folder (so wrangler's default dev registry is under
+/// it), with no registry path of its own; the Rust toolchain stays where it is (the Worker's build runs cargo
+/// through rustup).
+export function homeEnv(home) {
+  const realHome = process.env.HOME ?? '/root';
+  return {
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    WRANGLER_REGISTRY_PATH: undefined,
+    RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
+    CARGO_HOME: process.env.CARGO_HOME ?? join(realHome, '.cargo'),
+  };
 }
 
 function withoutUndefined(env) {

@@ -17,7 +17,7 @@ use base64::Engine;
 
 use crate::error::{Error, Result};
 use crate::events::{exec_events, ExecEvents};
-use crate::stop_on_drop::{new_command_id, stop_on_drop, CancelOnDrop};
+use crate::stop_on_drop::{command_id_of, stop_on_drop, CancelOnDrop};
 use crate::transport::Transport;
 use sandbox_protocol::routes;
 
@@ -67,10 +67,7 @@ impl<T: Transport> ExecutionSession<T> {
     /// Runs a command in the session's shell and returns its result. Dropping the future before it resolves (the
     /// caller gave up: a timeout, a `select!`) cancels the command in the sandbox: a queued one never runs.
     pub async fn exec(&self, command: &str, mut options: ExecOptions) -> Result<ExecResult> {
-        let command_id = match &options.command_id {
-            Some(id) => id.clone(),
-            None => options.command_id.insert(new_command_id()?).clone(),
-        };
+        let command_id = command_id_of(&mut options)?;
         let guard = CancelOnDrop::new(&self.connection, command_id);
         let result = self.connection.call("POST", at(routes::EXEC), Some(&self.exec_request(command, options))).await;
         guard.answered();
@@ -84,10 +81,7 @@ impl<T: Transport> ExecutionSession<T> {
     where
         T: 'static,
     {
-        let command_id = match &options.command_id {
-            Some(id) => id.clone(),
-            None => options.command_id.insert(new_command_id()?).clone(),
-        };
+        let command_id = command_id_of(&mut options)?;
         let answer =
             self.connection.open("POST", at(routes::EXEC_STREAM), Some(&self.exec_request(command, options))).await?;
         Ok(stop_on_drop(exec_events(answer.body), Arc::clone(&self.connection), command_id))

@@ -82,8 +82,16 @@ fn cancel_detached<T: Transport>(connection: &Connection<T>, command_id: String)
     connection.send_detached("POST", at(routes::EXEC_CANCEL), &CancelExecRequest { command_id });
 }
 
-/// A command id of the client's own for a stream started without one: `rs-` and 16 random hex digits.
-pub(crate) fn new_command_id() -> Result<String> {
+/// The command's id: the caller's `command_id`, or one of the client's own, set in `options` so that it is sent.
+pub(crate) fn command_id_of(options: &mut crate::ExecOptions) -> Result<String> {
+    match &options.command_id {
+        Some(id) => Ok(id.clone()),
+        None => Ok(options.command_id.insert(new_command_id()?).clone()),
+    }
+}
+
+/// A command id of the client's own: `rs-` and 16 random hex digits.
+fn new_command_id() -> Result<String> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| Error::Network(format!("no randomness for a command id: {e}")))?;
     Ok(format!("rs-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))

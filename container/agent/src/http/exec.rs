@@ -27,7 +27,7 @@ use crate::error::{AgentError, AgentResult};
 use crate::names::{check_command_id, check_env, check_no_nul};
 use crate::output::{encode_result, ChunkEncoder};
 use crate::session::in_flight::{withdrawn, Described, Registration, Tracked};
-use crate::session::{ExecSpec, Outcome, Session, StreamItem};
+use crate::session::{effective_timeout, ExecSpec, Outcome, Session, StreamItem};
 use crate::tenant::Tenant;
 
 /// Default cap on each of stdout and stderr in a buffered result.
@@ -65,8 +65,7 @@ fn prepare(sandbox: &Tenant, req: ExecRequest) -> AgentResult<Prepared> {
         check_command_id(id).map_err(AgentError::invalid)?;
     }
     let timeout = req.timeout.map(Duration::from_millis);
-    // The timeout it will run with, as the session's actor decides it (0: none).
-    let effective = timeout.or(session.command_timeout).or(sandbox.default_command_timeout()).filter(|t| !t.is_zero());
+    let effective = effective_timeout(timeout, session.command_timeout, sandbox.default_command_timeout());
     let what = Described { session_id: &session.id, command: &req.command, timeout: effective };
     let (registration, tracked) = sandbox.in_flight.register(req.command_id.as_deref(), what).ok_or_else(|| {
         AgentError::invalid(format!(

@@ -148,8 +148,9 @@ impl Actor {
         }
         let t0 = Instant::now();
         self.session.began();
-        let timeout = spec.timeout.or(self.session.command_timeout).or(self.context.default_timeout);
-        let deadline = timeout.filter(|t| !t.is_zero()).map(|t| t0 + t);
+        let timeout =
+            super::effective_timeout(spec.timeout, self.session.command_timeout, self.context.default_timeout);
+        let deadline = timeout.map(|t| t0 + t);
         let mut cancel = spec.tracked.as_ref().map(|t| t.signal.clone());
         let ran = match self.start_command(&spec).await {
             Ok(running) => {

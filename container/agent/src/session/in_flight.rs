@@ -164,11 +164,8 @@ impl Entry {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut commands = self.in_flight.lock();
-        // Only its own entry: the id may have been taken again since (it cannot while this lives, but be exact).
-        if commands.get(&self.entry.id).is_some_and(|e| Arc::ptr_eq(e, &self.entry)) {
-            commands.remove(&self.entry.id);
-        }
+        // The id is this entry's until now: `register` refuses an id in flight.
+        self.in_flight.lock().remove(&self.entry.id);
     }
 }
 

@@ -103,6 +103,16 @@ pub struct Collected {
     pub charge: Option<Charge>,
 }
 
+/// The timeout a command runs with: its call's, else its session's, else the sandbox's default; none when that is
+/// zero. The session's actor applies it, and the listing of commands in flight shows it.
+pub fn effective_timeout(
+    call: Option<Duration>,
+    session: Option<Duration>,
+    default: Option<Duration>,
+) -> Option<Duration> {
+    call.or(session).or(default).filter(|t| !t.is_zero())
+}
+
 impl Collected {
     /// A command cancelled while it waited its turn: it never ran.
     pub fn withdrawn() -> Collected {
