@@ -1,11 +1,10 @@
 //! The agent's error type. Every failure a request can meet is an `AgentError` with a wire code; the code's HTTP
-//! status comes from `ErrorCode::http_status`, so the mapping lives in one place.
+//! status comes from `ErrorCode::http_status`, so the mapping lives in one place. How an error is answered over
+//! HTTP (status, headers, the request's id) is `http::answer`'s: nothing here knows of HTTP.
 
 use std::fmt;
 use std::io;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use sandbox_protocol::{ErrorBody, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +51,9 @@ impl AgentError {
         Self::new(code, format!("{}: {err}", short(path)))
     }
 
-    pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code, message: self.message.clone(), request_id: crate::http::trace::current() }
+    /// The body of an answer that reports it, in the request `request_id` (its HTTP side is `http::answer`).
+    pub fn body(&self, request_id: Option<String>) -> ErrorBody {
+        ErrorBody { code: self.code, message: self.message.clone(), request_id }
     }
 }
 
@@ -78,16 +78,6 @@ impl fmt::Display for AgentError {
 }
 
 impl std::error::Error for AgentError {}
-
-impl IntoResponse for AgentError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if self.code == ErrorCode::ResourceExhausted {
-            return (status, [(axum::http::header::RETRY_AFTER, "1")], axum::Json(self.body())).into_response();
-        }
-        (status, axum::Json(self.body())).into_response()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -139,6 +139,8 @@ pub async fn stream(
     let Prepared { session, spec, encoding, registration, .. } = prepare(&sandbox, req)?;
     let command = spec.command.clone();
     let tracked = spec.tracked.clone();
+    // Events are written after the request's own scope has ended: its id goes with them.
+    let request_id = spec.request_id.clone();
     let items = session.exec_stream(spec)?;
     let events = EventWriter {
         items,
@@ -149,6 +151,7 @@ pub async fn stream(
         stdout: ChunkEncoder::new(encoding),
         stderr: ChunkEncoder::new(encoding),
         encoding,
+        request_id,
         ended: false,
     };
     super::sse::response(events)
@@ -181,6 +184,8 @@ struct EventWriter {
     stdout: ChunkEncoder,
     stderr: ChunkEncoder,
     encoding: Encoding,
+    /// The id of the request that started the stream, for its `error` event.
+    request_id: Option<String>,
     ended: bool,
 }
 
@@ -265,7 +270,7 @@ impl EventWriter {
 
     fn error(&self, err: AgentError) -> Bytes {
         frame(&ExecEvent {
-            error: Some(err.body()),
+            error: Some(err.body(self.request_id.clone())),
             session_id: Some(self.session_id.clone()),
             ..event(ExecEventType::Error, iso_now())
         })

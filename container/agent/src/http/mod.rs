@@ -1,6 +1,7 @@
 //! The HTTP API: routes under `/v1`, one file per group of routes. Handlers parse and validate, then call the
 //! sandbox, session and file modules; they hold no logic of their own beyond shaping results.
 
+mod answer;
 mod body;
 mod context;
 mod env;

@@ -147,3 +147,27 @@ async fn output_before_an_error_streams_before_it_when_the_agent_reads_late() {
         assert_eq!(output, [("stdout", "first\n"), ("stderr", "second\n")], "round {round}");
     }
 }
+
+#[tokio::test]
+async fn an_error_event_carries_the_id_of_the_request_that_began_the_stream() {
+    // An event written after the request's own handling has returned still names that request.
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    assert_eq!(c.post("/v1/sessions", json!({"id": "doomed"})).await.status, 201);
+    let mut first = agent.client().await;
+    let body = serde_json::to_vec(&json!({"command": "sleep 30", "sessionId": "doomed"})).unwrap();
+    let running = first.start("POST", "/v1/exec/stream", body).await;
+    let mut running = running.into_body();
+    let start = running.frame().await.expect("an event").unwrap().into_data().unwrap();
+    assert!(std::str::from_utf8(&start).unwrap().contains(r#""type":"start""#), "the first command runs");
+    let mut second = agent.client().await;
+    let body = serde_json::to_vec(&json!({"command": "echo never", "sessionId": "doomed"})).unwrap();
+    let queued = second.start_with("POST", "/v1/exec/stream", &[("x-request-id", "stream-7")], body).await;
+    assert_eq!(queued.headers()["x-request-id"], "stream-7");
+    assert_eq!(c.delete("/v1/sessions/doomed").await.status, 200);
+    let events = events(queued).await;
+    let (_, last) = events.last().expect("the queued command's stream ends with an event");
+    assert_eq!(last["type"], "error", "{events:?}");
+    assert_eq!(last["error"]["requestId"], "stream-7", "{last}");
+    assert!(!events.iter().any(|(_, e)| e["type"] == "stdout"), "the queued command never ran");
+}
