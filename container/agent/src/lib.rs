@@ -9,6 +9,7 @@ mod budget;
 mod clock;
 mod config;
 mod connections;
+mod context;
 mod error;
 mod files;
 mod held_body;

@@ -11,11 +11,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::budget::{default_limit, Budget};
 use crate::config::Config;
 use crate::connections::{self, raise_descriptor_limit, Limits};
+use crate::context::AgentContext;
 use crate::http::{router, AppState};
 use crate::local::children::Children;
 use crate::local::{self, jail, LocalState};
 use crate::process::reaper::{become_subreaper, Reaper};
-use crate::session::SessionContext;
 use crate::tenant::{Tenant, Tenants, VISIBLE_WORKSPACE};
 use crate::workspace::Workspace;
 
@@ -49,7 +49,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let reaper = Reaper::start()?;
     let budget = Budget::new(config.memory_budget.unwrap_or_else(default_limit));
     crate::trim::watch(Arc::clone(&budget));
-    let context = Arc::new(SessionContext {
+    let context = Arc::new(AgentContext {
         reaper,
         default_timeout: config.command_timeout,
         max_sessions: config.max_sessions,

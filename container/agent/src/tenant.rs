@@ -11,6 +11,7 @@ use std::time::Duration;
 use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
 
 use crate::background::Processes;
+use crate::context::AgentContext;
 use crate::error::{AgentError, AgentResult};
 use crate::files::tree::remove_tree;
 use crate::names::{
@@ -19,7 +20,7 @@ use crate::names::{
 use crate::session::in_flight::InFlight;
 use crate::session::pool::ShellPool;
 use crate::session::table::{Inserted, SessionTable};
-use crate::session::{close_all, terminate_all, Remains, Session, SessionConfig, SessionContext};
+use crate::session::{close_all, terminate_all, Remains, Session, SessionConfig};
 use crate::terminal::Terminals;
 use crate::workspace::Workspace;
 
@@ -36,13 +37,13 @@ pub struct Tenant {
     /// Its terminals: they outlive their WebSockets.
     pub terminals: Terminals,
     sessions: SessionTable,
-    context: Arc<SessionContext>,
+    context: Arc<AgentContext>,
     /// Shells started ahead for its sessions.
     pool: Arc<ShellPool>,
 }
 
 impl Tenant {
-    pub fn new(id: String, workspace: Workspace, context: Arc<SessionContext>) -> Self {
+    pub fn new(id: String, workspace: Workspace, context: Arc<AgentContext>) -> Self {
         let processes = Processes::new(Arc::clone(&context.reaper), context.processes);
         let terminals = Terminals::new(Arc::clone(&context.reaper), context.terminals);
         let pool = ShellPool::new(context.shell_pool, Arc::clone(&context.reaper), workspace.real_root().to_path_buf());
@@ -212,6 +213,13 @@ impl Tenant {
         let sessions = self.sessions.close();
         tracing::info!(sessions = sessions.len(), "ending every session of the sandbox");
         terminate_all(&sessions);
+        self.end_owned(reopen);
+    }
+
+    /// Ends everything the sandbox owns besides its sessions, which the caller has closed and ended (so that many
+    /// sandboxes' sessions cost one walk of /proc). The one list of a sandbox's parts: one added later (a watch, a
+    /// kernel, a cgroup) is ended here, or leaks on destroy.
+    fn end_owned(&self, reopen: bool) {
         self.processes.end_all();
         self.terminals.end_all();
         if reopen {
@@ -250,7 +258,7 @@ pub enum Tenants {
     /// In a container: one sandbox.
     Single(Arc<Tenant>),
     /// Local mode: one sandbox per id, each in `root/<id>`.
-    Multi { root: PathBuf, context: Arc<SessionContext>, sandboxes: Mutex<HashMap<String, Arc<Tenant>>> },
+    Multi { root: PathBuf, context: Arc<AgentContext>, sandboxes: Mutex<HashMap<String, Arc<Tenant>>> },
 }
 
 impl Tenants {
@@ -330,9 +338,7 @@ impl Tenants {
                 let sessions: Vec<Arc<Session>> = all.iter().flat_map(|sandbox| sandbox.sessions.close()).collect();
                 terminate_all(&sessions);
                 for sandbox in &all {
-                    sandbox.processes.end_all();
-                    sandbox.terminals.end_all();
-                    sandbox.pool.close();
+                    sandbox.end_owned(false);
                 }
             }
         }

@@ -6,9 +6,8 @@
 //! still reaches the ring (the log), not a live stream, which ends with the process.
 
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -23,14 +22,14 @@ use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::output::incomplete_tail_start;
 use crate::process::fds::{pipe, proc_path, Pending};
+use crate::process::kill::{end_gently, KillSet, Scan};
+use crate::process::launch::{Launch, Launched, OwnGroup};
 use crate::process::reaper::{ended, Exit, ExitWatch, Reaper};
-use crate::process::tree::{kill_until_gone, pick, session_processes, signal_each, ProcStat, ShellRef};
+use crate::process::tree::{session_processes, ProcStat, ShellRef};
 
 /// The variable every background process and its descendants carry: its id, so that the agent finds a
 /// descendant that left the process group and its parent (a double fork with `setsid`) when it kills the process.
 pub const MARK_ENV: &str = "SANDBOX_PROCESS_ID";
-/// How often a kill looks whether the process's tree is gone.
-const KILL_POLL: Duration = Duration::from_millis(20);
 
 /// What a process is started with (checked by the caller).
 pub struct Spawn<'a> {
@@ -73,25 +72,23 @@ impl Proc {
     pub fn spawn(reaper: &Reaper, spawn: Spawn<'_>) -> std::io::Result<Arc<Proc>> {
         let mut script = spawn.prelude;
         script.extend_from_slice(b"\nexec bash --norc --noprofile -c ");
-        script.extend_from_slice(crate::session::script::quote(spawn.command.as_bytes()).as_bytes());
+        script.extend_from_slice(crate::process::prelude::quote(spawn.command.as_bytes()).as_bytes());
         script.push(b'\n');
         let script_fd = crate::process::fds::memfile("process", &script)?;
         let (stdin_read, stdin_write) = pipe()?;
         let (out_read, out_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
-        let mut command = Command::new("bash");
-        command
+        let mut launch = Launch::new("bash").in_dir(spawn.cwd).with(OwnGroup);
+        launch
+            .command()
             .args(["--norc", "--noprofile", &proc_path(&script_fd)])
             .stdin(Stdio::from(stdin_read))
             .stdout(Stdio::from(out_write))
             .stderr(Stdio::from(err_write))
-            .env(MARK_ENV, &spawn.id)
-            .process_group(0);
-        command.current_dir(if spawn.cwd.is_dir() { spawn.cwd } else { Path::new("/") });
+            .env(MARK_ENV, &spawn.id);
         let started_at = SystemTime::now();
-        let (pid, exit) = reaper.spawn(&mut command)?;
-        // The write ends are the child's now: dropping the command closes ours, so EOF means every writer is gone.
-        drop(command);
+        // The write ends are the child's now (the launch closes ours), so EOF means every writer is gone.
+        let Launched { pid, exit } = launch.spawn(reaper)?;
         let (changed, _) = watch::channel(0);
         let proc = Arc::new(Proc {
             id: spawn.id,
@@ -198,22 +195,7 @@ impl Proc {
     /// there after `grace`, SIGKILL (each stopped first, so a tree that forks cannot outrun it). Returns once the
     /// tree is gone and the process reaped (or after a bounded wait if the reaper is slow).
     pub async fn kill(self: &Arc<Self>, first: Signal, grace: Duration) {
-        let me = Arc::clone(self);
-        let select = move || me.tree();
-        if first != Signal::SIGKILL {
-            let s = select.clone();
-            let _ = tokio::task::spawn_blocking(move || signal_each(s, first)).await;
-            let t0 = tokio::time::Instant::now();
-            while t0.elapsed() < grace {
-                let s = select.clone();
-                let left = tokio::task::spawn_blocking(move || pick(s).len()).await;
-                if left.unwrap_or(0) == 0 {
-                    break;
-                }
-                tokio::time::sleep(KILL_POLL).await;
-            }
-        }
-        let _ = tokio::task::spawn_blocking(move || kill_until_gone(select)).await;
+        end_gently(Arc::new(self.processes()), first, grace).await;
         let mut exit = self.exit.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), ended(&mut exit)).await;
         // The collector marks the end; wait for it (briefly), so the answer shows the final status.
@@ -228,13 +210,16 @@ impl Proc {
         .await;
     }
 
-    /// The choice of this one's tree from a snapshot to be taken (see `tree::pick`): itself until reaped, its
-    /// process group while the number is still its own, their descendants, and the processes that carry its mark
-    /// and were left to the agent (a double fork), with theirs.
-    pub fn tree(self: &Arc<Self>) -> impl FnOnce(&[ProcStat]) -> Vec<i32> {
-        let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
+    /// Its processes, as a set to kill: itself until reaped, its process group while the number is still its
+    /// own, their descendants, and the processes that carry its mark and were left to the agent (a double fork),
+    /// with theirs.
+    pub fn processes(self: &Arc<Self>) -> impl KillSet + 'static {
         let this = Arc::clone(self);
-        move |all| this.tree_in(all, me)
+        Scan::new(move || {
+            let me = ShellRef { pid: this.pid, reaped: this.exit.borrow().is_some() };
+            let this = Arc::clone(&this);
+            move |all: &[ProcStat]| this.tree_in(all, me)
+        })
     }
 
     fn tree_in(&self, all: &[ProcStat], me: ShellRef) -> Vec<i32> {

@@ -27,7 +27,6 @@ use crate::background::wait::{self, LineMatcher, Pattern};
 use crate::background::{Proc, Spawn, Start, KILL_GRACE, MAX_COMMAND_BYTES};
 use crate::error::{AgentError, AgentResult};
 use crate::names::{check_env, check_no_nul, check_process_id, random_id};
-use crate::session::script::{process_prelude, Start as Inherit};
 
 /// Longest wait one call may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
@@ -67,14 +66,7 @@ pub async fn start(
         }
         None => session_cwd,
     };
-    // A snapshot of the session as it is now: its last exported variables, never waiting for its running command.
-    let exports = session.exported_now().await;
-    let inherited = if exports.is_empty() {
-        Inherit::Fresh { env: session.initial_env(), cwd: &cwd }
-    } else {
-        Inherit::Restore { exports: &exports, cwd: &cwd }
-    };
-    let prelude = process_prelude(&inherited, &env);
+    let prelude = session.prelude_for(&cwd, &env).await;
     let spawn =
         Spawn { id, command: req.command, prelude, cwd: &cwd, session_id: Some(session.id.clone()), ring_bytes: 0 };
     let timeout = req.timeout.filter(|ms| *ms > 0).map(Duration::from_millis);

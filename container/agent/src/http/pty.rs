@@ -23,7 +23,6 @@ use super::context::TenantCtx;
 use super::query::query;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
-use crate::session::script::{process_prelude, Start as Inherit};
 use crate::terminal::{Attached, Terminal};
 
 /// The largest message a viewer may send (a paste of up to 4 MiB at once).
@@ -61,13 +60,7 @@ pub async fn open(
         None => {
             let session = sandbox.session(query(&uri, pty_query::SESSION_ID).as_deref())?;
             let cwd = session.cwd();
-            let exports = session.exported_now().await;
-            let inherited = if exports.is_empty() {
-                Inherit::Fresh { env: session.initial_env(), cwd: &cwd }
-            } else {
-                Inherit::Restore { exports: &exports, cwd: &cwd }
-            };
-            let prelude = process_prelude(&inherited, &[]);
+            let prelude = session.prelude_for(&cwd, &[]).await;
             sandbox.terminals.open(cols, rows, FsPath::new(&cwd), &prelude, Some(session.id.clone()))?
         }
     };

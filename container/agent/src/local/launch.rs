@@ -17,9 +17,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ use super::jail::{self, fd};
 use super::network::{self, Network};
 use crate::names::random_id;
 use crate::process::fds::pipe;
-use crate::process::inherit::place_exactly;
+use crate::process::launch::{in_child, Descriptors, Launch, Launched, OwnGroup};
 use crate::process::reaper::{ExitWatch, Reaper};
 
 /// How long a jail may take to start its agent.
@@ -152,8 +151,9 @@ impl Launcher {
             Some(_) => (self.runtime.stage("workspace"), self.runtime.stage("agent")),
             None => (folder.to_path_buf(), self.agent.clone()),
         };
-        let mut command = Command::new("bwrap");
-        command
+        let mut launch = Launch::new("bwrap");
+        launch
+            .command()
             .args(jail::bwrap_args(id, &workspace, &agent, self.network))
             .args(jail::agent_args())
             .args(&self.flags)
@@ -165,8 +165,7 @@ impl Launcher {
             .current_dir("/")
             .stdin(Stdio::from(token_read))
             .stdout(Stdio::from(out_write))
-            .stderr(Stdio::from(err_write))
-            .process_group(0);
+            .stderr(Stdio::from(err_write));
         let pairs = [
             (listener.as_raw_fd(), fd::LISTEN),
             (info_write.as_raw_fd(), fd::INFO),
@@ -177,18 +176,12 @@ impl Launcher {
             Some(uid) => Some(Staging::new(uid, folder, &self.agent, &workspace, &agent)?),
             None => None,
         };
-        // SAFETY: only system calls (no allocation) between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                place_exactly(&pairs)?;
-                if let Some(staging) = &staging {
-                    staging.enter()?;
-                }
-                Ok(())
-            })
-        };
-        let (pid, exit) = reaper.spawn(&mut command).map_err(|e| format!("bwrap did not start: {e}"))?;
-        drop(command);
+        let mut launch = launch.with(OwnGroup).with(Descriptors(pairs));
+        if let Some(staging) = staging {
+            // SAFETY: `enter` makes only system calls (no allocation) between fork and exec.
+            launch = launch.with(unsafe { in_child(move || staging.enter()) });
+        }
+        let Launched { pid, exit } = launch.spawn(reaper).map_err(|e| format!("bwrap did not start: {e}"))?;
         drop((listener, info_write, block_read, resolv_read));
         jail_log_relay(id, err_read);
         let mut child = ChildAgent { socket, token, pid, exit, network: None };

@@ -13,14 +13,13 @@
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
 use crate::process::fds::pipe;
-use crate::process::inherit::place_exactly;
+use crate::process::launch::{Descriptors, JoinNetwork, Launch, Launched};
 use crate::process::reaper::{exited, ExitWatch, Reaper};
 
 /// How long slirp4netns may take to bring the jail's interface up.
@@ -79,13 +78,16 @@ pub async fn start(reaper: &Reaper, pid: i32) -> Result<Network, String> {
     // What slirp4netns says on its way out is the reason a network did not come up: kept for that error.
     let (said_read, said_write) = pipe().map_err(|e| e.to_string())?;
     let root = nix::unistd::geteuid().is_root();
-    let mut command = Command::new("slirp4netns");
-    command.args(slirp_args(pid, root)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(said_write));
+    let mut launch = Launch::new("slirp4netns");
+    launch
+        .command()
+        .args(slirp_args(pid, root))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(said_write));
     let pairs = [(ready_write.as_raw_fd(), READY_FD), (exit_read.as_raw_fd(), EXIT_FD)];
-    // SAFETY: place_exactly makes only async-signal-safe calls.
-    unsafe { command.pre_exec(move || place_exactly(&pairs)) };
-    let (slirp_pid, exit) = reaper.spawn(&mut command).map_err(|e| format!("slirp4netns did not start: {e}"))?;
-    drop(command);
+    let Launched { pid: slirp_pid, exit } =
+        launch.with(Descriptors(pairs)).spawn(reaper).map_err(|e| format!("slirp4netns did not start: {e}"))?;
     drop((ready_write, exit_read));
     let network = Network { pid: slirp_pid, exit, _exit_fd: exit_write };
     let mut ready = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read).map_err(|e| e.to_string())?;
@@ -159,24 +161,10 @@ pub async fn seal(reaper: &Reaper, pid: i32) -> Result<(), String> {
     let (routes_read, routes_write) = pipe().map_err(|e| e.to_string())?;
     std::fs::File::from(routes_write).write_all(routes.as_bytes()).map_err(|e| e.to_string())?;
     let root = nix::unistd::geteuid().is_root();
-    let mut command = Command::new("ip");
-    command.args(["-batch", "-"]).stdin(Stdio::from(routes_read)).stdout(Stdio::null()).stderr(Stdio::null());
-    let (user_fd, net_fd) = (user.as_raw_fd(), net.as_raw_fd());
-    // SAFETY: setns is a plain system call; the child is single-threaded between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            if !root && libc::setns(user_fd, libc::CLONE_NEWUSER) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::setns(net_fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
-    let (_, mut exit) = reaper.spawn(&mut command).map_err(|e| format!("ip did not start: {e}"))?;
-    drop(command);
-    drop((user, net));
+    let mut launch = Launch::new("ip");
+    launch.command().args(["-batch", "-"]).stdin(Stdio::from(routes_read)).stdout(Stdio::null()).stderr(Stdio::null());
+    let join = JoinNetwork { user: (!root).then_some(user), net };
+    let Launched { mut exit, .. } = launch.with(join).spawn(reaper).map_err(|e| format!("ip did not start: {e}"))?;
     match tokio::time::timeout(READY_TIMEOUT, exited(&mut exit)).await {
         Ok(0) => Ok(()),
         Ok(code) => Err(format!("ip route add prohibit ... exited with {code}")),

@@ -3,5 +3,8 @@
 
 pub mod fds;
 pub mod inherit;
+pub mod kill;
+pub mod launch;
+pub mod prelude;
 pub mod reaper;
 pub mod tree;

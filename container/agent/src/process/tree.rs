@@ -1,17 +1,12 @@
-//! Finding and killing the processes a shell started, from `/proc`.
+//! Finding the processes a shell started, from `/proc` (`kill::Scan` kills what these choose).
 //!
 //! A session's bash leads its own process group, and everything it starts stays in that group unless it moves
 //! itself. A command's processes are those of the group, or descended from the shell, that started after the
-//! command did; killing them leaves earlier background jobs alone. Processes are stopped before they are killed
-//! so that a tree which forks while it is being killed cannot outrun the kill.
+//! command did; killing them leaves earlier background jobs alone.
 
+use nix::time::{clock_gettime, ClockId};
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::time::{Duration, Instant};
-
-use nix::sys::signal::{kill, Signal};
-use nix::time::{clock_gettime, ClockId};
-use nix::unistd::Pid;
 
 /// What `/proc/<pid>/stat` tells about a process, as far as killing trees needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,65 +142,6 @@ fn descendants(all: &[ProcStat], roots: &[i32]) -> Vec<i32> {
     out
 }
 
-/// The processes a selection picks from a snapshot taken now. `select` runs first, before the snapshot: it reads
-/// what its choice depends on (whether a shell has been reaped) and returns the choice. Read after the snapshot, a
-/// shell reaped in between would look reaped while the snapshot still shows it, which is what a reused number
-/// looks like: its group was spared, and what the shell left behind lived on.
-pub fn pick<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl FnOnce() -> S) -> Vec<i32> {
-    let choose = select();
-    choose(&snapshot())
-}
-
-/// Sends `signal` once to each process `select` picks (as `pick` does), never to this process or PID 1.
-pub fn signal_each<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl FnOnce() -> S, signal: Signal) {
-    let me = std::process::id() as i32;
-    for pid in pick(select).into_iter().filter(|&pid| pid != me && pid > 1) {
-        let _ = kill(Pid::from_raw(pid), signal);
-    }
-}
-
-/// How long `kill_until_gone` waits for killed processes to be gone (SIGKILL takes effect when each next runs).
-const GONE_WITHIN: Duration = Duration::from_secs(2);
-
-/// Stops, then kills, whatever `select` picks from fresh snapshots (as `pick` does), and returns once it picks
-/// nothing but zombies:
-/// what it killed is dead, and what appeared meanwhile was killed too (at most 20 rounds of new processes; the
-/// wait for the dead at most `GONE_WITHIN`). Returns the processes it killed.
-pub fn kill_until_gone<S: FnOnce(&[ProcStat]) -> Vec<i32>>(select: impl Fn() -> S) -> HashSet<i32> {
-    let me = std::process::id() as i32;
-    let mut killed: HashSet<i32> = HashSet::new();
-    let mut rounds = 0;
-    let deadline = Instant::now() + GONE_WITHIN;
-    loop {
-        let choose = select();
-        let all = snapshot();
-        let running: HashSet<i32> = all.iter().filter(|p| p.state != 'Z').map(|p| p.pid).collect();
-        let live: Vec<i32> =
-            choose(&all).into_iter().filter(|&pid| pid != me && pid > 1 && running.contains(&pid)).collect();
-        if live.is_empty() {
-            break;
-        }
-        let fresh: Vec<i32> = live.iter().copied().filter(|pid| !killed.contains(pid)).collect();
-        if fresh.is_empty() || rounds >= 20 {
-            if Instant::now() >= deadline {
-                tracing::warn!(left = live.len(), "killed processes are still there");
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-            continue;
-        }
-        rounds += 1;
-        for &pid in &fresh {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
-        }
-        for &pid in &fresh {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            killed.insert(pid);
-        }
-    }
-    killed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,38 +200,5 @@ mod tests {
         ];
         let shells = [ShellRef { pid: 100, reaped: false }, ShellRef { pid: 90, reaped: true }];
         assert_eq!(session_processes(&all, &shells), vec![100, 101, 102, 300]);
-    }
-
-    /// A child of this test process that is gone and reaped once `end` returns.
-    fn child() -> (i32, impl FnOnce()) {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
-        let pid = child.id() as i32;
-        (pid, move || {
-            let _ = child.kill();
-            let _ = child.wait();
-        })
-    }
-
-    #[test]
-    fn a_selection_reads_its_state_before_the_snapshot_is_taken() {
-        // A shell that ends between the two must not be seen reaped in a snapshot that still shows it: that is
-        // what a reused number looks like, and its group would be spared (a destroyed sandbox's job lived on).
-        let (pid, end) = child();
-        let seen = pick(|| {
-            end();
-            move |all: &[ProcStat]| all.iter().filter(|p| p.pid == pid).map(|p| p.pid).collect()
-        });
-        assert!(seen.is_empty(), "the snapshot was taken before the selection read its state");
-        let (pid, end) = child();
-        let end = std::cell::Cell::new(Some(end));
-        let rounds = std::cell::Cell::new(0);
-        kill_until_gone(|| {
-            rounds.set(rounds.get() + 1);
-            if let Some(end) = end.take() {
-                end();
-            }
-            move |all: &[ProcStat]| all.iter().filter(|p| p.pid == pid).map(|p| p.pid).collect()
-        });
-        assert_eq!(rounds.get(), 1, "a snapshot older than the selection's state showed the ended child");
     }
 }

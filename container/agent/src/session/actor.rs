@@ -20,12 +20,14 @@ use tracing::Instrument;
 use super::drive::{drive, Buffers, End, Limits, Ran};
 use super::escalation::{self, EXIT_CANCELLED};
 use super::pool::ShellPool;
-use super::script::{init_script, settle_script, Scope, Start};
+use super::script::{init_script, settle_script, Scope};
 use super::shell::{Running, Shell};
-use super::{ExecSpec, Job, Outcome, Session, SessionContext, Sink};
+use super::{ExecSpec, Job, Outcome, Session, Sink};
 use crate::clock::iso;
+use crate::context::AgentContext;
 use crate::error::{AgentError, AgentResult};
 use crate::metrics::METRICS;
+use crate::process::prelude::Start;
 
 /// How long a new shell may take to be ready.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,7 +39,7 @@ struct Saved {
 
 struct Actor {
     session: Arc<Session>,
-    context: Arc<SessionContext>,
+    context: Arc<AgentContext>,
     env: Vec<(String, String)>,
     shell: Option<Shell>,
     /// Where a replacement shell starts: the last reported directory and exported variables.
@@ -58,7 +60,7 @@ enum First {
 
 pub(super) fn spawn(
     session: Arc<Session>,
-    context: Arc<SessionContext>,
+    context: Arc<AgentContext>,
     env: Vec<(String, String)>,
     pool: Option<Arc<ShellPool>>,
     jobs: mpsc::UnboundedReceiver<Job>,

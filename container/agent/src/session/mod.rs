@@ -18,7 +18,7 @@ mod sink;
 pub mod table;
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -29,29 +29,13 @@ use crate::budget::{Budget, Charge};
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
 use crate::output::Capture;
+use crate::process::kill::{KillSet, Scan};
+use crate::process::prelude::{prelude, Start};
 use crate::process::reaper::ExitWatch;
-use crate::process::reaper::Reaper;
-use crate::process::tree::{kill_until_gone, session_processes, ProcStat, ShellRef};
+use crate::process::tree::{session_processes, ProcStat, ShellRef};
 use crate::workspace::Workspace;
 use collector::Collector;
 use history::History;
-
-/// What every session of the agent shares.
-pub struct SessionContext {
-    pub reaper: Arc<Reaper>,
-    /// Used when neither the request nor the session sets a timeout.
-    pub default_timeout: Option<Duration>,
-    /// Most sessions one sandbox may have (the default session included).
-    pub max_sessions: usize,
-    /// What each sandbox's background processes may hold.
-    pub processes: crate::background::Settings,
-    /// Each sandbox's terminals: scrollback, idle time, how many.
-    pub terminals: crate::terminal::Settings,
-    /// What requests in flight may hold; buffered output is charged to it.
-    pub budget: Arc<Budget>,
-    /// How many ready shells each sandbox keeps for its new sessions.
-    pub shell_pool: usize,
-}
 
 /// How a session is made.
 pub struct SessionConfig {
@@ -182,7 +166,7 @@ impl Session {
     /// Starts the session's actor; the returned receiver resolves once its shell is ready.
     pub fn start(
         config: SessionConfig,
-        context: Arc<SessionContext>,
+        context: Arc<crate::context::AgentContext>,
     ) -> (Arc<Session>, oneshot::Receiver<AgentResult<()>>) {
         let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
         let (terminated, _) = watch::channel(false);
@@ -333,8 +317,17 @@ impl Session {
     }
 
     /// The variables the session was made with.
-    pub fn initial_env(&self) -> &[(String, String)] {
-        &self.initial_env
+    /// The start of the script of a program launched from this session now (a background process, a terminal):
+    /// what it inherits, the session's last exported variables (never waiting for its running command) or, before
+    /// its first command, those it was created with; then `env`; then `cwd`. The one place this is decided.
+    pub async fn prelude_for(&self, cwd: &Path, env: &[(String, Option<String>)]) -> Vec<u8> {
+        let exports = self.exported_now().await;
+        let start = if exports.is_empty() {
+            Start::Fresh { env: &self.initial_env, cwd }
+        } else {
+            Start::Restore { exports: &exports, cwd }
+        };
+        prelude(&start, env)
     }
 
     fn set_state_files(&self, files: Arc<[std::os::fd::OwnedFd; 3]>, due: u64) {
@@ -415,10 +408,11 @@ impl Remains {
         if !self.shells.is_empty() {
             // Whether each shell has been reaped is read anew before every snapshot.
             let shells = self.shells;
-            kill_until_gone(|| {
+            Scan::new(|| {
                 let refs = shell_refs(&shells);
                 move |all: &[ProcStat]| session_processes(all, &refs)
-            });
+            })
+            .kill_until_gone();
         }
     }
 }

@@ -12,9 +12,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::drive::{drive, Buffers, End, Limits};
-use super::script::{init_script, Scope, Start};
+use super::script::{init_script, Scope};
 use super::shell::Shell;
 use super::Sink;
+use crate::process::prelude::Start;
 use crate::process::reaper::Reaper;
 
 /// How long a pooled shell may take to be ready.

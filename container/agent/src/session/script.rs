@@ -23,6 +23,8 @@
 
 use std::path::Path;
 
+use crate::process::prelude::{inherit, quote, Start};
+
 /// The descriptors of one command, as `/proc/<agent>/fd/<n>` paths the shell can open.
 pub struct CommandPaths<'a> {
     /// The command's text.
@@ -53,22 +55,6 @@ impl Scope<'_> {
     fn is_empty(&self) -> bool {
         self.cwd.is_none() && self.env.is_empty()
     }
-}
-
-/// Quotes any string for bash as an ANSI-C literal (`$'...'`), byte for byte. NUL cannot be represented.
-pub fn quote(value: &[u8]) -> String {
-    let mut out = String::with_capacity(value.len() + 3);
-    out.push_str("$'");
-    for &b in value {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\'' => out.push_str("\\'"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('\'');
-    out
 }
 
 /// One command that exports each `Some` variable and unsets each `None` one, values taken literally, in order; it
@@ -131,19 +117,6 @@ pub fn wrapper(seq: u64, paths: &CommandPaths<'_>, scope: &Scope<'_>, user: bool
     line
 }
 
-/// Where a new shell starts: the session's environment and directory, or the state a previous shell left.
-pub enum Start<'a> {
-    Fresh {
-        env: &'a [(String, String)],
-        cwd: &'a Path,
-    },
-    /// `exports` is the text of a previous shell's `export -p`.
-    Restore {
-        exports: &'a [u8],
-        cwd: &'a Path,
-    },
-}
-
 /// The first command of every shell: traps, options, environment and directory. `exit_state` is the file the EXIT
 /// trap writes the exported variables to.
 pub fn init_script(control: &str, exit_state: &str, start: &Start<'_>) -> Vec<u8> {
@@ -169,45 +142,6 @@ pub fn settle_script(start: &Start<'_>) -> Vec<u8> {
     let mut s = Vec::with_capacity(256);
     let cwd = inherit(&mut s, start);
     s.extend_from_slice(format!("\\builtin cd -- {}\n", quote(cwd.as_os_str().as_bytes())).as_bytes());
-    s
-}
-
-/// Appends the variables a shell or process starts with; returns the directory it starts in.
-fn inherit<'a>(s: &mut Vec<u8>, start: &Start<'a>) -> &'a Path {
-    match start {
-        Start::Fresh { env, cwd } => {
-            s.extend_from_slice(b"\\builtin export PAGER=cat GIT_PAGER=cat GIT_EDITOR=true\n");
-            for (name, value) in env.iter() {
-                s.extend_from_slice(format!("\\builtin export {name}={}\n", quote(value.as_bytes())).as_bytes());
-            }
-            cwd
-        }
-        Start::Restore { exports, cwd } => {
-            s.extend_from_slice(exports);
-            s.push(b'\n');
-            cwd
-        }
-    }
-}
-
-/// The start of a background process's script: the variables it inherits (a session's last `export -p`, or the
-/// variables the session started with), its own (`None` unsets), and its directory (a process whose directory is
-/// gone does not start elsewhere: it fails with status 1).
-pub fn process_prelude(inherited: &Start<'_>, env: &[(String, Option<String>)]) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut s = Vec::with_capacity(1024);
-    let cwd = inherit(&mut s, inherited);
-    for (name, value) in env {
-        match value {
-            Some(value) => {
-                s.extend_from_slice(format!("\\builtin export {name}={}\n", quote(value.as_bytes())).as_bytes())
-            }
-            None => s.extend_from_slice(format!("\\builtin unset -v {name}\n").as_bytes()),
-        }
-    }
-    s.extend_from_slice(
-        format!("\\builtin cd -- {} || \\builtin exit 1\n", quote(cwd.as_os_str().as_bytes())).as_bytes(),
-    );
     s
 }
 
@@ -250,14 +184,6 @@ mod tests {
         state: "/proc/9/fd/6",
         status: "/proc/9/fd/7",
     };
-
-    #[test]
-    fn quoting_is_byte_exact_for_bash() {
-        assert_eq!(quote(b"plain"), "$'plain'");
-        assert_eq!(quote(b"it's $HOME `x` \\"), r"$'it\'s $HOME `x` \\'");
-        assert_eq!(quote(b"a\nb\xff"), r"$'a\x0ab\xff'");
-        assert_eq!(quote(b""), "$''");
-    }
 
     #[test]
     fn assignments_export_literally_and_unset() {
@@ -331,17 +257,5 @@ mod tests {
         assert_eq!(state_seq(b"#3+\n"), Some(3));
         assert_eq!(state_seq(b"declare -x A=\"1\"\n"), None);
         assert_eq!(state_seq(b""), None);
-    }
-
-    #[test]
-    fn a_process_inherits_the_sessions_last_state_then_its_own_variables_and_directory() {
-        let exports = b"declare -x KEPT=\"yes\"";
-        let env = [("PORT".to_string(), Some("3000".to_string())), ("DROP".to_string(), None)];
-        let s =
-            String::from_utf8(process_prelude(&Start::Restore { exports, cwd: Path::new("/w/app") }, &env)).unwrap();
-        assert_eq!(
-            s,
-            "declare -x KEPT=\"yes\"\n\\builtin export PORT=$'3000'\n\\builtin unset -v DROP\n\\builtin cd -- $'/w/app' || \\builtin exit 1\n"
-        );
     }
 }

@@ -4,9 +4,8 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use nix::sys::signal::{kill, Signal};
@@ -17,10 +16,10 @@ use tokio::net::unix::pipe;
 use super::control::{ControlParser, Report};
 use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
+use crate::process::kill::{KillSet, Scan};
+use crate::process::launch::{Launch, Launched, OwnGroup};
 use crate::process::reaper::{ended, exited, ExitWatch, Reaper};
-use crate::process::tree::{
-    command_processes, kill_until_gone, now_ticks, session_processes, signal_each, ProcStat, ShellRef,
-};
+use crate::process::tree::{command_processes, now_ticks, session_processes, ProcStat, ShellRef};
 
 pub struct Shell {
     pub pid: i32,
@@ -82,17 +81,16 @@ impl Shell {
     pub fn spawn(reaper: &Reaper, cwd: &Path) -> io::Result<Shell> {
         let (stdin_read, stdin_write) = pipe()?;
         let (control_read, control_write) = pipe()?;
-        let mut command = Command::new("bash");
-        command
+        let mut launch = Launch::new("bash").in_dir(cwd).with(OwnGroup);
+        launch
+            .command()
             .args(["--norc", "--noprofile"])
             .stdin(Stdio::from(stdin_read))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
+            .stderr(Stdio::null());
         let states = Arc::new([memfile("state", b"")?, memfile("state", b"")?, memfile("exit-state", b"")?]);
         let status = memfile("status", STATUS_FILE)?;
-        let (pid, exit) = reaper.spawn(&mut command)?;
+        let Launched { pid, exit } = launch.spawn(reaper)?;
         Ok(Shell {
             pid,
             stdin: pipe::Sender::from_owned_fd(stdin_write)?,
@@ -203,31 +201,30 @@ impl Shell {
 
     /// SIGINT to the processes `running` started (the shell spared).
     pub fn interrupt_processes(&self, running: &Running) {
-        let since = running.since_ticks;
-        signal_each(
-            || {
-                let me = self.reference();
-                move |all: &[ProcStat]| command_processes(all, me, since)
-            },
-            Signal::SIGINT,
-        );
+        self.command_processes(running).signal(Signal::SIGINT);
     }
 
     /// Kills what is left of `running`: the processes it started, the shell itself spared. Returns the pids killed.
     pub fn kill_command(&self, running: &Running) -> std::collections::HashSet<i32> {
-        let since = running.since_ticks;
-        kill_until_gone(|| {
-            let me = self.reference();
-            move |all: &[ProcStat]| command_processes(all, me, since)
-        })
+        self.command_processes(running).kill_until_gone()
     }
 
     /// Kills the shell and every process it started.
     pub fn kill_all(&self) {
-        kill_until_gone(|| {
+        Scan::new(|| {
             let me = self.reference();
             move |all: &[ProcStat]| session_processes(all, &[me])
-        });
+        })
+        .kill_until_gone();
+    }
+
+    /// The processes `running` started, the shell spared, as a set to kill.
+    fn command_processes(&self, running: &Running) -> impl KillSet + '_ {
+        let since = running.since_ticks;
+        Scan::new(move || {
+            let me = self.reference();
+            move |all: &[ProcStat]| command_processes(all, me, since)
+        })
     }
 }
 

@@ -20,8 +20,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::clock::iso;
 use crate::error::{AgentError, AgentResult};
+use crate::process::kill::{KillSet, Scan};
 use crate::process::reaper::{ended, ExitWatch, Reaper};
-use crate::process::tree::{kill_until_gone, session_processes, ProcStat, ShellRef};
+use crate::process::tree::{session_processes, ProcStat, ShellRef};
 
 pub use pty::Master;
 
@@ -140,7 +141,12 @@ impl Terminal {
 
     /// Ends the shell and everything in its session (its process group, their descendants).
     pub fn end(&self) {
-        kill_until_gone(|| {
+        self.processes().kill_until_gone();
+    }
+
+    /// Its shell and everything in its session, as a set to kill.
+    fn processes(&self) -> impl KillSet + '_ {
+        Scan::new(|| {
             let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
             move |all: &[ProcStat]| {
                 let mut pids = session_processes(all, &[me]);
@@ -149,7 +155,7 @@ impl Terminal {
                 pids.dedup();
                 pids
             }
-        });
+        })
     }
 }
 

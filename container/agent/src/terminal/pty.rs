@@ -2,13 +2,13 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use nix::pty::{openpty, Winsize};
 use tokio::io::unix::AsyncFd;
 
+use crate::process::launch::{Launch, Launched, OwnTerminal};
 use crate::process::reaper::{ExitWatch, Reaper};
 
 /// The terminal's side the agent holds.
@@ -27,29 +27,15 @@ pub fn spawn(reaper: &Reaper, cols: u16, rows: u16, cwd: &Path, rcfile: &str) ->
     set_cloexec(&pty.slave)?;
     set_nonblocking(&pty.master)?;
     let slave = pty.slave;
-    let mut command = Command::new("bash");
-    command
+    let mut launch = Launch::new("bash").in_dir(cwd);
+    launch
+        .command()
         .args(["--rcfile", rcfile, "-i"])
         .env("TERM", "xterm-256color")
         .stdin(Stdio::from(slave.try_clone()?))
         .stdout(Stdio::from(slave.try_clone()?))
         .stderr(Stdio::from(slave));
-    command.current_dir(if cwd.is_dir() { cwd } else { Path::new("/") });
-    // SAFETY: only async-signal-safe calls between fork and exec: a new session, then the terminal (now on
-    // stdin) made its controlling terminal.
-    unsafe {
-        command.pre_exec(|| {
-            if nix::libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY as _, 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let (pid, exit) = reaper.spawn(&mut command)?;
-    drop(command);
+    let Launched { pid, exit } = launch.with(OwnTerminal).spawn(reaper)?;
     // SAFETY: an `OwnedFd` is open, and keeps returning the same descriptor, until the `AsyncFd` drops it.
     let fd = unsafe { AsyncFd::register(pty.master) }.map_err(|e| e.into_parts().1)?;
     Ok((pid, exit, Master { fd }))
