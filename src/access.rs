@@ -1,6 +1,7 @@
 //! Who may call: when a token is configured, every request must carry it (compared in constant time), and no
 //! request may come from a web page (`sandbox_protocol::screen`). Pure.
 
+use sandbox_protocol::secret::same_secret;
 use sandbox_protocol::{screen, ErrorCode};
 
 use crate::errors::WorkerError;
@@ -9,7 +10,7 @@ use crate::errors::WorkerError;
 pub fn check_bearer(expected: Option<&str>, authorization: Option<&str>) -> Result<(), WorkerError> {
     let Some(expected) = expected.filter(|t| !t.is_empty()) else { return Ok(()) };
     let given = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+    if same_secret(given.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
         Err(WorkerError::new(ErrorCode::Unauthorized, "missing or wrong bearer token"))
@@ -43,17 +44,6 @@ pub fn check_browser(request: &BrowserCheck<'_>) -> Result<(), WorkerError> {
     }
     screen::check_json_body(request.method, request.content_type)
         .map_err(|message| WorkerError::new(ErrorCode::UnsupportedMediaType, message))
-}
-
-/// Equality whose time depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= (x ^ y) as usize;
-    }
-    diff == 0
 }
 
 #[cfg(test)]

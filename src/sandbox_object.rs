@@ -34,6 +34,7 @@ use crate::preview;
 use crate::session_registry;
 use crate::sleep_after::{self, OnAlarm};
 use sandbox_protocol::routes::{ENV as ENV_PATH, SANDBOX as SANDBOX_PATH, SESSIONS as SESSIONS_PATH};
+use sandbox_protocol::secret::same_secret;
 
 /// Largest `createSession` or `setEnvVars` body the object reads (options are small).
 const SESSION_BODY_LIMIT: usize = 1024 * 1024;
@@ -537,7 +538,7 @@ impl SandboxObject {
         let Some((port, token)) = preview.split_once('.') else { return not_found() };
         let Ok(port) = port.parse::<u16>() else { return not_found() };
         let stored = port_registry::get(&self.state.storage(), port).await.map_err(storage_failed)?;
-        if !stored.is_some_and(|record| preview::same_token(&record.token, token)) {
+        if !stored.is_some_and(|record| same_secret(token.as_bytes(), record.token.as_bytes())) {
             return not_found();
         }
         if !link.running() {

@@ -16,6 +16,7 @@ pub mod routes;
 #[cfg(test)]
 mod schema;
 pub mod screen;
+pub mod secret;
 mod session;
 pub mod start;
 mod terminal;

@@ -30,6 +30,8 @@ use axum::routing::{any, delete, get, post};
 use axum::Router;
 use sandbox_protocol::{routes, ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 
+use sandbox_protocol::secret::same_secret;
+
 use crate::budget::Budget;
 use crate::error::AgentError;
 use crate::tenant::Tenants;
@@ -105,8 +107,8 @@ async fn require_token(State(state): State<AppState>, req: axum::extract::Reques
 /// The refusal of a call without the agent's token (`X-Sandbox-Agent-Token`), if it has one.
 pub fn token_refusal(token: Option<&str>, req: &axum::extract::Request) -> Option<AgentError> {
     let token = token?;
-    let given = req.headers().get(AGENT_TOKEN_HEADER).map(|v| v.as_bytes());
-    (given != Some(token.as_bytes()))
+    let given = req.headers().get(AGENT_TOKEN_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    (!same_secret(given, token.as_bytes()))
         .then(|| AgentError::new(ErrorCode::Unauthorized, "this agent answers only callers with its token"))
 }
 
