@@ -137,7 +137,7 @@ docker_rust_image() {
 }
 
 # The interceptor that workerd starts beside every container: wrangler's default image where it can be pulled,
-# else the project's stand-in (container/egress-standin), built here.
+# else the project's development stand-in (scripts/local-containers/egress-standin; not an egress proxy), built here.
 docker_egress_image() {
   local default
   default=$(grep -o 'DEFAULT_CONTAINER_EGRESS_INTERCEPTOR_IMAGE = "[^"]*"' node_modules/miniflare/dist/src/index.js \
@@ -151,7 +151,7 @@ docker_egress_image() {
   cargo build --release --locked -q -p sandbox-egress-standin
   local context
   context=$(mktemp -d)
-  cp target/release/sandbox-egress-standin container/egress-standin/Dockerfile "$context/"
+  cp target/release/sandbox-egress-standin scripts/local-containers/egress-standin/Dockerfile "$context/"
   DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$SANDBOX_BASE_IMAGE" -t "$docker_local_egress" \
     "$context" >/dev/null
   rm -rf "$context"
