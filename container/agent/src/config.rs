@@ -221,6 +221,43 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     Ok(Parsed::Run(Box::new(config)))
 }
 
+impl Config {
+    /// The command line that gives an agent this configuration: every flag `parse` reads, so that an agent
+    /// started by this one (a local sandbox's, in its jail) gets all of it and no flag is kept by hand. The token
+    /// and the start id come from elsewhere (standard input, the environment) and are not here.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        let mut flag = |name: &str, value: String| args.extend([name.to_string(), value]);
+        flag("--listen", self.listen.to_string());
+        if let Some(fd) = self.listen_fd {
+            flag("--listen-fd", fd.to_string());
+        }
+        flag("--workspace", self.workspace.display().to_string());
+        flag("--state-dir", self.state_dir.display().to_string());
+        if let Some(root) = &self.multi_sandbox {
+            flag("--multi-sandbox", root.display().to_string());
+        }
+        flag("--command-timeout-ms", self.command_timeout.map_or(0, |t| t.as_millis()).to_string());
+        flag("--max-sessions", self.max_sessions.to_string());
+        flag("--max-sandboxes", self.max_sandboxes.to_string());
+        flag("--max-connections", self.max_connections.to_string());
+        flag("--max-processes", self.processes.max_processes.to_string());
+        flag("--process-log-bytes", self.processes.ring_bytes.to_string());
+        flag("--heartbeat-ms", self.processes.heartbeat.as_millis().to_string());
+        flag("--terminal-idle-ms", self.terminals.idle.as_millis().to_string());
+        flag("--terminal-ping-ms", self.terminals.ping.as_millis().to_string());
+        flag("--shell-pool", self.shell_pool.to_string());
+        flag("--io-timeout-ms", self.io_timeout.as_millis().to_string());
+        if let Some(budget) = self.memory_budget {
+            flag("--memory-budget-mb", (budget >> 20).max(1).to_string());
+        }
+        let switches =
+            [("--token-stdin", self.token_stdin), ("--isolate", self.isolate), ("--unconfined", self.unconfined)];
+        args.extend(switches.iter().filter(|(_, on)| *on).map(|(name, _)| name.to_string()));
+        args
+    }
+}
+
 fn positive(text: &str) -> Option<usize> {
     text.parse().ok().filter(|n| *n > 0)
 }
@@ -268,6 +305,47 @@ mod tests {
         assert_eq!(run(&[]), Ok(false));
         assert!(run(&["--isolate"]).is_err());
         assert!(run(&["--multi-sandbox", "/s", "--isolate", "--unconfined"]).is_err());
+    }
+
+    #[test]
+    fn a_configuration_given_as_arguments_comes_back_whole() {
+        // Every setting away from its default, so that a flag `to_args` forgot would show.
+        let Parsed::Run(defaults) = parse(args(&[])).unwrap() else { panic!() };
+        let config = Config {
+            listen: "127.0.0.1:4000".parse().unwrap(),
+            listen_fd: Some(7),
+            token_stdin: true,
+            workspace: PathBuf::from("/w"),
+            multi_sandbox: Some(PathBuf::from("/roots")),
+            command_timeout: None,
+            max_sessions: 3,
+            max_sandboxes: 4,
+            max_connections: 5,
+            processes: crate::background::Settings {
+                max_processes: 6,
+                ring_bytes: 7000,
+                heartbeat: Duration::from_millis(800),
+            },
+            terminals: crate::terminal::Settings {
+                idle: Duration::from_millis(900),
+                ping: Duration::from_millis(1000),
+                ..defaults.terminals
+            },
+            shell_pool: 9,
+            io_timeout: Duration::from_millis(1100),
+            memory_budget: Some(12 << 20),
+            isolate: false,
+            unconfined: true,
+            token: None,
+            start_id: None,
+            state_dir: PathBuf::from("/state"),
+        };
+        assert_ne!(config.processes, defaults.processes);
+        assert_ne!(config.terminals, defaults.terminals);
+        let Parsed::Run(back) = parse(config.to_args()).unwrap() else { panic!() };
+        assert_eq!(*back, config);
+        let Parsed::Run(back) = parse(defaults.to_args()).unwrap() else { panic!() };
+        assert_eq!(back, defaults);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::budget::{default_limit, Budget};
-use crate::config::Config;
+use std::path::PathBuf;
+
+use crate::config::{Config, Parsed};
 use crate::connections::{self, raise_descriptor_limit, Limits};
 use crate::context::AgentContext;
 use crate::http::{router, AppState};
@@ -175,33 +177,24 @@ fn inherited_listener(fd: i32) -> std::io::Result<tokio::net::UnixListener> {
     tokio::net::UnixListener::from_std(listener)
 }
 
-/// The flags a local sandbox's own agent gets from this one.
+/// The command line of a local sandbox's own agent: this agent's whole configuration, but serving the socket it
+/// is given (`fd::LISTEN`), with its token on standard input, for one sandbox in its jail's `/workspace`.
 fn child_flags(config: &Config) -> Vec<String> {
-    let mut flags = vec![
-        "--max-sessions".to_string(),
-        config.max_sessions.to_string(),
-        "--io-timeout-ms".to_string(),
-        config.io_timeout.as_millis().to_string(),
-        "--max-processes".to_string(),
-        config.processes.max_processes.to_string(),
-        "--process-log-bytes".to_string(),
-        config.processes.ring_bytes.to_string(),
-        "--heartbeat-ms".to_string(),
-        config.processes.heartbeat.as_millis().to_string(),
-        "--terminal-idle-ms".to_string(),
-        config.terminals.idle.as_millis().to_string(),
-        "--terminal-ping-ms".to_string(),
-        config.terminals.ping.as_millis().to_string(),
-        "--shell-pool".to_string(),
-        config.shell_pool.to_string(),
-    ];
-    if let Some(timeout) = config.command_timeout {
-        flags.extend(["--command-timeout-ms".to_string(), timeout.as_millis().to_string()]);
+    let Ok(Parsed::Run(defaults)) = crate::config::parse(Vec::new()) else { unreachable!("no arguments parse") };
+    Config {
+        listen_fd: Some(crate::local::jail::fd::LISTEN),
+        token_stdin: true,
+        workspace: PathBuf::from(VISIBLE_WORKSPACE),
+        multi_sandbox: None,
+        max_sandboxes: defaults.max_sandboxes,
+        isolate: false,
+        unconfined: false,
+        token: None,
+        start_id: None,
+        state_dir: defaults.state_dir,
+        ..config.clone()
     }
-    if let Some(budget) = config.memory_budget {
-        flags.extend(["--memory-budget-mb".to_string(), (budget >> 20).max(1).to_string()]);
-    }
-    flags
+    .to_args()
 }
 
 fn describe(config: &Config) -> String {

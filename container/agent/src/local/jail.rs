@@ -99,18 +99,6 @@ pub fn bwrap_args(id: &str, workspace: &Path, agent: &Path, network: bool) -> Ve
     args
 }
 
-/// The agent's own arguments in the jail, before the host agent's flags: it serves the socket it is given and
-/// reads its token from standard input.
-pub fn agent_args() -> Vec<String> {
-    vec![
-        "--listen-fd".into(),
-        fd::LISTEN.to_string(),
-        "--token-stdin".into(),
-        "--workspace".into(),
-        "/workspace".into(),
-    ]
-}
-
 /// The jail's process id, from what bwrap writes to `--info-fd` (`{"child-pid": N, ...}`).
 pub fn child_pid(info: &str) -> Option<i32> {
     let value: serde_json::Value = serde_json::from_str(info.trim()).ok()?;

@@ -155,7 +155,6 @@ impl Launcher {
         launch
             .command()
             .args(jail::bwrap_args(id, &workspace, &agent, self.network))
-            .args(jail::agent_args())
             .args(&self.flags)
             .env_clear()
             .envs(jail::ENVIRONMENT)
