@@ -6,53 +6,28 @@
 mod access;
 mod agent_link;
 mod body_limit;
-mod container_life;
+mod config;
 mod cors;
 mod drain;
 mod errors;
 mod forward;
 mod ids;
-mod in_flight;
 mod log;
-mod object_call;
-mod object_state;
-mod port_registry;
+mod object;
 mod preview;
 mod reply;
 mod route;
-mod sandbox_object;
-mod session_registry;
-mod sleep_after;
 
 use sandbox_protocol::ids::valid_request_id;
-use sandbox_protocol::{screen, PAGE_HOST_HEADER, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};
+use sandbox_protocol::{PAGE_HOST_HEADER, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};
 use worker::{event, Context, Env, Request, Response, Result};
 
-pub use sandbox_object::SandboxObject;
+pub use object::SandboxObject;
 
 use access::{check_bearer, check_browser, BrowserCheck};
-use agent_link::AGENT_URL_VAR;
+use config::{Config, SANDBOX_BINDING};
 use errors::WorkerError;
 use route::Route;
-
-/// Binding of the Durable Object namespace.
-const SANDBOX_BINDING: &str = "SANDBOX";
-/// Secret that, when set, every request must present as `Authorization: Bearer <token>`.
-const TOKEN_SECRET: &str = "SANDBOX_API_TOKEN";
-/// Comma-separated origins of web pages that may call (none by default).
-const ALLOWED_ORIGINS_VAR: &str = "SANDBOX_ALLOWED_ORIGINS";
-/// Comma-separated host names, besides loopback ones, that local mode answers.
-const ALLOWED_HOSTS_VAR: &str = "SANDBOX_ALLOWED_HOSTS";
-/// Set by `npm run dev -- --containers` and the tests that run containers locally: the Worker answers a local
-/// machine's `Host` only, as it does whenever `SANDBOX_AGENT_URL` is set (DNS rebinding).
-const LOCAL_DEV_VAR: &str = "SANDBOX_LOCAL_DEV";
-/// Set only by the end-to-end tests: enables `GET /v1/_test/panic`, which panics, to prove that a panic still
-/// reaches the caller as JSON (`src/entry.mjs`).
-const TEST_HOOKS_VAR: &str = "SANDBOX_TEST_HOOKS";
-/// The domain whose subdomains serve preview URLs (`{port}-{sandboxId}-{token}.<domain>`): a wildcard route or custom
-/// domain of this Worker, optionally with the port browsers reach it on (`localhost:8787`). In local mode
-/// `localhost` when unset (the port is then the one the call came to; a call through a service binding has none).
-const PREVIEW_HOST_VAR: &str = "SANDBOX_PREVIEW_HOST";
 
 #[event(start)]
 fn start() {
@@ -63,14 +38,14 @@ fn start() {
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     // A preview URL's request is a browser's for the app in the sandbox: its token is in its host name, and it
     // goes to the app as it came (no bearer token, no API rules).
-    if let Some(preview) = preview_of(&req, &env) {
+    let config = Config::read(&env);
+    if let Some(preview) = preview_of(&req, &config) {
         return preview_call(req, &env, preview).await;
     }
     // A page of an allowed origin: its preflight is answered before the token is asked for (a browser sends none
     // with it), and its answers say it may read them.
-    let allowed_origins = screen::parse_list(&text(&env, ALLOWED_ORIGINS_VAR).unwrap_or_default());
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    let page = cors::allowed(header("origin").as_deref(), &allowed_origins).map(str::to_string);
+    let page = cors::allowed(header("origin").as_deref(), &config.allowed_origins).map(str::to_string);
     if let Some(origin) = &page {
         if cors::is_preflight(req.method().as_ref(), header("access-control-request-method").as_deref()) {
             let mut response = Response::empty()?.with_status(204);
@@ -81,7 +56,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
     }
     let request_id = request_id(&req);
-    let response = match handle(req, env, &request_id).await {
+    let response = match handle(req, env, &config, &request_id).await {
         Ok(response) => response,
         Err(err) => {
             let mut response = err.for_request(Some(request_id.clone())).into_response()?;
@@ -101,12 +76,15 @@ fn request_id(req: &Request) -> String {
     given.filter(|id| valid_request_id(id)).or_else(|| ids::random_id("req")).unwrap_or_else(|| "req-unknown".into())
 }
 
-async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result<Response, WorkerError> {
+async fn handle(
+    req: Request,
+    env: Env,
+    config: &Config,
+    request_id: &str,
+) -> std::result::Result<Response, WorkerError> {
     // The token first, for every path and method: nothing of the route table shows without it.
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    check_bearer(text(&env, TOKEN_SECRET).as_deref(), header("authorization").as_deref())?;
-    let allowed_origins = screen::parse_list(&text(&env, ALLOWED_ORIGINS_VAR).unwrap_or_default());
-    let allowed_hosts = screen::parse_list(&text(&env, ALLOWED_HOSTS_VAR).unwrap_or_default());
+    check_bearer(config.api_token.as_deref(), header("authorization").as_deref())?;
     let method = req.method();
     let (origin, fetch_site, content_type, host) =
         (header("origin"), header("sec-fetch-site"), header("content-type"), header("host"));
@@ -117,12 +95,11 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
         content_type: content_type.as_deref(),
         host: host.as_deref(),
         page_host: header(PAGE_HOST_HEADER).as_deref(),
-        allowed_origins: &allowed_origins,
-        local: text(&env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty())
-            || text(&env, LOCAL_DEV_VAR).as_deref() == Some("1"),
-        allowed_hosts: &allowed_hosts,
+        allowed_origins: &config.allowed_origins,
+        local: config.local,
+        allowed_hosts: &config.allowed_hosts,
     })?;
-    if req.path() == "/v1/_test/panic" && text(&env, TEST_HOOKS_VAR).as_deref() == Some("1") {
+    if req.path() == "/v1/_test/panic" && config.test_hooks {
         panic!("a panic requested by the test hook");
     }
     let route = route::parse(method.as_ref(), &req.path())?;
@@ -140,7 +117,7 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
                 Some(query) => format!("{agent_path}?{query}"),
                 None => agent_path,
             };
-            let origin = preview_origin(&req, &env);
+            let origin = preview_origin(&req, config);
             let forwarded = forward::to_object(req, &id, &target, request_id)?;
             if let Some(origin) = origin {
                 forwarded.headers().set(PREVIEW_ORIGIN_HEADER, &origin)?;
@@ -150,28 +127,16 @@ async fn handle(req: Request, env: Env, request_id: &str) -> std::result::Result
     }
 }
 
-/// The domain preview URLs are served under, and the port given with it, if any.
-fn preview_domain(env: &Env) -> Option<(String, Option<u16>)> {
-    let local =
-        text(env, AGENT_URL_VAR).is_some_and(|url| !url.is_empty()) || text(env, LOCAL_DEV_VAR).as_deref() == Some("1");
-    let configured = text(env, PREVIEW_HOST_VAR).filter(|d| !d.is_empty());
-    let host = configured.or_else(|| local.then(|| "localhost".to_string()))?;
-    match host.rsplit_once(':') {
-        Some((domain, port)) => Some((domain.to_string(), Some(port.parse().ok()?))),
-        None => Some((host, None)),
-    }
-}
-
 /// The preview a request's host names, if it is one.
-fn preview_of(req: &Request, env: &Env) -> Option<preview::Preview> {
+fn preview_of(req: &Request, config: &Config) -> Option<preview::Preview> {
     let host = req.headers().get("host").ok().flatten()?;
-    preview::parse_host(&host, &preview_domain(env)?.0)
+    preview::parse_host(&host, &config.preview_domain()?.0)
 }
 
 /// Preview URLs' origin as a caller of this request would open them: `https` (`http` on localhost), `*` for the
 /// label, the domain, and the port (the configured one, or locally the one this call came to).
-fn preview_origin(req: &Request, env: &Env) -> Option<String> {
-    let (domain, port) = preview_domain(env)?;
+fn preview_origin(req: &Request, config: &Config) -> Option<String> {
+    let (domain, port) = config.preview_domain()?;
     let local = domain == "localhost";
     let port = port.or_else(|| if local { req.url().ok()?.port() } else { None });
     let scheme = if local { "http" } else { "https" };
@@ -200,9 +165,4 @@ async fn preview_call(req: Request, env: &Env, preview: preview::Preview) -> Res
     let forwarded = Request::new_with_init(&format!("https://sandbox.internal{}{query}", url.path()), &init)?;
     let stub = env.durable_object(SANDBOX_BINDING)?.get_by_name(&preview.sandbox_id)?;
     stub.fetch_with_request(forwarded).await
-}
-
-/// A secret or variable of the Worker's configuration.
-fn text(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
 }

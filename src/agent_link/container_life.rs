@@ -2,9 +2,14 @@
 //! watching it, which start of it the object made last (its start id) and whether that start's agent answered
 //! or its container exited first, and until when a container that failed to start is not tried again.
 //!
-//! No I/O here: `AgentLink` does the starting, probing and watching, and tells this what happened.
+//! No I/O here: `AgentLink` does the starting, probing and watching, and tells this what happened. Calls in
+//! flight wait on it for their container's end (`ended_since`), woken by the watch when it reports one.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use sandbox_protocol::start::started_by;
 
@@ -24,6 +29,9 @@ pub struct ContainerLife {
     /// has lost its agent.
     exits: Cell<u32>,
     last_exit: RefCell<String>,
+    /// The calls waiting for an exit (`ended_since`), woken when one is seen; each removes itself when dropped.
+    waiting: RefCell<HashMap<u64, Waker>>,
+    next_wait: Cell<u64>,
 }
 
 struct Start {
@@ -66,6 +74,8 @@ impl ContainerLife {
         self.watching.set(false);
         self.exits.set(self.exits.get().wrapping_add(1));
         *self.last_exit.borrow_mut() = reason.clone();
+        let waiting: Vec<Waker> = self.waiting.borrow_mut().drain().map(|(_, waker)| waker).collect();
+        waiting.into_iter().for_each(Waker::wake);
         if let Some(current) = self.start.borrow_mut().as_mut() {
             if Some(current.id.as_str()) == start {
                 current.exited = Some(reason);
@@ -81,6 +91,14 @@ impl ContainerLife {
     /// Why the container ended, when it ended since `exits()` was `seen`.
     pub fn exited_since(&self, seen: u32) -> Option<String> {
         (self.exits.get() != seen).then(|| self.last_exit.borrow().clone())
+    }
+
+    /// Resolves, with the reason, once the watch has seen the container end after `exits()` was `seen`. Woken by
+    /// the watch's report; nothing polls meanwhile.
+    pub fn ended_since(&self, seen: u32) -> EndedSince<'_> {
+        let id = self.next_wait.get();
+        self.next_wait.set(id.wrapping_add(1));
+        EndedSince { life: self, seen, id }
     }
 
     /// Why the latest start failed: its container ended before its agent answered.
@@ -103,6 +121,33 @@ impl ContainerLife {
     pub fn refusing(&self, now_ms: f64) -> Option<(u32, String)> {
         let left = self.failed_until.get() - now_ms;
         (left > 0.0).then(|| (((left / 1000.0).ceil() as u32).max(1), self.failed_reason.borrow().clone()))
+    }
+}
+
+/// A call's wait for its container's end (`ContainerLife::ended_since`).
+pub struct EndedSince<'a> {
+    life: &'a ContainerLife,
+    seen: u32,
+    id: u64,
+}
+
+impl Future for EndedSince<'_> {
+    type Output = String;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<String> {
+        match self.life.exited_since(self.seen) {
+            Some(reason) => Poll::Ready(reason),
+            None => {
+                self.life.waiting.borrow_mut().insert(self.id, cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for EndedSince<'_> {
+    fn drop(&mut self) {
+        self.life.waiting.borrow_mut().remove(&self.id);
     }
 }
 
@@ -151,6 +196,35 @@ mod tests {
         assert_eq!(life.exited_since(before).as_deref(), Some("exit code 137"));
         let later = life.exits();
         assert_eq!(life.exited_since(later), None, "a call sent after the exit was seen is not affected");
+    }
+
+    #[test]
+    fn a_waiting_call_is_woken_by_the_exit_and_leaves_nothing_behind() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let life = ContainerLife::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = Box::pin(life.ended_since(life.exits()));
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert!(wait.as_mut().poll(&mut cx).is_pending(), "polled again, it waits in the same place");
+        assert_eq!(life.waiting.borrow().len(), 1);
+        life.exited(None, "exit code 137".into());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the exit woke it");
+        assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready("exit code 137".to_string()));
+        // A call that ends first takes its place with it.
+        let mut other = Box::pin(life.ended_since(life.exits()));
+        assert!(other.as_mut().poll(&mut cx).is_pending());
+        drop(other);
+        assert!(life.waiting.borrow().is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What a sandbox's Durable Object knows between calls, and the decisions it makes from it. Pure: the object
-//! (`sandbox_object.rs`) does the I/O each decision calls for, and tells this state what happened.
+//! (`object/`) does the I/O each decision calls for, and tells this state what happened.
 //!
 //! - Whether the agent is known to answer: `false` after a start, a stop, a failed call or a container seen not
 //!   running; a call then makes sure of the agent (`recover`) before it is forwarded.

@@ -8,39 +8,50 @@ use sandbox_protocol::ErrorCode;
 
 use crate::errors::WorkerError;
 
+/// What the object does with a call: answer it itself, or send it to the agent.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ObjectCall {
+    Own(Own),
+    Agent(AgentCall),
+}
+
+/// The calls the object answers itself, from its storage and what it knows: no agent is started for them.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Own {
     /// `GET /v1/sandbox`: the sandbox's status, answered without starting anything.
     Status,
     /// `DELETE /v1/sandbox`: end everything and forget the sandbox.
     Destroy,
-    /// `POST /v1/sessions`: its options are remembered.
-    CreateSession,
-    /// `POST /v1/env`: the variables are remembered with their session.
-    SetEnvVars,
-    /// `DELETE /v1/sessions/{id}`: the session is forgotten once the agent ended it.
-    DeleteSession {
-        session: String,
-    },
     /// `POST /v1/ports`, `GET /v1/ports`, `DELETE /v1/ports/{port}`: the object's own (storage), no agent.
     ExposePort,
     ListPorts,
     UnexposePort {
         port: u16,
     },
-    /// Anything else goes to the agent as it came.
-    Agent,
+}
+
+/// The calls that go to the agent, and those among them whose effect the object remembers for a restarted agent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AgentCall {
+    /// `POST /v1/sessions`: its options are remembered.
+    CreateSession,
+    /// `POST /v1/env`: the variables are remembered with their session.
+    SetEnvVars,
+    /// `DELETE /v1/sessions/{id}`: the session is forgotten once the agent ended it.
+    DeleteSession { session: String },
+    /// Anything else, sent as it came.
+    AsItCame,
 }
 
 pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
     Ok(match (method, path) {
-        ("GET", SANDBOX) => ObjectCall::Status,
-        ("DELETE", SANDBOX) => ObjectCall::Destroy,
+        ("GET", SANDBOX) => ObjectCall::Own(Own::Status),
+        ("DELETE", SANDBOX) => ObjectCall::Own(Own::Destroy),
         (_, SANDBOX) => {
             return Err(WorkerError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on a sandbox")))
         }
-        ("POST", PORTS) => ObjectCall::ExposePort,
-        ("GET", PORTS) => ObjectCall::ListPorts,
+        ("POST", PORTS) => ObjectCall::Own(Own::ExposePort),
+        ("GET", PORTS) => ObjectCall::Own(Own::ListPorts),
         (_, PORTS) => return Err(not_allowed(method, path)),
         (_, path) if path.starts_with(PORT.trim_end_matches("{id}")) => {
             let rest = &path[PORT.trim_end_matches("{id}").len()..];
@@ -50,15 +61,15 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
             if method != "DELETE" {
                 return Err(not_allowed(method, path));
             }
-            ObjectCall::UnexposePort { port }
+            ObjectCall::Own(Own::UnexposePort { port })
         }
-        ("POST", SESSIONS) => ObjectCall::CreateSession,
-        ("POST", ENV) => ObjectCall::SetEnvVars,
+        ("POST", SESSIONS) => ObjectCall::Agent(AgentCall::CreateSession),
+        ("POST", ENV) => ObjectCall::Agent(AgentCall::SetEnvVars),
         ("DELETE", _) => match session_of(path) {
-            Some(session) => ObjectCall::DeleteSession { session: session.to_string() },
-            None => ObjectCall::Agent,
+            Some(session) => ObjectCall::Agent(AgentCall::DeleteSession { session: session.to_string() }),
+            None => ObjectCall::Agent(AgentCall::AsItCame),
         },
-        _ => ObjectCall::Agent,
+        _ => ObjectCall::Agent(AgentCall::AsItCame),
     })
 }
 
@@ -82,24 +93,27 @@ mod tests {
 
     #[test]
     fn the_sandbox_itself_is_answered_by_the_object() {
-        assert_eq!(call("GET", "/v1/sandbox"), ObjectCall::Status);
-        assert_eq!(call("DELETE", "/v1/sandbox"), ObjectCall::Destroy);
+        assert_eq!(call("GET", "/v1/sandbox"), ObjectCall::Own(Own::Status));
+        assert_eq!(call("DELETE", "/v1/sandbox"), ObjectCall::Own(Own::Destroy));
         let err = classify("POST", "/v1/sandbox").unwrap_err();
         assert_eq!(err.code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]
     fn the_calls_whose_effect_is_remembered_are_told_apart() {
-        assert_eq!(call("POST", "/v1/sessions"), ObjectCall::CreateSession);
-        assert_eq!(call("POST", "/v1/env"), ObjectCall::SetEnvVars);
-        assert_eq!(call("DELETE", "/v1/sessions/build-1"), ObjectCall::DeleteSession { session: "build-1".into() });
+        assert_eq!(call("POST", "/v1/sessions"), ObjectCall::Agent(AgentCall::CreateSession));
+        assert_eq!(call("POST", "/v1/env"), ObjectCall::Agent(AgentCall::SetEnvVars));
+        assert_eq!(
+            call("DELETE", "/v1/sessions/build-1"),
+            ObjectCall::Agent(AgentCall::DeleteSession { session: "build-1".into() })
+        );
     }
 
     #[test]
     fn ports_are_the_objects_own() {
-        assert_eq!(call("POST", "/v1/ports"), ObjectCall::ExposePort);
-        assert_eq!(call("GET", "/v1/ports"), ObjectCall::ListPorts);
-        assert_eq!(call("DELETE", "/v1/ports/8080"), ObjectCall::UnexposePort { port: 8080 });
+        assert_eq!(call("POST", "/v1/ports"), ObjectCall::Own(Own::ExposePort));
+        assert_eq!(call("GET", "/v1/ports"), ObjectCall::Own(Own::ListPorts));
+        assert_eq!(call("DELETE", "/v1/ports/8080"), ObjectCall::Own(Own::UnexposePort { port: 8080 }));
         assert_eq!(classify("DELETE", "/v1/ports/http").unwrap_err().code, ErrorCode::ValidationFailed);
         assert_eq!(classify("DELETE", "/v1/ports/99999").unwrap_err().code, ErrorCode::ValidationFailed);
         assert_eq!(classify("GET", "/v1/ports/8080").unwrap_err().code, ErrorCode::MethodNotAllowed);
@@ -117,7 +131,7 @@ mod tests {
             ("GET", "/v1/env"),
             ("GET", "/v1/metrics"),
         ] {
-            assert_eq!(call(method, path), ObjectCall::Agent, "{method} {path}");
+            assert_eq!(call(method, path), ObjectCall::Agent(AgentCall::AsItCame), "{method} {path}");
         }
     }
 }

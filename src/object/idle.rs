@@ -1,0 +1,94 @@
+//! Sleep: the idle alarm, kept `SANDBOX_SLEEP_AFTER` ahead of the last call, stops the container (locally, the
+//! sandbox's jail) once nobody calls, never while a call is in flight or a terminal has a viewer; why and when is
+//! recorded for the status route.
+
+use sandbox_protocol::SandboxMode;
+use serde::{Deserialize, Serialize};
+use worker::{Date, Response, Result};
+
+use super::sleep_after::{self, OnAlarm};
+use super::SandboxObject;
+use crate::agent_link::AgentLink;
+use crate::log::Log;
+
+/// Storage key of the last container stop, for the status route.
+pub(super) const LAST_STOP_KEY: &str = "last-stop";
+
+/// Why and when the container was last stopped (shown by the status route).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LastStop {
+    pub(super) at: String,
+    pub(super) reason: String,
+}
+
+impl SandboxObject {
+    /// Nobody called for `SANDBOX_SLEEP_AFTER`: stop the container (locally, the sandbox's jail: its folder stays),
+    /// unless a call is still in flight (a long exec or stream) or a terminal has a viewer attached. The decision
+    /// is logged (`sandbox.stop`) and shown by the status route (`stoppedAt`, `stopReason`). The next call starts a
+    /// new one.
+    pub(super) async fn idle_alarm(&self) -> Result<Response> {
+        let idle_ms = self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
+        match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.config.sleep_after) {
+            OnAlarm::Later { ms, in_flight } => {
+                if in_flight > 0 {
+                    self.alarm_log().info("idle.deferred", format!("{in_flight} call(s) still in flight"));
+                }
+                self.state.storage().set_alarm(ms).await?;
+                Response::ok("in use")
+            }
+            OnAlarm::Stop => {
+                let log = self.alarm_log();
+                let id = self.sandbox_id.borrow().clone();
+                if let Ok(link) = AgentLink::new(&self.state, &self.config, &self.life, &id, log.clone()) {
+                    // A container that runs (deployed), or a local sandbox's jail (the host agent's to stop).
+                    let container = link.container().filter(|c| c.running());
+                    let local = link.mode() == SandboxMode::Local && !id.is_empty();
+                    if container.is_some() || local {
+                        // Someone watching a terminal is using the sandbox, though no call reaches this object.
+                        let watched = link.watched_terminals().await;
+                        if watched > 0 {
+                            log.info("idle.deferred", format!("{watched} terminal(s) with a viewer attached"));
+                            self.state.storage().set_alarm(self.config.sleep_after.as_millis() as i64).await?;
+                            return Response::ok("in use");
+                        }
+                        let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.config.sleep_after.as_secs());
+                        let what = if local { "the sandbox's jail" } else { "the container" };
+                        log.info("sandbox.stop", format!("stopping {what}: {reason}"));
+                        // Recorded first: once the container is gone, the status route says why.
+                        let at = worker::js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
+                        if let Err(err) = self.state.storage().put(LAST_STOP_KEY, LastStop { at, reason }).await {
+                            log.error("storage.failed", format!("could not record the stop: {err}"));
+                        }
+                        let stopped = match container {
+                            Some(container) => container.destroy(None).await.map_err(|e| e.to_string()),
+                            None => link.stop_local().await.map_err(|e| e.message),
+                        };
+                        if let Err(err) = stopped {
+                            log.error("sandbox.stop.failed", format!("{what} did not stop: {err}"));
+                        }
+                    }
+                }
+                self.known.borrow_mut().stopped();
+                Response::ok("stopped")
+            }
+        }
+    }
+
+    /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead (`ObjectState::call_came` says when
+    /// to write it).
+    pub(super) async fn keep_awake(&self, log: &Log) {
+        let after = self.config.sleep_after;
+        let push = self.known.borrow_mut().call_came(Date::now().as_millis() as f64, after);
+        if push {
+            if let Err(err) = self.state.storage().set_alarm(after).await {
+                log.error("alarm.failed", format!("could not set the idle alarm: {err}"));
+            }
+        }
+    }
+
+    /// The log of the object's alarm: its sandbox, and no call.
+    fn alarm_log(&self) -> Log {
+        Log::new(&self.sandbox_id.borrow(), None)
+    }
+}

@@ -1,0 +1,51 @@
+//! The sandbox's own routes: its status (which starts nothing) and its destruction.
+
+use sandbox_protocol::routes::SANDBOX as SANDBOX_PATH;
+use sandbox_protocol::{DestroyResult, SandboxMode, SandboxStatus};
+use worker::{Request, Response};
+
+use super::idle::{LastStop, LAST_STOP_KEY};
+use super::request::storage_failed;
+use super::SandboxObject;
+use crate::agent_link::AgentLink;
+use crate::errors::WorkerError;
+
+impl SandboxObject {
+    pub(super) async fn status(&self, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        let last_stop: Option<LastStop> = self.state.storage().get(LAST_STOP_KEY).await.unwrap_or(None);
+        // A status starts nothing. Locally the host agent answers for a sandbox's jail only while it has one (a
+        // sandbox never used, stopped or destroyed has none): running is whether it answered.
+        let agent = link.summary().await;
+        let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
+        let commands = if agent.is_some() { link.commands().await } else { None };
+        Ok(Response::from_json(&SandboxStatus {
+            success: true,
+            id: link.sandbox_id().to_string(),
+            mode: link.mode(),
+            running,
+            in_flight: self.in_flight.count(),
+            stopped_at: last_stop.as_ref().map(|s| s.at.clone()),
+            stop_reason: last_stop.map(|s| s.reason),
+            agent,
+            commands,
+        })?)
+    }
+
+    /// Ends every session and process, stops the container, and forgets the sandbox's state.
+    pub(super) async fn destroy(&self, req: &Request, link: &AgentLink) -> std::result::Result<Response, WorkerError> {
+        if link.running() {
+            // Best effort: a container that is already gone has nothing left to end.
+            if let Err(err) = link.send(req, SANDBOX_PATH, None).await {
+                link.log.warn("sandbox.destroy", format!("the agent did not answer: {}", err.message));
+            }
+        }
+        link.stop().await?;
+        self.known.borrow_mut().call_failed();
+        let storage = self.state.storage();
+        storage.delete_alarm().await.map_err(storage_failed)?;
+        storage.delete_all().await.map_err(storage_failed)?;
+        self.known.borrow_mut().destroyed();
+        link.log.info("sandbox.destroyed", "destroyed");
+        Ok(Response::from_json(&DestroyResult { success: true, id: link.sandbox_id().to_string() })?)
+    }
+}
