@@ -1,6 +1,7 @@
-//! Calls in flight in a sandbox's object, streams included until their last byte: the idle alarm never stops a
-//! container that is still answering one. A call counts from when the object takes it until its response body
-//! is done (a buffered answer when it is handed back; an event stream when it ends or its reader goes away).
+//! Calls in flight in a sandbox's object, streamed bodies included until their last byte: the idle alarm never
+//! stops a container that is still answering one. A call counts from when the object takes it until its response
+//! body is done (a small answer when it is handed back; an event stream, a long download or a preview's answer
+//! when its body ends or its reader goes away).
 //! When the last one ended is kept too: a sandbox is idle from the end of its last call, not from its start.
 
 use std::cell::Cell;
@@ -56,13 +57,25 @@ fn now_ms() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-/// `response` with `call` kept until its body is done: for an event stream the body is passed through a stream
-/// that holds the call; any other answer is complete when the agent's headers arrive after its work, and the call
-/// ends here.
+/// Bodies up to this size, declared by `Content-Length`, are done when handed back (their call ends there).
+const SMALL_BODY: u64 = 64 * 1024;
+
+/// Whether an answer's body may take a while to pass (so its call stays in flight until it has): any body but a
+/// small one of declared length, and none at all (a WebSocket's 101, whose socket cannot be wrapped; 204; 304).
+/// Pure.
+pub fn body_takes_time(status: u16, content_length: Option<&str>) -> bool {
+    if matches!(status, 101 | 204 | 304) {
+        return false;
+    }
+    content_length.and_then(|n| n.trim().parse::<u64>().ok()).is_none_or(|n| n > SMALL_BODY)
+}
+
+/// `response` with `call` kept until its body is done: a body that takes time (`body_takes_time`: an event
+/// stream, a download, a preview's answer) is passed through a stream that holds the call; any other answer is
+/// complete when it is handed back, and the call ends here.
 pub fn hold_until_done(mut response: Response, call: Call) -> Result<Response> {
-    let streaming =
-        response.headers().get("content-type").ok().flatten().is_some_and(|t| t.starts_with("text/event-stream"));
-    if !streaming {
+    let length = response.headers().get("content-length").ok().flatten();
+    if !body_takes_time(response.status_code(), length.as_deref()) {
         return Ok(response);
     }
     let (status, headers) = (response.status_code(), response.headers().clone());
@@ -76,6 +89,18 @@ pub fn hold_until_done(mut response: Response, call: Call) -> Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_small_declared_body_or_none_ends_its_call_at_once() {
+        assert!(!body_takes_time(200, Some("532")), "a JSON answer");
+        assert!(!body_takes_time(200, Some("65536")));
+        assert!(body_takes_time(200, Some("65537")), "a download");
+        assert!(body_takes_time(200, None), "an event stream, a listing sent in parts");
+        assert!(body_takes_time(200, Some("nonsense")));
+        assert!(!body_takes_time(101, None), "a WebSocket");
+        assert!(!body_takes_time(204, None));
+        assert!(!body_takes_time(304, None));
+    }
 
     #[test]
     fn calls_count_until_dropped() {

@@ -59,7 +59,8 @@ impl SandboxObject {
     }
 
     /// A browser's request for an exposed port (`<port>.<token>` from the Worker): checked against the stored
-    /// token in constant time, and passed to the port as it came, unbuffered both ways (WebSocket upgrades too).
+    /// token in constant time, and passed to the port as it came, unbuffered both ways (WebSocket upgrades too),
+    /// counted in flight until its answer's body has passed.
     /// Anything that does not match is the same bare 404.
     pub(super) async fn preview(
         &self,
@@ -77,8 +78,11 @@ impl SandboxObject {
         if !link.running() {
             return Response::error("The sandbox is not running", 503).map_err(WorkerError::from);
         }
+        // In flight like any call, until its answer's body has passed (a download from the app keeps it awake).
+        let call = self.in_flight.begin();
         self.keep_awake(&link.log).await;
-        link.send_to_port(req, port).await
+        let response = link.send_to_port(req, port).await?;
+        Ok(super::in_flight::hold_until_done(response, call)?)
     }
 }
 

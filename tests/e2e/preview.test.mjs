@@ -227,6 +227,46 @@ describe('preview URLs', () => {
     await server.kill();
   });
 
+  test("a download from the app counts as in flight until its last byte, so it keeps its sandbox awake", async () => {
+    const sandbox = fresh();
+    const port = await freePort();
+    // The app sends its first part, then the rest only once the test says so (the file `go`).
+    const app = [
+      'import http.server, os, time',
+      'class H(http.server.BaseHTTPRequestHandler):',
+      "    protocol_version = 'HTTP/1.1'",
+      '    def do_GET(self):',
+      '        self.send_response(200)',
+      "        self.send_header('content-type', 'application/octet-stream')",
+      "        self.send_header('transfer-encoding', 'chunked')",
+      '        self.end_headers()',
+      "        self.wfile.write(b'5\\r\\nfirst\\r\\n'); self.wfile.flush()",
+      "        while not os.path.exists('go'): time.sleep(0.02)",
+      "        self.wfile.write(b'4\\r\\nlast\\r\\n0\\r\\n\\r\\n'); self.wfile.flush()",
+      `http.server.HTTPServer(('127.0.0.1', ${port}), H).serve_forever()`,
+    ].join('\n');
+    await sandbox.writeFile('/workspace/slow.py', app);
+    const server = await sandbox.startProcess('exec python3 slow.py');
+    await server.waitForPort(port, { timeout: 20000 });
+    const { url } = await sandbox.exposePort(port);
+    const inFlight = async () => (await sandbox.status()).inFlight;
+    let firstSeen;
+    const first = new Promise((resolve) => (firstSeen = resolve));
+    const download = browse(url, { onChunk: (chunk) => firstSeen(chunk) });
+    assert.equal(await first, 'first');
+    assert.equal(await inFlight(), 1, 'the download is in flight while its body is still coming');
+    await sandbox.writeFile('/workspace/go', '');
+    const res = await download;
+    assert.equal(res.body, 'firstlast');
+    let left = await inFlight();
+    for (let i = 0; i < 50 && left !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await inFlight();
+    }
+    assert.equal(left, 0, 'the call ended with its body');
+    await server.kill();
+  });
+
   test('a WebSocket reaches the app through the preview URL (hot reload works)', async () => {
     const sandbox = fresh();
     const port = await freePort();
