@@ -2,190 +2,108 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Every error the API reports, by its stable wire code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    /// A field is missing, of the wrong type or out of range; an id, name or path is invalid.
-    ValidationFailed,
-    /// The body is not JSON at all.
-    InvalidJson,
-    /// The request body is larger than the server accepts.
-    BodyTooLarge,
-    /// The request body did not arrive in time.
-    RequestTimeout,
-    /// No such route.
-    NotFound,
-    /// The route exists, the method does not.
-    MethodNotAllowed,
-    SessionNotFound,
-    SessionAlreadyExists,
-    /// The default session ends with its sandbox, not on its own.
-    DefaultSessionProtected,
-    FileNotFound,
-    NotDirectory,
-    IsDirectory,
-    FileExists,
-    DirectoryNotEmpty,
-    PermissionDenied,
-    FileTooLarge,
-    /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.
-    UnsupportedFileType,
-    /// The disk (or the caller's quota) is full; nothing was changed.
-    NoSpace,
-    /// A bearer token is required and was missing or wrong.
-    Unauthorized,
-    /// A request a browser sent from another site (foreign `Origin`, `Sec-Fetch-Site`, or a `Host` that is not
-    /// this server's): refused, so a web page cannot drive a sandbox.
-    CrossSiteRefused,
-    /// A body that is not `application/json` on a JSON route.
-    UnsupportedMediaType,
-    /// The sandbox already has as many sessions as it may.
-    TooManySessions,
-    ProcessNotFound,
-    /// A process with that `processId` exists (running, or ended and kept for listing).
-    ProcessAlreadyExists,
-    /// The sandbox has as many processes as it may, none of them ended (an ended one makes room).
-    TooManyProcesses,
-    /// The process has ended, or its stdin was closed: it takes no input.
-    ProcessNotRunning,
-    /// A wait's condition cannot hold any more: the process ended first (the message gives its exit code).
-    ProcessExited,
-    /// A wait's condition did not hold within its timeout.
-    WaitTimedOut,
-    /// The port is not exposed.
-    PortNotExposed,
-    /// Local mode: this machine runs as many sandboxes as the agent's `--max-sandboxes` allows; destroy one first.
-    TooManySandboxes,
-    /// No terminal with that id (it ended, or never was).
-    PtyNotFound,
-    /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
-    ResourceExhausted,
-    /// The sandbox's container (or local agent) cannot be reached now; retry later.
-    ContainerUnavailable,
-    /// The agent is stopping and takes no new work.
-    ShuttingDown,
-    /// The agent is not the one the caller expected (`X-Agent-Boot-Expected`): it restarted, and has done nothing.
-    AgentRestarted,
-    InternalError,
-    /// A code this version does not know (sent by a newer peer); never sent.
-    #[serde(other)]
-    #[cfg_attr(test, schemars(skip))]
-    Unknown,
+/// Declares the error codes from one table: each variant with its wire spelling and its HTTP status, so the enum,
+/// `ALL`, `as_str` and `http_status` cannot disagree (serde's spelling is checked against `as_str` in the tests).
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = $wire:literal, $status:literal;)*) => {
+        /// Every error the API reports, by its stable wire code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(test, derive(schemars::JsonSchema))]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+            /// A code this version does not know (sent by a newer peer); never sent.
+            #[serde(other)]
+            #[cfg_attr(test, schemars(skip))]
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every code a server sends (all but `Unknown`).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The HTTP status this error is reported with.
+            pub fn http_status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$name => $status,)*
+                    ErrorCode::Unknown => 500,
+                }
+            }
+
+            /// The wire spelling, e.g. `SESSION_NOT_FOUND`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $wire,)*
+                    ErrorCode::Unknown => "UNKNOWN",
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code a server sends (all but `Unknown`).
-    pub const ALL: [ErrorCode; 36] = {
-        use ErrorCode::*;
-        [
-            ValidationFailed,
-            InvalidJson,
-            BodyTooLarge,
-            RequestTimeout,
-            NotFound,
-            MethodNotAllowed,
-            SessionNotFound,
-            SessionAlreadyExists,
-            DefaultSessionProtected,
-            FileNotFound,
-            NotDirectory,
-            IsDirectory,
-            FileExists,
-            DirectoryNotEmpty,
-            PermissionDenied,
-            FileTooLarge,
-            UnsupportedFileType,
-            NoSpace,
-            Unauthorized,
-            CrossSiteRefused,
-            UnsupportedMediaType,
-            TooManySessions,
-            ProcessNotFound,
-            ProcessAlreadyExists,
-            TooManyProcesses,
-            ProcessNotRunning,
-            ProcessExited,
-            WaitTimedOut,
-            PortNotExposed,
-            TooManySandboxes,
-            PtyNotFound,
-            ResourceExhausted,
-            ContainerUnavailable,
-            ShuttingDown,
-            AgentRestarted,
-            InternalError,
-        ]
-    };
-
-    /// The HTTP status this error is reported with.
-    pub fn http_status(self) -> u16 {
-        use ErrorCode::*;
-        match self {
-            ValidationFailed | InvalidJson | NotDirectory | IsDirectory | DefaultSessionProtected => 400,
-            UnsupportedFileType => 400,
-            Unauthorized => 401,
-            AgentRestarted => 412,
-            RequestTimeout | WaitTimedOut => 408,
-            PermissionDenied | CrossSiteRefused => 403,
-            NotFound | SessionNotFound | FileNotFound | ProcessNotFound | PortNotExposed => 404,
-            PtyNotFound => 404,
-            MethodNotAllowed => 405,
-            SessionAlreadyExists | FileExists | DirectoryNotEmpty => 409,
-            ProcessAlreadyExists | ProcessNotRunning | ProcessExited => 409,
-            BodyTooLarge | FileTooLarge => 413,
-            UnsupportedMediaType => 415,
-            TooManySessions | TooManyProcesses | TooManySandboxes => 429,
-            ContainerUnavailable | ShuttingDown | ResourceExhausted => 503,
-            NoSpace => 507,
-            InternalError | Unknown => 500,
-        }
-    }
-
-    /// The wire spelling, e.g. `SESSION_NOT_FOUND`.
-    pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            ValidationFailed => "VALIDATION_FAILED",
-            InvalidJson => "INVALID_JSON",
-            BodyTooLarge => "BODY_TOO_LARGE",
-            RequestTimeout => "REQUEST_TIMEOUT",
-            NotFound => "NOT_FOUND",
-            MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            SessionNotFound => "SESSION_NOT_FOUND",
-            SessionAlreadyExists => "SESSION_ALREADY_EXISTS",
-            DefaultSessionProtected => "DEFAULT_SESSION_PROTECTED",
-            FileNotFound => "FILE_NOT_FOUND",
-            NotDirectory => "NOT_DIRECTORY",
-            IsDirectory => "IS_DIRECTORY",
-            FileExists => "FILE_EXISTS",
-            DirectoryNotEmpty => "DIRECTORY_NOT_EMPTY",
-            PermissionDenied => "PERMISSION_DENIED",
-            FileTooLarge => "FILE_TOO_LARGE",
-            UnsupportedFileType => "UNSUPPORTED_FILE_TYPE",
-            NoSpace => "NO_SPACE",
-            Unauthorized => "UNAUTHORIZED",
-            CrossSiteRefused => "CROSS_SITE_REFUSED",
-            UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            TooManySessions => "TOO_MANY_SESSIONS",
-            ProcessNotFound => "PROCESS_NOT_FOUND",
-            ProcessAlreadyExists => "PROCESS_ALREADY_EXISTS",
-            TooManyProcesses => "TOO_MANY_PROCESSES",
-            ProcessNotRunning => "PROCESS_NOT_RUNNING",
-            ProcessExited => "PROCESS_EXITED",
-            WaitTimedOut => "WAIT_TIMED_OUT",
-            PortNotExposed => "PORT_NOT_EXPOSED",
-            TooManySandboxes => "TOO_MANY_SANDBOXES",
-            PtyNotFound => "PTY_NOT_FOUND",
-            ResourceExhausted => "RESOURCE_EXHAUSTED",
-            ContainerUnavailable => "CONTAINER_UNAVAILABLE",
-            ShuttingDown => "SHUTTING_DOWN",
-            AgentRestarted => "AGENT_RESTARTED",
-            InternalError => "INTERNAL_ERROR",
-            Unknown => "UNKNOWN",
-        }
-    }
+error_codes! {
+    /// A field is missing, of the wrong type or out of range; an id, name or path is invalid.
+    ValidationFailed = "VALIDATION_FAILED", 400;
+    /// The body is not JSON at all.
+    InvalidJson = "INVALID_JSON", 400;
+    /// The request body is larger than the server accepts.
+    BodyTooLarge = "BODY_TOO_LARGE", 413;
+    /// The request body did not arrive in time.
+    RequestTimeout = "REQUEST_TIMEOUT", 408;
+    /// No such route.
+    NotFound = "NOT_FOUND", 404;
+    /// The route exists, the method does not.
+    MethodNotAllowed = "METHOD_NOT_ALLOWED", 405;
+    SessionNotFound = "SESSION_NOT_FOUND", 404;
+    SessionAlreadyExists = "SESSION_ALREADY_EXISTS", 409;
+    /// The default session ends with its sandbox, not on its own.
+    DefaultSessionProtected = "DEFAULT_SESSION_PROTECTED", 400;
+    FileNotFound = "FILE_NOT_FOUND", 404;
+    NotDirectory = "NOT_DIRECTORY", 400;
+    IsDirectory = "IS_DIRECTORY", 400;
+    FileExists = "FILE_EXISTS", 409;
+    DirectoryNotEmpty = "DIRECTORY_NOT_EMPTY", 409;
+    PermissionDenied = "PERMISSION_DENIED", 403;
+    FileTooLarge = "FILE_TOO_LARGE", 413;
+    /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.
+    UnsupportedFileType = "UNSUPPORTED_FILE_TYPE", 400;
+    /// The disk (or the caller's quota) is full; nothing was changed.
+    NoSpace = "NO_SPACE", 507;
+    /// A bearer token is required and was missing or wrong.
+    Unauthorized = "UNAUTHORIZED", 401;
+    /// A request a browser sent from another site (foreign `Origin`, `Sec-Fetch-Site`, or a `Host` that is not
+    /// this server's): refused, so a web page cannot drive a sandbox.
+    CrossSiteRefused = "CROSS_SITE_REFUSED", 403;
+    /// A body that is not `application/json` on a JSON route.
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415;
+    /// The sandbox already has as many sessions as it may.
+    TooManySessions = "TOO_MANY_SESSIONS", 429;
+    ProcessNotFound = "PROCESS_NOT_FOUND", 404;
+    /// A process with that `processId` exists (running, or ended and kept for listing).
+    ProcessAlreadyExists = "PROCESS_ALREADY_EXISTS", 409;
+    /// The sandbox has as many processes as it may, none of them ended (an ended one makes room).
+    TooManyProcesses = "TOO_MANY_PROCESSES", 429;
+    /// The process has ended, or its stdin was closed: it takes no input.
+    ProcessNotRunning = "PROCESS_NOT_RUNNING", 409;
+    /// A wait's condition cannot hold any more: the process ended first (the message gives its exit code).
+    ProcessExited = "PROCESS_EXITED", 409;
+    /// A wait's condition did not hold within its timeout.
+    WaitTimedOut = "WAIT_TIMED_OUT", 408;
+    /// The port is not exposed.
+    PortNotExposed = "PORT_NOT_EXPOSED", 404;
+    /// Local mode: this machine runs as many sandboxes as the agent's `--max-sandboxes` allows; destroy one first.
+    TooManySandboxes = "TOO_MANY_SANDBOXES", 429;
+    /// No terminal with that id (it ended, or never was).
+    PtyNotFound = "PTY_NOT_FOUND", 404;
+    /// The agent is at its limit of memory or work in flight; retry after `Retry-After` seconds.
+    ResourceExhausted = "RESOURCE_EXHAUSTED", 503;
+    /// The sandbox's container (or local agent) cannot be reached now; retry later.
+    ContainerUnavailable = "CONTAINER_UNAVAILABLE", 503;
+    /// The agent is stopping and takes no new work.
+    ShuttingDown = "SHUTTING_DOWN", 503;
+    /// The agent is not the one the caller expected (`X-Agent-Boot-Expected`): it restarted, and has done nothing.
+    AgentRestarted = "AGENT_RESTARTED", 412;
+    InternalError = "INTERNAL_ERROR", 500;
 }
 
 /// The body of every error response: `{ "code": "...", "message": "...", "requestId": "..." }`.
@@ -206,7 +124,7 @@ mod tests {
 
     #[test]
     fn wire_spelling_matches_serde() {
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
             assert_eq!(serde_json::from_value::<ErrorCode>(code.as_str().into()).unwrap(), code);
         }

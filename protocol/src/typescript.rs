@@ -33,7 +33,7 @@ pub fn module() -> String {
     );
     out.push_str("/** Every error code a server sends, with the HTTP status it comes with. */\n");
     out.push_str("export const ERROR_STATUS = {\n");
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         let _ = writeln!(out, "  {}: {},", code.as_str(), code.http_status());
     }
     out.push_str("} as const;\n\n");
