@@ -33,7 +33,8 @@ pub struct BrowserCheck<'a> {
     pub allowed_hosts: &'a [String],
 }
 
-/// Refuses what a web page could send: a foreign origin, a non-JSON body, and in local mode a foreign `Host`, its
+/// Refuses what a web page could send: a foreign origin, a body of a type a page sends unasked, and in local mode a
+/// foreign `Host`, its
 /// own or the one a caller says its page named (DNS rebinding, directly or through a caller's terminal).
 pub fn check_browser(request: &BrowserCheck<'_>) -> Result<(), WorkerError> {
     let refused = |message: String| WorkerError::new(ErrorCode::CrossSiteRefused, message);
@@ -42,7 +43,7 @@ pub fn check_browser(request: &BrowserCheck<'_>) -> Result<(), WorkerError> {
         screen::check_local_host(request.host, request.allowed_hosts).map_err(refused)?;
         screen::check_local_host(request.page_host, request.allowed_hosts).map_err(refused)?;
     }
-    screen::check_json_body(request.method, request.content_type)
+    screen::check_not_page_body(request.method, request.content_type)
         .map_err(|message| WorkerError::new(ErrorCode::UnsupportedMediaType, message))
 }
 

@@ -31,8 +31,25 @@ pub fn check_not_cross_site(
     }
 }
 
-/// A request with a body must say it is JSON: every route that takes a body takes JSON, and a page can send other
-/// types across sites without asking first. `GET`, `HEAD` and `DELETE` carry no body here.
+/// A body of a type a web page can send to another site without asking first (a CORS-safelisted type: plain text,
+/// a form; or no type at all, as a `Blob` without one is sent) is refused on every route. Any other type needs a
+/// preflight, which no foreign page gets: so a route may take bytes (`application/octet-stream`) as well as JSON.
+/// `GET`, `HEAD`, `DELETE` and `OPTIONS` carry no body here.
+pub fn check_not_page_body(method: &str, content_type: Option<&str>) -> Result<(), String> {
+    if matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+        return Ok(());
+    }
+    let essence = content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        None | Some("") => Err("the body's Content-Type is missing: say what it is (application/json)".into()),
+        Some(page @ ("text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data")) => {
+            Err(format!("the body must be application/json, not {page:?} (a type any web page can send)"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// A JSON route's body must say it is JSON (checked by the route's reader, after `check_not_page_body`).
 pub fn check_json_body(method: &str, content_type: Option<&str>) -> Result<(), String> {
     if matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
         return Ok(());
@@ -161,6 +178,25 @@ mod tests {
         assert!(check_page_origin(Some("http://app.example:8788"), None, &[]).is_err());
         let allowed = vec!["https://console.example".to_string()];
         assert!(check_page_origin(Some("https://console.example"), own, &allowed).is_ok());
+    }
+
+    #[test]
+    fn a_body_a_page_can_send_unasked_is_refused_and_others_are_left_to_their_route() {
+        for simple in [
+            Some("text/plain"),
+            Some("text/plain;charset=UTF-8"),
+            Some("application/x-www-form-urlencoded"),
+            Some("Multipart/Form-Data; boundary=x"),
+            Some(""),
+            None,
+        ] {
+            assert!(check_not_page_body("POST", simple).is_err(), "{simple:?}");
+        }
+        for typed in ["application/json", "application/octet-stream", "application/xml"] {
+            assert!(check_not_page_body("PUT", Some(typed)).is_ok(), "{typed}");
+        }
+        assert!(check_json_body("POST", Some("application/octet-stream")).is_err(), "a JSON route still wants JSON");
+        assert!(check_not_page_body("GET", None).is_ok());
     }
 
     #[test]

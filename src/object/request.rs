@@ -20,8 +20,14 @@ pub(super) fn storage_failed(err: worker::Error) -> WorkerError {
     WorkerError::new(ErrorCode::InternalError, "the sandbox's state could not be stored; nothing was remembered")
 }
 
-/// Reads a body the object needs to look into, refusing more than `SESSION_BODY_LIMIT`.
+/// Reads a JSON body the object needs to look into, refusing another type and more than `SESSION_BODY_LIMIT`.
 pub(super) async fn small_body(mut req: Request, what: &str) -> std::result::Result<String, WorkerError> {
+    // Read as JSON: it must say it is (the front door refused only the types a page sends unasked).
+    let content_type = req.headers().get("content-type")?;
+    if let Err(message) = sandbox_protocol::screen::check_json_body("POST", content_type.as_deref()) {
+        drain::request(req, 0).await;
+        return Err(WorkerError::new(ErrorCode::UnsupportedMediaType, format!("{what}: {message}")));
+    }
     let too_large = || WorkerError::new(ErrorCode::BodyTooLarge, format!("{what}: the body is larger than 1 MiB"));
     let mut body = Vec::new();
     let mut chunks = req.stream()?;

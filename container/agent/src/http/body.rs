@@ -2,7 +2,7 @@
 //! that are not JSON, `VALIDATION_FAILED` for JSON of the wrong shape, `BODY_TOO_LARGE` over the limit).
 
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_LENGTH;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::BodyExt;
 use sandbox_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
@@ -28,9 +28,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AgentError> {
         let declared =
             req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let content_type = req.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
+        let json = sandbox_protocol::screen::check_json_body(req.method().as_str(), content_type.as_deref());
         let mut body = req.into_body();
         // A body that trickles in must not hold the request (and what it has read so far) for ever.
         let deadline = tokio::time::Instant::now() + state.io_timeout;
+        if let Err(message) = json {
+            tokio::spawn(async move { discard(&mut body, deadline).await });
+            return Err(AgentError::new(ErrorCode::UnsupportedMediaType, message));
+        }
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             // Answered at once, and the body read on and dropped meanwhile: the caller, still sending, gets the
             // answer instead of a connection cut under it (a reset would discard the answer unread).

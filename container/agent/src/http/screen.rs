@@ -39,6 +39,6 @@ fn check(local: bool, req: &Request) -> Result<(), AgentError> {
     if local {
         screen::check_local_host(header("host"), &[]).map_err(refused)?;
     }
-    screen::check_json_body(req.method().as_str(), header("content-type"))
+    screen::check_not_page_body(req.method().as_str(), header("content-type"))
         .map_err(|message| AgentError::new(ErrorCode::UnsupportedMediaType, message))
 }

@@ -31,6 +31,10 @@ async fn a_cross_site_simple_post_runs_nothing() {
     }
     let r = c.send_with("POST", "/v1/sessions", &[("content-type", "text/plain")], b"{}".to_vec()).await;
     assert_eq!(code(&r), (415, "UNSUPPORTED_MEDIA_TYPE".into()));
+    // A type no page sends unasked passes the screen, and a JSON route still refuses it, naming what it wants.
+    let r = c.send_with("POST", "/v1/exec", &[("content-type", "application/octet-stream")], body.clone()).await;
+    assert_eq!(code(&r), (415, "UNSUPPORTED_MEDIA_TYPE".into()));
+    assert!(r.json()["message"].as_str().unwrap().contains("application/json"), "{}", r.json());
     assert_eq!(c.get("/v1/sessions").await.json()["count"], 0, "no session was made");
 }
 
