@@ -6,7 +6,7 @@ use std::time::Duration;
 use sandbox_protocol::screen;
 use worker::Env;
 
-use crate::object::sleep_after;
+use crate::sleep_after;
 
 /// Binding of the Durable Object namespace.
 pub const SANDBOX_BINDING: &str = "SANDBOX";

@@ -17,6 +17,7 @@ mod object;
 mod preview;
 mod reply;
 mod route;
+mod sleep_after;
 
 use sandbox_protocol::ids::valid_request_id;
 use sandbox_protocol::{PAGE_HOST_HEADER, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};

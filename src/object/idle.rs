@@ -6,10 +6,10 @@ use sandbox_protocol::SandboxMode;
 use serde::{Deserialize, Serialize};
 use worker::{Date, Response, Result};
 
-use super::sleep_after::{self, OnAlarm};
 use super::SandboxObject;
 use crate::agent_link::AgentLink;
 use crate::log::Log;
+use crate::sleep_after::{self, OnAlarm};
 
 /// Storage key of the last container stop, for the status route.
 pub(super) const LAST_STOP_KEY: &str = "last-stop";

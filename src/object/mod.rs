@@ -7,7 +7,7 @@
 //! with the boot-id check and one more send after a restart; `recovery` gives a new agent what the sandbox had
 //! before its first call; `sessions` remembers the calls whose effect recovery replays; `ports` keeps exposed
 //! ports and serves previews; `sandbox` answers status and destroy; `idle` is the sleep alarm. `state`,
-//! `in_flight`, `sleep_after` and the two registries are their pure parts.
+//! `in_flight` and the two registries are their pure parts (the sleep decision is `crate::sleep_after`).
 
 mod call;
 mod idle;
@@ -20,7 +20,6 @@ mod request;
 mod sandbox;
 mod session_registry;
 mod sessions;
-pub mod sleep_after;
 mod state;
 
 use std::cell::RefCell;

@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use super::sink::Stream;
 use crate::budget::{Budget, Charge};
 use crate::output::Capture;
 
@@ -27,6 +26,13 @@ pub(crate) struct Collector {
     /// `None`: kept without charge (the agent's own short commands).
     charge: Option<Charge>,
     reserved: bool,
+}
+
+/// Which of a command's outputs a chunk is.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Stream {
+    Stdout,
+    Stderr,
 }
 
 /// What became of a chunk.

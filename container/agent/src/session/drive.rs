@@ -4,12 +4,13 @@
 use tokio::io::AsyncReadExt;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 
+use super::collector::Stream;
 use super::control::Report;
 use super::escalation::{self, Escalation, Step, StopReason};
 use super::in_flight::{cancelled, CancelSignal};
 use super::kill_report::KillReports;
 use super::shell::{Running, Shell, ShellEvent};
-use super::sink::{sleep_until_some, Stream};
+use super::sink::sleep_until_some;
 use super::Sink;
 use crate::process::fds::Pending;
 

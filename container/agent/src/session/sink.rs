@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use super::collector::Pushed;
+use super::collector::{Pushed, Stream};
 use super::escalation::StopReason;
 use super::in_flight::{cancelled, CancelSignal};
 use super::{Collected, Outcome, Sink, StreamItem};
@@ -38,12 +38,6 @@ pub(super) async fn sleep_until_some(deadline: Option<Instant>) {
         Some(at) => sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Stream {
-    Stdout,
-    Stderr,
 }
 
 impl Sink {
