@@ -28,7 +28,25 @@ fn escape(byte: u8) -> Option<&'static [u8]> {
     })
 }
 
-/// Writes `text` as a JSON string, quotes included.
+/// Whether each byte needs escaping in a JSON string: a control character, `"` or `\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// How many bytes are gone through one at a time after a word that holds a byte to escape.
+const DENSE_RUN: usize = 32;
+
+/// Writes `text` as a JSON string, quotes included. Eight bytes at a time while none needs escaping; from a word
+/// that holds one, `DENSE_RUN` bytes one at a time (a table lookup each), so text dense with escapes does not pay
+/// for words checked in vain, and plain text is scanned a word at a time.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
@@ -36,16 +54,23 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let (mut copied, mut at) = (0, 0);
     while at < bytes.len() {
-        if let Some(word) = bytes.get(at..at + 8) {
-            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-            if !any_to_escape(word) {
-                at += 8;
+        let end = match bytes.get(at..at + 8) {
+            Some(word) => {
+                if !any_to_escape(u64::from_le_bytes(word.try_into().unwrap_or_default())) {
+                    at += 8;
+                    continue;
+                }
+                // Where one byte needs escaping, others tend to be near: go on byte by byte for a while.
+                (at + DENSE_RUN).min(bytes.len())
+            }
+            None => bytes.len(),
+        };
+        for (i, &byte) in bytes[at..end].iter().enumerate() {
+            if !NEEDS_ESCAPE[usize::from(byte)] {
                 continue;
             }
-        }
-        let byte = bytes[at];
-        if byte < 0x20 || byte == b'"' || byte == b'\\' {
-            out.extend_from_slice(&bytes[copied..at]);
+            let here = at + i;
+            out.extend_from_slice(&bytes[copied..here]);
             match escape(byte) {
                 Some(short) => out.extend_from_slice(short),
                 None => out.extend_from_slice(&[
@@ -57,9 +82,9 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
                     HEX[usize::from(byte & 15)],
                 ]),
             }
-            copied = at + 1;
+            copied = here + 1;
         }
-        at += 1;
+        at = end;
     }
     out.extend_from_slice(&bytes[copied..]);
     out.push(b'"');
