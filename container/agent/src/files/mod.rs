@@ -1,6 +1,7 @@
 //! File operations, done natively by the agent: never through a shell, so never queued behind a running command.
 //! Each function takes paths already resolved to this machine, and the paths to show callers in results and errors.
 
+pub mod atomic;
 pub mod info;
 pub mod list;
 pub mod ops;

@@ -2,19 +2,19 @@
 //! the blocking pool.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
 use base64::Engine;
 use sandbox_protocol::{Encoding, ErrorCode, ReadFileResult};
 
+use super::atomic::AtomicFile;
 use super::tree::{copy_tree, remove_tree};
 use super::Target;
 use crate::budget::{Budget, Charge};
 use crate::clock::iso_now;
 use crate::error::{short, AgentError, AgentResult};
-use crate::names::random_id;
 
 /// Largest file `readFile` returns (its JSON result is bigger still).
 pub const READ_LIMIT: u64 = sandbox_protocol::limits::MAX_READ_FILE_BYTES;
@@ -23,9 +23,9 @@ fn io_err(target: &Target) -> impl Fn(io::Error) -> AgentError + '_ {
     move |e| AgentError::from_io(&e, &target.shown)
 }
 
-/// Writes `content` (decoded per `encoding`), creating missing parent directories. Atomic: the bytes go to a new
-/// file beside the target, which then replaces it in one `rename`, so a reader sees the old file or the new one,
-/// never part of one, and a failed write (a full disk) leaves the old file as it was. A symlink at the path is
+/// Writes `content` (decoded per `encoding`), creating missing parent directories. Atomic (`AtomicFile`): a reader
+/// sees the old file or the new one, never part of one, and a failed write (a full disk) leaves the old file as
+/// it was. A symlink at the path is
 /// written through, as `echo > link` would; the permissions of a replaced file are kept.
 pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<()> {
     let bytes = match encoding {
@@ -52,19 +52,10 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(AgentError::from_io(&e, &target.shown)),
     };
-    let temp = dest.with_file_name(format!(".{}.partial", random_id("sandbox-write")));
-    let written = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp)?;
-        file.write_all(&bytes)?;
-        if let Some(permissions) = permissions {
-            file.set_permissions(permissions)?;
-        }
-        drop(file);
-        fs::rename(&temp, &dest)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
+    let written = AtomicFile::create(&dest, permissions).and_then(|mut file| {
+        file.write_chunk(&bytes)?;
+        file.commit()
+    });
     written.map_err(io_err(target))
 }
 
