@@ -1,21 +1,16 @@
-//! Request bodies: JSON read under a size limit, with errors that say what was wrong (`INVALID_JSON` for bytes
+//! Request bodies as JSON: read as a `BoundedBody` (size, time, memory budget), with errors that say what was wrong (`INVALID_JSON` for bytes
 //! that are not JSON, `VALIDATION_FAILED` for JSON of the wrong shape, `BODY_TOO_LARGE` over the limit).
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http_body_util::BodyExt;
+use sandbox_protocol::limits::MAX_BODY_BYTES;
 use sandbox_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
+use super::bounded_body::{discard, BoundedBody};
 use super::AppState;
 use crate::budget::Charge;
 use crate::error::{AgentError, AgentResult};
-
-use sandbox_protocol::limits::{self, MAX_BODY_BYTES};
-
-/// How much of a body over the limit is read and dropped before the answer, so that the caller (still sending)
-/// gets it rather than a connection cut; past this the connection is let go.
-const DRAIN_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// A JSON request body: always an object (an empty body or an array is refused, not read as defaults). The second
 /// field is the body's charge to the memory budget: a handler keeps it (`JsonBody(req, _held)`) while the parsed
@@ -31,72 +26,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         let content_type = req.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
         let json = sandbox_protocol::screen::check_json_body(req.method().as_str(), content_type.as_deref());
         let mut body = req.into_body();
-        // A body that trickles in must not hold the request (and what it has read so far) for ever.
-        let deadline = tokio::time::Instant::now() + state.io_timeout;
         if let Err(message) = json {
+            let deadline = tokio::time::Instant::now() + state.io_timeout;
             tokio::spawn(async move { discard(&mut body, deadline).await });
             return Err(AgentError::new(ErrorCode::UnsupportedMediaType, message));
         }
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            // Answered at once, and the body read on and dropped meanwhile: the caller, still sending, gets the
-            // answer instead of a connection cut under it (a reset would discard the answer unread).
-            tokio::spawn(async move { discard(&mut body, deadline).await });
-            return Err(too_large(declared));
+        let mut chunks = BoundedBody::begin(body, declared, MAX_BODY_BYTES, state.io_timeout, &state.budget).await?;
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES as u64) as usize);
+        while let Some(chunk) = chunks.next_chunk().await? {
+            bytes.extend_from_slice(&chunk);
         }
-        let declared = declared.unwrap_or(0) as usize;
-        // Charged before it is read: a body that does not fit is refused without being taken into memory (it is
-        // read and dropped, so the client gets the answer rather than a broken connection).
-        let Some(mut charge) = state.budget.try_charge(declared.max(1)) else {
-            discard(&mut body, deadline).await;
-            return Err(state.budget.exhausted("request body"));
-        };
-        let mut charged = declared.max(1);
-        let mut bytes = Vec::with_capacity(declared);
-        loop {
-            let frame = tokio::time::timeout_at(deadline, body.frame()).await.map_err(|_| {
-                AgentError::new(
-                    ErrorCode::RequestTimeout,
-                    format!("the request body did not arrive within {} ms", state.io_timeout.as_millis()),
-                )
-            })?;
-            let Some(frame) = frame else { break };
-            let frame = frame.map_err(|e| {
-                AgentError::new(ErrorCode::InvalidJson, format!("could not read the request body: {e}"))
-            })?;
-            let Ok(data) = frame.into_data() else { continue };
-            if bytes.len() + data.len() > MAX_BODY_BYTES {
-                tokio::spawn(async move { discard(&mut body, deadline).await });
-                return Err(too_large(None));
-            }
-            if bytes.len() + data.len() > charged {
-                let more = (bytes.len() + data.len() - charged).max(64 * 1024);
-                if !charge.try_grow(more) {
-                    drop(bytes);
-                    discard(&mut body, deadline).await;
-                    return Err(state.budget.exhausted("request body"));
-                }
-                charged += more;
-            }
-            bytes.extend_from_slice(&data);
-        }
-        parse(&bytes).map(|value| JsonBody(value, charge))
+        parse(&bytes).map(|value| JsonBody(value, chunks.into_charge()))
     }
-}
-
-/// Reads the rest of a body and drops it, until `deadline` or `DRAIN_LIMIT` bytes.
-async fn discard(body: &mut axum::body::Body, deadline: tokio::time::Instant) {
-    let mut read = 0u64;
-    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
-        read += frame.data_ref().map_or(0, |d| d.len() as u64);
-        if read > DRAIN_LIMIT {
-            return;
-        }
-    }
-}
-
-fn too_large(declared: Option<u64>) -> AgentError {
-    crate::metrics::METRICS.limit_hit(crate::metrics::Limit::Body);
-    AgentError::new(ErrorCode::BodyTooLarge, limits::body_too_large(declared))
 }
 
 /// Parses a body, telling malformed JSON apart from JSON of the wrong shape.

@@ -3,6 +3,7 @@
 
 mod answer;
 mod body;
+mod bounded_body;
 mod context;
 mod env;
 mod exec;
