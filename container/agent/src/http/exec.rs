@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use sandbox_protocol::Ended;
 use sandbox_protocol::{
     commands_query, CancelExecRequest, CancelExecResult, CommandList, Encoding, ErrorCode, ExecEvent, ExecEventType,
@@ -154,7 +154,7 @@ pub async fn stream(
         request_id,
         ended: false,
     };
-    super::sse::response(events)
+    Ok(super::sse::response(events, None))
 }
 
 /// `POST /v1/exec/cancel`: stops the command with this `commandId`, as a timeout would (exit code 130).
@@ -189,8 +189,8 @@ struct EventWriter {
     ended: bool,
 }
 
-impl super::sse::Frames for EventWriter {
-    async fn next_frame(&mut self) -> Option<Bytes> {
+impl super::sse::Events for EventWriter {
+    async fn next_events(&mut self) -> Option<Vec<Event>> {
         if self.ended {
             return None;
         }
@@ -202,52 +202,50 @@ impl super::sse::Frames for EventWriter {
                     // Cancelled while it waited its turn: it never runs, and its caller learns so now.
                     crate::metrics::METRICS.command_ended(Ended::Cancelled);
                     let outcome = Outcome::withdrawn();
-                    let mut out = self.start_frame(outcome.started_at).to_vec();
-                    out.extend_from_slice(&self.complete_frame(&outcome));
                     self.ended = true;
-                    return Some(Bytes::from(out));
+                    return Some(vec![self.start_event(outcome.started_at), self.complete_event(&outcome)]);
                 }
             };
             let Some(item) = item else {
                 self.ended = true;
                 let err = AgentError::new(ErrorCode::SessionNotFound, "the session ended before the command finished");
-                return Some(self.error(err));
+                return Some(vec![self.error_event(err)]);
             };
-            let frame = match item {
-                StreamItem::Start(at) => self.start_frame(at),
+            let events = match item {
+                StreamItem::Start(at) => vec![self.start_event(at)],
                 StreamItem::Stdout(bytes) => match self.stdout.push(&bytes) {
-                    Some(data) => data_frame(ExecEventType::Stdout, data),
+                    Some(data) => vec![data_event(ExecEventType::Stdout, data)],
                     None => continue,
                 },
                 StreamItem::Stderr(bytes) => match self.stderr.push(&bytes) {
-                    Some(data) => data_frame(ExecEventType::Stderr, data),
+                    Some(data) => vec![data_event(ExecEventType::Stderr, data)],
                     None => continue,
                 },
                 StreamItem::Done(outcome) => {
                     self.ended = true;
-                    let mut out = Vec::new();
+                    let mut events = Vec::new();
                     if let Some(data) = self.stdout.finish() {
-                        out.extend_from_slice(&data_frame(ExecEventType::Stdout, data));
+                        events.push(data_event(ExecEventType::Stdout, data));
                     }
                     if let Some(data) = self.stderr.finish() {
-                        out.extend_from_slice(&data_frame(ExecEventType::Stderr, data));
+                        events.push(data_event(ExecEventType::Stderr, data));
                     }
-                    out.extend_from_slice(&self.complete_frame(&outcome));
-                    Bytes::from(out)
+                    events.push(self.complete_event(&outcome));
+                    events
                 }
                 StreamItem::Failed(err) => {
                     self.ended = true;
-                    self.error(err)
+                    vec![self.error_event(err)]
                 }
             };
-            return Some(frame);
+            return Some(events);
         }
     }
 }
 
 impl EventWriter {
-    fn start_frame(&self, at: std::time::SystemTime) -> Bytes {
-        frame(&ExecEvent {
+    fn start_event(&self, at: std::time::SystemTime) -> Event {
+        sse_event(&ExecEvent {
             command: Some(self.command.clone()),
             session_id: Some(self.session_id.clone()),
             command_id: Some(self.registration.id().to_string()),
@@ -255,12 +253,12 @@ impl EventWriter {
         })
     }
 
-    fn complete_frame(&self, outcome: &Outcome) -> Bytes {
+    fn complete_event(&self, outcome: &Outcome) -> Event {
         let result = ExecResult {
             command_id: Some(self.registration.id().to_string()),
             ..result(outcome, self.command.clone(), &self.session_id, self.encoding)
         };
-        frame(&ExecEvent {
+        sse_event(&ExecEvent {
             exit_code: Some(outcome.exit_code),
             session_id: Some(self.session_id.clone()),
             result: Some(result),
@@ -268,8 +266,8 @@ impl EventWriter {
         })
     }
 
-    fn error(&self, err: AgentError) -> Bytes {
-        frame(&ExecEvent {
+    fn error_event(&self, err: AgentError) -> Event {
+        sse_event(&ExecEvent {
             error: Some(err.body(self.request_id.clone())),
             session_id: Some(self.session_id.clone()),
             ..event(ExecEventType::Error, iso_now())
@@ -291,11 +289,10 @@ fn event(kind: ExecEventType, timestamp: String) -> ExecEvent {
     }
 }
 
-fn data_frame(kind: ExecEventType, data: String) -> Bytes {
-    frame(&ExecEvent { data: Some(data), ..event(kind, iso_now()) })
+fn data_event(kind: ExecEventType, data: String) -> Event {
+    sse_event(&ExecEvent { data: Some(data), ..event(kind, iso_now()) })
 }
 
-fn frame(event: &ExecEvent) -> Bytes {
-    let json = serde_json::to_string(event).expect("events serialize");
-    Bytes::from(format!("data: {json}\n\n"))
+fn sse_event(event: &ExecEvent) -> Event {
+    Event::default().data(serde_json::to_string(event).expect("events serialize"))
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::sse::Event;
 use axum::response::Response;
 use axum::Json;
 use base64::Engine;
-use bytes::Bytes;
 use nix::sys::signal::Signal;
 use sandbox_protocol::{
     process_query, Encoding, ErrorCode, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo,
@@ -140,16 +140,8 @@ pub async fn stream(
         None => 0,
     };
     let proc = sandbox.processes.get(&id)?;
-    let events = LogEvents {
-        changes: proc.subscribe(),
-        proc,
-        pos: from,
-        encoding,
-        heartbeat: sandbox.processes.settings().heartbeat,
-        pending: std::collections::VecDeque::new(),
-        done: false,
-    };
-    super::sse::response(events)
+    let events = LogEvents { changes: proc.subscribe(), proc, pos: from, encoding, done: false };
+    Ok(super::sse::response(events, Some(sandbox.processes.settings().heartbeat)))
 }
 
 struct LogEvents {
@@ -158,25 +150,18 @@ struct LogEvents {
     /// The offset the next event starts at.
     pos: u64,
     encoding: Encoding,
-    heartbeat: Duration,
-    pending: std::collections::VecDeque<Bytes>,
     done: bool,
 }
 
-impl super::sse::Frames for LogEvents {
-    async fn next_frame(&mut self) -> Option<Bytes> {
-        loop {
-            if let Some(frame) = self.pending.pop_front() {
-                return Some(frame);
-            }
-            if self.done {
-                return None;
-            }
+impl super::sse::Events for LogEvents {
+    async fn next_events(&mut self) -> Option<Vec<Event>> {
+        let mut events = Vec::new();
+        while !self.done {
             self.changes.borrow_and_update();
             let (dropped, pieces, ended) = self.proc.read_from(self.pos, EVENT_BYTES * 4);
             if dropped > 0 {
                 self.pos += dropped;
-                self.push(ProcessEventType::Dropped, None, Some(dropped), None);
+                events.push(self.event(ProcessEventType::Dropped, None, Some(dropped), None));
             }
             for piece in pieces {
                 self.pos = piece.end;
@@ -184,37 +169,40 @@ impl super::sse::Frames for LogEvents {
                     Stream::Stdout => ProcessEventType::Stdout,
                     Stream::Stderr => ProcessEventType::Stderr,
                 };
-                self.push(kind, Some(encode(&piece.bytes, self.encoding)), None, None);
+                events.push(self.event(kind, Some(encode(&piece.bytes, self.encoding)), None, None));
             }
-            if !self.pending.is_empty() {
-                continue;
+            if !events.is_empty() {
+                return Some(events);
             }
             if let Some(info) = ended {
-                self.push(ProcessEventType::Exit, None, None, Some(info));
                 self.done = true;
-                continue;
+                return Some(vec![self.event(ProcessEventType::Exit, None, None, Some(info))]);
             }
-            tokio::select! {
-                changed = self.changes.changed() => if changed.is_err() { self.done = true },
-                _ = tokio::time::sleep(self.heartbeat) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+            // Quiet: the stream's keep-alive speaks meanwhile.
+            if self.changes.changed().await.is_err() {
+                self.done = true;
             }
         }
+        None
     }
 }
 
 impl LogEvents {
-    fn push(
-        &mut self,
+    /// One event at the current offset; every one but `exit` carries it as its id, to resume from.
+    fn event(
+        &self,
         kind: ProcessEventType,
         data: Option<String>,
         dropped: Option<u64>,
         process: Option<ProcessInfo>,
-    ) {
+    ) -> Event {
         let exit = kind == ProcessEventType::Exit;
         let event = ProcessEvent { event_type: kind, offset: self.pos, data, dropped, process };
         let json = serde_json::to_string(&event).expect("an event serialises");
-        let frame = if exit { format!("data: {json}\n\n") } else { format!("id: {}\ndata: {json}\n\n", self.pos) };
-        self.pending.push_back(Bytes::from(frame));
+        match exit {
+            true => Event::default().data(json),
+            false => Event::default().id(self.pos.to_string()).data(json),
+        }
     }
 }
 
