@@ -219,10 +219,14 @@ pub struct CommandInfo {
     pub timeout_ms: Option<u64>,
 }
 
-/// Query parameters of `GET /v1/commands`.
-pub mod commands_query {
+/// The query of `GET /v1/commands`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommandsQuery {
     /// That session's commands only.
-    pub const SESSION_ID: &str = "sessionId";
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }
 
 /// `GET /v1/commands` (`?sessionId=`: that session's only): the commands in flight, oldest first.

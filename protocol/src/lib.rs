@@ -12,6 +12,7 @@ pub mod json;
 pub mod limits;
 mod ports;
 mod process;
+pub mod query;
 pub mod routes;
 #[cfg(test)]
 mod schema;
@@ -25,7 +26,7 @@ mod typescript;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{
-    commands_query, CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandState, Encoding, Ended,
+    CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandState, CommandsQuery, Encoding, Ended,
     ExecEvent, ExecEventType, ExecRequest, ExecResult,
 };
 pub use files::{
@@ -38,8 +39,8 @@ pub use ports::{
     PREVIEW_ORIGIN_HEADER,
 };
 pub use process::{
-    query as process_query, KillAllResult, LogRange, LogStream, ProcessEvent, ProcessEventType, ProcessInfo,
-    ProcessList, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
+    KillAllResult, KillQuery, LogQuery, LogRange, LogStream, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList,
+    ProcessListQuery, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
     WaitRequest, WaitResult, LAST_EVENT_ID_HEADER,
 };
 pub use screen::BINDING_ORIGIN;
@@ -47,7 +48,7 @@ pub use session::{
     CommandCounts, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode, SandboxStatus,
     SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
 };
-pub use terminal::{pty_query, PtyControl, PtyInfo, PtyList, MAX_PTY_DIMENSION};
+pub use terminal::{PtyControl, PtyInfo, PtyList, PtyQuery, MAX_PTY_DIMENSION};
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).
 pub const SANDBOX_ID_HEADER: &str = "x-sandbox-id";

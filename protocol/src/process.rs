@@ -253,16 +253,38 @@ pub struct WaitResult {
     pub process: ProcessInfo,
 }
 
-/// Query parameters of the process routes.
-pub mod query {
-    /// `GET /v1/processes?status=running`.
-    pub const STATUS: &str = "status";
-    /// `GET .../logs` and `.../stream`: `utf-8` or `base64`.
-    pub const ENCODING: &str = "encoding";
-    /// `GET .../stream?from=N`: resume at offset N (as `Last-Event-ID: N` does).
-    pub const FROM: &str = "from";
-    /// `DELETE /v1/processes/{id}?signal=SIGINT`: the first signal (then `SIGKILL` after a grace period).
-    pub const SIGNAL: &str = "signal";
+/// The query of `GET /v1/processes`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessListQuery {
+    /// Only the processes with this status (`?status=running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProcessStatus>,
+}
+
+/// The query of `GET /v1/processes/{id}/logs` and `.../stream`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LogQuery {
+    /// `utf-8` (the default) or `base64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Encoding>,
+    /// `.../stream` only: resume at this offset (as `Last-Event-ID` does).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::query::whole")]
+    pub from: Option<u64>,
+}
+
+/// The query of `DELETE /v1/processes/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct KillQuery {
+    /// The first signal, by name (`SIGINT`, `INT`) or number (then `SIGKILL` after a grace period); `SIGTERM`
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
 }
 
 /// Header of a reconnecting event stream: the last event's `id`.

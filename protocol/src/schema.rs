@@ -30,6 +30,7 @@ fn definitions() -> Map<String, Value> {
         CancelExecRequest,
         CancelExecResult,
         CommandList,
+        CommandsQuery,
         SessionOptions,
         SessionInfo,
         SessionList,
@@ -58,6 +59,9 @@ fn definitions() -> Map<String, Value> {
         StartProcessRequest,
         ProcessInfo,
         ProcessList,
+        ProcessListQuery,
+        LogQuery,
+        KillQuery,
         KillAllResult,
         ProcessLogs,
         ProcessEvent,
@@ -72,6 +76,7 @@ fn definitions() -> Map<String, Value> {
         PtyControl,
         PtyInfo,
         PtyList,
+        PtyQuery,
     );
     let mut defs = generator.take_definitions(true);
     defs.sort_keys();

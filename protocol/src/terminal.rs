@@ -44,12 +44,23 @@ pub struct PtyList {
     pub count: usize,
 }
 
-/// Query parameters of `GET /v1/pty`.
-pub mod pty_query {
-    pub const COLS: &str = "cols";
-    pub const ROWS: &str = "rows";
-    pub const SESSION_ID: &str = "sessionId";
-    pub const PTY_ID: &str = "ptyId";
+/// The query of `GET /v1/pty` (the WebSocket that opens a terminal, or reattaches to one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PtyQuery {
+    /// Columns, 80 by default (on a reattach: a resize).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::query::pty_size")]
+    pub cols: Option<u16>,
+    /// Rows, 24 by default (on a reattach: a resize).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::query::pty_size")]
+    pub rows: Option<u16>,
+    /// A new terminal starts in this session's directory with its variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Reattach to this terminal instead of opening one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pty_id: Option<String>,
 }
 
 /// The largest terminal size accepted, each way.

@@ -5,7 +5,7 @@ import { Process, followLogs, killProcess, openLogStream, processLogs } from './
 import { checkPageOrigin, pageHost } from './page.js';
 import { PAGE_HOST_HEADER, ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
-import { upgrade, withId } from './transport.js';
+import { upgrade, withId, withQuery } from './transport.js';
 export class Operations {
     transport;
     #sessionId;
@@ -115,8 +115,8 @@ export class Operations {
      * one the sandbox gave it), its state, and its timeout.
      */
     async listCommands() {
-        const query = this.#sessionId === undefined ? '' : `?sessionId=${encodeURIComponent(this.#sessionId)}`;
-        return (await this.transport.call('GET', ROUTES.commands + query)).commands;
+        const path = withQuery(ROUTES.commands, { sessionId: this.#sessionId });
+        return (await this.transport.call('GET', path)).commands;
     }
     /**
      * Stops a command in flight, running or queued, as its timeout would: it ends with exit code 130 and `ended:
@@ -266,17 +266,8 @@ export class Operations {
         return socket;
     }
     #terminalPath(options) {
-        const query = new URLSearchParams();
-        if (options.cols !== undefined)
-            query.set('cols', String(options.cols));
-        if (options.rows !== undefined)
-            query.set('rows', String(options.rows));
-        if (options.ptyId !== undefined)
-            query.set('ptyId', options.ptyId);
-        if (this.#sessionId !== undefined)
-            query.set('sessionId', this.#sessionId);
-        const text = query.toString();
-        return ROUTES.pty + (text ? `?${text}` : '');
+        const { cols, rows, ptyId } = options;
+        return withQuery(ROUTES.pty, { cols, rows, ptyId, sessionId: this.#sessionId });
     }
     /** A request body of type `T` (a wire type) with the session's id, without the options left undefined. */
     #body(fields) {

@@ -3,7 +3,7 @@
 import { SandboxError } from './errors.js';
 import { ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
-import { withId } from './transport.js';
+import { withId, withQuery } from './transport.js';
 /** How often a live log reconnects in a row before it gives up. */
 const RECONNECTS = 5;
 /** A background process, as it was when last read, with the calls that act on it. */
@@ -87,25 +87,22 @@ export class Process {
     }
 }
 export async function killProcess(transport, id, signal) {
-    const query = signal === undefined ? '' : `?signal=${encodeURIComponent(signal)}`;
-    return transport.call('DELETE', withId(ROUTES.process, id) + query);
+    return transport.call('DELETE', withQuery(withId(ROUTES.process, id), { signal }));
 }
 export async function processLogs(transport, id, options) {
-    const query = options.encoding === 'base64' ? '?encoding=base64' : '';
-    return transport.call('GET', withId(ROUTES.processLogs, id) + query);
+    const path = withQuery(withId(ROUTES.processLogs, id), { encoding: options.encoding });
+    return transport.call('GET', path);
 }
 async function wait(transport, id, request) {
     return transport.call('POST', withId(ROUTES.processWait, id), request);
 }
 /** The process's live log stream (server-sent events), from `options.from`: one connection, its body as it is. */
 export async function openLogStream(transport, id, options = {}) {
-    const response = await transport.open('GET', withId(ROUTES.processStream, id) + streamQuery(options.from ?? 0, options), undefined, options.signal);
+    const path = withQuery(withId(ROUTES.processStream, id), { from: options.from ?? 0, encoding: options.encoding });
+    const response = await transport.open('GET', path, undefined, options.signal);
     if (response.body === null)
         throw new SandboxError('INVALID_RESPONSE', 'the log stream has no body', response.status);
     return response.body;
-}
-function streamQuery(from, options) {
-    return `?from=${from}${options.encoding === 'base64' ? '&encoding=base64' : ''}`;
 }
 /**
  * The process's output as events, from `options.from` (an offset; 0 by default), then live, until its `exit`

@@ -3,6 +3,12 @@
 export declare function idSegment(id: string): string;
 /** A route of the protocol (`ROUTES`) with its session id filled in. */
 export declare function withId(route: string, id: string): string;
+/** The parameters of a wire query type `Q`, any of them left undefined. */
+export type QueryOf<Q> = {
+    [K in keyof Q]?: Q[K] | undefined;
+};
+/** `path` with the query's defined parameters after a `?`; `Q` is a wire query type, so every name is the protocol's. */
+export declare function withQuery<Q extends object>(path: string, query: QueryOf<Q>): string;
 /** A service binding to the sandbox Worker, or anything else with its `fetch`. */
 export interface Fetcher {
     fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;

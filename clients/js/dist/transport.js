@@ -14,6 +14,16 @@ export function idSegment(id) {
 export function withId(route, id) {
     return route.replace('{id}', idSegment(id));
 }
+/** `path` with the query's defined parameters after a `?`; `Q` is a wire query type, so every name is the protocol's. */
+export function withQuery(path, query) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) {
+        if (value !== undefined)
+            params.set(name, String(value));
+    }
+    const text = params.toString();
+    return text ? `${path}?${text}` : path;
+}
 export class Transport {
     #send;
     #base;

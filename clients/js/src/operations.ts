@@ -6,7 +6,7 @@ import { Process, followLogs, killProcess, openLogStream, processLogs } from './
 import { checkPageOrigin, pageHost } from './page.js';
 import { PAGE_HOST_HEADER, ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
-import { upgrade, withId, type Transport } from './transport.js';
+import { upgrade, withId, withQuery, type Transport } from './transport.js';
 import type * as wire from './wire.js';
 import type {
   CommandInfo,
@@ -138,8 +138,8 @@ export class Operations {
    * one the sandbox gave it), its state, and its timeout.
    */
   async listCommands(): Promise<CommandInfo[]> {
-    const query = this.#sessionId === undefined ? '' : `?sessionId=${encodeURIComponent(this.#sessionId)}`;
-    return (await this.transport.call<wire.CommandList>('GET', ROUTES.commands + query)).commands;
+    const path = withQuery<wire.CommandsQuery>(ROUTES.commands, { sessionId: this.#sessionId });
+    return (await this.transport.call<wire.CommandList>('GET', path)).commands;
   }
 
   /**
@@ -314,13 +314,8 @@ export class Operations {
   }
 
   #terminalPath(options: TerminalOptions): string {
-    const query = new URLSearchParams();
-    if (options.cols !== undefined) query.set('cols', String(options.cols));
-    if (options.rows !== undefined) query.set('rows', String(options.rows));
-    if (options.ptyId !== undefined) query.set('ptyId', options.ptyId);
-    if (this.#sessionId !== undefined) query.set('sessionId', this.#sessionId);
-    const text = query.toString();
-    return ROUTES.pty + (text ? `?${text}` : '');
+    const { cols, rows, ptyId } = options;
+    return withQuery<wire.PtyQuery>(ROUTES.pty, { cols, rows, ptyId, sessionId: this.#sessionId });
   }
 
   /** A request body of type `T` (a wire type) with the session's id, without the options left undefined. */

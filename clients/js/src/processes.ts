@@ -4,7 +4,7 @@
 import { SandboxError } from './errors.js';
 import { ROUTES } from './protocol.js';
 import { parseSSEStream } from './sse.js';
-import { withId, type Transport } from './transport.js';
+import { withId, withQuery, type Transport } from './transport.js';
 import type { ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessStatus, StreamLogsOptions, WaitForLogOptions, WaitForPortOptions, WaitResult } from './types.js';
 import type * as wire from './wire.js';
 
@@ -92,13 +92,12 @@ export class Process implements ProcessInfo {
 }
 
 export async function killProcess(transport: Transport, id: string, signal?: string): Promise<wire.ProcessInfo> {
-  const query = signal === undefined ? '' : `?signal=${encodeURIComponent(signal)}`;
-  return transport.call<wire.ProcessInfo>('DELETE', withId(ROUTES.process, id) + query);
+  return transport.call<wire.ProcessInfo>('DELETE', withQuery<wire.KillQuery>(withId(ROUTES.process, id), { signal }));
 }
 
 export async function processLogs(transport: Transport, id: string, options: ProcessLogsOptions): Promise<ProcessLogs> {
-  const query = options.encoding === 'base64' ? '?encoding=base64' : '';
-  return transport.call<wire.ProcessLogs>('GET', withId(ROUTES.processLogs, id) + query);
+  const path = withQuery<wire.LogQuery>(withId(ROUTES.processLogs, id), { encoding: options.encoding });
+  return transport.call<wire.ProcessLogs>('GET', path);
 }
 
 async function wait(transport: Transport, id: string, request: wire.WaitRequest): Promise<WaitResult> {
@@ -107,13 +106,10 @@ async function wait(transport: Transport, id: string, request: wire.WaitRequest)
 
 /** The process's live log stream (server-sent events), from `options.from`: one connection, its body as it is. */
 export async function openLogStream(transport: Transport, id: string, options: StreamLogsOptions = {}): Promise<ReadableStream<Uint8Array>> {
-  const response = await transport.open('GET', withId(ROUTES.processStream, id) + streamQuery(options.from ?? 0, options), undefined, options.signal);
+  const path = withQuery<wire.LogQuery>(withId(ROUTES.processStream, id), { from: options.from ?? 0, encoding: options.encoding });
+  const response = await transport.open('GET', path, undefined, options.signal);
   if (response.body === null) throw new SandboxError('INVALID_RESPONSE', 'the log stream has no body', response.status);
   return response.body;
-}
-
-function streamQuery(from: number, options: StreamLogsOptions): string {
-  return `?from=${from}${options.encoding === 'base64' ? '&encoding=base64' : ''}`;
 }
 
 /**

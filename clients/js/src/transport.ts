@@ -18,6 +18,19 @@ export function withId(route: string, id: string): string {
   return route.replace('{id}', idSegment(id));
 }
 
+/** The parameters of a wire query type `Q`, any of them left undefined. */
+export type QueryOf<Q> = { [K in keyof Q]?: Q[K] | undefined };
+
+/** `path` with the query's defined parameters after a `?`; `Q` is a wire query type, so every name is the protocol's. */
+export function withQuery<Q extends object>(path: string, query: QueryOf<Q>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
 /** A service binding to the sandbox Worker, or anything else with its `fetch`. */
 export interface Fetcher {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;

@@ -72,6 +72,16 @@ export interface CommandList {
 export type CommandState = 'queued' | 'running';
 
 /**
+ * The query of `GET /v1/commands`.
+ */
+export interface CommandsQuery {
+  /**
+   * That session's commands only.
+   */
+  sessionId?: string;
+}
+
+/**
  * `deleteFile`: removes a file or symlink; a directory is refused with `IS_DIRECTORY`.
  */
 export interface DeleteFileRequest {
@@ -335,6 +345,17 @@ export interface KillAllResult {
   success: boolean;
 }
 
+/**
+ * The query of `DELETE /v1/processes/{id}`.
+ */
+export interface KillQuery {
+  /**
+   * The first signal, by name (`SIGINT`, `INT`) or number (then `SIGKILL` after a grace period); `SIGTERM`
+   * when absent.
+   */
+  signal?: string;
+}
+
 export interface ListFilesRequest {
   includeHidden?: boolean;
   path: string;
@@ -351,6 +372,20 @@ export interface ListFilesResult {
   path: string;
   success: boolean;
   timestamp: string;
+}
+
+/**
+ * The query of `GET /v1/processes/{id}/logs` and `.../stream`.
+ */
+export interface LogQuery {
+  /**
+   * `utf-8` (the default) or `base64`.
+   */
+  encoding?: Encoding;
+  /**
+   * `.../stream` only: resume at this offset (as `Last-Event-ID` does).
+   */
+  from?: number;
 }
 
 /**
@@ -496,6 +531,16 @@ export interface ProcessList {
 }
 
 /**
+ * The query of `GET /v1/processes`.
+ */
+export interface ProcessListQuery {
+  /**
+   * Only the processes with this status (`?status=running`).
+   */
+  status?: ProcessStatus;
+}
+
+/**
  * `GET /v1/processes/{id}/logs`: what the process wrote so far, as much as its ring holds.
  */
 export interface ProcessLogs {
@@ -545,6 +590,28 @@ export interface PtyList {
   count: number;
   ptys: PtyInfo[];
   success: boolean;
+}
+
+/**
+ * The query of `GET /v1/pty` (the WebSocket that opens a terminal, or reattaches to one).
+ */
+export interface PtyQuery {
+  /**
+   * Columns, 80 by default (on a reattach: a resize).
+   */
+  cols?: number;
+  /**
+   * Reattach to this terminal instead of opening one.
+   */
+  ptyId?: string;
+  /**
+   * Rows, 24 by default (on a reattach: a resize).
+   */
+  rows?: number;
+  /**
+   * A new terminal starts in this session's directory with its variables.
+   */
+  sessionId?: string;
 }
 
 export interface ReadFileRequest {

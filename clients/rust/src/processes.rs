@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use sandbox_protocol::query::with_query;
 use sandbox_protocol::{
-    routes, Encoding, KillAllResult, LogStream, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs,
-    StartProcessRequest, StdinRequest, StdinResult, WaitCondition, WaitRequest, WaitResult,
+    routes, Encoding, KillAllResult, KillQuery, LogQuery, LogStream, ProcessEvent, ProcessEventType, ProcessInfo,
+    ProcessList, ProcessLogs, StartProcessRequest, StdinRequest, StdinResult, WaitCondition, WaitRequest, WaitResult,
 };
 
 use crate::connection::{at, at_id};
@@ -87,10 +88,8 @@ impl<T: Transport> ExecutionSession<T> {
 
     /// Ends the process and its whole tree (`signal`, `SIGTERM` by default, then `SIGKILL`), once they are gone.
     pub async fn kill_process(&self, id: &str, signal: Option<&str>) -> Result<ProcessInfo> {
-        let mut path = at_id(routes::PROCESS, id)?;
-        if let Some(signal) = signal {
-            path.push_str(&format!("?signal={}", plain(signal)?));
-        }
+        let query = KillQuery { signal: signal.map(str::to_string) };
+        let path = with_query(&at_id(routes::PROCESS, id)?, &query);
         self.connection.call("DELETE", &path, None::<&()>).await
     }
 
@@ -99,14 +98,14 @@ impl<T: Transport> ExecutionSession<T> {
     }
 
     pub async fn get_process_logs(&self, id: &str, encoding: Option<Encoding>) -> Result<ProcessLogs> {
-        let path = at_id(routes::PROCESS_LOGS, id)? + &encoding_query(encoding, '?');
+        let path = with_query(&at_id(routes::PROCESS_LOGS, id)?, &LogQuery { encoding, from: None });
         self.connection.call("GET", &path, None::<&()>).await
     }
 
     /// The process's output from offset `from` (0: the start of what its log holds) as events, then live, until
     /// `exit`. After a cut, open it again from the last event's `offset`: nothing is lost or repeated.
     pub async fn stream_process_logs(&self, id: &str, from: u64, encoding: Option<Encoding>) -> Result<ProcessEvents> {
-        let path = format!("{}?from={from}{}", at_id(routes::PROCESS_STREAM, id)?, encoding_query(encoding, '&'));
+        let path = with_query(&at_id(routes::PROCESS_STREAM, id)?, &LogQuery { encoding, from: Some(from) });
         let answer = self.connection.open("GET", &path, None::<&()>).await?;
         Ok(process_events(answer.body))
     }
@@ -256,26 +255,5 @@ fn wait(condition: WaitCondition) -> WaitRequest {
         path: None,
         status: None,
         timeout: None,
-    }
-}
-
-fn encoding_query(encoding: Option<Encoding>, lead: char) -> String {
-    match encoding {
-        Some(Encoding::Base64) => format!("{lead}encoding=base64"),
-        _ => String::new(),
-    }
-}
-
-/// A query value made of letters and digits only (a signal's name or number).
-fn plain(value: &str) -> Result<&str> {
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(value)
-    } else {
-        Err(crate::error::Error::Api {
-            code: sandbox_protocol::ErrorCode::ValidationFailed,
-            status: 400,
-            message: format!("signal {value:?} is not a signal's name or number"),
-            retry_after: None,
-        })
     }
 }

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sandbox_protocol::{
-    commands_query, CancelExecRequest, CancelExecResult, CommandInfo, CommandList, DeleteFileRequest, Encoding,
+    CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandsQuery, DeleteFileRequest, Encoding,
     ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult,
     MkdirRequest, MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult,
     SessionHistory, SessionInfo, SetEnvVarsRequest, SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
-use crate::connection::{at, at_id, encode, Connection};
+use sandbox_protocol::query::with_query;
+
+use crate::connection::{at, at_id, Connection};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
@@ -97,10 +99,7 @@ impl<T: Transport> ExecutionSession<T> {
     /// The commands in flight, running or queued behind the running one, oldest first: all of the sandbox's (on a
     /// sandbox) or this session's. Each has the `command_id` that `cancel` takes.
     pub async fn list_commands(&self) -> Result<Vec<CommandInfo>> {
-        let mut path = at(routes::COMMANDS).to_string();
-        if let Some(id) = self.session_id() {
-            path.push_str(&format!("?{}={}", commands_query::SESSION_ID, encode(&id)));
-        }
+        let path = with_query(at(routes::COMMANDS), &CommandsQuery { session_id: self.session_id() });
         Ok(self.connection.call::<CommandList>("GET", &path, None::<&()>).await?.commands)
     }
 

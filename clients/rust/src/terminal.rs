@@ -3,11 +3,12 @@
 //! socket of its own. Binary messages carry the terminal's bytes both ways; text messages carry
 //! `protocol::PtyControl` as JSON (`resize` in; `ready` with the id to reattach by, then `exit` with the code, out).
 
-use sandbox_protocol::{pty_query, routes, screen};
+use sandbox_protocol::query::with_query;
+use sandbox_protocol::{routes, screen, PtyQuery};
 use worker::js_sys::Reflect;
 use worker::{web_sys, Request, Response, WebSocket};
 
-use crate::connection::{at, encode};
+use crate::connection::at;
 use crate::error::{Error, ErrorCode, Result};
 use crate::session::ExecutionSession;
 use crate::transport::{Transport, Upgrade};
@@ -72,24 +73,12 @@ impl<T: Transport + Upgrade> ExecutionSession<T> {
     }
 
     fn terminal_path(&self, options: &TerminalOptions) -> String {
-        let mut query = Vec::new();
-        if let Some(cols) = options.cols {
-            query.push(format!("{}={cols}", pty_query::COLS));
-        }
-        if let Some(rows) = options.rows {
-            query.push(format!("{}={rows}", pty_query::ROWS));
-        }
-        if let Some(id) = &options.pty_id {
-            query.push(format!("{}={}", pty_query::PTY_ID, encode(id)));
-        }
-        if let Some(id) = self.session_id() {
-            query.push(format!("{}={}", pty_query::SESSION_ID, encode(&id)));
-        }
-        let path = at(routes::PTY);
-        if query.is_empty() {
-            path.to_string()
-        } else {
-            format!("{path}?{}", query.join("&"))
-        }
+        let query = PtyQuery {
+            cols: options.cols,
+            rows: options.rows,
+            session_id: self.session_id(),
+            pty_id: options.pty_id.clone(),
+        };
+        with_query(at(routes::PTY), &query)
     }
 }

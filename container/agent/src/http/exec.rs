@@ -11,16 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sandbox_protocol::Ended;
 use sandbox_protocol::{
-    commands_query, CancelExecRequest, CancelExecResult, CommandList, Encoding, ErrorCode, ExecEvent, ExecEventType,
+    CancelExecRequest, CancelExecResult, CommandList, CommandsQuery, Encoding, ErrorCode, ExecEvent, ExecEventType,
     ExecRequest, ExecResult,
 };
 use tokio::sync::mpsc;
 
-use axum::http::Uri;
-
 use super::body::JsonBody;
 use super::context::TenantCtx;
-use super::query::query;
+use super::query::Params;
 use crate::budget::{charged, Charge};
 use crate::clock::{iso, iso_now};
 use crate::error::{AgentError, AgentResult};
@@ -167,9 +165,8 @@ pub async fn cancel(
 }
 
 /// `GET /v1/commands` (`?sessionId=`): the sandbox's commands in flight, oldest first.
-pub async fn list(TenantCtx(sandbox): TenantCtx, uri: Uri) -> Json<CommandList> {
-    let session = query(&uri, commands_query::SESSION_ID);
-    Json(CommandList { success: true, commands: sandbox.in_flight.list(session.as_deref()) })
+pub async fn list(TenantCtx(sandbox): TenantCtx, Params(query): Params<CommandsQuery>) -> Json<CommandList> {
+    Json(CommandList { success: true, commands: sandbox.in_flight.list(query.session_id.as_deref()) })
 }
 
 /// Turns a command's stream items into server-sent event frames.

@@ -6,22 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Event;
 use axum::response::Response;
 use axum::Json;
 use base64::Engine;
 use nix::sys::signal::Signal;
 use sandbox_protocol::{
-    process_query, Encoding, ErrorCode, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo,
-    ProcessList, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
+    Encoding, ErrorCode, KillAllResult, KillQuery, LogQuery, LogRange, ProcessEvent, ProcessEventType, ProcessInfo,
+    ProcessList, ProcessListQuery, ProcessLogs, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
     WaitRequest, WaitResult, LAST_EVENT_ID_HEADER,
 };
 use tokio::sync::watch;
 
 use super::body::JsonBody;
 use super::context::TenantCtx;
-use super::query::query;
+use super::query::Params;
 use crate::background::ring::Stream;
 use crate::background::wait::{self, LineMatcher, Pattern};
 use crate::background::{Proc, Spawn, Start, KILL_GRACE, MAX_COMMAND_BYTES};
@@ -74,15 +74,11 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(proc.info())))
 }
 
-pub async fn list(TenantCtx(sandbox): TenantCtx, uri: Uri) -> AgentResult<Json<ProcessList>> {
-    let status = match query(&uri, process_query::STATUS) {
-        Some(text) => Some(
-            serde_json::from_value::<ProcessStatus>(serde_json::Value::String(text.clone()))
-                .map_err(|_| AgentError::invalid(format!("status {text:?} is not a process status")))?,
-        ),
-        None => None,
-    };
-    let processes: Vec<ProcessInfo> = sandbox.processes.list(status).iter().map(|p| p.info()).collect();
+pub async fn list(
+    TenantCtx(sandbox): TenantCtx,
+    Params(query): Params<ProcessListQuery>,
+) -> AgentResult<Json<ProcessList>> {
+    let processes: Vec<ProcessInfo> = sandbox.processes.list(query.status).iter().map(|p| p.info()).collect();
     Ok(Json(ProcessList { success: true, count: processes.len(), processes }))
 }
 
@@ -92,8 +88,12 @@ pub async fn show(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> Agen
 
 /// Ends the process and its whole tree (the signal given, `SIGTERM` by default, then `SIGKILL` after a grace
 /// period) and answers once they are gone, with the process as it ended.
-pub async fn kill(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>, uri: Uri) -> AgentResult<Json<ProcessInfo>> {
-    let signal = match query(&uri, process_query::SIGNAL) {
+pub async fn kill(
+    TenantCtx(sandbox): TenantCtx,
+    Path(id): Path<String>,
+    Params(query): Params<KillQuery>,
+) -> AgentResult<Json<ProcessInfo>> {
+    let signal = match query.signal {
         Some(text) => parse_signal(&text)?,
         None => Signal::SIGTERM,
     };
@@ -107,8 +107,12 @@ pub async fn kill_all(TenantCtx(sandbox): TenantCtx) -> AgentResult<Json<KillAll
     Ok(Json(KillAllResult { success: true, killed }))
 }
 
-pub async fn logs(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>, uri: Uri) -> AgentResult<Json<ProcessLogs>> {
-    let encoding = encoding_of(&uri)?;
+pub async fn logs(
+    TenantCtx(sandbox): TenantCtx,
+    Path(id): Path<String>,
+    Params(query): Params<LogQuery>,
+) -> AgentResult<Json<ProcessLogs>> {
+    let encoding = query.encoding.unwrap_or_default();
     let proc = sandbox.processes.get(&id)?;
     let (stdout, stderr) = proc.logs();
     Ok(Json(ProcessLogs {
@@ -127,17 +131,19 @@ pub async fn logs(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>, uri: Ur
 pub async fn stream(
     TenantCtx(sandbox): TenantCtx,
     Path(id): Path<String>,
-    uri: Uri,
+    Params(query): Params<LogQuery>,
     headers: HeaderMap,
 ) -> AgentResult<Response> {
-    let encoding = encoding_of(&uri)?;
-    let resume = headers.get(LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let from = match query(&uri, process_query::FROM).or(resume) {
-        Some(text) => text
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| AgentError::invalid(format!("from {text:?} is not an offset (a whole number)")))?,
-        None => 0,
+    let encoding = query.encoding.unwrap_or_default();
+    let from = match (query.from, headers.get(LAST_EVENT_ID_HEADER)) {
+        (Some(from), _) => from,
+        (None, Some(resume)) => {
+            let text = resume.to_str().unwrap_or("\u{fffd}");
+            text.trim().parse::<u64>().map_err(|_| {
+                AgentError::invalid(format!("{LAST_EVENT_ID_HEADER} {text:?} is not an offset (a whole number)"))
+            })?
+        }
+        (None, None) => 0,
     };
     let proc = sandbox.processes.get(&id)?;
     let events = LogEvents { changes: proc.subscribe(), proc, pos: from, encoding, done: false };
@@ -276,14 +282,6 @@ pub async fn wait_for(
     Ok(Json(WaitResult { success: true, condition: req.condition, line, process }))
 }
 
-fn encoding_of(uri: &Uri) -> AgentResult<Encoding> {
-    match query(uri, process_query::ENCODING).as_deref() {
-        None | Some("utf-8" | "utf8") => Ok(Encoding::Utf8),
-        Some("base64") => Ok(Encoding::Base64),
-        Some(other) => Err(AgentError::invalid(format!("encoding {other:?} is neither utf-8 nor base64"))),
-    }
-}
-
 /// Text (invalid UTF-8 replaced) or base64; unlike an exec result, nothing is trimmed: a log is read in parts.
 fn encode(bytes: &[u8], encoding: Encoding) -> String {
     match encoding {
@@ -321,12 +319,5 @@ mod tests {
         assert!(parse_signal("SIGSTOP").is_err());
         assert!(parse_signal("SIGNOPE").is_err());
         assert!(parse_signal("0").is_err());
-    }
-
-    #[test]
-    fn the_encoding_is_utf8_or_base64() {
-        let uri: Uri = "/v1/processes/p/stream?encoding=base64&from=12".parse().unwrap();
-        assert_eq!(encoding_of(&uri).unwrap(), Encoding::Base64);
-        assert!(encoding_of(&"/x?encoding=latin1".parse().unwrap()).is_err());
     }
 }

@@ -12,15 +12,14 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::Path;
-use axum::http::Uri;
 use axum::response::Response;
 use axum::Json;
-use sandbox_protocol::{pty_query, DeleteResult, PtyControl, PtyList, MAX_PTY_DIMENSION};
+use sandbox_protocol::{DeleteResult, PtyControl, PtyList, PtyQuery, MAX_PTY_DIMENSION};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use super::context::TenantCtx;
-use super::query::query;
+use super::query::Params;
 use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::terminal::{Attached, Terminal};
@@ -30,7 +29,7 @@ const MAX_MESSAGE: usize = 4 << 20;
 
 pub async fn open(
     TenantCtx(sandbox): TenantCtx,
-    uri: Uri,
+    query: Result<Params<PtyQuery>, AgentError>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AgentResult<Response> {
     // A plain GET (no upgrade) is told so as every refusal is, in JSON, before anything else.
@@ -40,25 +39,18 @@ pub async fn open(
             sandbox_protocol::routes::PTY
         ))
     })?;
-    let dimension = |name: &str, default: u16| -> AgentResult<u16> {
-        match query(&uri, name) {
-            None => Ok(default),
-            Some(text) => text.parse::<u16>().ok().filter(|n| (1..=MAX_PTY_DIMENSION).contains(n)).ok_or_else(|| {
-                AgentError::invalid(format!("{name} {text:?} is not a size from 1 to {MAX_PTY_DIMENSION}"))
-            }),
-        }
-    };
-    let (cols, rows) = (dimension(pty_query::COLS, 80)?, dimension(pty_query::ROWS, 24)?);
-    let terminal = match query(&uri, pty_query::PTY_ID) {
+    let Params(query) = query?;
+    let (cols, rows) = (query.cols.unwrap_or(80), query.rows.unwrap_or(24));
+    let terminal = match &query.pty_id {
         Some(id) => {
-            let terminal = sandbox.terminals.get(&id)?;
-            if query(&uri, pty_query::COLS).is_some() || query(&uri, pty_query::ROWS).is_some() {
+            let terminal = sandbox.terminals.get(id)?;
+            if query.cols.is_some() || query.rows.is_some() {
                 terminal.resize(cols, rows).map_err(|e| AgentError::internal(e.to_string()))?;
             }
             terminal
         }
         None => {
-            let session = sandbox.session(query(&uri, pty_query::SESSION_ID).as_deref())?;
+            let session = sandbox.session(query.session_id.as_deref())?;
             let cwd = session.cwd();
             let prelude = session.prelude_for(&cwd, &[]).await;
             sandbox.terminals.open(cols, rows, FsPath::new(&cwd), &prelude, Some(session.id.clone()))?

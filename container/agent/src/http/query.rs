@@ -1,26 +1,23 @@
-//! Query parameters, for the routes that take them (processes, terminals): plain tokens, as given.
+//! Query parameters as the typed structs of the protocol crate (`PtyQuery`, `LogQuery`, ...): `Params<T>` reads the
+//! query into `T`, and a value of the wrong kind is a `VALIDATION_FAILED` that quotes the query and says what was
+//! expected.
 
-use axum::http::Uri;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
-/// The value of `name` in `uri`'s query, as given (no percent-decoding: the values these routes take are plain
-/// tokens, and anything else is refused by the route's own check).
-pub fn query(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| value.to_string())
-    })
-}
+use crate::error::AgentError;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A route's query parameters; an absent parameter is `None`, one the route does not take is ignored.
+pub struct Params<T>(pub T);
 
-    #[test]
-    fn parameters_are_read_as_given() {
-        let uri: Uri = "/v1/processes/p/stream?encoding=base64&from=12&flag".parse().unwrap();
-        assert_eq!(query(&uri, "from").as_deref(), Some("12"));
-        assert_eq!(query(&uri, "flag").as_deref(), Some(""));
-        assert_eq!(query(&uri, "status"), None);
-        assert_eq!(query(&"/v1/ptys".parse().unwrap(), "x"), None);
+impl<T: DeserializeOwned, S: Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = AgentError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AgentError> {
+        let query = parts.uri.query();
+        sandbox_protocol::query::read_query(query)
+            .map(Params)
+            .map_err(|why| AgentError::invalid(format!("the query {:?} is refused: {why}", query.unwrap_or_default())))
     }
 }

@@ -367,7 +367,13 @@ async fn limits_and_bad_input_get_clear_errors() {
     assert_eq!((r.status, r.json()["code"].clone()), (404, json!("PROCESS_NOT_FOUND")));
     assert_eq!(c.send("DELETE", "/v1/processes/a?signal=SIGSTOP", Vec::new()).await.status, 400);
     assert_eq!(c.get("/v1/processes/a/stream?from=x").await.status, 400);
-    assert_eq!(c.get("/v1/processes?status=sleeping").await.status, 400);
+    let r = c.get("/v1/processes?status=sleeping").await;
+    let (status, body) = (r.status, r.json());
+    assert_eq!((status, body["code"].clone()), (400, json!("VALIDATION_FAILED")));
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("\"status=sleeping\"") && message.contains("unknown variant `sleeping`"), "{message}");
+    // Values are percent-decoded, as a client's encoder writes them.
+    assert_eq!(c.get("/v1/processes?status=runn%69ng").await.json()["count"], 2);
     let r = c.send("DELETE", "/v1/processes/a?signal=SIGINT", Vec::new()).await.json();
     assert_eq!((r["status"].clone(), r["signal"].clone()), (json!("killed"), json!("SIGINT")));
     assert_eq!(c.delete("/v1/processes").await.json()["killed"], 1);
