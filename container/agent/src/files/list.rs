@@ -1,9 +1,10 @@
 //! `listFiles`: a directory's entries (and, when recursive, its subdirectories'), symlinks listed and never
-//! followed, hidden entries and hidden subtrees skipped unless asked for. Sorted by relative path.
+//! followed, hidden entries and hidden subtrees skipped unless asked for (the walk is `walk.rs`'s). Sorted by
+//! relative path.
 
+use std::convert::Infallible;
 use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 
@@ -11,6 +12,7 @@ use sandbox_protocol::{ErrorCode, FileInfoRef, FileType, ListFilesResult};
 
 use super::info::{file_type, mode_of, mode_string, owner_permissions, size_of};
 use super::parallel::{as_read, in_parts};
+use super::walk::{Found, Walk};
 use super::Target;
 use crate::clock::{epoch_ms, iso_ms};
 use crate::error::{AgentError, AgentResult};
@@ -56,28 +58,27 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
     if !meta.is_dir() {
         return Err(AgentError::new(ErrorCode::NotDirectory, format!("{}: not a directory", dir.shown)));
     }
-    let mut entries = Vec::new();
-    // An explicit stack, not recursion: the sandbox chooses how deep its trees go.
-    let mut pending = vec![(dir.real.clone(), String::new())];
-    let mut first = true;
-    while let Some((real, prefix)) = pending.pop() {
-        match list_one(&real, &prefix, options, &mut entries, &mut pending) {
-            Ok(()) => {}
-            Err(e) if first => return Err(AgentError::from_io(&e, &dir.shown)),
-            // A subdirectory that cannot be read is listed but not entered.
-            Err(_) => {}
-        }
-        first = false;
-        if entries.len() > options.limit {
-            return Err(AgentError::new(
-                ErrorCode::FileTooLarge,
-                format!(
-                    "{}: more than {} entries; list a subdirectory, or without recursive",
-                    crate::error::short(&dir.shown),
-                    options.limit
-                ),
-            ));
-        }
+    let walk = Walk::new(&dir.real).map_err(|e| AgentError::from_io(&e, &dir.shown))?;
+    let walk = walk.recursive(options.recursive).hidden(options.include_hidden);
+    // A subdirectory that cannot be read is listed but not entered. One entry past the limit is enough to know the
+    // listing is refused: read no further.
+    let found = walk.filter_map(Result::ok).take(options.limit.saturating_add(1)).map(Ok::<_, Infallible>);
+    // Entries are described while the tree is still being read. Each `stat` is relative to the directory read
+    // (the entry's own handle on it), never a path walked again.
+    let described = match as_read(found, |batch| batch.into_iter().filter_map(describe).collect::<Vec<_>>()) {
+        Ok(described) => described,
+        Err(never) => match never {},
+    };
+    let mut entries: Vec<Entry> = described.into_iter().flatten().collect();
+    if entries.len() > options.limit {
+        return Err(AgentError::new(
+            ErrorCode::FileTooLarge,
+            format!(
+                "{}: more than {} entries; list a subdirectory, or without recursive",
+                crate::error::short(&dir.shown),
+                options.limit
+            ),
+        ));
     }
     // Relative paths are unique: no order among equals to keep.
     entries.sort_unstable_by(|a, b| a.relative.cmp(&b.relative));
@@ -86,63 +87,20 @@ pub fn list(dir: &Target, shown_root: &Path, options: &ListOptions) -> AgentResu
     Ok(Listing { path, base, entries })
 }
 
-/// Lists one directory into `out`; with `recursive`, queues its subdirectories on `pending`.
-fn list_one(
-    real: &Path,
-    prefix: &str,
-    options: &ListOptions,
-    out: &mut Vec<Entry>,
-    pending: &mut Vec<(PathBuf, String)>,
-) -> io::Result<()> {
-    let mut read = 0;
-    let names = fs::read_dir(real)?
-        .filter_map(|entry| {
-            let name = match entry {
-                Ok(entry) => (utf8_name(entry.file_name()), entry),
-                Err(e) => return Some(Err(e)),
-            };
-            (options.include_hidden || !name.0.starts_with('.')).then_some(Ok(name))
-        })
-        // Enough to know the listing is refused: read no further.
-        .take_while(|_| {
-            read += 1;
-            out.len() + read <= options.limit + 1
-        });
-    // Entries are described while the directory is still being read. Each `stat` is relative to the directory
-    // read (the entry's own handle on it), never a path walked again.
-    let described = as_read(names, |batch| {
-        batch
-            .into_iter()
-            .filter_map(|(name, entry)| {
-                // The entry may vanish while we list: skip it rather than fail the listing.
-                let meta = entry.metadata().ok()?;
-                let (relative, name_at) =
-                    if prefix.is_empty() { (name, 0) } else { (format!("{prefix}/{name}"), prefix.len() + 1) };
-                Some(Entry {
-                    relative,
-                    name_at,
-                    kind: file_type(&meta),
-                    size: size_of(&meta),
-                    modified_ms: meta.modified().map(epoch_ms).unwrap_or_default(),
-                    mode: mode_of(&meta),
-                })
-            })
-            .collect::<Vec<_>>()
-    })?;
-    for part in described {
-        for entry in part {
-            if options.recursive && entry.kind == FileType::Directory {
-                pending.push((real.join(entry.name()), entry.relative.clone()));
-            }
-            out.push(entry);
-        }
-    }
-    Ok(())
-}
-
-/// A name as text: itself when it is UTF-8 (no copy), with U+FFFD for each invalid sequence otherwise.
-fn utf8_name(name: std::ffi::OsString) -> String {
-    name.into_string().unwrap_or_else(|name| name.to_string_lossy().into_owned())
+/// An entry with its metadata; `None` when it vanished while the tree was read (skipped rather than failing).
+fn describe(found: Found) -> Option<Entry> {
+    let meta = found.entry.metadata().ok()?;
+    // Itself when it is UTF-8 (no copy), with U+FFFD for each invalid sequence otherwise.
+    let relative = found.relative.into_os_string().into_string().unwrap_or_else(|p| p.to_string_lossy().into_owned());
+    let name_at = relative.rfind('/').map_or(0, |slash| slash + 1);
+    Some(Entry {
+        relative,
+        name_at,
+        kind: file_type(&meta),
+        size: size_of(&meta),
+        modified_ms: meta.modified().map(epoch_ms).unwrap_or_default(),
+        mode: mode_of(&meta),
+    })
 }
 
 impl Listing {

@@ -7,6 +7,7 @@ pub mod list;
 pub mod ops;
 mod parallel;
 pub mod tree;
+pub mod walk;
 
 /// A path as the caller named it and as it is on this machine.
 #[derive(Debug, Clone)]

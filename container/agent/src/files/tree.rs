@@ -1,20 +1,24 @@
 //! Whole directory trees: removing and copying. The depth of a tree is the sandbox's to choose (a loop of
-//! `mkdir a; cd a` makes a chain tens of thousands deep), so nothing here recurses: the walk keeps its own stack of
-//! names, and holds one open directory at a time, so it costs neither thread stack nor descriptors, whatever the
-//! depth. Removal works relative to directory descriptors, so it reaches depths whose paths are longer than
+//! `mkdir a; cd a` makes a chain tens of thousands deep), so nothing here recurses: copying reads the tree with the
+//! one walker (`walk.rs`), and removal keeps its own stack of names, holding one open directory at a time, so
+//! neither costs thread stack nor descriptors, whatever the depth. Removal works relative to directory descriptors, so it reaches depths whose paths are longer than
 //! `PATH_MAX`, and it climbs back with `..` only after checking it lands in the directory it came from.
 
 use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(test)]
+use std::path::PathBuf;
 
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, fstatat, Mode};
 use nix::unistd::{unlinkat, UnlinkatFlags};
+
+use super::walk::{Unreadable, Walk};
 
 /// How often a directory is read again because something kept adding to it while it was being removed.
 const RESCANS: usize = 64;
@@ -131,27 +135,33 @@ fn ignore_gone(result: nix::Result<()>) -> io::Result<()> {
 }
 
 /// Copies `from` to `to` (which must not exist): files, directories and symlinks (copied as links, never followed);
-/// devices, FIFOs and sockets are refused.
+/// devices, FIFOs and sockets are refused. The tree is read by the one walker (`walk.rs`).
 pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    let mut work: Vec<(PathBuf, PathBuf)> = vec![(from.to_path_buf(), to.to_path_buf())];
-    while let Some((from, to)) = work.pop() {
-        let meta = fs::symlink_metadata(&from)?;
-        if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
-        } else if meta.is_dir() {
-            fs::create_dir_all(&to)?;
-            for entry in fs::read_dir(&from)? {
-                let entry = entry?;
-                work.push((entry.path(), to.join(entry.file_name())));
-            }
-        } else if meta.is_file() {
-            fs::copy(&from, &to)?;
-        } else {
-            // Opening a FIFO would wait for a writer, a device would never end.
-            return Err(io::Error::new(io::ErrorKind::Unsupported, format!("{}: not a regular file", from.display())));
+    let kind = fs::symlink_metadata(from)?.file_type();
+    copy_one(from, to, kind)?;
+    if kind.is_dir() {
+        for found in Walk::new(from)? {
+            let found = found.map_err(|Unreadable { relative, error }| {
+                io::Error::new(error.kind(), format!("{}: {error}", from.join(relative).display()))
+            })?;
+            copy_one(&found.entry.path(), &to.join(&found.relative), found.kind)?;
         }
     }
     Ok(())
+}
+
+/// Copies one entry; a directory is made empty (the walk brings its entries after it).
+fn copy_one(from: &Path, to: &Path, kind: fs::FileType) -> io::Result<()> {
+    if kind.is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(from)?, to)
+    } else if kind.is_dir() {
+        fs::create_dir_all(to)
+    } else if kind.is_file() {
+        fs::copy(from, to).map(drop)
+    } else {
+        // Opening a FIFO would wait for a writer, a device would never end.
+        Err(io::Error::new(io::ErrorKind::Unsupported, format!("{}: not a regular file", from.display())))
+    }
 }
 
 #[cfg(test)]
