@@ -48,6 +48,11 @@ impl Restore {
     /// Creates the staging tree for `manifest` inside `target` (made if absent): directories, symlinks, and files
     /// at their sizes, to be filled by `blob`.
     pub fn begin(target: &Path, manifest: Manifest, id: &str) -> io::Result<Restore> {
+        // A save never holds the names the agent keeps for itself; a manifest that does was not made by one.
+        if let Some(entry) = manifest.entries.iter().find(|e| e.path.starts_with(RESERVED_PREFIX.as_bytes())) {
+            let name = super::manifest::show(&entry.path);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{name} is a name the agent keeps")));
+        }
         fs::create_dir_all(target)?;
         let staging = target.join(format!("{RESERVED_PREFIX}{id}"));
         let trash = target.join(format!("{RESERVED_PREFIX}{id}-replaced"));
@@ -363,6 +368,21 @@ mod tests {
         let names: Vec<_> = fs::read_dir(&to).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["keep"]);
         assert_eq!(fs::read_to_string(to.join("keep")).unwrap(), "before");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_with_a_reserved_name_is_refused() {
+        let root = scratch("reserved");
+        let entry = super::super::manifest::Entry {
+            path: format!("{RESERVED_PREFIX}t").into_bytes(),
+            mode: 0o755,
+            mtime: (0, 0),
+            kind: Kind::Dir,
+        };
+        let err = Restore::begin(&root, Manifest { entries: vec![entry] }, "t").unwrap_err();
+        assert!(err.to_string().contains("a name the agent keeps"), "{err}");
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
         fs::remove_dir_all(&root).unwrap();
     }
 
