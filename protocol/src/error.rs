@@ -103,6 +103,10 @@ error_codes! {
     ShuttingDown = "SHUTTING_DOWN", 503;
     /// The agent is not the one the caller expected (`X-Agent-Boot-Expected`): it restarted, and has done nothing.
     AgentRestarted = "AGENT_RESTARTED", 412;
+    /// No backup, save or restore with that id (it ended, expired, or belongs to another sandbox).
+    BackupNotFound = "BACKUP_NOT_FOUND", 404;
+    /// A backup's manifest or blob is corrupt, truncated or not this backup's; nothing was changed.
+    BackupInvalid = "BACKUP_INVALID", 422;
     InternalError = "INTERNAL_ERROR", 500;
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Field names follow the Cloudflare Sandbox SDK (`camelCase`), so code written from its docs reads the same here.
 
+mod backup;
 mod error;
 mod evolution;
 mod exec;
@@ -24,6 +25,7 @@ mod terminal;
 #[cfg(test)]
 mod typescript;
 
+pub use backup::{BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef};
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{
     CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandState, CommandsQuery, Encoding, Ended,

@@ -60,6 +60,25 @@ pub const SANDBOX: &str = "/v1/sandbox";
 /// folder; its next call starts it anew. The Durable Object's idle stop, as a container's is stopped deployed. Not
 /// a client route.
 pub const SANDBOX_STOP: &str = "/v1/sandbox/stop";
+/// Backups (the Durable Object's calls, never a client's: not in `ALL`, so the Worker refuses them from callers).
+/// `POST`: reads a directory for a save (`BackupScanRequest`), answering `BackupScan`.
+pub const BACKUP_SCANS: &str = "/v1/backup/scans";
+/// `DELETE`: forgets a save that will not be committed.
+pub const BACKUP_SCAN: &str = "/v1/backup/scans/{id}";
+/// `GET`: the save's manifest (binary).
+pub const BACKUP_SCAN_MANIFEST: &str = "/v1/backup/scans/{id}/manifest";
+/// `GET`: one blob of the save (binary; cut short if a file changed since the scan).
+pub const BACKUP_SCAN_BLOB: &str = "/v1/backup/scans/{id}/blobs/{hash}";
+/// `POST`: the save is stored; the next one starts from it.
+pub const BACKUP_SCAN_COMMIT: &str = "/v1/backup/scans/{id}/commit";
+/// `POST` a manifest (binary; `?dir=`): begins a restore, answering `BackupRestore`.
+pub const BACKUP_RESTORES: &str = "/v1/backup/restores";
+/// `DELETE`: abandons a restore; the directory is as it was.
+pub const BACKUP_RESTORE: &str = "/v1/backup/restores/{id}";
+/// `PUT`: one blob the restore needs (binary), checked against its hash.
+pub const BACKUP_RESTORE_BLOB: &str = "/v1/backup/restores/{id}/blobs/{hash}";
+/// `POST`: puts the restored tree in place of the directory's contents.
+pub const BACKUP_RESTORE_COMMIT: &str = "/v1/backup/restores/{id}/commit";
 /// The Worker's prefix of one sandbox's routes; the sandbox id follows.
 pub const SANDBOXES_PREFIX: &str = "/v1/sandboxes/";
 /// The part every agent path begins with, which the Worker replaces with the sandbox's prefix.

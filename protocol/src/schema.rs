@@ -77,6 +77,11 @@ fn definitions() -> Map<String, Value> {
         PtyInfo,
         PtyList,
         PtyQuery,
+        BackupScanRequest,
+        BackupScan,
+        BackupRestoreQuery,
+        BackupRestore,
+        BackupRestored,
     );
     let mut defs = generator.take_definitions(true);
     defs.sort_keys();

@@ -100,6 +100,8 @@ export declare const ERROR_STATUS: {
     readonly CONTAINER_UNAVAILABLE: 503;
     readonly SHUTTING_DOWN: 503;
     readonly AGENT_RESTARTED: 412;
+    readonly BACKUP_NOT_FOUND: 404;
+    readonly BACKUP_INVALID: 422;
     readonly INTERNAL_ERROR: 500;
 };
 /** An error code a server sends. */

@@ -103,6 +103,8 @@ export const ERROR_STATUS = {
     CONTAINER_UNAVAILABLE: 503,
     SHUTTING_DOWN: 503,
     AGENT_RESTARTED: 412,
+    BACKUP_NOT_FOUND: 404,
+    BACKUP_INVALID: 422,
     INTERNAL_ERROR: 500,
 };
 /** The session that calls without a `sessionId` use. */

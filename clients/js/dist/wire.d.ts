@@ -1,4 +1,77 @@
 /**
+ * A restore begun: the blobs to send it.
+ */
+export interface BackupRestore {
+    dir: string;
+    /**
+     * Hashes of the blobs the restore needs.
+     */
+    missing: string[];
+    restoreId: string;
+}
+/**
+ * The query of `POST /v1/backup/restores`.
+ */
+export interface BackupRestoreQuery {
+    /**
+     * The directory to restore into, in the sandbox's view; the workspace by default.
+     */
+    dir?: string;
+}
+/**
+ * A restore committed.
+ */
+export interface BackupRestored {
+    dir: string;
+    files: number;
+    sizeBytes: number;
+    success: boolean;
+}
+/**
+ * A directory read for a save.
+ */
+export interface BackupScan {
+    /**
+     * The blobs the agent's last committed save or restore did not hold (to store unless the store has them).
+     */
+    blobs: BlobRef[];
+    /**
+     * The directory saved, as the sandbox sees it.
+     */
+    dir: string;
+    entries: number;
+    files: number;
+    /**
+     * The size of the manifest.
+     */
+    manifestBytes: number;
+    scanId: string;
+    /**
+     * The bytes of every file.
+     */
+    sizeBytes: number;
+    /**
+     * Entries not saved (FIFOs, sockets, devices, unreadable directories).
+     */
+    skipped: string[];
+}
+/**
+ * `POST /v1/backup/scans`.
+ */
+export interface BackupScanRequest {
+    /**
+     * The directory to save, in the sandbox's view; the workspace by default.
+     */
+    dir?: string;
+}
+/**
+ * A blob: its BLAKE3 hash (64 hex digits) and size.
+ */
+export interface BlobRef {
+    hash: string;
+    size: number;
+}
+/**
  * `POST /v1/exec/cancel`: stops a command started with this `commandId`, queued or running, as a timeout would;
  * it ends with exit code 130.
  */
@@ -116,7 +189,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID';
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
  *

@@ -5,8 +5,6 @@
 //! re-exported here, and the compiler finds everything else that nothing uses.
 
 mod background;
-// The engine of backups (issue 25): its routes come in the next step.
-#[allow(dead_code)]
 mod backup;
 mod budget;
 mod clock;

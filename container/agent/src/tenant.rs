@@ -11,6 +11,7 @@ use std::time::Duration;
 use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
 
 use crate::background::Processes;
+use crate::backup::state::Backups;
 use crate::context::AgentContext;
 use crate::error::{AgentError, AgentResult};
 use crate::files::tree::remove_tree;
@@ -36,6 +37,8 @@ pub struct Tenant {
     pub processes: Processes,
     /// Its terminals: they outlive their WebSockets.
     pub terminals: Terminals,
+    /// Its saves and restores under way, and what its last ones stored.
+    pub backups: Backups,
     sessions: SessionTable,
     context: Arc<AgentContext>,
     /// Shells started ahead for its sessions.
@@ -53,6 +56,7 @@ impl Tenant {
             in_flight: Arc::default(),
             processes,
             terminals,
+            backups: Backups::default(),
             sessions: SessionTable::default(),
             context,
             pool,
@@ -222,6 +226,7 @@ impl Tenant {
     fn end_owned(&self, reopen: bool) {
         self.processes.end_all();
         self.terminals.end_all();
+        self.backups.end_all();
         if reopen {
             self.pool.reset();
             self.sessions.open();

@@ -16,6 +16,7 @@ pub mod hash;
 pub mod manifest;
 pub mod restore;
 pub mod scan;
+pub mod state;
 
 /// The most bytes of one blob: a large file's chunk, or a pack of small files.
 pub const CHUNK: u64 = 4 << 20;

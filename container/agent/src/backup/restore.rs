@@ -99,6 +99,18 @@ impl Restore {
         Ok(())
     }
 
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    pub fn files(&self) -> usize {
+        self.manifest.files()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.manifest.size()
+    }
+
     /// The blobs still to receive.
     pub fn missing(&self) -> Vec<Hash> {
         let mut missing: Vec<Hash> = self.needed.keys().filter(|h| !self.received.contains(h)).copied().collect();

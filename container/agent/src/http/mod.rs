@@ -2,6 +2,7 @@
 //! sandbox, session and file modules; they hold no logic of their own beyond shaping results.
 
 mod answer;
+mod backup;
 mod body;
 mod bounded_body;
 mod context;
@@ -27,7 +28,7 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, post, put};
 use axum::Router;
 use sandbox_protocol::{routes, ErrorCode, AGENT_BOOT_HEADER, AGENT_TOKEN_HEADER, EXPECTED_BOOT_HEADER};
 
@@ -84,6 +85,15 @@ pub fn router(state: AppState) -> Router {
         .route(routes::PTYS, get(pty::list))
         .route(routes::PTY_ONE, delete(pty::end))
         .route(routes::METRICS, get(metrics::metrics))
+        .route(routes::BACKUP_SCANS, post(backup::scan))
+        .route(routes::BACKUP_SCAN, delete(backup::drop_scan))
+        .route(routes::BACKUP_SCAN_MANIFEST, get(backup::manifest))
+        .route(routes::BACKUP_SCAN_BLOB, get(backup::blob))
+        .route(routes::BACKUP_SCAN_COMMIT, post(backup::commit_scan))
+        .route(routes::BACKUP_RESTORES, post(backup::begin_restore))
+        .route(routes::BACKUP_RESTORE, delete(backup::drop_restore))
+        .route(routes::BACKUP_RESTORE_BLOB, put(backup::restore_blob))
+        .route(routes::BACKUP_RESTORE_COMMIT, post(backup::commit_restore))
         .route(routes::PORT_HTTP, any(ports::pass))
         .route(routes::PORT_HTTP_PATH, any(ports::pass))
         .route(routes::PORT_HTTP_ROOT, any(ports::pass))

@@ -6,6 +6,7 @@
 mod support;
 
 mod background;
+mod backup;
 mod bad_input;
 mod cancel;
 mod commands;
