@@ -32,6 +32,8 @@ const AGENT_URL_VAR: &str = "SANDBOX_AGENT_URL";
 const AGENT_TOKEN_VAR: &str = "SANDBOX_AGENT_TOKEN";
 /// Optional JSON object of extra environment variables for the container.
 const CONTAINER_ENV_VAR: &str = "SANDBOX_CONTAINER_ENV";
+/// The R2 bucket of backups (`createBackup`, `restoreBackup`); without it, backups are refused.
+const BACKUPS_BINDING: &str = "SANDBOX_BACKUPS";
 /// How long a sandbox may go without calls before its container is stopped.
 const SLEEP_AFTER_VAR: &str = "SANDBOX_SLEEP_AFTER";
 
@@ -51,6 +53,8 @@ pub struct Config {
     /// Extra variables for every container.
     pub container_env: Vec<(String, String)>,
     pub sleep_after: Duration,
+    /// The backup store, when one is bound.
+    pub backups: Option<worker::Bucket>,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Config {
                 .map(|m| m.into_iter().collect())
                 .unwrap_or_default(),
             sleep_after: text(SLEEP_AFTER_VAR).and_then(|v| sleep_after::parse(&v)).unwrap_or(sleep_after::DEFAULT),
+            backups: env.bucket(BACKUPS_BINDING).ok(),
         }
     }
 

@@ -74,3 +74,73 @@ pub struct BackupRestored {
     pub files: usize,
     pub size_bytes: u64,
 }
+
+/// The longest a backup is kept (`ttl`, seconds): 30 days.
+pub const MAX_BACKUP_TTL_SECONDS: u64 = 30 * 24 * 3600;
+/// How long a backup is kept when `ttl` is not given: 3 days.
+pub const DEFAULT_BACKUP_TTL_SECONDS: u64 = 3 * 24 * 3600;
+/// The longest backup name, in bytes.
+pub const MAX_BACKUP_NAME_BYTES: usize = 256;
+
+/// `createBackup`: saves a directory of the sandbox (the workspace by default) to the backup store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBackupRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// A name of the caller's, shown in `listBackups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Seconds the backup is kept (3 days by default, 30 at most).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+}
+
+/// A backup: made by `createBackup`, listed by `listBackups`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    /// Unguessable; reachable only through the sandbox that made it.
+    pub id: String,
+    pub dir: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The bytes of its files.
+    pub size_bytes: u64,
+    pub files: usize,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// `listBackups`: the sandbox's backups that have not expired, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupList {
+    pub success: bool,
+    pub backups: Vec<Backup>,
+}
+
+/// `restoreBackup`: puts a backup's tree in place of a directory's contents (the directory it was made from by
+/// default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreBackupRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+/// A backup restored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreBackupResult {
+    pub success: bool,
+    pub id: String,
+    pub dir: String,
+    pub files: usize,
+    pub size_bytes: u64,
+}

@@ -103,6 +103,8 @@ error_codes! {
     ShuttingDown = "SHUTTING_DOWN", 503;
     /// The agent is not the one the caller expected (`X-Agent-Boot-Expected`): it restarted, and has done nothing.
     AgentRestarted = "AGENT_RESTARTED", 412;
+    /// Backups need an R2 bucket bound as `SANDBOX_BACKUPS`, and this deployment has none.
+    BackupsNotConfigured = "BACKUPS_NOT_CONFIGURED", 501;
     /// No backup, save or restore with that id (it ended, expired, or belongs to another sandbox).
     BackupNotFound = "BACKUP_NOT_FOUND", 404;
     /// A backup's manifest or blob is corrupt, truncated or not this backup's; nothing was changed.

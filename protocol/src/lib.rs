@@ -25,7 +25,11 @@ mod terminal;
 #[cfg(test)]
 mod typescript;
 
-pub use backup::{BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef};
+pub use backup::{
+    Backup, BackupList, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef,
+    CreateBackupRequest, RestoreBackupRequest, RestoreBackupResult, DEFAULT_BACKUP_TTL_SECONDS, MAX_BACKUP_NAME_BYTES,
+    MAX_BACKUP_TTL_SECONDS,
+};
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{
     CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandState, CommandsQuery, Encoding, Ended,

@@ -60,6 +60,12 @@ pub const SANDBOX: &str = "/v1/sandbox";
 /// folder; its next call starts it anew. The Durable Object's idle stop, as a container's is stopped deployed. Not
 /// a client route.
 pub const SANDBOX_STOP: &str = "/v1/sandbox/stop";
+/// A sandbox's backups in the store: `POST` makes one (`createBackup`), `GET` lists them.
+pub const BACKUPS: &str = "/v1/backups";
+/// `DELETE`: forgets a backup.
+pub const BACKUP: &str = "/v1/backups/{id}";
+/// `POST`: restores a backup (`restoreBackup`).
+pub const BACKUP_RESTORE_ONE: &str = "/v1/backups/{id}/restore";
 /// Backups (the Durable Object's calls, never a client's: not in `ALL`, so the Worker refuses them from callers).
 /// `POST`: reads a directory for a save (`BackupScanRequest`), answering `BackupScan`.
 pub const BACKUP_SCANS: &str = "/v1/backup/scans";
@@ -124,6 +130,9 @@ pub const ALL: &[Route] = &[
     Route { name: "port", methods: &["DELETE"], path: PORT },
     Route { name: "metrics", methods: &["GET"], path: METRICS },
     Route { name: "sandbox", methods: &["GET", "DELETE"], path: SANDBOX },
+    Route { name: "backups", methods: &["GET", "POST"], path: BACKUPS },
+    Route { name: "backup", methods: &["DELETE"], path: BACKUP },
+    Route { name: "backupRestore", methods: &["POST"], path: BACKUP_RESTORE_ONE },
 ];
 
 /// What a client appends to its sandbox's prefix for the agent path `path` (`/exec` for `/v1/exec`; the sandbox

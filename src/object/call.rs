@@ -3,7 +3,7 @@
 //! Most calls go to the agent as they came. The object answers the sandbox's own routes itself, and looks into
 //! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
 
-use sandbox_protocol::routes::{ENV, PORT, PORTS, SANDBOX, SESSION, SESSIONS};
+use sandbox_protocol::routes::{BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, PORT, PORTS, SANDBOX, SESSION, SESSIONS};
 use sandbox_protocol::ErrorCode;
 
 use crate::errors::WorkerError;
@@ -27,6 +27,16 @@ pub enum Own {
     ListPorts,
     UnexposePort {
         port: u16,
+    },
+    /// `POST /v1/backups`, `GET /v1/backups`, `DELETE /v1/backups/{id}`, `POST /v1/backups/{id}/restore`: the
+    /// backup store is the object's (the agent reads and writes files for it).
+    CreateBackup,
+    ListBackups,
+    DeleteBackup {
+        id: String,
+    },
+    RestoreBackup {
+        id: String,
     },
 }
 
@@ -63,6 +73,10 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
             }
             ObjectCall::Own(Own::UnexposePort { port })
         }
+        ("POST", BACKUPS) => ObjectCall::Own(Own::CreateBackup),
+        ("GET", BACKUPS) => ObjectCall::Own(Own::ListBackups),
+        (_, BACKUPS) => return Err(not_allowed(method, path)),
+        (_, path) if path.starts_with(BACKUP.trim_end_matches("{id}")) => backup_call(method, path)?,
         ("POST", SESSIONS) => ObjectCall::Agent(AgentCall::CreateSession),
         ("POST", ENV) => ObjectCall::Agent(AgentCall::SetEnvVars),
         ("DELETE", _) => match session_of(path) {
@@ -75,6 +89,21 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
 
 fn not_allowed(method: &str, path: &str) -> WorkerError {
     WorkerError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {path}"))
+}
+
+/// `DELETE /v1/backups/{id}` or `POST /v1/backups/{id}/restore`.
+fn backup_call(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
+    let rest = &path[BACKUP.trim_end_matches("{id}").len()..];
+    let restore_tail = BACKUP_RESTORE_ONE.trim_start_matches(BACKUP);
+    Ok(match (method, rest.strip_suffix(restore_tail)) {
+        ("POST", Some(id)) if !id.is_empty() && !id.contains('/') => {
+            ObjectCall::Own(Own::RestoreBackup { id: id.to_string() })
+        }
+        ("DELETE", None) if !rest.is_empty() && !rest.contains('/') => {
+            ObjectCall::Own(Own::DeleteBackup { id: rest.to_string() })
+        }
+        _ => return Err(not_allowed(method, path)),
+    })
 }
 
 /// The session `/v1/sessions/{id}` names (and not its history, nor anything below it).
@@ -118,6 +147,17 @@ mod tests {
         assert_eq!(classify("DELETE", "/v1/ports/99999").unwrap_err().code, ErrorCode::ValidationFailed);
         assert_eq!(classify("GET", "/v1/ports/8080").unwrap_err().code, ErrorCode::MethodNotAllowed);
         assert_eq!(classify("DELETE", "/v1/ports").unwrap_err().code, ErrorCode::MethodNotAllowed);
+    }
+
+    #[test]
+    fn backups_are_the_objects_own() {
+        assert_eq!(call("POST", "/v1/backups"), ObjectCall::Own(Own::CreateBackup));
+        assert_eq!(call("GET", "/v1/backups"), ObjectCall::Own(Own::ListBackups));
+        assert_eq!(call("DELETE", "/v1/backups/bk-1"), ObjectCall::Own(Own::DeleteBackup { id: "bk-1".into() }));
+        assert_eq!(call("POST", "/v1/backups/bk-1/restore"), ObjectCall::Own(Own::RestoreBackup { id: "bk-1".into() }));
+        for (method, path) in [("PUT", "/v1/backups"), ("GET", "/v1/backups/bk-1"), ("POST", "/v1/backups/bk-1")] {
+            assert_eq!(classify(method, path).unwrap_err().code, ErrorCode::MethodNotAllowed, "{method} {path}");
+        }
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //! Split by job: `call` decides what a call is (the object's own, or the agent's); `protocol` sends the agent's
 //! with the boot-id check and one more send after a restart; `recovery` gives a new agent what the sandbox had
 //! before its first call; `sessions` remembers the calls whose effect recovery replays; `ports` keeps exposed
-//! ports and serves previews; `sandbox` answers status and destroy; `idle` is the sleep alarm. `state`,
+//! ports and serves previews; `backups` saves and restores directories through the R2 bucket; `sandbox` answers
+//! status and destroy; `idle` is the sleep alarm. `state`,
 //! `in_flight` and the two registries are their pure parts (the sleep decision is `crate::sleep_after`).
 
+mod backup_registry;
+mod backups;
 mod call;
 mod idle;
 mod in_flight;
@@ -104,6 +107,10 @@ impl SandboxObject {
                     Own::ExposePort => self.expose_port(req, &id).await,
                     Own::ListPorts => self.list_ports(&req, &id).await,
                     Own::UnexposePort { port } => self.unexpose_port(port).await,
+                    Own::CreateBackup => self.create_backup(req, &link).await,
+                    Own::ListBackups => self.list_backups(&link).await,
+                    Own::DeleteBackup { id } => self.delete_backup(&id, &link).await,
+                    Own::RestoreBackup { id } => self.restore_backup(req, &id, &link).await,
                 }
             }
             ObjectCall::Agent(call) => call,

@@ -277,6 +277,69 @@ describe('terminals', () => {
   });
 });
 
+describe('backups', () => {
+  /// Every entry below the workspace with its kind, mode, size, mtime, link target, and a hash of each file.
+  const DESCRIBE = "cd /workspace && find . -mindepth 1 -printf '%p %y %m %s %T@ %l\\n' | sort && find . -type f -exec sha256sum {} + | sort -k2";
+
+  test('a backup brings back every file, link, mode and mtime, and a corrupt store is refused', async () => {
+    const sandbox = fresh();
+    const made = await sandbox.exec(
+      "mkdir -p /workspace/src/empty '/workspace/ünï cödé' && cd /workspace && printf 'a\\0b\\377' > src/bin && : > zero " +
+      '&& ln -s ../elsewhere src/link && echo mine > secret && chmod 700 secret && head -c 6000000 /dev/urandom > big ' +
+      '&& touch -d @1000000000 src/bin');
+    assert.equal(made.exitCode, 0, made.stderr);
+    const before = (await sandbox.exec(DESCRIBE)).stdout;
+    const backup = await sandbox.createBackup({ name: 'first', ttl: 3600 });
+    assert.match(backup.id, /^bk-[0-9a-f]{32}$/);
+    assert.equal(backup.name, 'first');
+    assert.equal(backup.dir, '/workspace');
+    assert.equal(backup.files, 4);
+    assert.ok(backup.sizeBytes >= 6_000_000, JSON.stringify(backup));
+    const expires = Date.parse(backup.expiresAt) - Date.parse(backup.createdAt);
+    assert.ok(Math.abs(expires - 3_600_000) < 1000, JSON.stringify(backup));
+    assert.deepEqual((await sandbox.listBackups()).map((b) => b.id), [backup.id]);
+
+    await sandbox.exec('rm -rf /workspace/src /workspace/big && echo changed > /workspace/notes.txt');
+    const restored = await sandbox.restoreBackup(backup);
+    assert.deepEqual([restored.id, restored.dir, restored.files], [backup.id, '/workspace', 4]);
+    assert.equal((await sandbox.exec(DESCRIBE)).stdout, before);
+
+    // A second backup after one change; both listed, newest first; a deleted one is gone for good.
+    await sandbox.writeFile('/workspace/src/bin', 'changed');
+    const second = await sandbox.createBackup();
+    assert.deepEqual((await sandbox.listBackups()).map((b) => b.id), [second.id, backup.id]);
+    assert.deepEqual(await sandbox.deleteBackup(backup.id), { success: true, id: backup.id });
+    const gone = await sandbox.restoreBackup(backup.id).catch((e) => e);
+    assert.ok(gone instanceof SandboxError && gone.code === 'BACKUP_NOT_FOUND' && gone.status === 404, String(gone));
+    await sandbox.restoreBackup(second.id);
+    assert.equal((await sandbox.readFile('/workspace/src/bin')).content, 'changed');
+  });
+
+  test('backups are reachable only through their own sandbox, and bad options are refused', async () => {
+    const owner = fresh();
+    await owner.writeFile('/workspace/mine.txt', 'mine');
+    const backup = await owner.createBackup();
+    const other = fresh();
+    const foreign = await other.restoreBackup(backup.id).catch((e) => e);
+    assert.equal(foreign.code, 'BACKUP_NOT_FOUND', String(foreign));
+    assert.deepEqual(await other.listBackups(), []);
+    for (const [options, code] of [
+      [{ ttl: 0 }, 'VALIDATION_FAILED'],
+      [{ ttl: 31 * 24 * 3600 }, 'VALIDATION_FAILED'],
+      [{ name: 'x'.repeat(300) }, 'VALIDATION_FAILED'],
+      [{ dir: '/workspace/no/such/dir' }, 'FILE_NOT_FOUND'],
+    ]) {
+      const e = await owner.createBackup(options).catch((e) => e);
+      assert.equal(e.code, code, `${JSON.stringify(options)}: ${e}`);
+    }
+    for (const id of ['nope', `bk-${'0'.repeat(32)}`]) {
+      const e = await owner.deleteBackup(id).catch((e) => e);
+      assert.equal(e.code, 'BACKUP_NOT_FOUND', `${id}: ${e}`);
+    }
+    assert.ok((await owner.deleteBackup('../../manifests').catch((e) => e)) instanceof ValidationError);
+  });
+});
+
 describe('errors and the sandbox itself', () => {
   test('errors are typed and carry code, status and message', async () => {
     const sandbox = fresh();

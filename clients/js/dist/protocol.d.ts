@@ -60,6 +60,12 @@ export declare const ROUTES: {
     readonly metrics: "/metrics";
     /** GET, DELETE */
     readonly sandbox: "";
+    /** GET, POST */
+    readonly backups: "/backups";
+    /** DELETE */
+    readonly backup: "/backups/{id}";
+    /** POST */
+    readonly backupRestore: "/backups/{id}/restore";
 };
 /** The prefix of one sandbox's routes. */
 export declare const SANDBOXES_PREFIX = "/v1/sandboxes/";
@@ -100,6 +106,7 @@ export declare const ERROR_STATUS: {
     readonly CONTAINER_UNAVAILABLE: 503;
     readonly SHUTTING_DOWN: 503;
     readonly AGENT_RESTARTED: 412;
+    readonly BACKUPS_NOT_CONFIGURED: 501;
     readonly BACKUP_NOT_FOUND: 404;
     readonly BACKUP_INVALID: 422;
     readonly INTERNAL_ERROR: 500;

@@ -63,6 +63,12 @@ export const ROUTES = {
     metrics: '/metrics',
     /** GET, DELETE */
     sandbox: '',
+    /** GET, POST */
+    backups: '/backups',
+    /** DELETE */
+    backup: '/backups/{id}',
+    /** POST */
+    backupRestore: '/backups/{id}/restore',
 };
 /** The prefix of one sandbox's routes. */
 export const SANDBOXES_PREFIX = '/v1/sandboxes/';
@@ -103,6 +109,7 @@ export const ERROR_STATUS = {
     CONTAINER_UNAVAILABLE: 503,
     SHUTTING_DOWN: 503,
     AGENT_RESTARTED: 412,
+    BACKUPS_NOT_CONFIGURED: 501,
     BACKUP_NOT_FOUND: 404,
     BACKUP_INVALID: 422,
     INTERNAL_ERROR: 500,

@@ -1,7 +1,7 @@
 import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
 import { Transport, type SandboxBinding } from './transport.js';
-import type { DestroyResult, ExposedPort, PtyInfo, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, TerminalKillResult } from './types.js';
+import type { Backup, BackupOptions, DestroyResult, ExposedPort, PtyInfo, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, TerminalKillResult } from './types.js';
 import type * as wire from './wire.js';
 export interface SandboxOptions {
     /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
@@ -45,6 +45,24 @@ export declare class Sandbox extends Operations {
     /** Stops serving the port: its preview URL answers 404 from then on. */
     unexposePort(port: number): Promise<wire.UnexposePortResult>;
     getExposedPorts(): Promise<ExposedPort[]>;
+    /**
+     * Saves a directory of the sandbox (the workspace by default) to the backup store (the sandbox Worker's R2
+     * bucket): its files, modes, symlinks, empty directories and mtimes. Content-addressed: what an earlier backup
+     * of this sandbox stored is not sent again. Rejects with `BACKUPS_NOT_CONFIGURED` when no bucket is bound.
+     */
+    createBackup(options?: BackupOptions): Promise<Backup>;
+    /**
+     * Puts a backup's tree in place of a directory's contents (the directory it was made from by default): all at
+     * once, once every part has arrived and been checked; on a failure the directory is as it was.
+     */
+    restoreBackup(backup: Backup | string, options?: RestoreBackupOptions): Promise<RestoreBackupResult>;
+    /** The sandbox's backups that have not expired, newest first. */
+    listBackups(): Promise<Backup[]>;
+    /** Forgets a backup; restoring it then rejects with `BACKUP_NOT_FOUND`. */
+    deleteBackup(id: string): Promise<{
+        success: boolean;
+        id: string;
+    }>;
     /** Whether the sandbox's container runs, and in which mode. */
     /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
     listTerminals(): Promise<PtyInfo[]>;

@@ -77,6 +77,40 @@ export class Sandbox extends Operations {
     async getExposedPorts() {
         return (await this.transport.call('GET', ROUTES.ports)).ports;
     }
+    /**
+     * Saves a directory of the sandbox (the workspace by default) to the backup store (the sandbox Worker's R2
+     * bucket): its files, modes, symlinks, empty directories and mtimes. Content-addressed: what an earlier backup
+     * of this sandbox stored is not sent again. Rejects with `BACKUPS_NOT_CONFIGURED` when no bucket is bound.
+     */
+    createBackup(options = {}) {
+        const body = {};
+        if (options.dir !== undefined)
+            body.dir = options.dir;
+        if (options.name !== undefined)
+            body.name = options.name;
+        if (options.ttl !== undefined)
+            body.ttl = options.ttl;
+        return this.transport.call('POST', ROUTES.backups, body);
+    }
+    /**
+     * Puts a backup's tree in place of a directory's contents (the directory it was made from by default): all at
+     * once, once every part has arrived and been checked; on a failure the directory is as it was.
+     */
+    restoreBackup(backup, options = {}) {
+        const id = typeof backup === 'string' ? backup : backup.id;
+        const body = {};
+        if (options.dir !== undefined)
+            body.dir = options.dir;
+        return this.transport.call('POST', withId(ROUTES.backupRestore, id), body);
+    }
+    /** The sandbox's backups that have not expired, newest first. */
+    async listBackups() {
+        return (await this.transport.call('GET', ROUTES.backups)).backups;
+    }
+    /** Forgets a backup; restoring it then rejects with `BACKUP_NOT_FOUND`. */
+    deleteBackup(id) {
+        return this.transport.call('DELETE', withId(ROUTES.backup, id));
+    }
     /** Whether the sandbox's container runs, and in which mode. */
     /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
     async listTerminals() {

@@ -1,4 +1,29 @@
 /**
+ * A backup: made by `createBackup`, listed by `listBackups`.
+ */
+export interface Backup {
+    createdAt: string;
+    dir: string;
+    expiresAt: string;
+    files: number;
+    /**
+     * Unguessable; reachable only through the sandbox that made it.
+     */
+    id: string;
+    name?: string;
+    /**
+     * The bytes of its files.
+     */
+    sizeBytes: number;
+}
+/**
+ * `listBackups`: the sandbox's backups that have not expired, newest first.
+ */
+export interface BackupList {
+    backups: Backup[];
+    success: boolean;
+}
+/**
  * A restore begun: the blobs to send it.
  */
 export interface BackupRestore {
@@ -144,6 +169,20 @@ export interface CommandsQuery {
     sessionId?: string;
 }
 /**
+ * `createBackup`: saves a directory of the sandbox (the workspace by default) to the backup store.
+ */
+export interface CreateBackupRequest {
+    dir?: string;
+    /**
+     * A name of the caller's, shown in `listBackups`.
+     */
+    name?: string;
+    /**
+     * Seconds the backup is kept (3 days by default, 30 at most).
+     */
+    ttl?: number;
+}
+/**
  * `deleteFile`: removes a file or symlink; a directory is refused with `IS_DIRECTORY`.
  */
 export interface DeleteFileRequest {
@@ -189,7 +228,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID';
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
  *
@@ -673,6 +712,23 @@ export interface RenameResult {
     path: string;
     success: boolean;
     timestamp: string;
+}
+/**
+ * `restoreBackup`: puts a backup's tree in place of a directory's contents (the directory it was made from by
+ * default).
+ */
+export interface RestoreBackupRequest {
+    dir?: string;
+}
+/**
+ * A backup restored.
+ */
+export interface RestoreBackupResult {
+    dir: string;
+    files: number;
+    id: string;
+    sizeBytes: number;
+    success: boolean;
 }
 /**
  * Where a sandbox's agent runs.

@@ -307,7 +307,25 @@ export interface TerminalOptions {
   allowedOrigins?: readonly string[];
 }
 
+/** Options of `createBackup`. */
+export interface BackupOptions {
+  /** The directory to save (the workspace by default). */
+  dir?: string;
+  /** A name of yours, shown by `listBackups`. */
+  name?: string;
+  /** Seconds the backup is kept: 3 days by default, 30 at most. */
+  ttl?: number;
+}
+
+/** Options of `restoreBackup`. */
+export interface RestoreBackupOptions {
+  /** The directory to restore into (the one the backup was made from by default); its contents are replaced. */
+  dir?: string;
+}
+
 export type {
+  Backup,
+  RestoreBackupResult,
   ExposedPort,
   PtyControl,
   PtyInfo,

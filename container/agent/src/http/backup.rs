@@ -60,8 +60,12 @@ pub async fn scan(
     JsonBody(req, _held): JsonBody<BackupScanRequest>,
 ) -> AgentResult<Json<BackupScan>> {
     let (real, shown) = directory(&sandbox, req.dir.as_deref())?;
-    if !real.is_dir() {
-        return Err(AgentError::new(ErrorCode::NotDirectory, format!("{shown}: not a directory")));
+    match std::fs::metadata(&real) {
+        Err(e) => return Err(AgentError::from_io(&e, &shown)),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(AgentError::new(ErrorCode::NotDirectory, format!("{shown}: not a directory")))
+        }
+        Ok(_) => {}
     }
     let known = sandbox.backups.known(&real);
     let dir = real.clone();

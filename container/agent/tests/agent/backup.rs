@@ -110,7 +110,10 @@ async fn unknown_ids_and_outside_directories_are_clear_errors() {
         assert_eq!((r.status, r.json()["code"].clone()), (404, json!("BACKUP_NOT_FOUND")), "{method} {path}");
     }
     let r = c.post("/v1/backup/scans", json!({"dir": "no/such/dir"})).await;
-    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!((r.status, r.json()["code"].clone()), (404, json!("FILE_NOT_FOUND")));
+    std::fs::write(agent.dir.join("file"), "x").unwrap();
+    let r = c.post("/v1/backup/scans", json!({"dir": "file"})).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (400, json!("NOT_DIRECTORY")));
     let r = c.post("/v1/backup/scans", json!({"dir": ".", "extra": 1})).await;
     assert_eq!(r.json()["code"], "VALIDATION_FAILED");
 }
