@@ -51,6 +51,9 @@ pub struct BackupRestoreQuery {
     /// The directory to restore into, in the sandbox's view; the workspace by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<String>,
+    /// Restore only into an empty (or absent) directory: one with entries is refused with `FILE_EXISTS` and kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_if_empty: Option<bool>,
 }
 
 /// A restore begun: the blobs to send it.
@@ -143,4 +146,20 @@ pub struct RestoreBackupResult {
     pub dir: String,
     pub files: usize,
     pub size_bytes: u64,
+}
+
+/// How the sandbox's last automatic save (before an idle stop) or restore (after a new start) went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SaveOutcome {
+    pub at: String,
+    pub ok: bool,
+    /// Why it failed (the previous save is still the current one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
 }

@@ -146,6 +146,12 @@ pub struct SandboxStatus {
     /// The commands in flight in the running agent, queued or running (absent as `agent` is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<crate::CommandInfo>>,
+    /// The last automatic save of the workspace (before an idle stop), when a backup bucket is bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_save: Option<crate::SaveOutcome>,
+    /// The last automatic restore of the workspace (into a new container, from the last save).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restore: Option<crate::SaveOutcome>,
 }
 
 /// The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.

@@ -52,6 +52,20 @@ impl SandboxObject {
                             self.state.storage().set_alarm(self.config.sleep_after.as_millis() as i64).await?;
                             return Response::ok("in use");
                         }
+                        // The workspace is saved first (with a backup bucket); a call that came meanwhile keeps the
+                        // sandbox up, and the next alarm saves again.
+                        if self.config.backups.is_some() {
+                            self.autosave(&link).await;
+                            let idle_ms =
+                                self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
+                            let decision =
+                                sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.config.sleep_after);
+                            if let OnAlarm::Later { ms, .. } = decision {
+                                log.info("idle.deferred", "a call came during the save");
+                                self.state.storage().set_alarm(ms).await?;
+                                return Response::ok("in use");
+                            }
+                        }
                         let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.config.sleep_after.as_secs());
                         let what = if local { "the sandbox's jail" } else { "the container" };
                         log.info("sandbox.stop", format!("stopping {what}: {reason}"));

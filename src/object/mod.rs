@@ -10,7 +10,9 @@
 //! status and destroy; `idle` is the sleep alarm. `state`,
 //! `in_flight` and the two registries are their pure parts (the sleep decision is `crate::sleep_after`).
 
+mod autosave;
 mod backup_registry;
+mod backup_transfer;
 mod backups;
 mod call;
 mod idle;

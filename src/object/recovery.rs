@@ -16,13 +16,16 @@ use crate::forward::json_post;
 /// One part of what a new agent is given before its first call.
 #[derive(Debug, Clone, Copy)]
 enum Replay {
+    /// The last automatic save of the workspace, into an empty one (`autosave`): before the sessions, whose
+    /// directories would make it not empty.
+    Workspace,
     /// The remembered sessions, with their options and variables.
     Sessions,
 }
 
 /// What a new agent is given, in this order. A capability that leaves state a new agent must have (a restore of
 /// the workspace, a network policy, secrets) adds its step here, and nowhere else.
-const REPLAY: &[Replay] = &[Replay::Sessions];
+const REPLAY: &[Replay] = &[Replay::Workspace, Replay::Sessions];
 
 impl SandboxObject {
     /// Makes sure an agent answers: starts the container if it is not running, waits until its agent answers,
@@ -60,6 +63,7 @@ impl SandboxObject {
         if adoption == Adoption::Recreate {
             for step in REPLAY {
                 match step {
+                    Replay::Workspace => self.restore_latest(boot, link).await?,
                     Replay::Sessions => recreated.extend(self.replay_sessions(boot, link).await?),
                 }
             }

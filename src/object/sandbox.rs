@@ -4,6 +4,7 @@ use sandbox_protocol::routes::SANDBOX as SANDBOX_PATH;
 use sandbox_protocol::{DestroyResult, SandboxMode, SandboxStatus};
 use worker::{Request, Response};
 
+use super::backup_registry;
 use super::idle::{LastStop, LAST_STOP_KEY};
 use super::request::storage_failed;
 use super::SandboxObject;
@@ -18,6 +19,7 @@ impl SandboxObject {
         let agent = link.summary().await;
         let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
         let commands = if agent.is_some() { link.commands().await } else { None };
+        let (last_save, last_restore) = self.save_outcomes().await;
         Ok(Response::from_json(&SandboxStatus {
             success: true,
             id: link.sandbox_id().to_string(),
@@ -28,6 +30,8 @@ impl SandboxObject {
             stop_reason: last_stop.map(|s| s.reason),
             agent,
             commands,
+            last_save,
+            last_restore,
         })?)
     }
 
@@ -43,7 +47,14 @@ impl SandboxObject {
         self.known.borrow_mut().call_failed();
         let storage = self.state.storage();
         storage.delete_alarm().await.map_err(storage_failed)?;
+        // The backups a caller made outlive the sandbox (each until its ttl or deleteBackup); its automatic save
+        // does not.
+        self.forget_saves(link).await;
+        let backups = backup_registry::all(&storage).await.map_err(storage_failed)?;
         storage.delete_all().await.map_err(storage_failed)?;
+        for backup in &backups {
+            backup_registry::put(&storage, backup).await.map_err(storage_failed)?;
+        }
         self.known.borrow_mut().destroyed();
         link.log.info("sandbox.destroyed", "destroyed");
         Ok(Response::from_json(&DestroyResult { success: true, id: link.sandbox_id().to_string() })?)

@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { getSandbox } from 'sandbox-rs';
 import { startStack } from './stack.mjs';
@@ -42,4 +44,31 @@ test('a local sandbox left alone is stopped, its status says so, and its next ca
   assert.equal(await sandbox.getProcess(proc.id), null);
   assert.equal((await sandbox.readFile('/workspace/kept.txt')).content, 'kept');
   assert.equal((await sandbox.exec('echo back')).stdout, 'back');
+});
+
+test('the workspace is saved before the idle stop, and a sandbox that lost its files gets the save back', async (t) => {
+  if (stack.containers) return t.skip('tests/containers/idle.test.mjs tests the containers');
+  const id = `saved-${process.pid}`;
+  const sandbox = getSandbox({ url: stack.base }, id);
+  const made = await sandbox.exec(
+    "mkdir -p /workspace/src/empty && printf 'a\\0b' > /workspace/src/bin && echo notes > /workspace/notes.txt " +
+    '&& chmod 600 /workspace/notes.txt && ln -s notes.txt /workspace/link');
+  assert.equal(made.exitCode, 0, made.stderr);
+  const describe = "cd /workspace && find . -mindepth 1 -printf '%p %y %m %s %T@ %l\\n' | sort && find . -type f -exec sha256sum {} + | sort -k2";
+  const before = (await sandbox.exec(describe)).stdout;
+  let status;
+  for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(200)) {
+    status = await sandbox.status();
+    if (status.stoppedAt) break;
+  }
+  assert.ok(status.stoppedAt, `no stop after 20 s alone: ${JSON.stringify(status)}`);
+  assert.equal(status.lastSave?.ok, true, JSON.stringify(status));
+  assert.equal(status.lastSave.files, 2);
+  // The sandbox's files are lost while it sleeps (as a container's are): its next call gets the save back first.
+  const folder = join(stack.dir, 'sandboxes', id);
+  for (const name of readdirSync(folder)) rmSync(join(folder, name), { recursive: true, force: true });
+  assert.equal((await sandbox.exec(describe)).stdout, before);
+  const after = await sandbox.status();
+  assert.equal(after.lastRestore?.ok, true, JSON.stringify(after));
+  assert.equal(after.lastRestore.files, 2);
 });

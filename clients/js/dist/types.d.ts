@@ -210,9 +210,16 @@ export interface SandboxStatus {
     agent?: MetricsSummary;
     /** The commands in flight, running or queued (absent as `agent` is). */
     commands?: CommandInfo[];
+    /**
+     * With a backup bucket bound: how the last automatic save of the workspace (before an idle stop) went. A failed
+     * one says why; the save before it stays the one a new container gets back.
+     */
+    lastSave?: SaveOutcome;
+    /** How the last automatic restore of the workspace (into a new container) went. */
+    lastRestore?: SaveOutcome;
 }
-export type { CommandCounts, CommandInfo, CommandState, MetricsSummary } from './wire.js';
-import type { CommandInfo, MetricsSummary } from './wire.js';
+export type { CommandCounts, CommandInfo, CommandState, MetricsSummary, SaveOutcome } from './wire.js';
+import type { CommandInfo, MetricsSummary, SaveOutcome } from './wire.js';
 export interface DestroyResult {
     success: boolean;
     id: string;

@@ -42,6 +42,10 @@ export interface BackupRestoreQuery {
      * The directory to restore into, in the sandbox's view; the workspace by default.
      */
     dir?: string;
+    /**
+     * Restore only into an empty (or absent) directory: one with entries is refused with `FILE_EXISTS` and kept.
+     */
+    onlyIfEmpty?: boolean;
 }
 /**
  * A restore committed.
@@ -752,6 +756,14 @@ export interface SandboxStatus {
      * Calls the sandbox is answering now (streams included); the idle stop waits for them.
      */
     inFlight?: number;
+    /**
+     * The last automatic restore of the workspace (into a new container, from the last save).
+     */
+    lastRestore?: SaveOutcome;
+    /**
+     * The last automatic save of the workspace (before an idle stop), when a backup bucket is bound.
+     */
+    lastSave?: SaveOutcome;
     mode: SandboxMode;
     /**
      * Whether the sandbox's container runs.
@@ -763,6 +775,19 @@ export interface SandboxStatus {
      */
     stoppedAt?: string;
     success: boolean;
+}
+/**
+ * How the sandbox's last automatic save (before an idle stop) or restore (after a new start) went.
+ */
+export interface SaveOutcome {
+    at: string;
+    /**
+     * Why it failed (the previous save is still the current one).
+     */
+    error?: string;
+    files?: number;
+    ok: boolean;
+    sizeBytes?: number;
 }
 /**
  * `GET /v1/sessions/{id}/history`: the newest entries, oldest first.

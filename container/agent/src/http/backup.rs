@@ -24,7 +24,7 @@ use crate::backup::manifest::Manifest;
 use crate::backup::restore::Restore;
 use crate::backup::scan::scan as read_tree;
 use crate::backup::state::PendingScan;
-use crate::backup::CHUNK;
+use crate::backup::{CHUNK, RESERVED_PREFIX};
 use crate::error::{AgentError, AgentResult};
 use crate::names::random_id;
 use crate::tenant::Tenant;
@@ -130,6 +130,10 @@ pub async fn begin_restore(
 ) -> AgentResult<Json<BackupRestore>> {
     let (real, shown) = directory(&sandbox, query.dir.as_deref())?;
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    if query.only_if_empty == Some(true) && holds_entries(&real) {
+        super::bounded_body::discard(&mut req.into_body(), tokio::time::Instant::now() + state.io_timeout).await;
+        return Err(AgentError::new(ErrorCode::FileExists, format!("{shown} is not empty: kept as it is")));
+    }
     let mut body = BoundedBody::begin(req.into_body(), declared, MAX_MANIFEST, state.io_timeout, &state.budget).await?;
     let mut bytes = Vec::new();
     while let Some(chunk) = body.next_chunk().await? {
@@ -151,6 +155,13 @@ pub async fn begin_restore(
     sandbox.backups.add_restore(&restore_id, restore)?;
     tracing::info!(sandbox = %sandbox.id, restore = %restore_id, dir = %shown, "restore begun");
     Ok(Json(BackupRestore { restore_id, dir: shown, missing }))
+}
+
+/// Whether a directory has an entry besides the agent's own (a restore's staging left by a crash).
+fn holds_entries(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| {
+        entries.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(RESERVED_PREFIX.as_bytes())))
+    })
 }
 
 /// One blob the restore needs, written where it belongs as it arrives and checked against its hash; a blob that

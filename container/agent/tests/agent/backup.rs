@@ -73,6 +73,11 @@ async fn a_saved_workspace_comes_back_whole_and_a_corrupt_blob_changes_nothing()
     assert_eq!((gone.status, gone.json()["code"].clone()), (404, json!("BACKUP_NOT_FOUND")));
     assert_eq!(describe(&mut c, &root).await, changed);
 
+    // Only into an empty directory, when asked so: this one has entries, and is kept.
+    let kept = c.send_with("POST", "/v1/backup/restores?onlyIfEmpty=true", OCTETS, manifest.body.clone()).await;
+    assert_eq!((kept.status, kept.json()["code"].clone()), (409, json!("FILE_EXISTS")));
+    assert_eq!(describe(&mut c, &root).await, changed);
+
     // A corrupt or foreign manifest is refused before anything is made.
     let mut torn = manifest.body.clone();
     torn.truncate(torn.len() - 7);
