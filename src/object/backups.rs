@@ -3,7 +3,8 @@
 //! manifest and record are both stored, and is reachable only through the sandbox that made it.
 
 use sandbox_protocol::{
-    Backup, BackupList, BackupRestoreQuery, CreateBackupRequest, ErrorCode, RestoreBackupRequest, RestoreBackupResult,
+    Backup, BackupList, BackupRestoreQuery, CreateBackupRequest, DeleteResult, ErrorCode, RestoreBackupRequest,
+    RestoreBackupResult,
 };
 use worker::{Date, Request, Response};
 
@@ -91,7 +92,8 @@ impl SandboxObject {
         self.live_backup(id).await?;
         self.forget_backup(id, link).await?;
         link.log.info("backup.deleted", format!("backup {id} deleted"));
-        Ok(Response::from_json(&serde_json::json!({ "success": true, "id": id }))?)
+        let now = iso(Date::now().as_millis() as f64);
+        Ok(Response::from_json(&DeleteResult { success: true, id: id.to_string(), timestamp: now })?)
     }
 
     /// A backup of this sandbox that has not expired.

@@ -1,6 +1,7 @@
 // Idle stop through real containers (scripts/test-containers.sh runs this with SANDBOX_E2E_STACK=containers): with a
 // short SANDBOX_SLEEP_AFTER a sandbox's container is stopped once nobody calls, never while an exec or a stream is
-// still being answered or a terminal is watched, and the next call starts it again with the sandbox's sessions back.
+// still being answered or a terminal is watched, and the next call starts it again with the sandbox's sessions
+// back and its workspace as it was saved before the stop.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -37,6 +38,14 @@ test('an idle sandbox is stopped after SANDBOX_SLEEP_AFTER, and the next call wa
   const created = await call('POST', '/v1/sandboxes/sleepy/sessions', { id: 'keep', env: { KEPT: 'yes' }, cwd: '/workspace/w' });
   assert.equal(created.status, 201, created.text);
   const createdMs = Date.now() - t0;
+  // Work written before the sleep: saved before the container is stopped, and back in the new one.
+  const wrote = await call('POST', '/v1/sandboxes/sleepy/exec', {
+    command: "printf 'a\\0b' > bin && echo notes > notes.txt && chmod 600 notes.txt && mkdir -p empty && ln -s notes.txt link",
+    sessionId: 'keep',
+  });
+  assert.equal(wrote.status, 200, wrote.text);
+  const describe = "cd /workspace && find . -mindepth 1 -printf '%p %y %m %s %T@ %l\\n' | sort && find . -type f -exec sha256sum {} + | sort -k2";
+  const before = await call('POST', '/v1/sandboxes/sleepy/exec', { command: describe });
   const [container] = running('sleepy');
   assert.ok(container);
   const stopMs = await stopped('sleepy', (SLEEP_AFTER_S + 15) * 1000);
@@ -45,11 +54,16 @@ test('an idle sandbox is stopped after SANDBOX_SLEEP_AFTER, and the next call wa
     + `container ${docker('ps', '-a', '--filter', `name=^/${container.name}$`, '--format', '{{.Status}}').trim() || 'removed'}`;
   assert.equal(status.json.running, false, seen);
   assert.match(status.json.stopReason ?? '', /idle for 3 s/, seen);
+  assert.equal(status.json.lastSave?.ok, true, seen);
   const r = await call('POST', '/v1/sandboxes/sleepy/exec', { command: 'echo $KEPT; pwd', sessionId: 'keep' });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.stdout, 'yes\n/workspace/w');
   assert.equal(r.headers.get('x-sandbox-sessions-recreated'), 'keep');
   assert.equal(running('sleepy').length, 1);
+  const after = await call('POST', '/v1/sandboxes/sleepy/exec', { command: describe });
+  assert.equal(after.json.stdout, before.json.stdout, 'the workspace came back byte for byte');
+  const woke = await call('GET', '/v1/sandboxes/sleepy');
+  assert.equal(woke.json.lastRestore?.ok, true, woke.text);
 });
 
 test('no idle stop while an exec runs longer than SANDBOX_SLEEP_AFTER; idle counts from its end', { skip }, async () => {

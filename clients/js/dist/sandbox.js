@@ -108,8 +108,9 @@ export class Sandbox extends Operations {
         return (await this.transport.call('GET', ROUTES.backups)).backups;
     }
     /** Forgets a backup; restoring it then rejects with `BACKUP_NOT_FOUND`. */
-    deleteBackup(id) {
-        return this.transport.call('DELETE', withId(ROUTES.backup, id));
+    async deleteBackup(id) {
+        const result = await this.transport.call('DELETE', withId(ROUTES.backup, id));
+        return { success: result.success, id: result.id };
     }
     /** Whether the sandbox's container runs, and in which mode. */
     /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */

@@ -146,8 +146,9 @@ export class Sandbox extends Operations {
   }
 
   /** Forgets a backup; restoring it then rejects with `BACKUP_NOT_FOUND`. */
-  deleteBackup(id: string): Promise<{ success: boolean; id: string }> {
-    return this.transport.call('DELETE', withId(ROUTES.backup, id));
+  async deleteBackup(id: string): Promise<{ success: boolean; id: string }> {
+    const result = await this.transport.call<wire.DeleteResult>('DELETE', withId(ROUTES.backup, id));
+    return { success: result.success, id: result.id };
   }
 
   /** Whether the sandbox's container runs, and in which mode. */

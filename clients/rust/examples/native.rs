@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
 use sandbox_client::{
-    get_sandbox, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions, SessionOptions, WaitForLogOptions,
+    get_sandbox, CreateBackupRequest, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions, SessionOptions,
+    WaitForLogOptions,
 };
 use serde_json::json;
 
@@ -90,6 +91,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sandbox.unexpose_port(8123).await?;
     let ports = json!({ "url": exposed.url, "name": exposed.name, "listed": listed, "after": sandbox.get_exposed_ports().await?.len() });
 
+    // A backup of the workspace, a change, the backup restored over it, then forgotten.
+    sandbox.write_file("/workspace/saved.txt", "saved", None).await?;
+    let backup =
+        sandbox.create_backup(CreateBackupRequest { name: Some("native".into()), ..Default::default() }).await?;
+    sandbox.write_file("/workspace/saved.txt", "changed", None).await?;
+    let restored = sandbox.restore_backup(&backup.id, None).await?;
+    let content = sandbox.read_file("/workspace/saved.txt", None).await?.content;
+    let listed = sandbox.list_backups().await?.len();
+    sandbox.delete_backup(&backup.id).await?;
+    let gone = sandbox.restore_backup(&backup.id, None).await.err().and_then(|e| e.code().map(|c| c.as_str()));
+    let backups = json!({
+        "name": backup.name, "files": restored.files >= 1, "content": content, "listed": listed, "gone": gone,
+    });
+
     let missing = sandbox
         .get_session("no-such-session")
         .await
@@ -100,7 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
-            "ports": ports, "afterDrop": after_drop.stdout,
+            "ports": ports, "afterDrop": after_drop.stdout, "backups": backups,
         })
     );
     Ok(())

@@ -31,8 +31,8 @@ pub use processes::{ProcessOptions, WaitForLogOptions, WaitForPortOptions, WaitO
 pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
-    CommandInfo, CommandState, Encoding, Ended, ExecEvent, ExecEventType, ExecResult, FileInfo, FileType,
-    ListFilesResult, ReadFileResult, SessionInfo, SessionOptions,
+    Backup, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent, ExecEventType, ExecResult,
+    FileInfo, FileType, ListFilesResult, ReadFileResult, RestoreBackupResult, SessionInfo, SessionOptions,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]

@@ -5,8 +5,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use sandbox_protocol::{
-    DeleteResult, DestroyResult, ExposePortRequest, ExposedPort, ExposedPortList, PtyInfo, PtyList, SandboxStatus,
-    SessionInfo, SessionList, SessionOptions, UnexposePortResult, DEFAULT_SESSION_ID,
+    Backup, BackupList, CreateBackupRequest, DeleteResult, DestroyResult, ExposePortRequest, ExposedPort,
+    ExposedPortList, PtyInfo, PtyList, RestoreBackupRequest, RestoreBackupResult, SandboxStatus, SessionInfo,
+    SessionList, SessionOptions, UnexposePortResult, DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{at, at_id, Connection};
@@ -77,6 +78,30 @@ impl<T: Transport> Sandbox<T> {
     /// Stops serving the port: its preview URL answers 404 from then on.
     pub async fn unexpose_port(&self, port: u16) -> Result<UnexposePortResult> {
         self.connection().call("DELETE", &at_id(routes::PORT, &port.to_string())?, None::<&()>).await
+    }
+
+    /// Saves a directory (the workspace when `options.dir` is `None`) to the backup store: its files, modes,
+    /// symlinks, empty directories and mtimes, content-addressed. `BACKUPS_NOT_CONFIGURED` without a bucket.
+    pub async fn create_backup(&self, options: CreateBackupRequest) -> Result<Backup> {
+        self.connection().call("POST", at(routes::BACKUPS), Some(&options)).await
+    }
+
+    /// Puts the backup's tree in place of a directory's contents (the one it was made from when `dir` is `None`),
+    /// all at once once every part has arrived and been checked; on a failure the directory is as it was.
+    pub async fn restore_backup(&self, id: &str, dir: Option<&str>) -> Result<RestoreBackupResult> {
+        let req = RestoreBackupRequest { dir: dir.map(str::to_string) };
+        self.connection().call("POST", &at_id(routes::BACKUP_RESTORE_ONE, id)?, Some(&req)).await
+    }
+
+    /// The sandbox's backups that have not expired, newest first.
+    pub async fn list_backups(&self) -> Result<Vec<Backup>> {
+        let list: BackupList = self.connection().call("GET", at(routes::BACKUPS), None::<&()>).await?;
+        Ok(list.backups)
+    }
+
+    /// Forgets a backup; restoring it then fails with `BACKUP_NOT_FOUND`.
+    pub async fn delete_backup(&self, id: &str) -> Result<DeleteResult> {
+        self.connection().call("DELETE", &at_id(routes::BACKUP, id)?, None::<&()>).await
     }
 
     pub async fn get_exposed_ports(&self) -> Result<Vec<ExposedPort>> {
