@@ -6,7 +6,7 @@ use std::time::Duration;
 use sandbox_protocol::screen;
 use worker::Env;
 
-use crate::sleep_after;
+use crate::{save_every, sleep_after};
 
 /// Binding of the Durable Object namespace.
 pub const SANDBOX_BINDING: &str = "SANDBOX";
@@ -34,6 +34,8 @@ const AGENT_TOKEN_VAR: &str = "SANDBOX_AGENT_TOKEN";
 const CONTAINER_ENV_VAR: &str = "SANDBOX_CONTAINER_ENV";
 /// The R2 bucket of backups (`createBackup`, `restoreBackup`); without it, backups are refused.
 const BACKUPS_BINDING: &str = "SANDBOX_BACKUPS";
+/// How often a busy sandbox's workspace is saved (with a backup bucket); `0` for never.
+const SAVE_EVERY_VAR: &str = "SANDBOX_SAVE_EVERY";
 /// How long a sandbox may go without calls before its container is stopped.
 const SLEEP_AFTER_VAR: &str = "SANDBOX_SLEEP_AFTER";
 
@@ -55,6 +57,8 @@ pub struct Config {
     pub sleep_after: Duration,
     /// The backup store, when one is bound.
     pub backups: Option<worker::Bucket>,
+    /// How often a busy sandbox is saved (`None`: only before an idle stop).
+    pub save_every: Option<Duration>,
 }
 
 impl Config {
@@ -77,6 +81,7 @@ impl Config {
                 .unwrap_or_default(),
             sleep_after: text(SLEEP_AFTER_VAR).and_then(|v| sleep_after::parse(&v)).unwrap_or(sleep_after::DEFAULT),
             backups: env.bucket(BACKUPS_BINDING).ok(),
+            save_every: text(SAVE_EVERY_VAR).and_then(|v| save_every::parse(&v)).unwrap_or(Some(save_every::DEFAULT)),
         }
     }
 

@@ -17,6 +17,7 @@ mod object;
 mod preview;
 mod reply;
 mod route;
+mod save_every;
 mod sleep_after;
 
 use sandbox_protocol::ids::valid_request_id;

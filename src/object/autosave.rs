@@ -37,7 +37,11 @@ impl SandboxObject {
     /// adopted agent.
     pub(super) async fn autosave(&self, link: &AgentLink) {
         let Ok(bucket) = self.bucket() else { return };
+        if !link.running() {
+            return;
+        }
         let Ok(Some(boot)) = self.known_boot().await else { return };
+        self.known.borrow_mut().saved(Date::now().as_millis() as f64);
         let storage = self.state.storage();
         let id = match registry::new_id() {
             Ok(id) => id,

@@ -25,6 +25,11 @@ use super::SandboxObject;
 use crate::agent_link::AgentLink;
 use crate::errors::WorkerError;
 
+/// Why a save failed when a file changed between its reading and its sending: the save is read again.
+const FILE_CHANGED: &str = "a file changed while it was being saved; save again";
+/// Reads of a save (the first and those after a file changed under it).
+const SAVE_ATTEMPTS: usize = 3;
+
 /// The largest blob (the agent's chunk).
 const MAX_BLOB: u64 = 4 << 20;
 /// The largest manifest the object holds (about 300,000 entries).
@@ -145,7 +150,8 @@ impl SandboxObject {
     }
 
     /// Saves `dir` (the workspace when `None`): its new blobs, then its manifest under `manifest_key`. The agent's
-    /// save stays open: `end_save` commits it once the caller has recorded the save, or drops it.
+    /// save stays open: `end_save` commits it once the caller has recorded the save, or drops it. A file that
+    /// changed between the reading and the sending (a log being written) makes it read again, a few times.
     pub(super) async fn save(
         &self,
         bucket: &Bucket,
@@ -156,13 +162,20 @@ impl SandboxObject {
     ) -> Result<BackupScan, WorkerError> {
         let body = serde_json::to_vec(&BackupScanRequest { dir })
             .map_err(|e| WorkerError::new(ErrorCode::InternalError, e.to_string()))?;
-        let scan: BackupScan =
-            self.agent_json(link, boot, Method::Post, BACKUP_SCANS, Some(("application/json", &body))).await?;
-        match self.store_scan(bucket, &scan, link, boot, manifest_key).await {
-            Ok(()) => Ok(scan),
-            Err(e) => {
-                self.end_save(link, boot, &scan.scan_id, false).await;
-                Err(e)
+        let mut attempt = 1;
+        loop {
+            let scan: BackupScan =
+                self.agent_json(link, boot, Method::Post, BACKUP_SCANS, Some(("application/json", &body))).await?;
+            match self.store_scan(bucket, &scan, link, boot, manifest_key).await {
+                Ok(()) => return Ok(scan),
+                Err(e) => {
+                    self.end_save(link, boot, &scan.scan_id, false).await;
+                    if e.message != FILE_CHANGED || attempt == SAVE_ATTEMPTS {
+                        return Err(e);
+                    }
+                    link.log.info("save.again", format!("{FILE_CHANGED} (attempt {attempt})"));
+                    attempt += 1;
+                }
             }
         }
     }
@@ -188,7 +201,7 @@ impl SandboxObject {
             let path = agent_path(BACKUP_SCAN_BLOB, &scan.scan_id, &blob.hash);
             let bytes = self.agent_bytes(link, boot, &path, MAX_BLOB).await?;
             if bytes.len() as u64 != blob.size {
-                return Err(WorkerError::unavailable("a file changed while it was being saved; save again", 1));
+                return Err(WorkerError::unavailable(FILE_CHANGED, 1));
             }
             bucket.put(&key, bytes).execute().await.map_err(|e| store_failed("store a blob", e))?;
         }

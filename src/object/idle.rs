@@ -9,6 +9,7 @@ use worker::{Date, Response, Result};
 use super::SandboxObject;
 use crate::agent_link::AgentLink;
 use crate::log::Log;
+use crate::save_every;
 use crate::sleep_after::{self, OnAlarm};
 
 /// Storage key of the last container stop, for the status route.
@@ -34,7 +35,8 @@ impl SandboxObject {
                 if in_flight > 0 {
                     self.alarm_log().info("idle.deferred", format!("{in_flight} call(s) still in flight"));
                 }
-                self.state.storage().set_alarm(ms).await?;
+                self.periodic_save().await;
+                self.state.storage().set_alarm(save_every::next_alarm_ms(ms, self.until_save())).await?;
                 Response::ok("in use")
             }
             OnAlarm::Stop => {
@@ -95,9 +97,35 @@ impl SandboxObject {
         let after = self.config.sleep_after;
         let push = self.known.borrow_mut().call_came(Date::now().as_millis() as f64, after);
         if push {
-            if let Err(err) = self.state.storage().set_alarm(after).await {
+            let ms = save_every::next_alarm_ms(after.as_millis() as i64, self.until_save());
+            if let Err(err) = self.state.storage().set_alarm(ms).await {
                 log.error("alarm.failed", format!("could not set the idle alarm: {err}"));
             }
+        }
+    }
+
+    /// `SANDBOX_SAVE_EVERY`, when there is a bucket to save to.
+    fn save_every(&self) -> Option<std::time::Duration> {
+        self.config.save_every.filter(|_| self.config.backups.is_some())
+    }
+
+    /// Milliseconds until the next periodic save, when there are periodic saves.
+    fn until_save(&self) -> Option<i64> {
+        let every = self.save_every()?;
+        self.known.borrow().until_save(Date::now().as_millis() as f64, every)
+    }
+
+    /// Saves a busy sandbox's workspace when `SANDBOX_SAVE_EVERY` has passed since its last save.
+    async fn periodic_save(&self) {
+        let Some(every) = self.save_every() else { return };
+        let now = Date::now().as_millis() as f64;
+        if !self.known.borrow().save_due(now, every) {
+            return;
+        }
+        let log = self.alarm_log();
+        let id = self.sandbox_id.borrow().clone();
+        if let Ok(link) = AgentLink::new(&self.state, &self.config, &self.life, &id, log) {
+            self.autosave(&link).await;
         }
     }
 

@@ -29,6 +29,10 @@ pub struct ObjectState {
     /// When the last call came, and when the idle alarm was last pushed out (ms since the epoch; 0: never).
     last_call_ms: f64,
     alarm_pushed_ms: f64,
+    /// When the first call came to this object instance, and when its workspace was last saved (ms since the
+    /// epoch), for `SANDBOX_SAVE_EVERY`.
+    first_call_ms: f64,
+    last_save_ms: Option<f64>,
 }
 
 impl ObjectState {
@@ -87,6 +91,9 @@ impl ObjectState {
     /// `after` (a storage write per call would cost every call; the alarm reschedules itself when it fires early).
     pub fn call_came(&mut self, now_ms: f64, after: Duration) -> bool {
         self.last_call_ms = now_ms;
+        if self.first_call_ms == 0.0 {
+            self.first_call_ms = now_ms;
+        }
         if now_ms - self.alarm_pushed_ms >= after.as_millis() as f64 / 10.0 {
             self.alarm_pushed_ms = now_ms;
             return true;
@@ -99,6 +106,24 @@ impl ObjectState {
     pub fn idle_ms(&self, last_end_ms: Option<f64>, now_ms: f64) -> Option<u64> {
         let last = last_end_ms.unwrap_or(0.0).max(self.last_call_ms);
         (last > 0.0).then(|| (now_ms - last).max(0.0) as u64)
+    }
+
+    /// Whether a periodic save (every `every`) is due at `now_ms` (`save_every::due`).
+    pub fn save_due(&self, now_ms: f64, every: Duration) -> bool {
+        self.first_call_ms > 0.0
+            && crate::save_every::due(now_ms, self.last_save_ms, self.first_call_ms, self.last_call_ms, every)
+    }
+
+    /// Milliseconds until the next periodic save is due (`save_every::until_due`); `None` when there is nothing
+    /// to save (no call since the last save).
+    pub fn until_save(&self, now_ms: f64, every: Duration) -> Option<i64> {
+        let pending = self.first_call_ms > 0.0 && self.last_call_ms > self.last_save_ms.unwrap_or(0.0);
+        pending.then(|| crate::save_every::until_due(now_ms, self.last_save_ms, self.first_call_ms, every))
+    }
+
+    /// The workspace was saved (or a save was tried) at `now_ms`.
+    pub fn saved(&mut self, now_ms: f64) {
+        self.last_save_ms = Some(now_ms);
     }
 
     /// The idle alarm stopped the container.
@@ -118,6 +143,24 @@ impl ObjectState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_periodic_save_is_scheduled_only_while_there_is_something_to_save() {
+        let every = Duration::from_secs(60);
+        let after = Duration::from_secs(600);
+        let mut s = ObjectState::default();
+        assert_eq!(s.until_save(1_000.0, every), None, "no call yet");
+        s.call_came(10_000.0, after);
+        assert_eq!(s.until_save(20_000.0, every), Some(50_000));
+        assert!(!s.save_due(20_000.0, every));
+        assert!(s.save_due(70_000.0, every));
+        s.saved(70_000.0);
+        assert_eq!(s.until_save(80_000.0, every), None, "nothing came since the save: no alarm for it");
+        assert!(!s.save_due(200_000.0, every));
+        s.call_came(90_000.0, after);
+        assert_eq!(s.until_save(100_000.0, every), Some(30_000));
+        assert_eq!(s.until_save(500_000.0, every), Some(1), "overdue: as soon as may be");
+    }
 
     #[test]
     fn a_call_makes_sure_of_the_agent_until_it_answered_and_again_after_a_failure_or_stop() {

@@ -14,7 +14,7 @@ import { startStack } from './stack.mjs';
 let stack;
 
 before(async () => {
-  stack = await startStack({ vars: { SANDBOX_SLEEP_AFTER: '2s' } });
+  stack = await startStack({ vars: { SANDBOX_SLEEP_AFTER: '2s', SANDBOX_SAVE_EVERY: '1s' } });
 });
 after(async () => {
   await stack?.stop();
@@ -71,4 +71,29 @@ test('the workspace is saved before the idle stop, and a sandbox that lost its f
   const after = await sandbox.status();
   assert.equal(after.lastRestore?.ok, true, JSON.stringify(after));
   assert.equal(after.lastRestore.files, 2);
+});
+
+test('a busy sandbox is saved every SANDBOX_SAVE_EVERY, and an agent that dies comes back with the last save', async (t) => {
+  if (stack.containers) return t.skip('tests/containers/lifecycle.test.mjs kills containers');
+  const id = `busy-${process.pid}`;
+  const sandbox = getSandbox({ url: stack.base }, id);
+  // Busy for four seconds (a call every 300 ms, well inside the idle time): saved along the way, never stopped.
+  let status;
+  for (let i = 0; i < 13; i++) {
+    await sandbox.writeFile(`/workspace/step-${i}.txt`, String(i));
+    await sleep(300);
+  }
+  status = await sandbox.status();
+  assert.equal(status.stoppedAt ?? null, null, JSON.stringify(status));
+  assert.equal(status.lastSave?.ok, true, `no save while busy: ${JSON.stringify(status)}`);
+  const saved = status.lastSave.files;
+  assert.ok(saved >= 1, JSON.stringify(status));
+  // The agent dies and the sandbox's files are lost with it, as a container's are: the next call gets the save.
+  await stack.restartAgent();
+  const folder = join(stack.dir, 'sandboxes', id);
+  for (const name of readdirSync(folder)) rmSync(join(folder, name), { recursive: true, force: true });
+  const listed = await sandbox.listFiles('/workspace');
+  assert.equal(listed.files.length, saved, JSON.stringify(listed.files.map((f) => f.name)));
+  assert.equal((await sandbox.readFile('/workspace/step-0.txt')).content, '0');
+  assert.equal((await sandbox.status()).lastRestore?.ok, true);
 });
