@@ -57,6 +57,8 @@ pub struct Config {
     pub sleep_after: Duration,
     /// The backup store, when one is bound.
     pub backups: Option<worker::Bucket>,
+    /// The sandboxes' objects (a fork tells its new sandbox's object where its workspace is).
+    pub sandboxes: Option<worker::ObjectNamespace>,
     /// How often a busy sandbox is saved (`None`: only before an idle stop).
     pub save_every: Option<Duration>,
 }
@@ -81,6 +83,7 @@ impl Config {
                 .unwrap_or_default(),
             sleep_after: text(SLEEP_AFTER_VAR).and_then(|v| sleep_after::parse(&v)).unwrap_or(sleep_after::DEFAULT),
             backups: env.bucket(BACKUPS_BINDING).ok(),
+            sandboxes: env.durable_object(SANDBOX_BINDING).ok(),
             save_every: text(SAVE_EVERY_VAR).and_then(|v| save_every::parse(&v)).unwrap_or(Some(save_every::DEFAULT)),
         }
     }

@@ -54,6 +54,10 @@ pub struct BackupRestoreQuery {
     /// Restore only into an empty (or absent) directory: one with entries is refused with `FILE_EXISTS` and kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_if_empty: Option<bool>,
+    /// The blobs are another sandbox's (a fork's first restore): the agent does not count them as stored, so the
+    /// next save stores every file under this sandbox's own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign: Option<bool>,
 }
 
 /// A restore begun: the blobs to send it.
@@ -162,4 +166,39 @@ pub struct SaveOutcome {
     pub files: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+}
+
+/// `fork`: makes sandbox `newId`, whose workspace starts as this one's: its last automatic save (one is made
+/// now if there is none), or the backup named.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForkRequest {
+    pub new_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
+
+/// A fork made: the new sandbox gets the workspace on its first call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ForkResult {
+    pub success: bool,
+    pub id: String,
+    pub from: String,
+    pub dir: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
+
+/// What a fork's origin tells the new sandbox's object (`/v1/fork/adopt`, never a caller's route): where its first
+/// workspace is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkAdopt {
+    pub manifest_key: String,
+    pub dir: String,
+    /// The sandbox whose blobs the manifest names.
+    pub blobs_of: String,
 }

@@ -105,6 +105,8 @@ error_codes! {
     AgentRestarted = "AGENT_RESTARTED", 412;
     /// Backups need an R2 bucket bound as `SANDBOX_BACKUPS`, and this deployment has none.
     BackupsNotConfigured = "BACKUPS_NOT_CONFIGURED", 501;
+    /// A fork's new sandbox is in use already (it has sessions, a save or backups): fork to a new id.
+    SandboxAlreadyExists = "SANDBOX_ALREADY_EXISTS", 409;
     /// No backup, save or restore with that id (it ended, expired, or belongs to another sandbox).
     BackupNotFound = "BACKUP_NOT_FOUND", 404;
     /// A backup's manifest or blob is corrupt, truncated or not this backup's; nothing was changed.

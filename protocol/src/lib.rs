@@ -27,8 +27,8 @@ mod typescript;
 
 pub use backup::{
     Backup, BackupList, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef,
-    CreateBackupRequest, RestoreBackupRequest, RestoreBackupResult, SaveOutcome, DEFAULT_BACKUP_TTL_SECONDS,
-    MAX_BACKUP_NAME_BYTES, MAX_BACKUP_TTL_SECONDS,
+    CreateBackupRequest, ForkAdopt, ForkRequest, ForkResult, RestoreBackupRequest, RestoreBackupResult, SaveOutcome,
+    DEFAULT_BACKUP_TTL_SECONDS, MAX_BACKUP_NAME_BYTES, MAX_BACKUP_TTL_SECONDS,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{

@@ -66,6 +66,10 @@ pub const BACKUPS: &str = "/v1/backups";
 pub const BACKUP: &str = "/v1/backups/{id}";
 /// `POST`: restores a backup (`restoreBackup`).
 pub const BACKUP_RESTORE_ONE: &str = "/v1/backups/{id}/restore";
+/// `POST`: forks the sandbox (`ForkRequest`).
+pub const FORK: &str = "/v1/fork";
+/// `POST` from a fork's origin to the new sandbox's object (`ForkAdopt`); not a client route.
+pub const FORK_ADOPT: &str = "/v1/fork/adopt";
 /// Backups (the Durable Object's calls, never a client's: not in `ALL`, so the Worker refuses them from callers).
 /// `POST`: reads a directory for a save (`BackupScanRequest`), answering `BackupScan`.
 pub const BACKUP_SCANS: &str = "/v1/backup/scans";
@@ -133,6 +137,7 @@ pub const ALL: &[Route] = &[
     Route { name: "backups", methods: &["GET", "POST"], path: BACKUPS },
     Route { name: "backup", methods: &["DELETE"], path: BACKUP },
     Route { name: "backupRestore", methods: &["POST"], path: BACKUP_RESTORE_ONE },
+    Route { name: "fork", methods: &["POST"], path: FORK },
 ];
 
 /// What a client appends to its sandbox's prefix for the agent path `path` (`/exec` for `/v1/exec`; the sandbox

@@ -82,6 +82,8 @@ fn definitions() -> Map<String, Value> {
         BackupList,
         RestoreBackupRequest,
         RestoreBackupResult,
+        ForkRequest,
+        ForkResult,
         BackupScanRequest,
         BackupScan,
         BackupRestoreQuery,

@@ -17,15 +17,18 @@ use crate::agent_link::AgentLink;
 use crate::errors::WorkerError;
 
 /// The save a new agent gets back.
-const LATEST_SAVE_KEY: &str = "save:latest";
+pub(super) const LATEST_SAVE_KEY: &str = "save:latest";
 const LAST_SAVE_KEY: &str = "save:last-save";
 const LAST_RESTORE_KEY: &str = "save:last-restore";
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LatestSave {
-    manifest_key: String,
-    dir: String,
+pub(super) struct LatestSave {
+    pub(super) manifest_key: String,
+    pub(super) dir: String,
+    /// The sandbox whose blobs the manifest names, when not this one's (a fork's first workspace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) blobs_of: Option<String>,
 }
 
 fn outcome(ok: bool, error: Option<String>, files: Option<usize>, size_bytes: Option<u64>) -> SaveOutcome {
@@ -33,6 +36,11 @@ fn outcome(ok: bool, error: Option<String>, files: Option<usize>, size_bytes: Op
 }
 
 impl SandboxObject {
+    /// The current save, if any.
+    pub(super) async fn latest_save(&self) -> Option<LatestSave> {
+        self.state.storage().get(LATEST_SAVE_KEY).await.unwrap_or(None)
+    }
+
     /// Saves the workspace of the agent in place (before the idle stop). Does nothing without a bucket or an
     /// adopted agent.
     pub(super) async fn autosave(&self, link: &AgentLink) {
@@ -51,7 +59,7 @@ impl SandboxObject {
         let result = match self.save(&bucket, link, Some(&boot), None, &key).await {
             Ok(scan) => {
                 let previous: Option<LatestSave> = storage.get(LATEST_SAVE_KEY).await.unwrap_or(None);
-                let latest = LatestSave { manifest_key: key.clone(), dir: scan.dir.clone() };
+                let latest = LatestSave { manifest_key: key.clone(), dir: scan.dir.clone(), blobs_of: None };
                 match storage.put(LATEST_SAVE_KEY, latest).await {
                     Ok(()) => {
                         self.end_save(link, Some(&boot), &scan.scan_id, true).await;
@@ -101,8 +109,13 @@ impl SandboxObject {
         let storage = self.state.storage();
         let latest: Option<LatestSave> = storage.get(LATEST_SAVE_KEY).await.unwrap_or(None);
         let Some(latest) = latest else { return Ok(()) };
-        let query = BackupRestoreQuery { dir: Some(latest.dir.clone()), only_if_empty: Some(true) };
-        let outcome = match self.restore_tree(&bucket, link, Some(boot), &latest.manifest_key, &query).await {
+        // A fork's first workspace names its origin's blobs: the next save stores them all under this sandbox.
+        let foreign = latest.blobs_of.is_some();
+        let query =
+            BackupRestoreQuery { dir: Some(latest.dir.clone()), only_if_empty: Some(true), foreign: Some(foreign) };
+        let blobs_of = latest.blobs_of.as_deref().unwrap_or(link.sandbox_id());
+        let restored = self.restore_tree(&bucket, link, Some(boot), &latest.manifest_key, blobs_of, &query).await;
+        let outcome = match restored {
             Ok(restored) => {
                 let detail = format!("{} restored from the last save ({} files)", restored.dir, restored.files);
                 link.log.info("save.restored", detail);

@@ -227,14 +227,16 @@ impl SandboxObject {
         }
     }
 
-    /// Restores the manifest at `manifest_key` into `query.dir`: the manifest to the agent, each blob it asks for,
-    /// then the commit; on a failure the restore is abandoned and the directory is as it was.
+    /// Restores the manifest at `manifest_key` into `query.dir`: the manifest to the agent, each blob it asks for
+    /// (from `blobs_of`'s blobs), then the commit; on a failure the restore is abandoned and the directory is as it
+    /// was.
     pub(super) async fn restore_tree(
         &self,
         bucket: &Bucket,
         link: &AgentLink,
         boot: Option<&str>,
         manifest_key: &str,
+        blobs_of: &str,
         query: &BackupRestoreQuery,
     ) -> Result<BackupRestored, WorkerError> {
         let manifest = read_object(bucket, manifest_key, MAX_MANIFEST, "manifest").await?;
@@ -242,7 +244,7 @@ impl SandboxObject {
         let begun: BackupRestore =
             self.agent_json(link, boot, Method::Post, &begin, Some(("application/octet-stream", &manifest))).await?;
         drop(manifest);
-        let restored = match self.send_blobs(bucket, &begun, link, boot).await {
+        let restored = match self.send_blobs(bucket, &begun, link, boot, blobs_of).await {
             Ok(()) => {
                 let commit = agent_path(BACKUP_RESTORE_COMMIT, &begun.restore_id, "");
                 self.agent_json::<BackupRestored>(link, boot, Method::Post, &commit, None).await
@@ -263,12 +265,13 @@ impl SandboxObject {
         begun: &BackupRestore,
         link: &AgentLink,
         boot: Option<&str>,
+        blobs_of: &str,
     ) -> Result<(), WorkerError> {
         for hash in &begun.missing {
             if !is_hash(hash) {
                 return Err(agent_said(BACKUP_RESTORES, format!("a blob {hash:?}")));
             }
-            let bytes = read_object(bucket, &blob_key(link.sandbox_id(), hash), MAX_BLOB, "blob").await?;
+            let bytes = read_object(bucket, &blob_key(blobs_of, hash), MAX_BLOB, "blob").await?;
             let path = agent_path(BACKUP_RESTORE_BLOB, &begun.restore_id, hash);
             self.agent_call(link, boot, Method::Put, &path, Some(("application/octet-stream", &bytes))).await?;
         }

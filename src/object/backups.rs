@@ -97,7 +97,7 @@ impl SandboxObject {
     }
 
     /// A backup of this sandbox that has not expired.
-    async fn live_backup(&self, id: &str) -> Result<BackupRecord, WorkerError> {
+    pub(super) async fn live_backup(&self, id: &str) -> Result<BackupRecord, WorkerError> {
         if !registry::is_id(id) {
             return Err(not_found(id));
         }
@@ -132,9 +132,11 @@ impl SandboxObject {
         let _call = self.in_flight.begin();
         self.keep_awake(&link.log).await;
         let boot = self.ready_agent(link).await?;
-        let query = BackupRestoreQuery { dir: Some(asked.dir.unwrap_or(record.backup.dir)), only_if_empty: None };
+        let dir = Some(asked.dir.unwrap_or(record.backup.dir));
+        let query = BackupRestoreQuery { dir, only_if_empty: None, foreign: None };
         let key = manifest_key(link.sandbox_id(), id);
-        let restored = self.restore_tree(&bucket, link, boot.as_deref(), &key, &query).await.inspect_err(|e| {
+        let own = link.sandbox_id();
+        let restored = self.restore_tree(&bucket, link, boot.as_deref(), &key, own, &query).await.inspect_err(|e| {
             link.log.error("backup.restore_failed", format!("backup {id} was not restored: {}", e.message));
         })?;
         link.log.info(

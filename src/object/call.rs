@@ -3,7 +3,9 @@
 //! Most calls go to the agent as they came. The object answers the sandbox's own routes itself, and looks into
 //! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
 
-use sandbox_protocol::routes::{BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, PORT, PORTS, SANDBOX, SESSION, SESSIONS};
+use sandbox_protocol::routes::{
+    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, PORT, PORTS, SANDBOX, SESSION, SESSIONS,
+};
 use sandbox_protocol::ErrorCode;
 
 use crate::errors::WorkerError;
@@ -38,6 +40,11 @@ pub enum Own {
     RestoreBackup {
         id: String,
     },
+    /// `POST /v1/fork`: a new sandbox whose workspace starts as this one's.
+    Fork,
+    /// `POST /v1/fork/adopt`: from a fork's origin (never a caller: the Worker serves no such route), where this new
+    /// sandbox's workspace is.
+    AdoptFork,
 }
 
 /// The calls that go to the agent, and those among them whose effect the object remembers for a restarted agent.
@@ -73,6 +80,9 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
             }
             ObjectCall::Own(Own::UnexposePort { port })
         }
+        ("POST", FORK) => ObjectCall::Own(Own::Fork),
+        ("POST", FORK_ADOPT) => ObjectCall::Own(Own::AdoptFork),
+        (_, FORK) => return Err(not_allowed(method, path)),
         ("POST", BACKUPS) => ObjectCall::Own(Own::CreateBackup),
         ("GET", BACKUPS) => ObjectCall::Own(Own::ListBackups),
         (_, BACKUPS) => return Err(not_allowed(method, path)),
@@ -155,7 +165,11 @@ mod tests {
         assert_eq!(call("GET", "/v1/backups"), ObjectCall::Own(Own::ListBackups));
         assert_eq!(call("DELETE", "/v1/backups/bk-1"), ObjectCall::Own(Own::DeleteBackup { id: "bk-1".into() }));
         assert_eq!(call("POST", "/v1/backups/bk-1/restore"), ObjectCall::Own(Own::RestoreBackup { id: "bk-1".into() }));
-        for (method, path) in [("PUT", "/v1/backups"), ("GET", "/v1/backups/bk-1"), ("POST", "/v1/backups/bk-1")] {
+        assert_eq!(call("POST", "/v1/fork"), ObjectCall::Own(Own::Fork));
+        assert_eq!(call("POST", "/v1/fork/adopt"), ObjectCall::Own(Own::AdoptFork));
+        for (method, path) in
+            [("PUT", "/v1/backups"), ("GET", "/v1/backups/bk-1"), ("POST", "/v1/backups/bk-1"), ("GET", "/v1/fork")]
+        {
             assert_eq!(classify(method, path).unwrap_err().code, ErrorCode::MethodNotAllowed, "{method} {path}");
         }
     }

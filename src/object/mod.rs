@@ -15,6 +15,7 @@ mod backup_registry;
 mod backup_transfer;
 mod backups;
 mod call;
+mod fork;
 mod idle;
 mod in_flight;
 mod port_registry;
@@ -113,6 +114,8 @@ impl SandboxObject {
                     Own::ListBackups => self.list_backups(&link).await,
                     Own::DeleteBackup { id } => self.delete_backup(&id, &link).await,
                     Own::RestoreBackup { id } => self.restore_backup(req, &id, &link).await,
+                    Own::Fork => self.fork(req, &link).await,
+                    Own::AdoptFork => self.adopt_fork(req, &link).await,
                 }
             }
             ObjectCall::Agent(call) => call,

@@ -60,12 +60,12 @@ impl SandboxObject {
             return Ok(Vec::new());
         }
         let mut recreated = Vec::new();
-        if adoption == Adoption::Recreate {
-            for step in REPLAY {
-                match step {
-                    Replay::Workspace => self.restore_latest(boot, link).await?,
-                    Replay::Sessions => recreated.extend(self.replay_sessions(boot, link).await?),
-                }
+        for step in REPLAY {
+            match (step, &adoption) {
+                // A first agent has a workspace to get too when the sandbox is a fork.
+                (Replay::Workspace, _) => self.restore_latest(boot, link).await?,
+                (Replay::Sessions, Adoption::Recreate) => recreated.extend(self.replay_sessions(boot, link).await?),
+                (Replay::Sessions, _) => {}
             }
         }
         session_registry::set_boot(&self.state.storage(), boot).await.map_err(storage_failed)?;

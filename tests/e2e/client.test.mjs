@@ -315,6 +315,38 @@ describe('backups', () => {
     assert.equal((await sandbox.readFile('/workspace/src/bin')).content, 'changed');
   });
 
+  test('a fork starts as its origin, then the two go their own ways', async () => {
+    const origin = fresh();
+    await origin.exec("mkdir -p /workspace/d && printf 'a\\0b' > /workspace/d/bin && echo origin > /workspace/shared.txt");
+    const forkId = `${origin.id}-fork`;
+    const forked = await origin.fork(forkId);
+    assert.equal(forked.id, forkId);
+    assert.equal((await forked.readFile('/workspace/shared.txt')).content, 'origin\n');
+    assert.equal((await forked.exec('od -c /workspace/d/bin | head -1')).stdout, '0000000   a  \\0   b');
+    // Each changes; neither sees the other's change.
+    await forked.writeFile('/workspace/shared.txt', 'fork');
+    await origin.writeFile('/workspace/only-origin.txt', 'o');
+    assert.equal((await origin.readFile('/workspace/shared.txt')).content, 'origin\n');
+    assert.equal((await forked.exists('/workspace/only-origin.txt')).exists, false);
+    // The fork's own backups hold its files, not the origin's.
+    const own = await forked.createBackup();
+    await forked.writeFile('/workspace/shared.txt', 'changed');
+    await forked.restoreBackup(own);
+    assert.equal((await forked.readFile('/workspace/shared.txt')).content, 'fork');
+    // A fork onto a sandbox in use, onto itself, or with a bad id is refused; from a backup, it starts as that.
+    const taken = await origin.fork(forkId).catch((e) => e);
+    assert.equal(taken.code, 'SANDBOX_ALREADY_EXISTS', String(taken));
+    assert.equal(taken.status, 409);
+    for (const id of [origin.id, 'Not_A_Valid_Id', '']) {
+      const e = await origin.fork(id).catch((e) => e);
+      assert.equal(e.code, 'VALIDATION_FAILED', `${id}: ${e}`);
+    }
+    const backup = await origin.createBackup();
+    await origin.writeFile('/workspace/shared.txt', 'after the backup');
+    const fromBackup = await origin.fork(`${origin.id}-b`, { backup });
+    assert.equal((await fromBackup.readFile('/workspace/shared.txt')).content, 'origin\n');
+  });
+
   test('backups are reachable only through their own sandbox, and bad options are refused', async () => {
     const owner = fresh();
     await owner.writeFile('/workspace/mine.txt', 'mine');

@@ -66,6 +66,8 @@ export declare const ROUTES: {
     readonly backup: "/backups/{id}";
     /** POST */
     readonly backupRestore: "/backups/{id}/restore";
+    /** POST */
+    readonly fork: "/fork";
 };
 /** The prefix of one sandbox's routes. */
 export declare const SANDBOXES_PREFIX = "/v1/sandboxes/";
@@ -107,6 +109,7 @@ export declare const ERROR_STATUS: {
     readonly SHUTTING_DOWN: 503;
     readonly AGENT_RESTARTED: 412;
     readonly BACKUPS_NOT_CONFIGURED: 501;
+    readonly SANDBOX_ALREADY_EXISTS: 409;
     readonly BACKUP_NOT_FOUND: 404;
     readonly BACKUP_INVALID: 422;
     readonly INTERNAL_ERROR: 500;

@@ -56,6 +56,14 @@ export declare class Sandbox extends Operations {
      * once, once every part has arrived and been checked; on a failure the directory is as it was.
      */
     restoreBackup(backup: Backup | string, options?: RestoreBackupOptions): Promise<RestoreBackupResult>;
+    /**
+     * Makes sandbox `newId`, whose workspace starts as this one's: as it is now (it is saved first), or as the backup
+     * named. The new sandbox gets it on its first call; from then on the two go their own ways. Rejects with
+     * `SANDBOX_ALREADY_EXISTS` when `newId` is in use.
+     */
+    fork(newId: string, options?: {
+        backup?: Backup | string;
+    }): Promise<Sandbox>;
     /** The sandbox's backups that have not expired, newest first. */
     listBackups(): Promise<Backup[]>;
     /** Forgets a backup; restoring it then rejects with `BACKUP_NOT_FOUND`. */

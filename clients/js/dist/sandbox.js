@@ -103,6 +103,18 @@ export class Sandbox extends Operations {
             body.dir = options.dir;
         return this.transport.call('POST', withId(ROUTES.backupRestore, id), body);
     }
+    /**
+     * Makes sandbox `newId`, whose workspace starts as this one's: as it is now (it is saved first), or as the backup
+     * named. The new sandbox gets it on its first call; from then on the two go their own ways. Rejects with
+     * `SANDBOX_ALREADY_EXISTS` when `newId` is in use.
+     */
+    async fork(newId, options = {}) {
+        const body = { newId };
+        if (options.backup !== undefined)
+            body.backup = typeof options.backup === 'string' ? options.backup : options.backup.id;
+        const forked = await this.transport.call('POST', ROUTES.fork, body);
+        return new Sandbox(this.transport.forSandbox(forked.id), forked.id);
+    }
     /** The sandbox's backups that have not expired, newest first. */
     async listBackups() {
         return (await this.transport.call('GET', ROUTES.backups)).backups;

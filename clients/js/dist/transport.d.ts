@@ -24,6 +24,8 @@ export type SandboxBinding = Fetcher | RemoteEndpoint;
 export declare class Transport {
     #private;
     constructor(binding: SandboxBinding, sandboxId: string, token?: string);
+    /** The same binding and token, for another sandbox. */
+    forSandbox(sandboxId: string): Transport;
     /** Sends a call and returns its JSON result; a non-2xx answer is thrown as a `SandboxError`. */
     call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
     /** Sends a call and returns the response once it is known to be a success (its body unread). */

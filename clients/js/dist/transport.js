@@ -28,7 +28,11 @@ export class Transport {
     #send;
     #base;
     #token;
+    #binding;
+    #tokenGiven;
     constructor(binding, sandboxId, token) {
+        this.#binding = binding;
+        this.#tokenGiven = token;
         // An id a URL would rewrite (empty, `.`, `..`) is refused here, not sent as another route.
         const path = SANDBOXES_PREFIX + idSegment(sandboxId);
         if (isFetcher(binding)) {
@@ -44,6 +48,10 @@ export class Transport {
         else {
             throw new TypeError('getSandbox needs a service binding (with fetch) or { url, token? }');
         }
+    }
+    /** The same binding and token, for another sandbox. */
+    forSandbox(sandboxId) {
+        return new Transport(this.#binding, sandboxId, this.#tokenGiven);
     }
     /** Sends a call and returns its JSON result; a non-2xx answer is thrown as a `SandboxError`. */
     async call(method, path, body, signal) {

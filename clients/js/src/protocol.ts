@@ -70,6 +70,8 @@ export const ROUTES = {
   backup: '/backups/{id}',
   /** POST */
   backupRestore: '/backups/{id}/restore',
+  /** POST */
+  fork: '/fork',
 } as const;
 
 /** The prefix of one sandbox's routes. */
@@ -113,6 +115,7 @@ export const ERROR_STATUS = {
   SHUTTING_DOWN: 503,
   AGENT_RESTARTED: 412,
   BACKUPS_NOT_CONFIGURED: 501,
+  SANDBOX_ALREADY_EXISTS: 409,
   BACKUP_NOT_FOUND: 404,
   BACKUP_INVALID: 422,
   INTERNAL_ERROR: 500,

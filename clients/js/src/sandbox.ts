@@ -140,6 +140,18 @@ export class Sandbox extends Operations {
     return this.transport.call('POST', withId(ROUTES.backupRestore, id), body);
   }
 
+  /**
+   * Makes sandbox `newId`, whose workspace starts as this one's: as it is now (it is saved first), or as the backup
+   * named. The new sandbox gets it on its first call; from then on the two go their own ways. Rejects with
+   * `SANDBOX_ALREADY_EXISTS` when `newId` is in use.
+   */
+  async fork(newId: string, options: { backup?: Backup | string } = {}): Promise<Sandbox> {
+    const body: wire.ForkRequest = { newId };
+    if (options.backup !== undefined) body.backup = typeof options.backup === 'string' ? options.backup : options.backup.id;
+    const forked = await this.transport.call<wire.ForkResult>('POST', ROUTES.fork, body);
+    return new Sandbox(this.transport.forSandbox(forked.id), forked.id);
+  }
+
   /** The sandbox's backups that have not expired, newest first. */
   async listBackups(): Promise<Backup[]> {
     return (await this.transport.call<wire.BackupList>('GET', ROUTES.backups)).backups;

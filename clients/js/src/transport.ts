@@ -50,8 +50,12 @@ export class Transport {
   readonly #send: (request: Request) => Promise<Response>;
   readonly #base: string;
   readonly #token: string | undefined;
+  readonly #binding: SandboxBinding;
+  readonly #tokenGiven: string | undefined;
 
   constructor(binding: SandboxBinding, sandboxId: string, token?: string) {
+    this.#binding = binding;
+    this.#tokenGiven = token;
     // An id a URL would rewrite (empty, `.`, `..`) is refused here, not sent as another route.
     const path = SANDBOXES_PREFIX + idSegment(sandboxId);
     if (isFetcher(binding)) {
@@ -65,6 +69,11 @@ export class Transport {
     } else {
       throw new TypeError('getSandbox needs a service binding (with fetch) or { url, token? }');
     }
+  }
+
+  /** The same binding and token, for another sandbox. */
+  forSandbox(sandboxId: string): Transport {
+    return new Transport(this.#binding, sandboxId, this.#tokenGiven);
   }
 
   /** Sends a call and returns its JSON result; a non-2xx answer is thrown as a `SandboxError`. */

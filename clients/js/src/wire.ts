@@ -50,6 +50,11 @@ export interface BackupRestoreQuery {
    */
   dir?: string;
   /**
+   * The blobs are another sandbox's (a fork's first restore): the agent does not count them as stored, so the
+   * next save stores every file under this sandbox's own name.
+   */
+  foreign?: boolean;
+  /**
    * Restore only into an empty (or absent) directory: one with entries is refused with `FILE_EXISTS` and kept.
    */
   onlyIfEmpty?: boolean;
@@ -258,7 +263,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -431,6 +436,26 @@ export interface FileOpResult {
 }
 
 export type FileType = 'file' | 'directory' | 'symlink' | 'other';
+
+/**
+ * `fork`: makes sandbox `newId`, whose workspace starts as this one's: its last automatic save (one is made
+ * now if there is none), or the backup named.
+ */
+export interface ForkRequest {
+  backup?: string;
+  newId: string;
+}
+
+/**
+ * A fork made: the new sandbox gets the workspace on its first call.
+ */
+export interface ForkResult {
+  backup?: string;
+  dir: string;
+  from: string;
+  id: string;
+  success: boolean;
+}
 
 /**
  * `GET /v1/health`.

@@ -42,6 +42,8 @@ pub struct Restore {
     manifest: Manifest,
     needed: HashMap<Hash, Vec<Segment>>,
     received: HashSet<Hash>,
+    /// The blobs are another sandbox's: what this restore brings is not counted as stored.
+    foreign: bool,
 }
 
 impl Restore {
@@ -64,6 +66,7 @@ impl Restore {
             manifest,
             needed: HashMap::new(),
             received: HashSet::new(),
+            foreign: false,
         };
         if let Err(e) = restore.lay_out() {
             restore.abandon();
@@ -97,6 +100,15 @@ impl Restore {
             }
         }
         Ok(())
+    }
+
+    /// Marks the blobs as another sandbox's (a fork's): the next save stores every file again.
+    pub fn set_foreign(&mut self, foreign: bool) {
+        self.foreign = foreign;
+    }
+
+    pub fn foreign(&self) -> bool {
+        self.foreign
     }
 
     pub fn target(&self) -> &Path {

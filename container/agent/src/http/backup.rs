@@ -144,13 +144,15 @@ pub async fn begin_restore(
     let restore_id = random_id("restore");
     let id = restore_id.clone();
     let (target, error_shown) = (real.clone(), shown.clone());
-    let restore = blocking(move || {
+    let foreign = query.foreign == Some(true);
+    let mut restore = blocking(move || {
         Restore::begin(&target, manifest, &id).map_err(|e| match e.kind() {
             std::io::ErrorKind::InvalidData => invalid(e.to_string()),
             _ => AgentError::from_io(&e, &error_shown),
         })
     })
     .await?;
+    restore.set_foreign(foreign);
     let missing = restore.missing().iter().map(Hash::to_string).collect();
     sandbox.backups.add_restore(&restore_id, restore)?;
     tracing::info!(sandbox = %sandbox.id, restore = %restore_id, dir = %shown, "restore begun");
@@ -212,10 +214,13 @@ pub async fn commit_restore(
     let restore = pending.lock().await.take();
     let restore = restore.ok_or_else(|| AgentError::new(ErrorCode::BackupNotFound, "the restore has ended"))?;
     let (dir, files, size_bytes) = (restore.target().to_path_buf(), restore.files(), restore.size());
+    let foreign = restore.foreign();
     let target = dir.clone();
     let known =
         blocking(move || restore.commit().map_err(|e| AgentError::from_io(&e, &target.to_string_lossy()))).await?;
-    sandbox.backups.restored(&dir, known);
+    if !foreign {
+        sandbox.backups.restored(&dir, known);
+    }
     let shown = sandbox.workspace.to_visible(&dir).to_string_lossy().into_owned();
     tracing::info!(sandbox = %sandbox.id, restore = %id, dir = %shown, files, size_bytes, "restore committed");
     Ok(Json(BackupRestored { success: true, dir: shown, files, size_bytes }))
