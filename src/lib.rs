@@ -19,6 +19,7 @@ mod reply;
 mod route;
 mod save_every;
 mod sleep_after;
+mod test_hooks;
 
 use sandbox_protocol::ids::valid_request_id;
 use sandbox_protocol::{PAGE_HOST_HEADER, PREVIEW_HEADER, PREVIEW_ORIGIN_HEADER, REQUEST_ID_HEADER};
@@ -101,8 +102,8 @@ async fn handle(
         local: config.local,
         allowed_hosts: &config.allowed_hosts,
     })?;
-    if req.path() == "/v1/_test/panic" && config.test_hooks {
-        panic!("a panic requested by the test hook");
+    if let Some(answer) = test_hooks::answer(&req, config).await {
+        return answer;
     }
     let route = route::parse(method.as_ref(), &req.path())?;
     match route {

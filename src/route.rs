@@ -80,13 +80,15 @@ mod tests {
         assert_eq!(err.code, ErrorCode::MethodNotAllowed);
         assert_eq!(err.message, "PUT is not allowed on /v1/sandboxes/box/exec");
         assert!(parse("POST", "/v1/sandboxes/box/sandbox/stop").is_err(), "the agent's own routes are not public");
-        // Backups are the Durable Object's calls on its agent: a caller reaches none of them.
+        // Backups are the Durable Object's calls on its agent, and a fork's adoption is one object's call on another:
+        // a caller reaches none of them.
         for (method, path) in [
             ("POST", routes::BACKUP_SCANS),
             ("GET", routes::BACKUP_SCAN_BLOB),
             ("POST", routes::BACKUP_RESTORES),
             ("PUT", routes::BACKUP_RESTORE_BLOB),
             ("POST", routes::BACKUP_RESTORE_COMMIT),
+            ("POST", routes::FORK_ADOPT),
         ] {
             let public = path.replace("/v1/", "/v1/sandboxes/box/").replace("{id}", "x").replace("{hash}", "y");
             assert_eq!(parse(method, &public).unwrap_err().code, ErrorCode::NotFound, "{method} {public}");

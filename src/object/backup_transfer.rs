@@ -11,14 +11,15 @@
 //! manifests are bounded in size before they are read, and blobs live under the sandbox's own prefix, so a
 //! sandbox that stores wrong bytes under a hash spoils only its own restores (which the agent's check catches).
 
+use futures_util::{StreamExt, TryStreamExt};
 use sandbox_protocol::routes::{
     BACKUP_RESTORE, BACKUP_RESTORES, BACKUP_RESTORE_BLOB, BACKUP_RESTORE_COMMIT, BACKUP_SCAN, BACKUP_SCANS,
     BACKUP_SCAN_BLOB, BACKUP_SCAN_COMMIT, BACKUP_SCAN_MANIFEST,
 };
 use sandbox_protocol::{
-    BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, ErrorBody, ErrorCode,
+    BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef, ErrorBody, ErrorCode,
 };
-use worker::{Bucket, Headers, Method, Request, RequestInit, Response};
+use worker::{Bucket, Headers, Method, Request, RequestInit, Response, ResponseBody};
 
 use super::backup_registry::blob_key;
 use super::SandboxObject;
@@ -51,6 +52,20 @@ fn agent_path(route: &str, id: &str, hash: &str) -> String {
 fn is_hash(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+/// What a call to the agent carries.
+enum Payload<'a> {
+    None,
+    Bytes(&'a str, &'a [u8]),
+    /// A body streamed through as it comes (a blob from the bucket).
+    Stream(worker::wasm_bindgen::JsValue),
+}
+
+/// Blobs restored at once: the bucket's reading, the object and the agent's writing overlap.
+const BLOBS_IN_FLIGHT: usize = 3;
+/// Blobs saved at once: one (the local R2 writes two or three at once more slowly than one after another, and
+/// with far more memory).
+const BLOBS_SAVED_AT_ONCE: usize = 1;
 
 /// An object of the bucket, of at most `limit` bytes; a missing one is a backup that cannot be restored.
 pub(super) async fn read_object(bucket: &Bucket, key: &str, limit: u64, what: &str) -> Result<Vec<u8>, WorkerError> {
@@ -91,15 +106,25 @@ impl SandboxObject {
         boot: Option<&str>,
         method: Method,
         path: &str,
-        body: Option<(&str, &[u8])>,
+        body: Payload<'_>,
     ) -> Result<Response, WorkerError> {
         let headers = Headers::new();
         let mut init = RequestInit::new();
-        // A bodiless POST says it is JSON (`{}`), as the agent's screen asks of every POST.
-        let body = body.or((method == Method::Post).then_some(("application/json", b"{}".as_slice())));
-        if let Some((content_type, bytes)) = body {
-            headers.set("content-type", content_type)?;
-            init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into()));
+        match body {
+            // A bodiless POST says it is JSON (`{}`), as the agent's screen asks of every POST.
+            Payload::None if method == Method::Post => {
+                headers.set("content-type", "application/json")?;
+                init.with_body(Some("{}".into()));
+            }
+            Payload::None => {}
+            Payload::Bytes(content_type, bytes) => {
+                headers.set("content-type", content_type)?;
+                init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into()));
+            }
+            Payload::Stream(stream) => {
+                headers.set("content-type", "application/octet-stream")?;
+                init.with_body(Some(stream));
+            }
         }
         init.with_method(method).with_headers(headers);
         let req = Request::new_with_init(&format!("https://sandbox.internal{path}"), &init)?;
@@ -117,13 +142,28 @@ impl SandboxObject {
         }
     }
 
+    /// A call whose answer says only that it was done: its body is read to its end, so its connection is free at
+    /// once (an unread body holds its socket until it is collected, and a save or restore makes hundreds of calls).
+    async fn agent_done(
+        &self,
+        link: &AgentLink,
+        boot: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Payload<'_>,
+    ) -> Result<(), WorkerError> {
+        let mut response = self.agent_call(link, boot, method, path, body).await?;
+        response.text().await.map_err(|e| agent_said(path, e))?;
+        Ok(())
+    }
+
     async fn agent_json<T: serde::de::DeserializeOwned>(
         &self,
         link: &AgentLink,
         boot: Option<&str>,
         method: Method,
         path: &str,
-        body: Option<(&str, &[u8])>,
+        body: Payload<'_>,
     ) -> Result<T, WorkerError> {
         let mut response = self.agent_call(link, boot, method, path, body).await?;
         response.json::<T>().await.map_err(|e| agent_said(path, e))
@@ -137,7 +177,7 @@ impl SandboxObject {
         path: &str,
         limit: u64,
     ) -> Result<Vec<u8>, WorkerError> {
-        let mut response = self.agent_call(link, boot, Method::Get, path, None).await?;
+        let mut response = self.agent_call(link, boot, Method::Get, path, Payload::None).await?;
         let declared = response.headers().get("content-length")?.and_then(|v| v.parse::<u64>().ok());
         if declared.is_none_or(|n| n > limit) {
             return Err(agent_said(path, format!("a body of {declared:?} bytes (at most {limit})")));
@@ -164,8 +204,8 @@ impl SandboxObject {
             .map_err(|e| WorkerError::new(ErrorCode::InternalError, e.to_string()))?;
         let mut attempt = 1;
         loop {
-            let scan: BackupScan =
-                self.agent_json(link, boot, Method::Post, BACKUP_SCANS, Some(("application/json", &body))).await?;
+            let payload = Payload::Bytes("application/json", &body);
+            let scan: BackupScan = self.agent_json(link, boot, Method::Post, BACKUP_SCANS, payload).await?;
             match self.store_scan(bucket, &scan, link, boot, manifest_key).await {
                 Ok(()) => return Ok(scan),
                 Err(e) => {
@@ -180,7 +220,7 @@ impl SandboxObject {
         }
     }
 
-    /// Stores each of the save's blobs that the bucket lacks, one at a time, then its manifest.
+    /// Stores each of the save's blobs that the bucket lacks, then its manifest.
     async fn store_scan(
         &self,
         bucket: &Bucket,
@@ -189,25 +229,39 @@ impl SandboxObject {
         boot: Option<&str>,
         manifest_key: &str,
     ) -> Result<(), WorkerError> {
-        for blob in &scan.blobs {
-            if !is_hash(&blob.hash) || blob.size > MAX_BLOB {
-                return Err(agent_said(BACKUP_SCANS, format!("a blob {:?} of {} bytes", blob.hash, blob.size)));
-            }
-            let key = blob_key(link.sandbox_id(), &blob.hash);
-            let stored = bucket.head(&key).await.map_err(|e| store_failed("look up a blob", e))?;
-            if stored.is_some_and(|object| object.size() == blob.size) {
-                continue;
-            }
-            let path = agent_path(BACKUP_SCAN_BLOB, &scan.scan_id, &blob.hash);
-            let bytes = self.agent_bytes(link, boot, &path, MAX_BLOB).await?;
-            if bytes.len() as u64 != blob.size {
-                return Err(WorkerError::unavailable(FILE_CHANGED, 1));
-            }
-            bucket.put(&key, bytes).execute().await.map_err(|e| store_failed("store a blob", e))?;
+        if let Some(blob) = scan.blobs.iter().find(|b| !is_hash(&b.hash) || b.size > MAX_BLOB) {
+            return Err(agent_said(BACKUP_SCANS, format!("a blob {:?} of {} bytes", blob.hash, blob.size)));
         }
+        futures_util::stream::iter(&scan.blobs)
+            .map(|blob| self.store_blob(bucket, &scan.scan_id, blob, link, boot))
+            .buffer_unordered(BLOBS_SAVED_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
         let path = agent_path(BACKUP_SCAN_MANIFEST, &scan.scan_id, "");
         let manifest = self.agent_bytes(link, boot, &path, MAX_MANIFEST).await?;
         bucket.put(manifest_key, manifest).execute().await.map_err(|e| store_failed("store the manifest", e))?;
+        Ok(())
+    }
+
+    /// One blob from the agent into the bucket, unless the bucket has it. It is held whole (4 MiB at most) between
+    /// the two: the local R2 takes a body streamed from the agent several times slower, and with much more memory,
+    /// than a whole one.
+    async fn store_blob(
+        &self,
+        bucket: &Bucket,
+        scan_id: &str,
+        blob: &BlobRef,
+        link: &AgentLink,
+        boot: Option<&str>,
+    ) -> Result<(), WorkerError> {
+        let key = blob_key(link.sandbox_id(), &blob.hash);
+        let stored = bucket.head(&key).await.map_err(|e| store_failed("look up a blob", e))?;
+        if stored.is_some_and(|object| object.size() == blob.size) {
+            return Ok(());
+        }
+        let path = agent_path(BACKUP_SCAN_BLOB, scan_id, &blob.hash);
+        let bytes = self.agent_bytes(link, boot, &path, MAX_BLOB).await?;
+        bucket.put(&key, bytes).execute().await.map_err(|e| store_failed("store a blob", e))?;
         Ok(())
     }
 
@@ -216,10 +270,10 @@ impl SandboxObject {
     pub(super) async fn end_save(&self, link: &AgentLink, boot: Option<&str>, scan_id: &str, commit: bool) {
         let result = if commit {
             let path = agent_path(BACKUP_SCAN_COMMIT, scan_id, "");
-            self.agent_call(link, boot, Method::Post, &path, None).await
+            self.agent_done(link, boot, Method::Post, &path, Payload::None).await
         } else {
             let path = agent_path(BACKUP_SCAN, scan_id, "");
-            self.agent_call(link, boot, Method::Delete, &path, None).await
+            self.agent_done(link, boot, Method::Delete, &path, Payload::None).await
         };
         if let Err(e) = result {
             link.log
@@ -241,24 +295,25 @@ impl SandboxObject {
     ) -> Result<BackupRestored, WorkerError> {
         let manifest = read_object(bucket, manifest_key, MAX_MANIFEST, "manifest").await?;
         let begin = sandbox_protocol::query::with_query(BACKUP_RESTORES, query);
-        let begun: BackupRestore =
-            self.agent_json(link, boot, Method::Post, &begin, Some(("application/octet-stream", &manifest))).await?;
+        let begun: BackupRestore = self
+            .agent_json(link, boot, Method::Post, &begin, Payload::Bytes("application/octet-stream", &manifest))
+            .await?;
         drop(manifest);
         let restored = match self.send_blobs(bucket, &begun, link, boot, blobs_of).await {
             Ok(()) => {
                 let commit = agent_path(BACKUP_RESTORE_COMMIT, &begun.restore_id, "");
-                self.agent_json::<BackupRestored>(link, boot, Method::Post, &commit, None).await
+                self.agent_json::<BackupRestored>(link, boot, Method::Post, &commit, Payload::None).await
             }
             Err(e) => Err(e),
         };
         if restored.is_err() {
             let path = agent_path(BACKUP_RESTORE, &begun.restore_id, "");
-            let _ = self.agent_call(link, boot, Method::Delete, &path, None).await;
+            let _ = self.agent_done(link, boot, Method::Delete, &path, Payload::None).await;
         }
         restored
     }
 
-    /// Sends the restore each blob it needs, one at a time, from the bucket.
+    /// Sends the restore each blob it needs, a few at a time, each streamed from the bucket to the agent.
     async fn send_blobs(
         &self,
         bucket: &Bucket,
@@ -267,14 +322,42 @@ impl SandboxObject {
         boot: Option<&str>,
         blobs_of: &str,
     ) -> Result<(), WorkerError> {
-        for hash in &begun.missing {
-            if !is_hash(hash) {
-                return Err(agent_said(BACKUP_RESTORES, format!("a blob {hash:?}")));
-            }
-            let bytes = read_object(bucket, &blob_key(blobs_of, hash), MAX_BLOB, "blob").await?;
-            let path = agent_path(BACKUP_RESTORE_BLOB, &begun.restore_id, hash);
-            self.agent_call(link, boot, Method::Put, &path, Some(("application/octet-stream", &bytes))).await?;
+        if let Some(hash) = begun.missing.iter().find(|h| !is_hash(h)) {
+            return Err(agent_said(BACKUP_RESTORES, format!("a blob {hash:?}")));
         }
+        futures_util::stream::iter(&begun.missing)
+            .map(|hash| self.send_blob(bucket, &begun.restore_id, hash, link, boot, blobs_of))
+            .buffer_unordered(BLOBS_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn send_blob(
+        &self,
+        bucket: &Bucket,
+        restore_id: &str,
+        hash: &str,
+        link: &AgentLink,
+        boot: Option<&str>,
+        blobs_of: &str,
+    ) -> Result<(), WorkerError> {
+        let key = blob_key(blobs_of, hash);
+        let object = bucket.get(&key).execute().await.map_err(|e| store_failed("read", e))?;
+        let object = object.ok_or_else(|| {
+            WorkerError::new(ErrorCode::BackupInvalid, "a blob of the backup is missing from the store")
+        })?;
+        if object.size() > MAX_BLOB {
+            return Err(WorkerError::new(ErrorCode::BackupInvalid, "a blob of the backup is too large"));
+        }
+        let body = object.body().ok_or_else(|| WorkerError::new(ErrorCode::BackupInvalid, "an empty blob"))?;
+        let payload = match body.response_body().map_err(|e| store_failed("read", e))? {
+            ResponseBody::Stream(stream) => Payload::Stream(stream.into()),
+            ResponseBody::Body(bytes) => Payload::Stream(worker::js_sys::Uint8Array::from(&bytes[..]).into()),
+            ResponseBody::Empty => Payload::Stream(worker::js_sys::Uint8Array::new_with_length(0).into()),
+        };
+        let path = agent_path(BACKUP_RESTORE_BLOB, restore_id, hash);
+        self.agent_done(link, boot, Method::Put, &path, payload).await?;
         Ok(())
     }
 }

@@ -83,15 +83,13 @@ impl SandboxObject {
         init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
         let req = Request::new_with_init(&format!("https://sandbox.internal{FORK_ADOPT}"), &init)?;
         let mut answer = namespace.get_by_name(new_id)?.fetch_with_request(req).await?;
+        let text = answer.text().await.unwrap_or_default();
         match answer.status_code() {
             200..=299 => Ok(()),
-            status => {
-                let text = answer.text().await.unwrap_or_default();
-                Err(match serde_json::from_str::<sandbox_protocol::ErrorBody>(&text) {
-                    Ok(body) => WorkerError::new(body.code, body.message),
-                    Err(_) => WorkerError::new(ErrorCode::InternalError, format!("the new sandbox answered {status}")),
-                })
-            }
+            status => Err(match serde_json::from_str::<sandbox_protocol::ErrorBody>(&text) {
+                Ok(body) => WorkerError::new(body.code, body.message),
+                Err(_) => WorkerError::new(ErrorCode::InternalError, format!("the new sandbox answered {status}")),
+            }),
         }
     }
 

@@ -1,0 +1,119 @@
+// Backups through the whole local stack (`npm run bench:backup`): save and restore of a node_modules-like tree
+// (20,000 files, about 200 MB), an incremental save after one changed file, and save and restore of one 1 GB file,
+// each beside the floors measured here in the same run: `tar | zstd -1` of the same bytes to /dev/null, and the
+// local R2's own write and read throughput (a test hook of the Worker). The memory of the agents and of workerd is
+// sampled during the 1 GB save and restore. Client → workerd → Durable Object → agent, the
+// blobs through wrangler's local R2.
+import { execFileSync, execSync } from 'node:child_process';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+import { getSandbox } from '../clients/js/dist/index.js';
+import { startStack } from '../tests/e2e/stack.mjs';
+
+const FILES = Number(process.env.BENCH_FILES ?? 20_000);
+const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
+const stack = await startStack({ profile: 'release' });
+
+/** Milliseconds `work` takes. */
+async function timed(work) {
+  const t0 = process.hrtime.bigint();
+  const result = await work();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result };
+}
+
+/** The floor: the directory's bytes through tar and zstd (one thread, fastest level) to /dev/null. */
+function floorMs(dir) {
+  const t0 = process.hrtime.bigint();
+  execSync(`tar -C '${dir}' -cf - . | zstd -1 -T1 -q -c > /dev/null`, { shell: '/bin/bash' });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Resident memory (KiB) of the processes whose command line matches `pattern`. */
+function rssKib(pattern) {
+  let total = 0;
+  for (const pid of execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)) {
+    try {
+      const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+      total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {}
+  }
+  return total;
+}
+
+/** Samples the memory of the agents and of workerd while `work` runs; returns the peaks over the idle figures. */
+async function withMemory(work) {
+  const idle = { agent: rssKib('sandbox-agent'), workerd: rssKib('workerd') };
+  const peak = { ...idle };
+  const timer = setInterval(() => {
+    peak.agent = Math.max(peak.agent, rssKib('sandbox-agent'));
+    peak.workerd = Math.max(peak.workerd, rssKib('workerd'));
+  }, 100);
+  try {
+    const result = await work();
+    return { result, agentMib: (peak.agent - idle.agent) / 1024, workerdMib: (peak.workerd - idle.workerd) / 1024 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const mbps = (bytes, ms) => (bytes / 1e6 / (ms / 1000)).toFixed(0);
+
+try {
+  const rows = [];
+  // A tree like node_modules: 20,000 files of text from 200 B to 40 KB in 400 packages, about 200 MB.
+  const tree = getSandbox({ url: stack.base }, 'bench-tree');
+  const make = `const fs = require('fs'); let seed = 1; const words = [];
+    for (let i = 0; i < 5000; i++) { seed = (seed * 1103515245 + 12345) % 2147483648; words.push(seed.toString(36)); }
+    const text = words.join(' ').repeat(40);
+    for (let i = 0; i < ${FILES}; i++) {
+      const dir = '/workspace/node_modules/pkg' + (i % 400) + '/lib';
+      fs.mkdirSync(dir, { recursive: true });
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const size = 200 + (seed % 20000) * (i % 10 === 0 ? 10 : 1);
+      fs.writeFileSync(dir + '/f' + i + '.js', '// ' + i + '\\n' + text.slice(seed % 100000, (seed % 100000) + size));
+    }`;
+  const made = await tree.exec(`node -e "${make.replace(/"/g, '\\"').replace(/\n/g, ' ')}"`);
+  if (made.exitCode !== 0) throw new Error(made.stderr);
+  const folder = join(stack.dir, 'sandboxes', 'bench-tree');
+  const treeBytes = Number(execSync(`du -sb --apparent-size '${folder}' | cut -f1`, { encoding: 'utf8' }));
+  const treeFloor = floorMs(folder);
+  const full = await timed(() => tree.createBackup());
+  rows.push([`save, ${full.result.files} files, ${(treeBytes / 1e6).toFixed(0)} MB`, full.ms, treeFloor, treeBytes]);
+  await tree.exec('sed -i "1s/.*/\\/\\/ changed/" /workspace/node_modules/pkg7/lib/f7.js');
+  const incremental = await timed(() => tree.createBackup());
+  rows.push(['incremental save after one changed file', incremental.ms, null, 0]);
+  await tree.exec('rm -rf /workspace/node_modules');
+  const restore = await timed(() => tree.restoreBackup(full.result));
+  rows.push([`restore of that save into an emptied workspace`, restore.ms, treeFloor, treeBytes]);
+
+  // One large file of random bytes.
+  const big = getSandbox({ url: stack.base }, 'bench-big');
+  const wrote = await big.exec(`head -c ${BIG_MB}M /dev/urandom > /workspace/big.bin`);
+  if (wrote.exitCode !== 0) throw new Error(wrote.stderr);
+  const bigBytes = BIG_MB * 1024 * 1024;
+  const bigFloor = floorMs(join(stack.dir, 'sandboxes', 'bench-big'));
+  const bigSave = await withMemory(() => timed(() => big.createBackup()));
+  rows.push([`save, one ${BIG_MB} MiB file`, bigSave.result.ms, bigFloor, bigBytes]);
+  await big.exec('rm -f /workspace/big.bin');
+  const bigRestore = await withMemory(() => timed(() => big.restoreBackup(bigSave.result.result)));
+  rows.push([`restore of that file`, bigRestore.result.ms, bigFloor, bigBytes]);
+
+  // The bucket's own floor: the same bytes written and read as 4 MiB objects by the Worker, nothing else.
+  const bucket = await (await fetch(`${stack.base}/v1/_test/bucket?mb=${BIG_MB}`)).json();
+  console.log('## Backups through the local stack\n');
+  console.log(`Machine: ${cpus()[0].model}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}\n`);
+  console.log('| operation | time | MB/s | floor (`tar \\| zstd -1`, same bytes) | over the floor |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, ms, floor, bytes] of rows) {
+    const rate = bytes ? mbps(bytes, ms) : '';
+    const floorText = floor === null ? '' : `${(floor / 1000).toFixed(2)} s (${mbps(bytes, floor)} MB/s)`;
+    const ratio = floor === null ? '' : `${(ms / floor).toFixed(2)}x`;
+    const time = ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+    console.log(`| ${name} | ${time} | ${rate} | ${floorText} | ${ratio} |`);
+  }
+  console.log(`\nThe local R2's own floor, in the same run (${(bucket.bytes / 2 ** 20).toFixed(0)} MiB as 4 MiB objects, from the Worker): writes ${mbps(bucket.bytes, bucket.putMs)} MB/s, reads ${mbps(bucket.bytes, bucket.getMs)} MB/s.`);
+  console.log(`\nMemory above idle during the ${BIG_MB} MiB save: agents +${bigSave.agentMib.toFixed(0)} MiB, workerd +${bigSave.workerdMib.toFixed(0)} MiB; during its restore: agents +${bigRestore.agentMib.toFixed(0)} MiB, workerd +${bigRestore.workerdMib.toFixed(0)} MiB.`);
+} finally {
+  await stack.stop();
+}
