@@ -3,6 +3,12 @@
 // its variables (the agent's token among them) and so drives every sandbox; here none opens unless asked for.
 //
 //   node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N]
+//                               [--config FILE] [--log-level LEVEL]
+//
+// The end-to-end tests start the sandbox Worker through here too, so they run it as `npm run dev` does. An open
+// inspector also costs: wrangler relays every DevTools event of the Worker to its own process as an HTTP request
+// of its own and keeps it while no DevTools is attached, and workerd reports each 4 KiB of a subrequest's answer as
+// one (a 64 MiB save through the object made 16,000 such requests and a gigabyte of memory in wrangler's proxy).
 //
 // Stops (and disposes of the Worker) on SIGINT or SIGTERM.
 import { existsSync } from 'node:fs';
@@ -29,6 +35,8 @@ for (let i = 0; i < args.length; i += 2) {
   if (flag === '--port') options.port = Number(value);
   else if (flag === '--persist-to') options.persist = value;
   else if (flag === '--inspector-port') options.inspectorPort = Number(value);
+  else if (flag === '--config') options.config = value;
+  else if (flag === '--log-level') options.logLevel = value;
   else if (flag === '--var') {
     const at = value.indexOf(':');
     if (at <= 0) usage(`--var ${value}: NAME:VALUE`);
@@ -38,12 +46,12 @@ for (let i = 0; i < args.length; i += 2) {
 if (!Number.isInteger(options.port) || !options.persist) usage('--port and --persist-to are required');
 
 function usage(problem) {
-  console.error(`dev-worker: ${problem}\nusage: node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N]`);
+  console.error(`dev-worker: ${problem}\nusage: node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N] [--config FILE] [--log-level LEVEL]`);
   process.exit(2);
 }
 
 const worker = await unstable_startWorker({
-  config: 'wrangler.toml',
+  config: options.config ?? 'wrangler.toml',
   // The agent's token as a secret: wrangler prints every other variable's value in its table of bindings.
   bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: name.endsWith('_TOKEN') ? 'secret_text' : 'plain_text', value }])),
   dev: {
@@ -53,6 +61,7 @@ const worker = await unstable_startWorker({
     registry: devRegistry(),
     enableContainers: false,
     watch: false,
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   },
 });
 await worker.ready;

@@ -123,23 +123,33 @@ function stop(child) {
 /// registry folder through which Workers in separate `wrangler dev` processes reach each other's service bindings
 /// (`{ home }` instead: wrangler's default registry, with `home` as the user's home and config folder).
 export function wranglerDev({ cwd, port, registry, persist, args = [] }) {
+  return spawnWorker(cwd, registry, join(root, 'node_modules/.bin/wrangler'), [
+    'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
+    '--show-interactive-dev-session=false', '--log-level', logLevel, ...args,
+  ]);
+}
+
+/// The sandbox Worker as `npm run dev` starts it (scripts/dev-worker.mjs: wrangler's API, no inspector), on `port`,
+/// its own process group; `args` are that script's `--var` and `--config` flags.
+export function devWorker({ port, registry, persist, args = [] }) {
+  return spawnWorker(root, registry, process.execPath, [
+    join(root, 'scripts/dev-worker.mjs'), '--port', String(port), '--persist-to', persist, '--log-level', logLevel, ...args,
+  ]);
+}
+
+const logLevel = process.env.SANDBOX_E2E_LOG_LEVEL ?? 'warn';
+
+function spawnWorker(cwd, registry, command, args) {
   const where = typeof registry === 'string' ? { WRANGLER_REGISTRY_PATH: registry } : homeEnv(registry.home);
-  return spawn(
-    join(root, 'node_modules/.bin/wrangler'),
-    [
-      'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
-      '--show-interactive-dev-session=false', '--log-level', process.env.SANDBOX_E2E_LOG_LEVEL ?? 'warn', ...args,
-    ],
-    {
-      cwd,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...withoutUndefined({ ...process.env, ...where }), CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false',
-        CI: 'true',
-      },
-      detached: true,
+  return spawn(command, args, {
+    cwd,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...withoutUndefined({ ...process.env, ...where }), CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false',
+      CI: 'true',
     },
-  );
+    detached: true,
+  });
 }
 
 /// The variables that make `home` the user's home and config folder (so wrangler's default dev registry is under
@@ -221,7 +231,11 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
   for (const [name, value] of Object.entries(extra)) vars.push('--var', `${name}:${value}`);
   if (config) vars.push('--config', config);
-  const wrangler = wranglerDev({ cwd: root, port, registry, persist: join(dir, 'wrangler'), args: vars });
+  // The sandbox Worker as `npm run dev` runs it; with containers, as `npm run dev -- --containers` does.
+  const persist = join(dir, 'wrangler');
+  const wrangler = containers
+    ? wranglerDev({ cwd: root, port, registry, persist, args: vars })
+    : devWorker({ port, registry, persist, args: vars });
   const callers = [];
   const base = `http://127.0.0.1:${port}`;
   try {

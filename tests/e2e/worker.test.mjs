@@ -433,7 +433,7 @@ describe('sandboxes', () => {
   test("nothing that listens on this machine's loopback is reachable from a local sandbox", async (t) => {
     if (stack.containers) return t.skip('no local jail: containers have a network of their own');
     if (!stack.isolated) return t.skip('bubblewrap cannot make namespaces here: the local stack is unconfined');
-    // Every TCP socket listening on 127.0.0.1 now: the Worker, wrangler's inspector, the agent, this test's own.
+    // Every TCP socket listening on 127.0.0.1 now: the Worker, wrangler's own, the agent, this test's own.
     const listening = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
       .map((line) => line.trim().split(/\s+/))
       .filter((f) => f[3] === '0A' && f[1]?.startsWith('0100007F:'))
