@@ -1,8 +1,8 @@
 //! Moving a directory between the sandbox's agent and the R2 bucket, for backups and automatic saves alike; the
 //! sandbox never holds a credential of the store.
 //!
-//! A save: the agent reads the directory (`/v1/backup/scans`), the object stores each blob the bucket lacks
-//! (`blobs/<sandbox>/<hash>`, one blob of at most 4 MiB held at a time), then the manifest under the key it is
+//! A save: the agent reads the directory (`/v1/backup/scans`), the object streams each blob the bucket lacks
+//! from the agent into the bucket (`blobs/<sandbox>/<hash>`, a few at once, none held whole), then the manifest under the key it is
 //! given; the agent's save is committed (the next one starts from it) only once the caller has recorded it. A
 //! restore: the manifest from the bucket to the agent, then each blob it asks for, then the commit; the agent
 //! checks every blob against its hash and changes nothing until all is there.
@@ -63,9 +63,8 @@ enum Payload<'a> {
 
 /// Blobs restored at once: the bucket's reading, the object and the agent's writing overlap.
 const BLOBS_IN_FLIGHT: usize = 3;
-/// Blobs saved at once: one (the local R2 writes two or three at once more slowly than one after another, and
-/// with far more memory).
-const BLOBS_SAVED_AT_ONCE: usize = 1;
+/// Blobs saved at once: the agent's reading of one overlaps the bucket's writing of another.
+const BLOBS_SAVED_AT_ONCE: usize = 3;
 
 /// An object of the bucket, of at most `limit` bytes; a missing one is a backup that cannot be restored.
 pub(super) async fn read_object(bucket: &Bucket, key: &str, limit: u64, what: &str) -> Result<Vec<u8>, WorkerError> {
@@ -243,9 +242,9 @@ impl SandboxObject {
         Ok(())
     }
 
-    /// One blob from the agent into the bucket, unless the bucket has it. It is held whole (4 MiB at most) between
-    /// the two: the local R2 takes a body streamed from the agent several times slower, and with much more memory,
-    /// than a whole one.
+    /// One blob from the agent into the bucket, unless the bucket has it, streamed through: the object never holds
+    /// it. The agent's answer must declare the blob's size, which the bucket's write holds it to (a body cut short,
+    /// as the agent cuts one whose file changed, stores nothing).
     async fn store_blob(
         &self,
         bucket: &Bucket,
@@ -260,8 +259,17 @@ impl SandboxObject {
             return Ok(());
         }
         let path = agent_path(BACKUP_SCAN_BLOB, scan_id, &blob.hash);
-        let bytes = self.agent_bytes(link, boot, &path, MAX_BLOB).await?;
-        bucket.put(&key, bytes).execute().await.map_err(|e| store_failed("store a blob", e))?;
+        let response = self.agent_call(link, boot, Method::Get, &path, Payload::None).await?;
+        let declared = response.headers().get("content-length")?.and_then(|v| v.parse::<u64>().ok());
+        if declared != Some(blob.size) {
+            return Err(agent_said(&path, format!("a body of {declared:?} bytes for a blob of {}", blob.size)));
+        }
+        let body = match response.body() {
+            ResponseBody::Stream(stream) => worker::Data::ReadableStream(stream.clone()),
+            ResponseBody::Body(bytes) => worker::Data::Bytes(bytes.clone()),
+            ResponseBody::Empty => worker::Data::Empty,
+        };
+        bucket.put(&key, body).execute().await.map_err(|e| store_failed("store a blob", e))?;
         Ok(())
     }
 
