@@ -111,6 +111,10 @@ error_codes! {
     BackupNotFound = "BACKUP_NOT_FOUND", 404;
     /// A backup's manifest or blob is corrupt, truncated or not this backup's; nothing was changed.
     BackupInvalid = "BACKUP_INVALID", 422;
+    /// A file changed between a save's reading of it and its sending, in every attempt the save made (a file
+    /// written without a pause); nothing was stored as current. Files seen changing are held in memory by the next
+    /// save, up to a bound, so a log being written does not stop saves.
+    FileChanged = "FILE_CHANGED", 409;
     InternalError = "INTERNAL_ERROR", 500;
 }
 

@@ -26,9 +26,8 @@ use super::SandboxObject;
 use crate::agent_link::AgentLink;
 use crate::errors::WorkerError;
 
-/// Why a save failed when a file changed between its reading and its sending: the save is read again.
-const FILE_CHANGED: &str = "a file changed while it was being saved; save again";
-/// Reads of a save (the first and those after a file changed under it).
+/// Reads of a save (the first and those after a file changed under it: the agent copies such a file as it reads
+/// it the next time, so a second attempt holds unless many files change at once).
 const SAVE_ATTEMPTS: usize = 3;
 
 /// The largest blob (the agent's chunk).
@@ -209,10 +208,10 @@ impl SandboxObject {
                 Ok(()) => return Ok(scan),
                 Err(e) => {
                     self.end_save(link, boot, &scan.scan_id, false).await;
-                    if e.message != FILE_CHANGED || attempt == SAVE_ATTEMPTS {
+                    if e.code != ErrorCode::FileChanged || attempt == SAVE_ATTEMPTS {
                         return Err(e);
                     }
-                    link.log.info("save.again", format!("{FILE_CHANGED} (attempt {attempt})"));
+                    link.log.info("save.again", format!("{} (attempt {attempt})", e.message));
                     attempt += 1;
                 }
             }
@@ -269,7 +268,15 @@ impl SandboxObject {
             ResponseBody::Body(bytes) => worker::Data::Bytes(bytes.clone()),
             ResponseBody::Empty => worker::Data::Empty,
         };
-        bucket.put(&key, body).execute().await.map_err(|e| store_failed("store a blob", e))?;
+        if let Err(e) = bucket.put(&key, body).execute().await {
+            // A body cut short is most often a file that changed; the agent then says so.
+            if let Err(changed) = self.agent_call(link, boot, Method::Get, &path, Payload::None).await {
+                if changed.code == ErrorCode::FileChanged {
+                    return Err(changed);
+                }
+            }
+            return Err(store_failed("store a blob", e));
+        }
         Ok(())
     }
 

@@ -347,6 +347,24 @@ describe('backups', () => {
     assert.equal((await fromBackup.readFile('/workspace/shared.txt')).content, 'origin\n');
   });
 
+  test('a file written without a pause does not stop a backup: it is kept as it was at one moment', async () => {
+    const sandbox = fresh();
+    await sandbox.exec('head -c 3000000 /dev/urandom > /workspace/data.bin && echo start > /workspace/busy.log');
+    const before = (await sandbox.exec('sha256sum /workspace/data.bin')).stdout;
+    // Rewritten thousands of times a second: between a save's reading and its sending, it always changes.
+    const writer = await sandbox.startProcess(`bash -c 'i=0; while :; do i=$((i+1)); echo "line $i" > /workspace/busy.log; done'`);
+    let backup;
+    try {
+      backup = await sandbox.createBackup();
+    } finally {
+      await writer.kill('SIGKILL');
+    }
+    await sandbox.exec('rm -f /workspace/data.bin /workspace/busy.log');
+    await sandbox.restoreBackup(backup);
+    assert.equal((await sandbox.exec('sha256sum /workspace/data.bin')).stdout, before);
+    assert.match((await sandbox.readFile('/workspace/busy.log')).content, /^(start|line \d+)?\n?$/);
+  });
+
   test('backups are reachable only through their own sandbox, and bad options are refused', async () => {
     const owner = fresh();
     await owner.writeFile('/workspace/mine.txt', 'mine');

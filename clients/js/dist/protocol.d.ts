@@ -112,6 +112,7 @@ export declare const ERROR_STATUS: {
     readonly SANDBOX_ALREADY_EXISTS: 409;
     readonly BACKUP_NOT_FOUND: 404;
     readonly BACKUP_INVALID: 422;
+    readonly FILE_CHANGED: 409;
     readonly INTERNAL_ERROR: 500;
 };
 /** An error code a server sends. */

@@ -115,6 +115,7 @@ export const ERROR_STATUS = {
     SANDBOX_ALREADY_EXISTS: 409,
     BACKUP_NOT_FOUND: 404,
     BACKUP_INVALID: 422,
+    FILE_CHANGED: 409,
     INTERNAL_ERROR: 500,
 };
 /** The session that calls without a `sessionId` use. */

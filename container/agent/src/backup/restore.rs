@@ -271,7 +271,7 @@ impl BlobWriter {
 mod tests {
     use std::os::unix::fs::MetadataExt;
 
-    use super::super::scan::{scan, Blob};
+    use super::super::scan::{scan, Blob, Hold};
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
@@ -344,7 +344,7 @@ mod tests {
         let root = scratch("round");
         let (from, to) = (root.join("from"), root.join("to"));
         sample(&from);
-        let saved = scan(&from, &Known::default()).unwrap();
+        let saved = scan(&from, &Known::default(), Hold::none()).unwrap();
         // The twins are stored once; the big file in three chunks; the small files in one pack.
         assert_eq!(saved.blobs.len(), 4, "{:?}", saved.blobs.iter().map(|b| b.size).collect::<Vec<_>>());
         let blobs: HashMap<Hash, Vec<u8>> = saved.blobs.iter().map(|b| (b.hash, bytes_of(b))).collect();
@@ -361,11 +361,11 @@ mod tests {
         let root = scratch("incremental");
         let from = root.join("from");
         sample(&from);
-        let first = scan(&from, &Known::default()).unwrap();
-        let again = scan(&from, &first.known).unwrap();
+        let first = scan(&from, &Known::default(), Hold::none()).unwrap();
+        let again = scan(&from, &first.known, Hold::none()).unwrap();
         assert!(again.blobs.is_empty(), "nothing changed, nothing to send");
         fs::write(from.join("src/zero"), "now it has bytes").unwrap();
-        let changed = scan(&from, &again.known).unwrap();
+        let changed = scan(&from, &again.known, Hold::none()).unwrap();
         let sizes: Vec<u64> = changed.blobs.iter().map(|b| b.size).collect();
         assert_eq!(sizes, [16], "only the changed file");
         fs::remove_dir_all(&root).unwrap();
@@ -378,7 +378,7 @@ mod tests {
         sample(&from);
         fs::create_dir_all(&to).unwrap();
         fs::write(to.join("keep"), "before").unwrap();
-        let saved = scan(&from, &Known::default()).unwrap();
+        let saved = scan(&from, &Known::default(), Hold::none()).unwrap();
         let restore = Restore::begin(&to, saved.manifest, "c").unwrap();
         let blob = &saved.blobs[0];
         let mut bytes = bytes_of(blob);
@@ -414,7 +414,7 @@ mod tests {
     fn a_file_changed_after_the_scan_is_not_sent_as_the_blob() {
         let root = scratch("changed");
         fs::write(root.join("f"), "first").unwrap();
-        let saved = scan(&root, &Known::default()).unwrap();
+        let saved = scan(&root, &Known::default(), Hold::none()).unwrap();
         fs::write(root.join("f"), "other").unwrap();
         let mut sent = Vec::new();
         let err = saved.blobs[0].read(1000, |piece| {

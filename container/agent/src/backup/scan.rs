@@ -1,5 +1,7 @@
 //! Saving: a tree read into a `Manifest` and the blobs not stored yet, each a recipe (which bytes of which files)
-//! that is read again, and checked against its hash, when it is sent.
+//! that is read again, and checked against its hash, when it is sent. A file seen changing under an earlier save
+//! (`Hold`: a log being written) is instead copied into memory as it is read, up to a bound, so that its blob is
+//! what the manifest says even while it goes on changing.
 //!
 //! What is kept: directories (empty ones too), regular files (contents, permission bits, mtimes), symlinks (their
 //! targets, never followed). What is not: FIFOs, sockets and devices (listed in `skipped`), owners, extended
@@ -11,10 +13,12 @@ use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::hash::Hash;
 use super::manifest::{Entry, Kind, Manifest, Part};
 use super::{CHUNK, RESERVED_PREFIX};
+use crate::budget::Charge;
 use crate::files::walk::Walk;
 
 /// Files up to this size are packed with others; larger ones are cut into chunks of their own.
@@ -57,12 +61,60 @@ impl Known {
     }
 }
 
-/// Bytes `offset..offset + len` of a file.
+/// Bytes `offset..offset + len` of a file; `held`, when the scan kept a copy of them.
 #[derive(Debug, Clone)]
 struct Source {
     path: PathBuf,
     offset: u64,
     len: u64,
+    held: Option<Arc<[u8]>>,
+}
+
+/// The files (paths from the root) that changed under an earlier save, and the memory a scan may hold of them
+/// (charged to the agent's budget: a file that does not fit is read again when sent, as any other).
+pub struct Hold {
+    pub volatile: HashSet<Vec<u8>>,
+    pub charge: Option<Charge>,
+    pub at_most: usize,
+}
+
+impl Hold {
+    /// Nothing is held.
+    #[cfg(test)]
+    pub fn none() -> Hold {
+        Hold { volatile: HashSet::new(), charge: None, at_most: 0 }
+    }
+
+    /// Whether the file at `path` of `size` bytes is to be copied: it changed before, and its bytes fit.
+    fn takes(&mut self, path: &[u8], size: u64) -> bool {
+        if !self.volatile.contains(path) {
+            return false;
+        }
+        let Some(charge) = self.charge.as_mut() else { return false };
+        let size = size as usize;
+        charge.bytes() + size <= self.at_most && charge.try_grow(size)
+    }
+}
+
+/// Why a blob could not be sent: the file at `path` is not what the scan read.
+#[derive(Debug)]
+pub struct Changed {
+    pub path: PathBuf,
+}
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} changed while it was being saved; save again", self.path.display())
+    }
+}
+
+impl std::error::Error for Changed {}
+
+impl Changed {
+    /// The changed file, when `error` says a file changed.
+    pub fn of(error: &io::Error) -> Option<&Path> {
+        error.get_ref().and_then(|e| e.downcast_ref::<Changed>()).map(|c| c.path.as_path())
+    }
 }
 
 /// A blob to send: where its bytes are, and what they must hash to.
@@ -81,7 +133,11 @@ impl Blob {
         let mut hasher = blake3::Hasher::new();
         let mut held: Vec<u8> = Vec::with_capacity(piece.min(self.size as usize));
         for source in &self.sources {
-            let file = File::open(&source.path)?;
+            // A copy the scan kept is what the manifest says, whatever the file holds now.
+            let file = match &source.held {
+                Some(copy) => Bytes::Copy(copy),
+                None => Bytes::File(File::open(&source.path)?),
+            };
             let mut at = source.offset;
             let end = source.offset + source.len;
             while at < end {
@@ -92,7 +148,7 @@ impl Blob {
                 let want = ((end - at) as usize).min(piece - held.len());
                 let start = held.len();
                 held.resize(start + want, 0);
-                let n = file.read_at(&mut held[start..], at)?;
+                let n = file.read_at(&mut held[start..], at - source.offset, at)?;
                 held.truncate(start + n);
                 if n == 0 {
                     return Err(changed(&source.path));
@@ -108,8 +164,29 @@ impl Blob {
     }
 }
 
+/// Where a source's bytes are read from.
+enum Bytes<'a> {
+    File(File),
+    Copy(&'a [u8]),
+}
+
+impl Bytes<'_> {
+    /// Reads into `buf` from `within` bytes into the source (`at` in its file).
+    fn read_at(&self, buf: &mut [u8], within: u64, at: u64) -> io::Result<usize> {
+        match self {
+            Bytes::File(file) => file.read_at(buf, at),
+            Bytes::Copy(copy) => {
+                let from = (within as usize).min(copy.len());
+                let n = buf.len().min(copy.len() - from);
+                buf[..n].copy_from_slice(&copy[from..from + n]);
+                Ok(n)
+            }
+        }
+    }
+}
+
 fn changed(path: &Path) -> io::Error {
-    io::Error::other(format!("{} changed while it was being saved; save again", path.display()))
+    io::Error::other(Changed { path: path.to_path_buf() })
 }
 
 /// A tree read for a save.
@@ -122,12 +199,15 @@ pub struct Scan {
     pub known: Known,
     /// Entries not saved (FIFOs, sockets, devices, unreadable directories), as paths from the root.
     pub skipped: Vec<String>,
+    /// The memory the copies of changing files hold, charged until the save ends.
+    pub held: Option<Charge>,
 }
 
 /// Reads the tree below `root`. Files whose stat matches `known` are not read again.
-pub fn scan(root: &Path, known: &Known) -> io::Result<Scan> {
+pub fn scan(root: &Path, known: &Known, hold: Hold) -> io::Result<Scan> {
     let mut scanner = Scanner {
         known,
+        hold,
         next: Known::default(),
         packs: Vec::new(),
         chunks: Vec::new(),
@@ -173,7 +253,7 @@ pub fn scan(root: &Path, known: &Known) -> io::Result<Scan> {
         entries.push(Entry { path, mode, mtime, kind });
     }
     scanner.seal_pack();
-    let Scanner { next, packs, chunks, .. } = scanner;
+    let Scanner { next, packs, chunks, hold, .. } = scanner;
     // Parts of packed files name their pack only once it is sealed.
     let sealed = |part: &mut Part| {
         if let Some(index) = Pack::index_of(part.blob) {
@@ -191,11 +271,12 @@ pub fn scan(root: &Path, known: &Known) -> io::Result<Scan> {
         known.add(&path, key, hash, &parts);
     }
     let blobs = packs.into_iter().chain(chunks).collect();
-    Ok(Scan { manifest: Manifest { entries }, blobs, known, skipped })
+    Ok(Scan { manifest: Manifest { entries }, blobs, known, skipped, held: hold.charge })
 }
 
 struct Scanner<'a> {
     known: &'a Known,
+    hold: Hold,
     /// The files read so far (packed ones with their pack's placeholder).
     next: Known,
     /// Sealed packs, in order: a placeholder's index is into this.
@@ -243,12 +324,12 @@ impl Scanner<'_> {
         }
         let mut file = File::open(real)?;
         let (hash, parts, size) =
-            if key.size <= SMALL { self.small(&mut file, real)? } else { self.large(&file, real)? };
+            if key.size <= SMALL { self.small(&mut file, real, path)? } else { self.large(&file, real, path)? };
         self.next.add(path, key, hash, &parts);
         Ok(Kind::File { size, hash, parts })
     }
 
-    fn small(&mut self, file: &mut File, real: &Path) -> io::Result<(Hash, Vec<Part>, u64)> {
+    fn small(&mut self, file: &mut File, real: &Path, path: &[u8]) -> io::Result<(Hash, Vec<Part>, u64)> {
         let mut bytes = Vec::new();
         file.take(SMALL + 1).read_to_end(&mut bytes)?;
         let size = bytes.len() as u64;
@@ -267,13 +348,14 @@ impl Scanner<'_> {
         }
         let part = Part { blob: Pack::placeholder(self.packs.len()), offset: self.pack.size, len: size };
         self.pack.hasher.update(&bytes);
-        self.pack.sources.push(Source { path: real.to_path_buf(), offset: 0, len: size });
+        let held = self.hold.takes(path, size).then(|| Arc::from(bytes));
+        self.pack.sources.push(Source { path: real.to_path_buf(), offset: 0, len: size, held });
         self.pack.size += size;
         self.packed.insert(hash, part);
         Ok((hash, vec![part], size))
     }
 
-    fn large(&mut self, file: &File, real: &Path) -> io::Result<(Hash, Vec<Part>, u64)> {
+    fn large(&mut self, file: &File, real: &Path, path: &[u8]) -> io::Result<(Hash, Vec<Part>, u64)> {
         let mut whole = blake3::Hasher::new();
         let mut parts = Vec::new();
         let mut buf = vec![0u8; CHUNK as usize];
@@ -295,7 +377,8 @@ impl Scanner<'_> {
             let blob = Hash::of(chunk);
             let len = filled as u64;
             if !self.known.blobs.contains(&blob) && self.new_chunks.insert(blob) {
-                let source = Source { path: real.to_path_buf(), offset: at, len };
+                let held = self.hold.takes(path, len).then(|| Arc::from(chunk));
+                let source = Source { path: real.to_path_buf(), offset: at, len, held };
                 self.chunks.push(Blob { hash: blob, size: len, sources: vec![source] });
             }
             parts.push(Part { blob, offset: 0, len });

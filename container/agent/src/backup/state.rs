@@ -1,7 +1,8 @@
 //! A sandbox's backups in progress: saves read and not yet committed or dropped, restores begun, and what the last
 //! committed save or restore of each directory stored (so the next save sends only what changed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -10,10 +11,13 @@ use sandbox_protocol::ErrorCode;
 use super::hash::Hash;
 use super::restore::Restore;
 use super::scan::{Blob, Known, Scan};
+use crate::budget::Charge;
 use crate::error::{AgentError, AgentResult};
 
 /// Saves or restores a sandbox may have under way at once.
 const MAX_PENDING: usize = 4;
+/// Files of one directory remembered as changing under saves.
+const MAX_VOLATILE: usize = 1024;
 
 /// A save read and not yet committed.
 pub struct PendingScan {
@@ -21,6 +25,9 @@ pub struct PendingScan {
     pub manifest: Vec<u8>,
     blobs: HashMap<Hash, Blob>,
     known: Mutex<Option<Known>>,
+    /// A file (its path from `dir`) found changed while a blob was sent: the save cannot be stored any more.
+    changed: Mutex<Option<Vec<u8>>>,
+    _held: Option<Charge>,
 }
 
 impl PendingScan {
@@ -30,15 +37,27 @@ impl PendingScan {
             manifest: scan.manifest.encode(),
             blobs: scan.blobs.into_iter().map(|b| (b.hash, b)).collect(),
             known: Mutex::new(Some(scan.known)),
+            changed: Mutex::new(None),
+            _held: scan.held,
         }
     }
 
     pub fn blob(&self, hash: &str) -> AgentResult<Blob> {
+        if let Some(path) = lock(&self.changed).as_ref() {
+            return Err(file_changed(path));
+        }
         Hash::parse(hash)
             .and_then(|hash| self.blobs.get(&hash))
             .cloned()
             .ok_or_else(|| AgentError::new(ErrorCode::BackupNotFound, format!("the save has no new blob {hash:?}")))
     }
+}
+
+fn file_changed(path: &[u8]) -> AgentError {
+    AgentError::new(
+        ErrorCode::FileChanged,
+        format!("{} changed while the save was sending it; save again", String::from_utf8_lossy(path)),
+    )
 }
 
 /// A restore under way; `None` once committed or abandoned.
@@ -49,6 +68,8 @@ pub struct Backups {
     scans: Mutex<HashMap<String, Arc<PendingScan>>>,
     restores: Mutex<HashMap<String, PendingRestore>>,
     known: Mutex<HashMap<PathBuf, Arc<Known>>>,
+    /// By directory: files seen changing under a save, which the next saves copy as they read them.
+    volatile: Mutex<HashMap<PathBuf, HashSet<Vec<u8>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,6 +113,23 @@ impl Backups {
         Ok(())
     }
 
+    /// A blob of save `id` could not be sent, because the file at `real` changed: the save can no longer be
+    /// stored, and the next saves of its directory copy that file as they read it.
+    pub fn file_changed(&self, scan: &PendingScan, real: &Path) {
+        let path = real.strip_prefix(&scan.dir).unwrap_or(real).as_os_str().as_bytes().to_vec();
+        let mut volatile = lock(&self.volatile);
+        let files = volatile.entry(scan.dir.clone()).or_default();
+        if files.len() < MAX_VOLATILE {
+            files.insert(path.clone());
+        }
+        *lock(&scan.changed) = Some(path);
+    }
+
+    /// The files of `dir` seen changing under its saves.
+    pub fn volatile(&self, dir: &Path) -> HashSet<Vec<u8>> {
+        lock(&self.volatile).get(dir).cloned().unwrap_or_default()
+    }
+
     pub fn drop_scan(&self, id: &str) -> AgentResult<()> {
         lock(&self.scans).remove(id).map(drop).ok_or_else(|| not_found("save", id))
     }
@@ -132,5 +170,6 @@ impl Backups {
             }
         }
         lock(&self.known).clear();
+        lock(&self.volatile).clear();
     }
 }

@@ -22,7 +22,7 @@ use super::AppState;
 use crate::backup::hash::Hash;
 use crate::backup::manifest::Manifest;
 use crate::backup::restore::Restore;
-use crate::backup::scan::scan as read_tree;
+use crate::backup::scan::{scan as read_tree, Changed, Hold};
 use crate::backup::state::PendingScan;
 use crate::backup::{CHUNK, RESERVED_PREFIX};
 use crate::error::{AgentError, AgentResult};
@@ -33,6 +33,8 @@ use crate::tenant::Tenant;
 const MAX_MANIFEST: usize = 256 << 20;
 /// Pieces a blob is sent in.
 const PIECE: usize = 256 << 10;
+/// The most a save holds in memory of files that changed under an earlier save (charged to the budget).
+const HOLD_AT_MOST: usize = 32 << 20;
 
 const OCTETS: &str = "application/octet-stream";
 
@@ -56,6 +58,7 @@ fn invalid(message: impl Into<String>) -> AgentError {
 }
 
 pub async fn scan(
+    State(state): State<AppState>,
     TenantCtx(sandbox): TenantCtx,
     JsonBody(req, _held): JsonBody<BackupScanRequest>,
 ) -> AgentResult<Json<BackupScan>> {
@@ -68,16 +71,21 @@ pub async fn scan(
         Ok(_) => {}
     }
     let known = sandbox.backups.known(&real);
+    let volatile = sandbox.backups.volatile(&real);
+    let charge = (!volatile.is_empty()).then(|| state.budget.try_charge(0)).flatten();
+    let hold = Hold { volatile, charge, at_most: HOLD_AT_MOST };
     let dir = real.clone();
     let error_shown = shown.clone();
-    let scan = blocking(move || read_tree(&dir, &known).map_err(|e| AgentError::from_io(&e, &error_shown))).await?;
+    let scan =
+        blocking(move || read_tree(&dir, &known, hold).map_err(|e| AgentError::from_io(&e, &error_shown))).await?;
+    let held_bytes = scan.held.as_ref().map_or(0, |c| c.bytes());
     let (entries, files, size_bytes) = (scan.manifest.entries.len(), scan.manifest.files(), scan.manifest.size());
     let blobs = scan.blobs.iter().map(|b| BlobRef { hash: b.hash.to_string(), size: b.size }).collect();
     let skipped = scan.skipped.clone();
     let scan_id = random_id("save");
     let pending = sandbox.backups.add_scan(&scan_id, PendingScan::new(real, scan))?;
     let manifest_bytes = pending.manifest.len() as u64;
-    tracing::info!(sandbox = %sandbox.id, scan = %scan_id, dir = %shown, entries, files, size_bytes, "save read");
+    tracing::info!(sandbox = %sandbox.id, scan = %scan_id, dir = %shown, entries, files, size_bytes, held_bytes, "save read");
     Ok(Json(BackupScan { scan_id, dir: shown, entries, files, size_bytes, blobs, manifest_bytes, skipped }))
 }
 
@@ -89,7 +97,8 @@ pub async fn manifest(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> 
 /// A blob's bytes, read again from the files; a file that changed since the scan cuts the body short (its last
 /// piece is never sent), so a store that counts on the size keeps nothing.
 pub async fn blob(TenantCtx(sandbox): TenantCtx, Path((id, hash)): Path<(String, String)>) -> AgentResult<Response> {
-    let blob = sandbox.backups.scan(&id)?.blob(&hash)?;
+    let pending = sandbox.backups.scan(&id)?;
+    let blob = pending.blob(&hash)?;
     let size = blob.size;
     let (send, receive) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
@@ -97,7 +106,10 @@ pub async fn blob(TenantCtx(sandbox): TenantCtx, Path((id, hash)): Path<(String,
             send.blocking_send(Ok(Bytes::copy_from_slice(piece))).map_err(|_| std::io::Error::other("gone"))
         });
         if let Err(e) = result {
-            tracing::warn!(blob = %blob.hash, error = %e, "a blob was not sent whole");
+            if let Some(path) = Changed::of(&e) {
+                sandbox.backups.file_changed(&pending, path);
+            }
+            tracing::warn!(sandbox = %sandbox.id, blob = %blob.hash, error = %e, "a blob was not sent whole");
             let _ = send.blocking_send(Err(e));
         }
     });

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use http_body_util::BodyExt;
+
 use crate::support::*;
 
 const OCTETS: &[(&str, &str)] = &[("content-type", "application/octet-stream")];
@@ -121,4 +123,34 @@ async fn unknown_ids_and_outside_directories_are_clear_errors() {
     assert_eq!((r.status, r.json()["code"].clone()), (400, json!("NOT_DIRECTORY")));
     let r = c.post("/v1/backup/scans", json!({"dir": ".", "extra": 1})).await;
     assert_eq!(r.json()["code"], "VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn a_file_that_changes_under_a_save_spoils_only_that_save_and_the_next_one_holds_a_copy() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    assert_eq!(c.run(None, "echo first > log").await["exitCode"], 0);
+    let scan = c.post("/v1/backup/scans", json!({})).await.json();
+    let id = s(&scan["scanId"]).to_string();
+    let hash = s(&scan["blobs"][0]["hash"]).to_string();
+    // The file changes between the save's reading and its sending: the blob is cut short, never wrong.
+    assert_eq!(c.run(None, "echo second > log").await["exitCode"], 0);
+    let mut cut = agent.client().await;
+    let response = cut.start("GET", &format!("/v1/backup/scans/{id}/blobs/{hash}"), Vec::new()).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.into_body().collect().await.is_err(), "a changed file's blob must not arrive whole");
+    // From then on the save says why it cannot be stored.
+    let again = c.get(&format!("/v1/backup/scans/{id}/blobs/{hash}")).await;
+    assert_eq!((again.status, again.json()["code"].clone()), (409, json!("FILE_CHANGED")));
+    assert!(s(&again.json()["message"]).contains("log"), "{}", String::from_utf8_lossy(&again.body));
+    assert_eq!(c.delete(&format!("/v1/backup/scans/{id}")).await.status, 200);
+
+    // The next save copies that file as it reads it: its blob is what it read, however the file goes on.
+    let scan = c.post("/v1/backup/scans", json!({})).await.json();
+    let id = s(&scan["scanId"]).to_string();
+    let hash = s(&scan["blobs"][0]["hash"]).to_string();
+    assert_eq!(c.run(None, "echo third, longer > log").await["exitCode"], 0);
+    let blob = c.get(&format!("/v1/backup/scans/{id}/blobs/{hash}")).await;
+    assert_eq!((blob.status, blob.body.as_slice()), (200, &b"second\n"[..]));
+    assert_eq!(c.post(&format!("/v1/backup/scans/{id}/commit"), json!({})).await.status, 200);
 }
