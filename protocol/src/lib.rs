@@ -20,6 +20,7 @@ mod schema;
 pub mod screen;
 pub mod secret;
 mod session;
+mod sleep;
 pub mod start;
 mod terminal;
 #[cfg(test)]
@@ -54,6 +55,7 @@ pub use session::{
     CommandCounts, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode, SandboxStatus,
     SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
 };
+pub use sleep::{SleepRequest, SleepSettings, MAX_SLEEP_AFTER_SECONDS};
 pub use terminal::{PtyControl, PtyInfo, PtyList, PtyQuery, MAX_PTY_DIMENSION};
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).

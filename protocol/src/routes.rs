@@ -66,6 +66,9 @@ pub const BACKUPS: &str = "/v1/backups";
 pub const BACKUP: &str = "/v1/backups/{id}";
 /// `POST`: restores a backup (`restoreBackup`).
 pub const BACKUP_RESTORE_ONE: &str = "/v1/backups/{id}/restore";
+/// The sandbox's own sleep settings (`SleepSettings`): `GET` them, `PUT` a `SleepRequest` (`setKeepAlive`,
+/// `setSleepAfter`). The Durable Object's, no agent.
+pub const SLEEP: &str = "/v1/sleep";
 /// `POST`: forks the sandbox (`ForkRequest`).
 pub const FORK: &str = "/v1/fork";
 /// `POST` from a fork's origin to the new sandbox's object (`ForkAdopt`); not a client route.
@@ -138,6 +141,7 @@ pub const ALL: &[Route] = &[
     Route { name: "backup", methods: &["DELETE"], path: BACKUP },
     Route { name: "backupRestore", methods: &["POST"], path: BACKUP_RESTORE_ONE },
     Route { name: "fork", methods: &["POST"], path: FORK },
+    Route { name: "sleep", methods: &["GET", "PUT"], path: SLEEP },
 ];
 
 /// What a client appends to its sandbox's prefix for the agent path `path` (`/exec` for `/v1/exec`; the sandbox

@@ -84,6 +84,8 @@ fn definitions() -> Map<String, Value> {
         RestoreBackupResult,
         ForkRequest,
         ForkResult,
+        SleepRequest,
+        SleepSettings,
         BackupScanRequest,
         BackupScan,
         BackupRestoreQuery,

@@ -152,6 +152,11 @@ pub struct SandboxStatus {
     /// The last automatic restore of the workspace (into a new container, from the last save).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_restore: Option<crate::SaveOutcome>,
+    /// The sleep settings in effect (`setKeepAlive`, `setSleepAfter`).
+    #[serde(default)]
+    pub keep_alive: bool,
+    #[serde(default)]
+    pub sleep_after_ms: u64,
 }
 
 /// The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.

@@ -4,7 +4,7 @@
 //! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
 
 use sandbox_protocol::routes::{
-    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, PORT, PORTS, SANDBOX, SESSION, SESSIONS,
+    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, PORT, PORTS, SANDBOX, SESSION, SESSIONS, SLEEP,
 };
 use sandbox_protocol::ErrorCode;
 
@@ -45,6 +45,9 @@ pub enum Own {
     /// `POST /v1/fork/adopt`: from a fork's origin (never a caller: the Worker serves no such route), where this new
     /// sandbox's workspace is.
     AdoptFork,
+    /// `GET /v1/sleep`, `PUT /v1/sleep`: the sandbox's own sleep settings (`setKeepAlive`, `setSleepAfter`).
+    GetSleep,
+    SetSleep,
 }
 
 /// The calls that go to the agent, and those among them whose effect the object remembers for a restarted agent.
@@ -80,6 +83,9 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
             }
             ObjectCall::Own(Own::UnexposePort { port })
         }
+        ("GET", SLEEP) => ObjectCall::Own(Own::GetSleep),
+        ("PUT", SLEEP) => ObjectCall::Own(Own::SetSleep),
+        (_, SLEEP) => return Err(not_allowed(method, path)),
         ("POST", FORK) => ObjectCall::Own(Own::Fork),
         ("POST", FORK_ADOPT) => ObjectCall::Own(Own::AdoptFork),
         (_, FORK) => return Err(not_allowed(method, path)),
@@ -128,6 +134,13 @@ mod tests {
 
     fn call(method: &str, path: &str) -> ObjectCall {
         classify(method, path).unwrap()
+    }
+
+    #[test]
+    fn the_sleep_settings_are_the_objects_own() {
+        assert_eq!(call("GET", "/v1/sleep"), ObjectCall::Own(Own::GetSleep));
+        assert_eq!(call("PUT", "/v1/sleep"), ObjectCall::Own(Own::SetSleep));
+        assert_eq!(classify("POST", "/v1/sleep").unwrap_err().code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]

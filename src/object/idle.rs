@@ -1,6 +1,7 @@
-//! Sleep: the idle alarm, kept `SANDBOX_SLEEP_AFTER` ahead of the last call, stops the container (locally, the
-//! sandbox's jail) once nobody calls, never while a call is in flight or a terminal has a viewer; why and when is
-//! recorded for the status route.
+//! Sleep: the idle alarm, kept `SANDBOX_SLEEP_AFTER` (or the sandbox's own `setSleepAfter`) ahead of the last
+//! call, stops the container (locally, the sandbox's jail) once nobody calls, unless it is kept alive
+//! (`setKeepAlive`), never while a call is in flight or a terminal has a viewer; why and when is recorded for the
+//! status route.
 
 use sandbox_protocol::SandboxMode;
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,15 @@ impl SandboxObject {
     /// is logged (`sandbox.stop`) and shown by the status route (`stoppedAt`, `stopReason`). The next call starts a
     /// new one.
     pub(super) async fn idle_alarm(&self) -> Result<Response> {
+        let own = self.sleep_settings().await;
+        let after = own.sleep_after(self.config.sleep_after);
         let idle_ms = self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
-        match sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.config.sleep_after) {
+        let decision = match sleep_after::on_alarm(self.in_flight.count(), idle_ms, after) {
+            // Kept alive (`setKeepAlive`): never stopped for being idle; the alarm still serves periodic saves.
+            OnAlarm::Stop if own.keep_alive => OnAlarm::Later { ms: after.as_millis() as i64, in_flight: 0 },
+            decision => decision,
+        };
+        match decision {
             OnAlarm::Later { ms, in_flight } => {
                 if in_flight > 0 {
                     self.alarm_log().info("idle.deferred", format!("{in_flight} call(s) still in flight"));
@@ -51,7 +59,7 @@ impl SandboxObject {
                         let watched = link.watched_terminals().await;
                         if watched > 0 {
                             log.info("idle.deferred", format!("{watched} terminal(s) with a viewer attached"));
-                            self.state.storage().set_alarm(self.config.sleep_after.as_millis() as i64).await?;
+                            self.state.storage().set_alarm(after.as_millis() as i64).await?;
                             return Response::ok("in use");
                         }
                         // The workspace is saved first (with a backup bucket); a call that came meanwhile keeps the
@@ -60,15 +68,15 @@ impl SandboxObject {
                             self.autosave(&link).await;
                             let idle_ms =
                                 self.known.borrow().idle_ms(self.in_flight.last_end(), Date::now().as_millis() as f64);
-                            let decision =
-                                sleep_after::on_alarm(self.in_flight.count(), idle_ms, self.config.sleep_after);
+                            let decision = sleep_after::on_alarm(self.in_flight.count(), idle_ms, after);
                             if let OnAlarm::Later { ms, .. } = decision {
                                 log.info("idle.deferred", "a call came during the save");
                                 self.state.storage().set_alarm(ms).await?;
                                 return Response::ok("in use");
                             }
                         }
-                        let reason = format!("idle for {} s (SANDBOX_SLEEP_AFTER)", self.config.sleep_after.as_secs());
+                        let whose = if own.sleep_after_ms.is_some() { "setSleepAfter" } else { "SANDBOX_SLEEP_AFTER" };
+                        let reason = format!("idle for {} s ({whose})", after.as_secs());
                         let what = if local { "the sandbox's jail" } else { "the container" };
                         log.info("sandbox.stop", format!("stopping {what}: {reason}"));
                         // Recorded first: once the container is gone, the status route says why.
@@ -94,7 +102,7 @@ impl SandboxObject {
     /// Notes the call and keeps the idle alarm `SANDBOX_SLEEP_AFTER` ahead (`ObjectState::call_came` says when
     /// to write it).
     pub(super) async fn keep_awake(&self, log: &Log) {
-        let after = self.config.sleep_after;
+        let after = self.sleep_after().await;
         let push = self.known.borrow_mut().call_came(Date::now().as_millis() as f64, after);
         if push {
             let ms = save_every::next_alarm_ms(after.as_millis() as i64, self.until_save());
@@ -110,7 +118,7 @@ impl SandboxObject {
     }
 
     /// Milliseconds until the next periodic save, when there are periodic saves.
-    fn until_save(&self) -> Option<i64> {
+    pub(super) fn until_save(&self) -> Option<i64> {
         let every = self.save_every()?;
         self.known.borrow().until_save(Date::now().as_millis() as f64, every)
     }
@@ -130,7 +138,7 @@ impl SandboxObject {
     }
 
     /// The log of the object's alarm: its sandbox, and no call.
-    fn alarm_log(&self) -> Log {
+    pub(super) fn alarm_log(&self) -> Log {
         Log::new(&self.sandbox_id.borrow(), None)
     }
 }

@@ -7,7 +7,7 @@
 //! with the boot-id check and one more send after a restart; `recovery` gives a new agent what the sandbox had
 //! before its first call; `sessions` remembers the calls whose effect recovery replays; `ports` keeps exposed
 //! ports and serves previews; `backups` saves and restores directories through the R2 bucket; `sandbox` answers
-//! status and destroy; `idle` is the sleep alarm. `state`,
+//! status and destroy; `idle` is the sleep alarm, `sleep` the sandbox's own settings of it. `state`,
 //! `in_flight` and the two registries are their pure parts (the sleep decision is `crate::sleep_after`).
 
 mod autosave;
@@ -26,6 +26,7 @@ mod request;
 mod sandbox;
 mod session_registry;
 mod sessions;
+mod sleep;
 mod state;
 
 use std::cell::RefCell;
@@ -59,6 +60,8 @@ pub struct SandboxObject {
     life: Rc<ContainerLife>,
     /// The sandbox's id, from its calls (for the log lines of the alarm, which has no call).
     sandbox_id: RefCell<String>,
+    /// Its own sleep settings, once read from storage (`sleep`).
+    sleep: RefCell<Option<crate::sleep_after::Own>>,
 }
 
 impl DurableObject for SandboxObject {
@@ -70,6 +73,7 @@ impl DurableObject for SandboxObject {
             in_flight: InFlight::default(),
             life: Rc::new(ContainerLife::default()),
             sandbox_id: RefCell::new(String::new()),
+            sleep: RefCell::new(None),
         }
     }
 
@@ -116,6 +120,8 @@ impl SandboxObject {
                     Own::RestoreBackup { id } => self.restore_backup(req, &id, &link).await,
                     Own::Fork => self.fork(req, &link).await,
                     Own::AdoptFork => self.adopt_fork(req, &link).await,
+                    Own::GetSleep => self.get_sleep().await,
+                    Own::SetSleep => self.set_sleep(req, &link.log).await,
                 }
             }
             ObjectCall::Agent(call) => call,

@@ -20,6 +20,7 @@ impl SandboxObject {
         let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
         let commands = if agent.is_some() { link.commands().await } else { None };
         let (last_save, last_restore) = self.save_outcomes().await;
+        let sleep = self.sleep_settings().await;
         Ok(Response::from_json(&SandboxStatus {
             success: true,
             id: link.sandbox_id().to_string(),
@@ -32,6 +33,8 @@ impl SandboxObject {
             commands,
             last_save,
             last_restore,
+            keep_alive: sleep.keep_alive,
+            sleep_after_ms: sleep.sleep_after(self.config.sleep_after).as_millis() as u64,
         })?)
     }
 
@@ -52,6 +55,7 @@ impl SandboxObject {
         self.forget_saves(link).await;
         let backups = backup_registry::all(&storage).await.map_err(storage_failed)?;
         storage.delete_all().await.map_err(storage_failed)?;
+        *self.sleep.borrow_mut() = None;
         for backup in &backups {
             backup_registry::put(&storage, backup).await.map_err(storage_failed)?;
         }

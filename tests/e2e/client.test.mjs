@@ -408,10 +408,10 @@ describe('errors and the sandbox itself', () => {
     assert.equal((await unknown.json()).message, 'no route /v1/sandboxes/box/run');
     // openTerminal needs the Workers runtime: here (Node) it says so and sends nothing, not a bare network error.
     await assert.rejects(getSandbox({ url: stack.base, token }, 'box').openTerminal(), (e) => e.code === 'UNSUPPORTED_RUNTIME' && /Workers runtime/.test(e.message));
-    // The SDK's options are taken or refused, never ignored: keepAlive only as false, sleepAfter not per sandbox.
+    // The SDK's options are taken or refused, never ignored: keepAlive only as false, sleepAfter through its setter.
     assert.equal(getSandbox({ url: stack.base, token }, 'box', { keepAlive: false }).id, 'box');
-    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { keepAlive: true }), (e) => e instanceof ValidationError && /SANDBOX_SLEEP_AFTER/.test(e.message));
-    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { sleepAfter: '30m' }), (e) => e instanceof ValidationError && /SANDBOX_SLEEP_AFTER/.test(e.message));
+    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { keepAlive: true }), (e) => e instanceof ValidationError && /setKeepAlive\(true\)/.test(e.message));
+    assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { sleepAfter: '30m' }), (e) => e instanceof ValidationError && /setSleepAfter\(duration\)/.test(e.message));
     assert.throws(() => getSandbox({ url: stack.base, token }, 'box', { tokn: 'x' }), /unknown option "tokn"/);
     // An id a URL would rewrite is the client's to refuse (it was sent as another route: 405 on /v1/sandboxes/exec).
     for (const id of ['', '.', '..']) {

@@ -97,3 +97,50 @@ test('a busy sandbox is saved every SANDBOX_SAVE_EVERY, and an agent that dies c
   assert.equal((await sandbox.readFile('/workspace/step-0.txt')).content, '0');
   assert.equal((await sandbox.status()).lastRestore?.ok, true);
 });
+
+/// Waits (up to 20 s) for the sandbox's idle stop; its status then.
+async function stopped(sandbox) {
+  let status;
+  for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(200)) {
+    status = await sandbox.status();
+    if (status.stoppedAt) return status;
+  }
+  assert.fail(`no stop after 20 s alone: ${JSON.stringify(status)}`);
+}
+
+test('setKeepAlive keeps an idle sandbox up until it is taken back; setSleepAfter gives a sandbox its own idle time', async (t) => {
+  if (stack.containers) return t.skip('tests/containers/idle.test.mjs tests the containers');
+  const kept = getSandbox({ url: stack.base }, `kept-${process.pid}`);
+  const own = getSandbox({ url: stack.base }, `own-${process.pid}`);
+  assert.deepEqual(await kept.setKeepAlive(true), { success: true, keepAlive: true, sleepAfterMs: 2000, sleepAfterDefault: true });
+  assert.deepEqual(await own.setSleepAfter('1h'), { success: true, keepAlive: false, sleepAfterMs: 3_600_000, sleepAfterDefault: false });
+  await Promise.all([kept.exec('true'), own.exec('true')]);
+  // Three times the Worker's SANDBOX_SLEEP_AFTER (2 s) without a call: neither stops.
+  await sleep(6000);
+  for (const sandbox of [kept, own]) {
+    const status = await sandbox.status();
+    assert.equal(status.stoppedAt ?? null, null, `${sandbox.id} stopped: ${JSON.stringify(status)}`);
+    assert.equal(status.running, true);
+  }
+  assert.deepEqual([(await kept.status()).keepAlive, (await own.status()).sleepAfterMs], [true, 3_600_000]);
+  // Taken back: each stops on its own terms, and says whose they were.
+  await kept.setKeepAlive(false);
+  assert.match((await stopped(kept)).stopReason, /idle for 2 s \(SANDBOX_SLEEP_AFTER\)/);
+  await own.setSleepAfter(1);
+  assert.match((await stopped(own)).stopReason, /idle for 1 s \(setSleepAfter\)/);
+  assert.deepEqual(await own.getSleepSettings(), { success: true, keepAlive: false, sleepAfterMs: 1000, sleepAfterDefault: false });
+  assert.equal((await own.setSleepAfter('default')).sleepAfterMs, 2000);
+
+  // Bad settings are refused and change nothing.
+  for (const bad of ['soon', 0, '8d', '169h', -5]) {
+    const e = await own.setSleepAfter(bad).catch((e) => e);
+    assert.equal(e.code, 'VALIDATION_FAILED', `${bad}: ${e}`);
+  }
+  assert.equal((await own.setKeepAlive('yes').catch((e) => e)).code, 'VALIDATION_FAILED');
+  for (const body of ['{"keepAlive":"yes"}', '{"sleepAfter":5}', '{"nap":true}', 'not json']) {
+    const r = await fetch(`${stack.base}/v1/sandboxes/${own.id}/sleep`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(r.status, 400, body);
+    assert.equal((await r.json()).code, 'VALIDATION_FAILED', body);
+  }
+  assert.deepEqual(await own.getSleepSettings(), { success: true, keepAlive: false, sleepAfterMs: 2000, sleepAfterDefault: true });
+});

@@ -39,5 +39,9 @@ test('a native Rust program runs the docs example, stops a streamed command by i
   const { ports } = report;
   assert.match(ports.url, new RegExp(`^http://8123-native-example-[a-z0-9]{16}\\.localhost:${new URL(stack.base).port}/$`));
   assert.deepEqual([ports.name, ports.listed, ports.after], ['web', 1, 0]);
-  assert.deepEqual(report.backups, { name: 'native', files: true, content: 'saved', listed: 1, gone: 'BACKUP_NOT_FOUND' });
+  assert.deepEqual(report.backups, {
+    name: 'native', files: true, content: 'saved', listed: 1, gone: 'BACKUP_NOT_FOUND',
+    fork: ['native-example-fork', 'saved', 'saved'],
+  });
+  assert.deepEqual(report.sleep, { kept: true, own: [true, 90_000, false], default: true, refused: 'VALIDATION_FAILED' });
 });

@@ -9,6 +9,7 @@ import {
   type CommandEnd,
   type CommandInfo,
   type CommandState,
+  type SleepSettings,
   type ErrorCode,
   type ExecEvent,
   type ExecResult,
@@ -81,8 +82,15 @@ export async function everyMethod(signal: AbortSignal): Promise<void> {
   const queued: CommandState[] = (await session.listCommands()).map((c) => c.state);
   const cancelled: boolean = await sandbox.cancelCommand(inFlight[0]?.commandId ?? 'cmd-x');
   const id: string | undefined = (await sandbox.exec('true')).commandId;
+  // Each sandbox its own sleep: the SDK's setters, a duration as seconds or text.
+  const kept: boolean = (await sandbox.setKeepAlive(true)).keepAlive;
+  const idleMs: number = (await sandbox.setSleepAfter('10m')).sleepAfterMs;
+  await sandbox.setSleepAfter(90);
+  // @ts-expect-error setKeepAlive takes a boolean
+  await sandbox.setKeepAlive('yes');
+  const settings: SleepSettings = await sandbox.getSleepSettings();
   await sandbox.destroy();
-  void [binary, made, renamed, exists, sessions, state, total, running, queued, cancelled, id];
+  void [binary, made, renamed, exists, sessions, state, total, running, queued, cancelled, id, kept, idleMs, settings];
 }
 
 export async function terminals(request: Request): Promise<Response> {
@@ -133,11 +141,11 @@ export async function refused(session: ExecutionSession): Promise<void> {
   await session.readFile('/f', { encoding: 'latin1' });
   // @ts-expect-error a binding needs fetch, or a url
   getSandbox({}, 'box');
-  // The SDK's options: keepAlive only as false (the default), sleepAfter refused, hostname taken.
+  // The SDK's options: keepAlive only as false (the default), sleepAfter refused (their setters instead), hostname taken.
   getSandbox(env.SANDBOX, 'box', { keepAlive: false });
-  // @ts-expect-error keepAlive: true is refused (the Worker's SANDBOX_SLEEP_AFTER decides)
+  // @ts-expect-error keepAlive: true is refused (sandbox.setKeepAlive(true) instead)
   getSandbox(env.SANDBOX, 'box', { keepAlive: true });
-  // @ts-expect-error sleepAfter is refused (set SANDBOX_SLEEP_AFTER)
+  // @ts-expect-error sleepAfter is refused (sandbox.setSleepAfter(duration) instead)
   getSandbox(env.SANDBOX, 'box', { sleepAfter: '30m' });
   await getSandbox(env.SANDBOX, 'box').exposePort(8080, { hostname: 'example.com' });
 }

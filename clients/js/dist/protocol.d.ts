@@ -68,6 +68,8 @@ export declare const ROUTES: {
     readonly backupRestore: "/backups/{id}/restore";
     /** POST */
     readonly fork: "/fork";
+    /** GET, PUT */
+    readonly sleep: "/sleep";
 };
 /** The prefix of one sandbox's routes. */
 export declare const SANDBOXES_PREFIX = "/v1/sandboxes/";

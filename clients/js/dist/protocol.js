@@ -71,6 +71,8 @@ export const ROUTES = {
     backupRestore: '/backups/{id}/restore',
     /** POST */
     fork: '/fork',
+    /** GET, PUT */
+    sleep: '/sleep',
 };
 /** The prefix of one sandbox's routes. */
 export const SANDBOXES_PREFIX = '/v1/sandboxes/';

@@ -1,7 +1,7 @@
 import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
 import { Transport, type SandboxBinding } from './transport.js';
-import type { Backup, BackupOptions, DestroyResult, ExposedPort, PtyInfo, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, TerminalKillResult } from './types.js';
+import type { Backup, BackupOptions, DestroyResult, ExposedPort, PtyInfo, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, SleepSettings, TerminalKillResult } from './types.js';
 import type * as wire from './wire.js';
 export interface SandboxOptions {
     /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
@@ -9,11 +9,11 @@ export interface SandboxOptions {
     /** Lower-case the id first, as the SDK's `normalizeId` does. */
     normalizeId?: boolean;
     /**
-     * The SDK's; only `false` (the default) is taken. A sandbox stops after the sandbox Worker's `SANDBOX_SLEEP_AFTER`
-     * without calls (a call in flight, a stream or a terminal included, keeps it awake); `true` is refused.
+     * The SDK's; only `false` (the default) is taken here: `getSandbox` sends nothing. Call `setKeepAlive(true)` once
+     * instead (the sandbox keeps it).
      */
     keepAlive?: false;
-    /** The SDK's; refused here: the idle time is the sandbox Worker's `SANDBOX_SLEEP_AFTER` (default `10m`). */
+    /** The SDK's; refused here: call `setSleepAfter(duration)` once instead (the sandbox keeps it). */
     sleepAfter?: never;
 }
 /**
@@ -71,7 +71,6 @@ export declare class Sandbox extends Operations {
         success: boolean;
         id: string;
     }>;
-    /** Whether the sandbox's container runs, and in which mode. */
     /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
     listTerminals(): Promise<PtyInfo[]>;
     /**
@@ -79,6 +78,20 @@ export declare class Sandbox extends Operations {
      * is none.
      */
     killTerminal(ptyId: string): Promise<TerminalKillResult>;
+    /**
+     * `true`: the sandbox is never stopped for being idle, until `setKeepAlive(false)` or `destroy()` (its saves
+     * still run). The sandbox keeps the setting, for every caller, across its restarts.
+     */
+    setKeepAlive(keepAlive: boolean): Promise<SleepSettings>;
+    /**
+     * How long the sandbox may go without a call before it sleeps (its workspace saved first, when the sandbox Worker
+     * has a backup bucket): seconds, or a string such as `'90s'`, `'10m'`, `'1h'` (a week at most); `'default'` for
+     * the sandbox Worker's `SANDBOX_SLEEP_AFTER` again. The sandbox keeps it, for every caller.
+     */
+    setSleepAfter(duration: string | number): Promise<SleepSettings>;
+    /** The sleep settings in effect (`setKeepAlive`, `setSleepAfter`, or the sandbox Worker's default). */
+    getSleepSettings(): Promise<SleepSettings>;
+    /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */
     status(): Promise<SandboxStatus>;
     /** Ends every session and process, stops the container and forgets the sandbox's state. */
     destroy(): Promise<DestroyResult>;

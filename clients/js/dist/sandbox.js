@@ -6,8 +6,8 @@ import { ROUTES } from './protocol.js';
 import { Transport, withId } from './transport.js';
 /** The SDK options `getSandbox` refuses, with why. */
 const REFUSED = {
-    keepAlive: (v) => (v ? 'keepAlive: true is not supported: a sandbox sleeps after SANDBOX_SLEEP_AFTER without calls (a call, stream or terminal in flight keeps it awake); set that variable of the sandbox Worker instead' : undefined),
-    sleepAfter: () => 'sleepAfter is not supported per sandbox: set SANDBOX_SLEEP_AFTER on the sandbox Worker (default 10m)',
+    keepAlive: (v) => (v ? 'keepAlive: true is not taken by getSandbox (it sends nothing): call sandbox.setKeepAlive(true) once; the sandbox keeps it' : undefined),
+    sleepAfter: () => 'sleepAfter is not taken by getSandbox (it sends nothing): call sandbox.setSleepAfter(duration) once; the sandbox keeps it (the sandbox Worker\'s SANDBOX_SLEEP_AFTER is the default)',
     baseUrl: () => 'baseUrl is not supported: preview URLs are under the sandbox Worker\'s SANDBOX_PREVIEW_HOST',
     containerTimeouts: () => 'containerTimeouts is not supported: the sandbox Worker waits for its container itself',
 };
@@ -124,7 +124,6 @@ export class Sandbox extends Operations {
         const result = await this.transport.call('DELETE', withId(ROUTES.backup, id));
         return { success: result.success, id: result.id };
     }
-    /** Whether the sandbox's container runs, and in which mode. */
     /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
     async listTerminals() {
         const list = await this.transport.call('GET', ROUTES.ptys);
@@ -138,6 +137,31 @@ export class Sandbox extends Operations {
         const result = await this.transport.call('DELETE', withId(ROUTES.ptyOne, ptyId));
         return { success: result.success, ptyId: result.id, timestamp: result.timestamp };
     }
+    /**
+     * `true`: the sandbox is never stopped for being idle, until `setKeepAlive(false)` or `destroy()` (its saves
+     * still run). The sandbox keeps the setting, for every caller, across its restarts.
+     */
+    setKeepAlive(keepAlive) {
+        if (typeof keepAlive !== 'boolean')
+            return Promise.reject(new ValidationError('VALIDATION_FAILED', 'setKeepAlive takes true or false', 400));
+        const body = { keepAlive };
+        return this.transport.call('PUT', ROUTES.sleep, body);
+    }
+    /**
+     * How long the sandbox may go without a call before it sleeps (its workspace saved first, when the sandbox Worker
+     * has a backup bucket): seconds, or a string such as `'90s'`, `'10m'`, `'1h'` (a week at most); `'default'` for
+     * the sandbox Worker's `SANDBOX_SLEEP_AFTER` again. The sandbox keeps it, for every caller.
+     */
+    setSleepAfter(duration) {
+        const sleepAfter = typeof duration === 'number' ? `${Math.round(duration * 1000)}ms` : duration;
+        const body = { sleepAfter };
+        return this.transport.call('PUT', ROUTES.sleep, body);
+    }
+    /** The sleep settings in effect (`setKeepAlive`, `setSleepAfter`, or the sandbox Worker's default). */
+    getSleepSettings() {
+        return this.transport.call('GET', ROUTES.sleep);
+    }
+    /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */
     status() {
         return this.transport.call('GET', ROUTES.sandbox);
     }

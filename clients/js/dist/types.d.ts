@@ -217,6 +217,10 @@ export interface SandboxStatus {
     lastSave?: SaveOutcome;
     /** How the last automatic restore of the workspace (into a new container) went. */
     lastRestore?: SaveOutcome;
+    /** `setKeepAlive(true)`: never stopped for being idle. */
+    keepAlive: boolean;
+    /** Milliseconds without a call before the sandbox sleeps (`setSleepAfter`, or the Worker's `SANDBOX_SLEEP_AFTER`). */
+    sleepAfterMs: number;
 }
 export type { CommandCounts, CommandInfo, CommandState, MetricsSummary, SaveOutcome } from './wire.js';
 import type { CommandInfo, MetricsSummary, SaveOutcome } from './wire.js';
@@ -294,4 +298,4 @@ export interface RestoreBackupOptions {
     /** The directory to restore into (the one the backup was made from by default); its contents are replaced. */
     dir?: string;
 }
-export type { Backup, RestoreBackupResult, ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';
+export type { Backup, RestoreBackupResult, SleepSettings, ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';

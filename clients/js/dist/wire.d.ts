@@ -780,6 +780,10 @@ export interface SandboxStatus {
      */
     inFlight?: number;
     /**
+     * The sleep settings in effect (`setKeepAlive`, `setSleepAfter`).
+     */
+    keepAlive?: boolean;
+    /**
      * The last automatic restore of the workspace (into a new container, from the last save).
      */
     lastRestore?: SaveOutcome;
@@ -792,6 +796,7 @@ export interface SandboxStatus {
      * Whether the sandbox's container runs.
      */
     running: boolean;
+    sleepAfterMs?: number;
     stopReason?: string;
     /**
      * When the container was last stopped by the sandbox itself, and why (`idle for 600 s ...`).
@@ -887,6 +892,35 @@ export interface SetEnvVarsResult {
     sessionId: string;
     success: boolean;
     timestamp: string;
+}
+/**
+ * `PUT /v1/sleep`: a field left out keeps its value.
+ */
+export interface SleepRequest {
+    /**
+     * `true`: never stopped for being idle (until `false`, or `destroy`); saves still run.
+     */
+    keepAlive?: boolean;
+    /**
+     * Idle time before the sandbox sleeps: `90` or `90s`, `500ms`, `10m`, `1h` (at most a week); `default` for
+     * the Worker's `SANDBOX_SLEEP_AFTER` again.
+     */
+    sleepAfter?: string;
+}
+/**
+ * The sleep settings in effect (`GET` and `PUT /v1/sleep`).
+ */
+export interface SleepSettings {
+    keepAlive: boolean;
+    /**
+     * Whether that is the Worker's `SANDBOX_SLEEP_AFTER` (no `setSleepAfter` of the sandbox's own).
+     */
+    sleepAfterDefault: boolean;
+    /**
+     * Milliseconds without a call before the sandbox sleeps (unless `keepAlive`).
+     */
+    sleepAfterMs: number;
+    success: boolean;
 }
 /**
  * `POST /v1/processes`: starts a program from a session's directory and exported variables (a snapshot taken at

@@ -72,6 +72,8 @@ export const ROUTES = {
   backupRestore: '/backups/{id}/restore',
   /** POST */
   fork: '/fork',
+  /** GET, PUT */
+  sleep: '/sleep',
 } as const;
 
 /** The prefix of one sandbox's routes. */

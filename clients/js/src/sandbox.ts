@@ -17,6 +17,7 @@ import type {
   SessionDeleteResult,
   SessionList,
   SessionOptions,
+  SleepSettings,
   TerminalKillResult,
 } from './types.js';
 import type * as wire from './wire.js';
@@ -27,18 +28,18 @@ export interface SandboxOptions {
   /** Lower-case the id first, as the SDK's `normalizeId` does. */
   normalizeId?: boolean;
   /**
-   * The SDK's; only `false` (the default) is taken. A sandbox stops after the sandbox Worker's `SANDBOX_SLEEP_AFTER`
-   * without calls (a call in flight, a stream or a terminal included, keeps it awake); `true` is refused.
+   * The SDK's; only `false` (the default) is taken here: `getSandbox` sends nothing. Call `setKeepAlive(true)` once
+   * instead (the sandbox keeps it).
    */
   keepAlive?: false;
-  /** The SDK's; refused here: the idle time is the sandbox Worker's `SANDBOX_SLEEP_AFTER` (default `10m`). */
+  /** The SDK's; refused here: call `setSleepAfter(duration)` once instead (the sandbox keeps it). */
   sleepAfter?: never;
 }
 
 /** The SDK options `getSandbox` refuses, with why. */
 const REFUSED: Record<string, (value: unknown) => string | undefined> = {
-  keepAlive: (v) => (v ? 'keepAlive: true is not supported: a sandbox sleeps after SANDBOX_SLEEP_AFTER without calls (a call, stream or terminal in flight keeps it awake); set that variable of the sandbox Worker instead' : undefined),
-  sleepAfter: () => 'sleepAfter is not supported per sandbox: set SANDBOX_SLEEP_AFTER on the sandbox Worker (default 10m)',
+  keepAlive: (v) => (v ? 'keepAlive: true is not taken by getSandbox (it sends nothing): call sandbox.setKeepAlive(true) once; the sandbox keeps it' : undefined),
+  sleepAfter: () => 'sleepAfter is not taken by getSandbox (it sends nothing): call sandbox.setSleepAfter(duration) once; the sandbox keeps it (the sandbox Worker\'s SANDBOX_SLEEP_AFTER is the default)',
   baseUrl: () => 'baseUrl is not supported: preview URLs are under the sandbox Worker\'s SANDBOX_PREVIEW_HOST',
   containerTimeouts: () => 'containerTimeouts is not supported: the sandbox Worker waits for its container itself',
 };
@@ -163,7 +164,6 @@ export class Sandbox extends Operations {
     return { success: result.success, id: result.id };
   }
 
-  /** Whether the sandbox's container runs, and in which mode. */
   /** The sandbox's terminals (opened with `terminal` or `openTerminal`), with how many viewers each has now. */
   async listTerminals(): Promise<PtyInfo[]> {
     const list = await this.transport.call<wire.PtyList>('GET', ROUTES.ptys);
@@ -179,6 +179,33 @@ export class Sandbox extends Operations {
     return { success: result.success, ptyId: result.id, timestamp: result.timestamp };
   }
 
+  /**
+   * `true`: the sandbox is never stopped for being idle, until `setKeepAlive(false)` or `destroy()` (its saves
+   * still run). The sandbox keeps the setting, for every caller, across its restarts.
+   */
+  setKeepAlive(keepAlive: boolean): Promise<SleepSettings> {
+    if (typeof keepAlive !== 'boolean') return Promise.reject(new ValidationError('VALIDATION_FAILED', 'setKeepAlive takes true or false', 400));
+    const body: wire.SleepRequest = { keepAlive };
+    return this.transport.call('PUT', ROUTES.sleep, body);
+  }
+
+  /**
+   * How long the sandbox may go without a call before it sleeps (its workspace saved first, when the sandbox Worker
+   * has a backup bucket): seconds, or a string such as `'90s'`, `'10m'`, `'1h'` (a week at most); `'default'` for
+   * the sandbox Worker's `SANDBOX_SLEEP_AFTER` again. The sandbox keeps it, for every caller.
+   */
+  setSleepAfter(duration: string | number): Promise<SleepSettings> {
+    const sleepAfter = typeof duration === 'number' ? `${Math.round(duration * 1000)}ms` : duration;
+    const body: wire.SleepRequest = { sleepAfter };
+    return this.transport.call('PUT', ROUTES.sleep, body);
+  }
+
+  /** The sleep settings in effect (`setKeepAlive`, `setSleepAfter`, or the sandbox Worker's default). */
+  getSleepSettings(): Promise<SleepSettings> {
+    return this.transport.call('GET', ROUTES.sleep);
+  }
+
+  /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */
   status(): Promise<SandboxStatus> {
     return this.transport.call('GET', ROUTES.sandbox);
   }

@@ -241,6 +241,10 @@ export interface SandboxStatus {
   lastSave?: SaveOutcome;
   /** How the last automatic restore of the workspace (into a new container) went. */
   lastRestore?: SaveOutcome;
+  /** `setKeepAlive(true)`: never stopped for being idle. */
+  keepAlive: boolean;
+  /** Milliseconds without a call before the sandbox sleeps (`setSleepAfter`, or the Worker's `SANDBOX_SLEEP_AFTER`). */
+  sleepAfterMs: number;
 }
 
 export type { CommandCounts, CommandInfo, CommandState, MetricsSummary, SaveOutcome } from './wire.js';
@@ -333,6 +337,7 @@ export interface RestoreBackupOptions {
 export type {
   Backup,
   RestoreBackupResult,
+  SleepSettings,
   ExposedPort,
   PtyControl,
   PtyInfo,

@@ -101,8 +101,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listed = sandbox.list_backups().await?.len();
     sandbox.delete_backup(&backup.id).await?;
     let gone = sandbox.restore_backup(&backup.id, None).await.err().and_then(|e| e.code().map(|c| c.as_str()));
+    // A fork starts as this sandbox's workspace, then goes its own way.
+    let fork_id = "native-example-fork";
+    let fork = sandbox.fork(fork_id, None).await?;
+    let forked = fork.read_file("/workspace/saved.txt", None).await?.content;
+    fork.write_file("/workspace/saved.txt", "fork's", None).await?;
+    let origin = sandbox.read_file("/workspace/saved.txt", None).await?.content;
+    fork.destroy().await?;
     let backups = json!({
         "name": backup.name, "files": restored.files >= 1, "content": content, "listed": listed, "gone": gone,
+        "fork": [fork.id(), &forked, &origin],
+    });
+
+    // Its own sleep: kept alive, then an idle time of its own, then the Worker's again.
+    let kept = sandbox.set_keep_alive(true).await?.keep_alive;
+    let own = sandbox.set_sleep_after(Some(std::time::Duration::from_secs(90))).await?;
+    let default = sandbox.set_sleep_after(None).await?;
+    let refused = sandbox
+        .set_sleep_after(Some(std::time::Duration::from_secs(8 * 24 * 3600)))
+        .await
+        .err()
+        .and_then(|e| e.code().map(|c| c.as_str()));
+    let sleep = json!({
+        "kept": kept, "own": [own.keep_alive, own.sleep_after_ms, own.sleep_after_default],
+        "default": default.sleep_after_default, "refused": refused,
     });
 
     let missing = sandbox
@@ -115,7 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
-            "ports": ports, "afterDrop": after_drop.stdout, "backups": backups,
+            "ports": ports, "afterDrop": after_drop.stdout, "backups": backups, "sleep": sleep,
         })
     );
     Ok(())

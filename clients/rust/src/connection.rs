@@ -24,6 +24,14 @@ impl<T: Transport> Connection<T> {
         Connection { token: Some(token.to_string()), ..self }
     }
 
+    /// A connection to another sandbox through the same transport, with the same token.
+    pub fn for_sandbox(&self, sandbox_id: &str) -> Self
+    where
+        T: Clone,
+    {
+        Connection::new(self.transport.clone(), sandbox_id, self.token.clone())
+    }
+
     /// Sends a call and decodes its JSON answer; a non-2xx answer is an `Error::Api`.
     pub async fn call<R: DeserializeOwned>(
         &self,

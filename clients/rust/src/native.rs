@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use crate::error::{Error, Result};
 use crate::transport::{Answer, Call, Detached, Transport};
 
+#[derive(Debug, Clone)]
 pub struct NativeUrl {
     /// `host:port`.
     authority: String,

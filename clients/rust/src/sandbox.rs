@@ -4,10 +4,13 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use sandbox_protocol::{
     Backup, BackupList, CreateBackupRequest, DeleteResult, DestroyResult, ExposePortRequest, ExposedPort,
-    ExposedPortList, PtyInfo, PtyList, RestoreBackupRequest, RestoreBackupResult, SandboxStatus, SessionInfo,
-    SessionList, SessionOptions, UnexposePortResult, DEFAULT_SESSION_ID,
+    ExposedPortList, ForkRequest, ForkResult, PtyInfo, PtyList, RestoreBackupRequest, RestoreBackupResult,
+    SandboxStatus, SessionInfo, SessionList, SessionOptions, SleepRequest, SleepSettings, UnexposePortResult,
+    DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{at, at_id, Connection};
@@ -121,6 +124,40 @@ impl<T: Transport> Sandbox<T> {
         self.connection().call("DELETE", &at_id(routes::PTY_ONE, pty_id)?, None::<&()>).await
     }
 
+    /// A new sandbox `new_id` whose workspace starts as this one's: its latest save (the workspace is saved first),
+    /// or the backup named. From then on the two go their own ways. `SANDBOX_ALREADY_EXISTS` when `new_id` is in
+    /// use.
+    pub async fn fork(&self, new_id: &str, backup: Option<&str>) -> Result<Sandbox<T>>
+    where
+        T: Clone,
+    {
+        let req = ForkRequest { new_id: new_id.to_string(), backup: backup.map(str::to_string) };
+        let forked: ForkResult = self.connection().call("POST", at(routes::FORK), Some(&req)).await?;
+        let connection = Arc::new(self.connection().for_sandbox(&forked.id));
+        Ok(Sandbox { id: forked.id, default: ExecutionSession::new(connection, DEFAULT_SESSION_ID.to_string()) })
+    }
+
+    /// `true`: the sandbox is never stopped for being idle, until `set_keep_alive(false)` or `destroy` (its saves
+    /// still run). The sandbox keeps the setting, for every caller.
+    pub async fn set_keep_alive(&self, keep_alive: bool) -> Result<SleepSettings> {
+        let req = SleepRequest { keep_alive: Some(keep_alive), sleep_after: None };
+        self.connection().call("PUT", at(routes::SLEEP), Some(&req)).await
+    }
+
+    /// How long the sandbox may go without a call before it sleeps (a week at most); `None` for the sandbox
+    /// Worker's `SANDBOX_SLEEP_AFTER` again. The sandbox keeps it, for every caller.
+    pub async fn set_sleep_after(&self, after: Option<Duration>) -> Result<SleepSettings> {
+        let sleep_after = Some(after.map_or_else(|| "default".to_string(), |d| format!("{}ms", d.as_millis())));
+        let req = SleepRequest { keep_alive: None, sleep_after };
+        self.connection().call("PUT", at(routes::SLEEP), Some(&req)).await
+    }
+
+    /// The sleep settings in effect.
+    pub async fn sleep_settings(&self) -> Result<SleepSettings> {
+        self.connection().call("GET", at(routes::SLEEP), None::<&()>).await
+    }
+
+    /// Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore.
     pub async fn status(&self) -> Result<SandboxStatus> {
         self.connection().call("GET", at(routes::SANDBOX), None::<&()>).await
     }

@@ -99,6 +99,7 @@ mod workers {
     }
 
     /// The sandbox Worker by URL, through the calling Worker's own `fetch`.
+    #[derive(Debug, Clone)]
     pub struct RemoteUrl {
         base: String,
     }
