@@ -1,6 +1,6 @@
 //! Routes that exist only when `SANDBOX_TEST_HOOKS=1` (the end-to-end tests and the benchmarks): a panic, to prove
-//! that a panic still reaches the caller as JSON (`src/entry.mjs`), and the backup bucket's own throughput, the
-//! floor under the backup benchmark.
+//! that a panic still reaches the caller as JSON (`src/entry.mjs`), the backup bucket's own throughput (the floor
+//! under the backup benchmark), and the keys the bucket holds under a prefix (what a collection of it left).
 
 use serde_json::json;
 use worker::{Date, Request, Response};
@@ -10,6 +10,7 @@ use crate::errors::WorkerError;
 
 pub const PANIC: &str = "/v1/_test/panic";
 pub const BUCKET_THROUGHPUT: &str = "/v1/_test/bucket";
+pub const BUCKET_KEYS: &str = "/v1/_test/bucket/keys";
 
 /// Answers a test hook's route, if `req` is one and the hooks are on.
 pub async fn answer(req: &Request, config: &Config) -> Option<Result<Response, WorkerError>> {
@@ -19,6 +20,7 @@ pub async fn answer(req: &Request, config: &Config) -> Option<Result<Response, W
     match req.path().as_str() {
         PANIC => panic!("a panic requested by the test hook"),
         BUCKET_THROUGHPUT => Some(bucket_throughput(req, config).await),
+        BUCKET_KEYS => Some(bucket_keys(req, config).await),
         _ => None,
     }
 }
@@ -50,4 +52,16 @@ async fn bucket_throughput(req: &Request, config: &Config) -> Result<Response, W
         bucket.delete(key).await?;
     }
     Ok(Response::from_json(&json!({ "bytes": keys.len() * (4 << 20), "putMs": t1 - t0, "getMs": t2 - t1 }))?)
+}
+
+/// `?prefix=P`: the bucket's keys under `P` (up to 1,000).
+async fn bucket_keys(req: &Request, config: &Config) -> Result<Response, WorkerError> {
+    let bucket = config
+        .backups
+        .as_ref()
+        .ok_or_else(|| WorkerError::new(sandbox_protocol::ErrorCode::BackupsNotConfigured, "no bucket"))?;
+    let prefix = req.url()?.query_pairs().find(|(k, _)| k == "prefix").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let listed = bucket.list().prefix(prefix).execute().await?;
+    let keys: Vec<String> = listed.objects().iter().map(|o| o.key()).collect();
+    Ok(Response::from_json(&json!({ "keys": keys }))?)
 }

@@ -37,10 +37,22 @@ pub struct BackupScan {
     pub size_bytes: u64,
     /// The blobs the agent's last committed save or restore did not hold (to store unless the store has them).
     pub blobs: Vec<BlobRef>,
+    /// Every blob the manifest names (hashes, each once): what the store must keep while the save is kept.
+    #[serde(default)]
+    pub refs: Vec<String>,
     /// The size of the manifest.
     pub manifest_bytes: u64,
     /// Entries not saved (FIFOs, sockets, devices, unreadable directories).
     pub skipped: Vec<String>,
+}
+
+/// `GET /v1/backup/known`: the blobs the agent counts as stored (those of each directory's last committed save or
+/// restore), which it will not send again; the store must keep them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupKnown {
+    pub blobs: Vec<String>,
 }
 
 /// The query of `POST /v1/backup/restores`.

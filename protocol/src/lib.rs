@@ -27,9 +27,9 @@ mod terminal;
 mod typescript;
 
 pub use backup::{
-    Backup, BackupList, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef,
-    CreateBackupRequest, ForkAdopt, ForkRequest, ForkResult, RestoreBackupRequest, RestoreBackupResult, SaveOutcome,
-    DEFAULT_BACKUP_TTL_SECONDS, MAX_BACKUP_NAME_BYTES, MAX_BACKUP_TTL_SECONDS,
+    Backup, BackupKnown, BackupList, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest,
+    BlobRef, CreateBackupRequest, ForkAdopt, ForkRequest, ForkResult, RestoreBackupRequest, RestoreBackupResult,
+    SaveOutcome, DEFAULT_BACKUP_TTL_SECONDS, MAX_BACKUP_NAME_BYTES, MAX_BACKUP_TTL_SECONDS,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{

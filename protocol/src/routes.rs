@@ -84,6 +84,8 @@ pub const BACKUP_SCAN_MANIFEST: &str = "/v1/backup/scans/{id}/manifest";
 pub const BACKUP_SCAN_BLOB: &str = "/v1/backup/scans/{id}/blobs/{hash}";
 /// `POST`: the save is stored; the next one starts from it.
 pub const BACKUP_SCAN_COMMIT: &str = "/v1/backup/scans/{id}/commit";
+/// `GET`: the blobs the agent counts as stored (`BackupKnown`), which a collection of the store must keep.
+pub const BACKUP_KNOWN: &str = "/v1/backup/known";
 /// `POST` a manifest (binary; `?dir=`): begins a restore, answering `BackupRestore`.
 pub const BACKUP_RESTORES: &str = "/v1/backup/restores";
 /// `DELETE`: abandons a restore; the directory is as it was.

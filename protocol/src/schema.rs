@@ -88,6 +88,7 @@ fn definitions() -> Map<String, Value> {
         SleepSettings,
         BackupScanRequest,
         BackupScan,
+        BackupKnown,
         BackupRestoreQuery,
         BackupRestore,
         BackupRestored,

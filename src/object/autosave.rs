@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use worker::Date;
 
 use super::backup_registry::{self as registry, manifest_key};
+use super::backup_transfer::drop_manifest;
 use super::backups::iso;
 use super::SandboxObject;
 use crate::agent_link::AgentLink;
@@ -56,6 +57,8 @@ impl SandboxObject {
             Err(e) => return link.log.error("save.failed", e.message),
         };
         let key = manifest_key(link.sandbox_id(), &format!("save-{id}"));
+        let turn = self.transfers.lock().await;
+        let mut replaced = false;
         let result = match self.save(&bucket, link, Some(&boot), None, &key).await {
             Ok(scan) => {
                 let previous: Option<LatestSave> = storage.get(LATEST_SAVE_KEY).await.unwrap_or(None);
@@ -64,13 +67,14 @@ impl SandboxObject {
                     Ok(()) => {
                         self.end_save(link, Some(&boot), &scan.scan_id, true).await;
                         if let Some(previous) = previous.filter(|p| p.manifest_key != key) {
-                            let _ = bucket.delete(previous.manifest_key).await;
+                            let _ = drop_manifest(&bucket, &previous.manifest_key).await;
+                            replaced = true;
                         }
                         Ok(scan)
                     }
                     Err(e) => {
                         self.end_save(link, Some(&boot), &scan.scan_id, false).await;
-                        let _ = bucket.delete(&key).await;
+                        let _ = drop_manifest(&bucket, &key).await;
                         Err(format!("the save could not be made current: {e}"))
                     }
                 }
@@ -99,6 +103,11 @@ impl SandboxObject {
         };
         if let Err(e) = storage.put(LAST_SAVE_KEY, outcome).await {
             link.log.error("storage.failed", format!("could not record the save: {e}"));
+        }
+        drop(turn);
+        // What only the save it replaced named is no longer needed.
+        if replaced {
+            self.collect_blobs(link).await;
         }
     }
 
@@ -147,7 +156,7 @@ impl SandboxObject {
     pub(super) async fn forget_saves(&self, link: &AgentLink) {
         let latest: Option<LatestSave> = self.state.storage().get(LATEST_SAVE_KEY).await.unwrap_or(None);
         if let (Ok(bucket), Some(latest)) = (self.bucket(), latest) {
-            if let Err(e) = bucket.delete(latest.manifest_key).await {
+            if let Err(e) = drop_manifest(&bucket, &latest.manifest_key).await {
                 link.log.warn("save.forget", format!("the last save was not removed from the store: {e}"));
             }
         }

@@ -23,6 +23,17 @@ pub fn manifest_key(sandbox: &str, id: &str) -> String {
     format!("manifests/{sandbox}/{id}")
 }
 
+/// The store's key of the list of blobs a manifest names (beside it; a manifest is stored only after its list, so
+/// a collection of the store keeps what every kept manifest lists).
+pub fn refs_key(manifest_key: &str) -> String {
+    format!("refs/{}", manifest_key.strip_prefix("manifests/").unwrap_or(manifest_key))
+}
+
+/// The prefix of a sandbox's blobs in the store.
+pub fn blobs_prefix(sandbox: &str) -> String {
+    format!("blobs/{sandbox}/")
+}
+
 /// The store's key of a blob: by its hash, shared by every backup of the sandbox that holds the same bytes (and
 /// by no other sandbox's: its agent stores what it says is a blob's bytes).
 pub fn blob_key(sandbox: &str, hash: &str) -> String {

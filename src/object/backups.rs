@@ -9,7 +9,7 @@ use sandbox_protocol::{
 use worker::{Date, Request, Response};
 
 use super::backup_registry::{self as registry, manifest_key, BackupRecord};
-use super::backup_transfer::store_failed;
+use super::backup_transfer::{drop_manifest, store_failed};
 use super::request::{small_body, storage_failed};
 use super::SandboxObject;
 use crate::agent_link::AgentLink;
@@ -37,6 +37,7 @@ impl SandboxObject {
         let boot = boot.as_deref();
         let id = registry::new_id()?;
         let key = manifest_key(link.sandbox_id(), &id);
+        let turn = self.transfers.lock().await;
         let scan = self.save(&bucket, link, boot, asked.dir.clone(), &key).await.inspect_err(|e| {
             link.log.error("backup.failed", format!("backup {id} was not saved: {}", e.message));
         })?;
@@ -54,10 +55,11 @@ impl SandboxObject {
         let record = BackupRecord { backup, expires_ms };
         if let Err(e) = registry::put(&self.state.storage(), &record).await {
             self.end_save(link, boot, &scan.scan_id, false).await;
-            let _ = bucket.delete(&key).await;
+            let _ = drop_manifest(&bucket, &key).await;
             return Err(storage_failed(e));
         }
         self.end_save(link, boot, &scan.scan_id, true).await;
+        drop(turn);
         let backup = record.backup;
         link.log.info(
             "backup.created",
@@ -77,12 +79,17 @@ impl SandboxObject {
     pub(super) async fn list_backups(&self, link: &AgentLink) -> Result<Response, WorkerError> {
         let now = Date::now().as_millis() as f64;
         let mut backups = Vec::new();
+        let mut expired = false;
         for record in registry::all(&self.state.storage()).await.map_err(storage_failed)? {
             if record.expires_ms <= now {
                 self.forget_backup(&record.backup.id, link).await?;
+                expired = true;
             } else {
                 backups.push(record.backup);
             }
+        }
+        if expired {
+            self.collect_blobs(link).await;
         }
         Ok(Response::from_json(&BackupList { success: true, backups })?)
     }
@@ -92,6 +99,7 @@ impl SandboxObject {
         self.live_backup(id).await?;
         self.forget_backup(id, link).await?;
         link.log.info("backup.deleted", format!("backup {id} deleted"));
+        self.collect_blobs(link).await;
         let now = iso(Date::now().as_millis() as f64);
         Ok(Response::from_json(&DeleteResult { success: true, id: id.to_string(), timestamp: now })?)
     }
@@ -105,11 +113,11 @@ impl SandboxObject {
         record.filter(|r| r.expires_ms > Date::now().as_millis() as f64).ok_or_else(|| not_found(id))
     }
 
-    /// Removes a backup's manifest and record. (Its blobs stay: collecting those no backup holds is to come.)
+    /// Removes a backup's manifest and record (its blobs are the collection's: `collect.rs`).
     async fn forget_backup(&self, id: &str, link: &AgentLink) -> Result<(), WorkerError> {
         if let Ok(bucket) = self.bucket() {
             let key = manifest_key(link.sandbox_id(), id);
-            bucket.delete(key).await.map_err(|e| store_failed("delete a manifest", e))?;
+            drop_manifest(&bucket, &key).await.map_err(|e| store_failed("delete a manifest", e))?;
         }
         registry::remove(&self.state.storage(), id).await.map_err(storage_failed)?;
         Ok(())

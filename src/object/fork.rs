@@ -10,8 +10,8 @@ use sandbox_protocol::{ErrorCode, ForkAdopt, ForkRequest, ForkResult, SANDBOX_ID
 use worker::{Headers, ListOptions, Method, Request, RequestInit, Response};
 
 use super::autosave::{LatestSave, LATEST_SAVE_KEY};
-use super::backup_registry::{self as registry, manifest_key};
-use super::backup_transfer::{read_object, store_failed, MAX_MANIFEST};
+use super::backup_registry::{self as registry, manifest_key, refs_key};
+use super::backup_transfer::{drop_manifest, read_object, store_failed, MAX_MANIFEST};
 use super::request::{small_body, storage_failed};
 use super::SandboxObject;
 use crate::agent_link::AgentLink;
@@ -32,31 +32,47 @@ impl SandboxObject {
         if asked.new_id == origin {
             return Err(invalid("newId is this sandbox's own id: a fork needs a new one"));
         }
-        let (source, dir, blobs_of) = match &asked.backup {
+        if asked.backup.is_none() {
+            // The workspace as it is now: saved first (a sandbox never started is forked from its last save). A
+            // sandbox whose workspace still names another's blobs (a fork not saved yet) is started and saved, so
+            // that the new fork names this one's blobs only.
+            let _call = self.in_flight.begin();
+            self.keep_awake(&link.log).await;
+            if link.running() {
+                self.autosave(link).await;
+            }
+            if self.latest_save().await.is_some_and(|l| l.blobs_of.is_some()) {
+                self.ready_agent(link).await?;
+                self.autosave(link).await;
+            }
+        }
+        // The copy and its record take their turn with saves and collections (`collect.rs`).
+        let _turn = self.transfers.lock().await;
+        let (source, dir) = match &asked.backup {
             Some(id) => {
                 let record = self.live_backup(id).await?;
-                (manifest_key(&origin, id), record.backup.dir, origin.clone())
+                (manifest_key(&origin, id), record.backup.dir)
             }
             None => {
-                // The workspace as it is now: saved first (a sandbox never started is forked from its last save).
-                let _call = self.in_flight.begin();
-                self.keep_awake(&link.log).await;
-                if link.running() {
-                    self.autosave(link).await;
-                }
                 let latest = self.latest_save().await.ok_or_else(|| {
                     WorkerError::new(ErrorCode::BackupNotFound, "this sandbox has no saved workspace to fork yet")
                 })?;
-                let blobs_of = latest.blobs_of.unwrap_or_else(|| origin.clone());
-                (latest.manifest_key, latest.dir, blobs_of)
+                if latest.blobs_of.is_some() {
+                    return Err(WorkerError::unavailable("the workspace could not be saved before the fork; retry", 1));
+                }
+                (latest.manifest_key, latest.dir)
             }
         };
+        let refs = read_object(&bucket, &refs_key(&source), MAX_MANIFEST, "list of blobs").await?;
         let manifest = read_object(&bucket, &source, MAX_MANIFEST, "manifest").await?;
         let key = manifest_key(&asked.new_id, &format!("fork-{}", registry::new_id()?));
+        bucket.put(refs_key(&key), refs).execute().await.map_err(|e| store_failed("copy the blob list", e))?;
         bucket.put(&key, manifest).execute().await.map_err(|e| store_failed("copy the manifest", e))?;
-        let adopt = ForkAdopt { manifest_key: key.clone(), dir: dir.clone(), blobs_of };
+        // Recorded before the new sandbox hears of it: a collection here keeps the blobs its copy names.
+        self.record_fork_ref(&key).await?;
+        let adopt = ForkAdopt { manifest_key: key.clone(), dir: dir.clone(), blobs_of: origin.clone() };
         if let Err(e) = self.tell_new_sandbox(&asked.new_id, &adopt).await {
-            let _ = bucket.delete(&key).await;
+            let _ = drop_manifest(&bucket, &key).await;
             return Err(e);
         }
         link.log.info("sandbox.forked", format!("forked into {} ({dir}, from {source})", asked.new_id));

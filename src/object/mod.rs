@@ -7,14 +7,17 @@
 //! with the boot-id check and one more send after a restart; `recovery` gives a new agent what the sandbox had
 //! before its first call; `sessions` remembers the calls whose effect recovery replays; `ports` keeps exposed
 //! ports and serves previews; `backups` saves and restores directories through the R2 bucket; `sandbox` answers
-//! status and destroy; `idle` is the sleep alarm, `sleep` the sandbox's own settings of it. `state`,
+//! status and destroy; `collect` deletes the blobs no kept save names; `idle` is the
+//! sleep alarm, `sleep` the sandbox's own settings of it. `state`,
 //! `in_flight` and the two registries are their pure parts (the sleep decision is `crate::sleep_after`).
 
 mod autosave;
+mod backup_agent;
 mod backup_registry;
 mod backup_transfer;
 mod backups;
 mod call;
+mod collect;
 mod fork;
 mod idle;
 mod in_flight;
@@ -62,6 +65,9 @@ pub struct SandboxObject {
     sandbox_id: RefCell<String>,
     /// Its own sleep settings, once read from storage (`sleep`).
     sleep: RefCell<Option<crate::sleep_after::Own>>,
+    /// Held by a save from its reading until it is recorded, and by a collection of the store (`collect`): they
+    /// take turns, so no save counts on a blob while it is being deleted.
+    transfers: futures_util::lock::Mutex<()>,
 }
 
 impl DurableObject for SandboxObject {
@@ -74,6 +80,7 @@ impl DurableObject for SandboxObject {
             life: Rc::new(ContainerLife::default()),
             sandbox_id: RefCell::new(String::new()),
             sleep: RefCell::new(None),
+            transfers: futures_util::lock::Mutex::new(()),
         }
     }
 

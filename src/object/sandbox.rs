@@ -54,13 +54,20 @@ impl SandboxObject {
         // does not.
         self.forget_saves(link).await;
         let backups = backup_registry::all(&storage).await.map_err(storage_failed)?;
+        // So are the forks' claims on its blobs, until each fork has saved its own.
+        let forks = self.fork_refs().await?;
         storage.delete_all().await.map_err(storage_failed)?;
         *self.sleep.borrow_mut() = None;
         for backup in &backups {
             backup_registry::put(&storage, backup).await.map_err(storage_failed)?;
         }
+        for fork in &forks {
+            self.record_fork_ref(fork).await?;
+        }
         self.known.borrow_mut().destroyed();
         link.log.info("sandbox.destroyed", "destroyed");
+        // The save's blobs that no kept backup names.
+        self.collect_blobs(link).await;
         Ok(Response::from_json(&DestroyResult { success: true, id: link.sandbox_id().to_string() })?)
     }
 }

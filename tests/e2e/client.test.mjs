@@ -351,8 +351,9 @@ describe('backups', () => {
     const sandbox = fresh();
     await sandbox.exec('head -c 3000000 /dev/urandom > /workspace/data.bin && echo start > /workspace/busy.log');
     const before = (await sandbox.exec('sha256sum /workspace/data.bin')).stdout;
-    // Rewritten thousands of times a second: between a save's reading and its sending, it always changes.
-    const writer = await sandbox.startProcess(`bash -c 'i=0; while :; do i=$((i+1)); echo "line $i" > /workspace/busy.log; done'`);
+    // Rewritten in place (never empty) thousands of times a second: between a save's reading and its sending, it
+    // changes.
+    const writer = await sandbox.startProcess(`bash -c 'i=0; while :; do i=$((i+1)); exec 3<>/workspace/busy.log; printf "line %08d\\n" $i >&3; done'`);
     let backup;
     try {
       backup = await sandbox.createBackup();
@@ -362,7 +363,52 @@ describe('backups', () => {
     await sandbox.exec('rm -f /workspace/data.bin /workspace/busy.log');
     await sandbox.restoreBackup(backup);
     assert.equal((await sandbox.exec('sha256sum /workspace/data.bin')).stdout, before);
-    assert.match((await sandbox.readFile('/workspace/busy.log')).content, /^(start|line \d+)?\n?$/);
+    assert.match((await sandbox.readFile('/workspace/busy.log')).content, /^(start|line \d{8})\n$/);
+  });
+
+  test('blobs no kept backup, save or fork names are deleted from the store; the others stay and restore', async () => {
+    /// The sandbox's blobs in the bucket (a test hook of the Worker).
+    const blobs = async (sandbox) => {
+      const r = await fetch(`${stack.base}/v1/_test/bucket/keys?prefix=blobs/${sandbox.id}/`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200);
+      return (await r.json()).keys.length;
+    };
+    // Each file 5 MB of random bytes: two blobs (4 MiB and the rest).
+    const write = (sandbox, ...names) => sandbox.exec(names.map((f) => `head -c 5000000 /dev/urandom > /workspace/${f}`).join(' && '));
+    const sandbox = fresh();
+    await write(sandbox, 'a', 'b');
+    const first = await sandbox.createBackup();
+    assert.equal(await blobs(sandbox), 4);
+    await sandbox.exec('rm /workspace/b');
+    await write(sandbox, 'c');
+    const second = await sandbox.createBackup();
+    assert.equal(await blobs(sandbox), 6);
+    // Only the first named b: deleting it deletes b's blobs; the second still restores whole.
+    await sandbox.deleteBackup(first.id);
+    assert.equal(await blobs(sandbox), 4);
+    const sums = (await sandbox.exec('cd /workspace && sha256sum a c')).stdout;
+    await sandbox.exec('rm -f /workspace/*');
+    await sandbox.restoreBackup(second);
+    assert.equal((await sandbox.exec('cd /workspace && sha256sum a c')).stdout, sums);
+
+    // A fork names these blobs until it has saved its own: deleting the backup keeps them.
+    const fork = await sandbox.fork(`${sandbox.id}-f`);
+    await sandbox.deleteBackup(second.id);
+    assert.equal(await blobs(sandbox), 4);
+    // The origin moves on (a new file, saved by a second fork); a, c stay for the first fork.
+    await sandbox.exec('rm /workspace/a /workspace/c');
+    await write(sandbox, 'd');
+    await sandbox.fork(`${sandbox.id}-g`);
+    assert.equal(await blobs(sandbox), 6);
+    assert.equal((await fork.exec('cd /workspace && sha256sum a c')).stdout, sums);
+    // Once the fork has saved its own workspace (here: before a fork of its own), a and c go at the origin's next
+    // collection; d stays (its save and its second fork name it).
+    await fork.fork(`${sandbox.id}-h`);
+    const third = await sandbox.createBackup();
+    await sandbox.deleteBackup(third.id);
+    assert.equal(await blobs(sandbox), 2);
+    assert.equal((await fork.exec('cd /workspace && sha256sum a c')).stdout, sums);
+    assert.equal((await getSandbox({ url: stack.base, token }, `${sandbox.id}-h`).exec('cd /workspace && sha256sum a c')).stdout, sums);
   });
 
   test('backups are reachable only through their own sandbox, and bad options are refused', async () => {

@@ -17,6 +17,13 @@ export interface Backup {
     sizeBytes: number;
 }
 /**
+ * `GET /v1/backup/known`: the blobs the agent counts as stored (those of each directory's last committed save or
+ * restore), which it will not send again; the store must keep them.
+ */
+export interface BackupKnown {
+    blobs: string[];
+}
+/**
  * `listBackups`: the sandbox's backups that have not expired, newest first.
  */
 export interface BackupList {
@@ -79,6 +86,10 @@ export interface BackupScan {
      * The size of the manifest.
      */
     manifestBytes: number;
+    /**
+     * Every blob the manifest names (hashes, each once): what the store must keep while the save is kept.
+     */
+    refs?: string[];
     scanId: string;
     /**
      * The bytes of every file.

@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::UPGRADE;
+use axum::http::header::{CONTENT_LENGTH, UPGRADE};
 use axum::http::{Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -16,6 +16,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::AbortHandle;
 
 use crate::held_body::Holding;
+
+/// Request bodies up to this size are read whole before the request is sent on, so head and body leave in one
+/// write: a far side that answers a route without reading its body (`POST .../commit` with `{}`) and closes could
+/// otherwise cut the body's write, and its answer would be lost with it.
+const WHOLE_BODY: usize = 64 << 10;
 
 /// Sends `req` over `stream` and returns the answer, its body still arriving. The error says why the far side
 /// could not be asked (its connection failed before an answer).
@@ -33,6 +38,13 @@ where
         .abort_handle(),
     );
     let (mut parts, body) = req.into_parts();
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let body = match declared {
+        Some(length) if length <= WHOLE_BODY => {
+            Body::from(axum::body::to_bytes(body, length).await.map_err(|e| format!("the request's body: {e}"))?)
+        }
+        _ => body,
+    };
     let websocket = parts.headers.get(UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     let caller_upgrade = if websocket { parts.extensions.remove::<OnUpgrade>() } else { None };
     let mut answer = sender.send_request(Request::from_parts(parts, body)).await.map_err(|e| e.to_string())?;

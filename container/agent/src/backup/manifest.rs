@@ -72,6 +72,19 @@ impl Manifest {
         self.entries.iter().map(|e| if let Kind::File { size, .. } = e.kind { size } else { 0 }).sum()
     }
 
+    /// Every blob the manifest's files name, each once, in order.
+    pub fn blobs(&self) -> Vec<Hash> {
+        let mut blobs: Vec<Hash> = self
+            .entries
+            .iter()
+            .filter_map(|e| if let Kind::File { parts, .. } = &e.kind { Some(parts) } else { None })
+            .flat_map(|parts| parts.iter().map(|p| p.blob))
+            .collect();
+        blobs.sort_unstable_by_key(|h| h.0);
+        blobs.dedup();
+        blobs
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.entries.len() * 96);
         out.extend_from_slice(MAGIC);

@@ -53,6 +53,11 @@ pub struct Known {
 }
 
 impl Known {
+    /// The blobs counted as stored.
+    pub fn blobs(&self) -> &HashSet<Hash> {
+        &self.blobs
+    }
+
     /// Records a stored file (as saved, or as restored).
     pub fn add(&mut self, path: &[u8], key: StatKey, hash: Hash, parts: &[Part]) {
         self.blobs.extend(parts.iter().map(|p| p.blob));

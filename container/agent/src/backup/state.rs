@@ -125,6 +125,15 @@ impl Backups {
         *lock(&scan.changed) = Some(path);
     }
 
+    /// Every blob counted as stored, in every directory (a save sends none of them again).
+    pub fn known_blobs(&self) -> Vec<Hash> {
+        let known = lock(&self.known);
+        let mut blobs: Vec<Hash> = known.values().flat_map(|k| k.blobs().iter().copied()).collect();
+        blobs.sort_unstable_by_key(|h| h.0);
+        blobs.dedup();
+        blobs
+    }
+
     /// The files of `dir` seen changing under its saves.
     pub fn volatile(&self, dir: &Path) -> HashSet<Vec<u8>> {
         lock(&self.volatile).get(dir).cloned().unwrap_or_default()

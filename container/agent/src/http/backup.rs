@@ -10,7 +10,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sandbox_protocol::{
-    BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef, ErrorCode,
+    BackupKnown, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef, ErrorCode,
 };
 use tokio::sync::mpsc;
 
@@ -81,12 +81,18 @@ pub async fn scan(
     let held_bytes = scan.held.as_ref().map_or(0, |c| c.bytes());
     let (entries, files, size_bytes) = (scan.manifest.entries.len(), scan.manifest.files(), scan.manifest.size());
     let blobs = scan.blobs.iter().map(|b| BlobRef { hash: b.hash.to_string(), size: b.size }).collect();
+    let refs = scan.manifest.blobs().iter().map(Hash::to_string).collect();
     let skipped = scan.skipped.clone();
     let scan_id = random_id("save");
     let pending = sandbox.backups.add_scan(&scan_id, PendingScan::new(real, scan))?;
     let manifest_bytes = pending.manifest.len() as u64;
     tracing::info!(sandbox = %sandbox.id, scan = %scan_id, dir = %shown, entries, files, size_bytes, held_bytes, "save read");
-    Ok(Json(BackupScan { scan_id, dir: shown, entries, files, size_bytes, blobs, manifest_bytes, skipped }))
+    Ok(Json(BackupScan { scan_id, dir: shown, entries, files, size_bytes, blobs, refs, manifest_bytes, skipped }))
+}
+
+/// The blobs the sandbox's agent counts as stored.
+pub async fn known(TenantCtx(sandbox): TenantCtx) -> Json<BackupKnown> {
+    Json(BackupKnown { blobs: sandbox.backups.known_blobs().iter().map(Hash::to_string).collect() })
 }
 
 pub async fn manifest(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Response> {

@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::BACKUP_SCAN_MANIFEST, get(backup::manifest))
         .route(routes::BACKUP_SCAN_BLOB, get(backup::blob))
         .route(routes::BACKUP_SCAN_COMMIT, post(backup::commit_scan))
+        .route(routes::BACKUP_KNOWN, get(backup::known))
         .route(routes::BACKUP_RESTORES, post(backup::begin_restore))
         .route(routes::BACKUP_RESTORE, delete(backup::drop_restore))
         .route(routes::BACKUP_RESTORE_BLOB, put(backup::restore_blob))

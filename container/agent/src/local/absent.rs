@@ -9,7 +9,7 @@
 use axum::http::{header::UPGRADE, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sandbox_protocol::{routes, CommandList, ErrorCode, ProcessList, PtyList, SessionList};
+use sandbox_protocol::{routes, BackupKnown, CommandList, ErrorCode, ProcessList, PtyList, SessionList};
 
 use crate::error::AgentError;
 
@@ -27,6 +27,7 @@ pub fn answer(id: &str, path: &str) -> Response {
         routes::PROCESSES => Json(ProcessList { success: true, processes: Vec::new(), count: 0 }).into_response(),
         routes::PTYS => Json(PtyList { success: true, ptys: Vec::new(), count: 0 }).into_response(),
         routes::COMMANDS => Json(CommandList { success: true, commands: Vec::new() }).into_response(),
+        routes::BACKUP_KNOWN => Json(BackupKnown::default()).into_response(),
         p if p.starts_with("/v1/processes/") => {
             AgentError::new(ErrorCode::ProcessNotFound, format!("no such process: {gone}")).into_response()
         }

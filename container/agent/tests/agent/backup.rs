@@ -152,5 +152,9 @@ async fn a_file_that_changes_under_a_save_spoils_only_that_save_and_the_next_one
     assert_eq!(c.run(None, "echo third, longer > log").await["exitCode"], 0);
     let blob = c.get(&format!("/v1/backup/scans/{id}/blobs/{hash}")).await;
     assert_eq!((blob.status, blob.body.as_slice()), (200, &b"second\n"[..]));
+    assert_eq!(scan["refs"], json!([hash]), "{scan}");
+    // Nothing counts as stored until a save is committed; then its blobs do (a collection must keep them).
+    assert_eq!(c.get("/v1/backup/known").await.json()["blobs"], json!([]));
     assert_eq!(c.post(&format!("/v1/backup/scans/{id}/commit"), json!({})).await.status, 200);
+    assert_eq!(c.get("/v1/backup/known").await.json()["blobs"], json!([hash]));
 }
