@@ -1,6 +1,10 @@
 //! Routes that exist only when `SANDBOX_TEST_HOOKS=1` (the end-to-end tests and the benchmarks): a panic, to prove
 //! that a panic still reaches the caller as JSON (`src/entry.mjs`), the backup bucket's own throughput (the floor
-//! under the backup benchmark), and the keys the bucket holds under a prefix (what a collection of it left).
+//! under the backup benchmark), the keys the bucket holds under a prefix (what a collection of it left), an
+//! object of the bucket overwritten (a corrupt blob), and injected failures of the bucket's blob writes (a save
+//! that fails half way). The objects run in the Worker's isolate, so they see the same injected failures.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::json;
 use worker::{Date, Request, Response};
@@ -11,6 +15,16 @@ use crate::errors::WorkerError;
 pub const PANIC: &str = "/v1/_test/panic";
 pub const BUCKET_THROUGHPUT: &str = "/v1/_test/bucket";
 pub const BUCKET_KEYS: &str = "/v1/_test/bucket/keys";
+pub const BUCKET_OBJECT: &str = "/v1/_test/bucket/object";
+pub const BUCKET_FAIL_PUTS: &str = "/v1/_test/bucket/fail-puts";
+
+/// Blob writes still to fail (set only through `BUCKET_FAIL_PUTS`, which exists only with the hooks on).
+static FAILING_PUTS: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this blob write is to fail (an injected failure of the store).
+pub fn put_fails() -> bool {
+    FAILING_PUTS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+}
 
 /// Answers a test hook's route, if `req` is one and the hooks are on.
 pub async fn answer(req: &Request, config: &Config) -> Option<Result<Response, WorkerError>> {
@@ -21,6 +35,12 @@ pub async fn answer(req: &Request, config: &Config) -> Option<Result<Response, W
         PANIC => panic!("a panic requested by the test hook"),
         BUCKET_THROUGHPUT => Some(bucket_throughput(req, config).await),
         BUCKET_KEYS => Some(bucket_keys(req, config).await),
+        BUCKET_OBJECT => Some(overwrite(req, config).await),
+        BUCKET_FAIL_PUTS => {
+            let count = query(req, "count").and_then(|v| v.parse().ok()).unwrap_or(0);
+            FAILING_PUTS.store(count, Ordering::SeqCst);
+            Some(Response::from_json(&json!({ "failingPuts": count })).map_err(WorkerError::from))
+        }
         _ => None,
     }
 }
@@ -60,8 +80,24 @@ async fn bucket_keys(req: &Request, config: &Config) -> Result<Response, WorkerE
         .backups
         .as_ref()
         .ok_or_else(|| WorkerError::new(sandbox_protocol::ErrorCode::BackupsNotConfigured, "no bucket"))?;
-    let prefix = req.url()?.query_pairs().find(|(k, _)| k == "prefix").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let prefix = query(req, "prefix").unwrap_or_default();
     let listed = bucket.list().prefix(prefix).execute().await?;
     let keys: Vec<String> = listed.objects().iter().map(|o| o.key()).collect();
     Ok(Response::from_json(&json!({ "keys": keys }))?)
+}
+
+fn query(req: &Request, name: &str) -> Option<String> {
+    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `PUT ?key=K`: the body written as the bucket's object `K` (a blob made corrupt).
+async fn overwrite(req: &Request, config: &Config) -> Result<Response, WorkerError> {
+    let bucket = config
+        .backups
+        .as_ref()
+        .ok_or_else(|| WorkerError::new(sandbox_protocol::ErrorCode::BackupsNotConfigured, "no bucket"))?;
+    let key = query(req, "key").unwrap_or_default();
+    let bytes = req.clone()?.bytes().await?;
+    bucket.put(&key, bytes).execute().await?;
+    Ok(Response::from_json(&json!({ "key": key }))?)
 }

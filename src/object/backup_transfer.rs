@@ -191,6 +191,9 @@ impl SandboxObject {
             ResponseBody::Body(bytes) => worker::Data::Bytes(bytes.clone()),
             ResponseBody::Empty => worker::Data::Empty,
         };
+        if crate::test_hooks::put_fails() {
+            return Err(store_failed("store a blob", worker::Error::RustError("an injected failure".into())));
+        }
         bucket.put(key, body).execute().await.map_err(|e| store_failed("store a blob", e))?;
         Ok(())
     }

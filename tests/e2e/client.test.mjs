@@ -411,6 +411,29 @@ describe('backups', () => {
     assert.equal((await getSandbox({ url: stack.base, token }, `${sandbox.id}-h`).exec('cd /workspace && sha256sum a c')).stdout, sums);
   });
 
+  test('a corrupt or truncated blob in the store fails the restore with BACKUP_INVALID and changes nothing', async () => {
+    const hook = (path, init) => fetch(`${stack.base}/v1/_test/bucket/${path}`, {
+      ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    });
+    const sandbox = fresh();
+    await sandbox.writeFile('/workspace/note.txt', 'small\n');
+    const backup = await sandbox.createBackup();
+    // One file: one blob (its pack), of its six bytes.
+    const keys = (await (await hook(`keys?prefix=blobs/${sandbox.id}/`)).json()).keys;
+    assert.equal(keys.length, 1, JSON.stringify(keys));
+    await sandbox.writeFile('/workspace/note.txt', 'changed');
+    await sandbox.writeFile('/workspace/added.txt', 'added');
+    const before = (await sandbox.exec('ls -l --time-style=+%s /workspace; cat /workspace/note.txt')).stdout;
+    // The same size with other bytes, then cut short: each refused, and the workspace as it was.
+    for (const body of ['SMALL\n', 'sma']) {
+      assert.equal((await hook(`object?key=${encodeURIComponent(keys[0])}`, { method: 'PUT', body })).status, 200);
+      const e = await sandbox.restoreBackup(backup).catch((e) => e);
+      assert.equal(e.code, 'BACKUP_INVALID', `${body}: ${e}`);
+      assert.equal(e.status, 422);
+      assert.equal((await sandbox.exec('ls -l --time-style=+%s /workspace; cat /workspace/note.txt')).stdout, before);
+    }
+  });
+
   test('backups are reachable only through their own sandbox, and bad options are refused', async () => {
     const owner = fresh();
     await owner.writeFile('/workspace/mine.txt', 'mine');

@@ -98,12 +98,12 @@ test('a busy sandbox is saved every SANDBOX_SAVE_EVERY, and an agent that dies c
   assert.equal((await sandbox.status()).lastRestore?.ok, true);
 });
 
-/// Waits (up to 20 s) for the sandbox's idle stop; its status then.
-async function stopped(sandbox) {
+/// Waits (up to 20 s) for the sandbox's idle stop (one after the stop at `after`, if given); its status then.
+async function stopped(sandbox, after) {
   let status;
   for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(200)) {
     status = await sandbox.status();
-    if (status.stoppedAt) return status;
+    if (status.stoppedAt && status.stoppedAt !== after) return status;
   }
   assert.fail(`no stop after 20 s alone: ${JSON.stringify(status)}`);
 }
@@ -143,4 +143,33 @@ test('setKeepAlive keeps an idle sandbox up until it is taken back; setSleepAfte
     assert.equal((await r.json()).code, 'VALIDATION_FAILED', body);
   }
   assert.deepEqual(await own.getSleepSettings(), { success: true, keepAlive: false, sleepAfterMs: 2000, sleepAfterDefault: true });
+});
+
+test('a save that fails half way leaves the last good save current, and says so', async (t) => {
+  if (stack.containers) return t.skip('local stack: the injected store failure is a test hook of the local Worker');
+  const id = `failing-${process.pid}`;
+  const sandbox = getSandbox({ url: stack.base }, id);
+  const failPuts = (count) => fetch(`${stack.base}/v1/_test/bucket/fail-puts?count=${count}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
+  });
+  await sandbox.writeFile('/workspace/kept.txt', 'the first');
+  const first = await stopped(sandbox);
+  assert.equal(first.lastSave?.ok, true);
+  // Changed, then every blob write of the store fails: the saves (periodic, then before the stop) fail, are
+  // recorded, and the sandbox still stops.
+  await sandbox.writeFile('/workspace/kept.txt', 'the second, never saved');
+  assert.equal((await failPuts(1000)).status, 200);
+  let status;
+  try {
+    status = await stopped(sandbox, first.stoppedAt);
+  } finally {
+    await failPuts(0);
+  }
+  assert.equal(status.lastSave?.ok, false, JSON.stringify(status));
+  assert.match(status.lastSave.error, /injected failure/);
+  // Its files lost with its container: the next call gets the last good save back.
+  const folder = join(stack.dir, 'sandboxes', id);
+  for (const name of readdirSync(folder)) rmSync(join(folder, name), { recursive: true, force: true });
+  assert.equal((await sandbox.readFile('/workspace/kept.txt')).content, 'the first');
+  assert.equal((await sandbox.status()).lastRestore?.ok, true);
 });
