@@ -6,8 +6,9 @@
 // blobs through wrangler's local R2.
 import { execSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { getSandbox } from '../clients/js/dist/index.js';
 import { startStack } from '../tests/e2e/stack.mjs';
@@ -28,6 +29,19 @@ function floorMs(dir) {
   const t0 = process.hrtime.bigint();
   execSync(`tar -C '${dir}' -cf - . | zstd -1 -T1 -q -c > /dev/null`, { shell: '/bin/bash' });
   return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** What writing the directory's files costs on this disk: its `tar | zstd` archive (made first, not timed)
+ * extracted into an empty folder beside it, then removed. A restore writes every file; `floorMs` writes none. */
+function extractMs(dir) {
+  const archive = join(tmpdir(), `sandbox-bench-floor-${process.pid}.tar.zst`);
+  const into = join(tmpdir(), `sandbox-bench-floor-${process.pid}`);
+  execSync(`tar -C '${dir}' -cf - . | zstd -1 -T1 -q -c > '${archive}' && mkdir '${into}' && sync`, { shell: '/bin/bash' });
+  const t0 = process.hrtime.bigint();
+  execSync(`zstd -dc '${archive}' | tar -C '${into}' -xf -`, { shell: '/bin/bash' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  execSync(`rm -rf '${into}' '${archive}'`);
+  return ms;
 }
 
 /** Resident memory (KiB) of the processes whose command line contains `name`, read from /proc (spawning a tool
@@ -80,6 +94,7 @@ try {
   const folder = join(stack.dir, 'sandboxes', 'bench-tree');
   const treeBytes = Number(execSync(`du -sb --apparent-size '${folder}' | cut -f1`, { encoding: 'utf8' }));
   const treeFloor = floorMs(folder);
+  const treeExtract = extractMs(folder);
   const full = await timed(() => tree.createBackup());
   rows.push([`save, ${full.result.files} files, ${(treeBytes / 1e6).toFixed(0)} MB`, full.ms, treeFloor, treeBytes, 'put']);
   await tree.exec('sed -i "1s/.*/\\/\\/ changed/" /workspace/node_modules/pkg7/lib/f7.js');
@@ -88,6 +103,24 @@ try {
   await tree.exec('rm -rf /workspace/node_modules');
   const restore = await timed(() => tree.restoreBackup(full.result));
   rows.push([`restore of that save into an emptied workspace`, restore.ms, treeFloor, treeBytes, 'get']);
+
+  // A forced idle stop and the wake-up: the sandbox's own idle time set to 1 s, its stop awaited (its workspace
+  // saved first), its folder emptied as a new container's disk would be, then the first call timed: it starts the
+  // sandbox anew and gets the save back before its command runs. Beside it, the same call to a running sandbox.
+  const probe = 'head -c 12 /workspace/node_modules/pkg7/lib/f7.js';
+  const warm = await timed(() => tree.exec(probe));
+  const stoppedBefore = (await tree.status()).stoppedAt;
+  await tree.setSleepAfter(1);
+  for (const t0 = Date.now(); (await tree.status()).stoppedAt === stoppedBefore; await sleep(100)) {
+    if (Date.now() - t0 > 300_000) throw new Error('no idle stop within 5 minutes');
+  }
+  await tree.setSleepAfter('default');
+  execSync(`find '${folder}' -mindepth 1 -delete`);
+  const wake = await timed(() => tree.exec(probe));
+  if (wake.result.stdout !== warm.result.stdout) throw new Error(`woke without its files: ${JSON.stringify(wake.result)}`);
+  rows.push(['the same command on the running sandbox', warm.ms, null, 0, null]);
+  rows.push(['its first call after an idle stop, files lost (start, restore, command)', wake.ms, null, 0, null]);
+  const wakeOverhead = wake.ms - warm.ms - restore.ms;
 
   // One large file of random bytes.
   const big = getSandbox({ url: stack.base }, 'bench-big');
@@ -121,6 +154,8 @@ try {
     console.log(`| ${name} | ${seconds(ms)} | ${rate} | ${seconds(floor)} (${mbps(bytes, floor)} MB/s) | ${seconds(store)} (${mbps(bytes, store)} MB/s) | ${(ms / Math.max(floor, store)).toFixed(2)}x |`);
   }
   console.log(`\nThe local R2's own floor, in the same run (${(bucket.bytes / 2 ** 20).toFixed(0)} MiB as 4 MiB objects, from the Worker): writes ${mbps(bucket.bytes, bucket.putMs)} MB/s, reads ${mbps(bucket.bytes, bucket.getMs)} MB/s.`);
+  console.log(`\nWriting the tree's files on this disk (its archive extracted into an empty folder, \`zstd -d | tar -x\`): ${(treeExtract / 1000).toFixed(2)} s; the restore is ${(restore.ms / treeExtract).toFixed(2)}x that.`);
+  console.log(`\nThe wake-up's cost beyond the restore of the same tree (${(restore.ms / 1000).toFixed(2)} s above) and the command itself: ${wakeOverhead.toFixed(0)} ms.`);
   console.log(`\nMemory above idle during the ${BIG_MB} MiB save: agents +${bigSave.agentMib.toFixed(0)} MiB, workerd +${bigSave.workerdMib.toFixed(0)} MiB; during its restore: agents +${bigRestore.agentMib.toFixed(0)} MiB, workerd +${bigRestore.workerdMib.toFixed(0)} MiB.`);
 } finally {
   await stack.stop();

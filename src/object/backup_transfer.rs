@@ -130,6 +130,20 @@ impl SandboxObject {
         if let Some(hash) = scan.refs.iter().find(|h| !is_hash(h)) {
             return Err(agent_said(BACKUP_SCANS, format!("a blob {hash:?} named")));
         }
+        // Refused before anything is stored: the object holds a manifest whole.
+        if scan.manifest_bytes > MAX_MANIFEST {
+            return Err(WorkerError::new(
+                ErrorCode::FileTooLarge,
+                format!(
+                    "{} has too many entries to save ({}: a manifest of {} MiB, at most {} MiB); save its \
+                     subdirectories one by one",
+                    scan.dir,
+                    scan.entries,
+                    scan.manifest_bytes >> 20,
+                    MAX_MANIFEST >> 20
+                ),
+            ));
+        }
         futures_util::stream::iter(&scan.blobs)
             .map(|blob| self.store_blob(bucket, &scan.scan_id, blob, agent))
             .buffer_unordered(BLOBS_SAVED_AT_ONCE)

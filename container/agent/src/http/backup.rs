@@ -152,11 +152,13 @@ pub async fn begin_restore(
         super::bounded_body::discard(&mut req.into_body(), tokio::time::Instant::now() + state.io_timeout).await;
         return Err(AgentError::new(ErrorCode::FileExists, format!("{shown} is not empty: kept as it is")));
     }
+    let started = std::time::Instant::now();
     let mut body = BoundedBody::begin(req.into_body(), declared, MAX_MANIFEST, state.io_timeout, &state.budget).await?;
     let mut bytes = Vec::new();
     while let Some(chunk) = body.next_chunk().await? {
         bytes.extend_from_slice(&chunk);
     }
+    let received_ms = started.elapsed().as_millis() as u64;
     let manifest = Manifest::decode(&bytes).map_err(invalid)?;
     drop(bytes);
     let restore_id = random_id("restore");
@@ -173,7 +175,8 @@ pub async fn begin_restore(
     restore.set_foreign(foreign);
     let missing = restore.missing().iter().map(Hash::to_string).collect();
     sandbox.backups.add_restore(&restore_id, restore)?;
-    tracing::info!(sandbox = %sandbox.id, restore = %restore_id, dir = %shown, "restore begun");
+    let laid_out_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(sandbox = %sandbox.id, restore = %restore_id, dir = %shown, received_ms, laid_out_ms, "restore begun");
     Ok(Json(BackupRestore { restore_id, dir: shown, missing }))
 }
 
