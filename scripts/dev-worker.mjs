@@ -3,7 +3,10 @@
 // its variables (the agent's token among them) and so drives every sandbox; here none opens unless asked for.
 //
 //   node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N]
-//                               [--config FILE] [--log-level LEVEL]
+//                               [--config FILE] [--log-level LEVEL] [--containers]
+//
+// With --containers, each sandbox's object starts a real container of container/Dockerfile (wrangler builds the
+// image with the docker of WRANGLER_DOCKER_BIN, else `docker`), as `npm run dev -- --containers` runs it.
 //
 // The end-to-end tests start the sandbox Worker through here too, so they run it as `npm run dev` does. An open
 // inspector also costs: wrangler relays every DevTools event of the Worker to its own process as an HTTP request
@@ -11,6 +14,7 @@
 // one (a 64 MiB save through the object made 16,000 such requests and a gigabyte of memory in wrangler's proxy).
 //
 // Stops (and disposes of the Worker) on SIGINT or SIGTERM.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +32,13 @@ function devRegistry() {
 }
 
 const args = process.argv.slice(2);
-const options = { vars: {} };
+const options = { vars: {}, containers: false };
 for (let i = 0; i < args.length; i += 2) {
+  if (args[i] === '--containers') {
+    options.containers = true;
+    i -= 1;
+    continue;
+  }
   const [flag, value] = [args[i], args[i + 1]];
   if (value === undefined) usage(`${flag} needs a value`);
   if (flag === '--port') options.port = Number(value);
@@ -46,7 +55,7 @@ for (let i = 0; i < args.length; i += 2) {
 if (!Number.isInteger(options.port) || !options.persist) usage('--port and --persist-to are required');
 
 function usage(problem) {
-  console.error(`dev-worker: ${problem}\nusage: node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N] [--config FILE] [--log-level LEVEL]`);
+  console.error(`dev-worker: ${problem}\nusage: node scripts/dev-worker.mjs --port P --persist-to DIR [--var NAME:VALUE]... [--inspector-port N] [--config FILE] [--log-level LEVEL] [--containers]`);
   process.exit(2);
 }
 
@@ -59,7 +68,10 @@ const worker = await unstable_startWorker({
     inspector: options.inspectorPort ? { hostname: '127.0.0.1', port: options.inspectorPort } : false,
     persist: options.persist,
     registry: devRegistry(),
-    enableContainers: false,
+    enableContainers: options.containers,
+    ...(options.containers
+      ? { containerBuildId: randomBytes(4).toString('hex'), dockerPath: process.env.WRANGLER_DOCKER_BIN || 'docker' }
+      : {}),
     watch: false,
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   },

@@ -44,9 +44,10 @@ try:
   curl -s -X POST http://127.0.0.1:${port}/v1/sandboxes/my-sandbox/exec -H 'content-type: application/json' -d '{"command":"echo hello"}'
 
 TXT
-  # (wrangler's command line always opens an inspector; the containers have no way to this machine's loopback.)
-  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "${inspector:-9229}" \
-    --persist-to .state/wrangler --enable-containers --var SANDBOX_LOCAL_DEV:1 \
+  # Through wrangler's API as below, with no inspector unless asked for (an attached inspector also slows every
+  # large transfer: scripts/dev-worker.mjs says why).
+  node scripts/dev-worker.mjs --port "$port" --persist-to .state/wrangler --containers \
+    ${inspector:+--inspector-port "$inspector"} --var SANDBOX_LOCAL_DEV:1 \
     --var "SANDBOX_PREVIEW_HOST:localhost:${port}" &
   wait "$!"
   exit

@@ -223,7 +223,7 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   // Preview URLs at this Worker's port, also for calls that come through a service binding (which have none).
   const vars = ['--var', 'SANDBOX_TEST_HOOKS:1', '--var', `SANDBOX_PREVIEW_HOST:localhost:${port}`];
   if (containers) {
-    vars.push('--enable-containers', '--var', 'SANDBOX_LOCAL_DEV:1');
+    vars.push('--containers', '--var', 'SANDBOX_LOCAL_DEV:1');
   } else {
     vars.push('--var', `SANDBOX_AGENT_URL:http://127.0.0.1:${relay?.port ?? agent.port}`);
     vars.push('--var', `SANDBOX_AGENT_TOKEN:${agentToken}`);
@@ -231,11 +231,8 @@ export async function startStack({ token, profile = 'debug', relay: withRelay = 
   if (token) vars.push('--var', `SANDBOX_API_TOKEN:${token}`);
   for (const [name, value] of Object.entries(extra)) vars.push('--var', `${name}:${value}`);
   if (config) vars.push('--config', config);
-  // The sandbox Worker as `npm run dev` runs it; with containers, as `npm run dev -- --containers` does.
-  const persist = join(dir, 'wrangler');
-  const wrangler = containers
-    ? wranglerDev({ cwd: root, port, registry, persist, args: vars })
-    : devWorker({ port, registry, persist, args: vars });
+  // The sandbox Worker as `npm run dev` runs it (with containers, as `npm run dev -- --containers` does).
+  const wrangler = devWorker({ port, registry, persist: join(dir, 'wrangler'), args: vars });
   const callers = [];
   const base = `http://127.0.0.1:${port}`;
   try {
