@@ -173,3 +173,35 @@ test('a save that fails half way leaves the last good save current, and says so'
   assert.equal((await sandbox.readFile('/workspace/kept.txt')).content, 'the first');
   assert.equal((await sandbox.status()).lastRestore?.ok, true);
 });
+
+test('calls that come during the save before a stop are served, and keep the sandbox up', async (t) => {
+  if (stack.containers) return t.skip('local stack');
+  // No periodic saves here: the save under way is the one the idle alarm makes before it stops.
+  const quiet = await startStack({ vars: { SANDBOX_SLEEP_AFTER: '2s', SANDBOX_SAVE_EVERY: '0' } });
+  try {
+    const sandbox = getSandbox({ url: quiet.base }, `saving-${process.pid}`);
+    const proc = await sandbox.startProcess('sleep 300');
+    assert.equal((await sandbox.exec('head -c 300M /dev/urandom > /workspace/big.bin')).exitCode, 0);
+    const saved = (await sandbox.status()).lastSave?.at;
+    // Nobody calls: the alarm begins its save; its blobs come into the bucket one by one.
+    const blobs = async () => (await (await fetch(`${quiet.base}/v1/_test/bucket/keys?prefix=blobs/${sandbox.id}/`)).json()).keys.length;
+    for (const t0 = Date.now(); (await blobs()) === 0; await sleep(50)) {
+      if (Date.now() - t0 > 60_000) assert.fail('no save began');
+    }
+    // Calls while it saves: each answered; once the save is recorded, the sandbox was not stopped under them.
+    let status;
+    for (const t0 = Date.now(); ; await sleep(200)) {
+      assert.equal((await sandbox.exec('echo served')).stdout, 'served');
+      status = await sandbox.status();
+      if (status.lastSave?.at !== saved) break;
+      if (Date.now() - t0 > 120_000) assert.fail(`the save did not end: ${JSON.stringify(status)}`);
+    }
+    assert.equal(status.lastSave.ok, true, JSON.stringify(status));
+    await sleep(500);
+    assert.equal((await sandbox.exec('echo still')).stdout, 'still');
+    assert.equal((await sandbox.status()).stoppedAt ?? null, null);
+    assert.equal((await sandbox.getProcess(proc.id))?.status, 'running');
+  } finally {
+    await quiet.stop();
+  }
+});
