@@ -100,6 +100,9 @@ pub const MAX_BACKUP_TTL_SECONDS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_BACKUP_TTL_SECONDS: u64 = 3 * 24 * 3600;
 /// The longest backup name, in bytes.
 pub const MAX_BACKUP_NAME_BYTES: usize = 256;
+/// The largest manifest a save may have and a restore takes (about two million entries); the object streams it
+/// between the agent and the store, never holding it.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
 
 /// `createBackup`: saves a directory of the sandbox (the workspace by default) to the backup store.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -29,7 +29,7 @@ mod typescript;
 pub use backup::{
     Backup, BackupKnown, BackupList, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest,
     BlobRef, CreateBackupRequest, ForkAdopt, ForkRequest, ForkResult, RestoreBackupRequest, RestoreBackupResult,
-    SaveOutcome, DEFAULT_BACKUP_TTL_SECONDS, MAX_BACKUP_NAME_BYTES, MAX_BACKUP_TTL_SECONDS,
+    SaveOutcome, DEFAULT_BACKUP_TTL_SECONDS, MAX_BACKUP_NAME_BYTES, MAX_BACKUP_TTL_SECONDS, MAX_MANIFEST_BYTES,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use exec::{

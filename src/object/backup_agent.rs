@@ -98,11 +98,6 @@ impl BackupAgent<'_> {
         serde_json::from_slice(&answer).map_err(|e| agent_said(path, e))
     }
 
-    /// An agent's binary answer of at most `limit` bytes.
-    pub(super) async fn bytes(&self, path: &str, limit: u64) -> Result<Vec<u8>, WorkerError> {
-        self.bytes_of(Method::Get, path, Payload::None, limit).await
-    }
-
     /// The answer to a call, of at most `limit` bytes, which it must declare.
     async fn bytes_of(
         &self,

@@ -34,8 +34,8 @@ const SAVE_ATTEMPTS: usize = 3;
 
 /// The largest blob (the agent's chunk).
 const MAX_BLOB: u64 = 4 << 20;
-/// The largest manifest the object holds (about 300,000 entries).
-pub(super) const MAX_MANIFEST: u64 = 32 << 20;
+/// The largest manifest (streamed through, never held).
+const MAX_MANIFEST: u64 = sandbox_protocol::MAX_MANIFEST_BYTES;
 
 pub(super) fn store_failed(what: &str, err: worker::Error) -> WorkerError {
     WorkerError::new(ErrorCode::InternalError, format!("the backup store failed to {what}: {err}"))
@@ -50,6 +50,67 @@ const BLOBS_SAVED_AT_ONCE: usize = 3;
 pub(super) async fn drop_manifest(bucket: &Bucket, manifest_key: &str) -> worker::Result<()> {
     bucket.delete(manifest_key).await?;
     bucket.delete(refs_key(manifest_key)).await
+}
+
+/// An agent's answer of `size` bytes (which it must declare) streamed into the bucket as `key`: the object never
+/// holds it, and a body cut short stores nothing.
+async fn put_answer(
+    bucket: &Bucket,
+    key: &str,
+    response: worker::Response,
+    size: u64,
+    path: &str,
+    what: &str,
+) -> Result<(), WorkerError> {
+    let declared = response.headers().get("content-length")?.and_then(|v| v.parse::<u64>().ok());
+    if declared != Some(size) {
+        return Err(agent_said(path, format!("{what} of {declared:?} bytes, where {size} were said")));
+    }
+    let body = match response.body() {
+        ResponseBody::Stream(stream) => worker::Data::ReadableStream(stream.clone()),
+        ResponseBody::Body(bytes) => worker::Data::Bytes(bytes.clone()),
+        ResponseBody::Empty => worker::Data::Empty,
+    };
+    bucket.put(key, body).execute().await.map_err(|e| store_failed(&format!("store {what}"), e))?;
+    Ok(())
+}
+
+/// An object of the bucket, of at most `limit` bytes, as a body to stream on; a missing one is a backup that
+/// cannot be restored.
+pub(super) async fn open_object(
+    bucket: &Bucket,
+    key: &str,
+    limit: u64,
+    what: &str,
+) -> Result<Payload<'static>, WorkerError> {
+    let object = bucket.get(key).execute().await.map_err(|e| store_failed("read", e))?;
+    let object = object.ok_or_else(|| {
+        WorkerError::new(ErrorCode::BackupInvalid, format!("a {what} of the backup is missing from the store"))
+    })?;
+    if object.size() > limit {
+        return Err(WorkerError::new(ErrorCode::BackupInvalid, format!("a {what} of the backup is too large")));
+    }
+    let body = object.body().ok_or_else(|| WorkerError::new(ErrorCode::BackupInvalid, format!("an empty {what}")))?;
+    Ok(match body.response_body().map_err(|e| store_failed("read", e))? {
+        ResponseBody::Stream(stream) => Payload::Stream(stream.into()),
+        ResponseBody::Body(bytes) => Payload::Stream(worker::js_sys::Uint8Array::from(&bytes[..]).into()),
+        ResponseBody::Empty => Payload::Stream(worker::js_sys::Uint8Array::new_with_length(0).into()),
+    })
+}
+
+/// Copies the bucket's object `from` to `to`, streamed through (a fork's manifest and its list of blobs).
+pub(super) async fn copy_object(bucket: &Bucket, from: &str, to: &str) -> Result<(), WorkerError> {
+    let object = bucket.get(from).execute().await.map_err(|e| store_failed("read", e))?;
+    let object =
+        object.ok_or_else(|| WorkerError::new(ErrorCode::BackupInvalid, "the save is missing from the store"))?;
+    let body = object.body().ok_or_else(|| WorkerError::new(ErrorCode::BackupInvalid, "an empty save"))?;
+    let data = match body.response_body().map_err(|e| store_failed("read", e))? {
+        ResponseBody::Stream(stream) => worker::Data::ReadableStream(stream),
+        ResponseBody::Body(bytes) => worker::Data::Bytes(bytes),
+        ResponseBody::Empty => worker::Data::Empty,
+    };
+    bucket.put(to, data).execute().await.map_err(|e| store_failed("copy a save", e))?;
+    Ok(())
 }
 
 /// An object of the bucket, of at most `limit` bytes; a missing one is a backup that cannot be restored.
@@ -130,7 +191,7 @@ impl SandboxObject {
         if let Some(hash) = scan.refs.iter().find(|h| !is_hash(h)) {
             return Err(agent_said(BACKUP_SCANS, format!("a blob {hash:?} named")));
         }
-        // Refused before anything is stored: the object holds a manifest whole.
+        // Refused before anything is stored: a restore would refuse it.
         if scan.manifest_bytes > MAX_MANIFEST {
             return Err(WorkerError::new(
                 ErrorCode::FileTooLarge,
@@ -150,10 +211,10 @@ impl SandboxObject {
             .try_collect::<Vec<()>>()
             .await?;
         let path = agent_path(BACKUP_SCAN_MANIFEST, &scan.scan_id, "");
-        let manifest = agent.bytes(&path, MAX_MANIFEST).await?;
+        let manifest = agent.call(Method::Get, &path, Payload::None).await?;
         let refs = scan.refs.join("\n");
         bucket.put(refs_key(manifest_key), refs).execute().await.map_err(|e| store_failed("store the blob list", e))?;
-        bucket.put(manifest_key, manifest).execute().await.map_err(|e| store_failed("store the manifest", e))?;
+        put_answer(bucket, manifest_key, manifest, scan.manifest_bytes, &path, "the manifest").await?;
         Ok(())
     }
 
@@ -196,20 +257,10 @@ impl SandboxObject {
         agent: &BackupAgent<'_>,
     ) -> Result<(), WorkerError> {
         let response = agent.call(Method::Get, path, Payload::None).await?;
-        let declared = response.headers().get("content-length")?.and_then(|v| v.parse::<u64>().ok());
-        if declared != Some(blob.size) {
-            return Err(agent_said(path, format!("a body of {declared:?} bytes for a blob of {}", blob.size)));
-        }
-        let body = match response.body() {
-            ResponseBody::Stream(stream) => worker::Data::ReadableStream(stream.clone()),
-            ResponseBody::Body(bytes) => worker::Data::Bytes(bytes.clone()),
-            ResponseBody::Empty => worker::Data::Empty,
-        };
         if crate::test_hooks::put_fails() {
             return Err(store_failed("store a blob", worker::Error::RustError("an injected failure".into())));
         }
-        bucket.put(key, body).execute().await.map_err(|e| store_failed("store a blob", e))?;
-        Ok(())
+        put_answer(bucket, key, response, blob.size, path, "a blob").await
     }
 
     /// Commits the agent's save (the next one starts from it), or drops it. A commit the agent does not take costs
@@ -242,11 +293,9 @@ impl SandboxObject {
         query: &BackupRestoreQuery,
     ) -> Result<BackupRestored, WorkerError> {
         let agent = BackupAgent { link, boot };
-        let manifest = read_object(bucket, manifest_key, MAX_MANIFEST, "manifest").await?;
+        let manifest = open_object(bucket, manifest_key, MAX_MANIFEST, "manifest").await?;
         let begin = sandbox_protocol::query::with_query(BACKUP_RESTORES, query);
-        let begun: BackupRestore =
-            agent.json(Method::Post, &begin, Payload::Bytes("application/octet-stream", &manifest)).await?;
-        drop(manifest);
+        let begun: BackupRestore = agent.json(Method::Post, &begin, manifest).await?;
         let restored = match self.send_blobs(bucket, &begun, &agent, blobs_of).await {
             Ok(()) => {
                 let commit = agent_path(BACKUP_RESTORE_COMMIT, &begun.restore_id, "");
@@ -288,20 +337,7 @@ impl SandboxObject {
         agent: &BackupAgent<'_>,
         blobs_of: &str,
     ) -> Result<(), WorkerError> {
-        let key = blob_key(blobs_of, hash);
-        let object = bucket.get(&key).execute().await.map_err(|e| store_failed("read", e))?;
-        let object = object.ok_or_else(|| {
-            WorkerError::new(ErrorCode::BackupInvalid, "a blob of the backup is missing from the store")
-        })?;
-        if object.size() > MAX_BLOB {
-            return Err(WorkerError::new(ErrorCode::BackupInvalid, "a blob of the backup is too large"));
-        }
-        let body = object.body().ok_or_else(|| WorkerError::new(ErrorCode::BackupInvalid, "an empty blob"))?;
-        let payload = match body.response_body().map_err(|e| store_failed("read", e))? {
-            ResponseBody::Stream(stream) => Payload::Stream(stream.into()),
-            ResponseBody::Body(bytes) => Payload::Stream(worker::js_sys::Uint8Array::from(&bytes[..]).into()),
-            ResponseBody::Empty => Payload::Stream(worker::js_sys::Uint8Array::new_with_length(0).into()),
-        };
+        let payload = open_object(bucket, &blob_key(blobs_of, hash), MAX_BLOB, "blob").await?;
         let path = agent_path(BACKUP_RESTORE_BLOB, restore_id, hash);
         agent.done(Method::Put, &path, payload).await?;
         Ok(())

@@ -11,7 +11,7 @@ use worker::{Headers, ListOptions, Method, Request, RequestInit, Response};
 
 use super::autosave::{LatestSave, LATEST_SAVE_KEY};
 use super::backup_registry::{self as registry, manifest_key, refs_key};
-use super::backup_transfer::{drop_manifest, read_object, store_failed, MAX_MANIFEST};
+use super::backup_transfer::{copy_object, drop_manifest};
 use super::request::{small_body, storage_failed};
 use super::SandboxObject;
 use crate::agent_link::AgentLink;
@@ -63,11 +63,10 @@ impl SandboxObject {
                 (latest.manifest_key, latest.dir)
             }
         };
-        let refs = read_object(&bucket, &refs_key(&source), MAX_MANIFEST, "list of blobs").await?;
-        let manifest = read_object(&bucket, &source, MAX_MANIFEST, "manifest").await?;
         let key = manifest_key(&asked.new_id, &format!("fork-{}", registry::new_id()?));
-        bucket.put(refs_key(&key), refs).execute().await.map_err(|e| store_failed("copy the blob list", e))?;
-        bucket.put(&key, manifest).execute().await.map_err(|e| store_failed("copy the manifest", e))?;
+        // The list first, as a save stores them: a manifest is never without its list.
+        copy_object(&bucket, &refs_key(&source), &refs_key(&key)).await?;
+        copy_object(&bucket, &source, &key).await?;
         // Recorded before the new sandbox hears of it: a collection here keeps the blobs its copy names.
         self.record_fork_ref(&key).await?;
         let adopt = ForkAdopt { manifest_key: key.clone(), dir: dir.clone(), blobs_of: origin.clone() };

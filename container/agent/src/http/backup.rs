@@ -29,8 +29,8 @@ use crate::error::{AgentError, AgentResult};
 use crate::names::random_id;
 use crate::tenant::Tenant;
 
-/// The largest manifest a restore takes (about two million entries).
-const MAX_MANIFEST: usize = 256 << 20;
+/// The largest manifest a restore takes.
+const MAX_MANIFEST: usize = sandbox_protocol::MAX_MANIFEST_BYTES as usize;
 /// Pieces a blob is sent in.
 const PIECE: usize = 256 << 10;
 /// The most a save holds in memory of files that changed under an earlier save (charged to the budget).
