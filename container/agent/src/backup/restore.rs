@@ -133,7 +133,7 @@ impl Restore {
     /// A writer for blob `hash`'s bytes, if the manifest needs it.
     pub fn blob(&self, hash: Hash) -> Option<BlobWriter> {
         let segments = self.needed.get(&hash)?.clone();
-        Some(BlobWriter { hash, hasher: blake3::Hasher::new(), at: 0, segments })
+        Some(BlobWriter { hash, hasher: blake3::Hasher::new(), at: 0, segments, open: None })
     }
 
     /// Records a blob written whole and verified.
@@ -232,17 +232,26 @@ pub struct BlobWriter {
     hasher: blake3::Hasher,
     at: u64,
     segments: Vec<Segment>,
+    /// The file written last, kept open for the next piece (a large file's chunk comes in many).
+    open: Option<(usize, fs::File)>,
 }
 
 impl BlobWriter {
     pub fn write(&mut self, piece: &[u8]) -> io::Result<()> {
         self.hasher.update(piece);
         let (start, end) = (self.at, self.at + piece.len() as u64);
-        for segment in &self.segments {
+        for (index, segment) in self.segments.iter().enumerate() {
             let from = segment.blob_offset.max(start);
             let to = (segment.blob_offset + segment.len).min(end);
             if from < to {
-                let file = OpenOptions::new().write(true).custom_flags(nix::libc::O_NOFOLLOW).open(&segment.file)?;
+                let file = match &mut self.open {
+                    Some((open, file)) if *open == index => file,
+                    open => {
+                        let file =
+                            OpenOptions::new().write(true).custom_flags(nix::libc::O_NOFOLLOW).open(&segment.file)?;
+                        &mut open.insert((index, file)).1
+                    }
+                };
                 let bytes = &piece[(from - start) as usize..(to - start) as usize];
                 file.write_all_at(bytes, segment.file_offset + (from - segment.blob_offset))?;
             }

@@ -196,9 +196,13 @@ pub async fn restore_blob(
     req: Request,
 ) -> AgentResult<Json<serde_json::Value>> {
     let pending = sandbox.backups.restore(&id)?;
-    let mut held = pending.lock().await;
-    let restore = held.as_mut().ok_or_else(|| AgentError::new(ErrorCode::BackupNotFound, "the restore has ended"))?;
-    let writer = Hash::parse(&hash).and_then(|h| restore.blob(h));
+    let ended = || AgentError::new(ErrorCode::BackupNotFound, "the restore has ended");
+    // The restore is held only to take the blob's writer and to record it: its blobs are written side by side.
+    let writer = {
+        let held = pending.lock().await;
+        let restore = held.as_ref().ok_or_else(ended)?;
+        Hash::parse(&hash).and_then(|h| restore.blob(h))
+    };
     let mut writer = writer
         .ok_or_else(|| AgentError::new(ErrorCode::BackupNotFound, format!("the restore needs no blob {hash:?}")))?;
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
@@ -211,9 +215,11 @@ pub async fn restore_blob(
             break;
         }
     }
-    let failed = match failed {
-        Some(e) => Some(e),
-        None => writer.finish().map(|h| restore.received(h)).err().map(invalid),
+    let mut held = pending.lock().await;
+    let failed = match (failed, held.as_mut()) {
+        (Some(e), _) => Some(e),
+        (None, None) => Some(ended()),
+        (None, Some(restore)) => writer.finish().map(|h| restore.received(h)).err().map(invalid),
     };
     if let Some(e) = failed {
         if let Some(restore) = held.take() {
