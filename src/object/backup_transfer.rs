@@ -219,8 +219,8 @@ impl SandboxObject {
     }
 
     /// One blob from the agent into the bucket, unless the bucket has it, streamed through: the object never holds
-    /// it. The agent's answer must declare the blob's size, which the bucket's write holds it to (a body cut short,
-    /// as the agent cuts one whose file changed, stores nothing).
+    /// it. The agent's answer must declare the blob's size, which the bucket's write holds it to (a body cut short
+    /// stores nothing).
     async fn store_blob(
         &self,
         bucket: &Bucket,
@@ -234,16 +234,8 @@ impl SandboxObject {
             return Ok(());
         }
         let path = agent_path(BACKUP_SCAN_BLOB, scan_id, &blob.hash);
-        if let Err(e) = self.stream_blob(bucket, &key, &path, blob, agent).await {
-            // A blob cut short (before its head, or in its body) is most often a file that changed; the agent has
-            // recorded it before cutting the blob, and now says so.
-            if let Err(changed) = agent.call(Method::Get, &path, Payload::None).await {
-                if changed.code == ErrorCode::FileChanged {
-                    return Err(changed);
-                }
-            }
-            return Err(e);
-        }
+        // A file that changed since the scan is the agent's `FILE_CHANGED` answer: the save is read again.
+        self.stream_blob(bucket, &key, &path, blob, agent).await?;
         Ok(())
     }
 

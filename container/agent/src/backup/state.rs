@@ -53,7 +53,7 @@ impl PendingScan {
     }
 }
 
-fn file_changed(path: &[u8]) -> AgentError {
+pub fn file_changed(path: &[u8]) -> AgentError {
     AgentError::new(
         ErrorCode::FileChanged,
         format!("{} changed while the save was sending it; save again", String::from_utf8_lossy(path)),

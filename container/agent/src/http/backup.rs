@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,6 @@ use axum::Json;
 use sandbox_protocol::{
     BackupKnown, BackupRestore, BackupRestoreQuery, BackupRestored, BackupScan, BackupScanRequest, BlobRef, ErrorCode,
 };
-use tokio::sync::mpsc;
 
 use super::body::JsonBody;
 use super::bounded_body::BoundedBody;
@@ -23,8 +22,9 @@ use crate::backup::hash::Hash;
 use crate::backup::manifest::Manifest;
 use crate::backup::restore::Restore;
 use crate::backup::scan::{scan as read_tree, Changed, Hold};
-use crate::backup::state::PendingScan;
+use crate::backup::state::{file_changed, PendingScan};
 use crate::backup::{CHUNK, RESERVED_PREFIX};
+use crate::budget::charged;
 use crate::error::{AgentError, AgentResult};
 use crate::names::random_id;
 use crate::tenant::Tenant;
@@ -100,29 +100,40 @@ pub async fn manifest(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> 
     Ok(([(CONTENT_TYPE, OCTETS)], pending.manifest.clone()).into_response())
 }
 
-/// A blob's bytes, read again from the files; a file that changed since the scan cuts the body short (its last
-/// piece is never sent), so a store that counts on the size keeps nothing.
-pub async fn blob(TenantCtx(sandbox): TenantCtx, Path((id, hash)): Path<(String, String)>) -> AgentResult<Response> {
+/// A blob's bytes, read again from the files and checked against its hash before the answer begins: a file that
+/// changed since the scan is a `FILE_CHANGED` answer (409, naming it), and the save answers so from then on. The
+/// blob (at most 4 MiB) is held meanwhile, charged to the budget: an answer is never cut short, which a caller
+/// behind a container's network might not see end.
+pub async fn blob(
+    State(state): State<AppState>,
+    TenantCtx(sandbox): TenantCtx,
+    Path((id, hash)): Path<(String, String)>,
+) -> AgentResult<Response> {
     let pending = sandbox.backups.scan(&id)?;
     let blob = pending.blob(&hash)?;
-    let size = blob.size;
-    let (send, receive) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let result = blob.read(PIECE, |piece| {
-            send.blocking_send(Ok(Bytes::copy_from_slice(piece))).map_err(|_| std::io::Error::other("gone"))
-        });
-        if let Err(e) = result {
-            if let Some(path) = Changed::of(&e) {
-                sandbox.backups.file_changed(&pending, path);
+    let charge = state.budget.charge(blob.size as usize, "a blob being saved")?;
+    let bytes = blocking(move || {
+        let mut bytes = Vec::with_capacity(blob.size as usize);
+        match blob.read(PIECE, |piece| {
+            bytes.extend_from_slice(piece);
+            Ok(())
+        }) {
+            Ok(()) => Ok(bytes),
+            Err(e) => {
+                tracing::warn!(sandbox = %sandbox.id, blob = %blob.hash, error = %e, "a blob was not sent");
+                match Changed::of(&e) {
+                    Some(path) => {
+                        sandbox.backups.file_changed(&pending, path);
+                        let relative = path.strip_prefix(&pending.dir).unwrap_or(path);
+                        Err(file_changed(relative.as_os_str().as_encoded_bytes()))
+                    }
+                    None => Err(AgentError::from_io(&e, &blob.hash.to_string())),
+                }
             }
-            tracing::warn!(sandbox = %sandbox.id, blob = %blob.hash, error = %e, "a blob was not sent whole");
-            let _ = send.blocking_send(Err(e));
         }
-    });
-    let stream =
-        futures_util::stream::unfold(receive, |mut receive| async move { receive.recv().await.map(|i| (i, receive)) });
-    Ok(([(CONTENT_TYPE, OCTETS.to_string()), (CONTENT_LENGTH, size.to_string())], Body::from_stream(stream))
-        .into_response())
+    })
+    .await?;
+    Ok(([(CONTENT_TYPE, OCTETS)], Body::from(charged(bytes, charge))).into_response())
 }
 
 pub async fn commit_scan(
