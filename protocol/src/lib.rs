@@ -52,8 +52,9 @@ pub use process::{
 };
 pub use screen::BINDING_ORIGIN;
 pub use session::{
-    CommandCounts, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode, SandboxStatus,
-    SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest, SetEnvVarsResult,
+    CommandCounts, Containment, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode,
+    SandboxStatus, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest,
+    SetEnvVarsResult,
 };
 pub use sleep::{SleepRequest, SleepSettings, MAX_SLEEP_AFTER_SECONDS};
 pub use terminal::{PtyControl, PtyInfo, PtyList, PtyQuery, MAX_PTY_DIMENSION};

@@ -157,6 +157,25 @@ pub struct SandboxStatus {
     pub keep_alive: bool,
     #[serde(default)]
     pub sleep_after_ms: u64,
+    /// What holds the sandbox's processes, as its running agent reports it (absent as `agent` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<Containment>,
+}
+
+/// What holds a sandbox's processes, so that ending a command, a session or a process ends all it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Containment {
+    /// A cgroup per session shell, background process and terminal: nothing started there can leave it.
+    Cgroup,
+    /// Process groups and process trees (where the agent cannot make cgroups): `setsid` and a double fork leave
+    /// them.
+    ProcessGroup,
+    /// A kind this version does not know (sent by a newer agent); never sent.
+    #[serde(other)]
+    #[cfg_attr(test, schemars(skip))]
+    Unknown,
 }
 
 /// The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.
@@ -182,6 +201,9 @@ pub struct MetricsSummary {
     pub limits_hit: u64,
     /// Session shells that ended during a command (each replaced at the next one).
     pub shells_lost: u64,
+    /// What holds the sandbox's processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<Containment>,
 }
 
 /// Commands run, by how they ended (`Ended`), and those whose shell could not start.

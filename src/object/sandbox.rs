@@ -17,6 +17,7 @@ impl SandboxObject {
         // A status starts nothing. Locally the host agent answers for a sandbox's jail only while it has one (a
         // sandbox never used, stopped or destroyed has none): running is whether it answered.
         let agent = link.summary().await;
+        let containment = agent.as_ref().and_then(|a| a.containment);
         let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
         let commands = if agent.is_some() { link.commands().await } else { None };
         let (last_save, last_restore) = self.save_outcomes().await;
@@ -35,6 +36,7 @@ impl SandboxObject {
             last_restore,
             keep_alive: sleep.keep_alive,
             sleep_after_ms: sleep.sleep_after(self.config.sleep_after).as_millis() as u64,
+            containment,
         })?)
     }
 

@@ -223,6 +223,29 @@ describe('sessions', () => {
   });
 });
 
+describe('containment', () => {
+  test('a daemon a command left (a double fork, setsid, no environment) ends with its session', async (t) => {
+    const sandbox = fresh();
+    const session = await sandbox.createSession({ id: 'daemons' });
+    const left = await session.exec('(env -i setsid sleep 317 </dev/null >/dev/null 2>&1 & echo $!)');
+    const pid = Number(left.stdout);
+    assert.ok(pid > 1, JSON.stringify(left));
+    const { containment } = await sandbox.status();
+    if (!stack.containers && process.getuid() === 0) {
+      assert.equal(containment, 'cgroup', 'a local jail on this host gets a cgroup of its own');
+    }
+    if (containment !== 'cgroup') {
+      return t.skip(`containment here is ${containment}: a process that leaves its process group outlives its session`);
+    }
+    // Its state letter: none once it is gone, Z while it waits to be reaped.
+    const state = async () => (await sandbox.exec(`cut -d' ' -f3 /proc/${pid}/stat 2>/dev/null`)).stdout;
+    const gone = async () => ['', 'Z'].includes(await state());
+    assert.equal(await gone(), false, 'the daemon outlives the command that started it');
+    await sandbox.deleteSession('daemons');
+    assert.ok(await eventually(gone, 2000), 'the daemon outlived its session');
+  });
+});
+
 describe('files', () => {
   test('write, read, mkdir, rename, move, exists, list and delete', async () => {
     const sandbox = fresh();

@@ -221,9 +221,15 @@ export interface SandboxStatus {
     keepAlive: boolean;
     /** Milliseconds without a call before the sandbox sleeps (`setSleepAfter`, or the Worker's `SANDBOX_SLEEP_AFTER`). */
     sleepAfterMs: number;
+    /**
+     * What holds the sandbox's processes (absent as `agent` is): `cgroup`, a cgroup per session, background process
+     * and terminal, which nothing started there can leave; or `process-group`, where the agent cannot make cgroups,
+     * and a process that double-forks and calls `setsid` outlives its session.
+     */
+    containment?: Containment;
 }
-export type { CommandCounts, CommandInfo, CommandState, MetricsSummary, SaveOutcome } from './wire.js';
-import type { CommandInfo, MetricsSummary, SaveOutcome } from './wire.js';
+export type { CommandCounts, CommandInfo, CommandState, Containment, MetricsSummary, SaveOutcome } from './wire.js';
+import type { CommandInfo, Containment, MetricsSummary, SaveOutcome } from './wire.js';
 export interface DestroyResult {
     success: boolean;
     id: string;

@@ -189,6 +189,10 @@ export interface CommandsQuery {
     sessionId?: string;
 }
 /**
+ * What holds a sandbox's processes, so that ending a command, a session or a process ends all it started.
+ */
+export type Containment = 'cgroup' | 'process-group';
+/**
  * `createBackup`: saves a directory of the sandbox (the workspace by default) to the backup store.
  */
 export interface CreateBackupRequest {
@@ -531,6 +535,10 @@ export interface MetricsSummary {
     clientErrors: number;
     commands: CommandCounts;
     /**
+     * What holds the sandbox's processes.
+     */
+    containment?: Containment;
+    /**
      * Requests refused at a limit (sessions, memory, connections).
      */
     limitsHit: number;
@@ -785,6 +793,10 @@ export interface SandboxStatus {
      * The commands in flight in the running agent, queued or running (absent as `agent` is).
      */
     commands?: CommandInfo[];
+    /**
+     * What holds the sandbox's processes, as its running agent reports it (absent as `agent` is).
+     */
+    containment?: Containment;
     id: string;
     /**
      * Calls the sandbox is answering now (streams included); the idle stop waits for them.

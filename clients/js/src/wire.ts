@@ -209,6 +209,11 @@ export interface CommandsQuery {
 }
 
 /**
+ * What holds a sandbox's processes, so that ending a command, a session or a process ends all it started.
+ */
+export type Containment = 'cgroup' | 'process-group';
+
+/**
  * `createBackup`: saves a directory of the sandbox (the workspace by default) to the backup store.
  */
 export interface CreateBackupRequest {
@@ -582,6 +587,10 @@ export interface MetricsSummary {
   clientErrors: number;
   commands: CommandCounts;
   /**
+   * What holds the sandbox's processes.
+   */
+  containment?: Containment;
+  /**
    * Requests refused at a limit (sessions, memory, connections).
    */
   limitsHit: number;
@@ -849,6 +858,10 @@ export interface SandboxStatus {
    * The commands in flight in the running agent, queued or running (absent as `agent` is).
    */
   commands?: CommandInfo[];
+  /**
+   * What holds the sandbox's processes, as its running agent reports it (absent as `agent` is).
+   */
+  containment?: Containment;
   id: string;
   /**
    * Calls the sandbox is answering now (streams included); the idle stop waits for them.

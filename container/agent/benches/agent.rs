@@ -23,12 +23,19 @@ struct Agent {
 
 impl Agent {
     fn start() -> Agent {
-        let dir = std::env::temp_dir().join(format!("sandbox-agent-bench-{}", std::process::id()));
+        Agent::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Agent {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sandbox-agent-bench-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-agent"))
             .args(["--listen", "127.0.0.1:0", "--workspace"])
             .arg(&dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the agent");
@@ -269,6 +276,28 @@ async fn main() {
         .await
         .row(),
     );
+    // The same with process groups instead of a cgroup per shell (what a host without cgroups runs), in this run:
+    // the cost of containment by cgroups, which reads the shell's cgroup at each command's start.
+    {
+        let plain = Agent::start_with(&["--no-cgroups"]);
+        let mut p = Client::connect(plain.addr).await;
+        p.post("/v1/sessions", json!({"id": "bench"})).await;
+        rows.push(
+            measure(&mut p, "exec `true`, process groups (--no-cgroups)", scale(3000), "/v1/exec", exec("true"), ok)
+                .await
+                .row(),
+        );
+        let creates = measure(
+            &mut p,
+            "session creation, back to back, process groups (--no-cgroups)",
+            scale(200),
+            "/v1/sessions",
+            |i| json!({"id": format!("p{i}")}),
+            |r| assert_eq!(r.status, 201),
+        )
+        .await;
+        rows.push(creates.row());
+    }
     rows.push(
         measure(&mut c, "exec `echo hello`", scale(3000), "/v1/exec", exec("echo hello"), |r| {
             assert_eq!(r.json()["stdout"], "hello")

@@ -21,6 +21,8 @@ OPTIONS:
                             processes); the agent refuses to start when the machine cannot make one
   --unconfined              with --multi-sandbox: no jail; sandboxes run as this user on this machine
                             and can reach each other (for machines without namespaces)
+  --no-cgroups              hold each session, process and terminal by its process group, as where the
+                            agent cannot make cgroups (by default it makes a cgroup for each where it can)
   --max-sandboxes N         with --multi-sandbox: most sandboxes (jails) running at once; more get 429
                             TOO_MANY_SANDBOXES (default 64)
   --command-timeout-ms N    default command timeout; 0 means none (default 600000: ten minutes)
@@ -72,6 +74,8 @@ pub struct Config {
     pub isolate: bool,
     /// Local mode without jails, asked for explicitly.
     pub unconfined: bool,
+    /// Process groups even where cgroups could be made (`contain`).
+    pub no_cgroups: bool,
     /// Required of every call when set (an agent in a local sandbox's jail); from the environment, not the
     /// command line.
     pub token: Option<String>,
@@ -114,6 +118,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         memory_budget: None,
         isolate: false,
         unconfined: false,
+        no_cgroups: false,
         token: None,
         start_id: None,
         state_dir: PathBuf::from("/var/lib/sandbox-agent"),
@@ -197,6 +202,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--token-stdin" => config.token_stdin = true,
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,
+            "--no-cgroups" => config.no_cgroups = true,
             "--memory-budget-mb" => {
                 let v = value("--memory-budget-mb")?;
                 let mb = positive(&v).ok_or(format!("--memory-budget-mb: {v:?} is not a positive number"))?;
@@ -251,8 +257,12 @@ impl Config {
         if let Some(budget) = self.memory_budget {
             flag("--memory-budget-mb", (budget >> 20).max(1).to_string());
         }
-        let switches =
-            [("--token-stdin", self.token_stdin), ("--isolate", self.isolate), ("--unconfined", self.unconfined)];
+        let switches = [
+            ("--token-stdin", self.token_stdin),
+            ("--isolate", self.isolate),
+            ("--unconfined", self.unconfined),
+            ("--no-cgroups", self.no_cgroups),
+        ];
         args.extend(switches.iter().filter(|(_, on)| *on).map(|(name, _)| name.to_string()));
         args
     }
@@ -336,6 +346,7 @@ mod tests {
             memory_budget: Some(12 << 20),
             isolate: false,
             unconfined: true,
+            no_cgroups: true,
             token: None,
             start_id: None,
             state_dir: PathBuf::from("/state"),

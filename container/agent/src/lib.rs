@@ -10,6 +10,7 @@ mod budget;
 mod clock;
 mod config;
 mod connections;
+mod contain;
 mod context;
 mod error;
 mod files;

@@ -252,6 +252,7 @@ pub fn summary(s: &Snapshot) -> MetricsSummary {
         stderr_bytes: s.stderr_bytes,
         limits_hit: s.limits.iter().sum(),
         shells_lost: s.shells_lost,
+        containment: Some(crate::contain::current().kind()),
     }
 }
 
@@ -289,6 +290,7 @@ mod tests {
                 stderr_bytes: 2,
                 limits_hit: 3,
                 shells_lost: 1,
+                containment: Some(sandbox_protocol::Containment::ProcessGroup),
             }
         );
     }

@@ -48,6 +48,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         })?;
     }
     become_subreaper();
+    crate::contain::init(!config.no_cgroups);
     let reaper = Reaper::start()?;
     let budget = Budget::new(config.memory_budget.unwrap_or_else(default_limit));
     crate::trim::watch(Arc::clone(&budget));
@@ -144,6 +145,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             connections::serve(listener, app, limits, stopped_rx, SHUTDOWN_GRACE).await;
         }
     }
+    // What the sessions' ends left of the agent's cgroups (and whatever is still in them) goes with it.
+    crate::contain::current().end();
     tracing::info!("stopped");
     Ok(())
 }

@@ -137,7 +137,7 @@ impl Processes {
     /// Ends every process at once (SIGKILL), for the sandbox's end or the agent's.
     pub fn end_all(&self) {
         for proc in self.lock().drain(..) {
-            crate::process::kill::KillSet::kill_until_gone(&proc.processes());
+            proc.end_now();
         }
     }
 }

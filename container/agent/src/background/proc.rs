@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use super::ring::{Piece, Ring, Stream, StreamLog};
 use crate::clock::iso;
+use crate::contain::{Group, Whole};
 use crate::error::{AgentError, AgentResult};
 use crate::output::incomplete_tail_start;
 use crate::process::fds::{pipe, proc_path, Pending};
@@ -55,6 +56,8 @@ pub struct Proc {
     exit: ExitWatch,
     /// The start script, open until the process has ended (bash reads it by path while it runs).
     _script: OwnedFd,
+    /// Its cgroup, holding it and everything it starts (`contain`); none where cgroups are not used.
+    group: Option<Arc<Group>>,
 }
 
 struct State {
@@ -78,7 +81,11 @@ impl Proc {
         let (stdin_read, stdin_write) = pipe()?;
         let (out_read, out_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
+        let group = crate::contain::current().new_group("process");
         let mut launch = Launch::new("bash").in_dir(spawn.cwd).with(OwnGroup);
+        if let Some(group) = &group {
+            launch = launch.with(group.join());
+        }
         launch
             .command()
             .args(["--norc", "--noprofile", &proc_path(&script_fd)])
@@ -88,7 +95,11 @@ impl Proc {
             .env(MARK_ENV, &spawn.id);
         let started_at = SystemTime::now();
         // The write ends are the child's now (the launch closes ours), so EOF means every writer is gone.
-        let Launched { pid, exit } = launch.spawn(reaper)?;
+        let Launched { pid, exit } = launch.spawn(reaper).inspect_err(|_| {
+            if let Some(group) = &group {
+                group.remove();
+            }
+        })?;
         let (changed, _) = watch::channel(0);
         let proc = Arc::new(Proc {
             id: spawn.id,
@@ -107,6 +118,7 @@ impl Proc {
             stdin: tokio::sync::Mutex::new(Some(pipe::Sender::from_owned_fd(stdin_write)?)),
             exit: exit.clone(),
             _script: script_fd,
+            group,
         });
         let out = pipe::Receiver::from_owned_fd(out_read)?;
         let err = pipe::Receiver::from_owned_fd(err_read)?;
@@ -195,7 +207,10 @@ impl Proc {
     /// there after `grace`, SIGKILL (each stopped first, so a tree that forks cannot outrun it). Returns once the
     /// tree is gone and the process reaped (or after a bounded wait if the reaper is slow).
     pub async fn kill(self: &Arc<Self>, first: Signal, grace: Duration) {
-        end_gently(Arc::new(self.processes()), first, grace).await;
+        end_gently(Arc::from(self.processes()), first, grace).await;
+        if let Some(group) = self.group.clone() {
+            let _ = tokio::task::spawn_blocking(move || group.remove()).await;
+        }
         let mut exit = self.exit.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), ended(&mut exit)).await;
         // The collector marks the end; wait for it (briefly), so the answer shows the final status.
@@ -210,16 +225,30 @@ impl Proc {
         .await;
     }
 
-    /// Its processes, as a set to kill: itself until reaped, its process group while the number is still its
-    /// own, their descendants, and the processes that carry its mark and were left to the agent (a double fork),
-    /// with theirs.
-    pub fn processes(self: &Arc<Self>) -> impl KillSet + 'static {
+    /// Its processes, as a set to kill: its cgroup's members; where it has none, itself until reaped, its
+    /// process group while the number is still its own, their descendants, and the processes that carry its mark
+    /// and were left to the agent (a double fork), with theirs.
+    pub fn processes(self: &Arc<Self>) -> Box<dyn KillSet + 'static> {
+        if let Some(group) = &self.group {
+            return Box::new(Whole(Arc::clone(group)));
+        }
         let this = Arc::clone(self);
-        Scan::new(move || {
+        Box::new(Scan::new(move || {
             let me = ShellRef { pid: this.pid, reaped: this.exit.borrow().is_some() };
             let this = Arc::clone(&this);
             move |all: &[ProcStat]| this.tree_in(all, me)
-        })
+        }))
+    }
+
+    /// Kills everything of it at once and waits until it is gone (blocking): the sandbox's end.
+    pub fn end_now(&self) {
+        match &self.group {
+            Some(group) => group.remove(),
+            None => {
+                let me = ShellRef { pid: self.pid, reaped: self.exit.borrow().is_some() };
+                Scan::new(|| move |all: &[ProcStat]| self.tree_in(all, me)).kill_until_gone();
+            }
+        }
     }
 
     fn tree_in(&self, all: &[ProcStat], me: ShellRef) -> Vec<i32> {

@@ -32,13 +32,14 @@ pub async fn history(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> A
     Ok(Json(sandbox.existing_session(&id)?.history()))
 }
 
-/// The answer comes once the session is ended (it takes no more commands, its id is free). Its shells' process
-/// groups are SIGKILLed right after, by a task of its own, so that the answer goes first; the search for anything
-/// that left them (it walks /proc) follows 2 ms later, off the async workers. Neither is waited for.
+/// The answer comes once the session is ended (it takes no more commands, its id is free) and everything of its
+/// shells has been sent SIGKILL (their cgroups' `cgroup.kill`, or their process groups: one write or one signal
+/// each). The wait for them to be gone, the cgroups' removal, and where there are no cgroups the search for
+/// anything that left the process groups (it walks /proc), follow 2 ms later, off the async workers, not waited for.
 pub async fn remove(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> AgentResult<Json<DeleteResult>> {
     let remains = sandbox.delete_session(&id)?;
+    remains.kill_groups();
     tokio::spawn(async move {
-        remains.kill_groups();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let _ = tokio::task::spawn_blocking(move || remains.kill()).await;
     });

@@ -20,6 +20,7 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -28,6 +29,7 @@ use tokio::io::AsyncReadExt;
 
 use super::jail::{self, fd};
 use super::network::{self, Network};
+use crate::contain::{remove_tree, Group};
 use crate::names::random_id;
 use crate::process::fds::pipe;
 use crate::process::launch::{in_child, Descriptors, Launch, Launched, OwnGroup};
@@ -46,6 +48,8 @@ pub struct ChildAgent {
     exit: ExitWatch,
     /// Its way out, ended with it.
     network: Option<Network>,
+    /// The jail's cgroup, given to it (`contain`); none where the host agent makes no cgroups.
+    group: Option<Arc<Group>>,
 }
 
 impl ChildAgent {
@@ -55,6 +59,9 @@ impl ChildAgent {
 
     /// Ends the jail (only while its process is not reaped: its number is ours until then) and its network.
     pub fn kill(&self) {
+        if let Some(group) = &self.group {
+            let _ = group.kill();
+        }
         if self.alive() {
             let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
         }
@@ -73,6 +80,14 @@ impl ChildAgent {
 impl Drop for ChildAgent {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.socket);
+        // The jail's cgroup and those its agent made in it (left behind when it was killed), once they are empty.
+        if let Some(group) = self.group.take() {
+            let remove = move || remove_tree(group.dir());
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+                Err(_) => remove(),
+            }
+        }
     }
 }
 
@@ -147,6 +162,7 @@ impl Launcher {
         let (resolv_read, resolv_write) = pipe().map_err(|e| e.to_string())?;
         std::fs::File::from(resolv_write).write_all(jail::RESOLV_CONF.as_bytes()).map_err(|e| e.to_string())?;
 
+        let group = jail_group(uid);
         let (workspace, agent) = match uid {
             Some(_) => (self.runtime.stage("workspace"), self.runtime.stage("agent")),
             None => (folder.to_path_buf(), self.agent.clone()),
@@ -154,7 +170,7 @@ impl Launcher {
         let mut launch = Launch::new("bwrap");
         launch
             .command()
-            .args(jail::bwrap_args(id, &workspace, &agent, self.network))
+            .args(jail::bwrap_args(id, &workspace, &agent, self.network, group.as_ref().map(|g| g.dir())))
             .args(&self.flags)
             .env_clear()
             .envs(jail::ENVIRONMENT)
@@ -176,6 +192,10 @@ impl Launcher {
             None => None,
         };
         let mut launch = launch.with(OwnGroup).with(Descriptors(pairs));
+        if let Some(group) = &group {
+            // Before the staging gives up root: joining needs the right to write where the agent's groups are.
+            launch = launch.with(group.join());
+        }
         if let Some(staging) = staging {
             // SAFETY: `enter` makes only system calls (no allocation) between fork and exec.
             launch = launch.with(unsafe { in_child(move || staging.enter()) });
@@ -183,7 +203,7 @@ impl Launcher {
         let Launched { pid, exit } = launch.spawn(reaper).map_err(|e| format!("bwrap did not start: {e}"))?;
         drop((listener, info_write, block_read, resolv_read));
         jail_log_relay(id, err_read);
-        let mut child = ChildAgent { socket, token, pid, exit, network: None };
+        let mut child = ChildAgent { socket, token, pid, exit, network: None, group };
 
         let started = tokio::time::timeout(START_TIMEOUT, async {
             let jail_pid = read_info(info_read).await?;
@@ -211,6 +231,26 @@ impl Launcher {
                 child.kill();
                 Err(format!("its agent did not start in its jail: {why}"))
             }
+        }
+    }
+}
+
+/// Most cgroups a jail's agent may make (one per session shell, background process and terminal, within its
+/// limits of 256 sessions and 256 processes, with room for shells replaced), and how deep.
+const JAIL_GROUPS: (u32, u32) = (2048, 4);
+
+/// A cgroup for a jail, given to the uid it runs as (`uid`, or this agent's own), when this agent makes cgroups.
+/// One that cannot be made or given is logged, and the jail runs without (its agent then uses process groups).
+fn jail_group(uid: Option<u32>) -> Option<Arc<Group>> {
+    let group = crate::contain::current().new_group("jail")?;
+    let owner = uid.unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+    let gid = uid.unwrap_or_else(|| nix::unistd::getegid().as_raw());
+    match group.delegate(owner, gid, JAIL_GROUPS.0, JAIL_GROUPS.1) {
+        Ok(()) => Some(group),
+        Err(err) => {
+            tracing::warn!(%err, "a jail's cgroup could not be given to it: its agent uses process groups");
+            group.remove();
+            None
         }
     }
 }

@@ -22,7 +22,13 @@ pub trait KillSet: Send + Sync {
     fn count(&self) -> usize;
     /// Kills every member, and whatever joins while it does, and returns once none is left (or after a bounded
     /// wait). Blocking. Returns the processes it killed, as far as it knows them.
-    fn kill_until_gone(&self) -> HashSet<i32>;
+    fn kill_until_gone(&self) -> HashSet<i32> {
+        self.kill_holding(&mut || {})
+    }
+    /// `kill_until_gone`, with `hold` run while the members are stopped, before any is killed: what they wrote
+    /// until then can be read knowing that nothing of theirs follows, and nothing a kill causes (bash's report of
+    /// a foreground process it lost) precedes it.
+    fn kill_holding(&self, hold: &mut dyn FnMut()) -> HashSet<i32>;
 }
 
 /// Ends `set` gently: `first` to every member, then, for those still there after `grace`, `kill_until_gone`.
@@ -92,8 +98,9 @@ where
     /// Stops, then kills, what the selection picks from fresh snapshots, until it picks nothing but zombies: what
     /// it killed is dead, and what appeared meanwhile was killed too (at most 20 rounds of new processes; the wait
     /// for the dead at most `GONE_WITHIN`). Each is stopped before it is killed, so a tree that forks while it is
-    /// being killed cannot outrun the kill.
-    fn kill_until_gone(&self) -> HashSet<i32> {
+    /// being killed cannot outrun the kill; `hold` runs once, after the first round is stopped.
+    fn kill_holding(&self, hold: &mut dyn FnMut()) -> HashSet<i32> {
+        let mut held = false;
         let me = std::process::id() as i32;
         let mut killed: HashSet<i32> = HashSet::new();
         let mut rounds = 0;
@@ -120,10 +127,17 @@ where
             for &pid in &fresh {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
             }
+            if !held {
+                held = true;
+                hold();
+            }
             for &pid in &fresh {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 killed.insert(pid);
             }
+        }
+        if !held {
+            hold();
         }
         killed
     }

@@ -42,14 +42,13 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
 /// Every live (not zombie) process on the machine.
 pub fn snapshot() -> Vec<ProcStat> {
     let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|entry| {
-        let name = entry.ok()?.file_name();
-        let pid: i32 = name.to_str()?.parse().ok()?;
-        let line = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        parse_stat(&line)
-    })
-    .filter(|p| p.state != 'Z' && p.state != 'X')
-    .collect()
+    dir.filter_map(|entry| stat_of(entry.ok()?.file_name().to_str()?.parse().ok()?)).collect()
+}
+
+/// What `/proc` says of the process `pid`, when it is there and not a zombie.
+pub fn stat_of(pid: i32) -> Option<ProcStat> {
+    let line = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&line).filter(|p| p.state != 'Z' && p.state != 'X')
 }
 
 /// Now, in the clock ticks that `/proc/<pid>/stat` counts start times in.
@@ -101,6 +100,36 @@ pub fn command_processes(all: &[ProcStat], shell: ShellRef, since: u64) -> Vec<i
     out.extend(descendants(all, &out));
     out.sort_unstable();
     out.dedup();
+    out
+}
+
+/// The processes of `shell`'s command among the members of the shell's cgroup (which holds everything the shell
+/// started, however it left the shell's group or tree): those that were not members when the command began
+/// (`before`: each by its number and start time, so a number reused since is not mistaken for an old member), less
+/// those descended from an old member (an earlier command's background job starting processes of its own). The
+/// shell itself is spared. Pure.
+pub fn command_members(members: &[ProcStat], shell: i32, before: &HashSet<(i32, u64)>) -> Vec<i32> {
+    let by_pid: HashMap<i32, &ProcStat> = members.iter().map(|p| (p.pid, p)).collect();
+    let old = |p: &ProcStat| before.contains(&(p.pid, p.start_ticks));
+    let mut out: Vec<i32> = members
+        .iter()
+        .filter(|p| p.pid != shell && !old(p))
+        .filter(|p| {
+            // Up the parents while they are members other than the shell: an old one means an old job.
+            let mut parent = p.ppid;
+            let mut steps = 0;
+            while let Some(up) = by_pid.get(&parent).filter(|up| up.pid != shell) {
+                if old(up) || steps > members.len() {
+                    return false;
+                }
+                parent = up.ppid;
+                steps += 1;
+            }
+            true
+        })
+        .map(|p| p.pid)
+        .collect();
+    out.sort_unstable();
     out
 }
 
@@ -171,6 +200,25 @@ mod tests {
             p(200, 1, 200, 60),       // someone else
         ];
         assert_eq!(command_processes(&all, ShellRef { pid: shell, reaped: false }, 50), vec![102, 103, 104, 105]);
+    }
+
+    #[test]
+    fn a_commands_members_are_those_it_started_wherever_they_went() {
+        let shell = 100;
+        let members = [
+            p(shell, 1, shell, 10),
+            p(101, shell, shell, 20), // `while :; do sleep 1; done &` from an earlier command
+            p(110, 101, shell, 50),   // ... and the `sleep` it started during this one, in the same tick
+            p(102, shell, shell, 50), // the running command
+            p(103, 102, shell, 51),   // its child
+            p(104, 1, 104, 52),       // `setsid` after a double fork: another group, another parent
+            p(105, 104, 104, 53),     // and its child
+            p(106, 1, 106, 49),       // a daemon an earlier command left
+        ];
+        let before: HashSet<(i32, u64)> = [(shell, 10), (101, 20), (106, 49), (102, 12)].into();
+        // 102 bears the number of a process that was there before, but not its start time: a number reused.
+        assert_eq!(command_members(&members, shell, &before), vec![102, 103, 104, 105]);
+        assert!(command_members(&members[..1], shell, &HashSet::new()).is_empty(), "the shell is spared");
     }
 
     #[test]

@@ -200,6 +200,9 @@ impl Actor {
         // is there and the command is neither cancelled nor past its deadline.
         let mut watch = if stopped.is_some() { None } else { cancel };
         sink.finish(outcome, patience, &mut watch).await;
+        if let Some(shell) = self.shell.as_mut() {
+            shell.note_members();
+        }
     }
 
     /// Hands the command to the shell, starting a shell first when there is none (or it just died).
@@ -272,7 +275,7 @@ impl Actor {
     /// Makes `shell` the session's: its variables and directory (and, unless it comes `pooled` with them already,
     /// the traps), then its first report.
     async fn start_shell(&mut self, mut shell: Shell, pooled: bool) -> AgentResult<()> {
-        if *self.terminated.borrow() || !self.session.add_shell(shell.pid, shell.exit_watch()) {
+        if *self.terminated.borrow() || !self.session.add_shell(&shell) {
             // The session was terminated while this shell started: it goes too.
             shell.kill_all();
             return Err(AgentError::session_not_found(&self.session.id));

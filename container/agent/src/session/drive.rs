@@ -8,7 +8,7 @@ use super::collector::Stream;
 use super::control::Report;
 use super::escalation::{self, Escalation, Step, StopReason};
 use super::in_flight::{cancelled, CancelSignal};
-use super::kill_report::KillReports;
+use super::kill_cut::KillCut;
 use super::shell::{Running, Shell, ShellEvent};
 use super::sink::sleep_until_some;
 use super::Sink;
@@ -72,8 +72,8 @@ pub(super) async fn drive(
     rekill.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // What a wait for a slow reader watches once the command is being stopped: no cancel (the stop bounds it).
     let mut unwatched: Option<CancelSignal> = None;
-    // Bash's reports of the processes this stop killed, kept out of the command's stderr.
-    let mut reports = KillReports::default();
+    // Where the command's stderr ends once its processes are killed (bash's reports of the kill follow).
+    let mut reports = KillCut::default();
     let end = loop {
         let limit = escalation::reader_limit(stopping.as_ref(), deadline);
         let mut failed_push = None;
@@ -98,7 +98,7 @@ pub(super) async fn drive(
                 ShellEvent::Report(Report::Done { seq, status, pwd }) if seq == running.seq => {
                     if stopping.is_some() {
                         // What is left of the command (its background jobs ignore SIGINT) goes now.
-                        reports.killed(shell.kill_command(&running));
+                        let _ = kill_command(shell, &running, sink, limit, watched(&stopping, &mut cancel, &mut unwatched), &mut reports).await;
                     }
                     drain(&running, sink, &mut bufs.out, limit, watched(&stopping, &mut cancel, &mut unwatched), &mut reports).await;
                     break End::Done { status, pwd };
@@ -136,7 +136,8 @@ pub(super) async fn drive(
                     Step::InterruptAgain => shell.interrupt_processes(&running),
                     Step::KillCommand => {
                         tracing::debug!("the interrupted command's processes are still there: SIGKILL");
-                        reports.killed(shell.kill_command(&running));
+                        let limit = escalation::reader_limit(stopping.as_ref(), deadline);
+                        failed_push = kill_command(shell, &running, sink, limit, &mut unwatched, &mut reports).await;
                     }
                     Step::GiveUpShell => {
                         tracing::warn!("the interrupted shell did not report: killing it with the command's processes");
@@ -149,12 +150,6 @@ pub(super) async fn drive(
             stopping = Some(stop(shell, &running, reason));
         }
     };
-    // An unended line held back while looking for reports is the command's: it goes last.
-    let rest = reports.finish();
-    if !rest.is_empty() {
-        let limit = escalation::reader_limit(stopping.as_ref(), deadline);
-        let _ = sink.push(Stream::Stderr, &rest, limit, &mut unwatched).await;
-    }
     let seq = running.seq;
     running.finish();
     let patience = escalation::patience(stopping.as_ref(), deadline, Instant::now());
@@ -190,7 +185,7 @@ async fn drain(
     buf: &mut [u8],
     limit: Option<Instant>,
     cancel: &mut Option<CancelSignal>,
-    reports: &mut KillReports,
+    reports: &mut KillCut,
 ) {
     for (reader, stream) in [(&running.stdout, Stream::Stdout), (&running.stderr, Stream::Stderr)] {
         if take_pending(reader, stream, sink, buf, limit, cancel, reports).await.is_some() {
@@ -199,10 +194,42 @@ async fn drain(
     }
 }
 
-/// Delivers a chunk of stderr less bash's reports of the processes the agent killed.
+/// Kills what is left of the command while reading what its pipes hold with its processes stopped, delivers that,
+/// and cuts its stderr there (`kill_cut`). `Some(reason)` when a chunk could not be delivered.
+async fn kill_command(
+    shell: &Shell,
+    running: &Running,
+    sink: &mut Sink,
+    limit: Option<Instant>,
+    cancel: &mut Option<CancelSignal>,
+    reports: &mut KillCut,
+) -> Option<StopReason> {
+    let mut held: [Vec<u8>; 2] = Default::default();
+    shell.kill_command_holding(running, &mut || {
+        for (reader, into) in [&running.stdout, &running.stderr].into_iter().zip(held.iter_mut()) {
+            let mut buf = [0u8; 16384];
+            let mut pending = Pending::of(reader);
+            while let Some(n) = pending.read(reader, &mut buf) {
+                into.extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+    let [out, err] = held;
+    let mut failed = None;
+    if !out.is_empty() {
+        failed = sink.push(Stream::Stdout, &out, limit, cancel).await;
+    }
+    if failed.is_none() && !err.is_empty() {
+        failed = push_err(sink, reports, &err, limit, cancel).await;
+    }
+    reports.cut();
+    failed
+}
+
+/// Delivers a chunk of stderr, unless it came after the command's processes were killed.
 async fn push_err(
     sink: &mut Sink,
-    reports: &mut KillReports,
+    reports: &mut KillCut,
     chunk: &[u8],
     limit: Option<Instant>,
     cancel: &mut Option<CancelSignal>,
@@ -223,7 +250,7 @@ async fn take_pending(
     buf: &mut [u8],
     limit: Option<Instant>,
     cancel: &mut Option<CancelSignal>,
-    reports: &mut KillReports,
+    reports: &mut KillCut,
 ) -> Option<StopReason> {
     let mut pending = Pending::of(reader);
     while let Some(n) = pending.read(reader, buf) {

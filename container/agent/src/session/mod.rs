@@ -10,7 +10,7 @@ mod drive;
 mod escalation;
 mod history;
 pub mod in_flight;
-mod kill_report;
+mod kill_cut;
 pub mod pool;
 pub mod script;
 pub mod shell;
@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::budget::{Budget, Charge};
 use crate::clock::iso;
+use crate::contain::Group;
 use crate::error::{AgentError, AgentResult};
 use crate::output::Capture;
 use crate::process::kill::{KillSet, Scan};
@@ -343,27 +344,34 @@ impl Session {
 
     /// Records a new shell. False when the session has been terminated meanwhile: the caller must end the shell
     /// itself (termination has already walked the process table and would not see it).
-    fn add_shell(&self, pid: i32, exit: ExitWatch) -> bool {
+    fn add_shell(&self, shell: &shell::Shell) -> bool {
         let mut shells = self.shells.lock().expect("shells lock");
         if shells.closed {
             return false;
         }
-        shells.all.push((pid, exit));
+        shells.all.push(ShellRecord { pid: shell.pid, exit: shell.exit_watch(), group: shell.group() });
         true
     }
 }
 
-/// The shells a session has had, each with its exit watch (so a reaped one is known), and whether the session
-/// has been terminated: from then on no shell is added.
+/// The shells a session has had, and whether the session has been terminated: from then on no shell is added.
 #[derive(Default)]
 struct Shells {
-    all: Vec<(i32, ExitWatch)>,
+    all: Vec<ShellRecord>,
     closed: bool,
 }
 
-/// The shells as they stand now.
-fn shell_refs(shells: &[(i32, ExitWatch)]) -> Vec<ShellRef> {
-    shells.iter().map(|(pid, exit)| ShellRef { pid: *pid, reaped: exit.borrow().is_some() }).collect()
+/// A shell of a session's: its number, its exit watch (so a reaped one is known), and its cgroup when it has one.
+#[derive(Clone)]
+struct ShellRecord {
+    pid: i32,
+    exit: ExitWatch,
+    group: Option<Arc<Group>>,
+}
+
+/// The shells without a cgroup as they stand now.
+fn shell_refs(shells: &[ShellRecord]) -> Vec<ShellRef> {
+    shells.iter().map(|s| ShellRef { pid: s.pid, reaped: s.exit.borrow().is_some() }).collect()
 }
 
 /// Terminates many sessions at once: one walk of the process table for all of them, so ending a sandbox of a
@@ -388,28 +396,42 @@ pub fn close_all(sessions: &[impl std::ops::Deref<Target = Session>]) -> Remains
 /// The shells of ended sessions and everything they started, still to be killed.
 #[must_use = "what an ended session left runs until killed"]
 pub struct Remains {
-    shells: Vec<(i32, ExitWatch)>,
+    shells: Vec<ShellRecord>,
 }
 
 impl Remains {
-    /// SIGKILL to each shell's process group (the shell, its commands and their jobs, unless they left the group),
-    /// at once and without walking /proc; `kill` then finds the rest. A shell not yet reaped still owns its group's
-    /// number, so the signal cannot reach anyone else's.
+    /// SIGKILL to everything of each shell at once: its cgroup's members (`cgroup.kill`), or, for a shell without
+    /// one, its process group (the shell, its commands and their jobs, unless they left the group), without
+    /// walking /proc; `kill` then finds the rest. A shell not yet reaped still owns its group's number, so the
+    /// signal cannot reach anyone else's.
     pub fn kill_groups(&self) {
-        for (pid, exit) in &self.shells {
-            if exit.borrow().is_none() {
-                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+        for shell in &self.shells {
+            match &shell.group {
+                Some(group) => {
+                    let _ = group.kill();
+                }
+                None if shell.exit.borrow().is_none() => {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(shell.pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                None => {}
             }
         }
     }
 
-    /// Kills them all and returns once none is left (walks /proc: blocking).
+    /// Kills them all and returns once none is left, removing their cgroups (blocking).
     pub fn kill(self) {
-        if !self.shells.is_empty() {
+        let (grouped, scanned): (Vec<ShellRecord>, Vec<ShellRecord>) =
+            self.shells.into_iter().partition(|s| s.group.is_some());
+        for group in grouped.iter().filter_map(|s| s.group.as_ref()) {
+            group.remove();
+        }
+        if !scanned.is_empty() {
             // Whether each shell has been reaped is read anew before every snapshot.
-            let shells = self.shells;
             Scan::new(|| {
-                let refs = shell_refs(&shells);
+                let refs = shell_refs(&scanned);
                 move |all: &[ProcStat]| session_processes(all, &refs)
             })
             .kill_until_gone();

@@ -1,7 +1,7 @@
 //! One session's bash process: spawning it, handing it commands, and reading its reports. What a command's output
 //! becomes is the actor's business; this file only owns the process and its pipes.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -15,11 +15,14 @@ use tokio::net::unix::pipe;
 
 use super::control::{ControlParser, Report};
 use super::script::{latest_state, runner_line, wrapper, CommandPaths, Scope, STATUS_FILE};
+use crate::contain::{Chosen, Group};
 use crate::process::fds::{grow_pipe, memfile, pipe, proc_path, read_file, read_now};
 use crate::process::kill::{KillSet, Scan};
 use crate::process::launch::{Launch, Launched, OwnGroup};
 use crate::process::reaper::{ended, exited, ExitWatch, Reaper};
-use crate::process::tree::{command_processes, now_ticks, session_processes, ProcStat, ShellRef};
+use crate::process::tree::{
+    command_members, command_processes, now_ticks, session_processes, stat_of, ProcStat, ShellRef,
+};
 
 pub struct Shell {
     pub pid: i32,
@@ -30,6 +33,10 @@ pub struct Shell {
     files: Arc<ByPath>,
     exit: ExitWatch,
     seq: u64,
+    /// The shell's cgroup, holding it and everything it starts (`contain`); none where cgroups are not used.
+    group: Option<Arc<Group>>,
+    /// The cgroup's members as the last command left them (`note_members`), for the next command's start.
+    next_before: Option<HashSet<(i32, u64)>>,
 }
 
 /// The files a shell opens by path, `/proc/<agent>/fd/<n>`, whenever it runs a command and once more as it ends.
@@ -68,8 +75,10 @@ pub struct Running {
     pub seq: u64,
     pub stdout: pipe::Receiver,
     pub stderr: pipe::Receiver,
-    /// Clock ticks at the start: processes younger than this belong to the command.
+    /// Clock ticks at the start: processes younger than this belong to the command (where there is no cgroup).
     since_ticks: u64,
+    /// The members of the shell's cgroup at the start, by number and start time: the others belong to the command.
+    before: HashSet<(i32, u64)>,
     /// The agent's copies of the write ends, held until the shell has opened them by path.
     writers: [OwnedFd; 2],
     /// The command's text and its wrapper, open until the shell has read them.
@@ -77,11 +86,16 @@ pub struct Running {
 }
 
 impl Shell {
-    /// Starts `bash --norc --noprofile` in its own process group, in `cwd`.
+    /// Starts `bash --norc --noprofile` in its own process group (and its own cgroup, where they are used), in
+    /// `cwd`.
     pub fn spawn(reaper: &Reaper, cwd: &Path) -> io::Result<Shell> {
         let (stdin_read, stdin_write) = pipe()?;
         let (control_read, control_write) = pipe()?;
+        let group = crate::contain::current().new_group("shell");
         let mut launch = Launch::new("bash").in_dir(cwd).with(OwnGroup);
+        if let Some(group) = &group {
+            launch = launch.with(group.join());
+        }
         launch
             .command()
             .args(["--norc", "--noprofile"])
@@ -90,7 +104,15 @@ impl Shell {
             .stderr(Stdio::null());
         let states = Arc::new([memfile("state", b"")?, memfile("state", b"")?, memfile("exit-state", b"")?]);
         let status = memfile("status", STATUS_FILE)?;
-        let Launched { pid, exit } = launch.spawn(reaper)?;
+        let Launched { pid, exit } = match launch.spawn(reaper) {
+            Ok(launched) => launched,
+            Err(err) => {
+                if let Some(group) = &group {
+                    group.remove();
+                }
+                return Err(err);
+            }
+        };
         Ok(Shell {
             pid,
             stdin: pipe::Sender::from_owned_fd(stdin_write)?,
@@ -102,6 +124,8 @@ impl Shell {
             files: Arc::new(ByPath { control_write, states, status }),
             exit,
             seq: 0,
+            group,
+            next_before: None,
         })
     }
 
@@ -148,12 +172,14 @@ impl Shell {
         );
         let wrapper = memfile("run", wrapper.as_bytes())?;
         let since_ticks = now_ticks();
+        let before = self.next_before.take().unwrap_or_else(|| self.members_now());
         self.stdin.write_all(runner_line(&proc_path(&wrapper)).as_bytes()).await?;
         Ok(Running {
             seq: self.seq,
             stdout: pipe::Receiver::from_owned_fd(out_read)?,
             stderr: pipe::Receiver::from_owned_fd(err_read)?,
             since_ticks,
+            before,
             writers: [out_write, err_write],
             _scripts: [script, wrapper],
         })
@@ -172,6 +198,33 @@ impl Shell {
     /// The watch on the shell's end, for its session (which kills what is left when it is ended).
     pub fn exit_watch(&self) -> ExitWatch {
         self.exit.clone()
+    }
+
+    /// Notes the members of the shell's cgroup now, between commands, as the next command's `before`: between
+    /// two commands the shell starts nothing, and what an earlier job starts meanwhile descends from it. Called
+    /// once the last command's answer is on its way, so the next command's start does not read them (a read of
+    /// `cgroup.procs` costs about as much as a tenth of a whole `exec`).
+    pub fn note_members(&mut self) {
+        if self.group.is_some() {
+            self.next_before = Some(self.members_now());
+        }
+    }
+
+    /// The members of the shell's cgroup other than the shell, by number and start time (none without a cgroup).
+    fn members_now(&self) -> HashSet<(i32, u64)> {
+        let Some(group) = &self.group else { return HashSet::new() };
+        group
+            .members()
+            .into_iter()
+            .filter(|&pid| pid != self.pid)
+            .filter_map(stat_of)
+            .map(|p| (p.pid, p.start_ticks))
+            .collect()
+    }
+
+    /// The shell's cgroup, for its session (which kills and removes it when it is ended).
+    pub fn group(&self) -> Option<Arc<Group>> {
+        self.group.clone()
     }
 
     /// The shell's next report, or its end. Cancel-safe: nothing read is lost when the future is dropped.
@@ -204,27 +257,43 @@ impl Shell {
         self.command_processes(running).signal(Signal::SIGINT);
     }
 
-    /// Kills what is left of `running`: the processes it started, the shell itself spared. Returns the pids killed.
-    pub fn kill_command(&self, running: &Running) -> std::collections::HashSet<i32> {
-        self.command_processes(running).kill_until_gone()
+    /// Kills what is left of `running`: the processes it started, the shell itself spared, with `hold` run while
+    /// they are stopped, before any is killed.
+    pub fn kill_command_holding(&self, running: &Running, hold: &mut dyn FnMut()) {
+        self.command_processes(running).kill_holding(hold);
     }
 
-    /// Kills the shell and every process it started.
+    /// Kills the shell and every process it started (its cgroup's all, and the cgroup goes too).
     pub fn kill_all(&self) {
-        Scan::new(|| {
-            let me = self.reference();
-            move |all: &[ProcStat]| session_processes(all, &[me])
-        })
-        .kill_until_gone();
+        match &self.group {
+            Some(group) => group.remove(),
+            None => {
+                Scan::new(|| {
+                    let me = self.reference();
+                    move |all: &[ProcStat]| session_processes(all, &[me])
+                })
+                .kill_until_gone();
+            }
+        }
     }
 
-    /// The processes `running` started, the shell spared, as a set to kill.
-    fn command_processes(&self, running: &Running) -> impl KillSet + '_ {
+    /// The processes `running` started, the shell spared, as a set to kill: chosen among the cgroup's members
+    /// while it is frozen, or from `/proc` where there is none.
+    fn command_processes<'a>(&'a self, running: &'a Running) -> Box<dyn KillSet + 'a> {
         let since = running.since_ticks;
-        Scan::new(move || {
-            let me = self.reference();
-            move |all: &[ProcStat]| command_processes(all, me, since)
-        })
+        match &self.group {
+            Some(group) => {
+                let shell = self.pid;
+                let before = &running.before;
+                Box::new(Chosen::new(Arc::clone(group), move |members: &[ProcStat]| {
+                    command_members(members, shell, before)
+                }))
+            }
+            None => Box::new(Scan::new(move || {
+                let me = self.reference();
+                move |all: &[ProcStat]| command_processes(all, me, since)
+            })),
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use sandbox_protocol::{ErrorCode, PtyInfo};
 use tokio::sync::{broadcast, watch};
 
 use crate::clock::iso;
+use crate::contain::Group;
 use crate::error::{AgentError, AgentResult};
 use crate::process::kill::{KillSet, Scan};
 use crate::process::reaper::{ended, ExitWatch, Reaper};
@@ -63,6 +64,8 @@ pub struct Terminal {
     /// The shell's end code, once its output is all read.
     ended: watch::Sender<Option<i32>>,
     _rcfile: OwnedFd,
+    /// Its cgroup, holding its shell and everything started there (`contain`); none where cgroups are not used.
+    group: Option<Arc<Group>>,
 }
 
 struct State {
@@ -139,9 +142,15 @@ impl Terminal {
         self.ended.borrow().is_some()
     }
 
-    /// Ends the shell and everything in its session (its process group, their descendants).
+    /// Ends the shell and everything started there: its cgroup's members, or where it has none, everything in its
+    /// session (its process group, their descendants).
     pub fn end(&self) {
-        self.processes().kill_until_gone();
+        match &self.group {
+            Some(group) => group.remove(),
+            None => {
+                self.processes().kill_until_gone();
+            }
+        }
     }
 
     /// Its shell and everything in its session, as a set to kill.
@@ -201,11 +210,16 @@ impl Terminals {
         rc.extend_from_slice(b"\nPS1='\\u@sandbox:\\w\\$ '\n");
         let rcfile =
             crate::process::fds::memfile("terminal-rc", &rc).map_err(|e| AgentError::internal(e.to_string()))?;
-        let (pid, exit, master) = pty::spawn(&self.reaper, cols, rows, cwd, &crate::process::fds::proc_path(&rcfile))
-            .map_err(|e| {
-            tracing::error!(%e, "a terminal could not start");
-            AgentError::internal(format!("the terminal could not start: {e}"))
-        })?;
+        let group = crate::contain::current().new_group("terminal");
+        let rc_path = crate::process::fds::proc_path(&rcfile);
+        let (pid, exit, master) =
+            pty::spawn(&self.reaper, group.as_deref(), (cols, rows), cwd, &rc_path).map_err(|e| {
+                if let Some(group) = &group {
+                    group.remove();
+                }
+                tracing::error!(%e, "a terminal could not start");
+                AgentError::internal(format!("the terminal could not start: {e}"))
+            })?;
         let (output, _) = broadcast::channel(1024);
         let (ended_tx, _) = watch::channel(None);
         let terminal = Arc::new(Terminal {
@@ -226,6 +240,7 @@ impl Terminals {
             exit,
             ended: ended_tx,
             _rcfile: rcfile,
+            group,
         });
         tracing::info!(terminal = %terminal.id, pid, "terminal started");
         table.push(Arc::clone(&terminal));

@@ -8,6 +8,7 @@ use std::process::Stdio;
 use nix::pty::{openpty, Winsize};
 use tokio::io::unix::AsyncFd;
 
+use crate::contain::Group;
 use crate::process::launch::{Launch, Launched, OwnTerminal};
 use crate::process::reaper::{ExitWatch, Reaper};
 
@@ -18,7 +19,14 @@ pub struct Master {
 
 /// Starts `bash -i` on a new terminal of `cols` x `rows`, as the leader of a new session whose controlling
 /// terminal it is, in `cwd`, after `prelude` (its variables) is run by the interactive shell itself.
-pub fn spawn(reaper: &Reaper, cols: u16, rows: u16, cwd: &Path, rcfile: &str) -> io::Result<(i32, ExitWatch, Master)> {
+pub fn spawn(
+    reaper: &Reaper,
+    group: Option<&Group>,
+    size: (u16, u16),
+    cwd: &Path,
+    rcfile: &str,
+) -> io::Result<(i32, ExitWatch, Master)> {
+    let (cols, rows) = size;
     let size = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     let pty = openpty(Some(&size), None)?;
     // Both ends close on exec, so no other program the agent starts holds them (a held slave would keep the terminal
@@ -35,7 +43,11 @@ pub fn spawn(reaper: &Reaper, cols: u16, rows: u16, cwd: &Path, rcfile: &str) ->
         .stdin(Stdio::from(slave.try_clone()?))
         .stdout(Stdio::from(slave.try_clone()?))
         .stderr(Stdio::from(slave));
-    let Launched { pid, exit } = launch.with(OwnTerminal).spawn(reaper)?;
+    let mut launch = launch.with(OwnTerminal);
+    if let Some(group) = group {
+        launch = launch.with(group.join());
+    }
+    let Launched { pid, exit } = launch.spawn(reaper)?;
     // SAFETY: an `OwnedFd` is open, and keeps returning the same descriptor, until the `AsyncFd` drops it.
     let fd = unsafe { AsyncFd::register(pty.master) }.map_err(|e| e.into_parts().1)?;
     Ok((pid, exit, Master { fd }))

@@ -12,6 +12,7 @@ mod cancel;
 mod commands;
 mod concurrency;
 mod connections;
+mod containment;
 mod destroy_race;
 mod disconnect;
 mod exec_output;

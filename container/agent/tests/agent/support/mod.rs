@@ -93,6 +93,11 @@ impl Agent {
         Client::connect(self.addr).await
     }
 
+    /// Whether the agent runs in a container (the image's test run) rather than on this machine.
+    pub fn in_container(&self) -> bool {
+        self.container.is_some()
+    }
+
     /// The agent's process id (in a container: as the host sees it).
     pub fn pid(&self) -> u32 {
         match &self.container {
