@@ -40,6 +40,8 @@ fn result(stdout: String) -> ExecResult {
         timed_out: false,
         truncated: false,
         encoding: Encoding::Utf8,
+        oom_killed: false,
+        message: None,
         command_id: Some("cmd-0123456789abcdef".into()),
     }
 }

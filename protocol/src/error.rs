@@ -115,6 +115,9 @@ error_codes! {
     /// written without a pause); nothing was stored as current. Files seen changing are held in memory by the next
     /// save, up to a bound, so a log being written does not stop saves.
     FileChanged = "FILE_CHANGED", 409;
+    /// Resource limits were asked for (`limits`, or the agent's `--limit-*` defaults) that this sandbox cannot
+    /// enforce: the agent makes no cgroups here, or lacks the controller (the message names it). Nothing started.
+    LimitsUnavailable = "LIMITS_UNAVAILABLE", 501;
     InternalError = "INTERNAL_ERROR", 500;
 }
 

@@ -107,6 +107,12 @@ pub struct ExecResult {
     pub timed_out: bool,
     pub truncated: bool,
     pub encoding: Encoding,
+    /// Its session's memory limit killed the command or one of its processes (`exitCode` 137); `message` says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
+    /// What the agent has to say of how the command ended, beyond its output (a memory limit reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The command's id: the caller's `commandId`, or one the agent gave it (absent from an older agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_id: Option<String>,
@@ -141,6 +147,13 @@ impl ExecResult {
         }
         let _ = write!(out, r#","timedOut":{},"truncated":{},"encoding":"#, self.timed_out, self.truncated);
         let _ = serde_json::to_writer(&mut *out, &self.encoding);
+        if self.oom_killed {
+            out.extend_from_slice(br#","oomKilled":true"#);
+        }
+        if let Some(message) = &self.message {
+            out.extend_from_slice(br#","message":"#);
+            crate::json::write_str(out, message);
+        }
         if let Some(id) = &self.command_id {
             out.extend_from_slice(br#","commandId":"#);
             crate::json::write_str(out, id);
@@ -258,13 +271,15 @@ mod tests {
             truncated: bool,
             base64: bool,
             command_id in prop::option::of("[a-z0-9-]{1,20}"),
+            oom_killed: bool,
+            message in prop::option::of("[a-z \"(]{0,20}"),
         ) {
             let result = ExecResult {
                 success, exit_code, stdout, stderr, command, duration,
                 timestamp: "2026-11-27T10:00:00.000Z".into(),
                 session_id, ended_as: ended, timed_out, truncated,
                 encoding: if base64 { Encoding::Base64 } else { Encoding::Utf8 },
-                command_id,
+                oom_killed, message, command_id,
             };
             let mut ours = Vec::new();
             result.write_json(&mut ours);
@@ -296,6 +311,8 @@ mod tests {
             timed_out: false,
             truncated: false,
             encoding: Encoding::Utf8,
+            oom_killed: false,
+            message: None,
             command_id: Some("cmd-1".into()),
         };
         let v = serde_json::to_value(&r).unwrap();

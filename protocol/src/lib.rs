@@ -14,6 +14,7 @@ pub mod limits;
 mod ports;
 mod process;
 pub mod query;
+mod resources;
 pub mod routes;
 #[cfg(test)]
 mod schema;
@@ -50,6 +51,7 @@ pub use process::{
     ProcessListQuery, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
     WaitRequest, WaitResult, LAST_EVENT_ID_HEADER,
 };
+pub use resources::{parse_size, Limits, MemorySize, ResourceLimits, ResourceUsage};
 pub use screen::BINDING_ORIGIN;
 pub use session::{
     CommandCounts, Containment, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode,

@@ -33,6 +33,9 @@ pub struct StartProcessRequest {
     /// Forget the process as soon as it has ended (its logs with it), rather than keep it for listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_cleanup: Option<bool>,
+    /// What it and everything it starts may use together (`{ memory: '512M', pids: 256, cpu: 0.5 }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::ResourceLimits>,
 }
 
 /// Where a process is in its life. `completed` (exit code 0) and `failed` (any other) only once the agent has
@@ -76,6 +79,12 @@ pub struct ProcessInfo {
     pub signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Its memory limit killed it (or a process it started).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
+    /// The limits in effect, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::Limits>,
 }
 
 /// `GET /v1/processes`.

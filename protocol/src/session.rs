@@ -25,6 +25,9 @@ pub struct SessionOptions {
     /// Accepted for SDK compatibility; every session here is an isolated shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<bool>,
+    /// What the session's processes may use together (`{ memory: '512M', pids: 256, cpu: 0.5 }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::ResourceLimits>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +57,12 @@ pub struct SessionInfo {
     pub command_count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_timeout_ms: Option<u64>,
+    /// The limits in effect (the session's own, else the sandbox's defaults), when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::Limits>,
+    /// What its processes use now, where the agent can read it (with cgroups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::ResourceUsage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

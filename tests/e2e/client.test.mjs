@@ -246,6 +246,28 @@ describe('containment', () => {
   });
 });
 
+describe('limits', () => {
+  test('a session limited in memory: its command killed at the limit says so, the session lives on', async () => {
+    const sandbox = fresh();
+    const limits = { memory: '48M', pids: 64, cpu: 1 };
+    if (stack.containers) {
+      // Docker's default on this cgroup v1 host shows the container no writable cgroup tree: refused, and said why.
+      await assert.rejects(sandbox.createSession({ id: 'limited', limits }), (e) => e instanceof SandboxError && e.code === 'LIMITS_UNAVAILABLE' && e.status === 501);
+      return;
+    }
+    const session = await sandbox.createSession({ id: 'limited', limits });
+    const r = await session.exec(`python3 -c 'b = bytearray(200 << 20)'`);
+    assert.deepEqual([r.exitCode, r.oomKilled], [137, true], JSON.stringify(r));
+    assert.match(r.message, /memory limit of 48 MiB/);
+    assert.equal((await session.exec('echo on')).stdout, 'on');
+    const info = await sandbox.listSessions();
+    const mine = info.sessions.find((s) => s.id === 'limited');
+    assert.deepEqual(mine.limits, { memoryBytes: 48 << 20, pids: 64, cpuMillis: 1000 });
+    assert.ok(mine.usage.oomKills >= 1 && mine.usage.memoryBytes < 48 << 20, JSON.stringify(mine.usage));
+    await assert.rejects(sandbox.createSession({ limits: { memory: 'lots' } }), (e) => e instanceof ValidationError && /limits\.memory/.test(e.message));
+  });
+});
+
 describe('files', () => {
   test('write, read, mkdir, rename, move, exists, list and delete', async () => {
     const sandbox = fresh();

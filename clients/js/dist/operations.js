@@ -192,6 +192,7 @@ export class Operations {
             cwd: options.cwd,
             timeout: options.timeout,
             autoCleanup: options.autoCleanup,
+            limits: options.limits,
         });
         return new Process(this.transport, await this.transport.call('POST', ROUTES.processes, body));
     }

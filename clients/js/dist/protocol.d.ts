@@ -115,6 +115,7 @@ export declare const ERROR_STATUS: {
     readonly BACKUP_NOT_FOUND: 404;
     readonly BACKUP_INVALID: 422;
     readonly FILE_CHANGED: 409;
+    readonly LIMITS_UNAVAILABLE: 501;
     readonly INTERNAL_ERROR: 500;
 };
 /** An error code a server sends. */

@@ -118,6 +118,7 @@ export const ERROR_STATUS = {
     BACKUP_NOT_FOUND: 404,
     BACKUP_INVALID: 422,
     FILE_CHANGED: 409,
+    LIMITS_UNAVAILABLE: 501,
     INTERNAL_ERROR: 500,
 };
 /** The session that calls without a `sessionId` use. */

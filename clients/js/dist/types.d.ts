@@ -47,6 +47,10 @@ export interface ExecResult {
     /** Output passed `maxOutputBytes` and was cut. */
     truncated: boolean;
     encoding: 'utf-8' | 'base64';
+    /** Its session's memory limit killed it (`exitCode` 137); `message` says so. */
+    oomKilled?: boolean;
+    /** What the sandbox has to say of how the command ended, beyond its output (a memory limit reached). */
+    message?: string;
     /** The command's id: the `commandId` it was sent with, or the one the sandbox gave it. */
     commandId?: string;
 }
@@ -83,6 +87,12 @@ export interface SessionOptions {
     isolation?: boolean;
     /** Default timeout of the session's commands, in milliseconds. */
     commandTimeoutMs?: number;
+    /**
+     * What the session's processes may use together: `{ memory: '512M', pids: 256, cpu: 0.5 }` (memory in bytes
+     * or with a unit, powers of 1024; `cpu` in CPUs). Each absent one is the sandbox's default, if it has one. A
+     * sandbox that cannot enforce them refuses them (`LIMITS_UNAVAILABLE`).
+     */
+    limits?: ResourceLimits;
 }
 export interface SessionInfo {
     success: boolean;
@@ -94,6 +104,10 @@ export interface SessionInfo {
     lastUsedAt: string;
     commandCount: number;
     commandTimeoutMs?: number;
+    /** The limits in effect, in numbers (`cpuMillis`: thousandths of a CPU). */
+    limits?: Limits;
+    /** What its processes use now, where the sandbox can tell (with cgroups). */
+    usage?: ResourceUsage;
 }
 export interface SessionList {
     success: boolean;
@@ -228,7 +242,8 @@ export interface SandboxStatus {
      */
     containment?: Containment;
 }
-export type { CommandCounts, CommandInfo, CommandState, Containment, MetricsSummary, SaveOutcome } from './wire.js';
+export type { CommandCounts, CommandInfo, CommandState, Containment, Limits, MemorySize, MetricsSummary, ResourceLimits, ResourceUsage, SaveOutcome, } from './wire.js';
+import type { Limits, ResourceLimits, ResourceUsage } from './wire.js';
 import type { CommandInfo, Containment, MetricsSummary, SaveOutcome } from './wire.js';
 export interface DestroyResult {
     success: boolean;
@@ -246,6 +261,8 @@ export interface ProcessOptions {
     timeout?: number;
     /** Forget the process (and its log) once it has ended, instead of keeping it for listing. */
     autoCleanup?: boolean;
+    /** What it and all it starts may use together, as a session's `limits`. */
+    limits?: ResourceLimits;
 }
 export interface ProcessLogsOptions {
     /** `utf-8` (default: invalid bytes replaced) or `base64` (exact bytes). */

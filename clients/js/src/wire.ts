@@ -280,7 +280,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -358,6 +358,14 @@ export interface ExecResult {
    */
   ended?: Ended;
   exitCode: number;
+  /**
+   * What the agent has to say of how the command ended, beyond its output (a memory limit reached).
+   */
+  message?: string;
+  /**
+   * Its session's memory limit killed the command or one of its processes (`exitCode` 137); `message` says so.
+   */
+  oomKilled?: boolean;
   sessionId: string;
   stderr: string;
   stdout: string;
@@ -523,6 +531,18 @@ export interface KillQuery {
   signal?: string;
 }
 
+/**
+ * Limits checked and in numbers: what the agent applies and a session's info shows.
+ */
+export interface Limits {
+  /**
+   * Thousandths of a CPU.
+   */
+  cpuMillis?: number;
+  memoryBytes?: number;
+  pids?: number;
+}
+
 export interface ListFilesRequest {
   includeHidden?: boolean;
   path: string;
@@ -578,6 +598,11 @@ export interface LogRange {
  * One of a process's two output streams.
  */
 export type LogStream = 'stdout' | 'stderr';
+
+/**
+ * A memory size: bytes, or text with a unit.
+ */
+export type MemorySize = number | string;
 
 /**
  * The agent's counters in brief: `GET /v1/metrics` asked for `application/json`, and a sandbox status's `agent`.
@@ -679,6 +704,14 @@ export interface ProcessInfo {
    */
   exitCode?: number;
   id: string;
+  /**
+   * The limits in effect, when there are any.
+   */
+  limits?: Limits;
+  /**
+   * Its memory limit killed it (or a process it started).
+   */
+  oomKilled?: boolean;
   pid: number;
   sessionId?: string;
   /**
@@ -822,6 +855,42 @@ export interface RenameResult {
 }
 
 /**
+ * Limits as a caller writes them, on `createSession` and `startProcess`. Each absent one is the sandbox's
+ * default (the agent's `--limit-*` flags), if it has one.
+ */
+export interface ResourceLimits {
+  /**
+   * CPU time, in CPUs: `0.5` is half of one CPU's time, `2` two CPUs'.
+   */
+  cpu?: number;
+  /**
+   * Memory of all its processes together: bytes, or a size such as `"512M"`, `"1.5G"`, `"64k"` (powers of
+   * 1024). Reaching it kills a process of the session (`exitCode: 137`, `oomKilled: true`).
+   */
+  memory?: MemorySize;
+  /**
+   * Processes (and threads) alive at once; a fork past it fails (`Resource temporarily unavailable`).
+   */
+  pids?: number;
+}
+
+/**
+ * What a session or a process uses now, where the agent can read it.
+ */
+export interface ResourceUsage {
+  /**
+   * CPU time used since it started, in milliseconds.
+   */
+  cpuMs?: number;
+  memoryBytes?: number;
+  /**
+   * Processes its memory limit killed.
+   */
+  oomKills?: number;
+  pids?: number;
+}
+
+/**
  * `restoreBackup`: puts a backup's tree in place of a directory's contents (the directory it was made from by
  * default).
  */
@@ -933,9 +1002,17 @@ export interface SessionInfo {
   cwd: string;
   id: string;
   lastUsedAt: string;
+  /**
+   * The limits in effect (the session's own, else the sandbox's defaults), when there are any.
+   */
+  limits?: Limits;
   name?: string;
   status: SessionStatus;
   success: boolean;
+  /**
+   * What its processes use now, where the agent can read it (with cgroups).
+   */
+  usage?: ResourceUsage;
 }
 
 export interface SessionList {
@@ -965,6 +1042,10 @@ export interface SessionOptions {
    * Accepted for SDK compatibility; every session here is an isolated shell.
    */
   isolation?: boolean;
+  /**
+   * What the session's processes may use together (`{ memory: '512M', pids: 256, cpu: 0.5 }`).
+   */
+  limits?: ResourceLimits;
   name?: string;
 }
 
@@ -1042,6 +1123,10 @@ export interface StartProcessRequest {
    * Set for this process only; a `null` value unsets the variable.
    */
   env?: Record<string, string | null>;
+  /**
+   * What it and everything it starts may use together (`{ memory: '512M', pids: 256, cpu: 0.5 }`).
+   */
+  limits?: ResourceLimits;
   /**
    * Chosen by the caller (1-128 of `[A-Za-z0-9._-]`); generated when absent. Unique in the sandbox.
    */

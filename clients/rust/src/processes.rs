@@ -25,6 +25,8 @@ pub struct ProcessOptions {
     /// Milliseconds; the process and its tree are killed when they pass.
     pub timeout: Option<u64>,
     pub auto_cleanup: bool,
+    /// What it and all it starts may use together (`memory`, `pids`, `cpu`), as a session's limits.
+    pub limits: Option<sandbox_protocol::ResourceLimits>,
 }
 
 /// Options of `wait_for_exit`.
@@ -68,6 +70,7 @@ impl<T: Transport> ExecutionSession<T> {
             cwd: options.cwd,
             timeout: options.timeout,
             auto_cleanup: options.auto_cleanup.then_some(true),
+            limits: options.limits,
         };
         self.connection.call("POST", at(routes::PROCESSES), Some(&req)).await
     }

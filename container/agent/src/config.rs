@@ -21,6 +21,9 @@ OPTIONS:
                             processes); the agent refuses to start when the machine cannot make one
   --unconfined              with --multi-sandbox: no jail; sandboxes run as this user on this machine
                             and can reach each other (for machines without namespaces)
+  --limit-memory SIZE       what each session and background process may use unless it says (512M, 2G);
+  --limit-pids N            its processes alive at once; and its CPUs (0.5: half of one). Enforced with
+  --limit-cpu CPUS          cgroups: the agent refuses to start where it cannot (default: none)
   --no-cgroups              hold each session, process and terminal by its process group, as where the
                             agent cannot make cgroups (by default it makes a cgroup for each where it can)
   --max-sandboxes N         with --multi-sandbox: most sandboxes (jails) running at once; more get 429
@@ -76,6 +79,8 @@ pub struct Config {
     pub unconfined: bool,
     /// Process groups even where cgroups could be made (`contain`).
     pub no_cgroups: bool,
+    /// What each session and background process may use unless it says (`--limit-*`).
+    pub limits: sandbox_protocol::Limits,
     /// Required of every call when set (an agent in a local sandbox's jail); from the environment, not the
     /// command line.
     pub token: Option<String>,
@@ -119,6 +124,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         isolate: false,
         unconfined: false,
         no_cgroups: false,
+        limits: sandbox_protocol::Limits::default(),
         token: None,
         start_id: None,
         state_dir: PathBuf::from("/var/lib/sandbox-agent"),
@@ -203,6 +209,26 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,
             "--no-cgroups" => config.no_cgroups = true,
+            "--limit-memory" => {
+                let v = value("--limit-memory")?;
+                let limits = sandbox_protocol::ResourceLimits {
+                    memory: Some(sandbox_protocol::MemorySize::Text(v)),
+                    ..Default::default()
+                };
+                config.limits.memory_bytes = limits.check().map_err(|e| format!("--{e}"))?.memory_bytes;
+            }
+            "--limit-pids" => {
+                let v = value("--limit-pids")?;
+                let pids = v.parse().map_err(|_| format!("--limit-pids: {v:?} is not a number"))?;
+                let limits = sandbox_protocol::ResourceLimits { pids: Some(pids), ..Default::default() };
+                config.limits.pids = limits.check().map_err(|e| format!("--{e}"))?.pids;
+            }
+            "--limit-cpu" => {
+                let v = value("--limit-cpu")?;
+                let cpu = v.parse().map_err(|_| format!("--limit-cpu: {v:?} is not a number of CPUs"))?;
+                let limits = sandbox_protocol::ResourceLimits { cpu: Some(cpu), ..Default::default() };
+                config.limits.cpu_millis = limits.check().map_err(|e| format!("--{e}"))?.cpu_millis;
+            }
             "--memory-budget-mb" => {
                 let v = value("--memory-budget-mb")?;
                 let mb = positive(&v).ok_or(format!("--memory-budget-mb: {v:?} is not a positive number"))?;
@@ -254,6 +280,15 @@ impl Config {
         flag("--terminal-ping-ms", self.terminals.ping.as_millis().to_string());
         flag("--shell-pool", self.shell_pool.to_string());
         flag("--io-timeout-ms", self.io_timeout.as_millis().to_string());
+        if let Some(bytes) = self.limits.memory_bytes {
+            flag("--limit-memory", bytes.to_string());
+        }
+        if let Some(pids) = self.limits.pids {
+            flag("--limit-pids", pids.to_string());
+        }
+        if let Some(millis) = self.limits.cpu_millis {
+            flag("--limit-cpu", format!("{}", millis as f64 / 1000.0));
+        }
         if let Some(budget) = self.memory_budget {
             flag("--memory-budget-mb", (budget >> 20).max(1).to_string());
         }
@@ -347,6 +382,7 @@ mod tests {
             isolate: false,
             unconfined: true,
             no_cgroups: true,
+            limits: sandbox_protocol::Limits { memory_bytes: Some(64 << 20), pids: Some(100), cpu_millis: Some(1500) },
             token: None,
             start_id: None,
             state_dir: PathBuf::from("/state"),

@@ -21,4 +21,26 @@ pub struct AgentContext {
     pub budget: Arc<Budget>,
     /// How many ready shells each sandbox keeps for its new sessions.
     pub shell_pool: usize,
+    /// What each session and background process may use unless it says (`--limit-*`).
+    pub limits: sandbox_protocol::Limits,
+}
+
+impl AgentContext {
+    /// The limits a session or process asked for (checked), each absent one the agent's default, and whether
+    /// they can be enforced here.
+    pub fn limits_for(
+        &self,
+        asked: Option<&sandbox_protocol::ResourceLimits>,
+    ) -> crate::error::AgentResult<sandbox_protocol::Limits> {
+        use crate::error::AgentError;
+        let own = match asked {
+            Some(asked) => asked.check().map_err(AgentError::invalid)?,
+            None => sandbox_protocol::Limits::default(),
+        };
+        let limits = own.or(self.limits);
+        crate::contain::current().check(&limits).map_err(|why| {
+            AgentError::new(sandbox_protocol::ErrorCode::LimitsUnavailable, format!("limits cannot be enforced: {why}"))
+        })?;
+        Ok(limits)
+    }
 }

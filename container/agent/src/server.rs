@@ -48,7 +48,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         })?;
     }
     become_subreaper();
-    crate::contain::init(!config.no_cgroups);
+    crate::contain::init(!config.no_cgroups).check(&config.limits).map_err(|why| {
+        std::io::Error::other(format!("the --limit-* flags ask for limits the agent cannot enforce here: {why}"))
+    })?;
     let reaper = Reaper::start()?;
     let budget = Budget::new(config.memory_budget.unwrap_or_else(default_limit));
     crate::trim::watch(Arc::clone(&budget));
@@ -60,6 +62,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         terminals: config.terminals,
         budget: Arc::clone(&budget),
         shell_pool: config.shell_pool,
+        limits: config.limits,
     });
     let start_id = config.start_id.clone().and_then(|start| crate::start_claim::claim(&config.state_dir, start));
     let boot_id: Arc<str> =

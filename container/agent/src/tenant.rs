@@ -63,6 +63,14 @@ impl Tenant {
         }
     }
 
+    /// The limits a session or a process asked for, checked, with the agent's defaults for the absent ones.
+    pub fn limits_for(
+        &self,
+        asked: Option<&sandbox_protocol::ResourceLimits>,
+    ) -> AgentResult<sandbox_protocol::Limits> {
+        self.context.limits_for(asked)
+    }
+
     /// The timeout of commands whose request and session set none (`--command-timeout-ms`).
     pub fn default_command_timeout(&self) -> Option<Duration> {
         self.context.default_timeout
@@ -82,6 +90,7 @@ impl Tenant {
         if let Some(name) = &options.name {
             check_session_name(name).map_err(AgentError::invalid)?;
         }
+        let limits = self.context.limits_for(options.limits.as_ref())?;
         let cwd = match options.cwd.as_deref() {
             Some(cwd) => self.real_path(cwd, self.workspace.visible_root(), "cwd")?,
             None => self.workspace.real_root().to_path_buf(),
@@ -98,6 +107,7 @@ impl Tenant {
             command_timeout: options.command_timeout_ms.map(Duration::from_millis),
             workspace: self.workspace.clone(),
             pool: Some(Arc::clone(&self.pool)),
+            limits,
         };
         let mut ready = None;
         let session = self.sessions.insert_new(&id, self.context.max_sessions, || {
@@ -157,6 +167,7 @@ impl Tenant {
                 command_timeout: None,
                 workspace: self.workspace.clone(),
                 pool: Some(Arc::clone(&self.pool)),
+                limits: self.context.limits,
             };
             // Commands queue behind the shell's start, so nobody waits for readiness here.
             tracing::info!(session = DEFAULT_SESSION_ID, "session created");

@@ -27,6 +27,7 @@ use crate::process::kill::{end_gently, KillSet, Scan};
 use crate::process::launch::{Launch, Launched, OwnGroup};
 use crate::process::reaper::{ended, Exit, ExitWatch, Reaper};
 use crate::process::tree::{session_processes, ProcStat, ShellRef};
+use sandbox_protocol::Limits;
 
 /// The variable every background process and its descendants carry: its id, so that the agent finds a
 /// descendant that left the process group and its parent (a double fork with `setsid`) when it kills the process.
@@ -41,6 +42,8 @@ pub struct Spawn<'a> {
     pub cwd: &'a Path,
     pub session_id: Option<String>,
     pub ring_bytes: usize,
+    /// What it and all it starts may use together (checked, and enforceable here).
+    pub limits: Limits,
 }
 
 pub struct Proc {
@@ -58,6 +61,7 @@ pub struct Proc {
     _script: OwnedFd,
     /// Its cgroup, holding it and everything it starts (`contain`); none where cgroups are not used.
     group: Option<Arc<Group>>,
+    limits: Limits,
 }
 
 struct State {
@@ -82,6 +86,19 @@ impl Proc {
         let (out_read, out_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
         let group = crate::contain::current().new_group("process");
+        if !spawn.limits.is_empty() {
+            // Set before it starts: nothing of it runs unbounded.
+            let applied = match &group {
+                Some(group) => group.apply(&spawn.limits),
+                None => Err("no cgroup could be made for it".to_string()),
+            };
+            if let Err(why) = applied {
+                if let Some(group) = &group {
+                    group.remove();
+                }
+                return Err(std::io::Error::other(format!("its limits could not be set: {why}")));
+            }
+        }
         let mut launch = Launch::new("bash").in_dir(spawn.cwd).with(OwnGroup);
         if let Some(group) = &group {
             launch = launch.with(group.join());
@@ -119,6 +136,7 @@ impl Proc {
             exit: exit.clone(),
             _script: script_fd,
             group,
+            limits: spawn.limits,
         });
         let out = pipe::Receiver::from_owned_fd(out_read)?;
         let err = pipe::Receiver::from_owned_fd(err_read)?;
@@ -149,6 +167,11 @@ impl Proc {
                 _ => None,
             },
             session_id: self.session_id.clone(),
+            // SIGKILLed, and its memory limit killed a process of its: the limit killed it.
+            oom_killed: self.limits.memory_bytes.is_some()
+                && matches!(state.exit, Some(Exit::Signal(9)))
+                && self.group.as_ref().is_some_and(|g| g.oom_kills() > 0),
+            limits: (!self.limits.is_empty()).then_some(self.limits),
         }
     }
 

@@ -10,31 +10,132 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use sandbox_protocol::{Limits, ResourceUsage};
+
+use super::limits::{keyed, needed, number, v1_files, v2_files, Controller};
 use crate::process::launch::Step;
 
-/// A cgroup the agent made.
+/// A cgroup the agent made: its folder in the v2 tree (membership, `cgroup.kill`, freezing), and where the host
+/// keeps controllers in v1 hierarchies (this machine's kernel), its folder in each of those.
 #[derive(Debug)]
 pub struct Group {
     dir: PathBuf,
-    /// `cgroup.procs`, made ready for the child's join between fork and exec (no allocation there).
-    procs: CString,
+    /// The v2 controllers enabled for it.
+    v2: Vec<Controller>,
+    /// Its folder in each v1 hierarchy the agent uses.
+    v1: Vec<(Controller, PathBuf)>,
+    /// Each folder's `cgroup.procs`, made ready for the child's join between fork and exec (no allocation there).
+    procs: Vec<CString>,
 }
 
 /// How long `remove` and `wait_empty` wait for killed members to be gone.
 const GONE_WITHIN: Duration = Duration::from_secs(2);
 
 impl Group {
-    /// Makes the cgroup `name` under `parent`.
-    pub fn create(parent: &Path, name: &str) -> io::Result<Group> {
+    /// Makes the cgroup `name` under `parent` (and under each of the `v1` parents).
+    pub fn create(parent: &Path, v2: &[Controller], v1: &[(Controller, PathBuf)], name: &str) -> io::Result<Group> {
         let dir = parent.join(name);
         std::fs::create_dir(&dir)?;
-        Ok(Group::at(dir))
+        let mut group = Group::at(dir);
+        group.v2 = v2.to_vec();
+        for (controller, parent) in v1 {
+            let dir = parent.join(name);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(err) => {
+                    group.remove();
+                    return Err(err);
+                }
+            }
+            group.v1.push((*controller, dir));
+        }
+        group.procs = procs_of(&group.dir, &group.v1);
+        Ok(group)
     }
 
-    /// The cgroup at `dir`, which exists.
+    /// The cgroup at `dir` (v2 only), which exists.
     pub fn at(dir: PathBuf) -> Group {
-        let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).unwrap_or_default();
-        Group { dir, procs }
+        let procs = procs_of(&dir, &[]);
+        Group { dir, v2: Vec::new(), v1: Vec::new(), procs }
+    }
+
+    /// Its folder in each v1 hierarchy, by controller.
+    pub fn v1(&self) -> &[(Controller, PathBuf)] {
+        &self.v1
+    }
+
+    /// Its folders in the v1 hierarchies.
+    pub fn v1_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.v1.iter().map(|(_, dir)| dir.as_path())
+    }
+
+    /// The controllers it has, in either version.
+    pub fn controllers(&self) -> Vec<Controller> {
+        let mut all = self.v2.clone();
+        all.extend(self.v1.iter().map(|(c, _)| *c));
+        all
+    }
+
+    /// Sets `limits`; an error names a limit this group has no controller for (nothing is written then).
+    pub fn apply(&self, limits: &Limits) -> Result<(), String> {
+        let have = self.controllers();
+        if let Some(missing) = needed(limits).into_iter().find(|c| !have.contains(c)) {
+            return Err(format!("no {} controller is available to the agent here", missing.name()));
+        }
+        let mut writes: Vec<(PathBuf, String)> = Vec::new();
+        for (controller, file, value) in v2_files(limits) {
+            if self.v2.contains(&controller) {
+                writes.push((self.dir.join(file), value));
+            }
+        }
+        for (controller, file, value) in v1_files(limits) {
+            if let Some((_, dir)) = self.v1.iter().find(|(c, _)| *c == controller && !self.v2.contains(c)) {
+                writes.push((dir.join(file), value));
+            }
+        }
+        for (path, value) in writes {
+            match std::fs::write(&path, &value) {
+                Ok(()) => {}
+                // Swap files are absent where the machine has no swap accounting: nothing to turn off.
+                Err(err) if err.kind() == ErrorKind::NotFound && path.to_string_lossy().contains("swap") => {}
+                Err(err) => return Err(format!("{} = {value}: {err}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// What its members use now.
+    pub fn usage(&self) -> ResourceUsage {
+        let read = |path: PathBuf| std::fs::read_to_string(path).ok();
+        let v1 = |controller: Controller| self.v1.iter().find(|(c, _)| *c == controller).map(|(_, d)| d.clone());
+        let memory = if self.v2.contains(&Controller::Memory) {
+            read(self.dir.join("memory.current")).and_then(|t| number(&t))
+        } else {
+            v1(Controller::Memory).and_then(|d| read(d.join("memory.usage_in_bytes"))).and_then(|t| number(&t))
+        };
+        let oom_kills = if self.v2.contains(&Controller::Memory) {
+            read(self.dir.join("memory.events")).and_then(|t| keyed(&t, "oom_kill"))
+        } else {
+            v1(Controller::Memory).and_then(|d| read(d.join("memory.oom_control"))).and_then(|t| keyed(&t, "oom_kill"))
+        };
+        let pids = if self.v2.contains(&Controller::Pids) {
+            read(self.dir.join("pids.current")).and_then(|t| number(&t))
+        } else {
+            v1(Controller::Pids).and_then(|d| read(d.join("pids.current"))).and_then(|t| number(&t))
+        };
+        // The v2 tree counts CPU time with or without its controller.
+        let cpu_ms = read(self.dir.join("cpu.stat")).and_then(|t| keyed(&t, "usage_usec")).map(|us| us / 1000);
+        ResourceUsage {
+            memory_bytes: memory,
+            cpu_ms,
+            pids: pids.or_else(|| Some(self.members().len() as u64)),
+            oom_kills: oom_kills.unwrap_or(0),
+        }
+    }
+
+    /// Processes its memory limit has killed so far.
+    pub fn oom_kills(&self) -> u64 {
+        self.usage().oom_kills
     }
 
     pub fn dir(&self) -> &Path {
@@ -107,6 +208,9 @@ impl Group {
             tracing::warn!(group = %self.dir.display(), left = self.members().len(), "killed members are still there");
         }
         remove_tree(&self.dir);
+        for dir in self.v1_dirs() {
+            remove_tree(dir);
+        }
     }
 
     /// Gives the group to `uid`, bounded: it may make at most `descendants` groups below, `depth` deep, and
@@ -117,11 +221,14 @@ impl Group {
         std::fs::write(self.dir.join("cgroup.max.descendants"), descendants.to_string())?;
         std::fs::write(self.dir.join("cgroup.max.depth"), depth.to_string())?;
         let owner = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
-        nix::unistd::chown(&self.dir, owner.0, owner.1)?;
-        for file in ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
-            match nix::unistd::chown(&self.dir.join(file), owner.0, owner.1) {
-                Err(nix::errno::Errno::ENOENT) => {}
-                other => other?,
+        // A v1 hierarchy has no bound on groups below one; its folders follow the v2 tree's, which has.
+        for dir in std::iter::once(self.dir.as_path()).chain(self.v1_dirs()) {
+            nix::unistd::chown(dir, owner.0, owner.1)?;
+            for file in ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks"] {
+                match nix::unistd::chown(&dir.join(file), owner.0, owner.1) {
+                    Err(nix::errno::Errno::ENOENT) => {}
+                    other => other?,
+                }
             }
         }
         Ok(())
@@ -129,11 +236,23 @@ impl Group {
 }
 
 impl Drop for Group {
-    /// The last holder let go: the folder goes if nothing is left in it (a group whose members live on, a
+    /// The last holder let go: the folders go if nothing is left in them (a group whose members live on, a
     /// background process's daemon say, stays until its sandbox or the agent ends).
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
+        if std::fs::remove_dir(&self.dir).is_ok() {
+            for dir in self.v1_dirs() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
+}
+
+/// The `cgroup.procs` of the v2 folder and of each v1 folder.
+fn procs_of(dir: &Path, v1: &[(Controller, PathBuf)]) -> Vec<CString> {
+    std::iter::once(dir)
+        .chain(v1.iter().map(|(_, d)| d.as_path()))
+        .map(|d| CString::new(d.join("cgroup.procs").as_os_str().as_bytes()).unwrap_or_default())
+        .collect()
 }
 
 /// Removes `dir` and the cgroups below it, deepest first; one that still has members stays.
@@ -161,24 +280,27 @@ pub fn remove_tree(dir: &Path) {
     }
 }
 
-/// Starts a child in a group (see `Group::join`).
-pub struct Join(CString);
+/// Starts a child in a group (see `Group::join`): in each of its folders, v1 ones first (the v2 one is what the
+/// agent counts members by).
+pub struct Join(Vec<CString>);
 
 impl Step for Join {
     fn apply(self, command: &mut Command) {
         let procs = self.0;
-        // SAFETY: open, write and close, the path made before the fork.
+        // SAFETY: open, write and close, the paths made before the fork.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(command, move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let wrote = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let err = io::Error::last_os_error();
-                libc::close(fd);
-                if wrote != 1 {
-                    return Err(err);
+                for path in procs.iter().rev() {
+                    let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    let wrote = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    let err = io::Error::last_os_error();
+                    libc::close(fd);
+                    if wrote != 1 {
+                        return Err(err);
+                    }
                 }
                 Ok(())
             })

@@ -38,16 +38,43 @@ pub fn v2_path(proc_self_cgroup: &str) -> Option<String> {
 pub fn own_dir(mountinfo: &str, proc_self_cgroup: &str) -> Option<PathBuf> {
     let mount = v2_mount(mountinfo)?;
     let path = v2_path(proc_self_cgroup)?;
-    let below = if mount.root == "/" { path.as_str() } else { path.strip_prefix(mount.root.as_str())? };
-    if !(below.is_empty() || below.starts_with('/')) {
-        // `/a/bc` is not below `/a/b`.
+    // `/a/bc` is not below `/a/b`.
+    below(mount.point, &mount.root, &path)
+}
+
+/// The folder of this process's cgroup in the v1 hierarchy of `controller`, when one is mounted.
+pub fn v1_own_dir(mountinfo: &str, proc_self_cgroup: &str, controller: &str) -> Option<PathBuf> {
+    let (point, root) = mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut right = right.split(' ');
+        let (fstype, _source, options) = (right.next()?, right.next()?, right.next().unwrap_or(""));
+        if fstype != "cgroup" || !options.split(',').any(|o| o == controller) {
+            return None;
+        }
+        let mut fields = left.split(' ');
+        let root = fields.nth(3)?;
+        let point = fields.next()?;
+        Some((PathBuf::from(unescape(point)), unescape(root)))
+    })?;
+    let path = proc_self_cgroup.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_id, list, path) = (parts.next()?, parts.next()?, parts.next()?);
+        list.split(',').any(|c| c == controller).then(|| path.to_string())
+    })?;
+    below(point, &root, &path)
+}
+
+/// `point` joined with `path` less `root`, when `path` is `root` or below it.
+fn below(point: PathBuf, root: &str, path: &str) -> Option<PathBuf> {
+    let rest = if root == "/" { path } else { path.strip_prefix(root)? };
+    if !(rest.is_empty() || rest.starts_with('/')) {
         return None;
     }
-    let below = below.trim_start_matches('/');
-    if below.split('/').any(|part| part == "..") {
+    let rest = rest.trim_start_matches('/');
+    if rest.split('/').any(|part| part == "..") {
         return None;
     }
-    Some(if below.is_empty() { mount.point } else { mount.point.join(below) })
+    Some(if rest.is_empty() { point } else { point.join(rest) })
 }
 
 /// mountinfo writes a space, a tab, a newline and a backslash in a path as an octal escape (`\040`).
@@ -105,6 +132,22 @@ mod tests {
         assert_eq!(own_dir(v1_only, "0::/\n"), None);
         assert_eq!(own_dir(HYBRID, "4:memory:/\n"), None);
         assert_eq!(own_dir("", ""), None);
+    }
+
+    #[test]
+    fn a_v1_controllers_folder_is_found_in_its_own_hierarchy() {
+        let cgroups = "4:memory:/process_api/box\n2:cpu,cpuacct:/a\n0::/\n";
+        let mounts = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                      36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct";
+        assert_eq!(v1_own_dir(mounts, cgroups, "memory"), Some(PathBuf::from("/sys/fs/cgroup/memory/process_api/box")));
+        assert_eq!(v1_own_dir(mounts, cgroups, "cpuacct"), Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/a")));
+        assert_eq!(v1_own_dir(mounts, cgroups, "pids"), None, "not mounted");
+        // A container's view: the hierarchy mounted at its own cgroup.
+        let docker = "96 95 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory";
+        assert_eq!(
+            v1_own_dir(docker, "4:memory:/docker/abc\n", "memory"),
+            Some(PathBuf::from("/sys/fs/cgroup/memory"))
+        );
     }
 
     #[test]

@@ -126,6 +126,13 @@ fn result(outcome: &Outcome, command: String, session_id: &str, encoding: Encodi
         timed_out: outcome.ended == Ended::TimedOut,
         truncated: false,
         encoding,
+        oom_killed: outcome.oom_killed.is_some(),
+        message: outcome.oom_killed.map(|limit| {
+            format!(
+                "killed (SIGKILL): the session's processes reached their memory limit of {} MiB together",
+                limit >> 20
+            )
+        }),
         command_id: None,
     }
 }

@@ -55,6 +55,7 @@ pub async fn start(
         None => random_id("proc"),
     };
     let env = check_env(req.env.unwrap_or_default()).map_err(AgentError::invalid)?;
+    let limits = sandbox.limits_for(req.limits.as_ref())?;
     let session = sandbox.session(req.session_id.as_deref())?;
     let session_cwd = session.cwd();
     let cwd = match req.cwd.as_deref() {
@@ -67,8 +68,15 @@ pub async fn start(
         None => session_cwd,
     };
     let prelude = session.prelude_for(&cwd, &env).await;
-    let spawn =
-        Spawn { id, command: req.command, prelude, cwd: &cwd, session_id: Some(session.id.clone()), ring_bytes: 0 };
+    let spawn = Spawn {
+        id,
+        command: req.command,
+        prelude,
+        cwd: &cwd,
+        session_id: Some(session.id.clone()),
+        ring_bytes: 0,
+        limits,
+    };
     let timeout = req.timeout.filter(|ms| *ms > 0).map(Duration::from_millis);
     let proc = sandbox.processes.start(Start { spawn, timeout, auto_cleanup: req.auto_cleanup.unwrap_or(false) })?;
     Ok((StatusCode::CREATED, Json(proc.info())))

@@ -9,7 +9,7 @@
 //!
 //! The argument list is built here, pure; `available` asks bwrap whether the machine can do it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Where the agent's own binary is found inside the jail.
@@ -55,10 +55,17 @@ pub fn jail_uid(id: &str) -> u32 {
 /// bwrap's arguments that run the agent inside the jail of the sandbox `id`, its folder `workspace` and the
 /// agent's binary `agent` (paths as bwrap sees them), up to and including the `--` before the agent's own
 /// arguments. With `network`, the jail's `/etc/resolv.conf` is `RESOLV_CONF` (its way out is
-/// started once bwrap says where the jail is); without, the jail has a loopback and nothing else. With `cgroup`,
-/// the jail's own cgroup (made and given to it by the host agent, bwrap started in it) is its `/sys/fs/cgroup`,
-/// where its agent makes one for each session, process and terminal; the jail's cgroup namespace begins there.
-pub fn bwrap_args(id: &str, workspace: &Path, agent: &Path, network: bool, cgroup: Option<&Path>) -> Vec<String> {
+/// started once bwrap says where the jail is); without, the jail has a loopback and nothing else. `cgroups` are
+/// the jail's own cgroup's folders (made and given to it by the host agent, bwrap started in them) and where the
+/// jail sees each (`jail_cgroup_binds`): there its agent makes one for each session, process and terminal; the
+/// jail's cgroup namespace begins at them.
+pub fn bwrap_args(
+    id: &str,
+    workspace: &Path,
+    agent: &Path,
+    network: bool,
+    cgroups: &[(PathBuf, String)],
+) -> Vec<String> {
     let mut args: Vec<String> = [
         "--die-with-parent",
         "--new-session",
@@ -95,13 +102,25 @@ pub fn bwrap_args(id: &str, workspace: &Path, agent: &Path, network: bool, cgrou
             .map(|s| s.to_string()),
     );
     args.extend(["--bind".into(), workspace.display().to_string(), "/workspace".into()]);
-    if let Some(cgroup) = cgroup {
-        args.extend(["--bind".into(), cgroup.display().to_string(), "/sys/fs/cgroup".into()]);
+    for (host, inside) in cgroups {
+        args.extend(["--bind".into(), host.display().to_string(), inside.clone()]);
     }
     args.extend(["--ro-bind".into(), agent.display().to_string(), AGENT_INSIDE.into()]);
     args.extend(["--info-fd".into(), fd::INFO.to_string(), "--block-fd".into(), fd::BLOCK.to_string()]);
     args.extend(["--chdir".into(), "/workspace".into(), "--".into(), AGENT_INSIDE.into()]);
     args
+}
+
+/// Where a jail sees its cgroup's folders: the v2 one at `/sys/fs/cgroup`, or, beside v1 hierarchies (a host that
+/// keeps its controllers there), at `/sys/fs/cgroup/unified`, each v1 one at `/sys/fs/cgroup/<controller>`: the
+/// layout of such a host.
+pub fn jail_cgroup_binds(v2: &Path, v1: &[(&str, PathBuf)]) -> Vec<(PathBuf, String)> {
+    if v1.is_empty() {
+        return vec![(v2.to_path_buf(), "/sys/fs/cgroup".into())];
+    }
+    let mut binds = vec![(v2.to_path_buf(), "/sys/fs/cgroup/unified".to_string())];
+    binds.extend(v1.iter().map(|(name, dir)| (dir.clone(), format!("/sys/fs/cgroup/{name}"))));
+    binds
 }
 
 /// The jail's process id, from what bwrap writes to `--info-fd` (`{"child-pid": N, ...}`).
@@ -154,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_jail_shows_the_workspace_and_system_folders_only() {
-        let args = bwrap_args("box1", Path::new("/state/box1"), Path::new("/opt/agent"), true, None);
+        let args = bwrap_args("box1", Path::new("/state/box1"), Path::new("/opt/agent"), true, &[]);
         let joined = args.join(" ");
         assert!(joined.contains("--bind /state/box1 /workspace"));
         assert!(joined.contains("--ro-bind-try /usr /usr") && joined.contains("--ro-bind-try /etc /etc"));
@@ -168,15 +187,22 @@ mod tests {
         assert!(joined.contains("--unshare-user --uid 0 --gid 0") && !joined.contains("--unshare-user-try"));
         assert!(joined.contains("--unshare-net") && joined.contains("--cap-drop ALL"));
         assert!(joined.contains("--ro-bind-data 6 /etc/resolv.conf"));
-        assert!(!bwrap_args("box1", Path::new("/w"), Path::new("/a"), false, None).join(" ").contains("resolv.conf"));
+        assert!(!bwrap_args("box1", Path::new("/w"), Path::new("/a"), false, &[]).join(" ").contains("resolv.conf"));
     }
 
     #[test]
     fn a_jail_with_a_cgroup_sees_that_cgroup_and_nothing_else_of_the_tree() {
         let own = Path::new("/sys/fs/cgroup/unified/sandbox-agent-7/jail-3");
-        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, Some(own)).join(" ");
+        let binds = jail_cgroup_binds(own, &[]);
+        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, &binds).join(" ");
         assert!(args.contains("--bind /sys/fs/cgroup/unified/sandbox-agent-7/jail-3 /sys/fs/cgroup"));
         assert!(args.contains("--unshare-cgroup-try"));
+        // Beside v1 hierarchies, the host's layout.
+        let memory = PathBuf::from("/sys/fs/cgroup/memory/sandbox-agent-7/jail-3");
+        let binds = jail_cgroup_binds(own, &[("memory", memory)]);
+        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, &binds).join(" ");
+        assert!(args.contains("--bind /sys/fs/cgroup/unified/sandbox-agent-7/jail-3 /sys/fs/cgroup/unified"));
+        assert!(args.contains("--bind /sys/fs/cgroup/memory/sandbox-agent-7/jail-3 /sys/fs/cgroup/memory"));
     }
 
     #[test]

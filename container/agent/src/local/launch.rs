@@ -82,7 +82,12 @@ impl Drop for ChildAgent {
         let _ = std::fs::remove_file(&self.socket);
         // The jail's cgroup and those its agent made in it (left behind when it was killed), once they are empty.
         if let Some(group) = self.group.take() {
-            let remove = move || remove_tree(group.dir());
+            let remove = move || {
+                remove_tree(group.dir());
+                for dir in group.v1_dirs() {
+                    remove_tree(dir);
+                }
+            };
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => drop(runtime.spawn_blocking(remove)),
                 Err(_) => remove(),
@@ -163,6 +168,13 @@ impl Launcher {
         std::fs::File::from(resolv_write).write_all(jail::RESOLV_CONF.as_bytes()).map_err(|e| e.to_string())?;
 
         let group = jail_group(uid);
+        let cgroup_binds = match &group {
+            Some(group) => {
+                let v1: Vec<(&str, PathBuf)> = group.v1().iter().map(|(c, dir)| (c.name(), dir.clone())).collect();
+                jail::jail_cgroup_binds(group.dir(), &v1)
+            }
+            None => Vec::new(),
+        };
         let (workspace, agent) = match uid {
             Some(_) => (self.runtime.stage("workspace"), self.runtime.stage("agent")),
             None => (folder.to_path_buf(), self.agent.clone()),
@@ -170,7 +182,7 @@ impl Launcher {
         let mut launch = Launch::new("bwrap");
         launch
             .command()
-            .args(jail::bwrap_args(id, &workspace, &agent, self.network, group.as_ref().map(|g| g.dir())))
+            .args(jail::bwrap_args(id, &workspace, &agent, self.network, &cgroup_binds))
             .args(&self.flags)
             .env_clear()
             .envs(jail::ENVIRONMENT)

@@ -48,6 +48,8 @@ struct Actor {
     buffers: Buffers,
     /// The sandbox's ready shells, taken before starting one.
     pool: Option<Arc<ShellPool>>,
+    /// Processes the current shell's memory limit had killed when last looked at.
+    oom_kills: u64,
 }
 
 /// How a session gets its first shell.
@@ -77,7 +79,7 @@ pub(super) fn spawn(
         }
         None => First::Start(ready),
     };
-    let mut actor = Actor { session, context, env, shell: None, saved: None, terminated, buffers, pool };
+    let mut actor = Actor { session, context, env, shell: None, saved: None, terminated, buffers, pool, oom_kills: 0 };
     tokio::spawn(async move {
         // A shell that fails to start (descriptors exhausted for a moment, say) is started again by the next
         // command: the actor serves on, so the session is never left dead.
@@ -142,8 +144,13 @@ impl Actor {
             // Cancelled while it waited its turn: it never starts.
             let soon = Some(Instant::now() + escalation::GRACE);
             sink.start(started_at, soon, &mut None).await;
-            let outcome =
-                Outcome { exit_code: EXIT_CANCELLED, ended: Ended::Cancelled, started_at, duration: Duration::ZERO };
+            let outcome = Outcome {
+                exit_code: EXIT_CANCELLED,
+                ended: Ended::Cancelled,
+                started_at,
+                duration: Duration::ZERO,
+                oom_killed: None,
+            };
             METRICS.command_ended(Ended::Cancelled);
             sink.finish(outcome, soon, &mut None).await;
             return;
@@ -168,6 +175,7 @@ impl Actor {
             }
         };
         let Ran { seq, end, stopped, patience } = ran;
+        let memory_killed = self.memory_killed();
         let (status, pwd) = match end {
             End::Done { status, pwd } => {
                 self.session.state_due(seq);
@@ -183,7 +191,12 @@ impl Actor {
             }
         };
         let (exit_code, ended) = escalation::result(stopped, status);
-        let outcome = Outcome { exit_code, ended, started_at, duration: t0.elapsed() };
+        // SIGKILL, and the session's memory limit killed a process meanwhile: that was the command's.
+        let oom_killed = memory_killed.filter(|_| exit_code == 128 + 9);
+        if let Some(limit) = oom_killed {
+            tracing::info!(limit, "the command was killed by its session's memory limit");
+        }
+        let outcome = Outcome { exit_code, ended, started_at, duration: t0.elapsed(), oom_killed };
         METRICS.command_ended(ended);
         if ended != Ended::Exited {
             tracing::info!(?ended, ms = outcome.duration.as_millis() as u64, "command stopped");
@@ -203,6 +216,16 @@ impl Actor {
         if let Some(shell) = self.shell.as_mut() {
             shell.note_members();
         }
+    }
+
+    /// Whether the session's memory limit killed a process since this was last asked (its limit, if so). Read only
+    /// for a session with a memory limit.
+    fn memory_killed(&mut self) -> Option<u64> {
+        let limit = self.session.limits.memory_bytes?;
+        let kills = self.shell.as_ref().and_then(|s| s.group()).map(|g| g.oom_kills())?;
+        let killed = kills > self.oom_kills;
+        self.oom_kills = kills;
+        killed.then_some(limit)
     }
 
     /// Hands the command to the shell, starting a shell first when there is none (or it just died).
@@ -279,6 +302,21 @@ impl Actor {
             // The session was terminated while this shell started: it goes too.
             shell.kill_all();
             return Err(AgentError::session_not_found(&self.session.id));
+        }
+        if !self.session.limits.is_empty() {
+            let applied = match shell.group() {
+                Some(group) => group.apply(&self.session.limits),
+                None => Err("the shell has no cgroup".to_string()),
+            };
+            if let Err(why) = applied {
+                shell.kill_all();
+                tracing::warn!(%why, "the session's limits could not be set on its shell");
+                return Err(AgentError::new(
+                    sandbox_protocol::ErrorCode::LimitsUnavailable,
+                    format!("the session's limits could not be set: {why}"),
+                ));
+            }
+            self.oom_kills = shell.group().map(|g| g.oom_kills()).unwrap_or(0);
         }
         let cwd = self.session.cwd();
         let pwd;

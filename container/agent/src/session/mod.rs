@@ -50,6 +50,8 @@ pub struct SessionConfig {
     pub workspace: Workspace,
     /// The sandbox's ready shells (none: the session starts its own).
     pub pool: Option<Arc<pool::ShellPool>>,
+    /// What the session's processes may use together, checked and enforceable here.
+    pub limits: sandbox_protocol::Limits,
 }
 
 /// One command to run.
@@ -77,6 +79,8 @@ pub struct Outcome {
     pub ended: sandbox_protocol::Ended,
     pub started_at: SystemTime,
     pub duration: Duration,
+    /// The session's memory limit (of these bytes) killed the command's process.
+    pub oom_killed: Option<u64>,
 }
 
 /// The buffered result of a command.
@@ -113,6 +117,7 @@ impl Outcome {
             ended: sandbox_protocol::Ended::Cancelled,
             started_at: SystemTime::now(),
             duration: Duration::ZERO,
+            oom_killed: None,
         }
     }
 }
@@ -143,6 +148,8 @@ pub struct Session {
     pub name: Option<String>,
     pub created_at: SystemTime,
     pub command_timeout: Option<Duration>,
+    /// Set on each of its shells' cgroups as the shell becomes the session's.
+    pub limits: sandbox_protocol::Limits,
     workspace: Workspace,
     state: Mutex<State>,
     jobs: mpsc::UnboundedSender<Job>,
@@ -177,6 +184,7 @@ impl Session {
             name: config.name,
             created_at: now,
             command_timeout: config.command_timeout,
+            limits: config.limits,
             workspace: config.workspace,
             state: Mutex::new(State { cwd: config.cwd, busy: false, last_used: now, history: History::default() }),
             jobs: jobs_tx,
@@ -254,7 +262,28 @@ impl Session {
             last_used_at: iso(state.last_used),
             command_count: state.history.total(),
             command_timeout_ms: self.command_timeout.map(|d| d.as_millis() as u64),
+            limits: (!self.limits.is_empty()).then_some(self.limits),
+            usage: self.usage(),
         }
+    }
+
+    /// What the session's processes use now: its shells' cgroups together (none without cgroups).
+    pub fn usage(&self) -> Option<sandbox_protocol::ResourceUsage> {
+        let shells = self.shells.lock().expect("shells lock");
+        let mut groups = shells.all.iter().filter_map(|s| s.group.as_ref()).peekable();
+        groups.peek()?;
+        let mut total = sandbox_protocol::ResourceUsage::default();
+        for usage in groups.map(|g| g.usage()) {
+            let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            };
+            total.memory_bytes = add(total.memory_bytes, usage.memory_bytes);
+            total.cpu_ms = add(total.cpu_ms, usage.cpu_ms);
+            total.pids = add(total.pids, usage.pids);
+            total.oom_kills += usage.oom_kills;
+        }
+        Some(total)
     }
 
     pub fn history(&self) -> SessionHistory {

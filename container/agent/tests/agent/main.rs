@@ -30,6 +30,7 @@ mod pid_reuse;
 mod ports;
 mod processes;
 mod queue;
+mod resource_limits;
 mod session_state;
 mod sessions_api;
 mod set_env_vars;
