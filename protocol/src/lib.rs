@@ -51,7 +51,7 @@ pub use process::{
     ProcessListQuery, ProcessLogs, ProcessStatus, StartProcessRequest, StdinRequest, StdinResult, WaitCondition,
     WaitRequest, WaitResult, LAST_EVENT_ID_HEADER,
 };
-pub use resources::{parse_size, Limits, MemorySize, ResourceLimits, ResourceUsage};
+pub use resources::{parse_size, Limits, MemorySize, ResourceLimits, ResourceUsage, SessionUsage};
 pub use screen::BINDING_ORIGIN;
 pub use session::{
     CommandCounts, Containment, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode,

@@ -88,6 +88,15 @@ pub struct ResourceUsage {
     pub oom_kills: u64,
 }
 
+/// One session's use, in a sandbox's status and the agent's metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUsage {
+    pub session_id: String,
+    pub usage: ResourceUsage,
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

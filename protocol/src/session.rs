@@ -213,6 +213,9 @@ pub struct MetricsSummary {
     /// What holds the sandbox's processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containment: Option<Containment>,
+    /// Each session's use of memory, CPU and processes (with cgroups; one agent's sessions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_usage: Vec<crate::SessionUsage>,
 }
 
 /// Commands run, by how they ended (`Ended`), and those whose shell could not start.

@@ -264,6 +264,9 @@ describe('limits', () => {
     const mine = info.sessions.find((s) => s.id === 'limited');
     assert.deepEqual(mine.limits, { memoryBytes: 48 << 20, pids: 64, cpuMillis: 1000 });
     assert.ok(mine.usage.oomKills >= 1 && mine.usage.memoryBytes < 48 << 20, JSON.stringify(mine.usage));
+    const { agent } = await sandbox.status();
+    const used = agent.sessionUsage.find((s) => s.sessionId === 'limited');
+    assert.ok(used && used.usage.cpuMs >= 0 && used.usage.oomKills >= 1, JSON.stringify(agent.sessionUsage));
     await assert.rejects(sandbox.createSession({ limits: { memory: 'lots' } }), (e) => e instanceof ValidationError && /limits\.memory/.test(e.message));
   });
 });

@@ -575,6 +575,10 @@ export interface MetricsSummary {
     requests: number;
     serverErrors: number;
     /**
+     * Each session's use of memory, CPU and processes (with cgroups; one agent's sessions).
+     */
+    sessionUsage?: SessionUsage[];
+    /**
      * Sessions alive now.
      */
     sessions: number;
@@ -975,6 +979,13 @@ export interface SessionOptions {
     name?: string;
 }
 export type SessionStatus = 'idle' | 'busy';
+/**
+ * One session's use, in a sandbox's status and the agent's metrics.
+ */
+export interface SessionUsage {
+    sessionId: string;
+    usage: ResourceUsage;
+}
 /**
  * `POST /v1/env`: `setEnvVars`, exporting variables into a session's shell for its later commands.
  */

@@ -629,6 +629,10 @@ export interface MetricsSummary {
   requests: number;
   serverErrors: number;
   /**
+   * Each session's use of memory, CPU and processes (with cgroups; one agent's sessions).
+   */
+  sessionUsage?: SessionUsage[];
+  /**
    * Sessions alive now.
    */
   sessions: number;
@@ -1050,6 +1054,14 @@ export interface SessionOptions {
 }
 
 export type SessionStatus = 'idle' | 'busy';
+
+/**
+ * One session's use, in a sandbox's status and the agent's metrics.
+ */
+export interface SessionUsage {
+  sessionId: string;
+  usage: ResourceUsage;
+}
 
 /**
  * `POST /v1/env`: `setEnvVars`, exporting variables into a session's shell for its later commands.

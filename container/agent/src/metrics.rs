@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use sandbox_protocol::{routes, CommandCounts, Ended, MetricsSummary};
+use sandbox_protocol::{routes, CommandCounts, Ended, MetricsSummary, SessionUsage};
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0, 60.0];
@@ -143,6 +143,7 @@ impl Metrics {
             sessions,
             processes,
             uptime_seconds: uptime.as_secs_f64(),
+            session_usage: Vec::new(),
         }
     }
 }
@@ -166,6 +167,8 @@ pub struct Snapshot {
     /// Processes of the sandbox, where the agent can count them (in a container: all but itself).
     pub processes: Option<usize>,
     pub uptime_seconds: f64,
+    /// Each session's use, where the agent can read it (with cgroups).
+    pub session_usage: Vec<SessionUsage>,
 }
 
 /// The Prometheus text exposition of `s` (format 0.0.4). Routes that saw no request are left out.
@@ -233,7 +236,38 @@ pub fn render(s: &Snapshot) -> String {
         gauge("sandbox_agent_processes", "Processes in the sandbox besides the agent.", processes.to_string());
     }
     gauge("sandbox_agent_uptime_seconds", "Seconds since the agent started.", s.uptime_seconds.to_string());
+    render_sessions(&mut out, &s.session_usage);
     out
+}
+
+/// Each session's use, as series labelled by session (ids are of `[A-Za-z0-9._-]`: nothing to escape).
+fn render_sessions(out: &mut String, sessions: &[SessionUsage]) {
+    type Read = fn(&sandbox_protocol::ResourceUsage) -> Option<String>;
+    let series: [(&str, &str, &str, Read); 4] = [
+        ("sandbox_agent_session_memory_bytes", "gauge", "Memory a session's processes use.", |u| {
+            u.memory_bytes.map(|n| n.to_string())
+        }),
+        ("sandbox_agent_session_cpu_seconds_total", "counter", "CPU time a session's processes used.", |u| {
+            u.cpu_ms.map(|ms| (ms as f64 / 1000.0).to_string())
+        }),
+        ("sandbox_agent_session_processes", "gauge", "Processes of a session alive.", |u| {
+            u.pids.map(|n| n.to_string())
+        }),
+        ("sandbox_agent_session_oom_kills_total", "counter", "Processes a session's memory limit killed.", |u| {
+            Some(u.oom_kills.to_string())
+        }),
+    ];
+    if sessions.is_empty() {
+        return;
+    }
+    for (name, kind, help, read) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for s in sessions {
+            if let Some(value) = read(&s.usage) {
+                let _ = writeln!(out, "{name}{{session=\"{}\"}} {value}", s.session_id);
+            }
+        }
+    }
 }
 
 /// The counters in brief (`MetricsSummary`), for a JSON reader and a sandbox's status.
@@ -253,6 +287,7 @@ pub fn summary(s: &Snapshot) -> MetricsSummary {
         limits_hit: s.limits.iter().sum(),
         shells_lost: s.shells_lost,
         containment: Some(crate::contain::current().kind()),
+        session_usage: s.session_usage.clone(),
     }
 }
 
@@ -291,6 +326,7 @@ mod tests {
                 limits_hit: 3,
                 shells_lost: 1,
                 containment: Some(sandbox_protocol::Containment::ProcessGroup),
+                session_usage: Vec::new(),
             }
         );
     }

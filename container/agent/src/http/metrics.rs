@@ -11,6 +11,7 @@ use axum::Json;
 use super::AppState;
 use crate::metrics::{render, summary, METRICS};
 use crate::tenant::Tenants;
+use sandbox_protocol::SessionUsage;
 
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let sandboxes = state.sandboxes.clone();
@@ -18,13 +19,19 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         // As PID 1 of a container, every other process is the sandbox's; elsewhere they cannot be told apart.
         Tenants::Single(sandbox) => {
             let processes = (std::process::id() == 1).then(|| crate::process::tree::snapshot().len().saturating_sub(1));
-            (sandbox.sessions().len(), processes)
+            let sessions = sandbox.sessions();
+            let usage: Vec<SessionUsage> = sessions
+                .iter()
+                .filter_map(|s| s.usage().map(|usage| SessionUsage { session_id: s.id.clone(), usage }))
+                .collect();
+            (sessions.len(), processes, usage)
         }
-        Tenants::Multi { .. } => (sandboxes.session_count(), None),
+        Tenants::Multi { .. } => (sandboxes.session_count(), None, Vec::new()),
     })
     .await;
-    let (sessions, processes) = counted.unwrap_or((0, None));
-    let snapshot = METRICS.snapshot(sessions, processes, state.started.elapsed());
+    let (sessions, processes, usage) = counted.unwrap_or((0, None, Vec::new()));
+    let mut snapshot = METRICS.snapshot(sessions, processes, state.started.elapsed());
+    snapshot.session_usage = usage;
     if wants_json(headers.get(ACCEPT).and_then(|v| v.to_str().ok())) {
         return Json(summary(&snapshot)).into_response();
     }

@@ -95,6 +95,13 @@ async fn cpu_time_is_capped_and_counted() {
     let used = c.get("/v1/sessions/slow").await.json()["usage"]["cpuMs"].as_u64().unwrap();
     // At most a fifth of the time it ran (1 to 2 s), with a period of slack; never more, however busy the machine.
     assert!(used > 0 && used < 700, "a 0.2 CPU session used {used} ms of CPU");
+    // Each session's use is in the metrics too: as JSON (a sandbox's status) and as series.
+    let json = c.send_with("GET", "/v1/metrics", &[("accept", "application/json")], Vec::new()).await.json();
+    let mine = json["sessionUsage"].as_array().unwrap().iter().find(|s| s["sessionId"] == "slow").cloned();
+    assert!(mine.is_some_and(|s| s["usage"]["cpuMs"].as_u64().unwrap() >= used), "{json}");
+    let text = String::from_utf8(c.get("/v1/metrics").await.body).unwrap();
+    assert!(text.contains("sandbox_agent_session_cpu_seconds_total{session=\"slow\"}"), "{text}");
+    assert!(text.contains("sandbox_agent_session_memory_bytes{session=\"slow\"}"), "{text}");
 }
 
 #[tokio::test]
