@@ -27,6 +27,11 @@ if [ "$status" -eq 0 ]; then
   node --test --test-concurrency=1 tests/types/ tests/e2e/ 2>&1 | tee -a "$log" || status=$?
 fi
 if [ "$status" -eq 0 ]; then
+  # The soak: random concurrent operations against a real local agent beside a CPU hog, for a fixed budget
+  # (`npm run soak`; SOAK_SECONDS longer, SOAK_SEED to replay the seed it prints).
+  SOAK_SECONDS="${SOAK_SECONDS:-40}" node tests/soak/soak.mjs 2>&1 | tee -a "$log" || status=$?
+fi
+if [ "$status" -eq 0 ]; then
   # The terminal page in Chromium (installed when missing, with root and apt; skipped, saying why, otherwise).
   bash scripts/test-browser.sh --if-available 2>&1 | tee -a "$log" || status=$?
 fi
