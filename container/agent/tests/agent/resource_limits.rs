@@ -120,11 +120,26 @@ async fn a_background_process_has_limits_of_its_own() {
 
 #[tokio::test]
 async fn the_agents_defaults_apply_unless_a_session_says_otherwise() {
+    // Where limits cannot be enforced, an agent given `--limit-*` does not start (the next test).
+    let Some(_probe) = limited_agent(&[]).await else { return };
     let Some((_agent, mut c)) = limited_agent(&["--limit-pids", "64", "--limit-memory", "1G"]).await else { return };
     let own = c.post("/v1/sessions", json!({"id": "own", "limits": {"pids": 100}})).await.json();
     assert_eq!(own["limits"], json!({"memoryBytes": 1u64 << 30, "pids": 100}), "{own}");
     let plain = c.post("/v1/sessions", json!({"id": "plain"})).await.json();
     assert_eq!(plain["limits"], json!({"memoryBytes": 1u64 << 30, "pids": 64}), "{plain}");
+}
+
+#[test]
+fn an_agent_told_to_enforce_limits_it_cannot_does_not_start() {
+    let dir = scratch_dir("limits");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sandbox-agent"))
+        .args(["--listen", "127.0.0.1:0", "--no-cgroups", "--limit-pids", "64", "--workspace"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--limit-*") && err.contains("process-group"), "{err}");
 }
 
 #[tokio::test]
