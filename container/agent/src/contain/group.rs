@@ -113,11 +113,6 @@ impl Group {
         } else {
             v1(Controller::Memory).and_then(|d| read(d.join("memory.usage_in_bytes"))).and_then(|t| number(&t))
         };
-        let oom_kills = if self.v2.contains(&Controller::Memory) {
-            read(self.dir.join("memory.events")).and_then(|t| keyed(&t, "oom_kill"))
-        } else {
-            v1(Controller::Memory).and_then(|d| read(d.join("memory.oom_control"))).and_then(|t| keyed(&t, "oom_kill"))
-        };
         let pids = if self.v2.contains(&Controller::Pids) {
             read(self.dir.join("pids.current")).and_then(|t| number(&t))
         } else {
@@ -129,13 +124,19 @@ impl Group {
             memory_bytes: memory,
             cpu_ms,
             pids: pids.or_else(|| Some(self.members().len() as u64)),
-            oom_kills: oom_kills.unwrap_or(0),
+            oom_kills: self.oom_kills(),
         }
     }
 
-    /// Processes its memory limit has killed so far.
+    /// Processes its memory limit has killed so far: one file read (it is asked after each command of a session
+    /// with a memory limit).
     pub fn oom_kills(&self) -> u64 {
-        self.usage().oom_kills
+        let file = if self.v2.contains(&Controller::Memory) {
+            Some(self.dir.join("memory.events"))
+        } else {
+            self.v1.iter().find(|(c, _)| *c == Controller::Memory).map(|(_, d)| d.join("memory.oom_control"))
+        };
+        file.and_then(|f| std::fs::read_to_string(f).ok()).and_then(|t| keyed(&t, "oom_kill")).unwrap_or(0)
     }
 
     pub fn dir(&self) -> &Path {
