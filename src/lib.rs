@@ -6,6 +6,7 @@
 mod access;
 mod agent_link;
 mod body_limit;
+mod body_pass;
 mod config;
 mod cors;
 mod drain;
@@ -111,7 +112,7 @@ async fn handle(
             Ok(Response::from_json(&serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))?)
         }
         Route::Sandbox { id, agent_path } => {
-            if let Err(err) = body_limit::check(header("content-length").as_deref()) {
+            if let Err(err) = body_limit::check(method.as_ref(), &agent_path, header("content-length").as_deref()) {
                 drain::request(req, 0).await;
                 return Err(err);
             }

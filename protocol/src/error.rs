@@ -65,6 +65,8 @@ error_codes! {
     DirectoryNotEmpty = "DIRECTORY_NOT_EMPTY", 409;
     PermissionDenied = "PERMISSION_DENIED", 403;
     FileTooLarge = "FILE_TOO_LARGE", 413;
+    /// A range that starts at or past the end of the file.
+    RangeNotSatisfiable = "RANGE_NOT_SATISFIABLE", 416;
     /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.
     UnsupportedFileType = "UNSUPPORTED_FILE_TYPE", 400;
     /// The disk (or the caller's quota) is full; nothing was changed.

@@ -155,6 +155,12 @@ pub struct ReadFileRequest {
     /// When absent: UTF-8 text for text files, base64 for binary ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<Encoding>,
+    /// A range: the first byte returned (at or past the end: `RANGE_NOT_SATISFIABLE`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// ... and how many bytes at most. The range, not the file, is what must fit in the 32 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }

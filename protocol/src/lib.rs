@@ -7,7 +7,9 @@ mod backup;
 mod error;
 mod evolution;
 mod exec;
+mod file_content;
 mod files;
+pub mod frames;
 pub mod ids;
 pub mod json;
 pub mod limits;
@@ -37,6 +39,7 @@ pub use exec::{
     CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandState, CommandsQuery, Encoding, Ended,
     ExecEvent, ExecEventType, ExecRequest, ExecResult,
 };
+pub use file_content::{FileContentQuery, FileUploadQuery, UploadResult, FILE_SIZE_HEADER};
 pub use files::{
     DeleteFileRequest, ExistsRequest, ExistsResult, FileInfo, FileInfoRef, FileOpResult, FileType, ListFilesRequest,
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,

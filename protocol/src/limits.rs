@@ -5,7 +5,7 @@
 /// base64 (4 characters for 3 bytes), so about 24 MiB of a binary file fit in one call, 32 MiB of text.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// The largest file `readFile` returns whole.
+/// The largest file `readFile` returns whole inside its JSON answer (`readFileStream` has no limit).
 pub const MAX_READ_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Each output stream of a buffered `exec` is kept up to this many bytes unless `maxOutputBytes` says otherwise.
@@ -27,8 +27,8 @@ pub fn body_too_large(size: Option<u64>) -> String {
     };
     format!(
         "the request body is {size}; a call may send at most {} MiB ({MAX_BODY_BYTES} bytes) of JSON. A writeFile of \
-         bytes travels as base64, so about 24 MiB of a binary file fit in one call: write a larger file in parts, or \
-         fetch it from inside the sandbox",
+         bytes travels as base64, so about 24 MiB of a binary file fit in one call: send a larger file as a stream \
+         (writeFile with a ReadableStream, PUT /files/content), which has no such limit",
         MAX_BODY_BYTES >> 20
     )
 }

@@ -26,6 +26,9 @@ pub const FILES_DELETE: &str = "/v1/files/delete";
 pub const FILES_RENAME: &str = "/v1/files/rename";
 pub const FILES_MOVE: &str = "/v1/files/move";
 pub const FILES_EXISTS: &str = "/v1/files/exists";
+/// A file's bytes as the body: `GET` reads them (`FileContentQuery`), `PUT` replaces the file with them
+/// (`FileUploadQuery`). Not bound by the 32 MiB of a JSON body.
+pub const FILES_CONTENT: &str = "/v1/files/content";
 /// `POST` starts a background process, `GET` lists them (`?status=`), `DELETE` kills them all.
 pub const PROCESSES: &str = "/v1/processes";
 /// `GET` shows a process, `DELETE` kills it (`?signal=`).
@@ -126,6 +129,7 @@ pub const ALL: &[Route] = &[
     Route { name: "filesRename", methods: &["POST"], path: FILES_RENAME },
     Route { name: "filesMove", methods: &["POST"], path: FILES_MOVE },
     Route { name: "filesExists", methods: &["POST"], path: FILES_EXISTS },
+    Route { name: "filesContent", methods: &["GET", "PUT"], path: FILES_CONTENT },
     Route { name: "processes", methods: &["GET", "POST", "DELETE"], path: PROCESSES },
     Route { name: "process", methods: &["GET", "DELETE"], path: PROCESS },
     Route { name: "processLogs", methods: &["GET"], path: PROCESS_LOGS },
@@ -164,6 +168,11 @@ pub fn find(path: &str) -> Option<&'static Route> {
         pattern.len() == given.len()
             && pattern.iter().zip(&given).all(|(p, g)| (p.starts_with('{') && !g.is_empty()) || p == g)
     })
+}
+
+/// Whether a call's body is a stream of any size (an upload), which no JSON limit bounds.
+pub fn streams_body(method: &str, path: &str) -> bool {
+    method == "PUT" && path == FILES_CONTENT
 }
 
 /// The agent path the Worker's `rest` (what follows `/v1/sandboxes/{id}/`, empty for the sandbox itself) names.

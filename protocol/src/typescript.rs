@@ -59,12 +59,22 @@ pub fn module() -> String {
         "/** Request header with the `Host` a browser page named, when a caller hands its WebSocket on. */\nexport const PAGE_HOST_HEADER = {};\n",
         quote(PAGE_HOST_HEADER)
     );
-    let _ = writeln!(out, "/** The origin of requests through a service binding (the binding ignores it). */\nexport const BINDING_ORIGIN = {};\n", quote(BINDING_ORIGIN));
-    out.push_str("/** The sizes the servers hold to (`protocol/src/limits.rs`). */\nexport const LIMITS = {\n");
-    let _ = writeln!(out, "  /** The largest request body, in bytes (JSON; a writeFile of bytes sends them as base64). */\n  maxBodyBytes: {},", limits::MAX_BODY_BYTES);
     let _ = writeln!(
         out,
-        "  /** The largest file readFile returns whole. */\n  maxReadFileBytes: {},",
+        "/** The `Content-Type` of an upload sent as frames (`protocol/src/frames.rs`): 4 bytes of length, big-endian, then the bytes; a frame of length 0 ends it. */\nexport const FRAMED_CONTENT_TYPE = {};\n",
+        quote(crate::frames::FRAMED_CONTENT_TYPE)
+    );
+    let _ = writeln!(
+        out,
+        "/** The largest frame of a framed upload. */\nexport const MAX_FRAME = {};\n",
+        crate::frames::MAX_FRAME
+    );
+    let _ = writeln!(out, "/** The origin of requests through a service binding (the binding ignores it). */\nexport const BINDING_ORIGIN = {};\n", quote(BINDING_ORIGIN));
+    out.push_str("/** The sizes the servers hold to (`protocol/src/limits.rs`). */\nexport const LIMITS = {\n");
+    let _ = writeln!(out, "  /** The largest JSON request body, in bytes (a writeFile of bytes or a stream has no limit). */\n  maxBodyBytes: {},", limits::MAX_BODY_BYTES);
+    let _ = writeln!(
+        out,
+        "  /** The largest file (or range) readFile returns in JSON (readFileStream has no limit). */\n  maxReadFileBytes: {},",
         limits::MAX_READ_FILE_BYTES
     );
     let _ = writeln!(out, "  /** Each output stream of exec is kept up to this unless maxOutputBytes says otherwise. */\n  defaultMaxOutputBytes: {},", limits::DEFAULT_MAX_OUTPUT_BYTES);

@@ -7,8 +7,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use futures_util::StreamExt;
-use worker::{Response, Result};
+use worker::{Response, ResponseBody, Result};
 
 #[derive(Default, Clone)]
 pub struct InFlight {
@@ -71,19 +70,22 @@ pub fn body_takes_time(status: u16, content_length: Option<&str>) -> bool {
 }
 
 /// `response` with `call` kept until its body is done: a body that takes time (`body_takes_time`: an event
-/// stream, a download, a preview's answer) is passed through a stream that holds the call; any other answer is
-/// complete when it is handed back, and the call ends here.
-pub fn hold_until_done(mut response: Response, call: Call) -> Result<Response> {
+/// stream, a download, a preview's answer) is passed on by the runtime (`body_pass`), and the call ends when that
+/// pipe settles; any other answer is complete when it is handed back, and the call ends here.
+pub fn hold_until_done(response: Response, call: Call) -> Result<Response> {
     let length = response.headers().get("content-length").ok().flatten();
     if !body_takes_time(response.status_code(), length.as_deref()) {
         return Ok(response);
     }
-    let (status, headers) = (response.status_code(), response.headers().clone());
-    let body = response.stream()?.map(move |chunk| {
-        let _held = &call;
-        chunk
+    let ResponseBody::Stream(body) = response.body() else { return Ok(response) };
+    let length = length.and_then(|n| n.trim().parse::<u64>().ok());
+    let (passed, done) = crate::body_pass::pass(body, length)?;
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(done).await;
+        drop(call);
     });
-    Ok(Response::from_stream(body)?.with_status(status).with_headers(headers))
+    let (status, headers) = (response.status_code(), response.headers().clone());
+    Ok(Response::from_body(ResponseBody::Stream(passed))?.with_status(status).with_headers(headers))
 }
 
 #[cfg(test)]

@@ -220,6 +220,7 @@ describe('the Rust client, every method, through rust-caller', () => {
     assert.equal(t.afterDrop, 'stopped', 'dropping an exec_stream stopped its command');
     assert.deepEqual(t.givenUp, { listed: ['running', 'queued'], after: 'never' }, 'a dropped exec future cancels its queued command');
     assert.deepEqual(t.binary, { same: true, size: '256' }, 'write_file_bytes / read_file_bytes: every byte value');
+    assert.deepEqual(t.streamedFile, { written: 3 << 20, read: 2 << 20, sum: 3 << 20 }, 'write_file_stream through the binding, read_file_stream from an offset');
     assert.deepEqual(t.env, ['on', 'unset']);
     assert.deepEqual(t.session, { id: 'tour', cwd: '/workspace/t', historyTotal: 1, listed: true });
     assert.deepEqual(t.terminals, { listed: 1, attached: 1, killed: true, again: { code: 'PTY_NOT_FOUND', status: 404 }, left: 0 });

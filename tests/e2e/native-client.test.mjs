@@ -43,5 +43,7 @@ test('a native Rust program runs the docs example, stops a streamed command by i
     name: 'native', files: true, content: 'saved', listed: 1, gone: 'BACKUP_NOT_FOUND',
     fork: ['native-example-fork', 'saved', 'saved'],
   });
+  // 40 MiB streamed up in chunks of 1 MiB (chunk i all bytes i) and down again; a failing stream changed nothing.
+  assert.deepEqual(report.streams, { written: 40 << 20, read: 40 << 20, sum: 780 * (1 << 20), cut: true, tail: 'Jycn' });
   assert.deepEqual(report.sleep, { kept: true, own: [true, 90_000, false], default: true, refused: 'VALIDATION_FAILED' });
 });

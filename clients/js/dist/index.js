@@ -3,5 +3,6 @@ export { getSandbox, Sandbox } from './sandbox.js';
 export { ExecutionSession } from './session.js';
 export { Process } from './processes.js';
 export { parseSSEStream } from './sse.js';
+export { collectFile, streamFile } from './file-stream.js';
 export { LIMITS } from './protocol.js';
 export { ContainerUnavailableError, FileNotFoundError, ProcessNotFoundError, SandboxError, SessionAlreadyExistsError, SessionNotFoundError, UnauthorizedError, ValidationError, } from './errors.js';

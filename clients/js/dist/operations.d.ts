@@ -1,6 +1,6 @@
 import { Process } from './processes.js';
 import { type Transport } from './transport.js';
-import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, WriteFileOptions } from './types.js';
+import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WriteFileOptions } from './types.js';
 export declare class Operations {
     #private;
     protected readonly transport: Transport;
@@ -30,9 +30,22 @@ export declare class Operations {
     /** Exports variables into the session for its later commands (`null` unsets one). */
     setEnvVars(envVars: EnvVars): Promise<SetEnvVarsResult>;
     listFiles(path: string, options?: ListFilesOptions): Promise<ListFilesResult>;
-    /** Writes a file, making its parent directories. `content` may be bytes; a string is taken in `encoding`. */
-    writeFile(path: string, content: string | Uint8Array, options?: WriteFileOptions): Promise<FileOpResult>;
+    /**
+     * Writes a file, making its parent directories; the file is replaced whole once all of `content` has arrived.
+     * A string is taken in `encoding`. Bytes and a `ReadableStream` travel raw, at any size (no JSON limit), and the
+     * result says how many bytes were written; a stream cut off half way (or `signal` aborted) leaves the old file.
+     */
+    writeFile(path: string, content: string, options?: WriteFileOptions): Promise<FileOpResult>;
+    writeFile(path: string, content: Uint8Array | ReadableStream<Uint8Array>, options?: WriteFileOptions & {
+        signal?: AbortSignal;
+    }): Promise<UploadResult>;
+    /** Reads a file whole (up to `LIMITS.maxReadFileBytes`), or the range `offset`/`length` of a file of any size. */
     readFile(path: string, options?: ReadFileOptions): Promise<ReadFileResult>;
+    /**
+     * A file's bytes as a stream, at any size and in bounded memory (read it with `streamFile`, or pipe it on). The
+     * whole file, or the range `offset`/`length`. Cancelling the stream, or aborting `signal`, stops the read.
+     */
+    readFileStream(path: string, options?: ReadFileStreamOptions): Promise<ReadableStream<Uint8Array>>;
     mkdir(path: string, options?: MkdirOptions): Promise<MkdirResult>;
     deleteFile(path: string): Promise<FileOpResult>;
     /** Renames within the filesystem; refuses to replace an existing `newPath` (`FILE_EXISTS`). */

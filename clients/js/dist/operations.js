@@ -155,13 +155,27 @@ export class Operations {
     listFiles(path, options = {}) {
         return this.transport.call('POST', ROUTES.filesList, this.#body({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
     }
-    /** Writes a file, making its parent directories. `content` may be bytes; a string is taken in `encoding`. */
     writeFile(path, content, options = {}) {
-        const body = typeof content === 'string' ? { path, content, encoding: options.encoding && wireEncoding(options.encoding) } : { path, content: toBase64(content), encoding: 'base64' };
+        if (typeof content !== 'string') {
+            const query = withQuery(ROUTES.filesContent, { path, sessionId: this.#sessionId });
+            return this.transport.upload('PUT', query, content, options.signal);
+        }
+        const body = { path, content, encoding: options.encoding && wireEncoding(options.encoding) };
         return this.transport.call('POST', ROUTES.filesWrite, this.#body(body));
     }
+    /** Reads a file whole (up to `LIMITS.maxReadFileBytes`), or the range `offset`/`length` of a file of any size. */
     readFile(path, options = {}) {
-        return this.transport.call('POST', ROUTES.filesRead, this.#body({ path, encoding: options.encoding && wireEncoding(options.encoding) }));
+        const { offset, length } = options;
+        return this.transport.call('POST', ROUTES.filesRead, this.#body({ path, encoding: options.encoding && wireEncoding(options.encoding), offset, length }));
+    }
+    /**
+     * A file's bytes as a stream, at any size and in bounded memory (read it with `streamFile`, or pipe it on). The
+     * whole file, or the range `offset`/`length`. Cancelling the stream, or aborting `signal`, stops the read.
+     */
+    async readFileStream(path, options = {}) {
+        const query = withQuery(ROUTES.filesContent, { path, offset: options.offset, length: options.length, sessionId: this.#sessionId });
+        const response = await this.transport.open('GET', query, undefined, options.signal);
+        return response.body ?? new Blob([]).stream();
     }
     mkdir(path, options = {}) {
         return this.transport.call('POST', ROUTES.filesMkdir, this.#body({ path, recursive: options.recursive }));

@@ -34,6 +34,8 @@ export declare const ROUTES: {
     readonly filesMove: "/files/move";
     /** POST */
     readonly filesExists: "/files/exists";
+    /** GET, PUT */
+    readonly filesContent: "/files/content";
     /** GET, POST, DELETE */
     readonly processes: "/processes";
     /** GET, DELETE */
@@ -91,6 +93,7 @@ export declare const ERROR_STATUS: {
     readonly DIRECTORY_NOT_EMPTY: 409;
     readonly PERMISSION_DENIED: 403;
     readonly FILE_TOO_LARGE: 413;
+    readonly RANGE_NOT_SATISFIABLE: 416;
     readonly UNSUPPORTED_FILE_TYPE: 400;
     readonly NO_SPACE: 507;
     readonly UNAUTHORIZED: 401;
@@ -128,13 +131,17 @@ export declare const DEFAULT_SESSION_ID = "default";
 export declare const SESSIONS_RECREATED_HEADER = "x-sandbox-sessions-recreated";
 /** Request header with the `Host` a browser page named, when a caller hands its WebSocket on. */
 export declare const PAGE_HOST_HEADER = "x-sandbox-page-host";
+/** The `Content-Type` of an upload sent as frames (`protocol/src/frames.rs`): 4 bytes of length, big-endian, then the bytes; a frame of length 0 ends it. */
+export declare const FRAMED_CONTENT_TYPE = "application/vnd.sandbox-rs.framed";
+/** The largest frame of a framed upload. */
+export declare const MAX_FRAME = 16777216;
 /** The origin of requests through a service binding (the binding ignores it). */
 export declare const BINDING_ORIGIN = "https://sandbox";
 /** The sizes the servers hold to (`protocol/src/limits.rs`). */
 export declare const LIMITS: {
-    /** The largest request body, in bytes (JSON; a writeFile of bytes sends them as base64). */
+    /** The largest JSON request body, in bytes (a writeFile of bytes or a stream has no limit). */
     readonly maxBodyBytes: 33554432;
-    /** The largest file readFile returns whole. */
+    /** The largest file (or range) readFile returns in JSON (readFileStream has no limit). */
     readonly maxReadFileBytes: 33554432;
     /** Each output stream of exec is kept up to this unless maxOutputBytes says otherwise. */
     readonly defaultMaxOutputBytes: 16777216;

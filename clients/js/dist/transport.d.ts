@@ -30,6 +30,11 @@ export declare class Transport {
     call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
     /** Sends a call and returns the response once it is known to be a success (its body unread). */
     open(method: string, path: string, body?: unknown, signal?: AbortSignal, extra?: Record<string, string>): Promise<Response>;
+    /**
+     * Sends `bytes` as the body of a call and returns its JSON result: bytes raw (their length declared, which every
+     * hop holds to), a stream as frames (`framed`), so that one cut off on the way is never taken as whole.
+     */
+    upload<T>(method: string, path: string, bytes: ReadableStream<Uint8Array> | Uint8Array, signal?: AbortSignal): Promise<T>;
 }
 /**
  * Asks for a WebSocket at `path` (Workers runtime: the answer is a `101` carrying `webSocket`). A refusal is thrown

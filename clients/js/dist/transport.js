@@ -1,7 +1,7 @@
 // How the client reaches the sandbox Worker: through a service binding (anything with `fetch`) or by URL from
 // outside Cloudflare. Every call is JSON over HTTP to `/v1/sandboxes/{id}/...`; non-2xx answers become typed errors.
 import { SandboxError, ValidationError, errorFromBody } from './errors.js';
-import { BINDING_ORIGIN, SANDBOXES_PREFIX } from './protocol.js';
+import { BINDING_ORIGIN, FRAMED_CONTENT_TYPE, MAX_FRAME, SANDBOXES_PREFIX } from './protocol.js';
 /** An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session `..`
  * would address the sandbox itself). */
 export function idSegment(id) {
@@ -63,11 +63,28 @@ export class Transport {
         const headers = new Headers(extra);
         if (body !== undefined)
             headers.set('content-type', 'application/json');
+        return this.#exchange(method, path, headers, body === undefined ? undefined : JSON.stringify(body), signal);
+    }
+    /**
+     * Sends `bytes` as the body of a call and returns its JSON result: bytes raw (their length declared, which every
+     * hop holds to), a stream as frames (`framed`), so that one cut off on the way is never taken as whole.
+     */
+    async upload(method, path, bytes, signal) {
+        const stream = bytes instanceof ReadableStream;
+        const headers = new Headers({ 'content-type': stream ? FRAMED_CONTENT_TYPE : 'application/octet-stream' });
+        const body = stream ? framed(bytes) : bytes;
+        const response = await this.#exchange(method, path, headers, body, signal);
+        return (await untilAborted(readJson(response), signal));
+    }
+    async #exchange(method, path, headers, body, signal) {
         if (this.#token !== undefined)
             headers.set('authorization', `Bearer ${this.#token}`);
+        // `duplex` is what Node's fetch asks of a streamed body; the Workers runtime streams one without it.
         const init = { method, headers };
         if (body !== undefined)
-            init.body = JSON.stringify(body);
+            init.body = body;
+        if (body instanceof ReadableStream)
+            init.duplex = 'half';
         if (signal !== undefined)
             init.signal = signal;
         let response;
@@ -135,4 +152,24 @@ async function readJson(response) {
     catch {
         throw new SandboxError('INVALID_RESPONSE', `the sandbox answered with something that is not JSON: ${text.slice(0, 200)}`, response.status);
     }
+}
+/** `stream` as the frames of a framed upload: each chunk after its length (4 bytes, big-endian), then a frame of length 0. */
+function framed(stream) {
+    const head = (length) => {
+        const bytes = new Uint8Array(4);
+        new DataView(bytes.buffer).setUint32(0, length);
+        return bytes;
+    };
+    return stream.pipeThrough(new TransformStream({
+        transform(chunk, controller) {
+            for (let at = 0; at < chunk.length; at += MAX_FRAME) {
+                const part = chunk.subarray(at, at + MAX_FRAME);
+                controller.enqueue(head(part.length));
+                controller.enqueue(part);
+            }
+        },
+        flush(controller) {
+            controller.enqueue(head(0));
+        },
+    }));
 }

@@ -252,7 +252,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
  *
@@ -393,6 +393,22 @@ export interface ExposedPortList {
     ports: ExposedPort[];
     success: boolean;
 }
+/**
+ * The query of `GET /v1/files/content`: which file, and optionally which bytes of it.
+ */
+export interface FileContentQuery {
+    /**
+     * How many bytes at most; to the end of the file when absent.
+     */
+    length?: number;
+    /**
+     * The first byte sent; 0 when absent. At or past the end of the file: `RANGE_NOT_SATISFIABLE` (an empty file
+     * answers offset 0 with no bytes).
+     */
+    offset?: number;
+    path: string;
+    sessionId?: string;
+}
 export interface FileInfo {
     absolutePath: string;
     /**
@@ -421,6 +437,15 @@ export interface FileOpResult {
     timestamp: string;
 }
 export type FileType = 'file' | 'directory' | 'symlink' | 'other';
+/**
+ * The query of `PUT /v1/files/content`, whose body (any type but a page's: `application/octet-stream`) is the
+ * file's new content. Missing parent directories are made; the file is replaced whole when the body has
+ * arrived, and a body cut off half way leaves the old file as it was.
+ */
+export interface FileUploadQuery {
+    path: string;
+    sessionId?: string;
+}
 /**
  * `fork`: makes sandbox `newId`, whose workspace starts as this one's: its last automatic save (one is made
  * now if there is none), or the backup named.
@@ -767,6 +792,14 @@ export interface ReadFileRequest {
      * When absent: UTF-8 text for text files, base64 for binary ones.
      */
     encoding?: Encoding;
+    /**
+     * ... and how many bytes at most. The range, not the file, is what must fit in the 32 MiB.
+     */
+    length?: number;
+    /**
+     * A range: the first byte returned (at or past the end: `RANGE_NOT_SATISFIABLE`) ...
+     */
+    offset?: number;
     path: string;
     sessionId?: string;
 }
@@ -1099,6 +1132,15 @@ export interface StdinResult {
 export interface UnexposePortResult {
     port: number;
     success: boolean;
+}
+/**
+ * The answer to an upload: where it went and how many bytes it holds.
+ */
+export interface UploadResult {
+    path: string;
+    size: number;
+    success: boolean;
+    timestamp: string;
 }
 /**
  * What `POST /v1/processes/{id}/wait` waits for.

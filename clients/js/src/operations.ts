@@ -21,6 +21,7 @@ import type {
   MkdirOptions,
   MkdirResult,
   ReadFileOptions,
+  ReadFileStreamOptions,
   ProcessEvent,
   ProcessInfo,
   ProcessLogs,
@@ -31,6 +32,7 @@ import type {
   StreamLogsOptions,
   TerminalOptions,
   SetEnvVarsResult,
+  UploadResult,
   WriteFileOptions,
 } from './types.js';
 
@@ -184,15 +186,36 @@ export class Operations {
     return this.transport.call('POST', ROUTES.filesList, this.#body<wire.ListFilesRequest>({ path, recursive: options.recursive, includeHidden: options.includeHidden }));
   }
 
-  /** Writes a file, making its parent directories. `content` may be bytes; a string is taken in `encoding`. */
-  writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<FileOpResult> {
-    const body: Fields<wire.WriteFileRequest> =
-      typeof content === 'string' ? { path, content, encoding: options.encoding && wireEncoding(options.encoding) } : { path, content: toBase64(content), encoding: 'base64' };
+  /**
+   * Writes a file, making its parent directories; the file is replaced whole once all of `content` has arrived.
+   * A string is taken in `encoding`. Bytes and a `ReadableStream` travel raw, at any size (no JSON limit), and the
+   * result says how many bytes were written; a stream cut off half way (or `signal` aborted) leaves the old file.
+   */
+  writeFile(path: string, content: string, options?: WriteFileOptions): Promise<FileOpResult>;
+  writeFile(path: string, content: Uint8Array | ReadableStream<Uint8Array>, options?: WriteFileOptions & { signal?: AbortSignal }): Promise<UploadResult>;
+  writeFile(path: string, content: string | Uint8Array | ReadableStream<Uint8Array>, options: WriteFileOptions & { signal?: AbortSignal } = {}): Promise<FileOpResult | UploadResult> {
+    if (typeof content !== 'string') {
+      const query = withQuery<wire.FileUploadQuery>(ROUTES.filesContent, { path, sessionId: this.#sessionId });
+      return this.transport.upload<UploadResult>('PUT', query, content, options.signal);
+    }
+    const body: Fields<wire.WriteFileRequest> = { path, content, encoding: options.encoding && wireEncoding(options.encoding) };
     return this.transport.call('POST', ROUTES.filesWrite, this.#body<wire.WriteFileRequest>(body));
   }
 
+  /** Reads a file whole (up to `LIMITS.maxReadFileBytes`), or the range `offset`/`length` of a file of any size. */
   readFile(path: string, options: ReadFileOptions = {}): Promise<ReadFileResult> {
-    return this.transport.call('POST', ROUTES.filesRead, this.#body<wire.ReadFileRequest>({ path, encoding: options.encoding && wireEncoding(options.encoding) }));
+    const { offset, length } = options;
+    return this.transport.call('POST', ROUTES.filesRead, this.#body<wire.ReadFileRequest>({ path, encoding: options.encoding && wireEncoding(options.encoding), offset, length }));
+  }
+
+  /**
+   * A file's bytes as a stream, at any size and in bounded memory (read it with `streamFile`, or pipe it on). The
+   * whole file, or the range `offset`/`length`. Cancelling the stream, or aborting `signal`, stops the read.
+   */
+  async readFileStream(path: string, options: ReadFileStreamOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const query = withQuery<wire.FileContentQuery>(ROUTES.filesContent, { path, offset: options.offset, length: options.length, sessionId: this.#sessionId });
+    const response = await this.transport.open('GET', query, undefined, options.signal);
+    return response.body ?? new Blob([]).stream();
   }
 
   mkdir(path: string, options: MkdirOptions = {}): Promise<MkdirResult> {

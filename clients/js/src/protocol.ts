@@ -38,6 +38,8 @@ export const ROUTES = {
   filesMove: '/files/move',
   /** POST */
   filesExists: '/files/exists',
+  /** GET, PUT */
+  filesContent: '/files/content',
   /** GET, POST, DELETE */
   processes: '/processes',
   /** GET, DELETE */
@@ -97,6 +99,7 @@ export const ERROR_STATUS = {
   DIRECTORY_NOT_EMPTY: 409,
   PERMISSION_DENIED: 403,
   FILE_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
   UNSUPPORTED_FILE_TYPE: 400,
   NO_SPACE: 507,
   UNAUTHORIZED: 401,
@@ -143,14 +146,20 @@ export const SESSIONS_RECREATED_HEADER = 'x-sandbox-sessions-recreated';
 /** Request header with the `Host` a browser page named, when a caller hands its WebSocket on. */
 export const PAGE_HOST_HEADER = 'x-sandbox-page-host';
 
+/** The `Content-Type` of an upload sent as frames (`protocol/src/frames.rs`): 4 bytes of length, big-endian, then the bytes; a frame of length 0 ends it. */
+export const FRAMED_CONTENT_TYPE = 'application/vnd.sandbox-rs.framed';
+
+/** The largest frame of a framed upload. */
+export const MAX_FRAME = 16777216;
+
 /** The origin of requests through a service binding (the binding ignores it). */
 export const BINDING_ORIGIN = 'https://sandbox';
 
 /** The sizes the servers hold to (`protocol/src/limits.rs`). */
 export const LIMITS = {
-  /** The largest request body, in bytes (JSON; a writeFile of bytes sends them as base64). */
+  /** The largest JSON request body, in bytes (a writeFile of bytes or a stream has no limit). */
   maxBodyBytes: 33554432,
-  /** The largest file readFile returns whole. */
+  /** The largest file (or range) readFile returns in JSON (readFileStream has no limit). */
   maxReadFileBytes: 33554432,
   /** Each output stream of exec is kept up to this unless maxOutputBytes says otherwise. */
   defaultMaxOutputBytes: 16777216,

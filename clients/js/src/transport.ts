@@ -2,7 +2,7 @@
 // outside Cloudflare. Every call is JSON over HTTP to `/v1/sandboxes/{id}/...`; non-2xx answers become typed errors.
 
 import { SandboxError, ValidationError, errorFromBody } from './errors.js';
-import { BINDING_ORIGIN, SANDBOXES_PREFIX } from './protocol.js';
+import { BINDING_ORIGIN, FRAMED_CONTENT_TYPE, MAX_FRAME, SANDBOXES_PREFIX } from './protocol.js';
 
 /** An id as one path segment: encoded, and refused when a URL would rewrite it (empty, `.`, `..`: a session `..`
  * would address the sandbox itself). */
@@ -86,9 +86,27 @@ export class Transport {
   async open(method: string, path: string, body?: unknown, signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Response> {
     const headers = new Headers(extra);
     if (body !== undefined) headers.set('content-type', 'application/json');
+    return this.#exchange(method, path, headers, body === undefined ? undefined : JSON.stringify(body), signal);
+  }
+
+  /**
+   * Sends `bytes` as the body of a call and returns its JSON result: bytes raw (their length declared, which every
+   * hop holds to), a stream as frames (`framed`), so that one cut off on the way is never taken as whole.
+   */
+  async upload<T>(method: string, path: string, bytes: ReadableStream<Uint8Array> | Uint8Array, signal?: AbortSignal): Promise<T> {
+    const stream = bytes instanceof ReadableStream;
+    const headers = new Headers({ 'content-type': stream ? FRAMED_CONTENT_TYPE : 'application/octet-stream' });
+    const body = stream ? framed(bytes) : bytes;
+    const response = await this.#exchange(method, path, headers, body as BodyInit, signal);
+    return (await untilAborted(readJson(response), signal)) as T;
+  }
+
+  async #exchange(method: string, path: string, headers: Headers, body: BodyInit | undefined, signal: AbortSignal | undefined): Promise<Response> {
     if (this.#token !== undefined) headers.set('authorization', `Bearer ${this.#token}`);
-    const init: RequestInit = { method, headers };
-    if (body !== undefined) init.body = JSON.stringify(body);
+    // `duplex` is what Node's fetch asks of a streamed body; the Workers runtime streams one without it.
+    const init: RequestInit & { duplex?: 'half' } = { method, headers };
+    if (body !== undefined) init.body = body;
+    if (body instanceof ReadableStream) init.duplex = 'half';
     if (signal !== undefined) init.signal = signal;
     let response: Response;
     try {
@@ -156,4 +174,27 @@ async function readJson(response: Response): Promise<unknown> {
   } catch {
     throw new SandboxError('INVALID_RESPONSE', `the sandbox answered with something that is not JSON: ${text.slice(0, 200)}`, response.status);
   }
+}
+
+/** `stream` as the frames of a framed upload: each chunk after its length (4 bytes, big-endian), then a frame of length 0. */
+function framed(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const head = (length: number) => {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, length);
+    return bytes;
+  };
+  return stream.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        for (let at = 0; at < chunk.length; at += MAX_FRAME) {
+          const part = chunk.subarray(at, at + MAX_FRAME);
+          controller.enqueue(head(part.length));
+          controller.enqueue(part);
+        }
+      },
+      flush(controller) {
+        controller.enqueue(head(0));
+      },
+    }),
+  );
 }

@@ -191,6 +191,24 @@ export interface WriteFileOptions {
 export interface ReadFileOptions {
   /** Without it: `utf-8` for text, `base64` for binary content. */
   encoding?: Encoding;
+  /** A range: the first byte returned (at or past the end of the file: `RANGE_NOT_SATISFIABLE`). */
+  offset?: number;
+  /** A range: how many bytes at most. The range, not the file, must fit in `LIMITS.maxReadFileBytes`. */
+  length?: number;
+}
+
+export interface ReadFileStreamOptions {
+  /** The first byte sent (at or past the end of the file: `RANGE_NOT_SATISFIABLE`). */
+  offset?: number;
+  /** How many bytes at most; to the end of the file when absent. */
+  length?: number;
+  /** Aborting it stops the read in the sandbox. */
+  signal?: AbortSignal;
+}
+
+/** What `writeFile` of bytes or a stream answers: a `FileOpResult` with the size written. */
+export interface UploadResult extends FileOpResult {
+  size: number;
 }
 
 export interface ReadFileResult {

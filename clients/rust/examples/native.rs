@@ -1,13 +1,13 @@
 //! A native Rust program using sandbox-rs by URL: the createSession docs example, a streamed command stopped by
-//! its id, and a background process waited for, followed and killed, printed as JSON. `cargo run -p sandbox-client --features native --example native -- URL [TOKEN]`.
+//! its id, a background process waited for, followed and killed, and a file streamed both ways, printed as JSON. `cargo run -p sandbox-client --features native --example native -- URL [TOKEN]`.
 
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
 use sandbox_client::{
-    get_sandbox, CreateBackupRequest, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions, SessionOptions,
-    WaitForLogOptions,
+    get_sandbox, CreateBackupRequest, Encoding, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions,
+    SessionOptions, WaitForLogOptions,
 };
 use serde_json::json;
 
@@ -113,6 +113,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "fork": [fork.id(), &forked, &origin],
     });
 
+    // A file larger than any JSON body streamed up in chunks and down again, and a range of it; a stream that fails
+    // half way leaves the file as it was.
+    let chunks = (0..40u8).map(|i| Ok(vec![i; 1 << 20]));
+    let up = sandbox.write_file_stream("/workspace/big.bin", Box::pin(futures_util::stream::iter(chunks))).await?;
+    let mut down = sandbox.read_file_stream("/workspace/big.bin", None, None).await?;
+    let (mut size, mut sum) = (0u64, 0u64);
+    while let Some(chunk) = down.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        sum += chunk.iter().map(|b| u64::from(*b)).sum::<u64>();
+    }
+    let failing = vec![Ok(vec![7u8; 1 << 20]), Err(sandbox_client::Error::Network("the source failed".into()))];
+    let cut = sandbox.write_file_stream("/workspace/big.bin", Box::pin(futures_util::stream::iter(failing))).await;
+    let tail =
+        sandbox.read_file_range("/workspace/big.bin", Some((40 << 20) - 3), None, Some(Encoding::Base64)).await?;
+    let streams = json!({ "written": up.size, "read": size, "sum": sum, "cut": cut.is_err(), "tail": tail.content });
+
     // Its own sleep: kept alive, then an idle time of its own, then the Worker's again.
     let kept = sandbox.set_keep_alive(true).await?.keep_alive;
     let own = sandbox.set_sleep_after(Some(std::time::Duration::from_secs(90))).await?;
@@ -137,7 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
-            "ports": ports, "afterDrop": after_drop.stdout, "backups": backups, "sleep": sleep,
+            "ports": ports, "afterDrop": after_drop.stdout, "backups": backups, "sleep": sleep, "streams": streams,
         })
     );
     Ok(())

@@ -5,7 +5,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::transport::{Answer, Call, Chunks, Detached, Transport};
+use crate::transport::{Answer, Body, Call, Chunks, Detached, Transport};
+use sandbox_protocol::frames::{frame_head, MAX_FRAME};
 use sandbox_protocol::routes;
 
 pub(crate) struct Connection<T> {
@@ -50,8 +51,24 @@ impl<T: Transport> Connection<T> {
     pub async fn open(&self, method: &str, path: &str, body: Option<&impl Serialize>) -> Result<Answer> {
         let json = body.map(|b| serde_json::to_string(b).expect("request bodies serialize"));
         let full_path = format!("{}{path}", self.base);
-        let call =
-            Call { method, path: &full_path, body: json.as_deref(), token: self.token.as_deref(), page_host: None };
+        let body = json.as_deref().map(Body::Json);
+        self.exchange(Call { method, path: &full_path, body, token: self.token.as_deref(), page_host: None }).await
+    }
+
+    /// Sends `chunks` (a file's bytes, any length) framed (`sandbox_protocol::frames`) as the body of a call, and
+    /// decodes its JSON answer. A stream that fails half way never ends its frames: the file is left as it was.
+    pub async fn upload<R: DeserializeOwned>(&self, method: &str, path: &str, chunks: Chunks) -> Result<R> {
+        let full_path = format!("{}{path}", self.base);
+        let body = Some(Body::Framed(framed(chunks)));
+        let answer =
+            self.exchange(Call { method, path: &full_path, body, token: self.token.as_deref(), page_host: None });
+        let bytes = collect(answer.await?.body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::InvalidResponse(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])))
+        })
+    }
+
+    async fn exchange(&self, call: Call<'_>) -> Result<Answer> {
         let answer = self.transport.send(call).await?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
@@ -85,6 +102,29 @@ impl<T: crate::transport::Upgrade> Connection<T> {
         let retry_after = response.headers().get("retry-after").ok().flatten();
         Err(Error::from_answer(response.status_code(), &bytes, retry_after.as_deref()))
     }
+}
+
+/// `chunks` as frames: each non-empty chunk (split at `MAX_FRAME`) after its length, then the end frame. A chunk
+/// that is an error is passed on as one, and no end frame follows it.
+fn framed(chunks: Chunks) -> Chunks {
+    let frames = chunks.flat_map(|chunk| {
+        let frames: Vec<Result<Vec<u8>>> = match chunk {
+            Ok(bytes) => {
+                bytes.chunks(MAX_FRAME).map(|part| Ok([frame_head(part.len()).as_slice(), part].concat())).collect()
+            }
+            Err(e) => vec![Err(e)],
+        };
+        futures_util::stream::iter(frames)
+    });
+    let end = futures_util::stream::once(async { Ok(frame_head(0).to_vec()) });
+    // Nothing follows an error: above all not the end frame, which would make the bytes before it a whole file.
+    Box::pin(frames.chain(end).scan(false, |failed, frame| {
+        let item = (!*failed).then(|| {
+            *failed = frame.is_err();
+            frame
+        });
+        std::future::ready(item)
+    }))
 }
 
 async fn collect(mut body: Chunks) -> Result<Vec<u8>> {
@@ -145,5 +185,25 @@ mod tests {
             assert_eq!(super::id_segment(id).unwrap_err().code(), Some(sandbox_protocol::ErrorCode::ValidationFailed));
         }
         assert_eq!(super::id_segment("...").unwrap(), "...");
+    }
+}
+
+#[cfg(test)]
+mod framing_tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    async fn read(chunks: Vec<Result<Vec<u8>>>) -> Vec<Result<Vec<u8>>> {
+        framed(Box::pin(futures_util::stream::iter(chunks))).collect().await
+    }
+
+    #[tokio::test]
+    async fn chunks_are_framed_and_an_error_is_never_followed_by_the_end() {
+        let whole = read(vec![Ok(b"ab".to_vec()), Ok(Vec::new()), Ok(b"c".to_vec())]).await;
+        let bytes: Vec<u8> = whole.into_iter().flat_map(|f| f.unwrap()).collect();
+        assert_eq!(bytes, [&[0, 0, 0, 2][..], b"ab", &[0, 0, 0, 1], b"c", &[0, 0, 0, 0]].concat());
+        let cut = read(vec![Ok(b"ab".to_vec()), Err(Error::Network("gone".into()))]).await;
+        assert_eq!(cut.len(), 2, "the frame, the error, and no end frame");
+        assert!(cut[1].is_err());
     }
 }

@@ -37,6 +37,6 @@ pub use sandbox_protocol::{
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]
 pub use terminal::TerminalOptions;
-pub use transport::{Answer, Call, Chunks, Detached, Transport};
+pub use transport::{Answer, Body, Call, Chunks, Detached, Transport};
 #[cfg(feature = "worker")]
 pub use transport::{RemoteUrl, Upgrade};

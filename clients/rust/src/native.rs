@@ -4,13 +4,15 @@
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::{BodyStream, Full};
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use sandbox_protocol::frames::FRAMED_CONTENT_TYPE;
 use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
-use crate::transport::{Answer, Call, Detached, Transport};
+use crate::transport::{Answer, Body, Call, Chunks, Detached, Transport};
 
 #[derive(Debug, Clone)]
 pub struct NativeUrl {
@@ -39,20 +41,55 @@ impl NativeUrl {
 
 impl Transport for NativeUrl {
     async fn send(&self, call: Call<'_>) -> Result<Answer> {
+        let (json, chunks) = match call.body {
+            Some(Body::Framed(chunks)) => (None, Some(chunks)),
+            Some(Body::Json(json)) => (Some(json), None),
+            None => (None, None),
+        };
+        if let Some(chunks) = chunks {
+            let stream = self.connect().await?;
+            let request = self.request(call.method, call.path, call.token).header("content-type", FRAMED_CONTENT_TYPE);
+            return upload(stream, request, chunks, &self.authority).await;
+        }
+        self.send_json(call.method, call.path, json, call.token).await
+    }
+
+    /// Spawned on the current tokio runtime; outside one, nothing is sent.
+    fn send_detached(&self, call: Detached) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let transport = NativeUrl { authority: self.authority.clone() };
+        runtime.spawn(async move {
+            let _ = transport.send_json(call.method, &call.path, call.body.as_deref(), call.token.as_deref()).await;
+        });
+    }
+}
+
+impl NativeUrl {
+    async fn connect(&self) -> Result<TcpStream> {
+        TcpStream::connect(&self.authority).await.map_err(|e| Error::Network(format!("{}: {e}", self.authority)))
+    }
+
+    fn request(&self, method: &str, path: &str, token: Option<&str>) -> hyper::http::request::Builder {
+        let request = Request::builder().method(method).uri(path).header("host", &self.authority);
+        match token {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    /// A call with a JSON body (or none); its answer's body streams from a connection of its own.
+    async fn send_json(&self, method: &str, path: &str, json: Option<&str>, token: Option<&str>) -> Result<Answer> {
         let network = |e: &dyn std::fmt::Display| Error::Network(format!("{}: {e}", self.authority));
-        let stream = TcpStream::connect(&self.authority).await.map_err(|e| network(&e))?;
+        let stream = self.connect().await?;
+        let mut request = self.request(method, path, token);
+        if json.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = Full::new(Bytes::from(json.unwrap_or_default().to_string()));
+        let request = request.body(body).map_err(|e| network(&e))?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| network(&e))?;
         tokio::spawn(connection);
-        let mut request = Request::builder().method(call.method).uri(call.path).header("host", &self.authority);
-        if call.body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        if let Some(token) = call.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = Full::new(Bytes::from(call.body.unwrap_or_default().to_string()));
-        let request = request.body(body).map_err(|e| network(&e))?;
         let response = sender.send_request(request).await.map_err(|e| network(&e))?;
         let status = response.status().as_u16();
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -66,15 +103,36 @@ impl Transport for NativeUrl {
         });
         Ok(Answer { status, retry_after, body: Box::pin(chunks) })
     }
+}
 
-    /// Spawned on the current tokio runtime; outside one, nothing is sent.
-    fn send_detached(&self, call: Detached) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let transport = NativeUrl { authority: self.authority.clone() };
-        runtime.spawn(async move {
-            let _ = transport.send(call.call()).await;
-        });
-    }
+/// Sends an upload's chunks as the body of `request` over `stream` and returns the (small, JSON) answer whole. The
+/// chunks need not be `Send`, so the connection is driven here, beside the exchange, rather than spawned.
+async fn upload(
+    stream: TcpStream,
+    request: hyper::http::request::Builder,
+    chunks: Chunks,
+    authority: &str,
+) -> Result<Answer> {
+    let network = |e: &dyn std::fmt::Display| Error::Network(format!("{authority}: {e}"));
+    let body = StreamBody::new(chunks.map(|chunk| chunk.map(|bytes| Frame::data(Bytes::from(bytes)))));
+    let request = request.body(body).map_err(|e| network(&e))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| network(&e))?;
+    let exchange = async {
+        let response = sender.send_request(request).await.map_err(|e| network(&e))?;
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = response.into_body().collect().await.map_err(|e| network(&e))?.to_bytes();
+        Ok::<_, Error>((status, retry_after, body))
+    };
+    let exchange = std::pin::pin!(exchange);
+    let (status, retry_after, body) = match futures_util::future::select(connection, exchange).await {
+        futures_util::future::Either::Right((answered, _)) => answered?,
+        // The connection ended first: the exchange has what it will get.
+        futures_util::future::Either::Left((_, exchange)) => exchange.await?,
+    };
+    let body = futures_util::stream::once(async move { Ok(body.to_vec()) });
+    Ok(Answer { status, retry_after, body: Box::pin(body) })
 }
 
 #[cfg(test)]

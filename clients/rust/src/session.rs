@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use sandbox_protocol::{
     CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandsQuery, DeleteFileRequest, Encoding,
-    ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileOpResult, ListFilesRequest, ListFilesResult,
-    MkdirRequest, MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult,
-    SessionHistory, SessionInfo, SetEnvVarsRequest, SetEnvVarsResult, WriteFileRequest, DEFAULT_SESSION_ID,
+    ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileContentQuery, FileOpResult, FileUploadQuery,
+    ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult,
+    RenameFileRequest, RenameResult, SessionHistory, SessionInfo, SetEnvVarsRequest, SetEnvVarsResult, UploadResult,
+    WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
 use sandbox_protocol::query::with_query;
@@ -20,7 +21,7 @@ use base64::Engine;
 use crate::error::{Error, Result};
 use crate::events::{exec_events, ExecEvents};
 use crate::stop_on_drop::{command_id_of, stop_on_drop, CancelOnDrop};
-use crate::transport::Transport;
+use crate::transport::{Chunks, Transport};
 use sandbox_protocol::routes;
 
 /// Options of `exec` and `exec_stream`, as the SDK names them.
@@ -129,8 +130,35 @@ impl<T: Transport> ExecutionSession<T> {
 
     /// Reads a file; without an encoding, text comes as `utf-8` and binary content as `base64`.
     pub async fn read_file(&self, path: &str, encoding: Option<Encoding>) -> Result<ReadFileResult> {
-        let req = ReadFileRequest { path: path.into(), encoding, session_id: self.session_id() };
+        self.read_file_range(path, None, None, encoding).await
+    }
+
+    /// Reads `length` bytes (to the end when `None`) from `offset` of a file of any size; the range must fit in
+    /// `limits::MAX_READ_FILE_BYTES`. An offset at or past the end is `RANGE_NOT_SATISFIABLE`.
+    pub async fn read_file_range(
+        &self,
+        path: &str,
+        offset: Option<u64>,
+        length: Option<u64>,
+        encoding: Option<Encoding>,
+    ) -> Result<ReadFileResult> {
+        let req = ReadFileRequest { path: path.into(), encoding, offset, length, session_id: self.session_id() };
         self.connection.call("POST", at(routes::FILES_READ), Some(&req)).await
+    }
+
+    /// A file's bytes as a stream of chunks, at any size and in bounded memory: the whole file, or `length` bytes
+    /// (to the end when `None`) from `offset`. Dropping the stream stops the read in the sandbox.
+    pub async fn read_file_stream(&self, path: &str, offset: Option<u64>, length: Option<u64>) -> Result<Chunks> {
+        let query = FileContentQuery { path: path.into(), offset, length, session_id: self.session_id() };
+        let path = with_query(at(routes::FILES_CONTENT), &query);
+        Ok(self.connection.open("GET", &path, None::<&()>).await?.body)
+    }
+
+    /// Writes a file from a stream of chunks, at any size, making its parent directories. The file is replaced
+    /// whole once the last chunk has arrived; a stream that fails half way (an `Err` chunk) leaves the old file.
+    pub async fn write_file_stream(&self, path: &str, chunks: Chunks) -> Result<UploadResult> {
+        let query = FileUploadQuery { path: path.into(), session_id: self.session_id() };
+        self.connection.upload("PUT", &with_query(at(routes::FILES_CONTENT), &query), chunks).await
     }
 
     /// Writes `bytes` as the file, whatever they hold (sent as base64), making its parent directories.

@@ -8,11 +8,20 @@ use futures_util::Stream;
 
 use crate::error::Result;
 
-/// One request: `path` starts with `/v1/`; `body` is JSON.
+/// A request's body.
+pub enum Body<'a> {
+    /// A JSON document (`Content-Type: application/json`).
+    Json(&'a str),
+    /// A file's bytes of any length as frames (`sandbox_protocol::frames`, `Content-Type: FRAMED_CONTENT_TYPE`):
+    /// already framed, chunk by chunk.
+    Framed(Chunks),
+}
+
+/// One request: `path` starts with `/v1/`.
 pub struct Call<'a> {
     pub method: &'a str,
     pub path: &'a str,
-    pub body: Option<&'a str>,
+    pub body: Option<Body<'a>>,
     /// Sent as `Authorization: Bearer <token>`.
     pub token: Option<&'a str>,
     /// The `Host` of the browser page whose WebSocket is handed on (`PAGE_HOST_HEADER`), for a terminal.
@@ -41,7 +50,7 @@ impl Detached {
         Call {
             method: self.method,
             path: &self.path,
-            body: self.body.as_deref(),
+            body: self.body.as_deref().map(Body::Json),
             token: self.token.as_deref(),
             page_host: None,
         }
@@ -67,7 +76,7 @@ mod workers {
     use sandbox_protocol::BINDING_ORIGIN;
     use worker::{Fetch, Fetcher, Headers, Method, Request, RequestInit, Response};
 
-    use super::{Answer, Call, Detached, Transport};
+    use super::{Answer, Body, Call, Detached, Transport};
     use crate::error::{Error, Result};
 
     /// A transport that can ask for a WebSocket (a terminal's): `Upgrade: websocket` is sent, and the answer is
@@ -80,7 +89,7 @@ mod workers {
     /// A service binding to the sandbox Worker (`env.service("SANDBOX")?`).
     impl Transport for Fetcher {
         async fn send(&self, call: Call<'_>) -> Result<Answer> {
-            let request = request(BINDING_ORIGIN, &call)?;
+            let request = request(BINDING_ORIGIN, call)?;
             answer(self.fetch_request(request).await.map_err(network)?)
         }
 
@@ -94,7 +103,7 @@ mod workers {
 
     impl Upgrade for Fetcher {
         async fn upgrade(&self, call: Call<'_>) -> Result<Response> {
-            self.fetch_request(upgrading(request(BINDING_ORIGIN, &call)?)?).await.map_err(network)
+            self.fetch_request(upgrading(request(BINDING_ORIGIN, call)?)?).await.map_err(network)
         }
     }
 
@@ -113,7 +122,7 @@ mod workers {
 
     impl Transport for RemoteUrl {
         async fn send(&self, call: Call<'_>) -> Result<Answer> {
-            let request = request(&self.base, &call)?;
+            let request = request(&self.base, call)?;
             answer(Fetch::Request(request).send().await.map_err(network)?)
         }
 
@@ -127,7 +136,7 @@ mod workers {
 
     impl Upgrade for RemoteUrl {
         async fn upgrade(&self, call: Call<'_>) -> Result<Response> {
-            Fetch::Request(upgrading(request(&self.base, &call)?)?).send().await.map_err(network)
+            Fetch::Request(upgrading(request(&self.base, call)?)?).send().await.map_err(network)
         }
     }
 
@@ -136,11 +145,15 @@ mod workers {
         Ok(request)
     }
 
-    fn request(origin: &str, call: &Call<'_>) -> Result<Request> {
+    fn request(origin: &str, call: Call<'_>) -> Result<Request> {
         let headers = Headers::new();
         let invalid = |e: worker::Error| Error::InvalidResponse(e.to_string());
-        if call.body.is_some() {
-            headers.set("content-type", "application/json").map_err(invalid)?;
+        match &call.body {
+            Some(Body::Json(_)) => headers.set("content-type", "application/json").map_err(invalid)?,
+            Some(Body::Framed(_)) => {
+                headers.set("content-type", sandbox_protocol::frames::FRAMED_CONTENT_TYPE).map_err(invalid)?
+            }
+            None => {}
         }
         if let Some(token) = call.token {
             headers.set("authorization", &format!("Bearer {token}")).map_err(invalid)?;
@@ -150,8 +163,19 @@ mod workers {
         }
         let mut init = RequestInit::new();
         init.with_method(Method::from(call.method.to_string())).with_headers(headers);
-        if let Some(body) = call.body {
-            init.with_body(Some(wasm_bindgen::JsValue::from_str(body)));
+        match call.body {
+            Some(Body::Json(body)) => {
+                init.with_body(Some(wasm_bindgen::JsValue::from_str(body)));
+            }
+            Some(Body::Framed(chunks)) => {
+                // The runtime's own stream of the chunks (a response made of them lends its body).
+                let chunks = chunks.map(|chunk| chunk.map_err(|e| worker::Error::RustError(e.to_string())));
+                let carrier = Response::from_stream(chunks).map_err(invalid)?;
+                if let worker::ResponseBody::Stream(stream) = carrier.body() {
+                    init.with_body(Some(stream.clone().into()));
+                }
+            }
+            None => {}
         }
         Request::new_with_init(&format!("{origin}{}", call.path), &init).map_err(invalid)
     }

@@ -14,6 +14,7 @@ mod contain;
 mod context;
 mod error;
 mod files;
+mod gathered_body;
 mod held_body;
 mod http;
 mod local;

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::AbortHandle;
 
+use crate::gathered_body::Gathered;
 use crate::held_body::Holding;
 
 /// Request bodies up to this size are read whole before the request is sent on, so head and body leave in one
@@ -43,7 +44,8 @@ where
         Some(length) if length <= WHOLE_BODY => {
             Body::from(axum::body::to_bytes(body, length).await.map_err(|e| format!("the request's body: {e}"))?)
         }
-        _ => body,
+        // Small frames (a proxy's chunks of a few KiB) go on gathered: one write each at this hop and the next.
+        _ => Body::new(Gathered::new(body)),
     };
     let websocket = parts.headers.get(UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     let caller_upgrade = if websocket { parts.extensions.remove::<OnUpgrade>() } else { None };

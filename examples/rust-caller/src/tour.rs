@@ -129,6 +129,17 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
     sandbox.delete_file("/workspace/x/y/b.txt").await?;
     let missing = sandbox.read_file("/workspace/x/y/b.txt", None).await.err();
 
+    // A file streamed up in chunks through the binding, and part of it back as a stream.
+    let chunks = (0..3u8).map(|i| Ok(vec![i; 1 << 20]));
+    let up = sandbox.write_file_stream("/tmp/streamed.bin", Box::pin(futures_util::stream::iter(chunks))).await?;
+    let mut down = sandbox.read_file_stream("/tmp/streamed.bin", Some(1 << 20), None).await?;
+    let (mut streamed_read, mut streamed_sum) = (0u64, 0u64);
+    while let Some(chunk) = down.next().await {
+        let chunk = chunk?;
+        streamed_read += chunk.len() as u64;
+        streamed_sum += chunk.iter().map(|b| u64::from(*b)).sum::<u64>();
+    }
+
     // Terminals: one of the Worker's own, listed, ended.
     let socket = sandbox.open_terminal(TerminalOptions::default()).await?;
     let terminals = sandbox.list_terminals().await?;
@@ -159,6 +170,7 @@ pub async fn run(env: &Env) -> Result<Value, Failure> {
         "afterDrop": after_drop.stdout,
         "givenUp": { "listed": listed_states, "after": after_give_up.stdout },
         "binary": { "same": binary_back == binary, "size": binary_size.stdout },
+        "streamedFile": { "written": up.size, "read": streamed_read, "sum": streamed_sum },
         "env": [in_session.stdout, in_default.stdout],
         "session": { "id": again.id(), "cwd": info.cwd, "historyTotal": history.total, "listed": listed.sessions.iter().any(|s| s.id == "tour") },
         "duplicate": err(duplicate),

@@ -6,6 +6,7 @@ pub mod info;
 pub mod list;
 pub mod ops;
 mod parallel;
+pub mod stream;
 pub mod tree;
 pub mod walk;
 

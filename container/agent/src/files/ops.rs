@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -19,14 +18,11 @@ use crate::error::{short, AgentError, AgentResult};
 /// Largest file `readFile` returns (its JSON result is bigger still).
 pub const READ_LIMIT: u64 = sandbox_protocol::limits::MAX_READ_FILE_BYTES;
 
-fn io_err(target: &Target) -> impl Fn(io::Error) -> AgentError + '_ {
+pub fn io_err(target: &Target) -> impl Fn(io::Error) -> AgentError + '_ {
     move |e| AgentError::from_io(&e, &target.shown)
 }
 
-/// Writes `content` (decoded per `encoding`), creating missing parent directories. Atomic (`AtomicFile`): a reader
-/// sees the old file or the new one, never part of one, and a failed write (a full disk) leaves the old file as
-/// it was. A symlink at the path is
-/// written through, as `echo > link` would; the permissions of a replaced file are kept.
+/// Writes `content` (decoded per `encoding`), creating missing parent directories: `replacement`, written whole.
 pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<()> {
     let bytes = match encoding {
         Encoding::Utf8 => content.as_bytes().to_vec(),
@@ -34,6 +30,15 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
             .decode(content)
             .map_err(|e| AgentError::invalid(format!("content is not valid base64: {e}")))?,
     };
+    let mut file = replacement(target)?;
+    file.write_chunk(&bytes).and_then(|()| file.commit()).map_err(io_err(target))
+}
+
+/// Starts replacing the file at `target` (`writeFile`, whole or streamed), creating missing parent directories.
+/// Atomic (`AtomicFile`): a reader sees the old file or the new one, never part of one, and a write that fails (a
+/// full disk) or is abandoned leaves the old file as it was. A symlink at the path is written through, as
+/// `echo > link` would; the permissions of a replaced file are kept; a directory or a device is refused.
+pub fn replacement(target: &Target) -> AgentResult<AtomicFile> {
     if let Some(parent) = target.real.parent() {
         fs::create_dir_all(parent).map_err(io_err(target))?;
     }
@@ -52,11 +57,7 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(AgentError::from_io(&e, &target.shown)),
     };
-    let written = AtomicFile::create(&dest, permissions).and_then(|mut file| {
-        file.write_chunk(&bytes)?;
-        file.commit()
-    });
-    written.map_err(io_err(target))
+    AtomicFile::create(&dest, permissions).map_err(io_err(target))
 }
 
 /// Reads a file. Without an encoding, text comes back as UTF-8 and anything else as base64. Regular files only: a
@@ -67,35 +68,26 @@ pub fn write(target: &Target, content: &str, encoding: Encoding) -> AgentResult<
 pub fn read(
     target: &Target,
     encoding: Option<Encoding>,
+    range: (Option<u64>, Option<u64>),
     budget: &Arc<Budget>,
 ) -> AgentResult<(ReadFileResult, Charge)> {
-    let meta = fs::metadata(&target.real).map_err(io_err(target))?;
-    if meta.is_dir() {
-        return Err(AgentError::new(ErrorCode::IsDirectory, format!("{}: is a directory", short(&target.shown))));
+    // Opened non-blocking (a FIFO put at the path does not hold the open) and checked once open.
+    let mut file = super::stream::open(target, range.0, range.1)?;
+    let wanted = file.range.len;
+    if wanted > READ_LIMIT {
+        return Err(too_large(target, &wanted.to_string()));
     }
-    if !meta.is_file() {
-        return Err(not_regular(target));
-    }
-    if meta.len() > READ_LIMIT {
-        return Err(too_large(target, &meta.len().to_string()));
-    }
-    let mut charge = budget.charge(meta.len() as usize * 3 + 4096, "readFile")?;
-    // Non-blocking, and checked again once open: the path may have been replaced by a FIFO in between.
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(&target.real)
-        .map_err(io_err(target))?;
-    if !file.metadata().map_err(io_err(target))?.is_file() {
-        return Err(not_regular(target));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(READ_LIMIT + 1).read_to_end(&mut bytes).map_err(io_err(target))?;
+    let mut charge = budget.charge(wanted as usize * 3 + 4096, "readFile")?;
+    let mut bytes = Vec::with_capacity(wanted as usize);
+    // Bounded by what is read, not by what `stat` said (files under /proc say 0 and are not): a whole file is read
+    // to its end, a range to its length.
+    let cap = if file.range.partial { wanted } else { READ_LIMIT + 1 };
+    file.reader().map_err(io_err(target))?.take(cap).read_to_end(&mut bytes).map_err(io_err(target))?;
     if bytes.len() as u64 > READ_LIMIT {
         return Err(too_large(target, "more"));
     }
     // The file grew since `stat` (or `stat` said 0, as files under /proc do).
-    if bytes.len() as u64 > meta.len() && !charge.try_grow((bytes.len() - meta.len() as usize) * 3) {
+    if bytes.len() as u64 > wanted && !charge.try_grow((bytes.len() - wanted as usize) * 3) {
         return Err(budget.exhausted("readFile"));
     }
     let is_binary = bytes.contains(&0) || std::str::from_utf8(&bytes).is_err();
@@ -121,7 +113,7 @@ pub fn read(
     Ok((result, charge))
 }
 
-fn not_regular(target: &Target) -> AgentError {
+pub fn not_regular(target: &Target) -> AgentError {
     AgentError::new(
         ErrorCode::UnsupportedFileType,
         format!(
@@ -134,7 +126,11 @@ fn not_regular(target: &Target) -> AgentError {
 fn too_large(target: &Target, size: &str) -> AgentError {
     AgentError::new(
         ErrorCode::FileTooLarge,
-        format!("{}: {size} bytes is more than the {READ_LIMIT} bytes readFile returns", short(&target.shown)),
+        format!(
+            "{}: {size} bytes is more than the {READ_LIMIT} bytes readFile returns in JSON: read it as a stream \
+             (readFileStream, or readFile with offset and length; GET /files/content), which has no such limit",
+            short(&target.shown)
+        ),
     )
 }
 

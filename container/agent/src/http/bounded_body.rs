@@ -2,7 +2,9 @@
 //! deadline, and what is read charged to the memory budget before it is kept (the declared length is reserved
 //! first, so a body that cannot fit is refused before a byte of it is read). A body refused on the way is read on
 //! and dropped (up to `DRAIN_LIMIT`), so the caller, still sending, gets the answer rather than a cut connection.
-//! The JSON reader (`body::JsonBody`) is one consumer; a streamed upload is meant to be another.
+//! The JSON reader (`body::JsonBody`) is one consumer. A streamed upload (`BoundedBody::streamed`) is the other:
+//! no limit on its size and no deadline for the whole, but each chunk within the idle time of the one before, and
+//! nothing charged per chunk (it passes the chunks on, and charges what it holds at once).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,8 @@ pub struct BoundedBody {
     body: Option<Body>,
     deadline: Instant,
     io_timeout: Duration,
+    /// Each chunk has `io_timeout` from the one before (an upload) rather than the whole body from its start.
+    idle: bool,
     limit: usize,
     read: usize,
     charge: Charge,
@@ -57,6 +61,7 @@ impl BoundedBody {
             body: Some(body),
             deadline,
             io_timeout,
+            idle: false,
             limit,
             read: 0,
             charge,
@@ -65,15 +70,49 @@ impl BoundedBody {
         })
     }
 
+    /// An upload's body: any size, each chunk within `idle` of the last, nothing charged per chunk.
+    pub fn streamed(body: Body, idle: Duration, budget: &Arc<Budget>) -> BoundedBody {
+        BoundedBody {
+            body: Some(body),
+            deadline: Instant::now() + idle,
+            io_timeout: idle,
+            idle: true,
+            limit: usize::MAX,
+            read: 0,
+            charge: budget.try_charge(0).expect("an empty charge fits"),
+            charged: usize::MAX,
+            budget: Arc::clone(budget),
+        }
+    }
+
+    /// How many bytes have arrived.
+    pub fn read(&self) -> usize {
+        self.read
+    }
+
+    /// Reads the rest of the body and drops it (in the background), so that an answer sent before its end arrives.
+    pub fn discard_rest(mut self) {
+        if let Some(mut body) = self.body.take() {
+            let deadline = Instant::now() + self.io_timeout;
+            tokio::spawn(async move { discard(&mut body, deadline).await });
+        }
+    }
+
     /// The next chunk, charged; `None` at the end. A body over its limit or its budget is drained (see the module)
     /// and refused; one that stops arriving is refused at the deadline.
     pub async fn next_chunk(&mut self) -> AgentResult<Option<Bytes>> {
         let Some(body) = self.body.as_mut() else { return Ok(None) };
+        if self.idle {
+            self.deadline = Instant::now() + self.io_timeout;
+        }
         loop {
             let frame = tokio::time::timeout_at(self.deadline, body.frame()).await.map_err(|_| {
                 AgentError::new(
                     ErrorCode::RequestTimeout,
-                    format!("the request body did not arrive within {} ms", self.io_timeout.as_millis()),
+                    match self.idle {
+                        true => format!("the request body stopped arriving for {} ms", self.io_timeout.as_millis()),
+                        false => format!("the request body did not arrive within {} ms", self.io_timeout.as_millis()),
+                    },
                 )
             })?;
             let Some(frame) = frame else {
@@ -84,12 +123,12 @@ impl BoundedBody {
                 AgentError::new(ErrorCode::InvalidJson, format!("could not read the request body: {e}"))
             })?;
             let Ok(data) = frame.into_data() else { continue };
-            if self.read + data.len() > self.limit {
+            if self.read.saturating_add(data.len()) > self.limit {
                 let (mut body, deadline) = (self.body.take().expect("a body being read"), self.deadline);
                 tokio::spawn(async move { discard(&mut body, deadline).await });
                 return Err(too_large(None));
             }
-            if self.read + data.len() > self.charged {
+            if self.read.saturating_add(data.len()) > self.charged {
                 let more = (self.read + data.len() - self.charged).max(CHARGE_STEP);
                 if !self.charge.try_grow(more) {
                     let mut body = self.body.take().expect("a body being read");

@@ -28,14 +28,16 @@ use crate::tenant::Tenant;
 use crate::workspace::normalize;
 
 /// Resolves a caller's path for the call's session.
-fn target(sandbox: &Tenant, session_id: Option<&str>, path: &str, what: &str) -> AgentResult<Target> {
+pub(super) fn target(sandbox: &Tenant, session_id: Option<&str>, path: &str, what: &str) -> AgentResult<Target> {
     let base = sandbox.base_dir(session_id)?;
     let real = sandbox.real_path(path, &base, what)?;
     let shown = normalize(&base.join(path)).to_string_lossy().into_owned();
     Ok(Target { real, shown })
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> AgentResult<T> + Send + 'static) -> AgentResult<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> AgentResult<T> + Send + 'static,
+) -> AgentResult<T> {
     tokio::task::spawn_blocking(work).await.map_err(|e| AgentError::internal(format!("file operation failed: {e}")))?
 }
 
@@ -81,7 +83,7 @@ pub async fn read(
 ) -> AgentResult<Response> {
     let file = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
     let budget = Arc::clone(&state.budget);
-    let (result, charge) = blocking(move || ops::read(&file, req.encoding, &budget)).await?;
+    let (result, charge) = blocking(move || ops::read(&file, req.encoding, (req.offset, req.length), &budget)).await?;
     // Written here, with the file's charge held until the answer is out (a `Json` would be written after it).
     let body = serde_json::to_vec(&result).map_err(|e| AgentError::internal(format!("readFile answer: {e}")))?;
     drop(result);

@@ -8,6 +8,7 @@ mod bounded_body;
 mod context;
 mod env;
 mod exec;
+mod file_content;
 mod files;
 mod health;
 mod metrics;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::FILES_RENAME, post(files::rename))
         .route(routes::FILES_MOVE, post(files::move_file))
         .route(routes::FILES_EXISTS, post(files::exists))
+        .route(routes::FILES_CONTENT, get(file_content::download).put(file_content::upload))
         .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
         .route(routes::PROCESSES, post(processes::start).get(processes::list).delete(processes::kill_all))
         .route(routes::PROCESS, get(processes::show).delete(processes::kill))

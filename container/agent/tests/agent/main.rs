@@ -18,6 +18,7 @@ mod disconnect;
 mod exec_output;
 mod expected_boot;
 mod file_safety;
+mod file_streams;
 mod files_api;
 mod isolation;
 mod jail_attacks;

@@ -1,0 +1,115 @@
+// Files of any size through the whole path (the JavaScript client, the Worker, the Durable Object, the agent):
+// streamed both ways byte-exact, read in ranges, and an upload cut off half way leaving the old file whole.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+
+import { getSandbox, collectFile, streamFile, SandboxError } from 'sandbox-rs';
+import { containers, startStack } from './stack.mjs';
+
+const token = 'file-streams-token';
+let stack;
+let n = 0;
+
+before(async () => {
+  stack = await startStack({ token });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+function fresh() {
+  return getSandbox({ url: stack.base, token }, `files-${process.pid}-${++n}`);
+}
+
+/** A stream of `size` bytes, each 1 MiB chunk different, hashed as it is sent; `cutAt` errors it there. */
+function generated(size, { cutAt } = {}) {
+  const hash = createHash('sha256');
+  const block = new Uint8Array(1 << 20);
+  for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
+  let sent = 0;
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (cutAt !== undefined && sent >= cutAt) {
+        controller.error(new Error('cut off'));
+        return;
+      }
+      if (sent >= size) {
+        controller.close();
+        return;
+      }
+      const chunk = block.slice(0, Math.min(block.length, size - sent));
+      new DataView(chunk.buffer).setUint32(0, sent / block.length);
+      hash.update(chunk);
+      sent += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  return { stream, digest: () => hash.digest('hex') };
+}
+
+async function sha256Of(stream) {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of streamFile(stream)) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { digest: hash.digest('hex'), size };
+}
+
+async function eventually(check, limitMs) {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('streamed files', () => {
+  // 1 GiB on the local stack; a containers run (the same suite through Docker) moves 256 MiB each way.
+  const size = containers ? 256 << 20 : 1 << 30;
+
+  test(`${size >> 20} MiB up and down through the Worker, byte-exact by sha256`, async () => {
+    const sandbox = fresh();
+    const up = generated(size);
+    const written = await sandbox.writeFile('/workspace/big/data.bin', up.stream);
+    assert.deepEqual([written.success, written.size, written.path], [true, size, '/workspace/big/data.bin']);
+    const sent = up.digest();
+    const inside = await sandbox.exec('sha256sum /workspace/big/data.bin | cut -d" " -f1');
+    assert.equal(inside.stdout, sent, 'the file in the sandbox is what was sent');
+    const down = await sha256Of(await sandbox.readFileStream('/workspace/big/data.bin'));
+    assert.deepEqual(down, { digest: sent, size }, 'what comes back is what was sent');
+  });
+
+  test('a range, as a stream and in readFile, and one past the end refused', async () => {
+    const sandbox = fresh();
+    const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
+    await sandbox.writeFile('/workspace/r.bin', bytes);
+    const part = await collectFile(await sandbox.readFileStream('/workspace/r.bin', { offset: 1000, length: 5000 }));
+    assert.deepEqual(part, bytes.slice(1000, 6000));
+    const read = await sandbox.readFile('/workspace/r.bin', { offset: 299_990, length: 100, encoding: 'base64' });
+    assert.deepEqual(new Uint8Array(Buffer.from(read.content, 'base64')), bytes.slice(299_990));
+    await assert.rejects(sandbox.readFileStream('/workspace/r.bin', { offset: 300_000 }), (e) => e instanceof SandboxError && e.code === 'RANGE_NOT_SATISFIABLE' && e.status === 416);
+    await assert.rejects(sandbox.readFileStream('/workspace/none'), (e) => e.code === 'FILE_NOT_FOUND');
+  });
+
+  test('an upload cut off half way leaves the old file and no temporary behind', async () => {
+    const sandbox = fresh();
+    await sandbox.writeFile('/workspace/keep.txt', 'the old content');
+    const cut = generated(64 << 20, { cutAt: 8 << 20 });
+    await assert.rejects(sandbox.writeFile('/workspace/keep.txt', cut.stream));
+    const left = async () => (await sandbox.listFiles('/workspace', { includeHidden: true })).files.map((f) => f.name);
+    assert.ok(await eventually(async () => (await left()).every((name) => !name.includes('partial')), 40_000), `left behind: ${await left()}`);
+    assert.equal((await sandbox.readFile('/workspace/keep.txt')).content, 'the old content');
+  });
+
+  test('a session reads and writes streams from its own directory', async () => {
+    const sandbox = fresh();
+    const session = await sandbox.createSession({ id: 'in-sub', cwd: '/workspace/sub' });
+    const written = await session.writeFile('notes.bin', new Uint8Array([1, 2, 3]));
+    assert.equal(written.path, '/workspace/sub/notes.bin');
+    assert.deepEqual(await collectFile(await session.readFileStream('notes.bin')), new Uint8Array([1, 2, 3]));
+  });
+});
