@@ -65,6 +65,16 @@ error_codes! {
     DirectoryNotEmpty = "DIRECTORY_NOT_EMPTY", 409;
     PermissionDenied = "PERMISSION_DENIED", 403;
     FileTooLarge = "FILE_TOO_LARGE", 413;
+    /// `gitCheckout`: no repository at the URL (or no access to one that exists).
+    GitRepositoryNotFound = "GIT_REPOSITORY_NOT_FOUND", 404;
+    /// `gitCheckout`: the repository has no such branch or tag.
+    GitBranchNotFound = "GIT_BRANCH_NOT_FOUND", 404;
+    /// `gitCheckout`: the repository asked for credentials, or refused the ones given.
+    GitAuthFailed = "GIT_AUTH_FAILED", 403;
+    /// `gitCheckout`: the repository's host could not be reached.
+    GitNetworkError = "GIT_NETWORK_ERROR", 502;
+    /// `gitCheckout`: git failed for another reason (its message is in the error's).
+    GitCloneFailed = "GIT_CLONE_FAILED", 422;
     /// A range that starts at or past the end of the file.
     RangeNotSatisfiable = "RANGE_NOT_SATISFIABLE", 416;
     /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.

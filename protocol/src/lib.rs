@@ -10,6 +10,7 @@ mod exec;
 mod file_content;
 mod files;
 pub mod frames;
+mod git;
 pub mod ids;
 pub mod json;
 pub mod limits;
@@ -45,6 +46,7 @@ pub use files::{
     ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, Permissions, ReadFileRequest, ReadFileResult,
     RenameFileRequest, RenameResult, WriteFileRequest,
 };
+pub use git::{GitCheckoutRequest, GitCheckoutResult};
 pub use ports::{
     ExposePortRequest, ExposedPort, ExposedPortList, UnexposePortResult, AGENT_PORT, MIN_EXPOSED_PORT, PREVIEW_HEADER,
     PREVIEW_ORIGIN_HEADER,

@@ -29,6 +29,8 @@ pub const FILES_EXISTS: &str = "/v1/files/exists";
 /// A file's bytes as the body: `GET` reads them (`FileContentQuery`), `PUT` replaces the file with them
 /// (`FileUploadQuery`). Not bound by the 32 MiB of a JSON body.
 pub const FILES_CONTENT: &str = "/v1/files/content";
+/// `POST`: clones a repository into the sandbox (`GitCheckoutRequest`).
+pub const GIT_CHECKOUT: &str = "/v1/git/checkout";
 /// `POST` starts a background process, `GET` lists them (`?status=`), `DELETE` kills them all.
 pub const PROCESSES: &str = "/v1/processes";
 /// `GET` shows a process, `DELETE` kills it (`?signal=`).
@@ -130,6 +132,7 @@ pub const ALL: &[Route] = &[
     Route { name: "filesMove", methods: &["POST"], path: FILES_MOVE },
     Route { name: "filesExists", methods: &["POST"], path: FILES_EXISTS },
     Route { name: "filesContent", methods: &["GET", "PUT"], path: FILES_CONTENT },
+    Route { name: "gitCheckout", methods: &["POST"], path: GIT_CHECKOUT },
     Route { name: "processes", methods: &["GET", "POST", "DELETE"], path: PROCESSES },
     Route { name: "process", methods: &["GET", "DELETE"], path: PROCESS },
     Route { name: "processLogs", methods: &["GET"], path: PROCESS_LOGS },

@@ -59,6 +59,8 @@ fn definitions() -> Map<String, Value> {
         FileContentQuery,
         FileUploadQuery,
         UploadResult,
+        GitCheckoutRequest,
+        GitCheckoutResult,
         StartProcessRequest,
         ProcessInfo,
         ProcessList,

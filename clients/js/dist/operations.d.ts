@@ -1,6 +1,6 @@
 import { Process } from './processes.js';
 import { type Transport } from './transport.js';
-import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WriteFileOptions } from './types.js';
+import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, GitCheckoutOptions, GitCheckoutResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WriteFileOptions } from './types.js';
 export declare class Operations {
     #private;
     protected readonly transport: Transport;
@@ -46,6 +46,12 @@ export declare class Operations {
      * whole file, or the range `offset`/`length`. Cancelling the stream, or aborting `signal`, stops the read.
      */
     readFileStream(path: string, options?: ReadFileStreamOptions): Promise<ReadableStream<Uint8Array>>;
+    /**
+     * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).
+     * A repository that is not there, a branch it lacks, an existing non-empty target, credentials refused: typed
+     * errors (`GIT_REPOSITORY_NOT_FOUND`, `GIT_BRANCH_NOT_FOUND`, `FILE_EXISTS`, `GIT_AUTH_FAILED`, ...).
+     */
+    gitCheckout(repoUrl: string, options?: GitCheckoutOptions): Promise<GitCheckoutResult>;
     mkdir(path: string, options?: MkdirOptions): Promise<MkdirResult>;
     deleteFile(path: string): Promise<FileOpResult>;
     /** Renames within the filesystem; refuses to replace an existing `newPath` (`FILE_EXISTS`). */

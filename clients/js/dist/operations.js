@@ -177,6 +177,15 @@ export class Operations {
         const response = await this.transport.open('GET', query, undefined, options.signal);
         return response.body ?? new Blob([]).stream();
     }
+    /**
+     * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).
+     * A repository that is not there, a branch it lacks, an existing non-empty target, credentials refused: typed
+     * errors (`GIT_REPOSITORY_NOT_FOUND`, `GIT_BRANCH_NOT_FOUND`, `FILE_EXISTS`, `GIT_AUTH_FAILED`, ...).
+     */
+    gitCheckout(repoUrl, options = {}) {
+        const { branch, targetDir, depth, timeout } = options;
+        return this.transport.call('POST', ROUTES.gitCheckout, this.#body({ repoUrl, branch, targetDir, depth, timeout }));
+    }
     mkdir(path, options = {}) {
         return this.transport.call('POST', ROUTES.filesMkdir, this.#body({ path, recursive: options.recursive }));
     }

@@ -36,6 +36,8 @@ export declare const ROUTES: {
     readonly filesExists: "/files/exists";
     /** GET, PUT */
     readonly filesContent: "/files/content";
+    /** POST */
+    readonly gitCheckout: "/git/checkout";
     /** GET, POST, DELETE */
     readonly processes: "/processes";
     /** GET, DELETE */
@@ -93,6 +95,11 @@ export declare const ERROR_STATUS: {
     readonly DIRECTORY_NOT_EMPTY: 409;
     readonly PERMISSION_DENIED: 403;
     readonly FILE_TOO_LARGE: 413;
+    readonly GIT_REPOSITORY_NOT_FOUND: 404;
+    readonly GIT_BRANCH_NOT_FOUND: 404;
+    readonly GIT_AUTH_FAILED: 403;
+    readonly GIT_NETWORK_ERROR: 502;
+    readonly GIT_CLONE_FAILED: 422;
     readonly RANGE_NOT_SATISFIABLE: 416;
     readonly UNSUPPORTED_FILE_TYPE: 400;
     readonly NO_SPACE: 507;

@@ -16,6 +16,8 @@ import type {
   ExecResult,
   ExistsResult,
   FileOpResult,
+  GitCheckoutOptions,
+  GitCheckoutResult,
   ListFilesOptions,
   ListFilesResult,
   MkdirOptions,
@@ -216,6 +218,16 @@ export class Operations {
     const query = withQuery<wire.FileContentQuery>(ROUTES.filesContent, { path, offset: options.offset, length: options.length, sessionId: this.#sessionId });
     const response = await this.transport.open('GET', query, undefined, options.signal);
     return response.body ?? new Blob([]).stream();
+  }
+
+  /**
+   * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).
+   * A repository that is not there, a branch it lacks, an existing non-empty target, credentials refused: typed
+   * errors (`GIT_REPOSITORY_NOT_FOUND`, `GIT_BRANCH_NOT_FOUND`, `FILE_EXISTS`, `GIT_AUTH_FAILED`, ...).
+   */
+  gitCheckout(repoUrl: string, options: GitCheckoutOptions = {}): Promise<GitCheckoutResult> {
+    const { branch, targetDir, depth, timeout } = options;
+    return this.transport.call('POST', ROUTES.gitCheckout, this.#body<wire.GitCheckoutRequest>({ repoUrl, branch, targetDir, depth, timeout }));
   }
 
   mkdir(path: string, options: MkdirOptions = {}): Promise<MkdirResult> {

@@ -40,6 +40,8 @@ export const ROUTES = {
   filesExists: '/files/exists',
   /** GET, PUT */
   filesContent: '/files/content',
+  /** POST */
+  gitCheckout: '/git/checkout',
   /** GET, POST, DELETE */
   processes: '/processes',
   /** GET, DELETE */
@@ -99,6 +101,11 @@ export const ERROR_STATUS = {
   DIRECTORY_NOT_EMPTY: 409,
   PERMISSION_DENIED: 403,
   FILE_TOO_LARGE: 413,
+  GIT_REPOSITORY_NOT_FOUND: 404,
+  GIT_BRANCH_NOT_FOUND: 404,
+  GIT_AUTH_FAILED: 403,
+  GIT_NETWORK_ERROR: 502,
+  GIT_CLONE_FAILED: 422,
   RANGE_NOT_SATISFIABLE: 416,
   UNSUPPORTED_FILE_TYPE: 400,
   NO_SPACE: 507,

@@ -206,6 +206,27 @@ export interface ReadFileStreamOptions {
   signal?: AbortSignal;
 }
 
+export interface GitCheckoutOptions {
+  /** The branch or tag; the repository's default branch when absent. */
+  branch?: string;
+  /** Where the clone goes (absent or an empty directory); the repository's name in the session's directory by default. */
+  targetDir?: string;
+  /** A shallow clone of this many commits. */
+  depth?: number;
+  /** Milliseconds; the clone is stopped when it passes. */
+  timeout?: number;
+}
+
+export interface GitCheckoutResult {
+  success: boolean;
+  repoUrl: string;
+  /** The branch checked out (the default branch's name when none was asked for). */
+  branch: string;
+  /** Where the clone is, absolute. */
+  targetDir: string;
+  timestamp: string;
+}
+
 /** What `writeFile` of bytes or a stream answers: a `FileOpResult` with the size written. */
 export interface UploadResult extends FileOpResult {
   size: number;

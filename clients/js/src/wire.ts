@@ -280,7 +280,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -507,6 +507,49 @@ export interface ForkResult {
   from: string;
   id: string;
   success: boolean;
+}
+
+/**
+ * `POST /v1/git/checkout`.
+ */
+export interface GitCheckoutRequest {
+  /**
+   * The branch (or tag) to check out; the repository's default branch when absent.
+   */
+  branch?: string;
+  /**
+   * A shallow clone of this many commits.
+   */
+  depth?: number;
+  /**
+   * `https://`, `http://`, `git://`, `ssh://`, `file://`, `user@host:path`, or an absolute path in the sandbox.
+   */
+  repoUrl: string;
+  sessionId?: string;
+  /**
+   * Where the clone goes (must not exist, or be an empty directory); the repository's name in the session's
+   * directory when absent.
+   */
+  targetDir?: string;
+  /**
+   * Milliseconds; the clone is stopped when it passes (the session's, else the sandbox's, command timeout when
+   * absent).
+   */
+  timeout?: number;
+}
+
+export interface GitCheckoutResult {
+  /**
+   * The branch checked out (the default branch's name when none was asked for).
+   */
+  branch: string;
+  repoUrl: string;
+  success: boolean;
+  /**
+   * Where the clone is, absolute.
+   */
+  targetDir: string;
+  timestamp: string;
 }
 
 /**

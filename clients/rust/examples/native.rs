@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
 use sandbox_client::{
-    get_sandbox, CreateBackupRequest, Encoding, ExecOptions, ListFilesOptions, NativeUrl, ProcessOptions,
-    SessionOptions, WaitForLogOptions,
+    get_sandbox, CreateBackupRequest, Encoding, ExecOptions, GitCheckoutRequest, ListFilesOptions, NativeUrl,
+    ProcessOptions, SessionOptions, WaitForLogOptions,
 };
 use serde_json::json;
 
@@ -130,6 +130,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sandbox.read_file_range("/workspace/big.bin", Some((40 << 20) - 3), None, Some(Encoding::Base64)).await?;
     let streams = json!({ "written": up.size, "read": size, "sum": sum, "cut": cut.is_err(), "tail": tail.content });
 
+    // A repository made in the sandbox, checked out on its branch.
+    let made = "mkdir -p /workspace/repo && cd /workspace/repo && git init -q && git checkout -qb trunk && \
+                echo r > r.txt && git add . && git -c user.name=t -c user.email=t@t commit -qm r && cd /workspace";
+    sandbox.exec(made, ExecOptions::default()).await?;
+    let target = Some("/workspace/repo-clone".to_string());
+    let checkout =
+        sandbox.git_checkout("/workspace/repo", GitCheckoutRequest { target_dir: target, ..Default::default() });
+    let checkout = checkout.await?;
+    let git = json!({ "branch": checkout.branch, "target": checkout.target_dir });
+
     // Its own sleep: kept alive, then an idle time of its own, then the Worker's again.
     let kept = sandbox.set_keep_alive(true).await?.keep_alive;
     let own = sandbox.set_sleep_after(Some(std::time::Duration::from_secs(90))).await?;
@@ -155,6 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
             "ports": ports, "afterDrop": after_drop.stdout, "backups": backups, "sleep": sleep, "streams": streams,
+            "git": git,
         })
     );
     Ok(())

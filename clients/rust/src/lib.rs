@@ -32,7 +32,8 @@ pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
     Backup, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent, ExecEventType, ExecResult,
-    FileInfo, FileType, ListFilesResult, ReadFileResult, RestoreBackupResult, SessionInfo, SessionOptions,
+    FileInfo, FileType, GitCheckoutRequest, GitCheckoutResult, ListFilesResult, ReadFileResult, RestoreBackupResult,
+    SessionInfo, SessionOptions, UploadResult,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use sandbox_protocol::{
     CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandsQuery, DeleteFileRequest, Encoding,
     ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileContentQuery, FileOpResult, FileUploadQuery,
-    ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult,
-    RenameFileRequest, RenameResult, SessionHistory, SessionInfo, SetEnvVarsRequest, SetEnvVarsResult, UploadResult,
-    WriteFileRequest, DEFAULT_SESSION_ID,
+    GitCheckoutRequest, GitCheckoutResult, ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult,
+    MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo,
+    SetEnvVarsRequest, SetEnvVarsResult, UploadResult, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
 use sandbox_protocol::query::with_query;
@@ -170,6 +170,14 @@ impl<T: Transport> ExecutionSession<T> {
     pub async fn read_file_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let read = self.read_file(path, Some(Encoding::Base64)).await?;
         BASE64.decode(read.content.as_bytes()).map_err(|e| Error::InvalidResponse(format!("{path}: base64: {e}")))
+    }
+
+    /// Clones a repository into the sandbox as a command of this session (its variables, such as credentials,
+    /// apply): `git_checkout(url, GitCheckoutRequest { branch: Some("main".into()), ..Default::default() })`.
+    /// The request's `repo_url` and `session_id` are this call's.
+    pub async fn git_checkout(&self, repo_url: &str, options: GitCheckoutRequest) -> Result<GitCheckoutResult> {
+        let req = GitCheckoutRequest { repo_url: repo_url.into(), session_id: self.session_id(), ..options };
+        self.connection.call("POST", at(routes::GIT_CHECKOUT), Some(&req)).await
     }
 
     pub async fn mkdir(&self, path: &str, recursive: bool) -> Result<MkdirResult> {

@@ -15,6 +15,7 @@ mod context;
 mod error;
 mod files;
 mod gathered_body;
+mod git;
 mod held_body;
 mod http;
 mod local;

@@ -10,6 +10,7 @@ mod env;
 mod exec;
 mod file_content;
 mod files;
+mod git;
 mod health;
 mod metrics;
 mod pieces;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::FILES_MOVE, post(files::move_file))
         .route(routes::FILES_EXISTS, post(files::exists))
         .route(routes::FILES_CONTENT, get(file_content::download).put(file_content::upload))
+        .route(routes::GIT_CHECKOUT, post(git::checkout))
         .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
         .route(routes::PROCESSES, post(processes::start).get(processes::list).delete(processes::kill_all))
         .route(routes::PROCESS, get(processes::show).delete(processes::kill))

@@ -20,6 +20,7 @@ mod expected_boot;
 mod file_safety;
 mod file_streams;
 mod files_api;
+mod git_checkout;
 mod isolation;
 mod jail_attacks;
 mod lifecycle;

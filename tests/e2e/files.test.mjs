@@ -1,5 +1,6 @@
-// Files of any size through the whole path (the JavaScript client, the Worker, the Durable Object, the agent):
-// streamed both ways byte-exact, read in ranges, and an upload cut off half way leaving the old file whole.
+// Files through the whole path (the JavaScript client, the Worker, the Durable Object, the agent): any size
+// streamed both ways byte-exact, read in ranges, an upload cut off half way leaving the old file whole; and
+// repositories checked out.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -111,5 +112,32 @@ describe('streamed files', () => {
     const written = await session.writeFile('notes.bin', new Uint8Array([1, 2, 3]));
     assert.equal(written.path, '/workspace/sub/notes.bin');
     assert.deepEqual(await collectFile(await session.readFileStream('notes.bin')), new Uint8Array([1, 2, 3]));
+  });
+});
+
+/** A repository at `dir` in the sandbox: `main` with a.txt, `dev` with d.txt too. */
+const REPOSITORY = (dir) => `mkdir -p ${dir} && cd ${dir} && git init -q && git checkout -qb main && echo hi > a.txt &&
+  git add . && git -c user.name=t -c user.email=t@t commit -qm one && git checkout -qb dev && echo d > d.txt &&
+  git add . && git -c user.name=t -c user.email=t@t commit -qm dev && git checkout -q main && cd /workspace`;
+
+describe('gitCheckout', () => {
+  test('clones a repository in the sandbox with a branch and a depth; git\'s failures are typed', async () => {
+    const sandbox = fresh();
+    const made = await sandbox.exec(REPOSITORY('/workspace/origin'));
+    assert.equal(made.exitCode, 0, made.stderr);
+    // (git honours a depth over file://; a plain path is cloned whole.)
+    const cloned = await sandbox.gitCheckout('file:///workspace/origin', { branch: 'dev', depth: 1, targetDir: '/workspace/clone' });
+    assert.deepEqual([cloned.success, cloned.branch, cloned.targetDir], [true, 'dev', '/workspace/clone']);
+    assert.equal((await sandbox.readFile('/workspace/clone/d.txt')).content, 'd\n');
+    assert.equal((await sandbox.exec('git -C /workspace/clone rev-list --count HEAD')).stdout, '1');
+    // Named after the repository, in the session's directory, on its default branch.
+    const session = await sandbox.createSession({ id: 'git', cwd: '/workspace/sub' });
+    const byDefault = await session.gitCheckout('/workspace/origin');
+    assert.deepEqual([byDefault.branch, byDefault.targetDir], ['main', '/workspace/sub/origin']);
+    await assert.rejects(sandbox.gitCheckout('/workspace/origin', { targetDir: '/workspace/clone' }), (e) => e.code === 'FILE_EXISTS' && e.status === 409);
+    await assert.rejects(sandbox.gitCheckout('/workspace/none', { targetDir: '/workspace/x' }), (e) => e.code === 'GIT_REPOSITORY_NOT_FOUND' && e.status === 404);
+    await assert.rejects(sandbox.gitCheckout('/workspace/origin', { branch: 'nope', targetDir: '/workspace/y' }), (e) => e.code === 'GIT_BRANCH_NOT_FOUND');
+    await assert.rejects(sandbox.gitCheckout('--upload-pack=touch /workspace/pwned', { targetDir: '/workspace/z' }), (e) => e.code === 'VALIDATION_FAILED');
+    assert.equal((await sandbox.exists('/workspace/pwned')).exists, false);
   });
 });
