@@ -75,6 +75,8 @@ error_codes! {
     GitNetworkError = "GIT_NETWORK_ERROR", 502;
     /// `gitCheckout`: git failed for another reason (its message is in the error's).
     GitCloneFailed = "GIT_CLONE_FAILED", 422;
+    /// A watch over a limit: the sandbox's watches, or the kernel's inotify instances or watches.
+    WatchLimit = "WATCH_LIMIT", 429;
     /// A range that starts at or past the end of the file.
     RangeNotSatisfiable = "RANGE_NOT_SATISFIABLE", 416;
     /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.

@@ -12,6 +12,11 @@ pub fn check_command_id(id: &str) -> Result<(), String> {
     check_plain_id("commandId", id)
 }
 
+/// A watch's `watchId`, which `DELETE /v1/watch/{id}` names to end it.
+pub fn check_watch_id(id: &str) -> Result<(), String> {
+    check_plain_id("watchId", id)
+}
+
 /// A background process's `processId`: the same rules as a session id.
 pub fn check_process_id(id: &str) -> Result<(), String> {
     check_plain_id("processId", id)

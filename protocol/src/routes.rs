@@ -29,6 +29,10 @@ pub const FILES_EXISTS: &str = "/v1/files/exists";
 /// A file's bytes as the body: `GET` reads them (`FileContentQuery`), `PUT` replaces the file with them
 /// (`FileUploadQuery`). Not bound by the 32 MiB of a JSON body.
 pub const FILES_CONTENT: &str = "/v1/files/content";
+/// `GET`: a path's changes as server-sent events (`WatchQuery`, `WatchEvent`).
+pub const WATCH: &str = "/v1/watch";
+/// `DELETE`: ends the watch of that `watchId`.
+pub const WATCH_ONE: &str = "/v1/watch/{id}";
 /// `POST`: clones a repository into the sandbox (`GitCheckoutRequest`).
 pub const GIT_CHECKOUT: &str = "/v1/git/checkout";
 /// `POST` starts a background process, `GET` lists them (`?status=`), `DELETE` kills them all.
@@ -133,6 +137,8 @@ pub const ALL: &[Route] = &[
     Route { name: "filesExists", methods: &["POST"], path: FILES_EXISTS },
     Route { name: "filesContent", methods: &["GET", "PUT"], path: FILES_CONTENT },
     Route { name: "gitCheckout", methods: &["POST"], path: GIT_CHECKOUT },
+    Route { name: "watch", methods: &["GET"], path: WATCH },
+    Route { name: "watchOne", methods: &["DELETE"], path: WATCH_ONE },
     Route { name: "processes", methods: &["GET", "POST", "DELETE"], path: PROCESSES },
     Route { name: "process", methods: &["GET", "DELETE"], path: PROCESS },
     Route { name: "processLogs", methods: &["GET"], path: PROCESS_LOGS },

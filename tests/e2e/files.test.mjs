@@ -1,12 +1,14 @@
 // Files through the whole path (the JavaScript client, the Worker, the Durable Object, the agent): any size
 // streamed both ways byte-exact, read in ranges, an upload cut off half way leaving the old file whole; and
-// repositories checked out.
+// repositories checked out; a directory watched.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
 import { getSandbox, collectFile, streamFile, SandboxError } from 'sandbox-rs';
-import { containers, startStack } from './stack.mjs';
+import { execSync } from 'node:child_process';
+
+import { containers, docker, sandboxContainers, startStack } from './stack.mjs';
 
 const token = 'file-streams-token';
 let stack;
@@ -139,5 +141,62 @@ describe('gitCheckout', () => {
     await assert.rejects(sandbox.gitCheckout('/workspace/origin', { branch: 'nope', targetDir: '/workspace/y' }), (e) => e.code === 'GIT_BRANCH_NOT_FOUND');
     await assert.rejects(sandbox.gitCheckout('--upload-pack=touch /workspace/pwned', { targetDir: '/workspace/z' }), (e) => e.code === 'VALIDATION_FAILED');
     assert.equal((await sandbox.exists('/workspace/pwned')).exists, false);
+  });
+});
+
+/** The inotify instances open in the sandboxes' agents: the jailed agents' (local) or the sandbox container's PID 1. */
+function inotifyInstances(sandboxId) {
+  if (containers) {
+    const container = sandboxContainers().find((c) => c.id === sandboxId && c.state === 'running');
+    return Number(docker('exec', container.name, 'sh', '-c', 'ls -l /proc/1/fd | grep -c inotify || true'));
+  }
+  const pids = execSync("pgrep -f '^/run/sandbox-agent/agent' || true").toString().split('\n').filter(Boolean);
+  let count = 0;
+  for (const pid of pids) {
+    try {
+      count += Number(execSync(`ls -l /proc/${pid}/fd 2>/dev/null | grep -c inotify || true`).toString().trim());
+    } catch {}
+  }
+  return count;
+}
+
+const name = (p) => p?.split('/').pop();
+
+describe('watch', () => {
+  test('create, modify, rename and delete arrive in order; leaving the loop ends the watch in the sandbox', async () => {
+    const sandbox = fresh();
+    await sandbox.mkdir('/workspace/w', { recursive: true });
+    const before = inotifyInstances(sandbox.id);
+    const watch = await sandbox.watch('/workspace/w');
+    assert.deepEqual([watch.ready.type, watch.ready.path, watch.ready.isDirectory], ['ready', '/workspace/w', true]);
+    assert.equal(inotifyInstances(sandbox.id), before + 1);
+    await sandbox.exec('cd /workspace/w && echo one > a.txt && echo two >> a.txt && mv a.txt b.txt && rm b.txt');
+    const seen = [];
+    for await (const event of watch) {
+      const shown = event.oldPath ? `${event.type} ${name(event.oldPath)}>${name(event.path)}` : `${event.type} ${name(event.path)}`;
+      if (seen.at(-1) !== shown) seen.push(shown);
+      if (event.type === 'delete') break;
+    }
+    assert.deepEqual(seen, ['create a.txt', 'modify a.txt', 'rename a.txt>b.txt', 'delete b.txt']);
+    assert.ok(await eventually(() => inotifyInstances(sandbox.id) === before, 10_000), 'the agent closed the watch once the loop was left');
+  });
+
+  test('a recursive watch with filters, a burst of 10,000 writes reported or said to overflow, a missing path refused', async () => {
+    const sandbox = fresh();
+    await sandbox.mkdir('/workspace/r/node_modules', { recursive: true });
+    const watch = await sandbox.watch('/workspace/r', { recursive: true, include: ['*.js'], exclude: ['node_modules'] });
+    await sandbox.exec('cd /workspace/r && mkdir -p src/lib && for i in $(seq 10000); do echo x > src/lib/f$i.js; done; echo x > node_modules/m.js; echo x > src/n.txt; echo x > src/end.js');
+    let creates = 0;
+    let overflowed = false;
+    const paths = new Set();
+    for await (const event of watch) {
+      if (event.type === 'overflow') overflowed = true;
+      if (event.type === 'create' && /\/f\d+\.js$/.test(event.path)) creates++;
+      paths.add(event.path);
+      if (event.path.endsWith('/src/end.js')) break;
+    }
+    assert.ok(overflowed || creates >= 10_000, `every file or an overflow: ${creates} creates`);
+    assert.ok([...paths].every((p) => p.endsWith('.js') && !p.includes('node_modules')), 'only what the filters let through');
+    await assert.rejects(sandbox.watch('/workspace/nowhere'), (e) => e.code === 'FILE_NOT_FOUND' && e.status === 404);
   });
 });

@@ -4,5 +4,6 @@ export { ExecutionSession } from './session.js';
 export { Process } from './processes.js';
 export { parseSSEStream } from './sse.js';
 export { collectFile, streamFile } from './file-stream.js';
+export { FileWatch } from './file-watch.js';
 export { LIMITS } from './protocol.js';
 export { ContainerUnavailableError, FileNotFoundError, ProcessNotFoundError, SandboxError, SessionAlreadyExistsError, SessionNotFoundError, UnauthorizedError, ValidationError, } from './errors.js';

@@ -1,6 +1,7 @@
+import { FileWatch } from './file-watch.js';
 import { Process } from './processes.js';
 import { type Transport } from './transport.js';
-import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, GitCheckoutOptions, GitCheckoutResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WriteFileOptions } from './types.js';
+import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, GitCheckoutOptions, GitCheckoutResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WatchOptions, WriteFileOptions } from './types.js';
 export declare class Operations {
     #private;
     protected readonly transport: Transport;
@@ -46,6 +47,12 @@ export declare class Operations {
      * whole file, or the range `offset`/`length`. Cancelling the stream, or aborting `signal`, stops the read.
      */
     readFileStream(path: string, options?: ReadFileStreamOptions): Promise<ReadableStream<Uint8Array>>;
+    /**
+     * Watches a directory (or a file) for changes, from inotify in the sandbox. Resolves once the watch is in place;
+     * iterate it with `for await`: `create`, `modify`, `delete`, `rename` (with `oldPath`), and `overflow` when
+     * changes were dropped. Leaving the loop, `stop()`, or aborting `signal` ends the watch in the sandbox.
+     */
+    watch(path: string, options?: WatchOptions): Promise<FileWatch>;
     /**
      * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).
      * A repository that is not there, a branch it lacks, an existing non-empty target, credentials refused: typed

@@ -1,6 +1,7 @@
 // The methods a sandbox and its sessions share: commands, files and variables, each bound to one session (or to the
 // default session when `sessionId` is undefined). `Sandbox` and `ExecutionSession` are built on this.
 import { SandboxError } from './errors.js';
+import { FileWatch } from './file-watch.js';
 import { Process, followLogs, killProcess, openLogStream, processLogs } from './processes.js';
 import { checkPageOrigin, pageHost } from './page.js';
 import { PAGE_HOST_HEADER, ROUTES } from './protocol.js';
@@ -176,6 +177,31 @@ export class Operations {
         const query = withQuery(ROUTES.filesContent, { path, offset: options.offset, length: options.length, sessionId: this.#sessionId });
         const response = await this.transport.open('GET', query, undefined, options.signal);
         return response.body ?? new Blob([]).stream();
+    }
+    /**
+     * Watches a directory (or a file) for changes, from inotify in the sandbox. Resolves once the watch is in place;
+     * iterate it with `for await`: `create`, `modify`, `delete`, `rename` (with `oldPath`), and `overflow` when
+     * changes were dropped. Leaving the loop, `stop()`, or aborting `signal` ends the watch in the sandbox.
+     */
+    async watch(path, options = {}) {
+        const { recursive, include, exclude, signal } = options;
+        const watchId = crypto.randomUUID();
+        const query = withQuery(ROUTES.watch, { path, recursive, include: include?.join(','), exclude: exclude?.join(','), watchId, sessionId: this.#sessionId });
+        const end = () => this.transport.call('DELETE', withId(ROUTES.watchOne, watchId)).then(() => { });
+        const response = await this.transport.open('GET', query, undefined, signal);
+        if (!response.body)
+            throw new SandboxError('INVALID_RESPONSE', 'the watch answered without a stream', response.status);
+        const events = parseSSEStream(response.body, signal);
+        const first = await events.next().catch(async (error) => {
+            await end().catch(() => { });
+            throw error;
+        });
+        if (first.done || first.value.type !== 'ready') {
+            await events.return(undefined);
+            await end().catch(() => { });
+            throw new SandboxError('INVALID_RESPONSE', 'the watch ended before it was in place', 200);
+        }
+        return new FileWatch(events, first.value, watchId, end);
     }
     /**
      * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).

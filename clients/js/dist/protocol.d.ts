@@ -38,6 +38,10 @@ export declare const ROUTES: {
     readonly filesContent: "/files/content";
     /** POST */
     readonly gitCheckout: "/git/checkout";
+    /** GET */
+    readonly watch: "/watch";
+    /** DELETE */
+    readonly watchOne: "/watch/{id}";
     /** GET, POST, DELETE */
     readonly processes: "/processes";
     /** GET, DELETE */
@@ -100,6 +104,7 @@ export declare const ERROR_STATUS: {
     readonly GIT_AUTH_FAILED: 403;
     readonly GIT_NETWORK_ERROR: 502;
     readonly GIT_CLONE_FAILED: 422;
+    readonly WATCH_LIMIT: 429;
     readonly RANGE_NOT_SATISFIABLE: 416;
     readonly UNSUPPORTED_FILE_TYPE: 400;
     readonly NO_SPACE: 507;

@@ -187,6 +187,27 @@ export interface ReadFileStreamOptions {
     /** Aborting it stops the read in the sandbox. */
     signal?: AbortSignal;
 }
+export interface WatchOptions {
+    /** Subdirectories too, those made later included. */
+    recursive?: boolean;
+    /** Patterns (`*` any characters, `?` one) matched against paths relative to the watched directory: only matches are reported. */
+    include?: string[];
+    /** Patterns: a path that matches, or lies under a directory that does, is neither reported nor watched. */
+    exclude?: string[];
+    /** Aborting it ends the watch. */
+    signal?: AbortSignal;
+}
+export type WatchEventType = 'ready' | 'create' | 'modify' | 'delete' | 'rename' | 'overflow';
+/** One change a watch saw. `overflow`: changes were dropped (the reader fell behind); list the path again. */
+export interface WatchEvent {
+    type: WatchEventType;
+    /** Absolute; the watched path for `ready` and `overflow`. */
+    path: string;
+    /** A rename's former path. */
+    oldPath?: string;
+    isDirectory: boolean;
+    timestamp: string;
+}
 export interface GitCheckoutOptions {
     /** The branch or tag; the repository's default branch when absent. */
     branch?: string;

@@ -5,6 +5,7 @@ export { ExecutionSession } from './session.js';
 export { Process } from './processes.js';
 export { parseSSEStream } from './sse.js';
 export { collectFile, streamFile } from './file-stream.js';
+export { FileWatch } from './file-watch.js';
 export { LIMITS } from './protocol.js';
 export type { Fetcher, RemoteEndpoint, SandboxBinding } from './transport.js';
 export {

@@ -2,6 +2,7 @@
 // default session when `sessionId` is undefined). `Sandbox` and `ExecutionSession` are built on this.
 
 import { SandboxError } from './errors.js';
+import { FileWatch } from './file-watch.js';
 import { Process, followLogs, killProcess, openLogStream, processLogs } from './processes.js';
 import { checkPageOrigin, pageHost } from './page.js';
 import { PAGE_HOST_HEADER, ROUTES } from './protocol.js';
@@ -35,6 +36,8 @@ import type {
   TerminalOptions,
   SetEnvVarsResult,
   UploadResult,
+  WatchEvent,
+  WatchOptions,
   WriteFileOptions,
 } from './types.js';
 
@@ -218,6 +221,31 @@ export class Operations {
     const query = withQuery<wire.FileContentQuery>(ROUTES.filesContent, { path, offset: options.offset, length: options.length, sessionId: this.#sessionId });
     const response = await this.transport.open('GET', query, undefined, options.signal);
     return response.body ?? new Blob([]).stream();
+  }
+
+  /**
+   * Watches a directory (or a file) for changes, from inotify in the sandbox. Resolves once the watch is in place;
+   * iterate it with `for await`: `create`, `modify`, `delete`, `rename` (with `oldPath`), and `overflow` when
+   * changes were dropped. Leaving the loop, `stop()`, or aborting `signal` ends the watch in the sandbox.
+   */
+  async watch(path: string, options: WatchOptions = {}): Promise<FileWatch> {
+    const { recursive, include, exclude, signal } = options;
+    const watchId = crypto.randomUUID();
+    const query = withQuery<wire.WatchQuery>(ROUTES.watch, { path, recursive, include: include?.join(','), exclude: exclude?.join(','), watchId, sessionId: this.#sessionId });
+    const end = () => this.transport.call<wire.StopWatchResult>('DELETE', withId(ROUTES.watchOne, watchId)).then(() => {});
+    const response = await this.transport.open('GET', query, undefined, signal);
+    if (!response.body) throw new SandboxError('INVALID_RESPONSE', 'the watch answered without a stream', response.status);
+    const events = parseSSEStream<WatchEvent>(response.body, signal);
+    const first = await events.next().catch(async (error: unknown) => {
+      await end().catch(() => {});
+      throw error;
+    });
+    if (first.done || first.value.type !== 'ready') {
+      await events.return(undefined);
+      await end().catch(() => {});
+      throw new SandboxError('INVALID_RESPONSE', 'the watch ended before it was in place', 200);
+    }
+    return new FileWatch(events, first.value, watchId, end);
   }
 
   /**

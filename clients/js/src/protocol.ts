@@ -42,6 +42,10 @@ export const ROUTES = {
   filesContent: '/files/content',
   /** POST */
   gitCheckout: '/git/checkout',
+  /** GET */
+  watch: '/watch',
+  /** DELETE */
+  watchOne: '/watch/{id}',
   /** GET, POST, DELETE */
   processes: '/processes',
   /** GET, DELETE */
@@ -106,6 +110,7 @@ export const ERROR_STATUS = {
   GIT_AUTH_FAILED: 403,
   GIT_NETWORK_ERROR: 502,
   GIT_CLONE_FAILED: 422,
+  WATCH_LIMIT: 429,
   RANGE_NOT_SATISFIABLE: 416,
   UNSUPPORTED_FILE_TYPE: 400,
   NO_SPACE: 507,

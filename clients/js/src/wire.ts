@@ -280,7 +280,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'WATCH_LIMIT' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
 
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
@@ -1256,6 +1256,18 @@ export interface StdinResult {
 }
 
 /**
+ * The answer to `DELETE /v1/watch/{id}`.
+ */
+export interface StopWatchResult {
+  /**
+   * Whether a watch of that id was open (and is now ended).
+   */
+  stopped: boolean;
+  success: boolean;
+  watchId: string;
+}
+
+/**
  * `DELETE /v1/sandboxes/{id}/ports/{port}`.
  */
 export interface UnexposePortResult {
@@ -1312,6 +1324,55 @@ export interface WaitResult {
    */
   process: ProcessInfo;
   success: boolean;
+}
+
+/**
+ * One change.
+ */
+export interface WatchEvent {
+  isDirectory: boolean;
+  /**
+   * A rename's former path.
+   */
+  oldPath?: string;
+  /**
+   * Absolute; the watched path for `ready` and `overflow`.
+   */
+  path: string;
+  timestamp: string;
+  type: WatchEventType;
+}
+
+export type WatchEventType = 'create' | 'modify' | 'delete' | 'ready' | 'rename' | 'overflow';
+
+/**
+ * The query of `GET /v1/watch`.
+ */
+export interface WatchQuery {
+  /**
+   * Comma-separated patterns: a path that matches one, or lies under a directory that does, is not reported
+   * (nor watched).
+   */
+  exclude?: string;
+  /**
+   * Comma-separated patterns (`*` any characters, `?` one) matched against the path relative to the watched
+   * directory: only paths that match one are reported.
+   */
+  include?: string;
+  /**
+   * A directory (its entries' changes) or a file (its own).
+   */
+  path: string;
+  /**
+   * Subdirectories too, those created later included.
+   */
+  recursive?: boolean;
+  sessionId?: string;
+  /**
+   * The caller's name for the watch, for `DELETE /v1/watch/{id}` to end it (a closed connection does not travel
+   * through the Workers in between, so a client that stops reading says so).
+   */
+  watchId?: string;
 }
 
 export interface WriteFileRequest {

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
 use sandbox_client::{
     get_sandbox, CreateBackupRequest, Encoding, ExecOptions, GitCheckoutRequest, ListFilesOptions, NativeUrl,
-    ProcessOptions, SessionOptions, WaitForLogOptions,
+    ProcessOptions, SessionOptions, WaitForLogOptions, WatchOptions,
 };
 use serde_json::json;
 
@@ -140,6 +140,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let checkout = checkout.await?;
     let git = json!({ "branch": checkout.branch, "target": checkout.target_dir });
 
+    // A directory watched: a file made in it is seen; dropping the stream ends the watch in the sandbox.
+    sandbox.mkdir("/workspace/watched", true).await?;
+    let mut watch = sandbox.watch("/workspace/watched", WatchOptions::default()).await?;
+    let ready = watch.next().await.transpose()?.map(|e| e.kind);
+    sandbox.exec("echo x > /workspace/watched/new.txt", ExecOptions::default()).await?;
+    let created = watch.next().await.transpose()?.map(|e| (e.kind, e.path));
+    drop(watch);
+    let watched = json!({ "ready": ready, "created": created });
+
     // Its own sleep: kept alive, then an idle time of its own, then the Worker's again.
     let kept = sandbox.set_keep_alive(true).await?.keep_alive;
     let own = sandbox.set_sleep_after(Some(std::time::Duration::from_secs(90))).await?;
@@ -165,7 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
             "ports": ports, "afterDrop": after_drop.stdout, "backups": backups, "sleep": sleep, "streams": streams,
-            "git": git,
+            "git": git, "watched": watched,
         })
     );
     Ok(())

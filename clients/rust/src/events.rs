@@ -31,6 +31,10 @@ pub(crate) fn exec_events(body: Chunks) -> ExecEvents {
     events(body, |e: &ExecEvent| matches!(e.kind, ExecEventType::Complete | ExecEventType::Error))
 }
 
+pub(crate) fn watch_events(body: Chunks) -> crate::watch::WatchEvents {
+    events(body, |_: &sandbox_protocol::WatchEvent| false)
+}
+
 pub(crate) fn process_events(body: Chunks) -> ProcessEvents {
     events(body, |e: &ProcessEvent| e.event_type == ProcessEventType::Exit)
 }

@@ -22,6 +22,7 @@ mod stop_on_drop;
 #[cfg(feature = "worker")]
 mod terminal;
 mod transport;
+mod watch;
 
 pub use error::{Error, ErrorCode, Result};
 pub use events::{ExecEvents, ProcessEvents};
@@ -33,7 +34,7 @@ pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
     Backup, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent, ExecEventType, ExecResult,
     FileInfo, FileType, GitCheckoutRequest, GitCheckoutResult, ListFilesResult, ReadFileResult, RestoreBackupResult,
-    SessionInfo, SessionOptions, UploadResult,
+    SessionInfo, SessionOptions, UploadResult, WatchEvent, WatchEventType,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]
@@ -41,3 +42,4 @@ pub use terminal::TerminalOptions;
 pub use transport::{Answer, Body, Call, Chunks, Detached, Transport};
 #[cfg(feature = "worker")]
 pub use transport::{RemoteUrl, Upgrade};
+pub use watch::{WatchEvents, WatchOptions};

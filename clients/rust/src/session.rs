@@ -9,7 +9,7 @@ use sandbox_protocol::{
     ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileContentQuery, FileOpResult, FileUploadQuery,
     GitCheckoutRequest, GitCheckoutResult, ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult,
     MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo,
-    SetEnvVarsRequest, SetEnvVarsResult, UploadResult, WriteFileRequest, DEFAULT_SESSION_ID,
+    SetEnvVarsRequest, SetEnvVarsResult, UploadResult, WatchQuery, WriteFileRequest, DEFAULT_SESSION_ID,
 };
 
 use sandbox_protocol::query::with_query;
@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::events::{exec_events, ExecEvents};
 use crate::stop_on_drop::{command_id_of, stop_on_drop, CancelOnDrop};
 use crate::transport::{Chunks, Transport};
+use crate::watch::{StopWatchOnDrop, WatchEvents, WatchOptions};
 use sandbox_protocol::routes;
 
 /// Options of `exec` and `exec_stream`, as the SDK names them.
@@ -88,6 +89,28 @@ impl<T: Transport> ExecutionSession<T> {
         let answer =
             self.connection.open("POST", at(routes::EXEC_STREAM), Some(&self.exec_request(command, options))).await?;
         Ok(stop_on_drop(exec_events(answer.body), Arc::clone(&self.connection), command_id))
+    }
+
+    /// Watches a directory (or a file) for changes: `ready` first, then `create`, `modify`, `delete`, `rename`
+    /// (with `old_path`) and `overflow` when changes were dropped. Dropping the stream ends the watch in the
+    /// sandbox.
+    pub async fn watch(&self, path: &str, options: WatchOptions) -> Result<WatchEvents>
+    where
+        T: 'static,
+    {
+        let watch_id = crate::stop_on_drop::new_command_id()?;
+        let list = |patterns: Vec<String>| (!patterns.is_empty()).then(|| patterns.join(","));
+        let query = WatchQuery {
+            path: path.into(),
+            recursive: Some(options.recursive),
+            include: list(options.include),
+            exclude: list(options.exclude),
+            watch_id: Some(watch_id.clone()),
+            session_id: self.session_id(),
+        };
+        let answer = self.connection.open("GET", &with_query(at(routes::WATCH), &query), None::<&()>).await?;
+        let events = crate::events::watch_events(answer.body);
+        Ok(Box::pin(StopWatchOnDrop { events, connection: Arc::clone(&self.connection), watch_id }))
     }
 
     /// Stops the command started with `command_id`, running or queued (it ends with exit code 130).

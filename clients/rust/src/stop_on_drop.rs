@@ -91,7 +91,7 @@ pub(crate) fn command_id_of(options: &mut crate::ExecOptions) -> Result<String> 
 }
 
 /// A command id of the client's own: `rs-` and 16 random hex digits.
-fn new_command_id() -> Result<String> {
+pub(crate) fn new_command_id() -> Result<String> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| Error::Network(format!("no randomness for a command id: {e}")))?;
     Ok(format!("rs-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))

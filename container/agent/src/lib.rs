@@ -33,6 +33,7 @@ mod start_claim;
 mod tenant;
 mod terminal;
 mod trim;
+mod watch;
 mod workspace;
 
 pub use config::{parse, Config, Parsed, TOKEN_ENV, USAGE};

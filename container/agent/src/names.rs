@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 pub use sandbox_protocol::ids::{
-    check_command_id, check_env_name, check_process_id, check_sandbox_id, check_session_id,
+    check_command_id, check_env_name, check_process_id, check_sandbox_id, check_session_id, check_watch_id,
 };
 
 /// Values reach the shell as C strings: they cannot hold NUL.

@@ -23,6 +23,7 @@ use crate::session::pool::ShellPool;
 use crate::session::table::{Inserted, SessionTable};
 use crate::session::{close_all, terminate_all, Remains, Session, SessionConfig};
 use crate::terminal::Terminals;
+use crate::watch::Watches;
 use crate::workspace::Workspace;
 
 /// Where sessions see their workspace, in a container and in local mode alike.
@@ -39,6 +40,8 @@ pub struct Tenant {
     pub terminals: Terminals,
     /// Its saves and restores under way, and what its last ones stored.
     pub backups: Backups,
+    /// Its file watches open.
+    pub watches: Watches,
     sessions: SessionTable,
     context: Arc<AgentContext>,
     /// Shells started ahead for its sessions.
@@ -57,6 +60,7 @@ impl Tenant {
             processes,
             terminals,
             backups: Backups::default(),
+            watches: Watches::default(),
             sessions: SessionTable::default(),
             context,
             pool,
@@ -238,6 +242,7 @@ impl Tenant {
         self.processes.end_all();
         self.terminals.end_all();
         self.backups.end_all();
+        self.watches.end_all();
         if reopen {
             self.pool.reset();
             self.sessions.open();

@@ -36,6 +36,9 @@ pub struct Unreadable {
     pub error: io::Error,
 }
 
+/// Which subdirectories (by their path from the root) a walk does not enter.
+type Prune = Box<dyn Fn(&Path) -> bool + Send>;
+
 /// Walks the tree below a root; an iterator of `Found` entries and `Unreadable` subdirectories.
 pub struct Walk {
     /// The directory being read, and its path from the root.
@@ -44,13 +47,21 @@ pub struct Walk {
     pending: Vec<(PathBuf, PathBuf)>,
     recursive: bool,
     hidden: bool,
+    /// Subdirectories (by their path from the root) not to enter.
+    prune: Option<Prune>,
 }
 
 impl Walk {
     /// Begins a walk below `root`, which must be a readable directory (else the error is returned here).
     pub fn new(root: &Path) -> io::Result<Self> {
         let read = fs::read_dir(root)?;
-        Ok(Walk { current: Some((read, PathBuf::new())), pending: Vec::new(), recursive: true, hidden: true })
+        Ok(Walk {
+            current: Some((read, PathBuf::new())),
+            pending: Vec::new(),
+            recursive: true,
+            hidden: true,
+            prune: None,
+        })
     }
 
     /// Only the root's own entries (`false`), or everything below it (the default).
@@ -63,6 +74,12 @@ impl Walk {
     /// by default.
     pub fn hidden(mut self, hidden: bool) -> Self {
         self.hidden = hidden;
+        self
+    }
+
+    /// Subdirectories for which `prune` (given their path from the root) says yes are found but not entered.
+    pub fn prune(mut self, prune: impl Fn(&Path) -> bool + Send + 'static) -> Self {
+        self.prune = Some(Box::new(prune));
         self
     }
 
@@ -102,7 +119,7 @@ impl Iterator for Walk {
             } else {
                 parent.join(entry.file_name())
             };
-            if self.recursive && kind.is_dir() {
+            if self.recursive && kind.is_dir() && !self.prune.as_ref().is_some_and(|prune| prune(&relative)) {
                 self.pending.push((entry.path(), relative.clone()));
             }
             return Some(Ok(Found { entry, kind, relative }));

@@ -22,6 +22,7 @@ mod screen;
 mod sessions;
 mod sse;
 pub mod trace;
+mod watch;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route(routes::FILES_EXISTS, post(files::exists))
         .route(routes::FILES_CONTENT, get(file_content::download).put(file_content::upload))
         .route(routes::GIT_CHECKOUT, post(git::checkout))
+        .route(routes::WATCH, get(watch::watch))
+        .route(routes::WATCH_ONE, delete(watch::stop))
         .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
         .route(routes::PROCESSES, post(processes::start).get(processes::list).delete(processes::kill_all))
         .route(routes::PROCESS, get(processes::show).delete(processes::kill))

@@ -43,4 +43,5 @@ mod start_failure;
 mod streaming;
 mod terminal;
 mod timeouts;
+mod watch;
 mod web_pages;
