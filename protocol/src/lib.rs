@@ -66,7 +66,7 @@ pub use session::{
 };
 pub use sleep::{SleepRequest, SleepSettings, MAX_SLEEP_AFTER_SECONDS};
 pub use terminal::{PtyControl, PtyInfo, PtyList, PtyQuery, MAX_PTY_DIMENSION};
-pub use watch::{StopWatchResult, WatchEvent, WatchEventType, WatchQuery};
+pub use watch::{CheckChangesRequest, CheckChangesResult, StopWatchResult, WatchEvent, WatchEventType, WatchQuery};
 
 /// Header that names the sandbox when one agent serves many (local multi-sandbox mode).
 pub const SANDBOX_ID_HEADER: &str = "x-sandbox-id";

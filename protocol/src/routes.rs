@@ -31,6 +31,8 @@ pub const FILES_EXISTS: &str = "/v1/files/exists";
 pub const FILES_CONTENT: &str = "/v1/files/content";
 /// `GET`: a path's changes as server-sent events (`WatchQuery`, `WatchEvent`).
 pub const WATCH: &str = "/v1/watch";
+/// `POST`: what changed since a cursor (`CheckChangesRequest`, `checkChanges`).
+pub const WATCH_CHANGES: &str = "/v1/watch/changes";
 /// `DELETE`: ends the watch of that `watchId`.
 pub const WATCH_ONE: &str = "/v1/watch/{id}";
 /// `POST`: clones a repository into the sandbox (`GitCheckoutRequest`).
@@ -138,6 +140,7 @@ pub const ALL: &[Route] = &[
     Route { name: "filesContent", methods: &["GET", "PUT"], path: FILES_CONTENT },
     Route { name: "gitCheckout", methods: &["POST"], path: GIT_CHECKOUT },
     Route { name: "watch", methods: &["GET"], path: WATCH },
+    Route { name: "watchChanges", methods: &["POST"], path: WATCH_CHANGES },
     Route { name: "watchOne", methods: &["DELETE"], path: WATCH_ONE },
     Route { name: "processes", methods: &["GET", "POST", "DELETE"], path: PROCESSES },
     Route { name: "process", methods: &["GET", "DELETE"], path: PROCESS },

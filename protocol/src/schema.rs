@@ -64,6 +64,8 @@ fn definitions() -> Map<String, Value> {
         WatchQuery,
         WatchEvent,
         StopWatchResult,
+        CheckChangesRequest,
+        CheckChangesResult,
         StartProcessRequest,
         ProcessInfo,
         ProcessList,

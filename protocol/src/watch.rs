@@ -70,3 +70,43 @@ pub struct WatchEvent {
     pub is_directory: bool,
     pub timestamp: String,
 }
+
+/// `POST /v1/watch/changes` (`checkChanges`): what changed under a path since a cursor, for callers that cannot
+/// hold a stream open. The first call (no `since`) puts a watch in place and answers a cursor; each later call
+/// answers the changes after its cursor and a new one. The agent keeps the changes of a path so watched for 10
+/// minutes after its last call, the latest 10,000 of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckChangesRequest {
+    pub path: String,
+    #[serde(default)]
+    pub recursive: bool,
+    /// Comma-separated patterns, as `watch` takes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<String>,
+    /// The cursor of the previous answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CheckChangesResult {
+    pub success: bool,
+    /// The watched path, absolute.
+    pub path: String,
+    /// For the next call's `since`.
+    pub cursor: String,
+    /// The changes after `since`, oldest first.
+    pub changes: Vec<WatchEvent>,
+    /// Changes were lost (more came than are kept, the watch was restarted, or the cursor is unknown): list the
+    /// path again rather than trust `changes` alone.
+    pub overflow: bool,
+    pub timestamp: String,
+}

@@ -199,4 +199,21 @@ describe('watch', () => {
     assert.ok([...paths].every((p) => p.endsWith('.js') && !p.includes('node_modules')), 'only what the filters let through');
     await assert.rejects(sandbox.watch('/workspace/nowhere'), (e) => e.code === 'FILE_NOT_FOUND' && e.status === 404);
   });
+
+  test('checkChanges answers what changed since a cursor, for callers that cannot hold a stream', async () => {
+    const sandbox = fresh();
+    await sandbox.mkdir('/workspace/c', { recursive: true });
+    const first = await sandbox.checkChanges('/workspace/c');
+    assert.deepEqual([first.changes, first.overflow, first.path], [[], false, '/workspace/c']);
+    await sandbox.exec('echo x > /workspace/c/new.txt');
+    let later;
+    // checkChanges is asked now and then by nature: ask until the change is there.
+    assert.ok(await eventually(async () => {
+      later = await sandbox.checkChanges('/workspace/c', { since: first.cursor });
+      return later.changes.some((e) => e.type === 'create' && e.path === '/workspace/c/new.txt');
+    }, 10_000), JSON.stringify(later));
+    assert.equal(later.overflow, false);
+    const again = await sandbox.checkChanges('/workspace/c', { since: later.cursor });
+    assert.deepEqual(again.changes, []);
+  });
 });

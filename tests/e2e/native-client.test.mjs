@@ -45,7 +45,7 @@ test('a native Rust program runs the docs example, stops a streamed command by i
   });
   // 40 MiB streamed up in chunks of 1 MiB (chunk i all bytes i) and down again; a failing stream changed nothing.
   assert.deepEqual(report.streams, { written: 40 << 20, read: 40 << 20, sum: 780 * (1 << 20), cut: true, tail: 'Jycn' });
-  assert.deepEqual(report.watched, { ready: 'ready', created: ['create', '/workspace/watched/new.txt'] });
+  assert.deepEqual(report.watched, { ready: 'ready', created: ['create', '/workspace/watched/new.txt'], since: '/workspace/watched/later.txt' });
   assert.deepEqual(report.git, { branch: 'trunk', target: '/workspace/repo-clone' });
   assert.deepEqual(report.sleep, { kept: true, own: [true, 90_000, false], default: true, refused: 'VALIDATION_FAILED' });
 });

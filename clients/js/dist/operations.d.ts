@@ -1,7 +1,7 @@
 import { FileWatch } from './file-watch.js';
 import { Process } from './processes.js';
 import { type Transport } from './transport.js';
-import type { CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, GitCheckoutOptions, GitCheckoutResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WatchOptions, WriteFileOptions } from './types.js';
+import type { CheckChangesOptions, CheckChangesResult, CommandInfo, EnvVars, ExecOptions, ExecResult, ExistsResult, FileOpResult, GitCheckoutOptions, GitCheckoutResult, ListFilesOptions, ListFilesResult, MkdirOptions, MkdirResult, ReadFileOptions, ReadFileStreamOptions, ProcessEvent, ProcessInfo, ProcessLogs, ProcessLogsOptions, ProcessOptions, ReadFileResult, RenameFileResult, StreamLogsOptions, TerminalOptions, SetEnvVarsResult, UploadResult, WatchOptions, WriteFileOptions } from './types.js';
 export declare class Operations {
     #private;
     protected readonly transport: Transport;
@@ -53,6 +53,12 @@ export declare class Operations {
      * changes were dropped. Leaving the loop, `stop()`, or aborting `signal` ends the watch in the sandbox.
      */
     watch(path: string, options?: WatchOptions): Promise<FileWatch>;
+    /**
+     * What changed under `path` since `since` (a cursor from the previous answer), for callers that cannot hold a
+     * `watch` open. The first call (no `since`) puts a watch in place; the agent keeps its changes (the latest
+     * 10,000) for 10 minutes after each call. `overflow: true`: some were lost, list the path again.
+     */
+    checkChanges(path: string, options?: CheckChangesOptions): Promise<CheckChangesResult>;
     /**
      * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).
      * A repository that is not there, a branch it lacks, an existing non-empty target, credentials refused: typed

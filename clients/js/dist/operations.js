@@ -204,6 +204,16 @@ export class Operations {
         return new FileWatch(events, first.value, watchId, end);
     }
     /**
+     * What changed under `path` since `since` (a cursor from the previous answer), for callers that cannot hold a
+     * `watch` open. The first call (no `since`) puts a watch in place; the agent keeps its changes (the latest
+     * 10,000) for 10 minutes after each call. `overflow: true`: some were lost, list the path again.
+     */
+    checkChanges(path, options = {}) {
+        const { since, recursive, include, exclude } = options;
+        const body = this.#body({ path, since, recursive, include: include?.join(','), exclude: exclude?.join(',') });
+        return this.transport.call('POST', ROUTES.watchChanges, body);
+    }
+    /**
      * Clones a repository into the sandbox as a command of this session (its variables, such as credentials, apply).
      * A repository that is not there, a branch it lacks, an existing non-empty target, credentials refused: typed
      * errors (`GIT_REPOSITORY_NOT_FOUND`, `GIT_BRANCH_NOT_FOUND`, `FILE_EXISTS`, `GIT_AUTH_FAILED`, ...).

@@ -40,6 +40,8 @@ export declare const ROUTES: {
     readonly gitCheckout: "/git/checkout";
     /** GET */
     readonly watch: "/watch";
+    /** POST */
+    readonly watchChanges: "/watch/changes";
     /** DELETE */
     readonly watchOne: "/watch/{id}";
     /** GET, POST, DELETE */

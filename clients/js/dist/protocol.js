@@ -43,6 +43,8 @@ export const ROUTES = {
     gitCheckout: '/git/checkout',
     /** GET */
     watch: '/watch',
+    /** POST */
+    watchChanges: '/watch/changes',
     /** DELETE */
     watchOne: '/watch/{id}',
     /** GET, POST, DELETE */

@@ -21,6 +21,7 @@ export type WireChecks = [
     Assert<Agree<wire.UploadResult, client.UploadResult>>,
     Assert<Agree<wire.GitCheckoutResult, client.GitCheckoutResult>>,
     Assert<Agree<wire.WatchEvent, client.WatchEvent>>,
+    Assert<Agree<wire.CheckChangesResult, client.CheckChangesResult>>,
     Assert<Agree<wire.MkdirResult, client.MkdirResult>>,
     Assert<Agree<wire.RenameResult, client.RenameFileResult>>,
     Assert<Agree<wire.ExistsResult, client.ExistsResult>>,

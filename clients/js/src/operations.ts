@@ -10,6 +10,8 @@ import { parseSSEStream } from './sse.js';
 import { upgrade, withId, withQuery, type Transport } from './transport.js';
 import type * as wire from './wire.js';
 import type {
+  CheckChangesOptions,
+  CheckChangesResult,
   CommandInfo,
   EnvVars,
   ExecEvent,
@@ -246,6 +248,17 @@ export class Operations {
       throw new SandboxError('INVALID_RESPONSE', 'the watch ended before it was in place', 200);
     }
     return new FileWatch(events, first.value, watchId, end);
+  }
+
+  /**
+   * What changed under `path` since `since` (a cursor from the previous answer), for callers that cannot hold a
+   * `watch` open. The first call (no `since`) puts a watch in place; the agent keeps its changes (the latest
+   * 10,000) for 10 minutes after each call. `overflow: true`: some were lost, list the path again.
+   */
+  checkChanges(path: string, options: CheckChangesOptions = {}): Promise<CheckChangesResult> {
+    const { since, recursive, include, exclude } = options;
+    const body = this.#body<wire.CheckChangesRequest>({ path, since, recursive, include: include?.join(','), exclude: exclude?.join(',') });
+    return this.transport.call('POST', ROUTES.watchChanges, body);
   }
 
   /**

@@ -230,6 +230,26 @@ export interface WatchEvent {
   timestamp: string;
 }
 
+export interface CheckChangesOptions {
+  /** The previous answer's `cursor`; without it, the watch is put in place and a first cursor answered. */
+  since?: string;
+  recursive?: boolean;
+  include?: string[];
+  exclude?: string[];
+}
+
+export interface CheckChangesResult {
+  success: boolean;
+  path: string;
+  /** For the next call's `since`. */
+  cursor: string;
+  /** The changes after `since`, oldest first. */
+  changes: WatchEvent[];
+  /** Changes were lost (too many, or the cursor is not the agent's any more): list the path again. */
+  overflow: boolean;
+  timestamp: string;
+}
+
 export interface GitCheckoutOptions {
   /** The branch or tag; the repository's default branch when absent. */
   branch?: string;

@@ -147,6 +147,49 @@ export interface CancelExecResult {
 }
 
 /**
+ * `POST /v1/watch/changes` (`checkChanges`): what changed under a path since a cursor, for callers that cannot
+ * hold a stream open. The first call (no `since`) puts a watch in place and answers a cursor; each later call
+ * answers the changes after its cursor and a new one. The agent keeps the changes of a path so watched for 10
+ * minutes after its last call, the latest 10,000 of them.
+ */
+export interface CheckChangesRequest {
+  exclude?: string;
+  /**
+   * Comma-separated patterns, as `watch` takes them.
+   */
+  include?: string;
+  path: string;
+  recursive?: boolean;
+  sessionId?: string;
+  /**
+   * The cursor of the previous answer.
+   */
+  since?: string;
+}
+
+export interface CheckChangesResult {
+  /**
+   * The changes after `since`, oldest first.
+   */
+  changes: WatchEvent[];
+  /**
+   * For the next call's `since`.
+   */
+  cursor: string;
+  /**
+   * Changes were lost (more came than are kept, the watch was restarted, or the cursor is unknown): list the
+   * path again rather than trust `changes` alone.
+   */
+  overflow: boolean;
+  /**
+   * The watched path, absolute.
+   */
+  path: string;
+  success: boolean;
+  timestamp: string;
+}
+
+/**
  * Commands run, by how they ended (`Ended`), and those whose shell could not start.
  */
 export interface CommandCounts {

@@ -147,7 +147,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sandbox.exec("echo x > /workspace/watched/new.txt", ExecOptions::default()).await?;
     let created = watch.next().await.transpose()?.map(|e| (e.kind, e.path));
     drop(watch);
-    let watched = json!({ "ready": ready, "created": created });
+    // The same asked now and then: a cursor first, then what changed since it (asked until it is there).
+    let first = sandbox.check_changes("/workspace/watched", None, WatchOptions::default()).await?;
+    sandbox.exec("echo y > /workspace/watched/later.txt", ExecOptions::default()).await?;
+    let mut since = Vec::new();
+    for _ in 0..200 {
+        let later = sandbox.check_changes("/workspace/watched", Some(&first.cursor), WatchOptions::default()).await?;
+        since = later.changes.iter().map(|e| e.path.clone()).collect();
+        if !since.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let watched = json!({ "ready": ready, "created": created, "since": since.first() });
 
     // Its own sleep: kept alive, then an idle time of its own, then the Worker's again.
     let kept = sandbox.set_keep_alive(true).await?.keep_alive;

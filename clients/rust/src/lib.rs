@@ -32,9 +32,9 @@ pub use processes::{ProcessOptions, WaitForLogOptions, WaitForPortOptions, WaitO
 pub use sandbox::{get_sandbox, Sandbox};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
-    Backup, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent, ExecEventType, ExecResult,
-    FileInfo, FileType, GitCheckoutRequest, GitCheckoutResult, ListFilesResult, ReadFileResult, RestoreBackupResult,
-    SessionInfo, SessionOptions, UploadResult, WatchEvent, WatchEventType,
+    Backup, CheckChangesResult, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent,
+    ExecEventType, ExecResult, FileInfo, FileType, GitCheckoutRequest, GitCheckoutResult, ListFilesResult,
+    ReadFileResult, RestoreBackupResult, SessionInfo, SessionOptions, UploadResult, WatchEvent, WatchEventType,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]

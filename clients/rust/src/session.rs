@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sandbox_protocol::{
-    CancelExecRequest, CancelExecResult, CommandInfo, CommandList, CommandsQuery, DeleteFileRequest, Encoding,
-    ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileContentQuery, FileOpResult, FileUploadQuery,
-    GitCheckoutRequest, GitCheckoutResult, ListFilesRequest, ListFilesResult, MkdirRequest, MkdirResult,
-    MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult, SessionHistory, SessionInfo,
-    SetEnvVarsRequest, SetEnvVarsResult, UploadResult, WatchQuery, WriteFileRequest, DEFAULT_SESSION_ID,
+    CancelExecRequest, CancelExecResult, CheckChangesRequest, CheckChangesResult, CommandInfo, CommandList,
+    CommandsQuery, DeleteFileRequest, Encoding, ExecRequest, ExecResult, ExistsRequest, ExistsResult, FileContentQuery,
+    FileOpResult, FileUploadQuery, GitCheckoutRequest, GitCheckoutResult, ListFilesRequest, ListFilesResult,
+    MkdirRequest, MkdirResult, MoveFileRequest, ReadFileRequest, ReadFileResult, RenameFileRequest, RenameResult,
+    SessionHistory, SessionInfo, SetEnvVarsRequest, SetEnvVarsResult, UploadResult, WatchQuery, WriteFileRequest,
+    DEFAULT_SESSION_ID,
 };
 
 use sandbox_protocol::query::with_query;
@@ -111,6 +112,26 @@ impl<T: Transport> ExecutionSession<T> {
         let answer = self.connection.open("GET", &with_query(at(routes::WATCH), &query), None::<&()>).await?;
         let events = crate::events::watch_events(answer.body);
         Ok(Box::pin(StopWatchOnDrop { events, connection: Arc::clone(&self.connection), watch_id }))
+    }
+
+    /// What changed under `path` since `since` (the previous answer's `cursor`), for callers that cannot hold a
+    /// `watch` open; the first call (no `since`) puts a watch in place. `overflow`: changes were lost.
+    pub async fn check_changes(
+        &self,
+        path: &str,
+        since: Option<&str>,
+        options: WatchOptions,
+    ) -> Result<CheckChangesResult> {
+        let list = |patterns: Vec<String>| (!patterns.is_empty()).then(|| patterns.join(","));
+        let req = CheckChangesRequest {
+            path: path.into(),
+            recursive: options.recursive,
+            include: list(options.include),
+            exclude: list(options.exclude),
+            since: since.map(str::to_string),
+            session_id: self.session_id(),
+        };
+        self.connection.call("POST", at(routes::WATCH_CHANGES), Some(&req)).await
     }
 
     /// Stops the command started with `command_id`, running or queued (it ends with exit code 130).

@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::FILES_CONTENT, get(file_content::download).put(file_content::upload))
         .route(routes::GIT_CHECKOUT, post(git::checkout))
         .route(routes::WATCH, get(watch::watch))
+        .route(routes::WATCH_CHANGES, post(watch::changes))
         .route(routes::WATCH_ONE, delete(watch::stop))
         .route(routes::SANDBOX, delete(sessions::destroy_sandbox))
         .route(routes::PROCESSES, post(processes::start).get(processes::list).delete(processes::kill_all))

@@ -6,11 +6,13 @@ use axum::extract::Path;
 use axum::response::sse::Event;
 use axum::response::Response;
 use axum::Json;
-use sandbox_protocol::{StopWatchResult, WatchEvent, WatchQuery};
+use sandbox_protocol::{CheckChangesRequest, CheckChangesResult, StopWatchResult, WatchEvent, WatchQuery};
 
+use super::body::JsonBody;
 use super::context::TenantCtx;
 use super::files::{blocking, target};
 use super::query::Params;
+use crate::clock::iso_now;
 use crate::error::{AgentError, AgentResult};
 use crate::names::check_watch_id;
 use crate::watch::filter::Filter;
@@ -37,6 +39,29 @@ pub async fn stop(TenantCtx(sandbox): TenantCtx, Path(id): Path<String>) -> Agen
     let stopped = sandbox.watches.stop(&id);
     tracing::info!(watch = %id, stopped, "watch stop");
     Ok(Json(StopWatchResult { success: true, watch_id: id, stopped }))
+}
+
+/// `POST /v1/watch/changes` (`checkChanges`): the changes after a cursor, from a watch kept for the path.
+pub async fn changes(
+    TenantCtx(sandbox): TenantCtx,
+    JsonBody(req, _held): JsonBody<CheckChangesRequest>,
+) -> AgentResult<Json<CheckChangesResult>> {
+    let filter = Filter::new(req.include.as_deref(), req.exclude.as_deref()).map_err(AgentError::invalid)?;
+    let target = target(&sandbox, req.session_id.as_deref(), &req.path, "path")?;
+    let key = format!("{}\n{}\n{:?}\n{:?}", target.real.display(), req.recursive, req.include, req.exclude);
+    let shown = target.shown.clone();
+    let kept = match sandbox.watches.journals.get(&key) {
+        Some(kept) => kept,
+        None => {
+            let spec = Spec { id: None, real: target.real, shown: target.shown, recursive: req.recursive, filter };
+            let watches = sandbox.watches.clone();
+            let watch = blocking(move || Watch::start(spec, &watches)).await?;
+            tracing::info!(path = %shown, "checkChanges watch kept");
+            sandbox.watches.journals.keep(key, watch)
+        }
+    };
+    let (changes, overflow, cursor) = kept.since(req.since.as_deref());
+    Ok(Json(CheckChangesResult { success: true, path: shown, cursor, changes, overflow, timestamp: iso_now() }))
 }
 
 struct WatchEvents {

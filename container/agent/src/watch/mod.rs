@@ -9,6 +9,8 @@
 
 pub mod changes;
 pub mod filter;
+mod journal;
+pub mod journals;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -43,6 +45,8 @@ type Table = Arc<Mutex<HashMap<u64, (Option<String>, signal::Sender<bool>)>>>;
 pub struct Watches {
     open: Table,
     next_key: Arc<AtomicU64>,
+    /// The watches kept for `checkChanges` (each holds one of the places above).
+    pub journals: journals::Journals,
 }
 
 impl Watches {

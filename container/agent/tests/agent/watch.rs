@@ -206,3 +206,34 @@ async fn a_watch_stopped_by_its_id_ends_its_stream_and_its_instance() {
     let again = agent.client().await.delete("/v1/watch/w-1").await.json();
     assert_eq!(again["stopped"], false, "nothing left to stop");
 }
+
+#[tokio::test]
+async fn check_changes_answers_what_changed_since_a_cursor_and_says_when_a_cursor_is_not_its_own() {
+    let agent = Agent::start();
+    std::fs::create_dir(agent.dir.join("c")).unwrap();
+    let mut c = agent.client().await;
+    let first = c.post("/v1/watch/changes", json!({"path": "c"})).await.json();
+    assert_eq!((first["changes"].clone(), first["overflow"].clone()), (json!([]), json!(false)));
+    let cursor = s(&first["cursor"]).to_string();
+    std::fs::write(agent.dir.join("c/a.txt"), "x").unwrap();
+    std::fs::rename(agent.dir.join("c/a.txt"), agent.dir.join("c/b.txt")).unwrap();
+    let mut later = json!(null);
+    let seen = eventually_async(Duration::from_secs(10), async || {
+        later = c.post("/v1/watch/changes", json!({"path": "c", "since": cursor})).await.json();
+        later["changes"].as_array().unwrap().iter().any(|e| e["type"] == "rename")
+    })
+    .await;
+    assert!(seen, "{later}");
+    let mut kinds: Vec<String> = later["changes"].as_array().unwrap().iter().map(kind_and_name).collect();
+    kinds.dedup();
+    assert_eq!(kinds, ["create a.txt", "modify a.txt", "rename a.txt>b.txt"]);
+    assert_eq!(later["overflow"], false);
+    // The next call from the new cursor: nothing new.
+    let next = c.post("/v1/watch/changes", json!({"path": "c", "since": later["cursor"]})).await.json();
+    assert_eq!(next["changes"], json!([]));
+    // A cursor this journal did not give (an older agent's, another path's) says changes were lost.
+    let foreign = c.post("/v1/watch/changes", json!({"path": "c", "since": "chg-gone.3"})).await.json();
+    assert_eq!(foreign["overflow"], true);
+    let missing = c.post("/v1/watch/changes", json!({"path": "nowhere"})).await;
+    assert_eq!((missing.status, missing.json()["code"].clone()), (404, json!("FILE_NOT_FOUND")));
+}
