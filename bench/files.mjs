@@ -1,6 +1,7 @@
 // Files through the whole local stack (`npm run bench:files`): a 1 GiB file read and written through the agent
 // alone and through the whole path (workerd → Worker → Durable Object → agent), by curl and by the JavaScript
-// client, beside the floor measured in the same run: curl of the same file from a static server on loopback (and
+// client (and the agent alone as it runs in a container, without local mode's relay to a jailed agent), beside the
+// floor measured in the same run: curl of the same file from a static server on loopback (and
 // the disk's own write of it). The memory of the agents and of workerd is sampled during each transfer. Then the
 // latency from a write in the sandbox to its event at a watching client, p50 and p99.
 import { execSync, spawn } from 'node:child_process';
@@ -42,9 +43,11 @@ function rssKib(pids) {
   return total;
 }
 
-/** `work`'s time, and the peak memory of the agents and of workerd over their idle figures during it. The
+/** `work`'s time (after a `sync`), and the peak memory of the agents and of workerd over their idle figures during it. The
  * processes are found once, and sampled every 100 ms: the client's own transfers share this event loop. */
 async function measured(work) {
+  // Each row starts with nothing of the previous one's writes still to be flushed (it would slow this one).
+  execSync('sync');
   const pids = { agent: pidsOf('sandbox-agent'), workerd: pidsOf('workerd') };
   const idle = { agent: rssKib(pids.agent), workerd: rssKib(pids.workerd) };
   const peak = { ...idle };
@@ -97,6 +100,27 @@ try {
   rmSync(`${dir}/copy.bin`);
   row('agent alone: write (curl -T, declared length)', await measured(() => sh(`curl -sf -o /dev/null -T ${file} ${octets} ${agentHeaders} '${agent}?path=/workspace/big.bin'`)));
   row('agent alone: read (curl)', await measured(() => sh(`curl -sf -o /dev/null ${agentHeaders} '${agent}?path=/workspace/big.bin'`)));
+  // The agent as it runs in a container: one agent, no host agent relaying to a jailed one as local mode has.
+  const soloPort = await freePort();
+  const soloDir = `${dir}/solo`;
+  execSync(`mkdir -p ${soloDir}`);
+  const solo = spawn('target/release/sandbox-agent', ['--listen', `127.0.0.1:${soloPort}`, '--workspace', soloDir], { stdio: 'ignore' });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        execSync(`curl -sf -o /dev/null http://127.0.0.1:${soloPort}/v1/health`);
+        break;
+      } catch {
+        if (i > 100) throw new Error('the agent did not start');
+        await sleep(100);
+      }
+    }
+    const soloUrl = `http://127.0.0.1:${soloPort}/v1/files/content?path=big.bin`;
+    row('agent alone as in a container (no local relay): write', await measured(() => sh(`curl -sf -o /dev/null -T ${file} ${octets} '${soloUrl}'`)));
+    row('agent alone as in a container (no local relay): read', await measured(() => sh(`curl -sf -o /dev/null '${soloUrl}'`)));
+  } finally {
+    solo.kill();
+  }
   row('whole path: write (curl -T, declared length)', await measured(() => sh(`curl -sf -o /dev/null -T ${file} ${octets} '${worker}?path=/workspace/big2.bin'`)));
   row('whole path: read (curl)', await measured(() => sh(`curl -sf -o /dev/null '${worker}?path=/workspace/big.bin'`)));
   // 1 MiB of the file's bytes, copied out (a `Buffer`'s `slice` is a view of the whole file's buffer).
@@ -141,9 +165,9 @@ try {
   for (const r of rows) {
     console.log(`| ${r.name} | ${(r.ms / 1000).toFixed(2)} s | ${rate(r.ms)} | ${r.agentMib.toFixed(1)} MiB | ${r.workerdMib.toFixed(1)} MiB |`);
   }
-  const floor = rows[0].ms;
-  const agentRead = rows.find((r) => r.name.startsWith('agent alone: read')).ms;
-  console.log(`\nThe agent alone reads at ${((floor / agentRead) * 100).toFixed(0)}% of the floor's throughput.`);
+  const ms = (prefix) => rows.find((r) => r.name.startsWith(prefix)).ms;
+  const share = (floor, it) => `${((ms(floor) / ms(it)) * 100).toFixed(0)}%`;
+  console.log(`\nThe agent alone (local mode) reads at ${share('floor: curl', 'agent alone: read')} and writes at ${share('floor: the disk', 'agent alone: write')} of the floors' throughput; as in a container, ${share('floor: curl', 'agent alone as in a container (no local relay): read')} and ${share('floor: the disk', 'agent alone as in a container (no local relay): write')}.`);
   console.log(`\nWatch: a create in the sandbox to its event at the client (n = ${latencies.length}): p50 ${quantile(latencies, 0.5).toFixed(2)} ms, p99 ${quantile(latencies, 0.99).toFixed(2)} ms.`);
 } finally {
   server.kill();
