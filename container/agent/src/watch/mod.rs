@@ -34,6 +34,9 @@ use crate::files::walk::Walk;
 /// The most watches a sandbox holds at once.
 pub const MAX_WATCHES: usize = 32;
 
+/// How long a rename's first half waits for its second (they are queued together; a read may fall between).
+const RENAME_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The most directories one recursive watch follows (each is an inotify watch of the kernel's).
 const MAX_DIRS: usize = 65_536;
 
@@ -266,6 +269,7 @@ impl Watch {
                     return None;
                 }
             };
+            let raw = self.with_rename_halves(raw).await;
             let changes = changes::changes(self.place(raw));
             // A directory created or moved in below a recursive watch is watched from now on.
             if self.spec.recursive {
@@ -288,6 +292,24 @@ impl Watch {
                 return Some(events);
             }
         }
+    }
+
+    /// `raw`, and when it ends with the first half of a rename (`MOVED_FROM`) whose second half it lacks, what the
+    /// next reads bring within `RENAME_WAIT`: the kernel queues a rename's halves one after the other, and a read
+    /// that fell between them would report a delete and a create instead of the rename.
+    async fn with_rename_halves(&self, mut raw: Vec<InotifyEvent>) -> Vec<InotifyEvent> {
+        while let Some(last) = raw.last().filter(|_| raw.len() < 16_384) {
+            let half = last.mask.contains(AddWatchFlags::IN_MOVED_FROM)
+                && !raw.iter().any(|e| e.mask.contains(AddWatchFlags::IN_MOVED_TO) && e.cookie == last.cookie);
+            if !half {
+                break;
+            }
+            match tokio::time::timeout(RENAME_WAIT, read(&self.inotify)).await {
+                Ok(Ok(more)) if !more.is_empty() => raw.extend(more),
+                _ => break,
+            }
+        }
+        raw
     }
 
     /// The first event: the watch is in place.
