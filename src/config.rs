@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sandbox_protocol::screen;
+use sandbox_protocol::{screen, NetworkPolicy};
 use worker::Env;
 
 use crate::{save_every, sleep_after};
@@ -36,6 +36,8 @@ const CONTAINER_ENV_VAR: &str = "SANDBOX_CONTAINER_ENV";
 const BACKUPS_BINDING: &str = "SANDBOX_BACKUPS";
 /// How often a busy sandbox's workspace is saved (with a backup bucket); `0` for never.
 const SAVE_EVERY_VAR: &str = "SANDBOX_SAVE_EVERY";
+/// The network policy every sandbox starts with (JSON, as `setNetworkPolicy` takes it); none: the open internet.
+const NETWORK_POLICY_VAR: &str = "SANDBOX_NETWORK_POLICY";
 /// How long a sandbox may go without calls before its container is stopped.
 const SLEEP_AFTER_VAR: &str = "SANDBOX_SLEEP_AFTER";
 
@@ -61,6 +63,17 @@ pub struct Config {
     pub sandboxes: Option<worker::ObjectNamespace>,
     /// How often a busy sandbox is saved (`None`: only before an idle stop).
     pub save_every: Option<Duration>,
+    /// The policy a sandbox has until it sets its own (`None`: the open internet), or why the setting is not
+    /// valid: then no sandbox runs, rather than one running open when its deployer meant it closed.
+    pub network_policy: Result<Option<NetworkPolicy>, String>,
+}
+
+/// `SANDBOX_NETWORK_POLICY`'s policy, checked as the agent checks one.
+fn network_policy(text: &str) -> Result<NetworkPolicy, String> {
+    serde_json::from_str::<NetworkPolicy>(text)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.checked())
+        .map_err(|e| format!("{NETWORK_POLICY_VAR} is not a valid network policy: {e}"))
 }
 
 impl Config {
@@ -85,6 +98,7 @@ impl Config {
             backups: env.bucket(BACKUPS_BINDING).ok(),
             sandboxes: env.durable_object(SANDBOX_BINDING).ok(),
             save_every: text(SAVE_EVERY_VAR).and_then(|v| save_every::parse(&v)).unwrap_or(Some(save_every::DEFAULT)),
+            network_policy: text(NETWORK_POLICY_VAR).map_or(Ok(None), |v| network_policy(&v).map(Some)),
         }
     }
 
@@ -101,4 +115,19 @@ impl Config {
 /// A secret or variable of the Worker's configuration.
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_default_network_policy_is_checked_and_a_bad_one_named() {
+        let policy = network_policy(r#"{"allow":["API.example.com"]}"#).unwrap();
+        assert_eq!((policy.internet, policy.allow), (Some(false), vec!["api.example.com".to_string()]));
+        for bad in [r#"{"allow":["a b"]}"#, "not json", r#"{"allowed":[]}"#] {
+            let why = network_policy(bad).unwrap_err();
+            assert!(why.starts_with("SANDBOX_NETWORK_POLICY is not a valid network policy"), "{why}");
+        }
+    }
 }

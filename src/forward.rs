@@ -56,6 +56,15 @@ pub fn json_post(path: &str, body: &str) -> Result<Request> {
     Request::new_with_init(&format!("{OBJECT_ORIGIN}{path}"), &init)
 }
 
+/// A `PUT` of the object's own with a JSON body.
+pub fn json_put(path: &str, body: &str) -> Result<Request> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(worker::Method::Put).with_headers(headers).with_body(Some(body.into()));
+    Request::new_with_init(&format!("{OBJECT_ORIGIN}{path}"), &init)
+}
+
 /// A `GET` of the object's own that asks for JSON.
 pub fn json_get(path: &str) -> Result<Request> {
     let headers = Headers::new();

@@ -77,6 +77,9 @@ error_codes! {
     GitCloneFailed = "GIT_CLONE_FAILED", 422;
     /// A watch over a limit: the sandbox's watches, or the kernel's inotify instances or watches.
     WatchLimit = "WATCH_LIMIT", 429;
+    /// A network policy that restricts anything, where this agent cannot enforce one (no network namespace of the
+    /// sandbox's own): refused rather than pretended.
+    EgressUnavailable = "EGRESS_UNAVAILABLE", 501;
     /// A range that starts at or past the end of the file.
     RangeNotSatisfiable = "RANGE_NOT_SATISFIABLE", 416;
     /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.

@@ -14,6 +14,7 @@ mod git;
 pub mod ids;
 pub mod json;
 pub mod limits;
+mod network;
 mod ports;
 mod process;
 pub mod query;
@@ -48,6 +49,10 @@ pub use files::{
     RenameFileRequest, RenameResult, WriteFileRequest,
 };
 pub use git::{GitCheckoutRequest, GitCheckoutResult};
+pub use network::{
+    check_name as check_host_name, in_network, EgressDenial, HostCount, NetworkPolicy, NetworkRule, NetworkState,
+    RuleTarget, MAX_NETWORK_RULES, RECENT_DENIALS,
+};
 pub use ports::{
     ExposePortRequest, ExposedPort, ExposedPortList, UnexposePortResult, AGENT_PORT, MIN_EXPOSED_PORT, PREVIEW_HEADER,
     PREVIEW_ORIGIN_HEADER,

@@ -105,6 +105,8 @@ pub const BACKUP_RESTORE: &str = "/v1/backup/restores/{id}";
 pub const BACKUP_RESTORE_BLOB: &str = "/v1/backup/restores/{id}/blobs/{hash}";
 /// `POST`: puts the restored tree in place of the directory's contents.
 pub const BACKUP_RESTORE_COMMIT: &str = "/v1/backup/restores/{id}/commit";
+/// `GET` the network policy in effect and its decisions; `PUT` a new policy (`NetworkPolicy`).
+pub const NETWORK_POLICY: &str = "/v1/network/policy";
 /// The Worker's prefix of one sandbox's routes; the sandbox id follows.
 pub const SANDBOXES_PREFIX: &str = "/v1/sandboxes/";
 /// The part every agent path begins with, which the Worker replaces with the sandbox's prefix.
@@ -160,6 +162,7 @@ pub const ALL: &[Route] = &[
     Route { name: "backupRestore", methods: &["POST"], path: BACKUP_RESTORE_ONE },
     Route { name: "fork", methods: &["POST"], path: FORK },
     Route { name: "sleep", methods: &["GET", "PUT"], path: SLEEP },
+    Route { name: "networkPolicy", methods: &["GET", "PUT"], path: NETWORK_POLICY },
 ];
 
 /// What a client appends to its sandbox's prefix for the agent path `path` (`/exec` for `/v1/exec`; the sandbox

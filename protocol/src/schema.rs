@@ -64,6 +64,8 @@ fn definitions() -> Map<String, Value> {
         WatchQuery,
         WatchEvent,
         StopWatchResult,
+        NetworkPolicy,
+        NetworkState,
         CheckChangesRequest,
         CheckChangesResult,
         StartProcessRequest,

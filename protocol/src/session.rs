@@ -169,6 +169,9 @@ pub struct SandboxStatus {
     /// What holds the sandbox's processes, as its running agent reports it (absent as `agent` is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containment: Option<Containment>,
+    /// The network policy in effect, and its latest refusals (absent as `agent` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::NetworkState>,
 }
 
 /// What holds a sandbox's processes, so that ending a command, a session or a process ends all it started.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sandbox_protocol::{routes, CommandInfo, CommandList, MetricsSummary, PtyList};
+use sandbox_protocol::{routes, CommandInfo, CommandList, MetricsSummary, NetworkState, PtyList};
 
 use super::{within, AgentLink};
 use crate::forward::json_get;
@@ -22,6 +22,11 @@ impl AgentLink {
     pub async fn commands(&self) -> Option<Vec<CommandInfo>> {
         let list: Option<CommandList> = self.ask(routes::COMMANDS, "status.commands", "the agent's commands").await;
         list.map(|list| list.commands)
+    }
+
+    /// The running agent's network policy and its latest refusals, for the sandbox's status.
+    pub async fn network(&self) -> Option<NetworkState> {
+        self.ask(routes::NETWORK_POLICY, "status.network", "the sandbox's network policy").await
     }
 
     /// How many of the running agent's terminals have a viewer attached now (their traffic does not pass through

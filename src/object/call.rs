@@ -4,7 +4,8 @@
 //! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
 
 use sandbox_protocol::routes::{
-    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, PORT, PORTS, SANDBOX, SESSION, SESSIONS, SLEEP,
+    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, NETWORK_POLICY, PORT, PORTS, SANDBOX, SESSION,
+    SESSIONS, SLEEP,
 };
 use sandbox_protocol::ErrorCode;
 
@@ -57,6 +58,8 @@ pub enum AgentCall {
     CreateSession,
     /// `POST /v1/env`: the variables are remembered with their session.
     SetEnvVars,
+    /// `PUT /v1/network/policy`: the policy the agent took is remembered, for a new agent.
+    SetNetworkPolicy,
     /// `DELETE /v1/sessions/{id}`: the session is forgotten once the agent ended it.
     DeleteSession { session: String },
     /// Anything else, sent as it came.
@@ -95,6 +98,7 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
         (_, path) if path.starts_with(BACKUP.trim_end_matches("{id}")) => backup_call(method, path)?,
         ("POST", SESSIONS) => ObjectCall::Agent(AgentCall::CreateSession),
         ("POST", ENV) => ObjectCall::Agent(AgentCall::SetEnvVars),
+        ("PUT", NETWORK_POLICY) => ObjectCall::Agent(AgentCall::SetNetworkPolicy),
         ("DELETE", _) => match session_of(path) {
             Some(session) => ObjectCall::Agent(AgentCall::DeleteSession { session: session.to_string() }),
             None => ObjectCall::Agent(AgentCall::AsItCame),
@@ -155,6 +159,8 @@ mod tests {
     fn the_calls_whose_effect_is_remembered_are_told_apart() {
         assert_eq!(call("POST", "/v1/sessions"), ObjectCall::Agent(AgentCall::CreateSession));
         assert_eq!(call("POST", "/v1/env"), ObjectCall::Agent(AgentCall::SetEnvVars));
+        assert_eq!(call("PUT", "/v1/network/policy"), ObjectCall::Agent(AgentCall::SetNetworkPolicy));
+        assert_eq!(call("GET", "/v1/network/policy"), ObjectCall::Agent(AgentCall::AsItCame));
         assert_eq!(
             call("DELETE", "/v1/sessions/build-1"),
             ObjectCall::Agent(AgentCall::DeleteSession { session: "build-1".into() })

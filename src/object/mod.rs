@@ -21,6 +21,7 @@ mod collect;
 mod fork;
 mod idle;
 mod in_flight;
+mod network;
 mod port_registry;
 mod ports;
 mod protocol;
@@ -164,6 +165,7 @@ impl SandboxObject {
         let response = match agent_call {
             AgentCall::CreateSession => self.create_session(req, &link).await,
             AgentCall::SetEnvVars => self.set_env_vars(req, &link).await,
+            AgentCall::SetNetworkPolicy => self.set_network_policy(req, &link).await,
             AgentCall::DeleteSession { session } => self.delete_session(req, &path, &session, &link).await,
             AgentCall::AsItCame => {
                 let target = with_query(&req, &path)?;

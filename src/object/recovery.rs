@@ -19,13 +19,15 @@ enum Replay {
     /// The last automatic save of the workspace, into an empty one (`autosave`): before the sessions, whose
     /// directories would make it not empty.
     Workspace,
+    /// The network policy (`network.rs`), before anything of the sandbox's can run.
+    Network,
     /// The remembered sessions, with their options and variables.
     Sessions,
 }
 
 /// What a new agent is given, in this order. A capability that leaves state a new agent must have (a restore of
 /// the workspace, a network policy, secrets) adds its step here, and nowhere else.
-const REPLAY: &[Replay] = &[Replay::Workspace, Replay::Sessions];
+const REPLAY: &[Replay] = &[Replay::Workspace, Replay::Network, Replay::Sessions];
 
 impl SandboxObject {
     /// Makes sure an agent answers: starts the container if it is not running, waits until its agent answers,
@@ -64,6 +66,7 @@ impl SandboxObject {
             match (step, &adoption) {
                 // A first agent has a workspace to get too when the sandbox is a fork.
                 (Replay::Workspace, _) => self.restore_latest(boot, link).await?,
+                (Replay::Network, _) => self.replay_network_policy(boot, link).await?,
                 (Replay::Sessions, Adoption::Recreate) => recreated.extend(self.replay_sessions(boot, link).await?),
                 (Replay::Sessions, _) => {}
             }

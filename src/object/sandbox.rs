@@ -20,6 +20,7 @@ impl SandboxObject {
         let containment = agent.as_ref().and_then(|a| a.containment);
         let running = if link.mode() == SandboxMode::Local { agent.is_some() } else { link.running() };
         let commands = if agent.is_some() { link.commands().await } else { None };
+        let network = if agent.is_some() { link.network().await } else { None };
         let (last_save, last_restore) = self.save_outcomes().await;
         let sleep = self.sleep_settings().await;
         Ok(Response::from_json(&SandboxStatus {
@@ -37,6 +38,7 @@ impl SandboxObject {
             keep_alive: sleep.keep_alive,
             sleep_after_ms: sleep.sleep_after(self.config.sleep_after).as_millis() as u64,
             containment,
+            network,
         })?)
     }
 

@@ -47,5 +47,9 @@ test('a native Rust program runs the docs example, stops a streamed command by i
   assert.deepEqual(report.streams, { written: 40 << 20, read: 40 << 20, sum: 780 * (1 << 20), cut: true, tail: 'Jycn' });
   assert.deepEqual(report.watched, { ready: 'ready', created: ['create', '/workspace/watched/new.txt'], since: '/workspace/watched/later.txt' });
   assert.deepEqual(report.git, { branch: 'trunk', target: '/workspace/repo-clone' });
+  const listed = stack.containers || !stack.isolated
+    ? { refused: 'EGRESS_UNAVAILABLE' }
+    : { allow: ['api.example.com'], internet: false, enforced: true };
+  assert.deepEqual(report.network, { listed, open: true });
   assert.deepEqual(report.sleep, { kept: true, own: [true, 90_000, false], default: true, refused: 'VALIDATION_FAILED' });
 });

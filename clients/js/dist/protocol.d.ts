@@ -80,6 +80,8 @@ export declare const ROUTES: {
     readonly fork: "/fork";
     /** GET, PUT */
     readonly sleep: "/sleep";
+    /** GET, PUT */
+    readonly networkPolicy: "/network/policy";
 };
 /** The prefix of one sandbox's routes. */
 export declare const SANDBOXES_PREFIX = "/v1/sandboxes/";
@@ -107,6 +109,7 @@ export declare const ERROR_STATUS: {
     readonly GIT_NETWORK_ERROR: 502;
     readonly GIT_CLONE_FAILED: 422;
     readonly WATCH_LIMIT: 429;
+    readonly EGRESS_UNAVAILABLE: 501;
     readonly RANGE_NOT_SATISFIABLE: 416;
     readonly UNSUPPORTED_FILE_TYPE: 400;
     readonly NO_SPACE: 507;

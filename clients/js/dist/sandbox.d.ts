@@ -1,7 +1,7 @@
 import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
 import { Transport, type SandboxBinding } from './transport.js';
-import type { Backup, BackupOptions, DestroyResult, ExposedPort, PtyInfo, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, SleepSettings, TerminalKillResult } from './types.js';
+import type { Backup, BackupOptions, DestroyResult, ExposedPort, NetworkPolicy, NetworkState, PtyInfo, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, SleepSettings, TerminalKillResult } from './types.js';
 import type * as wire from './wire.js';
 export interface SandboxOptions {
     /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
@@ -91,6 +91,20 @@ export declare class Sandbox extends Operations {
     setSleepAfter(duration: string | number): Promise<SleepSettings>;
     /** The sleep settings in effect (`setKeepAlive`, `setSleepAfter`, or the sandbox Worker's default). */
     getSleepSettings(): Promise<SleepSettings>;
+    /**
+     * What the sandbox's code may reach: `allow` and `deny` take host names (`api.github.com`), their subdomains
+     * (`*.github.com`), addresses and networks (`10.0.0.0/8`), each optionally with a port (`localhost:8080`).
+     * `internet` (left out: `true` unless `allow` names hosts) opens every host no rule names. The policy replaces the
+     * one in effect, for connections opened after it, and the sandbox keeps it across restarts. Where the sandbox's
+     * network cannot be held to a policy, one that restricts anything is refused (`EGRESS_UNAVAILABLE`).
+     */
+    setNetworkPolicy(policy: NetworkPolicy): Promise<NetworkState>;
+    /** The network policy in effect, whether it is enforced, and what it allowed and refused (the latest refusals). */
+    getNetworkPolicy(): Promise<NetworkState>;
+    /** The SDK's: only these hosts are reachable (the deny list in effect is kept). */
+    setAllowedHosts(hosts: string[]): Promise<NetworkState>;
+    /** The SDK's: these hosts are never reachable (the rest of the policy in effect is kept). */
+    setDeniedHosts(hosts: string[]): Promise<NetworkState>;
     /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */
     status(): Promise<SandboxStatus>;
     /** Ends every session and process, stops the container and forgets the sandbox's state. */

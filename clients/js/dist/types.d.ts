@@ -315,10 +315,12 @@ export interface SandboxStatus {
      * and a process that double-forks and calls `setsid` outlives its session.
      */
     containment?: Containment;
+    /** The network policy in effect and its latest refusals (absent as `agent` is). */
+    network?: NetworkState;
 }
 export type { CommandCounts, CommandInfo, CommandState, Containment, Limits, MemorySize, MetricsSummary, ResourceLimits, ResourceUsage, SaveOutcome, } from './wire.js';
 import type { Limits, ResourceLimits, ResourceUsage } from './wire.js';
-import type { CommandInfo, Containment, MetricsSummary, SaveOutcome } from './wire.js';
+import type { CommandInfo, Containment, MetricsSummary, NetworkState, SaveOutcome } from './wire.js';
 export interface DestroyResult {
     success: boolean;
     id: string;
@@ -395,4 +397,4 @@ export interface RestoreBackupOptions {
     /** The directory to restore into (the one the backup was made from by default); its contents are replaced. */
     dir?: string;
 }
-export type { Backup, RestoreBackupResult, SleepSettings, ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';
+export type { Backup, EgressDenial, HostCount, NetworkPolicy, NetworkState, RestoreBackupResult, SleepSettings, ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';

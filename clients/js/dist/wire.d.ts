@@ -270,6 +270,21 @@ export interface DestroyResult {
     success: boolean;
 }
 /**
+ * One refused connection.
+ */
+export interface EgressDenial {
+    at: string;
+    /**
+     * The host as the sandbox named it (a name or an address).
+     */
+    host: string;
+    port: number;
+    /**
+     * Why: the rule that denied it, `not allowed` (no rule and no internet), or the machine's own address.
+     */
+    reason: string;
+}
+/**
  * How output bytes are carried in JSON.
  */
 export type Encoding = 'utf-8' | 'base64';
@@ -293,7 +308,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'WATCH_LIMIT' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'WATCH_LIMIT' | 'EGRESS_UNAVAILABLE' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
  *
@@ -572,6 +587,14 @@ export interface HistoryEntry {
     timedOut: boolean;
 }
 /**
+ * The connections to one host the proxy made and refused.
+ */
+export interface HostCount {
+    allowed: number;
+    denied: number;
+    host: string;
+}
+/**
  * `DELETE /v1/processes`: every process of the sandbox killed (and, like every ended one, kept for listing).
  */
 export interface KillAllResult {
@@ -712,6 +735,59 @@ export interface MoveFileRequest {
     destinationPath: string;
     sessionId?: string;
     sourcePath: string;
+}
+/**
+ * `PUT /v1/network/policy`: the whole policy, replacing the one in effect.
+ */
+export interface NetworkPolicy {
+    /**
+     * Reachable even when `internet` is false. The machine's own addresses (loopback, link-local, the host's)
+     * are reachable only through a rule here that names them with a port.
+     */
+    allow?: string[];
+    /**
+     * Never reachable, whatever `allow` says.
+     */
+    deny?: string[];
+    /**
+     * Whether hosts no rule names are reachable. Left out: `true` when `allow` is empty, `false` when it names
+     * hosts (an allow-list).
+     */
+    internet?: boolean;
+}
+/**
+ * The policy in effect and what it has decided (`GET` and `PUT /v1/network/policy`).
+ */
+export interface NetworkState {
+    /**
+     * Connections the proxy made, and refused, since the agent started.
+     */
+    allowed: number;
+    denied: number;
+    /**
+     * Whether the sandbox's code can reach the network only as the policy says. `false` where this agent cannot
+     * give its sandboxes a network namespace of their own; `reason` says why, and a policy that restricts
+     * anything is refused there (`EGRESS_UNAVAILABLE`).
+     */
+    enforced: boolean;
+    /**
+     * Connections by host, most first (at most 50).
+     */
+    hosts?: HostCount[];
+    /**
+     * The policy, `internet` spelled out and its rules in canonical form.
+     */
+    policy: NetworkPolicy;
+    /**
+     * The address of the egress proxy inside the sandbox (`HTTP_PROXY`, `HTTPS_PROXY`).
+     */
+    proxy?: string;
+    reason?: string;
+    /**
+     * The latest refusals, newest last.
+     */
+    recentDenials?: EgressDenial[];
+    success: boolean;
 }
 /**
  * The owner's permission bits.
@@ -999,6 +1075,10 @@ export interface SandboxStatus {
      */
     lastSave?: SaveOutcome;
     mode: SandboxMode;
+    /**
+     * The network policy in effect, and its latest refusals (absent as `agent` is).
+     */
+    network?: NetworkState;
     /**
      * Whether the sandbox's container runs.
      */

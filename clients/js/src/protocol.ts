@@ -84,6 +84,8 @@ export const ROUTES = {
   fork: '/fork',
   /** GET, PUT */
   sleep: '/sleep',
+  /** GET, PUT */
+  networkPolicy: '/network/policy',
 } as const;
 
 /** The prefix of one sandbox's routes. */
@@ -113,6 +115,7 @@ export const ERROR_STATUS = {
   GIT_NETWORK_ERROR: 502,
   GIT_CLONE_FAILED: 422,
   WATCH_LIMIT: 429,
+  EGRESS_UNAVAILABLE: 501,
   RANGE_NOT_SATISFIABLE: 416,
   UNSUPPORTED_FILE_TYPE: 400,
   NO_SPACE: 507,

@@ -10,6 +10,8 @@ import type {
   BackupOptions,
   DestroyResult,
   ExposedPort,
+  NetworkPolicy,
+  NetworkState,
   PtyInfo,
   RestoreBackupOptions,
   RestoreBackupResult,
@@ -203,6 +205,37 @@ export class Sandbox extends Operations {
   /** The sleep settings in effect (`setKeepAlive`, `setSleepAfter`, or the sandbox Worker's default). */
   getSleepSettings(): Promise<SleepSettings> {
     return this.transport.call('GET', ROUTES.sleep);
+  }
+
+  /**
+   * What the sandbox's code may reach: `allow` and `deny` take host names (`api.github.com`), their subdomains
+   * (`*.github.com`), addresses and networks (`10.0.0.0/8`), each optionally with a port (`localhost:8080`).
+   * `internet` (left out: `true` unless `allow` names hosts) opens every host no rule names. The policy replaces the
+   * one in effect, for connections opened after it, and the sandbox keeps it across restarts. Where the sandbox's
+   * network cannot be held to a policy, one that restricts anything is refused (`EGRESS_UNAVAILABLE`).
+   */
+  setNetworkPolicy(policy: NetworkPolicy): Promise<NetworkState> {
+    if (policy === null || typeof policy !== 'object') {
+      return Promise.reject(new ValidationError('VALIDATION_FAILED', 'setNetworkPolicy takes { internet?, allow?, deny? }', 400));
+    }
+    return this.transport.call('PUT', ROUTES.networkPolicy, policy);
+  }
+
+  /** The network policy in effect, whether it is enforced, and what it allowed and refused (the latest refusals). */
+  getNetworkPolicy(): Promise<NetworkState> {
+    return this.transport.call('GET', ROUTES.networkPolicy);
+  }
+
+  /** The SDK's: only these hosts are reachable (the deny list in effect is kept). */
+  async setAllowedHosts(hosts: string[]): Promise<NetworkState> {
+    const { policy } = await this.getNetworkPolicy();
+    return this.setNetworkPolicy({ internet: false, allow: hosts, deny: policy.deny ?? [] });
+  }
+
+  /** The SDK's: these hosts are never reachable (the rest of the policy in effect is kept). */
+  async setDeniedHosts(hosts: string[]): Promise<NetworkState> {
+    const { policy } = await this.getNetworkPolicy();
+    return this.setNetworkPolicy({ ...policy, deny: hosts });
   }
 
   /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */

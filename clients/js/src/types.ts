@@ -348,6 +348,8 @@ export interface SandboxStatus {
    * and a process that double-forks and calls `setsid` outlives its session.
    */
   containment?: Containment;
+  /** The network policy in effect and its latest refusals (absent as `agent` is). */
+  network?: NetworkState;
 }
 
 export type {
@@ -363,7 +365,7 @@ export type {
   SaveOutcome,
 } from './wire.js';
 import type { Limits, ResourceLimits, ResourceUsage } from './wire.js';
-import type { CommandInfo, Containment, MetricsSummary, SaveOutcome } from './wire.js';
+import type { CommandInfo, Containment, MetricsSummary, NetworkState, SaveOutcome } from './wire.js';
 
 export interface DestroyResult {
   success: boolean;
@@ -453,6 +455,10 @@ export interface RestoreBackupOptions {
 
 export type {
   Backup,
+  EgressDenial,
+  HostCount,
+  NetworkPolicy,
+  NetworkState,
   RestoreBackupResult,
   SleepSettings,
   ExposedPort,

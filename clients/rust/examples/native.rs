@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
 use sandbox_client::{
     get_sandbox, CreateBackupRequest, Encoding, ExecOptions, GitCheckoutRequest, ListFilesOptions, NativeUrl,
-    ProcessOptions, SessionOptions, WaitForLogOptions, WatchOptions,
+    NetworkPolicy, ProcessOptions, SessionOptions, WaitForLogOptions, WatchOptions,
 };
 use serde_json::json;
 
@@ -175,6 +175,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "default": default.sleep_after_default, "refused": refused,
     });
 
+    // Its network: an allow-list (refused where it cannot be enforced), then the open internet again.
+    let listed = match sandbox.set_allowed_hosts(&["api.example.com"]).await {
+        Ok(state) => {
+            json!({ "allow": state.policy.allow, "internet": state.policy.internet, "enforced": state.enforced })
+        }
+        Err(e) => json!({ "refused": e.code().map(|c| c.as_str()) }),
+    };
+    let open = sandbox.set_network_policy(&NetworkPolicy::default()).await?;
+    let network = json!({ "listed": listed, "open": open.policy.internet });
+
     let missing = sandbox
         .get_session("no-such-session")
         .await
@@ -186,7 +196,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({
             "stdout": result.stdout, "path": files.path, "events": seen, "missing": missing, "process": process,
             "ports": ports, "afterDrop": after_drop.stdout, "backups": backups, "sleep": sleep, "streams": streams,
-            "git": git, "watched": watched,
+            "git": git, "watched": watched, "network": network,
         })
     );
     Ok(())

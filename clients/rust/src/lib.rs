@@ -34,7 +34,8 @@ pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
     Backup, CheckChangesResult, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent,
     ExecEventType, ExecResult, FileInfo, FileType, GitCheckoutRequest, GitCheckoutResult, ListFilesResult,
-    ReadFileResult, RestoreBackupResult, SessionInfo, SessionOptions, UploadResult, WatchEvent, WatchEventType,
+    NetworkPolicy, NetworkState, ReadFileResult, RestoreBackupResult, SessionInfo, SessionOptions, UploadResult,
+    WatchEvent, WatchEventType,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]

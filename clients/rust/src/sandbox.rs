@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use sandbox_protocol::{
     Backup, BackupList, CreateBackupRequest, DeleteResult, DestroyResult, ExposePortRequest, ExposedPort,
-    ExposedPortList, ForkRequest, ForkResult, PtyInfo, PtyList, RestoreBackupRequest, RestoreBackupResult,
-    SandboxStatus, SessionInfo, SessionList, SessionOptions, SleepRequest, SleepSettings, UnexposePortResult,
-    DEFAULT_SESSION_ID,
+    ExposedPortList, ForkRequest, ForkResult, NetworkPolicy, NetworkState, PtyInfo, PtyList, RestoreBackupRequest,
+    RestoreBackupResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, SleepRequest, SleepSettings,
+    UnexposePortResult, DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{at, at_id, Connection};
@@ -155,6 +155,32 @@ impl<T: Transport> Sandbox<T> {
     /// The sleep settings in effect.
     pub async fn sleep_settings(&self) -> Result<SleepSettings> {
         self.connection().call("GET", at(routes::SLEEP), None::<&()>).await
+    }
+
+    /// What the sandbox's code may reach (`allow`/`deny`: host names, `*.` subdomains, addresses and networks, each
+    /// optionally with a port; `internet`: every host no rule names, by default unless `allow` names hosts). It
+    /// replaces the policy in effect, for connections opened after it; the sandbox keeps it across restarts.
+    pub async fn set_network_policy(&self, policy: &NetworkPolicy) -> Result<NetworkState> {
+        self.connection().call("PUT", at(routes::NETWORK_POLICY), Some(policy)).await
+    }
+
+    /// The network policy in effect, whether it is enforced, and what it allowed and refused.
+    pub async fn network_policy(&self) -> Result<NetworkState> {
+        self.connection().call("GET", at(routes::NETWORK_POLICY), None::<&()>).await
+    }
+
+    /// The SDK's `setAllowedHosts`: only these hosts are reachable (the deny list in effect is kept).
+    pub async fn set_allowed_hosts(&self, hosts: &[&str]) -> Result<NetworkState> {
+        let deny = self.network_policy().await?.policy.deny;
+        let allow = hosts.iter().map(|h| h.to_string()).collect();
+        self.set_network_policy(&NetworkPolicy { internet: Some(false), allow, deny }).await
+    }
+
+    /// The SDK's `setDeniedHosts`: these hosts are never reachable (the rest of the policy in effect is kept).
+    pub async fn set_denied_hosts(&self, hosts: &[&str]) -> Result<NetworkState> {
+        let policy = self.network_policy().await?.policy;
+        let deny = hosts.iter().map(|h| h.to_string()).collect();
+        self.set_network_policy(&NetworkPolicy { deny, ..policy }).await
     }
 
     /// Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore.

@@ -13,6 +13,9 @@ OPTIONS:
   --listen ADDR             address to serve on (default 0.0.0.0:3000; port 0 picks a free port)
   --listen-fd N             serve the listening Unix socket inherited as descriptor N instead (a local
                             sandbox's agent in its jail)
+  --egress-fd N             bind the egress proxy's address on this agent's loopback and send the listener
+                            over the Unix socket inherited as descriptor N (a local sandbox's agent in its
+                            jail, whose proxy the host agent runs)
   --token-stdin             read the token every call must carry from the first line of standard input
   --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
@@ -59,6 +62,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// A listening Unix socket inherited from the agent that started this one, served instead of `listen`.
     pub listen_fd: Option<i32>,
+    /// A Unix socket over which this agent sends the egress proxy's listener, bound on its own loopback.
+    pub egress_fd: Option<i32>,
     /// The token comes on standard input (`--token-stdin`): a jail's agent, whose environment its sandbox reads.
     pub token_stdin: bool,
     pub workspace: PathBuf,
@@ -110,6 +115,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         listen: "0.0.0.0:3000".parse().expect("valid default"),
         workspace: PathBuf::from("/workspace"),
         listen_fd: None,
+        egress_fd: None,
         token_stdin: false,
         multi_sandbox: None,
         command_timeout: Some(Duration::from_millis(sandbox_protocol::limits::DEFAULT_COMMAND_TIMEOUT_MS)),
@@ -196,15 +202,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 let ms = positive(&v).ok_or(format!("--terminal-ping-ms: {v:?} is not a positive number"))?;
                 config.terminals.ping = Duration::from_millis(ms as u64);
             }
-            "--listen-fd" => {
-                let v = value("--listen-fd")?;
-                let fd = v
-                    .parse()
-                    .ok()
-                    .filter(|fd| *fd > 2)
-                    .ok_or(format!("--listen-fd: {v:?} is not a descriptor above 2"))?;
-                config.listen_fd = Some(fd);
-            }
+            "--listen-fd" => config.listen_fd = Some(descriptor("--listen-fd", &value("--listen-fd")?)?),
+            "--egress-fd" => config.egress_fd = Some(descriptor("--egress-fd", &value("--egress-fd")?)?),
             "--token-stdin" => config.token_stdin = true,
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,
@@ -253,6 +252,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     Ok(Parsed::Run(Box::new(config)))
 }
 
+/// An inherited descriptor's number (above standard input, output and error).
+fn descriptor(flag: &str, v: &str) -> Result<i32, String> {
+    v.parse().ok().filter(|fd| *fd > 2).ok_or(format!("{flag}: {v:?} is not a descriptor above 2"))
+}
+
 impl Config {
     /// The command line that gives an agent this configuration: every flag `parse` reads, so that an agent
     /// started by this one (a local sandbox's, in its jail) gets all of it and no flag is kept by hand. The token
@@ -263,6 +267,9 @@ impl Config {
         flag("--listen", self.listen.to_string());
         if let Some(fd) = self.listen_fd {
             flag("--listen-fd", fd.to_string());
+        }
+        if let Some(fd) = self.egress_fd {
+            flag("--egress-fd", fd.to_string());
         }
         flag("--workspace", self.workspace.display().to_string());
         flag("--state-dir", self.state_dir.display().to_string());
@@ -359,6 +366,7 @@ mod tests {
         let config = Config {
             listen: "127.0.0.1:4000".parse().unwrap(),
             listen_fd: Some(7),
+            egress_fd: Some(8),
             token_stdin: true,
             workspace: PathBuf::from("/w"),
             multi_sandbox: Some(PathBuf::from("/roots")),

@@ -12,6 +12,7 @@ mod config;
 mod connections;
 mod contain;
 mod context;
+mod egress;
 mod error;
 mod files;
 mod gathered_body;

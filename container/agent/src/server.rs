@@ -28,6 +28,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 pub async fn run(config: Config) -> std::io::Result<()> {
     let started = Instant::now();
+    // First, before any code of the sandbox can run here: the egress proxy's address, bound and handed out.
+    if let Some(fd) = config.egress_fd {
+        crate::egress::handoff::send_listener(fd, crate::egress::PROXY_ADDR)
+            .map_err(|e| std::io::Error::other(format!("--egress-fd: the proxy's listener: {e}")))?;
+    }
     // Descriptors for every connection the cap allows, and for the sessions' pipes beside them.
     let descriptors = match raise_descriptor_limit(DESCRIPTORS_WANTED) {
         Ok(limit) => limit,
@@ -189,6 +194,7 @@ fn child_flags(config: &Config) -> Vec<String> {
     let Ok(Parsed::Run(defaults)) = crate::config::parse(Vec::new()) else { unreachable!("no arguments parse") };
     Config {
         listen_fd: Some(crate::local::jail::fd::LISTEN),
+        egress_fd: Some(crate::local::jail::fd::EGRESS),
         token_stdin: true,
         workspace: PathBuf::from(VISIBLE_WORKSPACE),
         multi_sandbox: None,

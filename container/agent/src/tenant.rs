@@ -13,6 +13,7 @@ use sandbox_protocol::{ErrorCode, SessionOptions, DEFAULT_SESSION_ID};
 use crate::background::Processes;
 use crate::backup::state::Backups;
 use crate::context::AgentContext;
+use crate::egress::record::SandboxEgress;
 use crate::error::{AgentError, AgentResult};
 use crate::files::tree::remove_tree;
 use crate::names::{
@@ -42,6 +43,9 @@ pub struct Tenant {
     pub backups: Backups,
     /// Its file watches open.
     pub watches: Watches,
+    /// Its network policy, as asked for: enforced only where its processes have a network of their own (a local
+    /// jail, whose host agent holds it), so here it records a policy that restricts nothing.
+    pub egress: SandboxEgress,
     sessions: SessionTable,
     context: Arc<AgentContext>,
     /// Shells started ahead for its sessions.
@@ -60,6 +64,7 @@ impl Tenant {
             processes,
             terminals,
             backups: Backups::default(),
+            egress: SandboxEgress::default(),
             watches: Watches::default(),
             sessions: SessionTable::default(),
             context,

@@ -13,6 +13,7 @@ mod files;
 mod git;
 mod health;
 mod metrics;
+pub mod network;
 mod pieces;
 mod ports;
 mod processes;
@@ -41,6 +42,7 @@ use crate::budget::Budget;
 use crate::error::AgentError;
 use crate::tenant::Tenants;
 
+pub use body::parse as parse_json;
 pub use screen::refuse_web_pages_locally;
 
 #[derive(Clone)]
@@ -93,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::PTYS, get(pty::list))
         .route(routes::PTY_ONE, delete(pty::end))
         .route(routes::METRICS, get(metrics::metrics))
+        .route(routes::NETWORK_POLICY, get(network::show).put(network::set))
         .route(routes::BACKUP_SCANS, post(backup::scan))
         .route(routes::BACKUP_SCAN, delete(backup::drop_scan))
         .route(routes::BACKUP_SCAN_MANIFEST, get(backup::manifest))

@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sandbox_protocol::ErrorCode;
+use sandbox_protocol::{ErrorCode, NetworkPolicy};
 
 use super::launch::{ChildAgent, Launcher, Runtime};
+use crate::egress::Egress;
 use crate::error::{AgentError, AgentResult};
 use crate::process::reaper::Reaper;
 
@@ -48,6 +49,8 @@ pub struct Children {
     /// Jails running (or starting) now, and how many may.
     running: Arc<AtomicUsize>,
     max: usize,
+    /// Each sandbox's network policy and what its proxy decided, kept across its jail's stops.
+    pub egress: Egress,
 }
 
 impl Children {
@@ -62,9 +65,11 @@ impl Children {
         if !network {
             tracing::warn!("slirp4netns is not installed: local sandboxes have no network but their own loopback");
         }
-        let launcher = Launcher { runtime: Runtime::new()?, agent: std::env::current_exe()?, flags, network };
+        let own = super::network::own_addresses();
+        let launcher = Launcher { runtime: Runtime::new()?, agent: std::env::current_exe()?, flags, network, own };
         let running = Arc::new(AtomicUsize::new(0));
-        Ok(Children { root, launcher, reaper, slots: Mutex::new(HashMap::new()), running, max })
+        let slots = Mutex::new(HashMap::new());
+        Ok(Children { root, launcher, reaper, slots, running, max, egress: Egress::default() })
     }
 
     fn slot(&self, id: &str) -> Slot {
@@ -94,7 +99,7 @@ impl Children {
         })?;
         let child = self
             .launcher
-            .start(&self.reaper, id, &self.root.join(id))
+            .start(&self.reaper, id, &self.root.join(id), self.egress.of(id))
             .await
             .map_err(|why| AgentError::new(ErrorCode::ContainerUnavailable, format!("sandbox {id}: {why}")))?;
         let child = Arc::new(child);
@@ -122,6 +127,7 @@ impl Children {
             child.kill();
             let _ = tokio::time::timeout(Duration::from_secs(5), child.ended()).await;
         }
+        self.egress.forget(id);
         let folder = self.root.join(id);
         let removed = tokio::task::spawn_blocking(move || crate::files::tree::remove_tree(&folder))
             .await
@@ -132,6 +138,29 @@ impl Children {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
+    }
+
+    /// Puts `policy` in effect for the sandbox: for connections its proxy takes from now on, and, when its jail
+    /// runs, its direct way out opened or closed to match before this returns. The policy holds for later starts.
+    pub async fn set_policy(&self, id: &str, policy: &NetworkPolicy) -> AgentResult<NetworkPolicy> {
+        let slot = self.slot(id);
+        let running = slot.lock().await;
+        let checked = self.egress.of(id).set(policy).map_err(AgentError::invalid)?;
+        if let Some((child, _)) = running.as_ref().filter(|(c, _)| c.alive()) {
+            let direct = self.launcher.network && !checked.restricts();
+            child
+                .set_direct(&self.reaper, id, direct)
+                .await
+                .map_err(|why| AgentError::new(ErrorCode::InternalError, format!("sandbox {id}: {why}")))?;
+        }
+        tracing::info!(
+            sandbox = id,
+            internet = checked.internet(),
+            allow = checked.allow.len(),
+            deny = checked.deny.len(),
+            "network policy set"
+        );
+        Ok(checked)
     }
 
     /// Stops the sandbox's jail (its processes and sessions end, its place among the running is given back) and

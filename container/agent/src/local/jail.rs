@@ -34,6 +34,8 @@ pub mod fd {
     pub const BLOCK: i32 = 5;
     /// The jail's `/etc/resolv.conf`, read from a pipe.
     pub const RESOLV: i32 = 6;
+    /// A Unix socket over which the jail's agent sends the egress proxy's listener (`egress::handoff`).
+    pub const EGRESS: i32 = 7;
 }
 
 /// What `/etc/resolv.conf` says in a jail with a way out: slirp4netns's resolver, which asks the host's.

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +30,9 @@ use tokio::io::AsyncReadExt;
 use super::jail::{self, fd};
 use super::network::{self, Network};
 use crate::contain::{remove_tree, Group};
+use crate::egress::proxy::OwnAddress;
+use crate::egress::record::SandboxEgress;
+use crate::egress::{handoff, Serving};
 use crate::names::random_id;
 use crate::process::fds::pipe;
 use crate::process::launch::{in_child, Descriptors, Launch, Launched, OwnGroup};
@@ -46,8 +49,12 @@ pub struct ChildAgent {
     /// bwrap's pid: killing it ends the jail's PID namespace and everything in it.
     pid: i32,
     exit: ExitWatch,
-    /// Its way out, ended with it.
-    network: Option<Network>,
+    /// The jail's process (bwrap's child, PID 1 inside), whose namespaces a way out is started into.
+    jail_pid: i32,
+    /// Its direct way out (none under a policy that restricts anything), ended with it.
+    network: tokio::sync::Mutex<Option<Network>>,
+    /// Its egress proxy, served by this agent on a listener made in the jail's network (`egress::handoff`).
+    _proxy: Serving,
     /// The jail's cgroup, given to it (`contain`); none where the host agent makes no cgroups.
     group: Option<Arc<Group>>,
 }
@@ -65,9 +72,27 @@ impl ChildAgent {
         if self.alive() {
             let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
         }
-        if let Some(network) = &self.network {
-            network.kill();
+        if let Ok(network) = self.network.try_lock() {
+            if let Some(network) = network.as_ref() {
+                network.kill();
+            }
         }
+    }
+
+    /// Gives the jail its direct way out (`true`), or ends it, so that the egress proxy is its only one; returns
+    /// once the change holds (a way out ended is reaped, its interface gone with it).
+    pub async fn set_direct(&self, reaper: &Reaper, id: &str, direct: bool) -> Result<(), String> {
+        let mut network = self.network.lock().await;
+        match (direct, network.take()) {
+            (true, None) if self.alive() => *network = open_way_out(reaper, id, self.jail_pid).await?,
+            (false, Some(old)) => {
+                old.kill();
+                old.ended().await;
+                tracing::info!(sandbox = id, "the sandbox's direct way out is closed: its proxy is its only one");
+            }
+            (_, kept) => *network = kept,
+        }
+        Ok(())
     }
 
     /// Resolves once the jail's process has been reaped.
@@ -82,17 +107,21 @@ impl Drop for ChildAgent {
         let _ = std::fs::remove_file(&self.socket);
         // The jail's cgroup and those its agent made in it (left behind when it was killed), once they are empty.
         if let Some(group) = self.group.take() {
-            let remove = move || {
-                remove_tree(group.dir());
-                for dir in group.v1_dirs() {
-                    remove_tree(dir);
-                }
-            };
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => drop(runtime.spawn_blocking(remove)),
-                Err(_) => remove(),
-            }
+            remove_group_when_empty(group);
         }
+    }
+}
+
+fn remove_group_when_empty(group: Arc<Group>) {
+    let remove = move || {
+        remove_tree(group.dir());
+        for dir in group.v1_dirs() {
+            remove_tree(dir);
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+        Err(_) => remove(),
     }
 }
 
@@ -139,11 +168,21 @@ pub struct Launcher {
     pub flags: Vec<String>,
     /// Whether jails get a way out (slirp4netns is here).
     pub network: bool,
+    /// Which addresses are this machine's own (closed to a proxied connection without a rule naming its port).
+    pub own: OwnAddress,
 }
 
 impl Launcher {
     /// Starts the jail of sandbox `id`, whose folder is `folder`.
-    pub async fn start(&self, reaper: &Reaper, id: &str, folder: &Path) -> Result<ChildAgent, String> {
+    /// Under `egress`'s policy: its proxy is served from the start, and a policy that restricts anything gives
+    /// the jail no direct way out.
+    pub async fn start(
+        &self,
+        reaper: &Reaper,
+        id: &str,
+        folder: &Path,
+        egress: Arc<SandboxEgress>,
+    ) -> Result<ChildAgent, String> {
         let root = nix::unistd::geteuid().is_root();
         let uid = root.then(|| jail::jail_uid(id));
         std::fs::create_dir_all(folder).map_err(|e| format!("cannot make its folder: {e}"))?;
@@ -166,6 +205,7 @@ impl Launcher {
         let (block_read, block_write) = pipe().map_err(|e| e.to_string())?;
         let (resolv_read, resolv_write) = pipe().map_err(|e| e.to_string())?;
         std::fs::File::from(resolv_write).write_all(jail::RESOLV_CONF.as_bytes()).map_err(|e| e.to_string())?;
+        let (proxy_channel, jail_channel) = UnixStream::pair().map_err(|e| e.to_string())?;
 
         let group = jail_group(uid);
         let cgroup_binds = match &group {
@@ -186,6 +226,7 @@ impl Launcher {
             .args(&self.flags)
             .env_clear()
             .envs(jail::ENVIRONMENT)
+            .envs(crate::egress::PROXY_ENV)
             .env("HOSTNAME", id)
             .env("SANDBOX_ID", id)
             .envs(crate::logging::child_env())
@@ -198,6 +239,7 @@ impl Launcher {
             (info_write.as_raw_fd(), fd::INFO),
             (block_read.as_raw_fd(), fd::BLOCK),
             (resolv_read.as_raw_fd(), fd::RESOLV),
+            (jail_channel.as_raw_fd(), fd::EGRESS),
         ];
         let staging = match uid {
             Some(uid) => Some(Staging::new(uid, folder, &self.agent, &workspace, &agent)?),
@@ -213,38 +255,87 @@ impl Launcher {
             launch = launch.with(unsafe { in_child(move || staging.enter()) });
         }
         let Launched { pid, exit } = launch.spawn(reaper).map_err(|e| format!("bwrap did not start: {e}"))?;
-        drop((listener, info_write, block_read, resolv_read));
+        drop((listener, info_write, block_read, resolv_read, jail_channel));
         jail_log_relay(id, err_read);
-        let mut child = ChildAgent { socket, token, pid, exit, network: None, group };
+        let mut child = Starting { socket, token, pid, exit, group };
 
         let started = tokio::time::timeout(START_TIMEOUT, async {
             let jail_pid = read_info(info_read).await?;
             std::fs::File::from(block_write).write_all(b"1").map_err(|e| format!("bwrap: {e}"))?;
             read_ready(out_read).await?;
+            // The agent sent its proxy's listener before it said it listens: it is here already.
+            let listener = tokio::task::spawn_blocking(move || {
+                handoff::receive_listener(&proxy_channel, std::time::Duration::from_secs(2))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("its egress proxy's listener: {e}"))?;
+            let proxy = crate::egress::serve(listener, id, Arc::clone(&egress), Arc::clone(&self.own))
+                .map_err(|e| format!("its egress proxy: {e}"))?;
             // Only now: bwrap configures the jail's loopback itself, after it says where the jail is and before it
             // starts the agent, and a way out set up meanwhile races it (its netlink request fails). No call
             // reaches the jail before this returns, so its code never runs without the routes below.
-            if self.network {
-                match network::start(reaper, jail_pid).await {
-                    Ok(net) => child.network = Some(net),
-                    Err(why) => tracing::warn!(sandbox = id, %why, "the sandbox has no network"),
-                }
-                if child.network.is_some() {
-                    network::seal(reaper, jail_pid).await.map_err(|why| format!("its network: {why}"))?;
-                }
-            }
-            Ok::<(), String>(())
+            let direct = self.network && !egress.policy().restricts();
+            let network = if direct { open_way_out(reaper, id, jail_pid).await? } else { None };
+            Ok::<_, String>((jail_pid, network, proxy))
         })
         .await
         .unwrap_or_else(|_| Err("it did not start in time".into()));
         match started {
-            Ok(()) => Ok(child),
+            Ok((jail_pid, network, proxy)) => Ok(ChildAgent {
+                socket: child.socket,
+                token: child.token,
+                pid: child.pid,
+                exit: child.exit,
+                jail_pid,
+                network: tokio::sync::Mutex::new(network),
+                _proxy: proxy,
+                group: child.group.take(),
+            }),
             Err(why) => {
                 child.kill();
                 Err(format!("its agent did not start in its jail: {why}"))
             }
         }
     }
+}
+
+/// A jail on its way up: killed and its cgroup removed if it does not become a `ChildAgent`.
+struct Starting {
+    socket: PathBuf,
+    token: String,
+    pid: i32,
+    exit: ExitWatch,
+    group: Option<Arc<Group>>,
+}
+
+impl Starting {
+    fn kill(&mut self) {
+        if let Some(group) = &self.group {
+            let _ = group.kill();
+        }
+        if self.exit.borrow().is_none() {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        if let Some(group) = self.group.take() {
+            remove_group_when_empty(group);
+        }
+    }
+}
+
+/// The jail's direct way out (slirp4netns), with the host's own addresses closed in it; none where slirp4netns
+/// could not bring it up (logged: the sandbox then has its proxy alone).
+async fn open_way_out(reaper: &Reaper, id: &str, jail_pid: i32) -> Result<Option<Network>, String> {
+    let net = match network::start(reaper, jail_pid).await {
+        Ok(net) => net,
+        Err(why) => {
+            tracing::warn!(sandbox = id, %why, "the sandbox has no direct way out");
+            return Ok(None);
+        }
+    };
+    network::seal(reaper, jail_pid).await.map_err(|why| format!("its network: {why}"))?;
+    Ok(Some(net))
 }
 
 /// Most cgroups a jail's agent may make (one per session shell, background process and terminal, within its

@@ -7,6 +7,7 @@
 
 pub mod absent;
 pub mod children;
+pub mod egress;
 pub mod jail;
 pub mod jail_log;
 pub mod launch;
@@ -18,7 +19,7 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use sandbox_protocol::{routes, DeleteResult, ErrorCode, Health, SANDBOX_ID_HEADER};
 
@@ -42,13 +43,14 @@ pub fn router(state: LocalState) -> Router {
     Router::new()
         .route(routes::SANDBOX, delete(destroy))
         .route(routes::SANDBOX_STOP, post(stop))
+        .route(routes::NETWORK_POLICY, get(egress::show).put(egress::set))
         .fallback(pass_on)
         .layer(axum::middleware::from_fn(refuse_web_pages_locally))
         .with_state(state)
 }
 
 /// The sandbox a call names (`X-Sandbox-Id`, required).
-fn sandbox_id(req: &Request) -> AgentResult<String> {
+pub(crate) fn sandbox_id(req: &Request) -> AgentResult<String> {
     let id = req
         .headers()
         .get(SANDBOX_ID_HEADER)

@@ -36,6 +36,12 @@ pub struct Network {
 }
 
 impl Network {
+    /// Resolves once slirp4netns has been reaped (its interface in the jail is gone with its descriptors).
+    pub async fn ended(&self) {
+        let mut exit = self.exit.clone();
+        crate::process::reaper::ended(&mut exit).await;
+    }
+
     pub fn kill(&self) {
         if self.exit.borrow().is_none() {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
@@ -134,7 +140,7 @@ async fn last_words(said: &mut tokio::net::unix::pipe::Receiver) -> String {
 /// The routes that close the host's own addresses to a jail: a `prohibit` route to each IPv4 address of the host
 /// but its loopback (which the jail's `127.0.0.0/8` is its own of), in `ip -batch` form.
 pub fn prohibit_routes(addresses: &[std::net::Ipv4Addr]) -> String {
-    addresses.iter().filter(|a| !a.is_loopback()).map(|a| format!("route add prohibit {a}/32\n")).collect()
+    addresses.iter().filter(|a| !a.is_loopback()).map(|a| format!("route replace prohibit {a}/32\n")).collect()
 }
 
 /// The host's IPv4 addresses now (an address added later is not closed to jails started before).
@@ -144,6 +150,34 @@ pub fn host_addresses() -> Vec<std::net::Ipv4Addr> {
     found.sort_unstable();
     found.dedup();
     found
+}
+
+/// Which addresses are this machine's own, for the egress proxy: every address of the host's interfaces, either
+/// family, read again at most once a second (an address the machine gets later is closed within a second).
+pub fn own_addresses() -> crate::egress::proxy::OwnAddress {
+    let cache = std::sync::Mutex::new((std::time::Instant::now(), all_host_addresses()));
+    std::sync::Arc::new(move |addr: std::net::IpAddr| {
+        let addr = match addr {
+            std::net::IpAddr::V6(a) => a.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(addr),
+            a => a,
+        };
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0.elapsed() > Duration::from_secs(1) {
+            *cache = (std::time::Instant::now(), all_host_addresses());
+        }
+        cache.1.contains(&addr)
+    })
+}
+
+fn all_host_addresses() -> Vec<std::net::IpAddr> {
+    let Ok(all) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    all.filter_map(|a| {
+        let addr = a.address?;
+        addr.as_sockaddr_in()
+            .map(|s| std::net::IpAddr::V4(s.ip()))
+            .or_else(|| addr.as_sockaddr_in6().map(|s| s.ip().into()))
+    })
+    .collect()
 }
 
 /// Puts the prohibit routes of `host_addresses` into the network namespace of the jail whose process is `pid`
@@ -167,7 +201,7 @@ pub async fn seal(reaper: &Reaper, pid: i32) -> Result<(), String> {
     let Launched { mut exit, .. } = launch.with(join).spawn(reaper).map_err(|e| format!("ip did not start: {e}"))?;
     match tokio::time::timeout(READY_TIMEOUT, exited(&mut exit)).await {
         Ok(0) => Ok(()),
-        Ok(code) => Err(format!("ip route add prohibit ... exited with {code}")),
+        Ok(code) => Err(format!("ip route replace prohibit ... exited with {code}")),
         Err(_) => Err("ip did not finish".into()),
     }
 }
@@ -189,6 +223,6 @@ mod tests {
     #[test]
     fn every_host_address_but_loopback_is_prohibited() {
         let routes = prohibit_routes(&["127.0.0.1".parse().unwrap(), "192.0.2.2".parse().unwrap()]);
-        assert_eq!(routes, "route add prohibit 192.0.2.2/32\n");
+        assert_eq!(routes, "route replace prohibit 192.0.2.2/32\n");
     }
 }

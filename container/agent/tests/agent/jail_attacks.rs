@@ -134,7 +134,7 @@ async fn a_jail_has_a_way_out_to_other_hosts() {
         eprintln!("skipped: the test's own host needs root and the jail's way out slirp4netns");
         return;
     }
-    let host = TestHost::start();
+    let host = TestHost::start(Speaks::Hello);
     let agent = Agent::start_with(JAIL);
     let mut a = agent.client().await.for_sandbox("box-a");
     let r = a.run(None, &format!("cat /etc/resolv.conf; exec 3<>/dev/tcp/{}/{}; cat <&3", host.addr, host.port)).await;
@@ -255,59 +255,6 @@ async fn an_agent_run_as_an_ordinary_user_jails_too() {
 fn walkable_by_others(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.ancestors().skip(1).all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
-}
-
-/// A host of the test's own: a network namespace joined to this one by a veth pair, with a server in it that
-/// says "hello from outside" to each connection. Removed when dropped.
-struct TestHost {
-    name: String,
-    addr: Ipv4Addr,
-    port: u16,
-}
-
-impl TestHost {
-    fn start() -> TestHost {
-        let id = std::process::id() % 10_000;
-        let name = format!("sbx-out-{id}");
-        let (near, far) = (format!("sbxo{id}h"), format!("sbxo{id}n"));
-        let net = format!("10.199.{}", id % 250);
-        let addr: Ipv4Addr = format!("{net}.2").parse().unwrap();
-        let ip = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output().expect("ip");
-            assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        ip(&["netns", "add", &name]);
-        ip(&["link", "add", &near, "type", "veth", "peer", "name", &far, "netns", &name]);
-        ip(&["addr", "add", &format!("{net}.1/30"), "dev", &near]);
-        ip(&["link", "set", &near, "up"]);
-        ip(&["-n", &name, "addr", "add", &format!("{addr}/30"), "dev", &far]);
-        ip(&["-n", &name, "link", "set", &far, "up"]);
-        // The server's socket is made in the namespace (by a thread that joins it) and served from there.
-        let ns = std::fs::File::open(format!("/run/netns/{name}")).unwrap();
-        let listener = std::thread::spawn(move || {
-            // SAFETY: setns changes this thread's network namespace only.
-            assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-            std::net::TcpListener::bind((addr, 0)).unwrap()
-        })
-        .join()
-        .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                use std::io::Write;
-                let mut stream = stream;
-                let _ = stream.write_all(b"hello from outside");
-            }
-        });
-        TestHost { name, addr, port }
-    }
-}
-
-impl Drop for TestHost {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
-    }
 }
 
 /// A loop over new ids meets the cap on jails (`--max-sandboxes`) with 429 TOO_MANY_SANDBOXES, naming the limit;

@@ -15,6 +15,7 @@ mod connections;
 mod containment;
 mod destroy_race;
 mod disconnect;
+mod egress;
 mod exec_output;
 mod expected_boot;
 mod file_safety;

@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod http;
+pub mod test_host;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use http::Client;
 pub use serde_json::{json, Value};
+pub use test_host::{Speaks, TestHost, HELLO};
 
 pub struct Agent {
     child: Option<Child>,

@@ -1,0 +1,190 @@
+//! Egress control in a local jail (`PUT /v1/network/policy`), attacked from inside as code in a sandbox would:
+//! through the proxy and around it (no proxy, a raw address, UDP, its own routes, a background job). The hosts
+//! it reaches are the test's own (a network namespace with a server in it, and this machine's loopback). Needs
+//! root (for the test's host), curl, slirp4netns and a jail; skipped, saying so, elsewhere.
+
+use std::process::Command;
+
+use crate::support::http::Reply;
+use crate::support::*;
+
+const JAIL: &[&str] = &["--multi-sandbox", "{dir}", "--isolate"];
+
+fn ready() -> bool {
+    if !jail_available() {
+        return false;
+    }
+    let have = |tool: &str| Command::new(tool).arg("--version").output().is_ok();
+    if !nix::unistd::geteuid().is_root() || !have("slirp4netns") || !have("curl") {
+        eprintln!("skipped: egress tests need root (for the test's own host), slirp4netns and curl");
+        return false;
+    }
+    true
+}
+
+async fn policy(client: &mut Client, policy: Value) -> Reply {
+    let json = [("content-type", "application/json")];
+    client.send_with("PUT", "/v1/network/policy", &json, policy.to_string().into_bytes()).await
+}
+
+/// What each way of reaching `url` got, one line each: the body, or `failed`.
+async fn attempts(client: &mut Client, url: &str, udp: &str) -> String {
+    let script = format!(
+        "try() {{ out=$(\"$@\" 2>/dev/null) && echo \"$out\" || echo failed; }}; \
+         try curl -sSf --max-time 5 {url}; \
+         try curl -sSf --max-time 5 --noproxy '*' {url}; \
+         try curl -sSf --max-time 5 -p {url}; \
+         (try curl -sSf --max-time 5 --noproxy '*' {url} > /tmp/bg.out) & wait; cat /tmp/bg.out; \
+         timeout 3 bash -c 'echo x > /dev/udp/{udp}' 2>/dev/null && echo udp-sent || echo udp-failed; \
+         ip route add default dev lo 2>/dev/null && echo route-changed || echo route-refused"
+    );
+    client.run(None, &script).await["stdout"].as_str().unwrap_or_default().to_string()
+}
+
+/// Under an open policy the proxy and the direct way both reach the host; a deny rule shuts both (the direct one
+/// is gone: its UDP, a raw address, a background job and a route of its own get nowhere); an allow-list opens
+/// exactly the port it names; opening it again restores the direct way. Every refusal is counted and listed.
+#[tokio::test]
+async fn a_policy_holds_whatever_way_the_code_tries() {
+    if !ready() {
+        return;
+    }
+    let host = TestHost::start(Speaks::Http);
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-e");
+    let url = format!("http://{}:{}/", host.addr, host.port);
+    let udp = format!("{}/{}", host.addr, host.port);
+    let env = a.run(None, "echo $HTTPS_PROXY $NO_PROXY").await;
+    assert_eq!(env["stdout"], "http://127.0.0.1:3128 localhost,127.0.0.1,::1", "{env}");
+
+    let open = attempts(&mut a, &url, &udp).await;
+    assert_eq!(open, format!("{HELLO}\n{HELLO}\n{HELLO}\n{HELLO}\nudp-sent\nroute-refused"), "open: {open}");
+
+    let r = policy(&mut a, json!({ "deny": [host.addr.to_string()] })).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["policy"], json!({ "internet": true, "deny": [host.addr.to_string()] }));
+    assert_eq!(r.json()["enforced"], true);
+    let denied = attempts(&mut a, &url, &udp).await;
+    assert_eq!(denied, "failed\nfailed\nfailed\nfailed\nudp-failed\nroute-refused", "denied: {denied}");
+    // The proxy's refusal says why, to the program that asked.
+    let said = a.run(None, &format!("curl -s --max-time 5 -w ' %{{http_code}}' {url}")).await;
+    let said = said["stdout"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("refused") && said.contains("denied by the rule") && said.ends_with(" 403"), "{said}");
+
+    // An allow-list of one port: that port through the proxy, nothing else (not another port, not around it).
+    let other = TestHost::start(Speaks::Http);
+    let rule = format!("{}:{}", host.addr, host.port);
+    let r = policy(&mut a, json!({ "allow": [rule] })).await;
+    assert_eq!(r.json()["policy"]["internet"], false, "{}", String::from_utf8_lossy(&r.body));
+    let listed = attempts(&mut a, &url, &udp).await;
+    assert_eq!(listed, format!("{HELLO}\nfailed\n{HELLO}\nfailed\nudp-failed\nroute-refused"), "allow: {listed}");
+    let elsewhere = a
+        .run(
+            None,
+            &format!("curl -s --max-time 5 -o /dev/null -w '%{{http_code}}' http://{}:{}/", other.addr, other.port),
+        )
+        .await;
+    assert_eq!(elsewhere["stdout"], "403", "{elsewhere}");
+
+    let state = a.get("/v1/network/policy").await.json();
+    assert_eq!((state["allowed"].as_u64(), state["denied"].as_u64()), (Some(4), Some(4)), "{state}");
+    let last = &state["recentDenials"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["host"], other.addr.to_string(), "{state}");
+    assert!(last["reason"].as_str().unwrap().contains("not allowed"), "{state}");
+
+    // Open again: the direct way is back.
+    let r = policy(&mut a, json!({})).await;
+    assert_eq!(r.json()["policy"], json!({ "internet": true }), "{}", String::from_utf8_lossy(&r.body));
+    let reopened = attempts(&mut a, &url, &udp).await;
+    assert_eq!(reopened, open, "reopened");
+}
+
+/// The machine's own loopback (the dev port, the agent, any service of the developer's) is not reachable through
+/// the proxy under the open policy, nor by a name that resolves there; a rule naming the address with its port
+/// opens that port alone.
+#[tokio::test]
+async fn the_machines_loopback_opens_only_to_a_rule_with_its_port() {
+    if !ready() {
+        return;
+    }
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = service.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in service.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut head = [0u8; 1024];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-l");
+    let probe = |target: String| {
+        format!("curl -s --max-time 5 --noproxy '' -o /dev/null -w '%{{http_code}} ' http://{target}/;")
+    };
+    let script = [
+        probe(format!("127.0.0.1:{port}")),
+        probe(format!("localhost:{port}")),
+        probe(format!("[::ffff:127.0.0.1]:{port}")),
+        probe(format!("127.0.0.1:{}", agent.addr.port())),
+        probe("169.254.169.254".into()),
+    ]
+    .concat();
+    let out = a.run(None, &script).await;
+    assert_eq!(out["stdout"], "403 403 403 403 403 ", "{out}");
+    let r = policy(&mut a, json!({ "internet": true, "allow": [format!("localhost:{port}")] })).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let out = a.run(None, &script).await;
+    assert_eq!(out["stdout"], "403 200 403 403 403 ", "only the name and port of the rule: {out}");
+}
+
+/// Bad policies are refused with a reason and change nothing.
+#[tokio::test]
+async fn a_bad_policy_is_refused_and_the_last_one_kept() {
+    if !jail_available() {
+        return;
+    }
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-b");
+    assert_eq!(policy(&mut a, json!({ "deny": ["evil.com"] })).await.status, 200);
+    for bad in [
+        json!({ "deny": ["not a host"] }),
+        json!({ "allow": ["10.0.0.0/40"] }),
+        json!({ "allow": "a.com" }),
+        json!({ "internet": "yes" }),
+        json!({ "deny": ["a.com"], "extra": 1 }),
+        json!({ "allow": (0..300).map(|i| format!("h{i}.com")).collect::<Vec<_>>() }),
+    ] {
+        let r = policy(&mut a, bad.clone()).await;
+        assert_eq!(
+            (r.status, r.json()["code"].as_str().unwrap()),
+            (400, "VALIDATION_FAILED"),
+            "{bad}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let json = [("content-type", "application/json")];
+    let r = a.send_with("PUT", "/v1/network/policy", &json, b"{not json".to_vec()).await;
+    assert_eq!(r.json()["code"], "INVALID_JSON");
+    assert_eq!(a.get("/v1/network/policy").await.json()["policy"]["deny"], json!(["evil.com"]));
+}
+
+/// Where the sandbox's processes share the agent's network (one agent, as in a container), a policy that
+/// restricts anything is refused, not pretended, and the state says why.
+#[tokio::test]
+async fn where_it_cannot_be_enforced_a_restricting_policy_is_refused() {
+    let agent = Agent::start();
+    let mut c = agent.client().await;
+    let r = policy(&mut c, json!({ "allow": ["api.github.com"] })).await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str().unwrap()),
+        (501, "EGRESS_UNAVAILABLE"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let state = c.get("/v1/network/policy").await.json();
+    assert_eq!(state["enforced"], false);
+    assert!(state["reason"].as_str().unwrap().contains("cannot be enforced"), "{state}");
+    assert_eq!(policy(&mut c, json!({ "internet": true })).await.status, 200);
+}
