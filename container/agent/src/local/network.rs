@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use crate::process::fds::pipe;
-use crate::process::launch::{Descriptors, JoinNetwork, Launch, Launched};
+use crate::process::launch::{in_child, Descriptors, JoinNetwork, Launch, Launched};
 use crate::process::reaper::{exited, ExitWatch, Reaper};
 
 /// How long slirp4netns may take to bring the jail's interface up.
@@ -92,8 +92,13 @@ pub async fn start(reaper: &Reaper, pid: i32) -> Result<Network, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::from(said_write));
     let pairs = [(ready_write.as_raw_fd(), READY_FD), (exit_read.as_raw_fd(), EXIT_FD)];
+    let mut launch = launch.with(Descriptors(pairs));
+    if root {
+        // SAFETY: `private_mounts` makes two system calls on static strings.
+        launch = launch.with(unsafe { in_child(private_mounts) });
+    }
     let Launched { pid: slirp_pid, exit } =
-        launch.with(Descriptors(pairs)).spawn(reaper).map_err(|e| format!("slirp4netns did not start: {e}"))?;
+        launch.spawn(reaper).map_err(|e| format!("slirp4netns did not start: {e}"))?;
     drop((ready_write, exit_read));
     let network = Network { pid: slirp_pid, exit, _exit_fd: exit_write };
     let mut ready = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read).map_err(|e| e.to_string())?;
@@ -113,6 +118,27 @@ pub async fn start(reaper: &Reaper, pid: i32) -> Result<Network, String> {
             };
             Err(format!("slirp4netns did not bring the jail's network up: {why}"))
         }
+    }
+}
+
+/// In the forked child of a root agent, before slirp4netns: a mount namespace of its own whose mounts are all
+/// private. slirp4netns's sandbox (`--enable-sandbox`) makes a mount namespace and unmounts the host's tree in it;
+/// with the host's mounts shared (as `ip netns` makes `/run/netns`, and systemd makes `/`), those unmounts
+/// propagated back and took the host's own network namespaces' mounts with them (`ip netns exec` then failed with
+/// "Invalid argument"). A non-root agent's slirp4netns joins the jail's user namespace, where the host's mounts
+/// arrive as slaves already.
+fn private_mounts() -> std::io::Result<()> {
+    let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+    // SAFETY: plain system calls on static strings.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))
     }
 }
 

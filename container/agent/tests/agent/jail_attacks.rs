@@ -141,6 +141,26 @@ async fn a_jail_has_a_way_out_to_other_hosts() {
     assert_eq!(stdout(&r), "nameserver 10.0.2.3\nhello from outside", "{r}");
 }
 
+/// A jail's start leaves the host's mounts as they were: the mounts of `ip netns`'s namespaces (under a shared
+/// `/run/netns`) once vanished whenever a jail's way out started, unmounted by slirp4netns's sandbox through
+/// propagation.
+#[tokio::test]
+async fn a_jails_start_leaves_the_hosts_mounts_alone() {
+    if !jail_available() {
+        return;
+    }
+    if !root() || !slirp4netns() {
+        eprintln!("skipped: the host's own namespace needs root, and the way out slirp4netns");
+        return;
+    }
+    let host = TestHost::start(Speaks::Hello);
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-m");
+    assert_eq!(stdout(&a.run(None, "echo up").await), "up");
+    let joined = Command::new("ip").args(["netns", "exec", &host.name, "true"]).output().unwrap();
+    assert!(joined.status.success(), "the host's namespace is gone: {}", String::from_utf8_lossy(&joined.stderr));
+}
+
 /// What a jail writes to its standard error reaches the host's terminal only cleaned and with the sandbox's id.
 #[tokio::test]
 async fn what_a_jail_writes_to_its_error_stream_reaches_the_host_cleaned() {

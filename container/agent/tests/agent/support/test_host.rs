@@ -1,5 +1,6 @@
 //! A host of the test's own: a network namespace joined to this one by a veth pair, with a server in it. Needs
-//! root; removed when dropped. Each host of a test process has its own /30 in 10.199.0.0/16.
+//! root; removed when dropped. Each host of a test process (up to ten at once) has its own /30 in
+//! 10.199.0.0/16.
 
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
@@ -13,25 +14,24 @@ pub enum Speaks {
     Hello,
     /// An HTTP/1.1 answer whose body is "hello from outside", after the request's head.
     Http,
+    /// An HTTP/1.1 answer whose body is the request's head, as it arrived.
+    Echo,
 }
 
 pub const HELLO: &str = "hello from outside";
 
 pub struct TestHost {
-    name: String,
+    pub name: String,
     pub addr: Ipv4Addr,
     pub port: u16,
 }
 
 static NEXT_HOST: AtomicU32 = AtomicU32::new(0);
-/// `ip netns add` makes `/run/netns` a mount point of its own the first time, and two made at once can each mount
-/// it over the other, hiding one namespace's file (its veth then vanishes with it): one at a time.
-static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl TestHost {
     pub fn start(speaks: Speaks) -> TestHost {
-        let n = NEXT_HOST.fetch_add(1, Ordering::SeqCst) % 4;
-        let slot = (std::process::id() % 4000) * 4 + n;
+        let n = NEXT_HOST.fetch_add(1, Ordering::SeqCst) % 10;
+        let slot = (std::process::id() % 1600) * 10 + n;
         let id = format!("{}{n}", std::process::id() % 10_000);
         let name = format!("sbx-out-{id}");
         let (near, far) = (format!("sbxo{id}h"), format!("sbxo{id}n"));
@@ -41,7 +41,6 @@ impl TestHost {
             let out = Command::new("ip").args(args).output().expect("ip");
             assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         };
-        let making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         ip(&["netns", "add", &name]);
         ip(&["link", "add", &near, "type", "veth", "peer", "name", &far, "netns", &name]);
@@ -49,7 +48,6 @@ impl TestHost {
         ip(&["link", "set", &near, "up"]);
         ip(&["-n", &name, "addr", "add", &format!("{addr}/30"), "dev", &far]);
         ip(&["-n", &name, "link", "set", &far, "up"]);
-        drop(making);
         // The server's socket is made in the namespace (by a thread that joins it) and served from there.
         let ns = std::fs::File::open(format!("/run/netns/{name}")).unwrap();
         let listener = std::thread::spawn(move || {
@@ -71,7 +69,7 @@ impl TestHost {
 
 fn answer(mut stream: std::net::TcpStream, speaks: Speaks) {
     use std::io::{Read, Write};
-    if let Speaks::Http = speaks {
+    if let Speaks::Http | Speaks::Echo = speaks {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
@@ -79,6 +77,11 @@ fn answer(mut stream: std::net::TcpStream, speaks: Speaks) {
                 Ok(1) => head.push(byte[0]),
                 _ => return,
             }
+        }
+        if let Speaks::Echo = speaks {
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", head.len());
+            let _ = stream.write_all(&head);
+            return;
         }
         let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", HELLO.len());
     }
