@@ -80,6 +80,10 @@ error_codes! {
     /// A network policy that restricts anything, where this agent cannot enforce one (no network namespace of the
     /// sandbox's own): refused rather than pretended.
     EgressUnavailable = "EGRESS_UNAVAILABLE", 501;
+    /// The sandbox has as many secrets as it may (32): delete one first.
+    TooManySecrets = "TOO_MANY_SECRETS", 429;
+    /// No secret of that name.
+    SecretNotFound = "SECRET_NOT_FOUND", 404;
     /// A range that starts at or past the end of the file.
     RangeNotSatisfiable = "RANGE_NOT_SATISFIABLE", 416;
     /// The file is not a regular file (a device, a FIFO, a socket): the file API reads and writes regular files.

@@ -24,6 +24,7 @@ pub mod routes;
 mod schema;
 pub mod screen;
 pub mod secret;
+mod secrets;
 mod session;
 mod sleep;
 pub mod start;
@@ -64,6 +65,10 @@ pub use process::{
 };
 pub use resources::{parse_size, Limits, MemorySize, ResourceLimits, ResourceUsage, SessionUsage};
 pub use screen::BINDING_ORIGIN;
+pub use secrets::{
+    check_secret_name, SecretInfo, SecretList, SetSecretRequest, DEFAULT_SECRET_FORMAT, DEFAULT_SECRET_HEADER,
+    MAX_SECRETS, MAX_SECRET_BYTES,
+};
 pub use session::{
     CommandCounts, Containment, DeleteResult, DestroyResult, Health, HistoryEntry, MetricsSummary, SandboxMode,
     SandboxStatus, SessionHistory, SessionInfo, SessionList, SessionOptions, SessionStatus, SetEnvVarsRequest,

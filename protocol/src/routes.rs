@@ -107,6 +107,10 @@ pub const BACKUP_RESTORE_BLOB: &str = "/v1/backup/restores/{id}/blobs/{hash}";
 pub const BACKUP_RESTORE_COMMIT: &str = "/v1/backup/restores/{id}/commit";
 /// `GET` the network policy in effect and its decisions; `PUT` a new policy (`NetworkPolicy`).
 pub const NETWORK_POLICY: &str = "/v1/network/policy";
+/// `GET` the sandbox's secrets (never their values); `PUT` one (`SetSecretRequest`), made or replaced by name.
+pub const SECRETS: &str = "/v1/network/secrets";
+/// `DELETE`: the secret of that name is no longer sent.
+pub const SECRET: &str = "/v1/network/secrets/{id}";
 /// The Worker's prefix of one sandbox's routes; the sandbox id follows.
 pub const SANDBOXES_PREFIX: &str = "/v1/sandboxes/";
 /// The part every agent path begins with, which the Worker replaces with the sandbox's prefix.
@@ -163,6 +167,8 @@ pub const ALL: &[Route] = &[
     Route { name: "fork", methods: &["POST"], path: FORK },
     Route { name: "sleep", methods: &["GET", "PUT"], path: SLEEP },
     Route { name: "networkPolicy", methods: &["GET", "PUT"], path: NETWORK_POLICY },
+    Route { name: "secrets", methods: &["GET", "PUT"], path: SECRETS },
+    Route { name: "secret", methods: &["DELETE"], path: SECRET },
 ];
 
 /// What a client appends to its sandbox's prefix for the agent path `path` (`/exec` for `/v1/exec`; the sandbox

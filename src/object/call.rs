@@ -4,8 +4,8 @@
 //! the calls whose effect it must remember for a restarted agent: sessions made, variables set, sessions ended.
 
 use sandbox_protocol::routes::{
-    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, NETWORK_POLICY, PORT, PORTS, SANDBOX, SESSION,
-    SESSIONS, SLEEP,
+    BACKUP, BACKUPS, BACKUP_RESTORE_ONE, ENV, FORK, FORK_ADOPT, NETWORK_POLICY, PORT, PORTS, SANDBOX, SECRET, SECRETS,
+    SESSION, SESSIONS, SLEEP,
 };
 use sandbox_protocol::ErrorCode;
 
@@ -60,6 +60,10 @@ pub enum AgentCall {
     SetEnvVars,
     /// `PUT /v1/network/policy`: the policy the agent took is remembered, for a new agent.
     SetNetworkPolicy,
+    /// `PUT /v1/network/secrets`: given a placeholder of the object's own, and remembered with its value.
+    SetSecret,
+    /// `DELETE /v1/network/secrets/{name}`: forgotten once the agent dropped it.
+    DeleteSecret { name: String },
     /// `DELETE /v1/sessions/{id}`: the session is forgotten once the agent ended it.
     DeleteSession { session: String },
     /// Anything else, sent as it came.
@@ -99,6 +103,11 @@ pub fn classify(method: &str, path: &str) -> Result<ObjectCall, WorkerError> {
         ("POST", SESSIONS) => ObjectCall::Agent(AgentCall::CreateSession),
         ("POST", ENV) => ObjectCall::Agent(AgentCall::SetEnvVars),
         ("PUT", NETWORK_POLICY) => ObjectCall::Agent(AgentCall::SetNetworkPolicy),
+        ("PUT", SECRETS) => ObjectCall::Agent(AgentCall::SetSecret),
+        ("DELETE", path) if path.starts_with(SECRET.trim_end_matches("{id}")) => {
+            let name = &path[SECRET.trim_end_matches("{id}").len()..];
+            ObjectCall::Agent(AgentCall::DeleteSecret { name: name.to_string() })
+        }
         ("DELETE", _) => match session_of(path) {
             Some(session) => ObjectCall::Agent(AgentCall::DeleteSession { session: session.to_string() }),
             None => ObjectCall::Agent(AgentCall::AsItCame),
@@ -161,6 +170,11 @@ mod tests {
         assert_eq!(call("POST", "/v1/env"), ObjectCall::Agent(AgentCall::SetEnvVars));
         assert_eq!(call("PUT", "/v1/network/policy"), ObjectCall::Agent(AgentCall::SetNetworkPolicy));
         assert_eq!(call("GET", "/v1/network/policy"), ObjectCall::Agent(AgentCall::AsItCame));
+        assert_eq!(call("PUT", "/v1/network/secrets"), ObjectCall::Agent(AgentCall::SetSecret));
+        assert_eq!(
+            call("DELETE", "/v1/network/secrets/GH"),
+            ObjectCall::Agent(AgentCall::DeleteSecret { name: "GH".into() })
+        );
         assert_eq!(
             call("DELETE", "/v1/sessions/build-1"),
             ObjectCall::Agent(AgentCall::DeleteSession { session: "build-1".into() })

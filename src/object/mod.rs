@@ -28,6 +28,7 @@ mod protocol;
 mod recovery;
 mod request;
 mod sandbox;
+mod secrets;
 mod session_registry;
 mod sessions;
 mod sleep;
@@ -166,6 +167,8 @@ impl SandboxObject {
             AgentCall::CreateSession => self.create_session(req, &link).await,
             AgentCall::SetEnvVars => self.set_env_vars(req, &link).await,
             AgentCall::SetNetworkPolicy => self.set_network_policy(req, &link).await,
+            AgentCall::SetSecret => self.set_secret(req, &link).await,
+            AgentCall::DeleteSecret { name } => self.delete_secret(req, &path, &name, &link).await,
             AgentCall::DeleteSession { session } => self.delete_session(req, &path, &session, &link).await,
             AgentCall::AsItCame => {
                 let target = with_query(&req, &path)?;

@@ -19,7 +19,7 @@ enum Replay {
     /// The last automatic save of the workspace, into an empty one (`autosave`): before the sessions, whose
     /// directories would make it not empty.
     Workspace,
-    /// The network policy (`network.rs`), before anything of the sandbox's can run.
+    /// The network policy (`network.rs`) and the secrets (`secrets.rs`), before anything of the sandbox's runs.
     Network,
     /// The remembered sessions, with their options and variables.
     Sessions,
@@ -66,7 +66,10 @@ impl SandboxObject {
             match (step, &adoption) {
                 // A first agent has a workspace to get too when the sandbox is a fork.
                 (Replay::Workspace, _) => self.restore_latest(boot, link).await?,
-                (Replay::Network, _) => self.replay_network_policy(boot, link).await?,
+                (Replay::Network, _) => {
+                    self.replay_network_policy(boot, link).await?;
+                    self.replay_secrets(boot, link).await?;
+                }
                 (Replay::Sessions, Adoption::Recreate) => recreated.extend(self.replay_sessions(boot, link).await?),
                 (Replay::Sessions, _) => {}
             }

@@ -83,6 +83,41 @@ describe('network policy', { skip: !enforced && 'egress is enforced in local jai
     await sandbox.destroy();
   });
 
+  test('a secret reaches its host only, the sandbox sees its placeholder, and a new agent gets it back', async () => {
+    const echo = (name) => {
+      const server = createServer((req, res) => res.end(`${name} ${JSON.stringify(req.headers)}`));
+      servers.push(server);
+      return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server.address().port)));
+    };
+    const [its, other] = [await echo('its'), await echo('other')];
+    const sandbox = fresh();
+    await sandbox.setNetworkPolicy({ allow: [`127.0.0.1:${its}`, `127.0.0.1:${other}`] });
+    const value = 'sk-live-e2e-71c0';
+    const secret = await sandbox.setSecret('API_KEY', value, { hosts: [`127.0.0.1:${its}`], header: 'X-Api-Key', format: '{}' });
+    assert.match(secret.placeholder, /^sandbox-secret-api-key-[a-z0-9]{24}$/);
+    assert.deepEqual({ ...secret, placeholder: undefined }, {
+      name: 'API_KEY', placeholder: undefined, hosts: [`127.0.0.1:${its}`], header: 'X-Api-Key', format: '{}',
+    });
+    assert.ok(!JSON.stringify(await sandbox.listSecrets()).includes(value));
+    const probe = `curl -s --noproxy '' -H "X-Api-Key: ${secret.placeholder}" http://127.0.0.1:${its}/; echo; ` +
+      `curl -s --noproxy '' -H "X-Api-Key: ${secret.placeholder}" http://127.0.0.1:${other}/`;
+    const check = async () => {
+      const [mine, theirs] = (await sandbox.exec(probe)).stdout.split('\n');
+      assert.ok(mine.startsWith('its ') && JSON.parse(mine.slice(4))['x-api-key'] === value, mine);
+      assert.ok(theirs.startsWith('other ') && JSON.parse(theirs.slice(6))['x-api-key'] === secret.placeholder, theirs);
+    };
+    await check();
+    // Set again: the same placeholder.
+    const again = await sandbox.setSecret('API_KEY', value, { hosts: [`127.0.0.1:${its}`], header: 'X-Api-Key', format: '{}' });
+    assert.equal(again.placeholder, secret.placeholder);
+    await stack.restartAgent();
+    await check();
+    assert.deepEqual(await sandbox.deleteSecret('API_KEY'), []);
+    await assert.rejects(sandbox.deleteSecret('API_KEY'), (e) => e.code === 'SECRET_NOT_FOUND' && e.status === 404);
+    await assert.rejects(sandbox.setSecret('BAD-NAME', 'v', { hosts: ['a.com'] }), (e) => e.code === 'VALIDATION_FAILED');
+    await sandbox.destroy();
+  });
+
   test('a bad policy is refused with its reason and changes nothing', async () => {
     const sandbox = fresh();
     await sandbox.setNetworkPolicy({ deny: ['evil.example'] });

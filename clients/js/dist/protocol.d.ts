@@ -82,6 +82,10 @@ export declare const ROUTES: {
     readonly sleep: "/sleep";
     /** GET, PUT */
     readonly networkPolicy: "/network/policy";
+    /** GET, PUT */
+    readonly secrets: "/network/secrets";
+    /** DELETE */
+    readonly secret: "/network/secrets/{id}";
 };
 /** The prefix of one sandbox's routes. */
 export declare const SANDBOXES_PREFIX = "/v1/sandboxes/";
@@ -110,6 +114,8 @@ export declare const ERROR_STATUS: {
     readonly GIT_CLONE_FAILED: 422;
     readonly WATCH_LIMIT: 429;
     readonly EGRESS_UNAVAILABLE: 501;
+    readonly TOO_MANY_SECRETS: 429;
+    readonly SECRET_NOT_FOUND: 404;
     readonly RANGE_NOT_SATISFIABLE: 416;
     readonly UNSUPPORTED_FILE_TYPE: 400;
     readonly NO_SPACE: 507;

@@ -85,6 +85,10 @@ export const ROUTES = {
     sleep: '/sleep',
     /** GET, PUT */
     networkPolicy: '/network/policy',
+    /** GET, PUT */
+    secrets: '/network/secrets',
+    /** DELETE */
+    secret: '/network/secrets/{id}',
 };
 /** The prefix of one sandbox's routes. */
 export const SANDBOXES_PREFIX = '/v1/sandboxes/';
@@ -113,6 +117,8 @@ export const ERROR_STATUS = {
     GIT_CLONE_FAILED: 422,
     WATCH_LIMIT: 429,
     EGRESS_UNAVAILABLE: 501,
+    TOO_MANY_SECRETS: 429,
+    SECRET_NOT_FOUND: 404,
     RANGE_NOT_SATISFIABLE: 416,
     UNSUPPORTED_FILE_TYPE: 400,
     NO_SPACE: 507,

@@ -1,7 +1,7 @@
 import { ExecutionSession } from './session.js';
 import { Operations } from './operations.js';
 import { Transport, type SandboxBinding } from './transport.js';
-import type { Backup, BackupOptions, DestroyResult, ExposedPort, NetworkPolicy, NetworkState, PtyInfo, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, SleepSettings, TerminalKillResult } from './types.js';
+import type { Backup, BackupOptions, DestroyResult, ExposedPort, NetworkPolicy, NetworkState, PtyInfo, SecretInfo, SecretOptions, RestoreBackupOptions, RestoreBackupResult, SandboxStatus, SessionDeleteResult, SessionList, SessionOptions, SleepSettings, TerminalKillResult } from './types.js';
 import type * as wire from './wire.js';
 export interface SandboxOptions {
     /** Bearer token, when the sandbox Worker has `SANDBOX_API_TOKEN` set (overrides a `{ url, token }` binding's). */
@@ -105,6 +105,18 @@ export declare class Sandbox extends Operations {
     setAllowedHosts(hosts: string[]): Promise<NetworkState>;
     /** The SDK's: these hosts are never reachable (the rest of the policy in effect is kept). */
     setDeniedHosts(hosts: string[]): Promise<NetworkState>;
+    /**
+     * A secret the sandbox's code uses without seeing it: the answer gives its `placeholder`, which the code puts
+     * where the secret would go (a variable, a header); the sandbox's egress proxy sends `value` instead, in `header`
+     * (`Authorization` by default) written as `format` (`Bearer {}` by default), on requests to `hosts` only. A
+     * request to any other host carries the placeholder. Setting a name again replaces its secret and keeps its
+     * placeholder. Enforced where the network policy is; refused (`EGRESS_UNAVAILABLE`) elsewhere.
+     */
+    setSecret(name: string, value: string, options: SecretOptions): Promise<SecretInfo>;
+    /** The sandbox's secrets: names, placeholders, hosts, headers; never their values. */
+    listSecrets(): Promise<SecretInfo[]>;
+    /** The secret is sent no more (its placeholder goes out as it is). */
+    deleteSecret(name: string): Promise<SecretInfo[]>;
     /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */
     status(): Promise<SandboxStatus>;
     /** Ends every session and process, stops the container and forgets the sandbox's state. */

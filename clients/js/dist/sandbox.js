@@ -188,6 +188,38 @@ export class Sandbox extends Operations {
         const { policy } = await this.getNetworkPolicy();
         return this.setNetworkPolicy({ ...policy, deny: hosts });
     }
+    /**
+     * A secret the sandbox's code uses without seeing it: the answer gives its `placeholder`, which the code puts
+     * where the secret would go (a variable, a header); the sandbox's egress proxy sends `value` instead, in `header`
+     * (`Authorization` by default) written as `format` (`Bearer {}` by default), on requests to `hosts` only. A
+     * request to any other host carries the placeholder. Setting a name again replaces its secret and keeps its
+     * placeholder. Enforced where the network policy is; refused (`EGRESS_UNAVAILABLE`) elsewhere.
+     */
+    async setSecret(name, value, options) {
+        if (!options || !Array.isArray(options.hosts)) {
+            throw new ValidationError('VALIDATION_FAILED', 'setSecret(name, value, { hosts: [...] }): name the hosts it is sent to', 400);
+        }
+        const body = { name, value, hosts: options.hosts };
+        if (options.header !== undefined)
+            body.header = options.header;
+        if (options.format !== undefined)
+            body.format = options.format;
+        const list = await this.transport.call('PUT', ROUTES.secrets, body);
+        const made = list.secrets.find((s) => s.name === name);
+        if (!made)
+            throw new ValidationError('INTERNAL_ERROR', `the secret ${name} is not in the sandbox's list`, 500);
+        return made;
+    }
+    /** The sandbox's secrets: names, placeholders, hosts, headers; never their values. */
+    async listSecrets() {
+        const list = await this.transport.call('GET', ROUTES.secrets);
+        return list.secrets;
+    }
+    /** The secret is sent no more (its placeholder goes out as it is). */
+    async deleteSecret(name) {
+        const list = await this.transport.call('DELETE', withId(ROUTES.secret, name));
+        return list.secrets;
+    }
     /** Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore. */
     status() {
         return this.transport.call('GET', ROUTES.sandbox);

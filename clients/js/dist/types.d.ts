@@ -392,9 +392,18 @@ export interface BackupOptions {
     /** Seconds the backup is kept: 3 days by default, 30 at most. */
     ttl?: number;
 }
+/** Options of `setSecret`. */
+export interface SecretOptions {
+    /** The hosts the secret is sent to: names, `*.` subdomains, addresses, each optionally with a port. */
+    hosts: string[];
+    /** The request header it goes into (`Authorization` by default). */
+    header?: string;
+    /** How it is written there, `{}` standing for the value (`Bearer {}` by default). */
+    format?: string;
+}
 /** Options of `restoreBackup`. */
 export interface RestoreBackupOptions {
     /** The directory to restore into (the one the backup was made from by default); its contents are replaced. */
     dir?: string;
 }
-export type { Backup, EgressDenial, HostCount, NetworkPolicy, NetworkState, RestoreBackupResult, SleepSettings, ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';
+export type { Backup, EgressDenial, HostCount, NetworkPolicy, NetworkState, RestoreBackupResult, SecretInfo, SecretList, SleepSettings, ExposedPort, PtyControl, PtyInfo, KillAllResult, LogRange, ProcessEvent, ProcessEventType, ProcessInfo, ProcessList, ProcessLogs, ProcessStatus, WaitResult, } from './wire.js';

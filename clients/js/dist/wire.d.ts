@@ -308,7 +308,7 @@ export interface ErrorBody {
 /**
  * Every error the API reports, by its stable wire code.
  */
-export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'WATCH_LIMIT' | 'EGRESS_UNAVAILABLE' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
+export type ErrorCode = 'SESSION_NOT_FOUND' | 'SESSION_ALREADY_EXISTS' | 'FILE_NOT_FOUND' | 'NOT_DIRECTORY' | 'IS_DIRECTORY' | 'FILE_EXISTS' | 'DIRECTORY_NOT_EMPTY' | 'PERMISSION_DENIED' | 'FILE_TOO_LARGE' | 'PROCESS_NOT_FOUND' | 'INTERNAL_ERROR' | 'VALIDATION_FAILED' | 'INVALID_JSON' | 'BODY_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'DEFAULT_SESSION_PROTECTED' | 'GIT_REPOSITORY_NOT_FOUND' | 'GIT_BRANCH_NOT_FOUND' | 'GIT_AUTH_FAILED' | 'GIT_NETWORK_ERROR' | 'GIT_CLONE_FAILED' | 'WATCH_LIMIT' | 'EGRESS_UNAVAILABLE' | 'TOO_MANY_SECRETS' | 'SECRET_NOT_FOUND' | 'RANGE_NOT_SATISFIABLE' | 'UNSUPPORTED_FILE_TYPE' | 'NO_SPACE' | 'UNAUTHORIZED' | 'CROSS_SITE_REFUSED' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS' | 'PROCESS_ALREADY_EXISTS' | 'TOO_MANY_PROCESSES' | 'PROCESS_NOT_RUNNING' | 'PROCESS_EXITED' | 'WAIT_TIMED_OUT' | 'PORT_NOT_EXPOSED' | 'TOO_MANY_SANDBOXES' | 'PTY_NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'CONTAINER_UNAVAILABLE' | 'SHUTTING_DOWN' | 'AGENT_RESTARTED' | 'BACKUPS_NOT_CONFIGURED' | 'SANDBOX_ALREADY_EXISTS' | 'BACKUP_NOT_FOUND' | 'BACKUP_INVALID' | 'FILE_CHANGED' | 'LIMITS_UNAVAILABLE';
 /**
  * One server-sent event of `POST /v1/exec/stream` (the JSON on its `data:` line).
  *
@@ -1105,6 +1105,26 @@ export interface SaveOutcome {
     sizeBytes?: number;
 }
 /**
+ * A secret as it is shown: everything but its value.
+ */
+export interface SecretInfo {
+    format: string;
+    header: string;
+    hosts: string[];
+    name: string;
+    /**
+     * What the sandbox uses in its place: in a header to one of `hosts`, the proxy puts the value instead.
+     */
+    placeholder: string;
+}
+/**
+ * `GET /v1/network/secrets`, and the answer to `PUT` and `DELETE`.
+ */
+export interface SecretList {
+    secrets: SecretInfo[];
+    success: boolean;
+}
+/**
  * `GET /v1/sessions/{id}/history`: the newest entries, oldest first.
  */
 export interface SessionHistory {
@@ -1198,6 +1218,36 @@ export interface SetEnvVarsResult {
     sessionId: string;
     success: boolean;
     timestamp: string;
+}
+/**
+ * `PUT /v1/network/secrets`: a secret made or replaced (by name).
+ */
+export interface SetSecretRequest {
+    /**
+     * How it is written there: `{}` stands for the value (`Bearer {}` by default).
+     */
+    format?: string;
+    /**
+     * The request header it goes into (`Authorization` by default), replacing one the sandbox sent.
+     */
+    header?: string;
+    /**
+     * The hosts it is sent to (names, `*.` subdomains, addresses; a port optional): at least one.
+     */
+    hosts: string[];
+    /**
+     * Letters, digits and `_`, not starting with a digit (a variable's name), at most 64.
+     */
+    name: string;
+    /**
+     * What the sandbox sees in its place (made by the sandbox's object, kept across restarts; a caller leaves
+     * it out).
+     */
+    placeholder?: string;
+    /**
+     * The secret itself: never answered, logged or shown to the sandbox.
+     */
+    value: string;
 }
 /**
  * `PUT /v1/sleep`: a field left out keeps its value.

@@ -447,6 +447,16 @@ export interface BackupOptions {
   ttl?: number;
 }
 
+/** Options of `setSecret`. */
+export interface SecretOptions {
+  /** The hosts the secret is sent to: names, `*.` subdomains, addresses, each optionally with a port. */
+  hosts: string[];
+  /** The request header it goes into (`Authorization` by default). */
+  header?: string;
+  /** How it is written there, `{}` standing for the value (`Bearer {}` by default). */
+  format?: string;
+}
+
 /** Options of `restoreBackup`. */
 export interface RestoreBackupOptions {
   /** The directory to restore into (the one the backup was made from by default); its contents are replaced. */
@@ -460,6 +470,8 @@ export type {
   NetworkPolicy,
   NetworkState,
   RestoreBackupResult,
+  SecretInfo,
+  SecretList,
   SleepSettings,
   ExposedPort,
   PtyControl,

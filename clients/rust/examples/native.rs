@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use sandbox_client::protocol::ProcessEventType;
 use sandbox_client::{
     get_sandbox, CreateBackupRequest, Encoding, ExecOptions, GitCheckoutRequest, ListFilesOptions, NativeUrl,
-    NetworkPolicy, ProcessOptions, SessionOptions, WaitForLogOptions, WatchOptions,
+    NetworkPolicy, ProcessOptions, SecretOptions, SessionOptions, WaitForLogOptions, WatchOptions,
 };
 use serde_json::json;
 
@@ -183,7 +183,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => json!({ "refused": e.code().map(|c| c.as_str()) }),
     };
     let open = sandbox.set_network_policy(&NetworkPolicy::default()).await?;
-    let network = json!({ "listed": listed, "open": open.policy.internet });
+    let hosts = vec!["api.example.com".to_string()];
+    let secret = match sandbox.set_secret("TOUR_TOKEN", "v", SecretOptions { hosts, ..Default::default() }).await {
+        Ok(made) => {
+            let left = sandbox.delete_secret("TOUR_TOKEN").await?.len();
+            json!({ "placeholder": made.placeholder.starts_with("sandbox-secret-tour-token-"), "left": left })
+        }
+        Err(e) => json!({ "refused": e.code().map(|c| c.as_str()) }),
+    };
+    let network = json!({ "listed": listed, "open": open.policy.internet, "secret": secret });
 
     let missing = sandbox
         .get_session("no-such-session")

@@ -29,13 +29,13 @@ pub use events::{ExecEvents, ProcessEvents};
 #[cfg(feature = "native")]
 pub use native::NativeUrl;
 pub use processes::{ProcessOptions, WaitForLogOptions, WaitForPortOptions, WaitOptions};
-pub use sandbox::{get_sandbox, Sandbox};
+pub use sandbox::{get_sandbox, Sandbox, SecretOptions};
 pub use sandbox_protocol as protocol;
 pub use sandbox_protocol::{
     Backup, CheckChangesResult, CommandInfo, CommandState, CreateBackupRequest, Encoding, Ended, ExecEvent,
     ExecEventType, ExecResult, FileInfo, FileType, GitCheckoutRequest, GitCheckoutResult, ListFilesResult,
-    NetworkPolicy, NetworkState, ReadFileResult, RestoreBackupResult, SessionInfo, SessionOptions, UploadResult,
-    WatchEvent, WatchEventType,
+    NetworkPolicy, NetworkState, ReadFileResult, RestoreBackupResult, SecretInfo, SessionInfo, SessionOptions,
+    UploadResult, WatchEvent, WatchEventType,
 };
 pub use session::{ExecOptions, ExecutionSession, ListFilesOptions};
 #[cfg(feature = "worker")]

@@ -9,12 +9,12 @@ use std::time::Duration;
 use sandbox_protocol::{
     Backup, BackupList, CreateBackupRequest, DeleteResult, DestroyResult, ExposePortRequest, ExposedPort,
     ExposedPortList, ForkRequest, ForkResult, NetworkPolicy, NetworkState, PtyInfo, PtyList, RestoreBackupRequest,
-    RestoreBackupResult, SandboxStatus, SessionInfo, SessionList, SessionOptions, SleepRequest, SleepSettings,
-    UnexposePortResult, DEFAULT_SESSION_ID,
+    RestoreBackupResult, SandboxStatus, SecretInfo, SecretList, SessionInfo, SessionList, SessionOptions,
+    SetSecretRequest, SleepRequest, SleepSettings, UnexposePortResult, DEFAULT_SESSION_ID,
 };
 
 use crate::connection::{at, at_id, Connection};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::session::ExecutionSession;
 use crate::transport::Transport;
 use sandbox_protocol::routes;
@@ -23,6 +23,15 @@ use sandbox_protocol::routes;
 /// (`env.service("SANDBOX")?`) or a `RemoteUrl`. Nothing is sent until the first call.
 pub fn get_sandbox<T: Transport>(transport: T, id: &str) -> Sandbox<T> {
     Sandbox::new(transport, id, None)
+}
+
+/// Where a secret goes (`set_secret`): its hosts (names, `*.` subdomains, addresses, ports optional), and the
+/// header and format it is written with (`Authorization`, `Bearer {}` when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct SecretOptions {
+    pub hosts: Vec<String>,
+    pub header: Option<String>,
+    pub format: Option<String>,
 }
 
 pub struct Sandbox<T> {
@@ -181,6 +190,39 @@ impl<T: Transport> Sandbox<T> {
         let policy = self.network_policy().await?.policy;
         let deny = hosts.iter().map(|h| h.to_string()).collect();
         self.set_network_policy(&NetworkPolicy { deny, ..policy }).await
+    }
+
+    /// A secret the sandbox's code uses without seeing it: the answer's `placeholder` goes where the secret would;
+    /// the sandbox's egress proxy sends `value` instead, in `options.header` written as `options.format`
+    /// (`Authorization: Bearer {}` by default), on requests to `options.hosts` only. Setting a name again replaces
+    /// its secret and keeps its placeholder.
+    pub async fn set_secret(&self, name: &str, value: &str, options: SecretOptions) -> Result<SecretInfo> {
+        let req = SetSecretRequest {
+            name: name.to_string(),
+            value: value.to_string(),
+            hosts: options.hosts,
+            header: options.header,
+            format: options.format,
+            placeholder: None,
+        };
+        let list: SecretList = self.connection().call("PUT", at(routes::SECRETS), Some(&req)).await?;
+        list.secrets
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::InvalidResponse(format!("the secret {name} is not in the sandbox's list")))
+    }
+
+    /// The sandbox's secrets: names, placeholders, hosts, headers; never their values.
+    pub async fn list_secrets(&self) -> Result<Vec<SecretInfo>> {
+        let list: SecretList = self.connection().call("GET", at(routes::SECRETS), None::<&()>).await?;
+        Ok(list.secrets)
+    }
+
+    /// The secret is sent no more.
+    pub async fn delete_secret(&self, name: &str) -> Result<Vec<SecretInfo>> {
+        let path = at_id(routes::SECRET, name)?;
+        let list: SecretList = self.connection().call("DELETE", &path, None::<&()>).await?;
+        Ok(list.secrets)
     }
 
     /// Whether the sandbox's container runs, in which mode, what it is doing, and its last stop, save and restore.

@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod head;
 pub mod proxy;
 pub mod record;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

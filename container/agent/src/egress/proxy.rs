@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::decide::{self, Target};
 use super::head::{self, Ask, MAX_HEAD};
 use super::record::SandboxEgress;
+use super::secrets::inject;
 
 /// How long a client may take to send its head, a name to resolve, and a connection to be made.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -109,7 +110,7 @@ async fn one(mut client: TcpStream, id: &str, egress: &SandboxEgress, own: &OwnA
     let rest = &buf[head_len..];
     let sent = match &ask {
         Ask::Tunnel { .. } => client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await,
-        Ask::Forward { head, .. } => upstream.write_all(head).await,
+        Ask::Forward { head, .. } => upstream.write_all(&inject(head, &egress.secrets.for_target(&target, port))).await,
     };
     if sent.is_err() || upstream.write_all(rest).await.is_err() {
         return;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use sandbox_protocol::{EgressDenial, HostCount, NetworkPolicy, NetworkState, RECENT_DENIALS};
 
 use super::decide::Rules;
+use super::secrets::Secrets;
 use crate::clock::iso_now;
 
 /// Hosts counted one by one per sandbox; the rest are counted together under `OTHER_HOSTS`.
@@ -28,13 +29,19 @@ pub struct SandboxEgress {
     /// The policy as given (checked, canonical) and its parsed rules.
     policy: RwLock<(NetworkPolicy, Arc<Rules>)>,
     tally: Mutex<Tally>,
+    /// What its proxy writes into requests to their hosts.
+    pub secrets: Secrets,
 }
 
 impl Default for SandboxEgress {
     fn default() -> Self {
         let open = NetworkPolicy::default().checked().expect("the open policy is valid");
         let rules = Rules::of(&open).expect("the open policy parses");
-        SandboxEgress { policy: RwLock::new((open, Arc::new(rules))), tally: Mutex::new(Tally::default()) }
+        SandboxEgress {
+            policy: RwLock::new((open, Arc::new(rules))),
+            tally: Mutex::new(Tally::default()),
+            secrets: Secrets::default(),
+        }
     }
 }
 

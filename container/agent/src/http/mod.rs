@@ -96,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route(routes::PTY_ONE, delete(pty::end))
         .route(routes::METRICS, get(metrics::metrics))
         .route(routes::NETWORK_POLICY, get(network::show).put(network::set))
+        .route(routes::SECRETS, get(network::secrets).put(network::set_secret))
+        .route(routes::SECRET, delete(network::delete_secret))
         .route(routes::BACKUP_SCANS, post(backup::scan))
         .route(routes::BACKUP_SCAN, delete(backup::drop_scan))
         .route(routes::BACKUP_SCAN_MANIFEST, get(backup::manifest))

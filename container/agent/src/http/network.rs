@@ -3,8 +3,9 @@
 //! `EGRESS_UNAVAILABLE`, since nothing here could hold it. A local jail's policy is the host agent's
 //! (`local::network_policy`), which enforces it.
 
+use axum::extract::Path;
 use axum::Json;
-use sandbox_protocol::{ErrorCode, NetworkPolicy, NetworkState};
+use sandbox_protocol::{ErrorCode, NetworkPolicy, NetworkState, SecretList, SetSecretRequest};
 
 use super::body::JsonBody;
 use super::context::TenantCtx;
@@ -31,4 +32,20 @@ pub async fn set(
     }
     sandbox.egress.set(&checked).map_err(AgentError::invalid)?;
     Ok(Json(sandbox.egress.state(Err(UNENFORCED.into()))))
+}
+
+/// Secrets are sent only by a proxy that is the sandbox's one way out: none here.
+pub async fn secrets(TenantCtx(_sandbox): TenantCtx) -> Json<SecretList> {
+    Json(SecretList { success: true, secrets: Vec::new() })
+}
+
+pub async fn set_secret(
+    TenantCtx(_sandbox): TenantCtx,
+    JsonBody(_secret, _held): JsonBody<SetSecretRequest>,
+) -> AgentResult<Json<SecretList>> {
+    Err(AgentError::new(ErrorCode::EgressUnavailable, format!("secrets are sent by an egress proxy: {UNENFORCED}")))
+}
+
+pub async fn delete_secret(TenantCtx(_sandbox): TenantCtx, Path(name): Path<String>) -> AgentResult<Json<SecretList>> {
+    Err(AgentError::new(ErrorCode::SecretNotFound, format!("no secret named {name}")))
 }

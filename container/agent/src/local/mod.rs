@@ -44,6 +44,8 @@ pub fn router(state: LocalState) -> Router {
         .route(routes::SANDBOX, delete(destroy))
         .route(routes::SANDBOX_STOP, post(stop))
         .route(routes::NETWORK_POLICY, get(egress::show).put(egress::set))
+        .route(routes::SECRETS, get(egress::secrets).put(egress::set_secret))
+        .route(routes::SECRET, delete(egress::delete_secret))
         .fallback(pass_on)
         .layer(axum::middleware::from_fn(refuse_web_pages_locally))
         .with_state(state)

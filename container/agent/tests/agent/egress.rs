@@ -139,6 +139,56 @@ async fn the_machines_loopback_opens_only_to_a_rule_with_its_port() {
     assert_eq!(out["stdout"], "403 200 403 403 403 ", "only the name and port of the rule: {out}");
 }
 
+/// A secret goes into requests to its hosts only, in its header, and in place of its placeholder; another host
+/// gets the placeholder; nothing in the sandbox (its environment, files, processes) or in the agent's log holds
+/// the value; once deleted, it is sent no more.
+#[tokio::test]
+async fn a_secret_reaches_its_host_only_and_the_sandbox_never_sees_it() {
+    if !ready() {
+        return;
+    }
+    let (its, other) = (TestHost::start(Speaks::Echo), TestHost::start(Speaks::Echo));
+    let log = scratch_dir("egress-log").join("agent.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let agent = Agent::start_configured(JAIL, &[("SANDBOX_AGENT_LOG", "debug")], |c| {
+        c.stderr(file);
+    });
+    let mut a = agent.client().await.for_sandbox("box-s");
+    const VALUE: &str = "real-value-6f1d2c";
+    const PLACEHOLDER: &str = "sandbox-secret-gh-0123456789abcdef";
+    let json = [("content-type", "application/json")];
+    let secret = json!({
+        "name": "GH", "value": VALUE, "hosts": [format!("{}:{}", its.addr, its.port)], "placeholder": PLACEHOLDER,
+    });
+    let r = a.send_with("PUT", "/v1/network/secrets", &json, secret.to_string().into_bytes()).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(!String::from_utf8_lossy(&r.body).contains(VALUE), "an answer holds the value");
+    assert_eq!(r.json()["secrets"][0]["placeholder"], PLACEHOLDER);
+
+    let script = format!(
+        "curl -s http://{its}/; echo ---; curl -s -H 'X-Token: {PLACEHOLDER}' http://{other}/; echo ---; \
+         (env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline; grep -rs . /workspace /tmp /etc 2>/dev/null) \
+         | grep -c 'real-value-6f1d2[c]'",
+        its = format_args!("{}:{}", its.addr, its.port),
+        other = format_args!("{}:{}", other.addr, other.port),
+    );
+    let out = a.run(None, &script).await["stdout"].as_str().unwrap_or_default().to_string();
+    let parts: Vec<&str> = out.split("---").collect();
+    assert!(parts[0].contains(&format!("Authorization: Bearer {VALUE}")), "its host: {out}");
+    assert!(parts[1].contains(PLACEHOLDER) && !parts[1].contains(VALUE), "another host: {out}");
+    assert!(!parts[1].to_ascii_lowercase().contains("authorization"), "another host: {out}");
+    assert_eq!(parts[2].trim(), "0", "the value is somewhere in the sandbox: {out}");
+
+    let r = a.delete("/v1/network/secrets/GH").await;
+    assert_eq!(r.json()["secrets"], json!([]));
+    let after = a.run(None, &format!("curl -s http://{}:{}/", its.addr, its.port)).await;
+    assert!(!after["stdout"].as_str().unwrap().contains(VALUE), "{after}");
+    assert_eq!(a.delete("/v1/network/secrets/GH").await.json()["code"], "SECRET_NOT_FOUND");
+    drop(agent);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("secret set") && !logged.contains(VALUE), "the agent's log holds the value");
+}
+
 /// Bad policies are refused with a reason and change nothing.
 #[tokio::test]
 async fn a_bad_policy_is_refused_and_the_last_one_kept() {
@@ -183,6 +233,10 @@ async fn where_it_cannot_be_enforced_a_restricting_policy_is_refused() {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
+    let secret = json!({ "name": "K", "value": "v", "hosts": ["a.com"] }).to_string().into_bytes();
+    let json = [("content-type", "application/json")];
+    let r = c.send_with("PUT", "/v1/network/secrets", &json, secret).await;
+    assert_eq!(r.json()["code"], "EGRESS_UNAVAILABLE");
     let state = c.get("/v1/network/policy").await.json();
     assert_eq!(state["enforced"], false);
     assert!(state["reason"].as_str().unwrap().contains("cannot be enforced"), "{state}");
