@@ -16,6 +16,8 @@ OPTIONS:
   --egress-fd N             bind the egress proxy's address on this agent's loopback and send the listener
                             over the Unix socket inherited as descriptor N (a local sandbox's agent in its
                             jail, whose proxy the host agent runs)
+  --egress-trust FILE       PEM roots the egress proxy trusts, besides the system's, when it speaks TLS to a
+                            secret's host (a private CA of yours)
   --token-stdin             read the token every call must carry from the first line of standard input
   --workspace DIR           the sandbox's workspace, created if missing (default /workspace)
   --multi-sandbox ROOT      local mode: serve one sandbox per X-Sandbox-Id, each in ROOT/<id>
@@ -64,6 +66,8 @@ pub struct Config {
     pub listen_fd: Option<i32>,
     /// A Unix socket over which this agent sends the egress proxy's listener, bound on its own loopback.
     pub egress_fd: Option<i32>,
+    /// PEM roots the egress proxy trusts besides the system's (`--egress-trust`).
+    pub egress_trust: Option<PathBuf>,
     /// The token comes on standard input (`--token-stdin`): a jail's agent, whose environment its sandbox reads.
     pub token_stdin: bool,
     pub workspace: PathBuf,
@@ -116,6 +120,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         workspace: PathBuf::from("/workspace"),
         listen_fd: None,
         egress_fd: None,
+        egress_trust: None,
         token_stdin: false,
         multi_sandbox: None,
         command_timeout: Some(Duration::from_millis(sandbox_protocol::limits::DEFAULT_COMMAND_TIMEOUT_MS)),
@@ -204,6 +209,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             "--listen-fd" => config.listen_fd = Some(descriptor("--listen-fd", &value("--listen-fd")?)?),
             "--egress-fd" => config.egress_fd = Some(descriptor("--egress-fd", &value("--egress-fd")?)?),
+            "--egress-trust" => config.egress_trust = Some(PathBuf::from(value("--egress-trust")?)),
             "--token-stdin" => config.token_stdin = true,
             "--isolate" => config.isolate = true,
             "--unconfined" => config.unconfined = true,
@@ -270,6 +276,9 @@ impl Config {
         }
         if let Some(fd) = self.egress_fd {
             flag("--egress-fd", fd.to_string());
+        }
+        if let Some(path) = &self.egress_trust {
+            flag("--egress-trust", path.display().to_string());
         }
         flag("--workspace", self.workspace.display().to_string());
         flag("--state-dir", self.state_dir.display().to_string());
@@ -367,6 +376,7 @@ mod tests {
             listen: "127.0.0.1:4000".parse().unwrap(),
             listen_fd: Some(7),
             egress_fd: Some(8),
+            egress_trust: Some(PathBuf::from("/roots.pem")),
             token_stdin: true,
             workspace: PathBuf::from("/w"),
             multi_sandbox: Some(PathBuf::from("/roots")),

@@ -78,12 +78,15 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         (Some(root), true) => {
             std::fs::create_dir_all(root)?;
             let root = std::fs::canonicalize(root)?;
+            let tls = crate::egress::intercept::upstream_config(config.egress_trust.as_deref())
+                .map_err(std::io::Error::other)?;
             let children = Arc::new(Children::new(
                 root,
                 Arc::clone(&context.reaper),
                 child_flags(&config),
                 config.max_sandboxes,
                 jail_network,
+                tls,
             )?);
             let ending = Arc::clone(&children);
             tokio::spawn(async move {
@@ -195,6 +198,7 @@ fn child_flags(config: &Config) -> Vec<String> {
     Config {
         listen_fd: Some(crate::local::jail::fd::LISTEN),
         egress_fd: Some(crate::local::jail::fd::EGRESS),
+        egress_trust: None,
         token_stdin: true,
         workspace: PathBuf::from(VISIBLE_WORKSPACE),
         multi_sandbox: None,

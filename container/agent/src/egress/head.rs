@@ -45,8 +45,28 @@ pub fn parse(head: &[u8]) -> Result<Ask, String> {
     };
     let path = if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
     let (host, port) = authority(authority_text, Some(80))?;
-    let mut out = format!("{method} {path} {version}\r\n");
-    for header in lines.take_while(|l| !l.is_empty()) {
+    let head = closed(format!("{method} {path} {version}\r\n"), lines);
+    Ok(Ask::Forward { host, port, head })
+}
+
+/// An origin-form request's head (inside a tunnel) made to close its connection after its answer: its own
+/// `Connection`, `Keep-Alive` and `Proxy-*` headers dropped, `Connection: close` added.
+pub fn closing(head: &[u8]) -> Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(head).map_err(|_| "the request head is not text".to_string())?;
+    let mut lines = text.split("\r\n");
+    let line = lines.next().unwrap_or_default();
+    let parts: Vec<&str> = line.split(' ').collect();
+    let [method, target, version] = parts[..] else { return Err(format!("not a request line: {:?}", truncate(line))) };
+    if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
+        return Err(format!("not an HTTP/1 request in origin form: {:?}", truncate(line)));
+    }
+    Ok(closed(format!("{line}\r\n"), lines))
+}
+
+/// `request_line` and the `headers` after it, less the proxy's and the connection's own, with `Connection: close`.
+fn closed<'a>(request_line: String, headers: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = request_line;
+    for header in headers.take_while(|l| !l.is_empty()) {
         let name = header.split(':').next().unwrap_or_default().trim().to_ascii_lowercase();
         if matches!(name.as_str(), "proxy-connection" | "proxy-authorization" | "connection" | "keep-alive") {
             continue;
@@ -55,7 +75,7 @@ pub fn parse(head: &[u8]) -> Result<Ask, String> {
         out.push_str("\r\n");
     }
     out.push_str("Connection: close\r\n\r\n");
-    Ok(Ask::Forward { host, port, head: out.into_bytes() })
+    out.into_bytes()
 }
 
 /// `host:port` (`[v6]:port`), the port `default` when left out and a default is given. No user info.
@@ -112,6 +132,15 @@ mod tests {
         let Ok(Ask::Forward { port, head, .. }) = parse(b"GET http://example.com HTTP/1.0\r\n\r\n") else { panic!() };
         assert_eq!(port, 80);
         assert!(head.starts_with(b"GET / HTTP/1.0\r\n"));
+    }
+
+    #[test]
+    fn a_tunnelled_request_is_made_to_close() {
+        let head = b"GET /user HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n";
+        let out = String::from_utf8(closing(head).unwrap()).unwrap();
+        assert_eq!(out, "GET /user HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+        assert!(closing(b"GET http://a/ HTTP/1.1\r\n\r\n").is_err());
+        assert!(closing(b"PRI * HTTP/2.0\r\n\r\n").is_err());
     }
 
     #[test]

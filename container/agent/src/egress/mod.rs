@@ -7,9 +7,11 @@
 //! the direct way out allows: none under a restricting policy (the jail's user-mode network is ended, so it has
 //! its loopback alone), the open internet otherwise.
 
+pub mod ca;
 pub mod decide;
 pub mod handoff;
 pub mod head;
+pub mod intercept;
 pub mod proxy;
 pub mod record;
 pub mod secrets;
@@ -34,6 +36,16 @@ pub const PROXY_ENV: [(&str, &str); 7] = [
     ("NO_PROXY", "localhost,127.0.0.1,::1"),
     ("no_proxy", "localhost,127.0.0.1,::1"),
     ("NODE_USE_ENV_PROXY", "1"),
+];
+
+/// Where a jail's trust bundle is (the system's, replaced in the jail by the host's and the sandbox's CA), and
+/// the variables that point programs with bundles of their own at it.
+pub const TRUST_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const TRUST_ENV: [(&str, &str); 4] = [
+    ("SSL_CERT_FILE", TRUST_BUNDLE),
+    ("REQUESTS_CA_BUNDLE", TRUST_BUNDLE),
+    ("NODE_EXTRA_CA_CERTS", TRUST_BUNDLE),
+    ("PIP_CERT", TRUST_BUNDLE),
 ];
 
 /// Every local sandbox's egress, kept from its first policy until it is destroyed (a stopped jail's policy
@@ -74,9 +86,9 @@ pub fn serve(
     listener: std::net::TcpListener,
     id: &str,
     egress: Arc<SandboxEgress>,
-    own: proxy::OwnAddress,
+    outside: proxy::Outside,
 ) -> std::io::Result<Serving> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let task = tokio::spawn(proxy::serve(listener, Arc::from(id), egress, own));
+    let task = tokio::spawn(proxy::serve(listener, Arc::from(id), egress, outside));
     Ok(Serving(task.abort_handle()))
 }

@@ -7,12 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::decide::{self, Target};
 use super::head::{self, Ask, MAX_HEAD};
+use super::intercept;
 use super::record::SandboxEgress;
 use super::secrets::inject;
 
@@ -25,11 +26,19 @@ const MAX_CONNECTIONS: usize = 256;
 /// The buffers of a connection's two directions.
 const BUFFER: usize = 64 * 1024;
 
-/// What the proxy needs of the machine besides the policy: which addresses are this machine's own.
+/// Which addresses are this machine's own.
 pub type OwnAddress = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
+/// What the proxy needs of the machine besides the policy: which addresses are its own, and the TLS it speaks to
+/// a secret's hosts.
+#[derive(Clone)]
+pub struct Outside {
+    pub own: OwnAddress,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
 /// Serves `listener` for sandbox `id` until the task is aborted (the sandbox ends).
-pub async fn serve(listener: TcpListener, id: Arc<str>, egress: Arc<SandboxEgress>, own: OwnAddress) {
+pub async fn serve(listener: TcpListener, id: Arc<str>, egress: Arc<SandboxEgress>, outside: Outside) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok((client, _)) = listener.accept().await else {
@@ -46,15 +55,15 @@ pub async fn serve(listener: TcpListener, id: Arc<str>, egress: Arc<SandboxEgres
             ));
             continue;
         };
-        let (id, egress, own) = (id.clone(), egress.clone(), own.clone());
+        let (id, egress, outside) = (id.clone(), egress.clone(), outside.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            one(client, &id, &egress, &own).await;
+            one(client, &id, &egress, &outside).await;
         });
     }
 }
 
-async fn one(mut client: TcpStream, id: &str, egress: &SandboxEgress, own: &OwnAddress) {
+async fn one(mut client: TcpStream, id: &str, egress: &SandboxEgress, outside: &Outside) {
     let _ = client.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
     let head_len = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client, &mut buf)).await {
@@ -85,7 +94,7 @@ async fn one(mut client: TcpStream, id: &str, egress: &SandboxEgress, own: &OwnA
                 tracing::info!(sandbox = id, host = %shown, port, %why, "egress: the name did not resolve");
                 return refuse(client, 502, "Bad Gateway", &why).await;
             }
-            Ok(resolved) => decide::addresses(&rules, &target, port, &resolved, &**own),
+            Ok(resolved) => decide::addresses(&rules, &target, port, &resolved, &*outside.own),
         },
     };
     let addrs = match addrs {
@@ -108,9 +117,25 @@ async fn one(mut client: TcpStream, id: &str, egress: &SandboxEgress, own: &OwnA
     tracing::debug!(sandbox = id, host = %shown, port, "egress allowed");
     let _ = upstream.set_nodelay(true);
     let rest = &buf[head_len..];
+    let secrets = egress.secrets.for_target(&target, port);
+    if matches!(ask, Ask::Tunnel { .. }) && !secrets.is_empty() {
+        // A secret's host: the tunnel is opened up to write it in (`intercept.rs`).
+        let leaf = match egress.ca(id).and_then(|ca| ca.leaf(&target)) {
+            Ok(leaf) => leaf,
+            Err(why) => return refuse(client, 502, "Bad Gateway", &format!("no certificate for {shown}: {why}")).await,
+        };
+        if client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() {
+            return;
+        }
+        let (tls, to) = (Arc::clone(&outside.tls), target.clone());
+        if let Err(why) = intercept::serve(client, upstream, &to, port, leaf, tls, &secrets).await {
+            tracing::info!(sandbox = id, host = %shown, port, %why, "egress: a secret's tunnel ended early");
+        }
+        return;
+    }
     let sent = match &ask {
         Ask::Tunnel { .. } => client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await,
-        Ask::Forward { head, .. } => upstream.write_all(&inject(head, &egress.secrets.for_target(&target, port))).await,
+        Ask::Forward { head, .. } => upstream.write_all(&inject(head, &secrets)).await,
     };
     if sent.is_err() || upstream.write_all(rest).await.is_err() {
         return;
@@ -119,7 +144,7 @@ async fn one(mut client: TcpStream, id: &str, egress: &SandboxEgress, own: &OwnA
 }
 
 /// Reads until the head is whole: its length, or `None` when it passed `MAX_HEAD`.
-async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+pub async fn read_head<S: AsyncRead + Unpin>(client: &mut S, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
     let mut chunk = [0u8; 4096];
     loop {
         let n = client.read(&mut chunk).await?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use sandbox_protocol::{EgressDenial, HostCount, NetworkPolicy, NetworkState, RECENT_DENIALS};
 
+use super::ca::SandboxCa;
 use super::decide::Rules;
 use super::secrets::Secrets;
 use crate::clock::iso_now;
@@ -31,6 +32,8 @@ pub struct SandboxEgress {
     tally: Mutex<Tally>,
     /// What its proxy writes into requests to their hosts.
     pub secrets: Secrets,
+    /// Its own CA, made on first use (a jail's start), for the proxy's TLS on a secret's hosts.
+    ca: Mutex<Option<Arc<SandboxCa>>>,
 }
 
 impl Default for SandboxEgress {
@@ -41,6 +44,7 @@ impl Default for SandboxEgress {
             policy: RwLock::new((open, Arc::new(rules))),
             tally: Mutex::new(Tally::default()),
             secrets: Secrets::default(),
+            ca: Mutex::new(None),
         }
     }
 }
@@ -52,6 +56,17 @@ impl SandboxEgress {
         let rules = Rules::of(&checked)?;
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = (checked.clone(), Arc::new(rules));
         Ok(checked)
+    }
+
+    /// The sandbox's CA (`id` names it), made now if it has none.
+    pub fn ca(&self, id: &str) -> Result<Arc<SandboxCa>, String> {
+        let mut ca = self.ca.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ca) = ca.as_ref() {
+            return Ok(Arc::clone(ca));
+        }
+        let made = Arc::new(SandboxCa::new(id)?);
+        *ca = Some(Arc::clone(&made));
+        Ok(made)
     }
 
     pub fn policy(&self) -> NetworkPolicy {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use sandbox_protocol::{ErrorCode, NetworkPolicy};
 
 use super::launch::{ChildAgent, Launcher, Runtime};
+use crate::egress::proxy::Outside;
 use crate::egress::Egress;
 use crate::error::{AgentError, AgentResult};
 use crate::process::reaper::Reaper;
@@ -61,12 +62,13 @@ impl Children {
         flags: Vec<String>,
         max: usize,
         network: bool,
+        tls: Arc<rustls::ClientConfig>,
     ) -> std::io::Result<Children> {
         if !network {
             tracing::warn!("slirp4netns is not installed: local sandboxes have no network but their own loopback");
         }
-        let own = super::network::own_addresses();
-        let launcher = Launcher { runtime: Runtime::new()?, agent: std::env::current_exe()?, flags, network, own };
+        let outside = Outside { own: super::network::own_addresses(), tls };
+        let launcher = Launcher { runtime: Runtime::new()?, agent: std::env::current_exe()?, flags, network, outside };
         let running = Arc::new(AtomicUsize::new(0));
         let slots = Mutex::new(HashMap::new());
         Ok(Children { root, launcher, reaper, slots, running, max, egress: Egress::default() })

@@ -36,6 +36,8 @@ pub mod fd {
     pub const RESOLV: i32 = 6;
     /// A Unix socket over which the jail's agent sends the egress proxy's listener (`egress::handoff`).
     pub const EGRESS: i32 = 7;
+    /// The jail's trust bundle (`egress::TRUST_BUNDLE`): the host's roots and the sandbox's own CA.
+    pub const TRUST: i32 = 8;
 }
 
 /// What `/etc/resolv.conf` says in a jail with a way out: slirp4netns's resolver, which asks the host's.
@@ -56,7 +58,8 @@ pub fn jail_uid(id: &str) -> u32 {
 
 /// bwrap's arguments that run the agent inside the jail of the sandbox `id`, its folder `workspace` and the
 /// agent's binary `agent` (paths as bwrap sees them), up to and including the `--` before the agent's own
-/// arguments. With `network`, the jail's `/etc/resolv.conf` is `RESOLV_CONF` (its way out is
+/// arguments. With `trust`, the jail's system bundle of roots is the one on `fd::TRUST` (the host's and the
+/// sandbox's egress CA). With `network`, the jail's `/etc/resolv.conf` is `RESOLV_CONF` (its way out is
 /// started once bwrap says where the jail is); without, the jail has a loopback and nothing else. `cgroups` are
 /// the jail's own cgroup's folders (made and given to it by the host agent, bwrap started in them) and where the
 /// jail sees each (`jail_cgroup_binds`): there its agent makes one for each session, process and terminal; the
@@ -66,6 +69,7 @@ pub fn bwrap_args(
     workspace: &Path,
     agent: &Path,
     network: bool,
+    trust: bool,
     cgroups: &[(PathBuf, String)],
 ) -> Vec<String> {
     let mut args: Vec<String> = [
@@ -97,6 +101,9 @@ pub fn bwrap_args(
     }
     if network {
         args.extend(["--ro-bind-data".into(), fd::RESOLV.to_string(), "/etc/resolv.conf".into()]);
+    }
+    if trust {
+        args.extend(["--ro-bind-data".into(), fd::TRUST.to_string(), crate::egress::TRUST_BUNDLE.into()]);
     }
     args.extend(
         ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/root", "--tmpfs", "/home"]
@@ -175,7 +182,7 @@ mod tests {
 
     #[test]
     fn the_jail_shows_the_workspace_and_system_folders_only() {
-        let args = bwrap_args("box1", Path::new("/state/box1"), Path::new("/opt/agent"), true, &[]);
+        let args = bwrap_args("box1", Path::new("/state/box1"), Path::new("/opt/agent"), true, true, &[]);
         let joined = args.join(" ");
         assert!(joined.contains("--bind /state/box1 /workspace"));
         assert!(joined.contains("--ro-bind-try /usr /usr") && joined.contains("--ro-bind-try /etc /etc"));
@@ -189,20 +196,23 @@ mod tests {
         assert!(joined.contains("--unshare-user --uid 0 --gid 0") && !joined.contains("--unshare-user-try"));
         assert!(joined.contains("--unshare-net") && joined.contains("--cap-drop ALL"));
         assert!(joined.contains("--ro-bind-data 6 /etc/resolv.conf"));
-        assert!(!bwrap_args("box1", Path::new("/w"), Path::new("/a"), false, &[]).join(" ").contains("resolv.conf"));
+        assert!(joined.contains("--ro-bind-data 8 /etc/ssl/certs/ca-certificates.crt"));
+        assert!(!bwrap_args("box1", Path::new("/w"), Path::new("/a"), false, false, &[])
+            .join(" ")
+            .contains("resolv.conf"));
     }
 
     #[test]
     fn a_jail_with_a_cgroup_sees_that_cgroup_and_nothing_else_of_the_tree() {
         let own = Path::new("/sys/fs/cgroup/unified/sandbox-agent-7/jail-3");
         let binds = jail_cgroup_binds(own, &[]);
-        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, &binds).join(" ");
+        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, false, &binds).join(" ");
         assert!(args.contains("--bind /sys/fs/cgroup/unified/sandbox-agent-7/jail-3 /sys/fs/cgroup"));
         assert!(args.contains("--unshare-cgroup-try"));
         // Beside v1 hierarchies, the host's layout.
         let memory = PathBuf::from("/sys/fs/cgroup/memory/sandbox-agent-7/jail-3");
         let binds = jail_cgroup_binds(own, &[("memory", memory)]);
-        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, &binds).join(" ");
+        let args = bwrap_args("box1", Path::new("/w"), Path::new("/a"), true, false, &binds).join(" ");
         assert!(args.contains("--bind /sys/fs/cgroup/unified/sandbox-agent-7/jail-3 /sys/fs/cgroup/unified"));
         assert!(args.contains("--bind /sys/fs/cgroup/memory/sandbox-agent-7/jail-3 /sys/fs/cgroup/memory"));
     }

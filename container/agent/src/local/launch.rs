@@ -30,11 +30,11 @@ use tokio::io::AsyncReadExt;
 use super::jail::{self, fd};
 use super::network::{self, Network};
 use crate::contain::{remove_tree, Group};
-use crate::egress::proxy::OwnAddress;
+use crate::egress::proxy::Outside;
 use crate::egress::record::SandboxEgress;
 use crate::egress::{handoff, Serving};
 use crate::names::random_id;
-use crate::process::fds::pipe;
+use crate::process::fds::{memfile, pipe};
 use crate::process::launch::{in_child, Descriptors, Launch, Launched, OwnGroup};
 use crate::process::reaper::{ExitWatch, Reaper};
 
@@ -168,8 +168,8 @@ pub struct Launcher {
     pub flags: Vec<String>,
     /// Whether jails get a way out (slirp4netns is here).
     pub network: bool,
-    /// Which addresses are this machine's own (closed to a proxied connection without a rule naming its port).
-    pub own: OwnAddress,
+    /// What the egress proxies need of the machine: its own addresses, the TLS to a secret's hosts.
+    pub outside: Outside,
 }
 
 impl Launcher {
@@ -206,6 +206,9 @@ impl Launcher {
         let (resolv_read, resolv_write) = pipe().map_err(|e| e.to_string())?;
         std::fs::File::from(resolv_write).write_all(jail::RESOLV_CONF.as_bytes()).map_err(|e| e.to_string())?;
         let (proxy_channel, jail_channel) = UnixStream::pair().map_err(|e| e.to_string())?;
+        // The jail trusts the host's roots and its own CA (for the proxy's TLS on a secret's hosts).
+        let ca = egress.ca(id).map_err(|e| format!("its egress CA: {e}"))?;
+        let (trust, trusted) = trust_file(&ca.pem()).map_err(|e| format!("its trust bundle: {e}"))?;
 
         let group = jail_group(uid);
         let cgroup_binds = match &group {
@@ -222,11 +225,12 @@ impl Launcher {
         let mut launch = Launch::new("bwrap");
         launch
             .command()
-            .args(jail::bwrap_args(id, &workspace, &agent, self.network, &cgroup_binds))
+            .args(jail::bwrap_args(id, &workspace, &agent, self.network, trusted, &cgroup_binds))
             .args(&self.flags)
             .env_clear()
             .envs(jail::ENVIRONMENT)
             .envs(crate::egress::PROXY_ENV)
+            .envs(crate::egress::TRUST_ENV.iter().copied().filter(|_| trusted))
             .env("HOSTNAME", id)
             .env("SANDBOX_ID", id)
             .envs(crate::logging::child_env())
@@ -240,6 +244,7 @@ impl Launcher {
             (block_read.as_raw_fd(), fd::BLOCK),
             (resolv_read.as_raw_fd(), fd::RESOLV),
             (jail_channel.as_raw_fd(), fd::EGRESS),
+            (trust.as_raw_fd(), fd::TRUST),
         ];
         let staging = match uid {
             Some(uid) => Some(Staging::new(uid, folder, &self.agent, &workspace, &agent)?),
@@ -255,7 +260,7 @@ impl Launcher {
             launch = launch.with(unsafe { in_child(move || staging.enter()) });
         }
         let Launched { pid, exit } = launch.spawn(reaper).map_err(|e| format!("bwrap did not start: {e}"))?;
-        drop((listener, info_write, block_read, resolv_read, jail_channel));
+        drop((listener, info_write, block_read, resolv_read, jail_channel, trust));
         jail_log_relay(id, err_read);
         let mut child = Starting { socket, token, pid, exit, group };
 
@@ -270,7 +275,7 @@ impl Launcher {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("its egress proxy's listener: {e}"))?;
-            let proxy = crate::egress::serve(listener, id, Arc::clone(&egress), Arc::clone(&self.own))
+            let proxy = crate::egress::serve(listener, id, Arc::clone(&egress), self.outside.clone())
                 .map_err(|e| format!("its egress proxy: {e}"))?;
             // Only now: bwrap configures the jail's loopback itself, after it says where the jail is and before it
             // starts the agent, and a way out set up meanwhile races it (its netlink request fails). No call
@@ -298,6 +303,21 @@ impl Launcher {
             }
         }
     }
+}
+
+/// The jail's trust bundle (`egress::ca::trust_bundle`) as an in-memory file read from its start, and whether the
+/// host has a bundle at `TRUST_BUNDLE` for the jail's view of it to replace (without, the file goes unused).
+fn trust_file(ca_pem: &str) -> std::io::Result<(OwnedFd, bool)> {
+    use std::io::{Seek, SeekFrom};
+    let host = match std::fs::read(crate::egress::TRUST_BUNDLE) {
+        Ok(bundle) => Some(bundle),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let fd = memfile("trust", &crate::egress::ca::trust_bundle(host.as_deref(), ca_pem))?;
+    let mut file = std::fs::File::from(fd);
+    file.seek(SeekFrom::Start(0))?;
+    Ok((OwnedFd::from(file), host.is_some()))
 }
 
 /// A jail on its way up: killed and its cgroup removed if it does not become a `ChildAgent`.

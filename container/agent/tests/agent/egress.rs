@@ -189,6 +189,56 @@ async fn a_secret_reaches_its_host_only_and_the_sandbox_never_sees_it() {
     assert!(logged.contains("secret set") && !logged.contains(VALUE), "the agent's log holds the value");
 }
 
+/// Over HTTPS too: the proxy opens a secret's host's tunnel with a certificate of the sandbox's own CA, which the
+/// jail trusts (beside the host's roots), checks the real host's certificate itself, and writes the secret in.
+/// A host with no secret gets its tunnel untouched: the sandbox sees the real certificate, and the placeholder
+/// goes as written.
+#[tokio::test]
+async fn a_secret_reaches_its_https_host_through_the_sandboxs_own_ca() {
+    if !ready() {
+        return;
+    }
+    let (its, other) = (TestHost::start(Speaks::TlsEcho), TestHost::start(Speaks::TlsEcho));
+    // A host whose certificate the proxy has no root for (a man in the middle of its own, say).
+    let untrusted = TestHost::start(Speaks::TlsEcho);
+    let trust = scratch_dir("egress-trust").join("roots.pem");
+    std::fs::write(&trust, format!("{}{}", its.ca_pem, other.ca_pem)).unwrap();
+    let trust = trust.to_string_lossy().into_owned();
+    let agent = Agent::start_with(&["--multi-sandbox", "{dir}", "--isolate", "--egress-trust", &trust]);
+    let mut a = agent.client().await.for_sandbox("box-t");
+    const VALUE: &str = "tls-value-4b9e01";
+    const PLACEHOLDER: &str = "sandbox-secret-tls-0123456789abcdef";
+    let json = [("content-type", "application/json")];
+    let secret = json!({
+        "name": "TLS", "value": VALUE, "placeholder": PLACEHOLDER,
+        "hosts": [format!("{}:{}", its.addr, its.port), format!("{}:{}", untrusted.addr, untrusted.port)],
+    });
+    let r = a.send_with("PUT", "/v1/network/secrets", &json, secret.to_string().into_bytes()).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let write = json!({ "path": "/workspace/other-ca.pem", "content": other.ca_pem });
+    assert_eq!(a.post("/v1/files/write", write).await.status, 200);
+    let script = format!(
+        "curl -sS https://{its}/; echo ---; \
+         curl -sS --cacert /workspace/other-ca.pem -H 'Authorization: Bearer {PLACEHOLDER}' https://{other}/; echo ---; \
+         grep -c BEGIN /etc/ssl/certs/ca-certificates.crt; echo $SSL_CERT_FILE; echo ---; \
+         curl -s -w ' %{{http_code}}' https://{untrusted}/",
+        untrusted = format_args!("{}:{}", untrusted.addr, untrusted.port),
+        its = format_args!("{}:{}", its.addr, its.port),
+        other = format_args!("{}:{}", other.addr, other.port),
+    );
+    let out = a.run(None, &script).await;
+    let text = format!("{}{}", out["stdout"].as_str().unwrap_or_default(), out["stderr"].as_str().unwrap_or_default());
+    let parts: Vec<&str> = text.split("---").collect();
+    assert!(parts[0].contains(&format!("Authorization: Bearer {VALUE}")), "its host: {text}");
+    assert!(parts[1].contains(&format!("Authorization: Bearer {PLACEHOLDER}")), "another host: {text}");
+    assert!(!parts[1].contains(VALUE), "another host: {text}");
+    let lines: Vec<&str> = parts[2].split_whitespace().collect();
+    assert!(lines[0].parse::<u32>().unwrap() > 1, "the jail's bundle lost the host's roots: {text}");
+    assert_eq!(lines[1], "/etc/ssl/certs/ca-certificates.crt");
+    // The secret's host whose certificate does not check out gets nothing: the sandbox gets a 502 saying why.
+    assert!(parts[3].contains("its TLS") && parts[3].ends_with(" 502") && !parts[3].contains(VALUE), "{text}");
+}
+
 /// Bad policies are refused with a reason and change nothing.
 #[tokio::test]
 async fn a_bad_policy_is_refused_and_the_last_one_kept() {

@@ -16,6 +16,8 @@ pub enum Speaks {
     Http,
     /// An HTTP/1.1 answer whose body is the request's head, as it arrived.
     Echo,
+    /// `Echo` over TLS, with a certificate for its address from a CA of its own (`TestHost::ca_pem`).
+    TlsEcho,
 }
 
 pub const HELLO: &str = "hello from outside";
@@ -24,6 +26,8 @@ pub struct TestHost {
     pub name: String,
     pub addr: Ipv4Addr,
     pub port: u16,
+    /// With `Speaks::TlsEcho`: the CA its certificate is from, PEM.
+    pub ca_pem: String,
 }
 
 static NEXT_HOST: AtomicU32 = AtomicU32::new(0);
@@ -58,16 +62,52 @@ impl TestHost {
         .join()
         .unwrap();
         let port = listener.local_addr().unwrap().port();
+        let (tls, ca_pem) = match speaks {
+            Speaks::TlsEcho => {
+                let (config, ca) = tls_config(addr);
+                (Some(config), ca)
+            }
+            _ => (None, String::new()),
+        };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                std::thread::spawn(move || answer(stream, speaks));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                        answer(rustls::StreamOwned::new(conn, stream), Speaks::Echo);
+                    }
+                    None => answer(stream, speaks),
+                });
             }
         });
-        TestHost { name, addr, port }
+        TestHost { name, addr, port, ca_pem }
     }
 }
 
-fn answer(mut stream: std::net::TcpStream, speaks: Speaks) {
+/// A server configuration with a certificate for `addr` from a new CA, and that CA's certificate (PEM).
+fn tls_config(addr: Ipv4Addr) -> (std::sync::Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Names of their own (rcgen's default is one for all): OpenSSL finds an issuer by name.
+    ca_params.distinguished_name.push(DnType::CommonName, format!("test CA of {addr}"));
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.subject_alt_names = vec![SanType::IpAddress(addr.into())];
+    params.distinguished_name.push(DnType::CommonName, addr.to_string());
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone(), ca.der().clone()], der)
+        .unwrap();
+    (std::sync::Arc::new(config), ca.pem())
+}
+
+fn answer(mut stream: impl std::io::Read + std::io::Write, speaks: Speaks) {
     use std::io::{Read, Write};
     if let Speaks::Http | Speaks::Echo = speaks {
         let mut head = Vec::new();
@@ -81,6 +121,7 @@ fn answer(mut stream: std::net::TcpStream, speaks: Speaks) {
         if let Speaks::Echo = speaks {
             let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", head.len());
             let _ = stream.write_all(&head);
+            let _ = stream.flush();
             return;
         }
         let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", HELLO.len());
