@@ -99,6 +99,40 @@ async fn a_policy_holds_whatever_way_the_code_tries() {
     assert_eq!(reopened, open, "reopened");
 }
 
+/// A new policy applies to connections made after it: a tunnel opened before a deny keeps going, a new one is
+/// refused.
+#[tokio::test]
+async fn a_policy_change_applies_to_connections_made_after_it() {
+    if !ready() {
+        return;
+    }
+    let host = TestHost::start(Speaks::Echo);
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-c");
+    let target = format!("{}:{}", host.addr, host.port);
+    // A tunnel made now, its request sent only once the gate opens.
+    let script = format!(
+        "(exec 3<>/dev/tcp/127.0.0.1/3128; printf 'CONNECT {target} HTTP/1.1\\r\\n\\r\\n' >&3; \
+          read -r status <&3; read -r blank <&3; echo \"$status\" > /workspace/opened; \
+          until [ -e /workspace/gate ]; do sleep 0.02; done; \
+          printf 'GET /kept HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3 > /workspace/after.tmp; \
+          mv /workspace/after.tmp /workspace/after) > /dev/null 2>&1 &"
+    );
+    a.run(None, &script).await;
+    let dir = agent.dir.join("box-c");
+    until_exists(&dir.join("opened")).await;
+    assert!(std::fs::read_to_string(dir.join("opened")).unwrap().contains(" 200 "));
+    let json = [("content-type", "application/json")];
+    let deny = json!({ "deny": [host.addr.to_string()] }).to_string().into_bytes();
+    assert_eq!(a.send_with("PUT", "/v1/network/policy", &json, deny).await.status, 200);
+    let now = a.run(None, &format!("curl -s -o /dev/null -w '%{{http_code}}' http://{target}/")).await;
+    assert_eq!(now["stdout"], "403", "a new connection after the deny: {now}");
+    std::fs::write(dir.join("gate"), "").unwrap();
+    until_exists(&dir.join("after")).await;
+    let after = std::fs::read_to_string(dir.join("after")).unwrap();
+    assert!(after.contains("GET /kept HTTP/1.1"), "the tunnel made before the deny: {after}");
+}
+
 /// The machine's own loopback (the dev port, the agent, any service of the developer's) is not reachable through
 /// the proxy under the open policy, nor by a name that resolves there; a rule naming the address with its port
 /// opens that port alone.
