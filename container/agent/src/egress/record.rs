@@ -122,6 +122,29 @@ impl SandboxEgress {
     }
 }
 
+impl SandboxEgress {
+    /// The proxy's decisions as Prometheus lines (appended to the sandbox's `GET /v1/metrics`): every counted host.
+    pub fn prometheus(&self) -> String {
+        let tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::from(
+            "# HELP sandbox_egress_connections_total Connections the sandbox's egress proxy allowed and denied, by host.\n\
+             # TYPE sandbox_egress_connections_total counter\n",
+        );
+        let mut hosts: Vec<_> = tally.hosts.iter().collect();
+        hosts.sort();
+        for (host, (allowed, denied)) in hosts {
+            let host = host.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!(
+                "sandbox_egress_connections_total{{host=\"{host}\",decision=\"allowed\"}} {allowed}\n"
+            ));
+            out.push_str(&format!(
+                "sandbox_egress_connections_total{{host=\"{host}\",decision=\"denied\"}} {denied}\n"
+            ));
+        }
+        out
+    }
+}
+
 fn count<'a>(hosts: &'a mut HashMap<String, (u64, u64)>, host: &str) -> &'a mut (u64, u64) {
     let key = if hosts.contains_key(host) || hosts.len() < COUNTED_HOSTS { host } else { OTHER_HOSTS };
     hosts.entry(key.to_string()).or_default()
@@ -145,6 +168,16 @@ mod tests {
         assert_eq!(state.recent_denials.len(), RECENT_DENIALS);
         assert_eq!(state.recent_denials.last().unwrap().reason, format!("no {}", RECENT_DENIALS + 4));
         assert!(state.enforced && state.policy.internet == Some(true));
+    }
+
+    #[test]
+    fn decisions_are_metrics_by_host() {
+        let egress = SandboxEgress::default();
+        egress.allowed("a.com");
+        egress.denied("b.com", 443, "no");
+        let text = egress.prometheus();
+        assert!(text.contains("sandbox_egress_connections_total{host=\"a.com\",decision=\"allowed\"} 1\n"), "{text}");
+        assert!(text.contains("sandbox_egress_connections_total{host=\"b.com\",decision=\"denied\"} 1\n"), "{text}");
     }
 
     #[test]

@@ -6,12 +6,14 @@ use std::time::Duration;
 use axum::body::to_bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::Json;
 use sandbox_protocol::{
     check_secret_name, ErrorCode, NetworkPolicy, NetworkState, SecretList, SetSecretRequest, MAX_SECRETS,
 };
 
 use super::{sandbox_id, LocalState};
+use crate::egress::record::SandboxEgress;
 use crate::egress::secrets::Secret;
 use crate::egress::PROXY_URL;
 use crate::error::{AgentError, AgentResult};
@@ -21,6 +23,8 @@ use crate::http::{parse_json, token_refusal};
 /// spare).
 const MAX_POLICY_BYTES: usize = 1 << 20;
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of a jail's metrics read to add the proxy's to them.
+const MAX_METRICS_BYTES: usize = 16 << 20;
 
 pub async fn show(State(state): State<LocalState>, req: Request) -> AgentResult<Json<NetworkState>> {
     if let Some(refusal) = token_refusal(state.token.as_deref(), &req) {
@@ -102,4 +106,23 @@ async fn json_body<T: serde::de::DeserializeOwned>(req: Request) -> AgentResult<
             AgentError::new(ErrorCode::BodyTooLarge, format!("this body is at most {MAX_POLICY_BYTES} bytes"))
         })?;
     parse_json(&bytes)
+}
+
+/// The jail's `GET /v1/metrics` with the proxy's counters after it, when it is Prometheus text (its JSON brief is
+/// passed as it is).
+pub async fn with_metrics(answer: axum::response::Response, egress: &SandboxEgress) -> axum::response::Response {
+    let text =
+        answer.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/plain"));
+    if !text || answer.status() != axum::http::StatusCode::OK {
+        return answer;
+    }
+    let (parts, body) = answer.into_parts();
+    let Ok(Ok(bytes)) = tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_METRICS_BYTES)).await else {
+        return (axum::http::StatusCode::BAD_GATEWAY, "the sandbox's metrics could not be read").into_response();
+    };
+    let mut out = bytes.to_vec();
+    out.extend_from_slice(egress.prometheus().as_bytes());
+    let mut parts = parts;
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(out))
 }

@@ -85,7 +85,12 @@ async fn pass_on(State(state): State<LocalState>, req: Request) -> Response {
             return Ok(absent::answer(&id, req.uri().path()));
         }
         let child = state.children.get(&id).await?;
-        proxy::forward(&child, req).await
+        let metrics = req.uri().path() == routes::METRICS;
+        let answer = proxy::forward(&child, req).await?;
+        match (metrics, state.children.egress.get(&id)) {
+            (true, Some(egress)) => Ok(egress::with_metrics(answer, &egress).await),
+            _ => Ok(answer),
+        }
     };
     match answer.await {
         Ok(response) => response.into_response(),

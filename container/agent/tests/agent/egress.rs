@@ -91,6 +91,10 @@ async fn a_policy_holds_whatever_way_the_code_tries() {
     let last = &state["recentDenials"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["host"], other.addr.to_string(), "{state}");
     assert!(last["reason"].as_str().unwrap().contains("not allowed"), "{state}");
+    // The sandbox's metrics count them by host.
+    let metrics = String::from_utf8(a.get("/v1/metrics").await.body).unwrap();
+    let line = format!("sandbox_egress_connections_total{{host=\"{}\",decision=\"denied\"}} 3", host.addr);
+    assert!(metrics.contains(&line) && metrics.contains("sandbox_agent_commands_total"), "{metrics}");
 
     // Open again: the direct way is back.
     let r = policy(&mut a, json!({})).await;
