@@ -137,6 +137,48 @@ async fn a_policy_change_applies_to_connections_made_after_it() {
     assert!(after.contains("GET /kept HTTP/1.1"), "the tunnel made before the deny: {after}");
 }
 
+/// A terminal's programs are held to the policy as a command's are: through the proxy refused, around it nowhere.
+#[tokio::test]
+async fn a_terminal_is_held_to_the_policy_too() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    if !ready() {
+        return;
+    }
+    let host = TestHost::start(Speaks::Http);
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-p");
+    let json = [("content-type", "application/json")];
+    let deny = json!({ "deny": [host.addr.to_string()] }).to_string().into_bytes();
+    assert_eq!(a.send_with("PUT", "/v1/network/policy", &json, deny).await.status, 200);
+    let mut request = format!("ws://{}/v1/pty?cols=120&rows=24", agent.addr).into_client_request().unwrap();
+    request.headers_mut().insert("x-sandbox-id", "box-p".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let url = format!("http://{}:{}/", host.addr, host.port);
+    // What is looked for is made by the shell, so the typed line's echo never matches it.
+    let typed = format!(
+        "curl -s -o /dev/null -w 'code%{{http_code}}' {url}; echo; \
+         curl -s -m 3 --noproxy '*' {url} || echo direct-$((40+2))\r"
+    );
+    ws.send(Message::Binary(typed.into_bytes().into())).await.unwrap();
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Binary(bytes) = message {
+                seen.extend_from_slice(&bytes);
+                let text = String::from_utf8_lossy(&seen);
+                if text.contains("code403") && text.contains("direct-42") {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{}", String::from_utf8_lossy(&seen));
+}
+
 /// The machine's own loopback (the dev port, the agent, any service of the developer's) is not reachable through
 /// the proxy under the open policy, nor by a name that resolves there; a rule naming the address with its port
 /// opens that port alone.
