@@ -179,6 +179,28 @@ async fn a_terminal_is_held_to_the_policy_too() {
     assert_eq!(found, Ok(true), "{}", String::from_utf8_lossy(&seen));
 }
 
+/// A sandbox with no way out at all still serves its previews: a preview's request reaches the sandbox's port
+/// through the agent, not through the sandbox's network.
+#[tokio::test]
+async fn previews_keep_working_under_a_closed_policy() {
+    if !ready() {
+        return;
+    }
+    let agent = Agent::start_with(JAIL);
+    let mut a = agent.client().await.for_sandbox("box-v");
+    let json = [("content-type", "application/json")];
+    let closed = json!({ "internet": false }).to_string().into_bytes();
+    assert_eq!(a.send_with("PUT", "/v1/network/policy", &json, closed).await.status, 200);
+    let serve = json!({ "command": "exec python3 -m http.server 8123 --bind 127.0.0.1", "processId": "web" });
+    assert_eq!(a.post("/v1/processes", serve).await.status, 201);
+    let up = json!({ "condition": "port", "port": 8123, "timeout": 15000 });
+    let r = a.post("/v1/processes/web/wait", up).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = a.get("/v1/ports/8123/http/").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("Directory listing"));
+}
+
 /// The machine's own loopback (the dev port, the agent, any service of the developer's) is not reachable through
 /// the proxy under the open policy, nor by a name that resolves there; a rule naming the address with its port
 /// opens that port alone.
