@@ -1,6 +1,6 @@
 //! A host of the test's own: a network namespace joined to this one by a veth pair, with a server in it. Needs
-//! root; removed when dropped. Each host of a test process (up to ten at once) has its own /30 in
-//! 10.199.0.0/16.
+//! root; removed when dropped. Each host of a test process (at most 100) has its own name and /30
+//! in 10.199.0.0/16.
 
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
@@ -34,9 +34,10 @@ static NEXT_HOST: AtomicU32 = AtomicU32::new(0);
 
 impl TestHost {
     pub fn start(speaks: Speaks) -> TestHost {
-        let n = NEXT_HOST.fetch_add(1, Ordering::SeqCst) % 10;
-        let slot = (std::process::id() % 1600) * 10 + n;
-        let id = format!("{}{n}", std::process::id() % 10_000);
+        let n = NEXT_HOST.fetch_add(1, Ordering::SeqCst);
+        assert!(n < 100, "a test process makes at most 100 hosts (their names and addresses are its own)");
+        let slot = (std::process::id() % 160) * 100 + n;
+        let id = format!("{}{n:02}", std::process::id() % 1000);
         let name = format!("sbx-out-{id}");
         let (near, far) = (format!("sbxo{id}h"), format!("sbxo{id}n"));
         let base = u32::from(Ipv4Addr::new(10, 199, 0, 0)) + slot * 4;
