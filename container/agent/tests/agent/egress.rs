@@ -117,7 +117,7 @@ async fn a_policy_change_applies_to_connections_made_after_it() {
     // A tunnel made now, its request sent only once the gate opens.
     let script = format!(
         "(exec 3<>/dev/tcp/127.0.0.1/3128; printf 'CONNECT {target} HTTP/1.1\\r\\n\\r\\n' >&3; \
-          read -r status <&3; read -r blank <&3; echo \"$status\" > /workspace/opened; \
+          read -r status <&3; read -r blank <&3; echo \"$status\" > /workspace/opened.tmp; mv /workspace/opened.tmp /workspace/opened; \
           until [ -e /workspace/gate ]; do sleep 0.02; done; \
           printf 'GET /kept HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3 > /workspace/after.tmp; \
           mv /workspace/after.tmp /workspace/after) > /dev/null 2>&1 &"
