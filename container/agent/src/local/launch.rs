@@ -444,16 +444,9 @@ impl Staging {
 
     fn enter(&self) -> std::io::Result<()> {
         let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+        private_mounts()?;
         // SAFETY: plain system calls on strings made before the fork.
         unsafe {
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
             check(libc::mount(
                 self.folder.as_ptr(),
                 self.workspace_stage.as_ptr(),
@@ -473,6 +466,28 @@ impl Staging {
             check(libc::setresuid(self.uid, self.uid, self.uid))?;
         }
         Ok(())
+    }
+}
+
+/// In a forked child of a root agent (bwrap's staging, slirp4netns): a mount namespace of its own whose mounts are
+/// all private, so nothing mounted or unmounted there reaches the host. slirp4netns's sandbox (`--enable-sandbox`)
+/// makes a mount namespace and unmounts the host's tree in it; with the host's mounts shared (as `ip netns` makes
+/// `/run/netns`, and systemd makes `/`), those unmounts
+/// propagated back and took the host's own network namespaces' mounts with them (`ip netns exec` then failed with
+/// "Invalid argument"). A non-root agent's slirp4netns joins the jail's user namespace, where the host's mounts
+/// arrive as slaves already.
+pub(super) fn private_mounts() -> std::io::Result<()> {
+    let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+    // SAFETY: plain system calls on static strings.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::launch::private_mounts;
 use crate::process::fds::pipe;
 use crate::process::launch::{in_child, Descriptors, JoinNetwork, Launch, Launched};
 use crate::process::reaper::{exited, ExitWatch, Reaper};
@@ -118,27 +119,6 @@ pub async fn start(reaper: &Reaper, pid: i32) -> Result<Network, String> {
             };
             Err(format!("slirp4netns did not bring the jail's network up: {why}"))
         }
-    }
-}
-
-/// In the forked child of a root agent, before slirp4netns: a mount namespace of its own whose mounts are all
-/// private. slirp4netns's sandbox (`--enable-sandbox`) makes a mount namespace and unmounts the host's tree in it;
-/// with the host's mounts shared (as `ip netns` makes `/run/netns`, and systemd makes `/`), those unmounts
-/// propagated back and took the host's own network namespaces' mounts with them (`ip netns exec` then failed with
-/// "Invalid argument"). A non-root agent's slirp4netns joins the jail's user namespace, where the host's mounts
-/// arrive as slaves already.
-fn private_mounts() -> std::io::Result<()> {
-    let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
-    // SAFETY: plain system calls on static strings.
-    unsafe {
-        check(libc::unshare(libc::CLONE_NEWNS))?;
-        check(libc::mount(
-            c"none".as_ptr(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ))
     }
 }
 
